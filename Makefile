@@ -1,0 +1,30 @@
+# Two commands do everything on a fresh machine with Python 3.11+ and make:
+#   make serve   set up, then serve the bundled sample articles on http://127.0.0.1:8000/
+#   make test    set up, then run the linter and the whole test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: serve test export check bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+serve: $(BIN)/.installed
+	$(BIN)/feeds serve
+
+test: $(BIN)/.installed
+	$(BIN)/ruff check feeds tests wsgi.py bench
+	$(BIN)/pytest
+
+check: $(BIN)/.installed
+	$(BIN)/feeds check
+
+export: $(BIN)/.installed
+	$(BIN)/feeds export site
+
+clean:
+	rm -rf $(VENV) site .site.d .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,149 @@
+"""The ``feeds`` command. It only translates: library results → lines and exit codes.
+
+Exit status: 0 success; 1 the work was done but error-level problems were
+found; 2 bad usage or bad config. Problems are one line each,
+``PATH[:LINE]: error|warning: MESSAGE``, then a summary line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import enum
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from feeds.catalog import Catalog, build_catalog
+from feeds.config import ConfigError, Settings, load_settings, with_overrides
+from feeds.export import ExportError, export_site
+from feeds.model import Problem
+from feeds.reader import Folder, read_folder
+
+
+class ExitStatus(enum.IntEnum):
+    OK = 0
+    PROBLEMS = 1
+    USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse's default exit code is 2 too; keep one line
+        self.print_usage(sys.stderr)
+        self.exit(ExitStatus.USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _common(parser: argparse.ArgumentParser, *, base_url: bool) -> None:
+    parser.add_argument("--articles", type=Path, metavar="DIR", help="articles folder (default: from the config)")
+    parser.add_argument("--config", type=Path, metavar="FILE", help="config file (default: config/feeds.yaml)")
+    if base_url:
+        parser.add_argument("--base-url", metavar="URL", help="absolute URL the feeds are published under")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="feeds", description="Publish RSS, Atom and JSON feeds from a folder of article files.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    check = commands.add_parser("check", help="read every article file and report problems")
+    _common(check, base_url=False)
+    export = commands.add_parser("export", help="write every feed, the index page and OPML to a folder")
+    _common(export, base_url=True)
+    export.add_argument("out_dir", type=Path, metavar="OUT_DIR")
+    serve = commands.add_parser("serve", help="serve the feeds over HTTP (a production WSGI server)")
+    _common(serve, base_url=True)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = load_settings(args.config)
+    return with_overrides(settings, articles_dir=args.articles, base_url=getattr(args, "base_url", None))
+
+
+def _report(problems: Sequence[Problem], out: TextIO) -> tuple[int, int]:
+    errors = warnings = 0
+    for problem in problems:
+        print(problem, file=out)
+        if problem.is_error:
+            errors += 1
+        else:
+            warnings += 1
+    return errors, warnings
+
+
+def load(settings: Settings) -> tuple[Folder, Catalog]:
+    folder = read_folder(settings.articles_dir, settings)
+    return folder, build_catalog(folder.articles, settings)
+
+
+def _check(args: argparse.Namespace, settings: Settings) -> ExitStatus:
+    started = time.monotonic()
+    folder, catalog = load(settings)
+    errors, warnings = _report(folder.problems, sys.stdout)
+    unpublished = catalog.unpublished_count
+    note = f" ({unpublished} unpublished, not in feeds)" if unpublished and not settings.include_unpublished else ""
+    print(
+        f"{len(folder.articles)} articles{note}, {errors} errors, {warnings} warnings "
+        f"in {folder.files} files ({time.monotonic() - started:.2f}s)"
+    )
+    return ExitStatus.PROBLEMS if errors else ExitStatus.OK
+
+
+def _progress(stream: TextIO):
+    if not stream.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        if done == total or done % 200 == 0:
+            stream.write(f"\rwriting {done}/{total} files")
+            if done == total:
+                stream.write("\r\033[K")
+            stream.flush()
+
+    return show
+
+
+def _export(args: argparse.Namespace, settings: Settings) -> ExitStatus:
+    started = time.monotonic()
+    if settings.base_url is None:
+        print(
+            f"feeds: warning: no base URL (--base-url or base_url in the config); "
+            f"using {settings.site_url} for absolute links",
+            file=sys.stderr,
+        )
+    folder, catalog = load(settings)
+    errors, warnings = _report(folder.problems, sys.stderr)
+    summary = export_site(catalog, settings, args.out_dir, progress=_progress(sys.stderr))
+    print(
+        f"{summary.feeds} feeds, {summary.files} files ({summary.written} written, {summary.unchanged} unchanged, "
+        f"{summary.removed} removed), {catalog.article_count} articles, {errors} errors, {warnings} warnings, "
+        f"{time.monotonic() - started:.2f}s → {args.out_dir}"
+    )
+    return ExitStatus.PROBLEMS if errors else ExitStatus.OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = _settings(args)
+        if args.command == "check":
+            return _check(args, settings)
+        if args.command == "export":
+            return _export(args, settings)
+        from feeds.serve import serve  # imports the web stack only when serving
+
+        return serve(settings, host=args.host, port=args.port, workers=args.workers)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return ExitStatus.USAGE
+    except ExportError as exc:
+        print(f"feeds: error: {exc}", file=sys.stderr)
+        return ExitStatus.USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

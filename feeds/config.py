@@ -1,0 +1,212 @@
+"""``config/feeds.yaml`` → a typed, validated :class:`Settings`.
+
+The config file is the one place for site identity, limits, formats and
+filters. Every key is checked here, once: an unknown key, a wrong type or a bad
+URL raises :class:`ConfigError` naming the file and the key, so no later stage
+ever meets a half-valid setting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+DEFAULT_CONFIG = Path("config/feeds.yaml")
+LOCAL_BASE_URL = "http://127.0.0.1:8000/"
+FORMAT_NAMES = ("rss", "atom", "json")
+
+
+class ConfigError(Exception):
+    """The config (file or command-line override) is unusable; says where and why."""
+
+    def __init__(self, path: str, key: str | None, message: str) -> None:
+        self.path, self.key, self.message = path, key, message
+        where = f"key '{key}': " if key else ""
+        super().__init__(f"{path}: error: {where}{message}")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the pipeline may be configured with; defaults are safe ones."""
+
+    site_title: str = "News feeds"
+    site_description: str = "Every article, per topic and per provider."
+    base_url: str | None = None
+    language: str = "en"
+    author: str = "Feed publisher"
+    articles_dir: Path = Path("samples/articles")
+    items_per_feed: int = 50
+    include_unpublished: bool = False
+    formats: tuple[str, ...] = FORMAT_NAMES
+    max_file_bytes: int = 1_000_000
+    max_title_chars: int = 300
+    max_summary_chars: int = 2_000
+    cache_max_age: int = 300
+    reload_interval: float = 3.0
+    min_quality: int | None = None
+    kinds: tuple[str, ...] = ()
+    topic_aliases: tuple[tuple[str, str], ...] = field(default=())
+    cache_dir: Path | None = None
+
+    @property
+    def site_url(self) -> str:
+        """The base URL with exactly one trailing slash (a local one when unset)."""
+        return (self.base_url or LOCAL_BASE_URL).rstrip("/") + "/"
+
+
+def _fail(path: str, key: str, message: str) -> ConfigError:
+    return ConfigError(path, key, message)
+
+
+def check_base_url(value: object, path: str, key: str = "base_url") -> str:
+    """An absolute http(s) URL without query or fragment, ending in one slash."""
+    if not isinstance(value, str) or not value.strip():
+        raise _fail(path, key, "must be an absolute http:// or https:// URL")
+    text = value.strip()
+    try:
+        parts = urlsplit(text)
+    except ValueError as exc:
+        raise _fail(path, key, f"is not a valid URL ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise _fail(path, key, f"must be an absolute http:// or https:// URL, not {text!r}")
+    if parts.query or parts.fragment or any(c.isspace() for c in text):
+        raise _fail(path, key, f"must not contain a query, fragment or spaces: {text!r}")
+    return text.rstrip("/") + "/"
+
+
+def _str(value: Any, path: str, key: str, *, max_len: int = 500) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _fail(path, key, "must be a non-empty string")
+    if len(value) > max_len:
+        raise _fail(path, key, f"must be at most {max_len} characters")
+    return value.strip()
+
+
+def _int(value: Any, path: str, key: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _fail(path, key, f"must be a whole number from {low} to {high}")
+    if not low <= value <= high:
+        raise _fail(path, key, f"must be from {low} to {high}, not {value}")
+    return value
+
+
+def _number(value: Any, path: str, key: str, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _fail(path, key, f"must be a number from {low} to {high}")
+    if not low <= value <= high:
+        raise _fail(path, key, f"must be from {low} to {high}, not {value}")
+    return float(value)
+
+
+def _bool(value: Any, path: str, key: str) -> bool:
+    if not isinstance(value, bool):
+        raise _fail(path, key, "must be true or false")
+    return value
+
+
+def _str_list(value: Any, path: str, key: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise _fail(path, key, "must be a list of non-empty strings")
+    return tuple(v.strip() for v in value)
+
+
+def _formats(value: Any, path: str, key: str) -> tuple[str, ...]:
+    names = _str_list(value, path, key)
+    unknown = sorted(set(names) - set(FORMAT_NAMES))
+    if unknown or not names:
+        raise _fail(path, key, f"must list some of {', '.join(FORMAT_NAMES)}; got {unknown or names}")
+    return tuple(n for n in FORMAT_NAMES if n in names)
+
+
+def _aliases(value: Any, path: str, key: str) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, dict):
+        raise _fail(path, key, "must be a mapping of alias: topic")
+    pairs = []
+    for alias, topic in value.items():
+        if not isinstance(alias, str) or not isinstance(topic, str) or not topic.strip():
+            raise _fail(path, f"{key}.{alias}", "must map a topic name to a topic name")
+        pairs.append((alias.strip(), topic.strip()))
+    return tuple(sorted(pairs))
+
+
+def _path(value: Any, path: str, key: str, relative_to: Path) -> Path:
+    text = _str(value, path, key, max_len=4096)
+    candidate = Path(os.path.expanduser(text))
+    return candidate if candidate.is_absolute() else relative_to / candidate
+
+
+
+
+# key → how its YAML value becomes a Settings field. Unknown keys are errors.
+_CHECKS: dict[str, Any] = {
+    "site_title": lambda v, p, k, _: _str(v, p, k),
+    "site_description": lambda v, p, k, _: _str(v, p, k, max_len=2000),
+    "base_url": lambda v, p, k, _: None if v is None else check_base_url(v, p, k),
+    "language": lambda v, p, k, _: _str(v, p, k, max_len=35),
+    "author": lambda v, p, k, _: _str(v, p, k),
+    "articles_dir": lambda v, p, k, root: _path(v, p, k, root),
+    "items_per_feed": lambda v, p, k, _: _int(v, p, k, 1, 10_000),
+    "include_unpublished": lambda v, p, k, _: _bool(v, p, k),
+    "formats": lambda v, p, k, _: _formats(v, p, k),
+    "max_file_bytes": lambda v, p, k, _: _int(v, p, k, 1_000, 100_000_000),
+    "max_title_chars": lambda v, p, k, _: _int(v, p, k, 20, 10_000),
+    "max_summary_chars": lambda v, p, k, _: _int(v, p, k, 50, 100_000),
+    "cache_max_age": lambda v, p, k, _: _int(v, p, k, 0, 31_536_000),
+    "reload_interval": lambda v, p, k, _: _number(v, p, k, 0.2, 86_400),
+    "min_quality": lambda v, p, k, _: None if v is None else _int(v, p, k, -(10**9), 10**9),
+    "kinds": lambda v, p, k, _: _str_list(v, p, k),
+    "topic_aliases": lambda v, p, k, _: _aliases(v, p, k),
+    "cache_dir": lambda v, p, k, root: None if v is None else _path(v, p, k, root),
+}
+
+
+def load_settings(config_path: Path | None = None) -> Settings:
+    """Read and validate a config file; relative paths in it are relative to its folder.
+
+    With no path, ``config/feeds.yaml`` is used when it exists and defaults otherwise.
+    """
+    path = config_path if config_path is not None else DEFAULT_CONFIG
+    shown = str(path)
+    if config_path is None and not path.exists():
+        return Settings()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(shown, None, f"cannot read the config file ({exc})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{shown}:{mark.line + 1}" if mark else shown
+        raise ConfigError(where, None, f"is not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(shown, None, "must be a mapping of key: value")
+    root = path.resolve().parent
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        check = _CHECKS.get(key) if isinstance(key, str) else None
+        if check is None:
+            known = ", ".join(sorted(_CHECKS))
+            raise ConfigError(shown, str(key), f"unknown key (known keys: {known})")
+        values[key] = check(value, shown, key, root)
+    return Settings(**values)
+
+
+def with_overrides(
+    settings: Settings, *, articles_dir: Path | None = None, base_url: str | None = None
+) -> Settings:
+    """Apply command-line overrides, validated like the config keys they replace."""
+    changes: dict[str, Any] = {}
+    if articles_dir is not None:
+        changes["articles_dir"] = articles_dir
+    if base_url is not None:
+        changes["base_url"] = check_base_url(base_url, "--base-url", "base_url")
+    return dataclasses.replace(settings, **changes) if changes else settings

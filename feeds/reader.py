@@ -1,0 +1,514 @@
+"""Article files → clean :class:`Article` values, or named :class:`Problem` values.
+
+This is the untrusted boundary. Each file is read on its own and every failure
+becomes a ``Problem`` naming the file (and the line where one is known), so one
+bad file never costs the good ones. Nothing here constructs Python objects from
+YAML tags, follows a symlink out of the articles folder, or reads past the size
+limit. The ``secured`` field is never read.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from dateutil import parser as date_parser
+
+from feeds.config import Settings
+from feeds.model import Article, Image, Problem, Provider, Related, Severity
+from feeds.text import clean_domain, clean_text, clean_url, link_key
+
+try:  # libyaml is several times faster and bounds nesting depth in C
+    _Loader: type = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - depends on how PyYAML was built
+    _Loader = yaml.SafeLoader
+
+MAX_TOPICS = 50
+MAX_IMAGES = 20
+MAX_RELATED = 20
+MAX_NAME_CHARS = 200
+MAX_BODY_CHARS = 200_000
+MAX_FILES = 1_000_000
+_EPOCH_RANGE = (datetime(1900, 1, 1, tzinfo=UTC), datetime(9000, 1, 1, tzinfo=UTC))
+_IFRAME_SRC = re.compile(r"""<iframe\b[^>]*?\bsrc\s*=\s*["']([^"'<>\s]+)["']""", re.IGNORECASE)
+_UID_NAMESPACE = uuid.UUID("6f1b0a39-2a57-4d43-9d6c-2b6f1f0e7a11")
+
+
+@dataclass(frozen=True, slots=True)
+class ReadResult:
+    """What one file gave: an article (or None when an error lost it) and its problems."""
+
+    article: Article | None
+    problems: tuple[Problem, ...] = ()
+
+
+class _FileProblems:
+    """Collects the problems of one file; knows the file's text to find a key's line."""
+
+    def __init__(self, shown: str, text: str = "", line_offset: int = 1) -> None:
+        self.shown, self.text, self.offset = shown, text, line_offset
+        self.items: list[Problem] = []
+
+    def line_of(self, key: str) -> int | None:
+        match = re.search(rf"^{re.escape(key)}\s*:", self.text, re.MULTILINE)
+        return None if match is None else self.text.count("\n", 0, match.start()) + 1 + self.offset
+
+    def warn(self, message: str, key: str | None = None) -> None:
+        self.items.append(
+            Problem(self.shown, Severity.WARNING, message, self.line_of(key) if key else None)
+        )
+
+    def error(self, message: str, key: str | None = None, line: int | None = None) -> ReadResult:
+        if line is None and key:
+            line = self.line_of(key)
+        self.items.append(Problem(self.shown, Severity.ERROR, message, line))
+        return ReadResult(None, tuple(self.items))
+
+
+def decode(raw: bytes) -> tuple[str, str | None]:
+    """Bytes → text with LF line ends; returns a warning when UTF-8 did not fit.
+
+    The stated fallback is Windows-1252 (what mis-saved news text almost always
+    is), with bytes it leaves undefined mapped to U+FFFD.
+    """
+    warning = None
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        text = raw.decode("cp1252", errors="replace")
+        warning = f"not valid UTF-8 (byte {exc.start}); decoded as Windows-1252"
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text, warning
+
+
+def split_front_matter(text: str) -> tuple[str, str] | None:
+    """(front matter, body) when the text opens with a ``---`` line and closes one."""
+    if not text.startswith("---"):
+        return None
+    first_end = text.find("\n")
+    if first_end == -1 or text[:first_end].rstrip() != "---":
+        return None
+    match = re.search(r"^(?:---|\.\.\.)[ \t]*$", text[first_end + 1 :], re.MULTILINE)
+    if match is None:
+        return None
+    start = first_end + 1
+    return text[start : start + match.start()], text[start + match.end() :].lstrip("\n")
+
+
+def parse_date(value: Any) -> datetime | None:
+    """ISO 8601, RFC 822, YAML timestamps or Unix seconds → aware UTC; None if unusable.
+
+    A date without an offset is taken as UTC (DESIGN: choices already made).
+    """
+    try:
+        if isinstance(value, datetime):
+            parsed = value
+        elif isinstance(value, date):
+            parsed = datetime(value.year, value.month, value.day)
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            parsed = datetime.fromtimestamp(value, UTC)
+        elif isinstance(value, str) and 0 < len(value.strip()) <= 64:
+            text = value.strip()
+            try:
+                parsed = date_parser.isoparse(text)
+            except ValueError:
+                parsed = date_parser.parse(text)
+        else:
+            return None
+        parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError, OSError, TypeError, date_parser.ParserError):
+        return None
+    return parsed if _EPOCH_RANGE[0] <= parsed < _EPOCH_RANGE[1] else None
+
+
+def make_uid(link: str) -> str:
+    """A stable ``urn:uuid`` for a story, the same for every variant of its URL."""
+    return f"urn:uuid:{uuid.uuid5(_UID_NAMESPACE, link_key(link))}"
+
+
+class _Fields:
+    """Typed access to one front-matter mapping; wrong types become warnings."""
+
+    def __init__(self, data: dict, problems: _FileProblems, settings: Settings) -> None:
+        self.data, self.problems, self.settings = data, problems, settings
+
+    def text(self, key: str, max_chars: int, where: str | None = None) -> str | None:
+        value = self.data.get(key)
+        label = where or key
+        if value is None:
+            return None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str):
+            self.problems.warn(f"'{label}' should be text, not {_kind(value)}; ignored", where or key)
+            return None
+        cleaned, cut = clean_text(value, max_chars)
+        if cut:
+            self.problems.warn(f"'{label}' is longer than {max_chars} characters; shortened", key)
+        return cleaned or None
+
+    def url(self, key: str, base_host: str | None = None) -> str | None:
+        value = self.data.get(key)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if not isinstance(value, str):
+            self.problems.warn(f"'{key}' should be a URL, not {_kind(value)}; ignored", key)
+            return None
+        cleaned = clean_url(value, base_host=base_host)
+        if cleaned is None:
+            self.problems.warn(f"'{key}' is not an absolute http(s) URL: {_quote(value)}; ignored", key)
+        return cleaned
+
+    def integer(self, key: str) -> int | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+            self.problems.warn(f"'{key}' should be a number, not {_kind(value)}; ignored", key)
+            return None
+        if abs(value) > 10**12:
+            self.problems.warn(f"'{key}' is out of range; ignored", key)
+            return None
+        return int(value)
+
+
+def _kind(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", bool: "true/false"}.get(type(value), type(value).__name__)
+
+
+def _quote(value: str) -> str:
+    shown = value.strip()
+    return repr(shown if len(shown) <= 80 else shown[:77] + "...")
+
+
+def _provider(data: Any, problems: _FileProblems, where: str) -> Provider | None:
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        problems.warn(f"'{where}' should be a mapping with name and domain; ignored", where)
+        return None
+    name = data.get("name")
+    domain_value = data.get("domain")
+    domain = clean_domain(domain_value) if isinstance(domain_value, str) else None
+    if domain_value is not None and domain is None:
+        problems.warn(f"'{where}.domain' is not a host name: {_quote(str(domain_value))}; ignored", where)
+    clean_name = None
+    if isinstance(name, str | int | float) and not isinstance(name, bool):
+        clean_name, _ = clean_text(str(name), MAX_NAME_CHARS)
+    elif name is not None:
+        problems.warn(f"'{where}.name' should be text, not {_kind(name)}; ignored", where)
+    if not clean_name and not domain:
+        return None
+    return Provider(name=clean_name or domain or "", domain=domain)
+
+
+def _image(data: Any, problems: _FileProblems, where: str, base_host: str | None) -> Image | None:
+    if isinstance(data, str):
+        data = {"url": data}
+    if not isinstance(data, dict):
+        problems.warn(f"'{where}' should be a mapping with url, width, height; ignored", "images")
+        return None
+    raw_url = data.get("url")
+    url = clean_url(raw_url, base_host=base_host) if isinstance(raw_url, str) else None
+    if url is None:
+        shown = _quote(raw_url) if isinstance(raw_url, str) else _kind(raw_url)
+        problems.warn(f"'{where}.url' is not an absolute http(s) URL: {shown}; image ignored", "images")
+        return None
+    size = []
+    for key in ("width", "height"):
+        value = data.get(key)
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value.strip())
+        if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= 100_000:
+            size.append(value)
+        else:
+            if value is not None:
+                problems.warn(f"'{where}.{key}' should be a positive whole number; ignored", "images")
+            size.append(None)
+    return Image(url=url, width=size[0], height=size[1])
+
+
+def _images(data: Any, problems: _FileProblems, where: str, base_host: str | None) -> tuple[Image, ...]:
+    if data is None:
+        return ()
+    if isinstance(data, dict | str):
+        data = [data]
+    if not isinstance(data, list):
+        problems.warn(f"'{where}' should be a list of images; ignored", "images")
+        return ()
+    if len(data) > MAX_IMAGES:
+        problems.warn(f"'{where}' has {len(data)} images; only the first {MAX_IMAGES} are kept", where)
+    images = (_image(item, problems, f"{where}[{i}]", base_host) for i, item in enumerate(data[:MAX_IMAGES]))
+    unique: dict[str, Image] = {}
+    for image in images:
+        if image is not None and image.url not in unique:
+            unique[image.url] = image
+    return tuple(unique.values())
+
+
+def _topics(data: Any, problems: _FileProblems) -> tuple[str, ...]:
+    if data is None:
+        return ()
+    if isinstance(data, str):
+        data = [data]
+    if not isinstance(data, list):
+        problems.warn(f"'topics' should be a list of names, not {_kind(data)}; ignored", "topics")
+        return ()
+    if len(data) > MAX_TOPICS:
+        problems.warn(f"'topics' has {len(data)} entries; only the first {MAX_TOPICS} are kept", "topics")
+    topics: dict[str, str] = {}
+    for item in data[:MAX_TOPICS]:
+        if isinstance(item, int | float) and not isinstance(item, bool):
+            item = str(item)
+        if not isinstance(item, str):
+            shown = "null" if item is None else _kind(item)
+            problems.warn(f"'topics' holds {shown}, not a name; that entry ignored", "topics")
+            continue
+        name, _ = clean_text(item, MAX_NAME_CHARS)
+        if name:
+            topics.setdefault(name.casefold(), name)
+    return tuple(topics.values())
+
+
+def _related(data: Any, problems: _FileProblems, settings: Settings) -> tuple[Related, ...]:
+    if data is None:
+        return ()
+    if not isinstance(data, list):
+        problems.warn(f"'related' should be a list, not {_kind(data)}; ignored", "related")
+        return ()
+    items = []
+    for index, entry in enumerate(data[:MAX_RELATED]):
+        where = f"related[{index}]"
+        if not isinstance(entry, dict):
+            problems.warn(f"'{where}' should be a mapping; ignored", "related")
+            continue
+        inner = _FileProblems(problems.shown)
+        fields = _Fields(entry, inner, settings)
+        provider = _provider(entry.get("provider"), inner, f"{where}.provider")
+        host = provider.domain if provider else None
+        title = fields.text("title", settings.max_title_chars, f"{where}.title")
+        link = fields.url("webUrl", host) or fields.url("originalUrl", host)
+        problems.items.extend(inner.items)
+        if not title or not link:
+            # real files list related videos with an empty webUrl: nothing to link to
+            if title and not any(entry.get(k) for k in ("webUrl", "originalUrl")):
+                continue
+            problems.warn(f"'{where}' needs a title and an http(s) link; ignored", "related")
+            continue
+        images = _images(entry.get("images"), problems, f"{where}.images", host)
+        items.append(
+            Related(
+                title=title,
+                link=link,
+                summary=fields.text("excerpt", settings.max_summary_chars) or "",
+                published_at=parse_date(entry.get("publishedDateTime")),
+                provider=provider,
+                image=images[0] if images else None,
+            )
+        )
+    return tuple(items)
+
+
+def _embed_url(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    match = _IFRAME_SRC.search(value[:10_000])
+    return clean_url(match.group(1)) if match else None
+
+
+def _bool_flag(fields: _Fields, key: str) -> bool:
+    value = fields.data.get(key)
+    if value is None:
+        return True
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "yes", "false", "no"):
+        return value.strip().lower() in ("true", "yes")
+    fields.problems.warn(f"'{key}' should be true or false, not {_quote(str(value))}; taken as true", key)
+    return True
+
+
+def parse_article(data: dict, source: str, settings: Settings, problems: _FileProblems) -> ReadResult:
+    """One front-matter mapping → an Article, or an error naming the missing field."""
+    fields = _Fields(data, problems, settings)
+    provider = _provider(data.get("provider"), problems, "provider")
+    host = provider.domain if provider else None
+    title = fields.text("title", settings.max_title_chars)
+    if not title:
+        return problems.error("missing 'title' (required)" if "title" not in data else "'title' is empty or not text", "title")
+    original_url = fields.url("originalUrl")
+    web_url = fields.url("webUrl")
+    link = original_url or web_url
+    if link is None:
+        return problems.error("no usable link: 'originalUrl' or 'webUrl' must be an absolute http(s) URL", "originalUrl" if "originalUrl" in data else "webUrl")
+    raw_date = data.get("publishedDateTime")
+    published_at = parse_date(raw_date)
+    if published_at is None:
+        what = "missing 'publishedDateTime' (required)" if raw_date is None else f"'publishedDateTime' is not a usable date: {_quote(str(raw_date))}"
+        return problems.error(what, "publishedDateTime")
+    article = Article(
+        source=source,
+        uid=make_uid(link),
+        title=title,
+        link=link,
+        published_at=published_at,
+        summary=fields.text("excerpt", settings.max_summary_chars) or "",
+        original_url=original_url,
+        web_url=web_url,
+        amp_url=fields.url("ampWebUrl"),
+        cdn_amp_url=fields.url("cdnAmpWebUrl"),
+        category=fields.text("category", MAX_NAME_CHARS),
+        kind=(fields.text("type", MAX_NAME_CHARS) or "").lower() or None,
+        quality=fields.integer("quality"),
+        heat=fields.integer("heat"),
+        published=_bool_flag(fields, "published"),
+        provider=provider,
+        topics=_topics(data.get("topics"), problems),
+        images=_images(data.get("images"), problems, "images", host),
+        related=_related(data.get("related"), problems, settings),
+        featured_embed_url=_embed_url(data.get("featuredContent")),
+    )
+    return ReadResult(article, tuple(problems.items))
+
+
+def read_article(path: Path, settings: Settings, *, root: Path | None = None) -> ReadResult:
+    """Read one file. Never raises for anything the file contains."""
+    shown = path.relative_to(root).as_posix() if root is not None else str(path)
+    problems = _FileProblems(shown)
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(settings.max_file_bytes + 1)
+    except OSError as exc:
+        return problems.error(f"cannot read the file ({exc.strerror or exc})")
+    if len(raw) > settings.max_file_bytes:
+        return problems.error(f"file is larger than the limit of {settings.max_file_bytes} bytes; not read")
+    try:
+        return _read_text(raw, shown, settings, problems)
+    except (RecursionError, MemoryError):
+        return problems.error("front matter is nested too deeply to read")
+    except Exception as exc:  # noqa: BLE001 - the one per-file boundary (STYLE §4)
+        return problems.error(f"internal error while reading: {type(exc).__name__}: {exc}")
+
+
+def _read_text(raw: bytes, shown: str, settings: Settings, problems: _FileProblems) -> ReadResult:
+    text, warning = decode(raw)
+    if warning:
+        problems.warn(warning)
+    parts = split_front_matter(text)
+    if parts is None:
+        problems.warn("no front matter (a '---' line, YAML, and a closing '---' line); not an article")
+        return ReadResult(None, tuple(problems.items))
+    front, body = parts
+    problems.text = front
+    try:
+        data = yaml.load(front, Loader=_Loader)  # noqa: S506 - a safe loader
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 2 if mark is not None else None
+        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        return problems.error(f"front matter is not valid YAML: {reason}", line=line)
+    if data is None:
+        problems.warn("front matter is empty; not an article")
+        return ReadResult(None, tuple(problems.items))
+    if not isinstance(data, dict):
+        return problems.error(f"front matter must be a mapping of key: value, not {_kind(data)}", line=2)
+    result = parse_article(data, shown, settings, problems)
+    if result.article is not None and body.strip():
+        cleaned, _ = clean_text(body, MAX_BODY_CHARS, single_line=False)
+        result = ReadResult(replace(result.article, body=cleaned), result.problems)
+    return result
+
+
+def find_article_files(root: Path) -> Iterator[Path]:
+    """Every regular file under ``root``, in sorted order, skipping dotfiles and dot-folders.
+
+    Symlinks are followed only while they stay inside ``root``; each real folder
+    is visited once, so a symlink cycle cannot loop.
+    """
+    real_root = root.resolve()
+    seen: set[Path] = set()
+    count = 0
+
+    def walk(folder: Path) -> Iterator[Path]:
+        nonlocal count
+        real = folder.resolve()
+        if real in seen or not real.is_relative_to(real_root):
+            return
+        seen.add(real)
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            return
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            path = Path(entry.path)
+            try:
+                if entry.is_symlink() and not path.resolve().is_relative_to(real_root):
+                    continue
+                if entry.is_dir():
+                    yield from walk(path)
+                elif entry.is_file():
+                    count += 1
+                    if count > MAX_FILES:
+                        return
+                    yield path
+            except OSError:
+                continue
+
+    yield from walk(root)
+
+
+@dataclass(frozen=True, slots=True)
+class Folder:
+    """What a folder gave: unique articles in file order and every problem found."""
+
+    articles: tuple[Article, ...]
+    problems: tuple[Problem, ...]
+    files: int
+
+
+def read_folder(root: Path, settings: Settings) -> Folder:
+    """Read every article file under ``root``; duplicates of one story are kept once.
+
+    Duplicate rule (same canonical link): a published copy beats an unpublished
+    one, then the newest ``publishedDateTime``, then the first path in sorted
+    order; each dropped copy is reported as a warning naming the kept file.
+    """
+    if not root.is_dir():
+        problem = Problem(str(root), Severity.ERROR, "articles folder does not exist or is not a folder")
+        return Folder((), (problem,), 0)
+    results = [read_article(path, settings, root=root) for path in find_article_files(root)]
+    return collect(results)
+
+
+def collect(results: list[ReadResult]) -> Folder:
+    """Merge per-file results (in path order) into a Folder, settling duplicates."""
+    problems: list[Problem] = [p for r in results for p in r.problems]
+    best: dict[str, Article] = {}
+    for article in (r.article for r in results if r.article is not None):
+        kept = best.get(article.uid)
+        if kept is None:
+            best[article.uid] = article
+            continue
+        winner, loser = (article, kept) if _duplicate_rank(article) < _duplicate_rank(kept) else (kept, article)
+        best[article.uid] = winner
+        problems.append(
+            Problem(loser.source, Severity.WARNING, f"duplicate of {winner.source} (same link {winner.link}); skipped")
+        )
+    articles = tuple(sorted(best.values(), key=lambda a: a.source))
+    return Folder(articles, tuple(problems), len(results))
+
+
+def _duplicate_rank(article: Article) -> tuple:
+    return (not article.published, -article.published_at.timestamp(), article.source)

@@ -1,0 +1,286 @@
+"""A feed and a format → bytes, plus what HTTP needs (ETag, Last-Modified, media type).
+
+Sans-IO: no file system, no clock, no request. The web app and the exporter
+both call :func:`render_feed`, which is why their bytes are identical. RSS and
+Atom go through feedgen; its known bugs are worked around here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import html
+import json
+import posixpath
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from feedgen.ext.base import BaseEntryExtension, BaseExtension
+from feedgen.feed import FeedGenerator
+from feedgen.util import xml_elem
+
+from feeds import __version__
+from feeds.catalog import Catalog, Feed, FeedKind, provider_key
+from feeds.config import Settings
+from feeds.model import Article, Image
+
+GENERATOR = "feeds"
+GENERATOR_URI = "https://github.com/feeds-publisher/feeds"
+# An empty feed still needs a date (Atom requires <updated>); never the clock.
+EMPTY_FEED_DATE = datetime(1970, 1, 1, tzinfo=UTC)
+_IMAGE_TYPES = {
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".jpe": "image/jpeg",
+    ".png": "image/png",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+    ".avif": "image/avif",
+}
+
+
+class Format(enum.Enum):
+    """A feed format: its file extension and its media type (with charset)."""
+
+    RSS = ("rss", "application/rss+xml; charset=utf-8")
+    ATOM = ("atom", "application/atom+xml; charset=utf-8")
+    JSON = ("json", "application/feed+json; charset=utf-8")
+
+    @property
+    def extension(self) -> str:
+        return self.value[0]
+
+    @property
+    def media_type(self) -> str:
+        return self.value[1]
+
+    @classmethod
+    def from_extension(cls, extension: str) -> Format | None:
+        return next((f for f in cls if f.extension == extension), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """Bytes ready to serve or write, with their HTTP metadata.
+
+    ``etag`` is a strong validator (hex digest of the bytes, unquoted);
+    ``last_modified`` is whole seconds in UTC, or None when nothing is dated.
+    """
+
+    body: bytes
+    etag: str
+    media_type: str
+    last_modified: datetime | None
+
+
+def make_rendered(body: bytes, media_type: str, last_modified: datetime | None) -> Rendered:
+    """Wrap bytes: the ETag comes from the bytes, Last-Modified loses its fraction.
+
+    HTTP dates have whole seconds (RFC 9110 §5.6.7); a fraction would make every
+    If-Modified-Since comparison miss.
+    """
+    etag = hashlib.sha256(body).hexdigest()[:32]
+    stamp = last_modified.replace(microsecond=0) if last_modified else None
+    return Rendered(body, etag, media_type, stamp)
+
+
+def feed_url(settings: Settings, path: str, fmt: Format) -> str:
+    return f"{settings.site_url}{path}.{fmt.extension}"
+
+
+def image_type(image: Image) -> str | None:
+    """MIME type from the URL's extension; None when unknown (no enclosure beats a wrong one)."""
+    extension = posixpath.splitext(urlsplit(image.url).path)[1].lower()
+    return _IMAGE_TYPES.get(extension)
+
+
+def _provider_feed_url(catalog: Catalog, settings: Settings, article: Article) -> str | None:
+    if article.provider is None:
+        return None
+    slug = catalog.provider_slugs.get(provider_key(article.provider.name, article.provider.domain))
+    return feed_url(settings, f"{FeedKind.PROVIDER.value}/{slug}", Format.RSS) if slug else None
+
+
+def _provider_home(article: Article) -> str | None:
+    domain = article.provider.domain if article.provider else None
+    return f"https://{domain}/" if domain else None
+
+
+def content_html(article: Article) -> str:
+    """The item's HTML body: lead image, excerpt, video, source and related links.
+
+    Every text and URL is escaped; URLs are http(s) only (the reader saw to it),
+    and there is no script, style, iframe or event attribute, so nothing runs.
+    """
+    esc = html.escape
+    parts = []
+    image = article.lead_image
+    if image is not None:
+        size = "".join(
+            f' {name}="{value}"' for name, value in (("width", image.width), ("height", image.height)) if value
+        )
+        parts.append(f'<p><a href="{esc(article.link)}"><img src="{esc(image.url)}" alt=""{size}></a></p>')
+    if article.summary:
+        parts.append(f"<p>{esc(article.summary)}</p>")
+    if article.featured_embed_url:
+        parts.append(f'<p><a href="{esc(article.featured_embed_url)}">Watch the video</a></p>')
+    if article.provider is not None:
+        home = _provider_home(article)
+        name = esc(article.provider.name)
+        source = f'<a href="{esc(home)}">{name}</a>' if home else name
+        parts.append(f'<p>Source: {source} — <a href="{esc(article.link)}">read the article</a></p>')
+    if article.related:
+        items = []
+        for related in article.related:
+            by = f" ({esc(related.provider.name)})" if related.provider else ""
+            items.append(f'<li><a href="{esc(related.link)}">{esc(related.title)}</a>{by}</li>')
+        parts.append("<p>Related:</p><ul>" + "".join(items) + "</ul>")
+    return "\n".join(parts)
+
+
+class _AtomEnclosureFeedExtension(BaseExtension):
+    """Feed-level half of the extension below (feedgen wants one of each)."""
+
+
+class _AtomEnclosureExtension(BaseEntryExtension):
+    """Writes ``<link rel="enclosure" type length>`` for an Atom entry ourselves.
+
+    Works around feedgen 1.0.0 upstream issue #135: ``FeedEntry.atom_entry``
+    rebinds its loop variable, so every entry ``<link>`` loses rel, type and
+    length, and an enclosure turns into a second plain (alternate) link: the W3C
+    validator's DuplicateAtomLink error, and readers take the image as the
+    article's link. This extension adds the enclosure after feedgen's own links.
+    """
+
+    def __init__(self) -> None:
+        self.links: list[dict[str, str]] = []
+
+    def extend_atom(self, entry):
+        for attributes in self.links:
+            xml_elem("link", entry, **attributes)
+        return entry
+
+
+def _new_generator(feed: Feed, fmt: Format, settings: Settings) -> FeedGenerator:
+    generator = FeedGenerator()
+    generator.load_extension("media", atom=True, rss=True)
+    self_url = feed_url(settings, feed.path, fmt)
+    generator.id(self_url)
+    generator.title(feed.title)
+    generator.subtitle(feed.description)
+    generator.language(settings.language)
+    generator.generator(GENERATOR, version=__version__, uri=GENERATOR_URI)
+    generator.author({"name": settings.author, "uri": settings.site_url})
+    # feedgen RSS takes the channel <link> from the last link() call, whatever
+    # its rel: self first, the site (alternate) last.
+    generator.link(href=self_url, rel="self", type=fmt.media_type.split(";")[0])
+    generator.link(href=settings.site_url, rel="alternate", type="text/html")
+    # feedgen stamps lastBuildDate/updated with the clock unless set.
+    generator.updated(feed.updated or EMPTY_FEED_DATE)
+    if fmt is Format.ATOM:
+        generator.register_extension(
+            "enclosure_fix", _AtomEnclosureFeedExtension, _AtomEnclosureExtension, atom=True, rss=False
+        )
+    return generator
+
+
+def _add_entry(generator: FeedGenerator, article: Article, fmt: Format, catalog: Catalog, settings: Settings) -> None:
+    entry = generator.add_entry(order="append")  # feedgen prepends by default
+    entry.title(article.title)
+    entry.link(href=article.link, rel="alternate")
+    entry.guid(article.uid, permalink=False)
+    entry.published(article.published_at)
+    entry.updated(article.published_at)
+    if article.summary:
+        entry.summary(article.summary)
+    entry.content(content_html(article), type="html")
+    for topic in article.topics:
+        entry.category(term=topic)
+    lead = article.lead_image
+    lead_type = image_type(lead) if lead else None
+    if article.provider is not None:
+        if fmt is Format.RSS:
+            source_url = _provider_feed_url(catalog, settings, article)
+            if source_url:
+                entry.source(url=source_url, title=article.provider.name)
+        else:
+            author = {"name": article.provider.name}
+            if _provider_home(article):
+                author["uri"] = _provider_home(article)
+            entry.author(author)
+    if lead is not None and lead_type is not None:
+        if fmt is Format.RSS:
+            # length 0 means "unknown" (RSS Best Practices Profile, enclosure)
+            entry.enclosure(url=lead.url, length=0, type=lead_type)
+        else:
+            entry.enclosure_fix.links.append({"rel": "enclosure", "href": lead.url, "type": lead_type, "length": "0"})
+    for image in article.images:
+        extra = {k: str(v) for k, v in (("width", image.width), ("height", image.height)) if v}
+        kind = image_type(image)
+        if kind:
+            extra["type"] = kind
+        entry.media.content(url=image.url, medium="image", group=None, **extra)
+    if lead is not None:
+        size = {k: str(v) for k, v in (("width", lead.width), ("height", lead.height)) if v}
+        entry.media.thumbnail(url=lead.url, group=None, **size)
+
+
+def _xml_feed(feed: Feed, fmt: Format, catalog: Catalog, settings: Settings) -> bytes:
+    generator = _new_generator(feed, fmt, settings)
+    for article in feed.items:
+        _add_entry(generator, article, fmt, catalog, settings)
+    if fmt is Format.RSS:
+        return generator.rss_str(pretty=True)
+    return generator.atom_str(pretty=True)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _json_item(article: Article) -> dict:
+    item: dict = {"id": article.uid, "url": article.link, "title": article.title}
+    if article.summary:
+        item["summary"] = article.summary
+    item["content_html"] = content_html(article)
+    if article.lead_image is not None:
+        item["image"] = article.lead_image.url
+    item["date_published"] = _iso(article.published_at)
+    if article.provider is not None:
+        author = {"name": article.provider.name}
+        if _provider_home(article):
+            author["url"] = _provider_home(article)
+        item["authors"] = [author]
+    if article.topics:
+        item["tags"] = list(article.topics)
+    attachments = [
+        {"url": image.url, "mime_type": image_type(image)} for image in article.images if image_type(image)
+    ]
+    if attachments:
+        item["attachments"] = attachments
+    return item
+
+
+def _json_feed(feed: Feed, settings: Settings) -> bytes:
+    document = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": feed.title,
+        "home_page_url": settings.site_url,
+        "feed_url": feed_url(settings, feed.path, Format.JSON),
+        "description": feed.description,
+        "language": settings.language,
+        "authors": [{"name": settings.author, "url": settings.site_url}],
+        "items": [_json_item(article) for article in feed.items],
+    }
+    text = json.dumps(document, ensure_ascii=False, indent=2)
+    return (text + "\n").encode("utf-8")
+
+
+def render_feed(feed: Feed, fmt: Format, catalog: Catalog, settings: Settings) -> Rendered:
+    """One feed in one format. Depends only on its arguments: same input, same bytes."""
+    if fmt is Format.JSON:
+        body = _json_feed(feed, settings)
+    else:
+        body = _xml_feed(feed, fmt, catalog, settings)
+    return make_rendered(body, fmt.media_type, feed.updated)

@@ -1,0 +1,156 @@
+"""The whole published site as data: every path, and the bytes for each.
+
+Both outlets go through here: the exporter writes ``site_paths()`` with
+``render_path()``, the web app answers a request path with ``render_path()``.
+One table of paths, one renderer, so the two can never disagree. Sans-IO.
+"""
+
+from __future__ import annotations
+
+import html
+from xml.sax.saxutils import quoteattr
+
+from feeds.catalog import Catalog, Feed, FeedKind
+from feeds.config import Settings
+from feeds.render import Format, Rendered, feed_url, make_rendered, render_feed
+
+INDEX_PATH = "index.html"
+OPML_PATH = "feeds.opml"
+HTML_TYPE = "text/html; charset=utf-8"
+OPML_TYPE = "text/x-opml; charset=utf-8"
+_SECTIONS = ((FeedKind.ALL, "All articles"), (FeedKind.TOPIC, "Topics"), (FeedKind.PROVIDER, "Providers"))
+
+
+def enabled_formats(settings: Settings) -> tuple[Format, ...]:
+    return tuple(f for f in Format if f.extension in settings.formats)
+
+
+def site_paths(catalog: Catalog, settings: Settings) -> list[str]:
+    """Every file of the site, relative, in a fixed order: pages first, then feeds."""
+    paths = [INDEX_PATH, OPML_PATH]
+    for feed in catalog.feeds:
+        paths.extend(f"{feed.path}.{fmt.extension}" for fmt in enabled_formats(settings))
+    return paths
+
+
+def split_feed_path(path: str, settings: Settings) -> tuple[str, Format] | None:
+    """``topics/ai.rss`` → (``topics/ai``, RSS); None when it is not a feed path."""
+    stem, dot, extension = path.rpartition(".")
+    fmt = Format.from_extension(extension) if dot else None
+    if fmt is None or fmt not in enabled_formats(settings):
+        return None
+    return stem, fmt
+
+
+def render_path(path: str, catalog: Catalog, settings: Settings) -> Rendered | None:
+    """The bytes for one site path, or None when the site has no such path."""
+    if path == INDEX_PATH:
+        return render_index(catalog, settings)
+    if path == OPML_PATH:
+        return render_opml(catalog, settings)
+    parts = split_feed_path(path, settings)
+    if parts is None:
+        return None
+    feed = catalog.get(parts[0])
+    return None if feed is None else render_feed(feed, parts[1], catalog, settings)
+
+
+def _newest(catalog: Catalog):
+    return catalog.feeds[0].updated if catalog.feeds else None
+
+
+def _date(feed: Feed) -> str:
+    return feed.updated.strftime("%Y-%m-%d %H:%M UTC") if feed.updated else "—"
+
+
+def render_index(catalog: Catalog, settings: Settings) -> Rendered:
+    """An HTML page listing every feed with its links; readable without JavaScript."""
+    esc = html.escape
+    formats = enabled_formats(settings)
+    all_feed = catalog.get("all")
+    discovery = ""
+    if all_feed is not None:
+        discovery = "".join(
+            f'<link rel="alternate" type="{fmt.media_type.split(";")[0]}" '
+            f'title="{esc(all_feed.title)} ({fmt.extension.upper()})" href="{esc(feed_url(settings, "all", fmt))}">\n'
+            for fmt in formats
+        )
+    sections = []
+    for kind, heading in _SECTIONS:
+        rows = []
+        for feed in catalog.of_kind(kind):
+            links = " ".join(
+                f'<a href="{esc(feed_url(settings, feed.path, fmt))}">{fmt.extension.upper()}</a>' for fmt in formats
+            )
+            rows.append(
+                f'<tr id="{esc(feed.path)}"><th scope="row">{esc(feed.name)}</th>'
+                f"<td>{feed.total}</td><td>{_date(feed)}</td><td>{links}</td></tr>"
+            )
+        if rows:
+            sections.append(
+                f"<section><h2>{heading}</h2>\n<table>\n<thead><tr><th>Feed</th><th>Articles</th>"
+                f"<th>Newest</th><th>Subscribe</th></tr></thead>\n<tbody>\n" + "\n".join(rows) + "\n</tbody></table></section>"
+            )
+    opml = esc(settings.site_url + OPML_PATH)
+    body = f"""<!DOCTYPE html>
+<html lang="{esc(settings.language)}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{esc(settings.site_title)}</title>
+{discovery}<style>
+body {{ font: 16px/1.5 system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; }}
+table {{ border-collapse: collapse; width: 100%; }}
+th, td {{ text-align: left; padding: .25rem .5rem; border-bottom: 1px solid #ddd; }}
+td a {{ margin-right: .5rem; }}
+</style>
+</head>
+<body>
+<header>
+<h1>{esc(settings.site_title)}</h1>
+<p>{esc(settings.site_description)}</p>
+<p>{catalog.article_count} articles in {len(catalog.feeds)} feeds. Copy a feed link into your reader,
+or import <a href="{opml}">every feed as OPML</a>.</p>
+</header>
+<main>
+{chr(10).join(sections)}
+</main>
+</body>
+</html>
+"""
+    return make_rendered(body.encode("utf-8"), HTML_TYPE, _newest(catalog))
+
+
+def render_opml(catalog: Catalog, settings: Settings) -> Rendered:
+    """OPML 2.0: every feed with absolute xmlUrl and htmlUrl, grouped All / Topics / Providers."""
+    formats = enabled_formats(settings)
+    preferred = Format.RSS if Format.RSS in formats else formats[0]
+    kind_name = {Format.RSS: "rss", Format.ATOM: "atom", Format.JSON: "json"}
+    lines = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<opml version="2.0">',
+        "  <head>",
+        f"    <title>{html.escape(settings.site_title, quote=False)}</title>",
+        "  </head>",
+        "  <body>",
+    ]
+    for kind, heading in _SECTIONS:
+        feeds = catalog.of_kind(kind)
+        if not feeds:
+            continue
+        lines.append(f"    <outline text={quoteattr(heading)} title={quoteattr(heading)}>")
+        for feed in feeds:
+            attributes = " ".join(
+                f"{name}={quoteattr(value)}"
+                for name, value in (
+                    ("type", kind_name[preferred]),
+                    ("text", feed.name),
+                    ("title", feed.title),
+                    ("xmlUrl", feed_url(settings, feed.path, preferred)),
+                    ("htmlUrl", f"{settings.site_url}#{feed.path}"),
+                )
+            )
+            lines.append(f"      <outline {attributes}/>")
+        lines.append("    </outline>")
+    lines += ["  </body>", "</opml>", ""]
+    return make_rendered("\n".join(lines).encode("utf-8"), OPML_TYPE, _newest(catalog))

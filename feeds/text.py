@@ -1,0 +1,154 @@
+"""Cleaning untrusted text and URLs, shared by the reader (and only the reader).
+
+Every function here is total: it takes anything and returns a clean value or
+None, never raises, so one bad character can never break a feed.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import ftfy
+
+# XML 1.0 §2.2 Char, minus the C1 controls and noncharacters that feed
+# validators flag and readers mis-render.
+_XML_ILLEGAL = re.compile("[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufdcf\ufdf0-\ufffd\U00010000-\U0010ffff]")
+_TAG = re.compile(r"</?[A-Za-z][^<>]{0,2000}>")
+_SPACES = re.compile(r"\s+")
+_ENTITY = re.compile(r"&(#[0-9]{1,7};|#[xX][0-9a-fA-F]{1,6};|[A-Za-z][A-Za-z0-9]{1,31};)")
+# mojibake repair only; keep curly quotes, ligatures and full-width forms as written
+_FTFY = ftfy.TextFixerConfig(
+    unescape_html=False,
+    uncurl_quotes=False,
+    fix_latin_ligatures=False,
+    fix_character_width=False,
+    explain=False,
+)
+MAX_ENTITY_ROUNDS = 3
+MAX_URL_CHARS = 2_000
+
+
+def clean_text(value: str, max_chars: int, *, single_line: bool = True) -> tuple[str, bool]:
+    """Return (clean text, whether it was cut to ``max_chars``).
+
+    Decodes HTML entities (double escaping too, at most three rounds), repairs
+    mojibake, drops tags and characters XML 1.0 forbids, folds white space.
+    """
+    text = value[: max_chars * 8]  # bound the work before the expensive steps
+    for _ in range(MAX_ENTITY_ROUNDS):
+        if "&" not in text or not _ENTITY.search(text):
+            break
+        text = html.unescape(text)
+    if not text.isascii():
+        text = ftfy.fix_text(text, _FTFY)
+    text = _XML_ILLEGAL.sub("", text)
+    text = _TAG.sub(" ", text)
+    if single_line:
+        text = _SPACES.sub(" ", text).strip()
+    else:
+        text = "\n".join(_SPACES.sub(" ", line).strip() for line in text.splitlines()).strip()
+    text = unicodedata.normalize("NFC", text)
+    if len(text) <= max_chars:
+        return text, False
+    return shorten(text, max_chars), True
+
+
+def shorten(text: str, max_chars: int) -> str:
+    """Cut at a word boundary and mark the cut with an ellipsis."""
+    cut = text[: max_chars - 1]
+    space = cut.rfind(" ")
+    if space > max_chars // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:.-") + "…"
+
+
+def clean_url(value: str, *, base_host: str | None = None) -> str | None:
+    """An absolute http(s) URL made safe to print in XML and HTML, or None.
+
+    Protocol-relative URLs become https; a path-relative one is resolved against
+    ``https://base_host/`` when a host is given. Non-ASCII and unsafe characters
+    are percent-encoded; the host is lowercased and IDNA-encoded.
+    """
+    text = _XML_ILLEGAL.sub("", value).strip()
+    if not text or len(text) > MAX_URL_CHARS or any(c.isspace() for c in text):
+        return None
+    if text.startswith("//"):
+        text = "https:" + text
+    elif text.startswith("/") and base_host:
+        text = f"https://{base_host}{text}"
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        return None
+    if parts.username is not None or parts.password is not None:
+        return None
+    try:
+        host = host.encode("idna").decode("ascii") if not host.isascii() else host
+    except UnicodeError:
+        return None
+    if not re.fullmatch(r"[a-z0-9.\-]+|\[[0-9a-f:.]+\]", host):
+        return None
+    netloc = host if port is None else f"{host}:{port}"
+    return urlunsplit(
+        (
+            parts.scheme.lower(),
+            netloc,
+            quote(parts.path, safe="/%:@!$&'()*+,;=-._~") or "/",
+            quote(parts.query, safe="/%:@!$&'()*+,;=-._~?"),
+            "",
+        )
+    )
+
+
+def clean_domain(value: str) -> str | None:
+    """A bare lowercase host name (no scheme, path or ``www.``), or None."""
+    text = value.strip().lower()
+    if "//" in text:
+        text = text.split("//", 1)[1]
+    text = text.split("/", 1)[0].split(":", 1)[0].strip(".")
+    if text.startswith("www."):
+        text = text[4:]
+    if not text or len(text) > 253:
+        return None
+    try:
+        text = text.encode("idna").decode("ascii") if not text.isascii() else text
+    except UnicodeError:
+        return None
+    return text if re.fullmatch(r"[a-z0-9](?:[a-z0-9\-.]*[a-z0-9])?", text) else None
+
+
+_AMP_HOST = re.compile(r"^(?P<cdn>[a-z0-9\-]+)\.cdn\.ampproject\.org$")
+
+
+def link_key(url: str) -> str:
+    """The identity of a story's URL: scheme, ``www.``, AMP and slash variants fold together.
+
+    ``https://www.x.com/a/amp/``, ``http://x.com/a`` and the ampproject.org cache
+    URL of the same page all give ``x.com/a``.
+    """
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    path = parts.path
+    if _AMP_HOST.match(host):
+        # https://www-x-com.cdn.ampproject.org/c/s/www.x.com/path → x.com/path
+        match = re.match(r"^/[a-z](?:/s)?/([^/]+)(/.*)?$", path)
+        if match:
+            host, path = match.group(1).lower(), match.group(2) or "/"
+    if host.startswith("www."):
+        host = host[4:]
+    if path.endswith("/amp/") or path.endswith("/amp"):
+        path = path[: path.rfind("/amp")]
+    elif path.startswith("/amp/"):
+        path = path[4:]
+    path = path.rstrip("/")
+    query = "&".join(
+        q for q in parts.query.split("&") if q and q.lower() not in ("amp", "amp=1", "outputtype=amp")
+    )
+    return host + path + ("?" + query if query else "")

@@ -1,0 +1,14 @@
+"""The WSGI entry point for any server: ``gunicorn wsgi:app``.
+
+The only module with a module-level ``app``. Settings come from the config file
+named by ``FEEDS_CONFIG`` (default ``config/feeds.yaml``).
+"""
+
+import os
+from pathlib import Path
+
+from feeds.config import load_settings
+from feeds.web import create_app
+
+_config = os.environ.get("FEEDS_CONFIG")
+app = create_app(load_settings(Path(_config) if _config else None))
