@@ -18,8 +18,9 @@ from typing import TextIO
 from feeds.catalog import Catalog, build_catalog
 from feeds.config import ConfigError, Settings, load_settings, with_overrides
 from feeds.export import ExportError, export_site
+from feeds.load import load_folder
 from feeds.model import Problem
-from feeds.reader import Folder, read_folder
+from feeds.reader import Folder
 
 
 class ExitStatus(enum.IntEnum):
@@ -39,6 +40,9 @@ def _common(parser: argparse.ArgumentParser, *, base_url: bool) -> None:
     parser.add_argument("--config", type=Path, metavar="FILE", help="config file (default: config/feeds.yaml)")
     if base_url:
         parser.add_argument("--base-url", metavar="URL", help="absolute URL the feeds are published under")
+    parser.add_argument(
+        "--no-cache", action="store_true", help="read every article file, ignoring and not writing the parse cache"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,14 +77,16 @@ def _report(problems: Sequence[Problem], out: TextIO) -> tuple[int, int]:
     return errors, warnings
 
 
-def load(settings: Settings) -> tuple[Folder, Catalog]:
-    folder = read_folder(settings.articles_dir, settings)
+def load(settings: Settings, *, use_cache: bool = True) -> tuple[Folder, Catalog]:
+    folder, stats = load_folder(settings, use_cache=use_cache)
+    if stats.cache_warning:
+        print(f"feeds: warning: {stats.cache_warning}", file=sys.stderr)
     return folder, build_catalog(folder.articles, settings)
 
 
 def _check(args: argparse.Namespace, settings: Settings) -> ExitStatus:
     started = time.monotonic()
-    folder, catalog = load(settings)
+    folder, catalog = load(settings, use_cache=not args.no_cache)
     errors, warnings = _report(folder.problems, sys.stdout)
     unpublished = catalog.unpublished_count
     note = f" ({unpublished} unpublished, not in feeds)" if unpublished and not settings.include_unpublished else ""
@@ -113,7 +119,7 @@ def _export(args: argparse.Namespace, settings: Settings) -> ExitStatus:
             f"using {settings.site_url} for absolute links",
             file=sys.stderr,
         )
-    folder, catalog = load(settings)
+    folder, catalog = load(settings, use_cache=not args.no_cache)
     errors, warnings = _report(folder.problems, sys.stderr)
     summary = export_site(catalog, settings, args.out_dir, progress=_progress(sys.stderr))
     print(

@@ -1,0 +1,263 @@
+"""Loading a whole articles folder fast: a parse cache and parallel cold reads.
+
+The reader turns one file into one result; this module decides which files
+need reading at all. Each file's result is cached under its identity (relative
+path, size, mtime_ns) plus the cache format version and the settings that
+change what the reader produces. A cache entry is used only when all of those
+match, so a stale entry can never reach a feed. Files that miss are read across
+all cores; the result is identical to reading them one by one, because every
+file is read by the same pure ``read_article`` and merged in path order.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import marshal
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from multiprocessing import get_context
+from pathlib import Path
+
+from feeds.config import Settings
+from feeds.model import Article, Image, Problem, Provider, Related, Severity
+from feeds.reader import Folder, ReadResult, collect, find_article_files, read_article
+
+CACHE_MAGIC = b"feeds-parse-cache\n"
+CACHE_VERSION = 1
+PARALLEL_THRESHOLD = 400  # fewer misses than this are read in-process: a pool costs more
+_BATCH = 256
+
+
+@dataclass(frozen=True, slots=True)
+class LoadStats:
+    """How a load went: files seen, cache hits, files parsed, and the cache's own trouble."""
+
+    files: int
+    cached: int
+    parsed: int
+    cache_warning: str | None = None
+
+
+def default_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/feeds``, or ``~/.cache/feeds`` when that is unset."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "feeds"
+
+
+def cache_path(settings: Settings) -> Path:
+    """One cache file per articles folder and reader-relevant settings."""
+    folder = str(settings.articles_dir.resolve())
+    reader_settings = (settings.max_file_bytes, settings.max_title_chars, settings.max_summary_chars)
+    digest = hashlib.sha256(repr((folder, reader_settings)).encode()).hexdigest()[:20]
+    return (settings.cache_dir or default_cache_dir()) / f"parse-{digest}.cache"
+
+
+# ----- records: an Article as builtin values marshal can store ------------------------------------
+
+
+def _ts(moment: datetime | None) -> int | None:
+    if moment is None:
+        return None
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _dt(micros: int | None) -> datetime | None:
+    if micros is None:
+        return None
+    from datetime import timedelta
+
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+def _provider_record(provider: Provider | None):
+    return None if provider is None else (provider.name, provider.domain)
+
+
+def _image_record(image: Image | None):
+    return None if image is None else (image.url, image.width, image.height)
+
+
+def article_record(a: Article) -> tuple:
+    """An Article as a tuple of builtins (the inverse of :func:`article_from_record`)."""
+    return (
+        a.source, a.uid, a.title, a.link, _ts(a.published_at), a.summary, a.original_url,
+        a.web_url, a.amp_url, a.cdn_amp_url, a.category, a.kind, a.quality, a.heat, a.published,
+        _provider_record(a.provider), a.topics, tuple(_image_record(i) for i in a.images),
+        tuple(
+            (r.title, r.link, r.summary, _ts(r.published_at), _provider_record(r.provider), _image_record(r.image))
+            for r in a.related
+        ),
+        a.featured_embed_url, a.body,
+    )  # fmt: skip
+
+
+def article_from_record(r: tuple) -> Article:
+    provider = Provider(*r[15]) if r[15] is not None else None
+    images = tuple(Image(*i) for i in r[17])
+    related = tuple(
+        Related(x[0], x[1], x[2], _dt(x[3]), Provider(*x[4]) if x[4] else None, Image(*x[5]) if x[5] else None)
+        for x in r[18]
+    )
+    return Article(
+        r[0], r[1], r[2], r[3], _dt(r[4]), r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14],
+        provider, r[16], images, related, r[19], r[20],
+    )  # fmt: skip
+
+
+def _result_record(result: ReadResult) -> tuple:
+    problems = tuple((p.path, p.severity.value, p.message, p.line) for p in result.problems)
+    return (None if result.article is None else article_record(result.article), problems)
+
+
+def _result_from_record(record: tuple) -> ReadResult:
+    article = None if record[0] is None else article_from_record(record[0])
+    problems = tuple(Problem(p[0], Severity(p[1]), p[2], p[3]) for p in record[1])
+    return ReadResult(article, problems)
+
+
+# ----- the cache file ------------------------------------------------------------------------------
+
+
+def _read_cache(path: Path) -> tuple[dict, str | None]:
+    """The cached entries, or {} and a warning when the file is corrupt or foreign."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return {}, None
+    except OSError as exc:
+        return {}, f"parse cache {path} unreadable ({exc.strerror}); rebuilding it"
+    header = CACHE_MAGIC + CACHE_VERSION.to_bytes(4, "big")
+    if not data.startswith(header):
+        return {}, f"parse cache {path} is not a cache of this version; rebuilding it"
+    try:
+        entries = marshal.loads(data[len(header) :])
+    except (ValueError, EOFError, TypeError):
+        return {}, f"parse cache {path} is corrupt; rebuilding it"
+    if not isinstance(entries, dict):
+        return {}, f"parse cache {path} is corrupt; rebuilding it"
+    return entries, None
+
+
+def _write_cache(path: Path, entries: dict) -> str | None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        temporary.write_bytes(CACHE_MAGIC + CACHE_VERSION.to_bytes(4, "big") + marshal.dumps(entries))
+        os.replace(temporary, path)
+    except OSError as exc:
+        return f"parse cache {path} not written ({exc.strerror}); the next run reads every file"
+    return None
+
+
+def _check_cache_location(path: Path, settings: Settings) -> str | None:
+    """The cache must never live inside the articles folder (it would be read as an article)."""
+    if path.resolve().is_relative_to(settings.articles_dir.resolve()):
+        return f"parse cache {path} would be inside the articles folder; not using a cache"
+    return None
+
+
+# ----- reading -------------------------------------------------------------------------------------
+
+
+@contextmanager
+def _bulk_allocation() -> Iterator[None]:
+    """Pause the cyclic garbage collector while allocating many long-lived objects.
+
+    Articles hold no reference cycles; collecting repeatedly during a bulk load
+    only re-walks the growing heap. One collection afterwards, then freeze the
+    survivors so later collections skip them.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+        gc.freeze()
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_size, stat.st_mtime_ns
+
+
+def _read_batch(job: tuple[Path, list[str], Settings]) -> list[tuple]:
+    root, names, settings = job
+    return [_result_record(read_article(root / name, settings, root=root)) for name in names]
+
+
+def _parse(root: Path, names: list[str], settings: Settings, workers: int) -> list[tuple]:
+    if workers <= 1 or len(names) < PARALLEL_THRESHOLD:
+        return _read_batch((root, names, settings))
+    jobs = [(root, names[i : i + _BATCH], settings) for i in range(0, len(names), _BATCH)]
+    context = get_context("fork" if sys.platform.startswith("linux") else "spawn")
+    with context.Pool(processes=workers) as pool:
+        return [record for batch in pool.imap(_read_batch, jobs) for record in batch]
+
+
+def load_folder(
+    settings: Settings, *, use_cache: bool = True, workers: int | None = None
+) -> tuple[Folder, LoadStats]:
+    """Read every article file under ``settings.articles_dir``, from the cache where it is fresh.
+
+    The Folder is the same as :func:`feeds.reader.read_folder` gives, whatever
+    the cache state and the number of workers.
+    """
+    root = settings.articles_dir
+    if not root.is_dir():
+        problem = Problem(str(root), Severity.ERROR, "articles folder does not exist or is not a folder")
+        return Folder((), (problem,), 0), LoadStats(0, 0, 0)
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    path = cache_path(settings)
+    warning = _check_cache_location(path, settings) if use_cache else None
+    use_cache = use_cache and warning is None
+    entries, read_warning = _read_cache(path) if use_cache else ({}, None)
+    warning = warning or read_warning
+
+    with _bulk_allocation():
+        names: list[str] = []
+        identities: list[tuple[int, int] | None] = []
+        for file in find_article_files(root):
+            names.append(file.relative_to(root).as_posix())
+            identities.append(_identity(file))
+        records: list[tuple | None] = [None] * len(names)
+        misses: list[int] = []
+        for index, (name, identity) in enumerate(zip(names, identities, strict=True)):
+            cached = entries.get(name)
+            if identity is not None and isinstance(cached, tuple) and len(cached) == 3 and cached[:2] == identity:
+                records[index] = cached[2]
+            else:
+                misses.append(index)
+        parsed = _parse(root, [names[i] for i in misses], settings, workers)
+        for index, record in zip(misses, parsed, strict=True):
+            records[index] = record
+        try:
+            results = [_result_from_record(record) for record in records]
+        except (TypeError, ValueError, IndexError):
+            # a foreign cache with the right header: never trust it, read everything again
+            warning = f"parse cache {path} holds unreadable entries; rebuilding it"
+            records = _parse(root, names, settings, workers)
+            results = [_result_from_record(record) for record in records]
+            misses = list(range(len(names)))
+    if use_cache and (misses or len(entries) != len(names)):
+        fresh = {
+            name: (identity[0], identity[1], record)
+            for name, identity, record in zip(names, identities, records, strict=True)
+            if identity is not None
+        }
+        warning = warning or _write_cache(path, fresh)
+    stats = LoadStats(len(names), len(names) - len(misses), len(misses), warning)
+    return collect(results), stats
