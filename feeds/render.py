@@ -162,10 +162,9 @@ class _AtomEnclosureExtension(BaseEntryExtension):
         return entry
 
 
-def _new_generator(feed: Feed, fmt: Format, settings: Settings) -> FeedGenerator:
+def _new_generator(feed: Feed, fmt: Format, settings: Settings, self_url: str) -> FeedGenerator:
     generator = FeedGenerator()
     generator.load_extension("media", atom=True, rss=True)
-    self_url = feed_url(settings, feed.path, fmt)
     generator.id(self_url)
     generator.title(feed.title)
     generator.subtitle(feed.description)
@@ -226,8 +225,8 @@ def _add_entry(generator: FeedGenerator, article: Article, fmt: Format, catalog:
         entry.media.thumbnail(url=lead.url, group=None, **size)
 
 
-def _xml_feed(feed: Feed, fmt: Format, catalog: Catalog, settings: Settings) -> bytes:
-    generator = _new_generator(feed, fmt, settings)
+def _xml_feed(feed: Feed, fmt: Format, catalog: Catalog, settings: Settings, self_url: str) -> bytes:
+    generator = _new_generator(feed, fmt, settings, self_url)
     for article in feed.items:
         _add_entry(generator, article, fmt, catalog, settings)
     if fmt is Format.RSS:
@@ -262,12 +261,12 @@ def _json_item(article: Article) -> dict:
     return item
 
 
-def _json_feed(feed: Feed, settings: Settings) -> bytes:
+def _json_feed(feed: Feed, settings: Settings, self_url: str) -> bytes:
     document = {
         "version": "https://jsonfeed.org/version/1.1",
         "title": feed.title,
         "home_page_url": settings.site_url,
-        "feed_url": feed_url(settings, feed.path, Format.JSON),
+        "feed_url": self_url,
         "description": feed.description,
         "language": settings.language,
         "authors": [{"name": settings.author, "url": settings.site_url}],
@@ -277,10 +276,18 @@ def _json_feed(feed: Feed, settings: Settings) -> bytes:
     return (text + "\n").encode("utf-8")
 
 
-def render_feed(feed: Feed, fmt: Format, catalog: Catalog, settings: Settings) -> Rendered:
-    """One feed in one format. Depends only on its arguments: same input, same bytes."""
+def render_feed(
+    feed: Feed, fmt: Format, catalog: Catalog, settings: Settings, *, self_url: str | None = None
+) -> Rendered:
+    """One feed in one format. Depends only on its arguments: same input, same bytes.
+
+    ``self_url`` (the feed's id and rel=self link) defaults to the feed's path
+    under the base URL; the live app's filtered feeds pass their canonical
+    query URL, which no path can spell.
+    """
+    url = self_url or feed_url(settings, feed.path, fmt)
     if fmt is Format.JSON:
-        body = _json_feed(feed, settings)
+        body = _json_feed(feed, settings, url)
     else:
-        body = _xml_feed(feed, fmt, catalog, settings)
+        body = _xml_feed(feed, fmt, catalog, settings, url)
     return make_rendered(body, fmt.media_type, feed.updated)
