@@ -11,6 +11,7 @@ file is read by the same pure ``read_article`` and merged in path order.
 
 from __future__ import annotations
 
+import functools
 import gc
 import hashlib
 import marshal
@@ -23,6 +24,10 @@ from datetime import UTC, datetime
 from multiprocessing import get_context
 from pathlib import Path
 
+import ftfy
+import yaml
+
+from feeds import model, reader, text
 from feeds.config import Settings
 from feeds.model import Article, Image, Problem, Provider, Related, Severity
 from feeds.reader import Folder, ReadResult, collect, find_article_files, read_article
@@ -49,12 +54,26 @@ def default_cache_dir() -> Path:
     return Path(base) / "feeds"
 
 
+@functools.cache
+def _reader_fingerprint() -> str:
+    """A digest of the code that decides what a file reads as, and of its libraries' versions.
+
+    Any change to the reader, the text cleaning, the model or this module gives
+    a new cache, so a cache written by other code can never be used.
+    """
+    digest = hashlib.sha256(f"{CACHE_VERSION} {yaml.__version__} {ftfy.__version__}".encode())
+    for module in (model, reader, text, sys.modules[__name__]):
+        digest.update(Path(module.__file__).read_bytes())
+    return digest.hexdigest()
+
+
 def cache_path(settings: Settings) -> Path:
-    """One cache file per articles folder and reader-relevant settings."""
+    """One cache file per articles folder, reader-relevant settings and reader code."""
     folder = str(settings.articles_dir.resolve())
     reader_settings = (settings.max_file_bytes, settings.max_title_chars, settings.max_summary_chars)
-    digest = hashlib.sha256(repr((folder, reader_settings)).encode()).hexdigest()[:20]
-    return (settings.cache_dir or default_cache_dir()) / f"parse-{digest}.cache"
+    place = hashlib.sha256(folder.encode()).hexdigest()[:16]
+    version = hashlib.sha256(repr((reader_settings, _reader_fingerprint())).encode()).hexdigest()[:16]
+    return (settings.cache_dir or default_cache_dir()) / f"parse-{place}-{version}.cache"
 
 
 # ----- records: an Article as builtin values marshal can store ------------------------------------
@@ -153,6 +172,10 @@ def _write_cache(path: Path, entries: dict) -> str | None:
         temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         temporary.write_bytes(CACHE_MAGIC + CACHE_VERSION.to_bytes(4, "big") + marshal.dumps(entries))
         os.replace(temporary, path)
+        place = path.name.rsplit("-", 1)[0]
+        for outdated in path.parent.glob(f"{place}-*.cache"):  # same folder, older code or settings
+            if outdated != path:
+                outdated.unlink(missing_ok=True)
     except OSError as exc:
         return f"parse cache {path} not written ({exc.strerror}); the next run reads every file"
     return None
@@ -258,6 +281,7 @@ def load_folder(
             for name, identity, record in zip(names, identities, records, strict=True)
             if identity is not None
         }
-        warning = warning or _write_cache(path, fresh)
+        write_warning = _write_cache(path, fresh)
+        warning = warning or write_warning
     stats = LoadStats(len(names), len(names) - len(misses), len(misses), warning)
     return collect(results), stats

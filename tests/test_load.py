@@ -1,0 +1,147 @@
+"""The parse cache and parallel reads never change what a folder reads as."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from feeds import load
+from feeds.catalog import build_catalog
+from feeds.config import Settings
+from feeds.export import site_files
+from feeds.load import article_from_record, article_record, cache_path, default_cache_dir, load_folder
+from feeds.model import Article, Image, Provider, Related
+from feeds.reader import read_folder
+
+from .conftest import BASE_URL, REAL_CORPUS, SAMPLES, require_shared
+
+
+@pytest.fixture
+def articles(tmp_path: Path) -> Path:
+    folder = tmp_path / "articles"
+    shutil.copytree(SAMPLES, folder)
+    return folder
+
+
+@pytest.fixture
+def cached_settings(tmp_path: Path, articles: Path) -> Settings:
+    return Settings(base_url=BASE_URL, articles_dir=articles, cache_dir=tmp_path / "cache")
+
+
+def test_record_round_trip_keeps_every_field() -> None:
+    moment = datetime(2024, 2, 29, 23, 59, 58, 123456, tzinfo=UTC)
+    article = Article(
+        source="a/b.md", uid="urn:uuid:x", title="T", link="https://x.org/a", published_at=moment, summary="S",
+        original_url="https://x.org/a", web_url="https://x.org/w", amp_url="https://x.org/a/amp",
+        cdn_amp_url="https://x-org.cdn.ampproject.org/c/s/x.org/a", category="news", kind="video", quality=-3,
+        heat=7, published=False, provider=Provider("X", "x.org"), topics=("AI", "Space"),
+        images=(Image("https://x.org/i.jpg", 10, None), Image("https://x.org/j.png")),
+        related=(Related("R", "https://y.org/r", "rs", moment, Provider("Y", None), Image("https://y.org/i.gif", 1, 2)),
+                 Related("R2", "https://y.org/r2")),
+        featured_embed_url="https://www.youtube.com/embed/x", body="body\ntext",
+    )  # fmt: skip
+    assert article_from_record(article_record(article)) == article
+    # a new model field must be added to the record too (and the cache version bumped)
+    assert len(article_record(article)) == len(dataclasses.fields(Article))
+
+
+def test_warm_load_equals_cold_read(cached_settings: Settings) -> None:
+    expected = read_folder(cached_settings.articles_dir, cached_settings)
+    cold, cold_stats = load_folder(cached_settings)
+    warm, warm_stats = load_folder(cached_settings)
+    assert cold == expected == warm
+    assert (cold_stats.parsed, cold_stats.cached) == (cold_stats.files, 0)
+    assert (warm_stats.parsed, warm_stats.cached) == (0, warm_stats.files)
+    assert cache_path(cached_settings).exists()
+
+
+def test_changed_file_is_read_again_never_served_stale(cached_settings: Settings) -> None:
+    load_folder(cached_settings)
+    target = sorted(cached_settings.articles_dir.glob("*.txt"))[0]
+    text = target.read_text(encoding="utf-8")
+    target.write_text(text.replace('title: "', 'title: "Changed: ', 1), encoding="utf-8")
+    os.utime(target, ns=(1, 1))  # a different mtime even on coarse file systems
+    folder, stats = load_folder(cached_settings)
+    assert stats.parsed == 1
+    assert any(a.title.startswith("Changed: ") for a in folder.articles)
+    assert folder == read_folder(cached_settings.articles_dir, cached_settings)
+
+
+def test_added_and_removed_files_are_noticed(cached_settings: Settings) -> None:
+    load_folder(cached_settings)
+    source = sorted(cached_settings.articles_dir.glob("*.txt"))[0]
+    copy = cached_settings.articles_dir / "zz-new.md"
+    copy.write_text(source.read_text(encoding="utf-8").replace("https://", "https://new.", 1), encoding="utf-8")
+    folder, stats = load_folder(cached_settings)
+    assert stats.parsed == 1 and folder == read_folder(cached_settings.articles_dir, cached_settings)
+    copy.unlink()
+    folder, stats = load_folder(cached_settings)
+    assert stats.parsed == 0 and folder == read_folder(cached_settings.articles_dir, cached_settings)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"not a cache at all",
+        load.CACHE_MAGIC + (load.CACHE_VERSION + 1).to_bytes(4, "big") + b"\x00",
+        load.CACHE_MAGIC + load.CACHE_VERSION.to_bytes(4, "big") + b"\xff\xfe garbage",
+        load.CACHE_MAGIC + load.CACHE_VERSION.to_bytes(4, "big") + __import__("marshal").dumps([1, 2]),
+    ],
+    ids=["empty", "foreign", "other-version", "corrupt", "not-a-mapping"],
+)
+def test_corrupt_or_foreign_cache_is_rebuilt_with_a_warning(cached_settings: Settings, content: bytes) -> None:
+    path = cache_path(cached_settings)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(content)
+    folder, stats = load_folder(cached_settings)
+    assert stats.cache_warning and str(path) in stats.cache_warning
+    assert folder == read_folder(cached_settings.articles_dir, cached_settings)
+    _, again = load_folder(cached_settings)
+    assert again.cache_warning is None and again.parsed == 0
+
+
+def test_entries_of_the_wrong_shape_are_never_trusted(cached_settings: Settings) -> None:
+    load_folder(cached_settings)
+    path = cache_path(cached_settings)
+    entries, _ = load._read_cache(path)
+    poisoned = {name: (size, mtime, ("not", "a", "record")) for name, (size, mtime, _) in entries.items()}
+    load._write_cache(path, poisoned)
+    folder, stats = load_folder(cached_settings)
+    assert stats.cache_warning and "rebuilding" in stats.cache_warning
+    assert folder == read_folder(cached_settings.articles_dir, cached_settings)
+
+
+def test_cache_inside_the_articles_folder_is_refused(articles: Path) -> None:
+    settings = Settings(articles_dir=articles, cache_dir=articles / "cache")
+    folder, stats = load_folder(settings)
+    assert stats.cache_warning and "inside the articles folder" in stats.cache_warning
+    assert not (articles / "cache").exists()
+    assert folder == read_folder(articles, settings)
+
+
+def test_default_cache_dir_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_cache_dir() == tmp_path / "xdg" / "feeds"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert default_cache_dir() == Path.home() / ".cache" / "feeds"
+
+
+def test_real_corpus_output_is_identical_cold_warm_parallel_and_sequential(tmp_path: Path) -> None:
+    corpus = require_shared(REAL_CORPUS)
+    settings = Settings(base_url=BASE_URL, articles_dir=corpus, cache_dir=tmp_path / "cache")
+
+    def export_bytes(**options) -> dict[str, bytes]:
+        folder, _ = load_folder(settings, **options)
+        return site_files(build_catalog(folder.articles, settings), settings)
+
+    sequential = export_bytes(use_cache=False, workers=1)
+    parallel_cold = export_bytes(use_cache=True, workers=2)
+    warm = export_bytes(use_cache=True, workers=2)
+    assert sequential == parallel_cold == warm
+    assert len(sequential) > 100
