@@ -231,18 +231,17 @@ def _parse(root: Path, names: list[str], settings: Settings, workers: int) -> li
         return [record for batch in pool.imap(_read_batch, jobs) for record in batch]
 
 
-def load_folder(
-    settings: Settings, *, use_cache: bool = True, workers: int | None = None
-) -> tuple[Folder, LoadStats]:
-    """Read every article file under ``settings.articles_dir``, from the cache where it is fresh.
+@dataclass(frozen=True, slots=True)
+class _Loaded:
+    names: list[str]
+    identities: list[tuple[int, int] | None]
+    results: list[ReadResult]
+    stats: LoadStats
 
-    The Folder is the same as :func:`feeds.reader.read_folder` gives, whatever
-    the cache state and the number of workers.
-    """
+
+def _load_results(settings: Settings, use_cache: bool, workers: int | None) -> _Loaded:
+    """Every file's result in path order, from the cache where fresh, parsed on all cores otherwise."""
     root = settings.articles_dir
-    if not root.is_dir():
-        problem = Problem(str(root), Severity.ERROR, "articles folder does not exist or is not a folder")
-        return Folder((), (problem,), 0), LoadStats(0, 0, 0)
     workers = workers if workers is not None else (os.cpu_count() or 1)
     path = cache_path(settings)
     warning = _check_cache_location(path, settings) if use_cache else None
@@ -284,4 +283,66 @@ def load_folder(
         write_warning = _write_cache(path, fresh)
         warning = warning or write_warning
     stats = LoadStats(len(names), len(names) - len(misses), len(misses), warning)
-    return collect(results), stats
+    return _Loaded(names, identities, results, stats)
+
+
+def _missing_folder(root: Path) -> Folder:
+    problem = Problem(str(root), Severity.ERROR, "articles folder does not exist or is not a folder")
+    return Folder((), (problem,), 0)
+
+
+def load_folder(
+    settings: Settings, *, use_cache: bool = True, workers: int | None = None
+) -> tuple[Folder, LoadStats]:
+    """Read every article file under ``settings.articles_dir``, from the cache where it is fresh.
+
+    The Folder is the same as :func:`feeds.reader.read_folder` gives, whatever
+    the cache state and the number of workers.
+    """
+    if not settings.articles_dir.is_dir():
+        return _missing_folder(settings.articles_dir), LoadStats(0, 0, 0)
+    loaded = _load_results(settings, use_cache, workers)
+    return collect(loaded.results), loaded.stats
+
+
+class IncrementalLoader:
+    """Keeps every file's result in memory and re-reads only what changed since the last call.
+
+    For a long-running process (the live app): after the first load (through the
+    parse cache, on all cores), a refresh costs one scan of file identities plus
+    reading the changed files, not a re-read of the folder.
+    """
+
+    def __init__(self, settings: Settings, *, use_cache: bool = True) -> None:
+        self.settings = settings
+        self.use_cache = use_cache
+        self.last_stats: LoadStats | None = None
+        self._known: dict[str, tuple[tuple[int, int] | None, ReadResult]] | None = None
+
+    def _scan(self) -> list[tuple[str, tuple[int, int] | None]]:
+        root = self.settings.articles_dir
+        return [(path.relative_to(root).as_posix(), _identity(path)) for path in find_article_files(root)]
+
+    def refresh(self) -> Folder | None:
+        """The current Folder, or None when nothing changed since the previous call."""
+        root = self.settings.articles_dir
+        if not root.is_dir():
+            self._known = None
+            return _missing_folder(root)
+        if self._known is None:
+            loaded = _load_results(self.settings, self.use_cache, None)
+            self.last_stats = loaded.stats
+            self._known = dict(zip(loaded.names, zip(loaded.identities, loaded.results, strict=True), strict=True))
+            return collect(loaded.results)
+        current = self._scan()
+        known = self._known
+        stale = [(name, identity) for name, identity in current if name not in known or known[name][0] != identity]
+        gone = known.keys() - {name for name, _ in current}
+        if not stale and not gone:
+            return None
+        for name in gone:
+            del known[name]
+        for name, identity in stale:
+            known[name] = (identity, read_article(root / name, self.settings, root=root))
+        self.last_stats = LoadStats(len(current), len(current) - len(stale), len(stale))
+        return collect([known[name][1] for name, _ in current])

@@ -14,7 +14,14 @@ from feeds import load
 from feeds.catalog import build_catalog
 from feeds.config import Settings
 from feeds.export import site_files
-from feeds.load import article_from_record, article_record, cache_path, default_cache_dir, load_folder
+from feeds.load import (
+    IncrementalLoader,
+    article_from_record,
+    article_record,
+    cache_path,
+    default_cache_dir,
+    load_folder,
+)
 from feeds.model import Article, Image, Provider, Related
 from feeds.reader import read_folder
 
@@ -145,3 +152,20 @@ def test_real_corpus_output_is_identical_cold_warm_parallel_and_sequential(tmp_p
     warm = export_bytes(use_cache=True, workers=2)
     assert sequential == parallel_cold == warm
     assert len(sequential) > 100
+
+
+def test_incremental_loader_rereads_only_what_changed(cached_settings: Settings) -> None:
+    loader = IncrementalLoader(cached_settings)
+    root = cached_settings.articles_dir
+    assert loader.refresh() == read_folder(root, cached_settings)
+    assert loader.refresh() is None  # nothing changed: nothing to rebuild
+    source = sorted(root.glob("*.txt"))[0]
+    added = root / "sub" / "added.md"
+    added.parent.mkdir()
+    added.write_text(source.read_text(encoding="utf-8").replace("https://", "https://added.", 1), encoding="utf-8")
+    folder = loader.refresh()
+    assert folder == read_folder(root, cached_settings)
+    assert loader.last_stats is not None and loader.last_stats.parsed == 1
+    added.unlink()
+    assert loader.refresh() == read_folder(root, cached_settings)
+    assert loader.refresh() is None
