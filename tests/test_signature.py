@@ -1,0 +1,59 @@
+"""Feed signatures: equal signature means equal bytes, and a change touches only its feeds."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+
+from feeds.catalog import build_catalog
+from feeds.config import Settings
+from feeds.reader import read_folder
+from feeds.render import Format, render_feed
+from feeds.signature import Signer
+
+from .conftest import BASE_URL, SAMPLES
+
+
+def _signatures(articles, settings: Settings) -> tuple[dict[str, str], dict[str, bytes]]:
+    catalog = build_catalog(articles, settings)
+    signer = Signer(catalog, settings)
+    signatures, bodies = {}, {}
+    for feed in catalog.feeds:
+        for fmt in Format:
+            path = f"{feed.path}.{fmt.extension}"
+            signatures[path] = signer.feed(feed, fmt.extension)
+            bodies[path] = render_feed(feed, fmt, catalog, settings).body
+    return signatures, bodies
+
+
+def test_one_changed_article_changes_only_the_feeds_it_belongs_to() -> None:
+    settings = Settings(base_url=BASE_URL, include_unpublished=True)
+    articles = list(read_folder(SAMPLES, settings).articles)
+    before, before_bodies = _signatures(articles, settings)
+
+    target = max(articles, key=lambda a: a.published_at)
+    changed = dataclasses.replace(
+        target, title=target.title + " (updated)", published_at=target.published_at + timedelta(minutes=1)
+    )
+    after, after_bodies = _signatures([changed if a is target else a for a in articles], settings)
+
+    differing = {path.rsplit(".", 1)[0] for path in before if before[path] != after.get(path)}
+    holding = {feed.path for feed in build_catalog(articles, settings).feeds if target in feed.items}
+    assert "all" in holding and len(holding) >= 3  # all, its topics, its provider
+    assert differing == holding
+    for path in before.keys() & after.keys():
+        if before[path] == after[path]:
+            assert before_bodies[path] == after_bodies[path], path  # equal signature, equal bytes
+        else:
+            assert before_bodies[path] != after_bodies[path], path
+    # feeds the article is not in keep their signature
+    untouched = [p for p in before if p.startswith("topics/") and before[p] == after[p]]
+    assert untouched, "a change to one article re-signed every topic feed"
+
+
+def test_settings_change_every_signature() -> None:
+    settings = Settings(base_url=BASE_URL, include_unpublished=True)
+    articles = list(read_folder(SAMPLES, settings).articles)
+    before, _ = _signatures(articles, settings)
+    after, _ = _signatures(articles, dataclasses.replace(settings, site_title="Another title"))
+    assert all(before[path] != after[path] for path in before)
