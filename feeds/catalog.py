@@ -12,13 +12,13 @@ import hashlib
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from slugify import slugify
 
 from feeds.config import Settings
-from feeds.model import Article
+from feeds.model import Article, Provider
 
 MAX_SLUG_CHARS = 80
 # "C++" and "C#" must not both become "c" (python-slugify would drop the signs)
@@ -66,8 +66,11 @@ class Feed:
 class Catalog:
     """Every feed, in a fixed order (all, topics by slug, providers by slug), plus redirects.
 
-    ``redirects`` maps a non-canonical path (another case, a topic alias) to the
-    canonical feed path, for the web app's 301s.
+    ``redirects`` maps a topic alias's path to the canonical feed path, for the
+    web app's 301s (other spellings of a path, e.g. its case, are the web app's
+    business). ``provider_slugs`` maps a :func:`provider_key` to its feed slug;
+    ``provider_paths`` maps each published :class:`Provider` value to its feed
+    path, so the renderer never recomputes a key per item.
     """
 
     feeds: tuple[Feed, ...]
@@ -76,6 +79,7 @@ class Catalog:
     provider_slugs: dict[str, str]
     article_count: int
     unpublished_count: int
+    provider_paths: dict[Provider, str] = field(default_factory=dict)
 
     def get(self, path: str) -> Feed | None:
         return self.by_path.get(path)
@@ -84,25 +88,47 @@ class Catalog:
         return tuple(feed for feed in self.feeds if feed.kind is kind)
 
 
+def topic_aliases(settings: Settings) -> dict[str, str]:
+    """The configured aliases as folded alias → canonical topic name (as configured)."""
+    return {" ".join(alias.split()).casefold(): target for alias, target in settings.topic_aliases}
+
+
 def topic_key(name: str, aliases: dict[str, str]) -> str:
-    """Topic identity: case and surrounding space folded, aliases applied."""
+    """Topic identity: case and runs of space folded, aliases applied.
+
+    ``aliases`` comes from :func:`topic_aliases`, so "Artificial  intelligence"
+    and "ai" are both the topic "ai" when the config maps the first to "AI".
+    """
     folded = " ".join(name.split()).casefold()
     return " ".join(aliases.get(folded, folded).split()).casefold()
 
 
 def provider_key(name: str, domain: str | None) -> str:
-    """Provider identity: the name folded to letters and digits, a trailing TLD dropped.
+    """Provider identity: the name folded to ASCII letters and digits.
 
-    So "GameRant on MSN", "Game Rant on MSN" and "GameRant on MSN.com" are one
-    provider, and "Comicbook.com" is "Comicbook". Brands syndicated on one host
-    (msn.com, youtube.com) stay apart because the name, not the domain, decides.
+    Case, spaces and punctuation do not count, and a trailing ".com"-like suffix
+    is dropped from a name of two or more words, so "GameRant on MSN", "Game
+    Rant on MSN" and "GameRant on MSN.com" are one provider, and so are "Rock,
+    Paper, Shotgun" and "Rock Paper Shotgun". A one-word name keeps its suffix:
+    "Tech.co" is not the provider called "tech". The name decides, not the
+    domain: brands syndicated on one host (msn.com, youtube.com) stay apart,
+    and "IGN" on ign.com and on youtube.com is one provider. The domain is the
+    identity only when there is no usable name.
     """
-    key = slugify(_DOMAIN_SUFFIX.sub("", name.strip()), separator="")
+    text = " ".join(name.split())
+    if " " in text:
+        text = _DOMAIN_SUFFIX.sub("", text)
+    key = slugify(text, separator="")
     return key or slugify(domain or "", separator="") or "unknown"
 
 
 def make_slug(name: str) -> str:
-    """A URL-safe slug: lowercase ASCII letters, digits and single hyphens, never empty."""
+    """A URL-safe slug: lowercase ASCII letters, digits and single hyphens, never empty.
+
+    Non-Latin scripts are transliterated ("Данные" → "dannye"); signs that
+    would vanish are spelled out so "C++", "C#" and "C" stay apart; a name with
+    nothing left (".", "🙂") gets "x-" and 8 hex digits of its SHA-256.
+    """
     slug = slugify(name, max_length=MAX_SLUG_CHARS, word_boundary=True, replacements=_SLUG_REPLACEMENTS)
     return slug or "x-" + hashlib.sha256(name.encode()).hexdigest()[:8]
 
@@ -134,9 +160,17 @@ def assign_slugs(names: dict[str, str]) -> dict[str, str]:
     return slugs
 
 
-def _display_name(spellings: Counter) -> str:
-    """The most used spelling; ties go to the one that sorts first."""
+def _display_name(spellings: Counter, preferred: str | None = None) -> str:
+    """The configured spelling when there is one, else the most used; ties: the first sorted."""
+    if preferred is not None:
+        return preferred
     return min(spellings.items(), key=lambda item: (-item[1], item[0]))[0]
+
+
+def _newest_first(article: Article) -> tuple:
+    # uid breaks ties between equal dates; source only matters for duplicate uids,
+    # which the reader never lets through, but keeps any input order-independent
+    return (-article.published_at.timestamp(), article.uid, article.source)
 
 
 def select_articles(articles: Iterable[Article], settings: Settings) -> list[Article]:
@@ -146,28 +180,40 @@ def select_articles(articles: Iterable[Article], settings: Settings) -> list[Art
         a
         for a in articles
         if (a.published or settings.include_unpublished)
-        and (settings.min_quality is None or (a.quality is not None and a.quality >= settings.min_quality))
+        and (
+            settings.min_quality is None
+            or (a.quality is not None and a.quality >= settings.min_quality)
+        )
         and (not kinds or (a.kind or "") in kinds)
     ]
-    chosen.sort(key=lambda a: (-a.published_at.timestamp(), a.uid))
+    chosen.sort(key=_newest_first)
     return chosen
 
 
 def build_catalog(articles: Iterable[Article], settings: Settings) -> Catalog:
-    """Group the selected articles into the all feed, topic feeds and provider feeds."""
+    """Group the selected articles into the all feed, topic feeds and provider feeds.
+
+    One pass over the articles, newest first; provider identity is computed once
+    per distinct :class:`Provider` value, not once per article.
+    """
     all_articles = list(articles)
     ordered = select_articles(all_articles, settings)
-    aliases = {" ".join(a.split()).casefold(): t for a, t in settings.topic_aliases}
+    aliases = topic_aliases(settings)
+    configured = {" ".join(t.split()).casefold(): " ".join(t.split()) for t in aliases.values()}
     limit = settings.items_per_feed
 
     groups: dict[tuple[FeedKind, str], list[Article]] = defaultdict(list)
     totals: Counter = Counter()
     spellings: dict[tuple[FeedKind, str], Counter] = defaultdict(Counter)
+    provider_keys: dict[Provider, str] = {}
     for article in ordered:
-        memberships = [(FeedKind.TOPIC, topic_key(t, aliases), aliases.get(t.casefold(), t)) for t in article.topics]
-        if article.provider is not None:
-            key = provider_key(article.provider.name, article.provider.domain)
-            memberships.append((FeedKind.PROVIDER, key, article.provider.name))
+        memberships = [(FeedKind.TOPIC, topic_key(t, aliases), t) for t in article.topics]
+        provider = article.provider
+        if provider is not None:
+            key = provider_keys.get(provider)
+            if key is None:
+                key = provider_keys[provider] = provider_key(provider.name, provider.domain)
+            memberships.append((FeedKind.PROVIDER, key, provider.name))
         seen = set()
         for kind, key, spelling in memberships:
             if (kind, key) in seen:
@@ -194,29 +240,41 @@ def build_catalog(articles: Iterable[Article], settings: Settings) -> Catalog:
     redirects: dict[str, str] = {}
     provider_slugs: dict[str, str] = {}
     for kind in (FeedKind.TOPIC, FeedKind.PROVIDER):
-        names = {key: _display_name(spellings[(k, key)]) for (k, key) in groups if k is kind}
+        preferred = configured if kind is FeedKind.TOPIC else {}
+        names = {
+            key: _display_name(spellings[(k, key)], preferred.get(key))
+            for (k, key) in groups
+            if k is kind
+        }
         slugs = assign_slugs(names)
         if kind is FeedKind.PROVIDER:
             provider_slugs = slugs
-        family = []
-        for key, name in names.items():
-            feed = Feed(
+        about = "about" if kind is FeedKind.TOPIC else "from"
+        family = [
+            Feed(
                 kind=kind,
                 key=key,
                 slug=slugs[key],
                 name=name,
                 title=f"{name} — {settings.site_title}",
-                description=f"The newest articles {'about' if kind is FeedKind.TOPIC else 'from'} {name}.",
+                description=f"The newest articles {about} {name}.",
                 items=tuple(groups[(kind, key)]),
                 total=totals[(kind, key)],
             )
-            family.append(feed)
+            for key, name in names.items()
+        ]
         family.sort(key=lambda f: f.slug)
         feeds.extend(family)
         redirects.update(_redirects(kind, family, aliases if kind is FeedKind.TOPIC else {}))
     unpublished = sum(1 for a in all_articles if not a.published)
     by_path = {feed.path: feed for feed in feeds}
-    return Catalog(tuple(feeds), by_path, redirects, provider_slugs, len(ordered), unpublished)
+    provider_paths = {
+        provider: f"{FeedKind.PROVIDER.value}/{provider_slugs[key]}"
+        for provider, key in provider_keys.items()
+    }
+    return Catalog(
+        tuple(feeds), by_path, redirects, provider_slugs, len(ordered), unpublished, provider_paths
+    )
 
 
 def _redirects(kind: FeedKind, family: list[Feed], aliases: dict[str, str]) -> dict[str, str]:

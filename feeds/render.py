@@ -8,6 +8,7 @@ Atom go through feedgen; its known bugs are worked around here and nowhere else.
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import html
 import json
@@ -91,15 +92,26 @@ def feed_url(settings: Settings, path: str, fmt: Format) -> str:
 
 def image_type(image: Image) -> str | None:
     """MIME type from the URL's extension; None when unknown (no enclosure beats a wrong one)."""
-    extension = posixpath.splitext(urlsplit(image.url).path)[1].lower()
+    return _url_image_type(image.url)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _url_image_type(url: str) -> str | None:
+    # memoised: one image is typed once per feed and format that holds it
+    extension = posixpath.splitext(urlsplit(url).path)[1].lower()
     return _IMAGE_TYPES.get(extension)
 
 
 def _provider_feed_url(catalog: Catalog, settings: Settings, article: Article) -> str | None:
-    if article.provider is None:
+    """The provider's own RSS feed here: an RSS item's ``<source url>``."""
+    provider = article.provider
+    if provider is None:
         return None
-    slug = catalog.provider_slugs.get(provider_key(article.provider.name, article.provider.domain))
-    return feed_url(settings, f"{FeedKind.PROVIDER.value}/{slug}", Format.RSS) if slug else None
+    path = catalog.provider_paths.get(provider)
+    if path is None:  # a catalog built without provider_paths: derive it
+        slug = catalog.provider_slugs.get(provider_key(provider.name, provider.domain))
+        path = f"{FeedKind.PROVIDER.value}/{slug}" if slug else None
+    return feed_url(settings, path, Format.RSS) if path else None
 
 
 def _provider_home(article: Article) -> str | None:
@@ -107,11 +119,14 @@ def _provider_home(article: Article) -> str | None:
     return f"https://{domain}/" if domain else None
 
 
+@functools.lru_cache(maxsize=8_192)
 def content_html(article: Article) -> str:
     """The item's HTML body: lead image, excerpt, video, source and related links.
 
     Every text and URL is escaped; URLs are http(s) only (the reader saw to it),
     and there is no script, style, iframe or event attribute, so nothing runs.
+    Memoised (a pure function of a frozen value): an article sits in several
+    feeds, each rendered in three formats.
     """
     esc = html.escape
     parts = []
@@ -192,7 +207,12 @@ def _add_entry(generator: FeedGenerator, article: Article, fmt: Format, catalog:
     entry.published(article.published_at)
     entry.updated(article.published_at)
     if article.summary:
-        entry.summary(article.summary)
+        if fmt is Format.RSS:
+            # an RSS <description> is HTML (RSS 2.0 spec, item): escape the plain
+            # text, or "Q&A" reads as a broken entity (W3C validator: NotHtml)
+            entry.description(html.escape(article.summary, quote=False))
+        else:
+            entry.summary(article.summary)  # Atom type="text" (RFC 4287 §3.1.1)
     entry.content(content_html(article), type="html")
     for topic in article.topics:
         entry.category(term=topic)
@@ -261,7 +281,24 @@ def _json_item(article: Article) -> dict:
     return item
 
 
+def _json_text(value: object) -> str:
+    """Compact JSON with "<", ">" and "&" as \\u escapes.
+
+    They only occur inside JSON strings, where the escapes decode the same, so
+    no text in a .json file can be taken for markup by a sniffing client. No
+    indent: json's C encoder only runs without one (several times faster).
+    """
+    text = json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+@functools.lru_cache(maxsize=8_192)
+def _json_item_text(article: Article) -> str:
+    return _json_text(_json_item(article))
+
+
 def _json_feed(feed: Feed, settings: Settings, self_url: str) -> bytes:
+    """JSON Feed 1.1: the feed's fields one per line, then one line per item."""
     document = {
         "version": "https://jsonfeed.org/version/1.1",
         "title": feed.title,
@@ -270,10 +307,11 @@ def _json_feed(feed: Feed, settings: Settings, self_url: str) -> bytes:
         "description": feed.description,
         "language": settings.language,
         "authors": [{"name": settings.author, "url": settings.site_url}],
-        "items": [_json_item(article) for article in feed.items],
     }
-    text = json.dumps(document, ensure_ascii=False, indent=2)
-    return (text + "\n").encode("utf-8")
+    lines = [f"  {_json_text(key)}: {_json_text(value)}," for key, value in document.items()]
+    items = ",\n".join(f"    {_json_item_text(article)}" for article in feed.items)
+    lines.append(f'  "items": [\n{items}\n  ]' if items else '  "items": []')
+    return ("{\n" + "\n".join(lines) + "\n}\n").encode("utf-8")
 
 
 def render_feed(
