@@ -14,7 +14,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -23,22 +23,63 @@ from dateutil import parser as date_parser
 
 from feeds.config import Settings
 from feeds.model import Article, Image, Problem, Provider, Related, Severity
-from feeds.text import clean_domain, clean_text, clean_url, link_key
+from feeds.text import clean_domain, clean_text, clean_url, link_key, repair_mojibake
 
 try:  # libyaml is several times faster and bounds nesting depth in C
-    _Loader: type = yaml.CSafeLoader
+    _BaseLoader: type = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - depends on how PyYAML was built
-    _Loader = yaml.SafeLoader
+    _BaseLoader = yaml.SafeLoader
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
+    """The safe loader, except that a timestamp Python cannot hold stays text.
+
+    ``2024-02-30`` or ``0000-01-01`` would make SafeConstructor raise a bare
+    ValueError; as text they reach :func:`parse_date` and get a clear message.
+    """
+
+
+def _timestamp(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except (ValueError, OverflowError):
+        return loader.construct_scalar(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
 
 MAX_TOPICS = 50
 MAX_IMAGES = 20
 MAX_RELATED = 20
 MAX_NAME_CHARS = 200
-MAX_BODY_CHARS = 200_000
+MAX_BODY_CHARS = 100_000  # the body is kept but not rendered; bound the cleaning work
+MAX_SHOWN_CHARS = 80
+MAX_VALUES = 20_000  # YAML nodes in one front matter; real articles have about 100
+_COUNT_VALUES_ABOVE = 50_000  # characters; fewer hold at most ~25,000 nodes, a few MB composed
 MAX_FILES = 1_000_000
 _EPOCH_RANGE = (datetime(1900, 1, 1, tzinfo=UTC), datetime(9000, 1, 1, tzinfo=UTC))
 _IFRAME_SRC = re.compile(r"""<iframe\b[^>]*?\bsrc\s*=\s*["']([^"'<>\s]+)["']""", re.IGNORECASE)
 _UID_NAMESPACE = uuid.UUID("6f1b0a39-2a57-4d43-9d6c-2b6f1f0e7a11")
+# YAML 1.1 §5.1 printable characters; anything else makes libyaml refuse the whole file
+_NOT_YAML = re.compile("[^\t\n\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_C1 = re.compile("[\x80-\x9f]")
+# RFC 822 §5.1 zone names (and UT/GMT/Z); other names are too ambiguous to guess
+_ZONES = {
+    "UT": 0,
+    "UTC": 0,
+    "GMT": 0,
+    "Z": 0,
+    "EST": -5,
+    "EDT": -4,
+    "CST": -6,
+    "CDT": -5,
+    "MST": -7,
+    "MDT": -6,
+    "PST": -8,
+    "PDT": -7,
+}
+# two far-apart defaults: a field dateutil fills from a default differs between them
+_DEFAULTS = (datetime(2001, 1, 1), datetime(2002, 2, 2))
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +102,7 @@ class _FileProblems:
         return None if match is None else self.text.count("\n", 0, match.start()) + 1 + self.offset
 
     def warn(self, message: str, key: str | None = None) -> None:
-        self.items.append(
-            Problem(self.shown, Severity.WARNING, message, self.line_of(key) if key else None)
-        )
+        self.items.append(Problem(self.shown, Severity.WARNING, message, self.line_of(key) if key else None))
 
     def error(self, message: str, key: str | None = None, line: int | None = None) -> ReadResult:
         if line is None and key:
@@ -108,7 +147,9 @@ def split_front_matter(text: str) -> tuple[str, str] | None:
 def parse_date(value: Any) -> datetime | None:
     """ISO 8601, RFC 822, YAML timestamps or Unix seconds → aware UTC; None if unusable.
 
-    A date without an offset is taken as UTC (DESIGN: choices already made).
+    A date without an offset is taken as UTC (DESIGN: choices already made). A
+    text missing its year, month or day ("March 2024", "Tuesday") is unusable:
+    dateutil would fill the gap from today, and output must not depend on the clock.
     """
     try:
         if isinstance(value, datetime):
@@ -118,17 +159,38 @@ def parse_date(value: Any) -> datetime | None:
         elif isinstance(value, int | float) and not isinstance(value, bool):
             parsed = datetime.fromtimestamp(value, UTC)
         elif isinstance(value, str) and 0 < len(value.strip()) <= 64:
-            text = value.strip()
-            try:
-                parsed = date_parser.isoparse(text)
-            except ValueError:
-                parsed = date_parser.parse(text)
+            parsed = _parse_date_text(value.strip())
+            if parsed is None:
+                return None
         else:
             return None
         parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
     except (ValueError, OverflowError, OSError, TypeError, date_parser.ParserError):
         return None
     return parsed if _EPOCH_RANGE[0] <= parsed < _EPOCH_RANGE[1] else None
+
+
+def _zone(name: str | None, offset: int | None) -> tzinfo | None:
+    """dateutil's tzinfos hook: numeric offsets as given, RFC 822 names, others refused."""
+    if offset is not None:
+        return timezone(timedelta(seconds=offset))
+    if name is None:
+        return None
+    hours = _ZONES.get(name.upper())
+    if hours is None:
+        raise ValueError(f"unknown time zone {name!r}")
+    return timezone(timedelta(hours=hours))
+
+
+def _parse_date_text(text: str) -> datetime | None:
+    try:
+        return date_parser.isoparse(text)
+    except ValueError:
+        pass
+    first, second = (date_parser.parse(text, default=d, tzinfos=_zone) for d in _DEFAULTS)
+    if first.date() != second.date():
+        return None  # year, month or day came from the default, not from the text
+    return first
 
 
 def make_uid(link: str) -> str:
@@ -188,7 +250,21 @@ def _kind(value: Any) -> str:
 
 def _quote(value: str) -> str:
     shown = value.strip()
-    return repr(shown if len(shown) <= 80 else shown[:77] + "...")
+    if len(shown) > MAX_SHOWN_CHARS:
+        shown = shown[: MAX_SHOWN_CHARS - 3] + "..."
+    return repr(shown)
+
+
+def _shown(value: Any) -> str:
+    """A value for a message: text quoted and cut, numbers and dates as written, else its kind.
+
+    Never ``str()`` of a container: an alias bomb is tiny in YAML and huge as text.
+    """
+    if isinstance(value, str):
+        return _quote(value)
+    if isinstance(value, bool | int | float | date):
+        return _quote(str(value))
+    return _kind(value)
 
 
 def _provider(data: Any, problems: _FileProblems, where: str) -> Provider | None:
@@ -201,7 +277,7 @@ def _provider(data: Any, problems: _FileProblems, where: str) -> Provider | None
     domain_value = data.get("domain")
     domain = clean_domain(domain_value) if isinstance(domain_value, str) else None
     if domain_value is not None and domain is None:
-        problems.warn(f"'{where}.domain' is not a host name: {_quote(str(domain_value))}; ignored", where)
+        problems.warn(f"'{where}.domain' is not a host name: {_shown(domain_value)}; ignored", where)
     clean_name = None
     if isinstance(name, str | int | float) and not isinstance(name, bool):
         clean_name, _ = clean_text(str(name), MAX_NAME_CHARS)
@@ -241,10 +317,10 @@ def _image(data: Any, problems: _FileProblems, where: str, base_host: str | None
 def _images(data: Any, problems: _FileProblems, where: str, base_host: str | None) -> tuple[Image, ...]:
     if data is None:
         return ()
-    if isinstance(data, dict | str):
+    if isinstance(data, dict):
         data = [data]
     if not isinstance(data, list):
-        problems.warn(f"'{where}' should be a list of images; ignored", "images")
+        problems.warn(f"'{where}' should be a list of images, not {_kind(data)}; ignored", "images")
         return ()
     if len(data) > MAX_IMAGES:
         problems.warn(f"'{where}' has {len(data)} images; only the first {MAX_IMAGES} are kept", where)
@@ -319,11 +395,19 @@ def _related(data: Any, problems: _FileProblems, settings: Settings) -> tuple[Re
     return tuple(items)
 
 
-def _embed_url(value: Any) -> str | None:
+def _embed_url(value: Any, problems: _FileProblems) -> str | None:
+    """The http(s) ``src`` of the featured iframe; the HTML itself is never kept."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
     if not isinstance(value, str):
+        problems.warn(f"'featuredContent' should be HTML text, not {_kind(value)}; ignored", "featuredContent")
         return None
     match = _IFRAME_SRC.search(value[:10_000])
-    return clean_url(match.group(1)) if match else None
+    url = clean_url(match.group(1)) if match else None
+    if url is None:
+        shown = _quote(match.group(1)) if match else "no <iframe src>"
+        problems.warn(f"'featuredContent' has no http(s) iframe src ({shown}); ignored", "featuredContent")
+    return url
 
 
 def _bool_flag(fields: _Fields, key: str) -> bool:
@@ -334,7 +418,7 @@ def _bool_flag(fields: _Fields, key: str) -> bool:
         return value
     if isinstance(value, str) and value.strip().lower() in ("true", "yes", "false", "no"):
         return value.strip().lower() in ("true", "yes")
-    fields.problems.warn(f"'{key}' should be true or false, not {_quote(str(value))}; taken as true", key)
+    fields.problems.warn(f"'{key}' should be true or false, not {_shown(value)}; taken as true", key)
     return True
 
 
@@ -345,16 +429,25 @@ def parse_article(data: dict, source: str, settings: Settings, problems: _FilePr
     host = provider.domain if provider else None
     title = fields.text("title", settings.max_title_chars)
     if not title:
-        return problems.error("missing 'title' (required)" if "title" not in data else "'title' is empty or not text", "title")
+        return problems.error(
+            "missing 'title' (required)" if "title" not in data else "'title' is empty or not text", "title"
+        )
     original_url = fields.url("originalUrl")
     web_url = fields.url("webUrl")
     link = original_url or web_url
     if link is None:
-        return problems.error("no usable link: 'originalUrl' or 'webUrl' must be an absolute http(s) URL", "originalUrl" if "originalUrl" in data else "webUrl")
+        return problems.error(
+            "no usable link: 'originalUrl' or 'webUrl' must be an absolute http(s) URL",
+            "originalUrl" if "originalUrl" in data else "webUrl",
+        )
     raw_date = data.get("publishedDateTime")
     published_at = parse_date(raw_date)
     if published_at is None:
-        what = "missing 'publishedDateTime' (required)" if raw_date is None else f"'publishedDateTime' is not a usable date: {_quote(str(raw_date))}"
+        what = (
+            "missing 'publishedDateTime' (required)"
+            if raw_date is None
+            else f"'publishedDateTime' is not a usable date: {_shown(raw_date)}"
+        )
         return problems.error(what, "publishedDateTime")
     article = Article(
         source=source,
@@ -376,14 +469,22 @@ def parse_article(data: dict, source: str, settings: Settings, problems: _FilePr
         topics=_topics(data.get("topics"), problems),
         images=_images(data.get("images"), problems, "images", host),
         related=_related(data.get("related"), problems, settings),
-        featured_embed_url=_embed_url(data.get("featuredContent")),
+        featured_embed_url=_embed_url(data.get("featuredContent"), problems),
     )
     return ReadResult(article, tuple(problems.items))
 
 
+def _printable_path(name: str) -> str:
+    """A path fit for a one-line message: undecodable bytes and controls made visible."""
+    if name.isprintable():
+        return name
+    text = name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+
+
 def read_article(path: Path, settings: Settings, *, root: Path | None = None) -> ReadResult:
     """Read one file. Never raises for anything the file contains."""
-    shown = path.relative_to(root).as_posix() if root is not None else str(path)
+    shown = _printable_path(path.relative_to(root).as_posix() if root is not None else str(path))
     problems = _FileProblems(shown)
     try:
         with path.open("rb") as handle:
@@ -406,11 +507,17 @@ def _read_text(raw: bytes, shown: str, settings: Settings, problems: _FileProble
         problems.warn(warning)
     parts = split_front_matter(text)
     if parts is None:
+        if text.startswith("---\n"):
+            return problems.error("front matter is not closed: no '---' line after the YAML", line=1)
         problems.warn("no front matter (a '---' line, YAML, and a closing '---' line); not an article")
         return ReadResult(None, tuple(problems.items))
     front, body = parts
+    if _NOT_YAML.search(front):
+        front = _printable(front, problems)
     problems.text = front
     try:
+        if len(front) > _COUNT_VALUES_ABOVE and _count_values(front) > MAX_VALUES:
+            return problems.error(f"front matter holds more than {MAX_VALUES} values; not read (an article has ~100)")
         data = yaml.load(front, Loader=_Loader)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -424,9 +531,38 @@ def _read_text(raw: bytes, shown: str, settings: Settings, problems: _FileProble
         return problems.error(f"front matter must be a mapping of key: value, not {_kind(data)}", line=2)
     result = parse_article(data, shown, settings, problems)
     if result.article is not None and body.strip():
-        cleaned, _ = clean_text(body, MAX_BODY_CHARS, single_line=False)
+        cleaned, _ = clean_text(body[: MAX_BODY_CHARS * 2], MAX_BODY_CHARS, single_line=False)
         result = ReadResult(replace(result.article, body=cleaned), result.problems)
     return result
+
+
+def _count_values(front: str) -> int:
+    """How many YAML nodes the front matter has, counted from the event stream, up to a cap.
+
+    Composing the node tree costs ~40 bytes of memory per byte of YAML with many
+    small values; counting events first costs about nothing and stops early.
+    """
+    count = 0
+    for event in yaml.parse(front, Loader=_Loader):
+        if isinstance(event, yaml.NodeEvent):
+            count += 1
+            if count > MAX_VALUES:
+                break
+    return count
+
+
+def _printable(front: str, problems: _FileProblems) -> str:
+    """Drop the characters YAML refuses (controls, U+FFFE), so one stray byte costs no article.
+
+    C1 controls are usually the tail of mojibake (``â€\x9d`` for ``”``), so the
+    repair runs first, while the sequence is still whole.
+    """
+    if _C1.search(front):
+        front = repair_mojibake(front)
+    cleaned, count = _NOT_YAML.subn("", front)
+    if count:
+        problems.warn(f"removed {count} control or non-character code point(s) YAML does not allow")
+    return cleaned
 
 
 def find_article_files(root: Path) -> Iterator[Path]:
@@ -493,22 +629,32 @@ def read_folder(root: Path, settings: Settings) -> Folder:
 
 
 def collect(results: list[ReadResult]) -> Folder:
-    """Merge per-file results (in path order) into a Folder, settling duplicates."""
+    """Merge per-file results (in path order) into a Folder, settling duplicates.
+
+    Every copy of a story is ranked at once, so each dropped copy names the one
+    that was kept (never another dropped copy), whatever order the files came in.
+    """
     problems: list[Problem] = [p for r in results for p in r.problems]
-    best: dict[str, Article] = {}
-    for article in (r.article for r in results if r.article is not None):
-        kept = best.get(article.uid)
-        if kept is None:
-            best[article.uid] = article
-            continue
-        winner, loser = (article, kept) if _duplicate_rank(article) < _duplicate_rank(kept) else (kept, article)
-        best[article.uid] = winner
-        problems.append(
-            Problem(loser.source, Severity.WARNING, f"duplicate of {winner.source} (same link {winner.link}); skipped")
-        )
-    articles = tuple(sorted(best.values(), key=lambda a: a.source))
+    copies: dict[str, list[Article]] = {}
+    for result in results:
+        if result.article is not None:
+            copies.setdefault(result.article.uid, []).append(result.article)
+    kept = []
+    for group in copies.values():
+        winner, *losers = sorted(group, key=_duplicate_rank)
+        kept.append(winner)
+        for loser in sorted(losers, key=lambda a: a.source):
+            problems.append(
+                Problem(
+                    loser.source,
+                    Severity.WARNING,
+                    f"duplicate of {winner.source} (same story: {loser.link} and {winner.link}); skipped",
+                )
+            )
+    articles = tuple(sorted(kept, key=lambda a: a.source))
     return Folder(articles, tuple(problems), len(results))
 
 
-def _duplicate_rank(article: Article) -> tuple:
+def _duplicate_rank(article: Article) -> tuple[bool, float, str]:
+    """Published first, then the newest date, then the first path: a total order."""
     return (not article.published, -article.published_at.timestamp(), article.source)

@@ -42,8 +42,7 @@ def clean_text(value: str, max_chars: int, *, single_line: bool = True) -> tuple
         if "&" not in text or not _ENTITY.search(text):
             break
         text = html.unescape(text)
-    if not text.isascii():
-        text = ftfy.fix_text(text, _FTFY)
+    text = repair_mojibake(text)
     text = _XML_ILLEGAL.sub("", text)
     text = _TAG.sub(" ", text)
     if single_line:
@@ -54,6 +53,11 @@ def clean_text(value: str, max_chars: int, *, single_line: bool = True) -> tuple
     if len(text) <= max_chars:
         return text, False
     return shorten(text, max_chars), True
+
+
+def repair_mojibake(text: str) -> str:
+    """UTF-8 that was decoded as Windows-1252 (``itâ€™s``) back to what was meant (``it’s``)."""
+    return text if text.isascii() else ftfy.fix_text(text, _FTFY)
 
 
 def shorten(text: str, max_chars: int) -> str:
@@ -148,7 +152,5 @@ def link_key(url: str) -> str:
     elif path.startswith("/amp/"):
         path = path[4:]
     path = path.rstrip("/")
-    query = "&".join(
-        q for q in parts.query.split("&") if q and q.lower() not in ("amp", "amp=1", "outputtype=amp")
-    )
+    query = "&".join(q for q in parts.query.split("&") if q and q.lower() not in ("amp", "amp=1", "outputtype=amp"))
     return host + path + ("?" + query if query else "")

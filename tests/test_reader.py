@@ -1,0 +1,553 @@
+"""The reader is the untrusted boundary: hostile files become named problems, never crashes."""
+# ruff: noqa: E501 - the hostile-case table keeps one case per line, by design
+
+from __future__ import annotations
+
+import os
+import re
+import tracemalloc
+from dataclasses import astuple, dataclass, fields
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+
+from feeds.config import Settings
+from feeds.model import Article, Problem, Severity
+from feeds.reader import (
+    collect,
+    find_article_files,
+    make_uid,
+    parse_date,
+    read_article,
+    read_folder,
+)
+from tests.conftest import REAL_CORPUS, SAMPLES, SEED, require_shared
+
+BASE = b"title: T\noriginalUrl: https://example.com/a\npublishedDateTime: 2024-03-14T10:00:00Z\n"
+PROBLEM_LINE = re.compile(r"^[^\n]+?(:\d+)?: (error|warning): [^\n]+$")
+
+
+def doc(extra: bytes = b"", base: bytes = BASE) -> bytes:
+    """A front-matter file: a valid article whose keys ``extra`` sets are replaced by extra's."""
+    keys = set(re.findall(rb"^([A-Za-z]+):", extra, re.MULTILINE))
+    kept = [line for line in base.splitlines(keepends=True) if line.split(b":")[0] not in keys]
+    return b"---\n" + b"".join(kept) + extra + b"---\n"
+
+
+def without(key: bytes) -> bytes:
+    return doc(base=b"".join(line + b"\n" for line in BASE.splitlines() if not line.startswith(key)))
+
+
+@dataclass(frozen=True)
+class P:
+    """Expect a problem of this severity whose message holds ``text`` (and is on ``line``)."""
+
+    severity: str
+    text: str
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class F:
+    """Expect an article whose field ``name`` equals ``value``."""
+
+    name: str
+    value: object
+
+
+NO_ARTICLE = F("article", None)
+
+
+def utc(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=UTC)
+
+
+# billion laughs: 9**8 "lol"s if anything ever turned the value into text
+LAUGHS = b'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + b"".join(
+    b"%c: &%c [%s]\n" % (name, name, b",".join([b"*%c" % prev] * 9))
+    for prev, name in zip(b"abcdefg", b"bcdefgh", strict=True)
+)
+# the table: (id, file bytes, expectations). One hostile case per line.
+CASES: list[tuple[str, bytes, tuple[P | F, ...]]] = [
+    ("list-front-matter", b"---\n- a\n- b\n---\n", (P("error", "must be a mapping", 2), NO_ARTICLE)),
+    ("scalar-front-matter", b"---\njust words\n---\n", (P("error", "not str", 2), NO_ARTICLE)),
+    ("empty-front-matter", b"---\n---\nbody\n", (P("warning", "front matter is empty"), NO_ARTICLE)),
+    ("no-front-matter", b"Just a note, not an article.\n", (P("warning", "no front matter"), NO_ARTICLE)),
+    ("empty-file", b"", (P("warning", "no front matter"), NO_ARTICLE)),
+    ("unterminated", b"---\ntitle: T\noriginalUrl: https://e.com/\n", (P("error", "not closed", 1),)),
+    ("invalid-yaml-line", b"---\ntitle: a\n  bad: indent\n---\n", (P("error", "not valid YAML", 3),)),
+    ("invalid-yaml-flow", b"---\ntitle: ok\nexcerpt: [open\nx: y\n---\n", (P("error", "not valid YAML", 4),)),
+    ("python-object-tag", doc(b"title: !!python/object/apply:os.getcwd []\n"), (P("error", "python/object", 4),)),
+    ("python-name-tag", doc(b"x: !!python/name:os.system\n"), (P("error", "constructor", 5), NO_ARTICLE)),
+    ("custom-tag", doc(b"title: !Foo bar\n"), (P("error", "'!Foo'", 4), NO_ARTICLE)),
+    ("binary-tag-title", doc(b"title: !!binary aGVsbG8=\n"), (P("warning", "not bytes"), P("error", "'title'"))),
+    ("set-tag-topics", doc(b"topics: !!set {a, b}\n"), (P("warning", "not set"), F("topics", ()))),
+    ("alias-bomb-date", doc(LAUGHS + b"publishedDateTime: *h\n"), (P("error", "not a usable date: a list"),)),
+    ("alias-bomb-topics", doc(LAUGHS + b"topics: *h\n"), (P("warning", "holds a list"), F("topics", ()))),
+    ("deep-flow-nesting", b"---\na: " + b"[" * 5000 + b"]" * 5000 + b"\n---\n", (P("error", "nesting"),)),
+    ("over-max-file-bytes", b"---\n" + b"x" * 1_000_001, (P("error", "larger than the limit"),)),
+    ("cp1252-bytes", doc(b'title: "Caf\xe9 \x93society\x94"\n'), (P("warning", "not valid UTF-8"), F("title", "Café “society”"))),
+    ("utf8-bom", b"\xef\xbb\xbf" + doc(), (F("title", "T"), F("problems", ()))),
+    ("crlf", doc(b"excerpt: |\n  one\n  two\n").replace(b"\n", b"\r\n"), (F("summary", "one two"), F("problems", ()))),
+    ("cr-only", doc().replace(b"\n", b"\r"), (F("title", "T"),)),
+    ("xml-illegal-escaped", doc(b'title: "a\\0b\\x0bc\\x1fd\\ufffee"\n'), (F("title", "abcde"),)),
+    ("c1-control-as-cp1252", doc(b'title: "wait\\x85 \\x93quoted\\x94"\n'), (F("title", "wait… “quoted”"),)),
+    ("raw-control-bytes", doc(b"title: a\x0bb\x00c\x1f\n"), (P("warning", "removed 3"), F("title", "abc"))),
+    ("entity-single", doc(b'title: "It&#8217;s &quot;here&quot;"\n'), (F("title", "It’s \"here\""),)),
+    ("entity-double", doc(b'title: "we&amp;#39;re AT&amp;amp;T"\n'), (F("title", "we're AT&T"),)),
+    ("entity-nbsp", doc(b'title: "a&nbsp;b &hellip;"\n'), (F("title", "a b …"),)),
+    ("mojibake", doc("title: 'itâ€™s a dash â€” here'\n".encode()), (F("title", "it’s a dash — here"),)),
+    ("mojibake-c1-tail", doc("title: 'say â€\x9dhi'\n".encode()), (F("title", "say ”hi"),)),
+    ("tags-stripped", doc(b'title: "<b>Bold</b> <script>x</script>move"\n'), (F("title", "Bold x move"),)),
+    ("escaped-tags", doc(b'title: "&lt;i&gt;Lean&lt;/i&gt; 3 &lt; 4"\n'), (F("title", "Lean 3 < 4"),)),
+    ("title-newlines", doc(b'title: "one\\ntwo\\r\\n three"\n'), (F("title", "one two three"),)),
+    ("title-block-scalar", doc(b"title: |\n  one\n  two\n"), (F("title", "one two"),)),
+    ("title-overlong", doc(b"title: " + b"word " * 200 + b"\n"), (P("warning", "longer than 300", 4),)),
+    ("title-only-tags", doc(b'title: "<br/>"\n'), (P("error", "'title' is empty"), NO_ARTICLE)),
+    ("title-number", doc(b"title: 1984\n"), (F("title", "1984"),)),
+    ("javascript-url", doc(b'webUrl: "javascript:alert(1)"\n'), (P("warning", "'webUrl' is not an absolute", 5), F("web_url", None))),
+    ("data-url-link", doc(b'originalUrl: "data:text/html,<b>x</b>"\nwebUrl: https://e.com/w\n'), (P("warning", "'originalUrl'"), F("link", "https://e.com/w"))),
+    ("relative-link-only", doc(b"originalUrl: /story/1\n"), (P("error", "no usable link"), NO_ARTICLE)),
+    ("malformed-url", doc(b'webUrl: "http://[::1"\n'), (P("warning", "'webUrl'"), F("web_url", None))),
+    ("url-userinfo", doc(b'webUrl: "https://user:pw@e.com/"\n'), (P("warning", "'webUrl'"),)),
+    ("url-spaces-unicode", doc("webUrl: 'https://Bücher.Example/ä b'\n".encode()), (P("warning", "'webUrl'"),)),
+    ("url-unicode-path", doc("webUrl: 'https://Bücher.Example/ä?q=ü'\n".encode()), (F("web_url", "https://xn--bcher-kva.example/%C3%A4?q=%C3%BC"),)),
+    ("image-protocol-relative", doc(b"images:\n  - url: //cdn.e.com/a.jpg\n"), (F("lead_image.url", "https://cdn.e.com/a.jpg"),)),
+    ("image-relative", doc(b"provider: {name: E, domain: www.e.com}\nimages: [{url: /i/a.png, width: 10, height: '20'}]\n"), (F("lead_image", ("https://e.com/i/a.png", 10, 20)),)),
+    ("image-javascript", doc(b"images: [{url: 'javascript:x'}]\n"), (P("warning", "images[0].url"), F("images", ()))),
+    ("image-bad-size", doc(b"images: [{url: 'https://e.com/a', width: -3, height: true}]\n"), (P("warning", "width"), F("lead_image", ("https://e.com/a", None, None)))),
+    ("missing-title", without(b"title"), (P("error", "missing 'title'"), NO_ARTICLE)),
+    ("missing-link", without(b"originalUrl"), (P("error", "'originalUrl' or 'webUrl'"), NO_ARTICLE)),
+    ("missing-date", without(b"publishedDateTime"), (P("error", "missing 'publishedDateTime'"), NO_ARTICLE)),
+    ("topics-int", doc(b"topics: 3\n"), (P("warning", "'topics' should be a list", 5), F("topics", ()))),
+    ("topics-null-entry", doc(b"topics: [AI, null, ai, ' Space ']\n"), (P("warning", "holds null"), F("topics", ("AI", "Space")))),
+    ("topics-string", doc(b"topics: Climate\n"), (F("topics", ("Climate",)), F("problems", ()))),
+    ("images-string", doc(b"images: https://e.com/a.jpg\n"), (P("warning", "'images' should be a list"), F("images", ()))),
+    ("quality-text", doc(b"quality: high\n"), (P("warning", "'quality' should be a number", 5), F("quality", None))),
+    ("quality-huge", doc(b"quality: 1.0e+300\n"), (P("warning", "out of range"), F("quality", None))),
+    ("provider-list", doc(b"provider: [a, b]\n"), (P("warning", "'provider' should be a mapping", 5), F("provider", None))),
+    ("provider-bad-domain", doc(b"provider: {name: X, domain: 'a b'}\n"), (P("warning", "domain"), F("provider.name", "X"))),
+    ("published-false", doc(b"published: false\n"), (F("published", False),)),
+    ("published-text", doc(b"published: 'no'\n"), (F("published", False),)),
+    ("published-odd", doc(b"published: [1]\n"), (P("warning", "not a list; taken as true"), F("published", True))),
+    ("date-iso-offset", doc(b"publishedDateTime: 2024-03-14T10:00:00+02:00\n"), (F("published_at", utc(2024, 3, 14, 8)),)),
+    ("date-iso-naive", doc(b"publishedDateTime: '2024-03-14 10:00'\n"), (F("published_at", utc(2024, 3, 14, 10)),)),
+    ("date-rfc822", doc(b"publishedDateTime: 'Thu, 14 Mar 2024 09:30:00 EST'\n"), (F("published_at", utc(2024, 3, 14, 14, 30)),)),
+    ("date-rfc822-gmt", doc(b"publishedDateTime: 'Thu, 14 Mar 2024 09:30:00 GMT'\n"), (F("published_at", utc(2024, 3, 14, 9, 30)),)),
+    ("date-only", doc(b"publishedDateTime: 2024-03-14\n"), (F("published_at", utc(2024, 3, 14)),)),
+    ("date-epoch", doc(b"publishedDateTime: 1710410400\n"), (F("published_at", utc(2024, 3, 14, 10)),)),
+    ("date-garbage", doc(b"publishedDateTime: soon\n"), (P("error", "not a usable date: 'soon'", 4), NO_ARTICLE)),
+    ("date-no-day", doc(b"publishedDateTime: March 2024\n"), (P("error", "not a usable date"),)),
+    ("date-weekday", doc(b"publishedDateTime: Tuesday\n"), (P("error", "not a usable date"),)),
+    ("date-unknown-zone", doc(b"publishedDateTime: 'Thu, 14 Mar 2024 09:30:00 BST'\n"), (P("error", "not a usable date"),)),
+    ("date-year-0", doc(b"publishedDateTime: 0000-01-01\n"), (P("error", "not a usable date: '0000-01-01'"),)),
+    ("date-feb-30", doc(b"publishedDateTime: 2024-02-30\n"), (P("error", "not a usable date"),)),
+    ("date-year-99999", doc(b"publishedDateTime: 99999-01-01T00:00:00Z\n"), (P("error", "not a usable date"),)),
+    ("date-bool", doc(b"publishedDateTime: true\n"), (P("error", "not a usable date: 'True'"),)),
+    ("featured-javascript", doc(b"featuredContent: '<iframe src=\"javascript:alert(1)\"></iframe>'\n"), (P("warning", "featuredContent"), F("featured_embed_url", None))),
+    ("featured-youtube", doc(b"featuredContent: '<iframe width=8 src=\"https://www.youtube.com/embed/x\">'\n"), (F("featured_embed_url", "https://www.youtube.com/embed/x"),)),
+    ("related-partial", doc(b"related: [{title: R, webUrl: 'https://r.com/1'}, {title: V, webUrl: ''}, 7, {webUrl: 'https://r.com/2'}]\n"), (P("warning", "related[2]"), P("warning", "related[3]"), F("related.0.link", "https://r.com/1"))),
+    ("unknown-keys-ignored", doc(b"someFutureKey: {a: 1}\n"), (F("title", "T"), F("problems", ()))),
+]
+
+
+def _field(result, name: str) -> object:
+    if name == "problems":
+        return result.problems
+    if name == "article":
+        return result.article
+    value: object = result.article
+    assert value is not None, [str(p) for p in result.problems]
+    for part in name.split("."):
+        value = value[int(part)] if part.isdigit() else getattr(value, part)
+    return astuple(value) if hasattr(value, "__dataclass_fields__") else value
+
+
+@pytest.mark.parametrize(("raw", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_hostile_file_gives_named_problem_or_clean_field(tmp_path: Path, raw: bytes, expected) -> None:
+    path = tmp_path / "article.md"
+    path.write_bytes(raw)
+    result = read_article(path, Settings(), root=tmp_path)
+    for problem in result.problems:
+        assert problem.path == "article.md"
+        assert PROBLEM_LINE.match(str(problem)), str(problem)
+    for want in expected:
+        if isinstance(want, P):
+            matches = [
+                p for p in result.problems
+                if p.severity.value == want.severity and want.text in p.message
+                and (want.line is None or p.line == want.line)
+            ]  # fmt: skip
+            assert matches, f"no {want} in {[str(p) for p in result.problems]}"
+        else:
+            assert _field(result, want.name) == want.value
+    if any(isinstance(w, P) and w.severity == "error" for w in expected):
+        assert result.article is None
+
+
+def test_hostile_table_is_large_enough() -> None:
+    assert len(CASES) >= 30
+    assert len({c[0] for c in CASES}) == len(CASES)
+
+
+def test_python_tags_never_construct_anything(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    raw = doc(f"title: !!python/object/apply:os.mkdir ['{marker}']\n".encode())
+    (tmp_path / "a.md").write_bytes(raw)
+    result = read_article(tmp_path / "a.md", Settings())
+    assert result.article is None and not marker.exists()
+
+
+def test_alias_bomb_messages_stay_short(tmp_path: Path) -> None:
+    """A billion-laughs value is never turned into text: messages stay one short line."""
+    path = tmp_path / "a.md"
+    keys = b"title: *h\npublishedDateTime: *h\npublished: *h\nprovider: {domain: *h}\n"
+    path.write_bytes(doc(LAUGHS + keys))
+    tracemalloc.start()
+    result = read_article(path, Settings())
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert result.article is None
+    assert peak < 5_000_000
+    assert all(len(str(p)) < 200 for p in result.problems)
+
+
+def test_deep_block_nesting_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "a.md"
+    path.write_bytes(b"---\n" + b"".join(b" " * i + b"k:\n" for i in range(1200)) + b"---\n")
+    result = read_article(path, Settings())
+    assert result.article is None
+    assert [p.severity for p in result.problems] == [Severity.ERROR]
+
+
+def test_file_size_limit_comes_from_settings(tmp_path: Path) -> None:
+    path = tmp_path / "a.md"
+    path.write_bytes(doc(b"excerpt: " + b"x" * 2000 + b"\n"))
+    small = read_article(path, Settings(max_file_bytes=1000))
+    assert small.article is None and "larger than the limit of 1000 bytes" in small.problems[0].message
+    assert read_article(path, Settings()).article is not None
+
+
+def test_secured_blob_never_reaches_the_article(tmp_path: Path) -> None:
+    secret = "c2VjcmV0LXRva2VuLXRoYXQtbXVzdC1uZXZlci1sZWFr"
+    path = tmp_path / "a.md"
+    path.write_bytes(doc(f"secured: '{secret};aGk='\nexcerpt: ok\n".encode()) + b"body\n")
+    article = read_article(path, Settings()).article
+    assert article is not None
+    assert secret not in repr(article)
+    assert all(secret not in str(getattr(article, f.name)) for f in fields(Article))
+
+
+def test_summary_is_bounded_by_settings(tmp_path: Path) -> None:
+    path = tmp_path / "a.md"
+    path.write_bytes(doc(b"excerpt: '" + b"many words " * 100 + b"'\n"))
+    result = read_article(path, Settings(max_summary_chars=50))
+    assert result.article is not None
+    assert len(result.article.summary) <= 50 and result.article.summary.endswith("…")
+    assert "longer than 50" in result.problems[0].message
+
+
+def test_article_invariants_on_the_samples(settings: Settings) -> None:
+    folder = read_folder(SAMPLES, settings)
+    assert not [p for p in folder.problems if p.is_error]
+    for article in folder.articles:
+        _assert_clean(article)
+
+
+def _assert_clean(article: Article) -> None:
+    xml_illegal = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
+    assert article.title and "\n" not in article.title
+    assert article.published_at.tzinfo is UTC or article.published_at.utcoffset().total_seconds() == 0
+    for url in (article.link, article.web_url, article.amp_url, article.featured_embed_url):
+        assert url is None or re.match(r"https?://[a-z0-9.\-]+(:\d+)?/", url), url
+    for image in article.images:
+        assert re.match(r"https?://", image.url)
+    for text in (article.title, article.summary, article.body, *article.topics):
+        assert not xml_illegal.search(text)
+
+
+# ----- dates -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2024-03-14T10:00:00Z", utc(2024, 3, 14, 10)),
+        ("2024-03-14T10:00:00.250-05:30", datetime(2024, 3, 14, 15, 30, 0, 250000, tzinfo=UTC)),
+        ("March 14, 2024", utc(2024, 3, 14)),
+        ("Thu, 14 Mar 2024 09:30:00 PDT", utc(2024, 3, 14, 16, 30)),
+        (0, utc(1970, 1, 1)),
+        (1e30, None),
+        (float("nan"), None),
+        ("12", None),
+        ("10:30", None),
+        ("x" * 65, None),
+        ("1899-12-31", None),
+        (None, None),
+        ([2024], None),
+    ],
+)
+def test_parse_date_is_total_and_never_reads_the_clock(value: object, expected: datetime | None) -> None:
+    assert parse_date(value) == expected
+
+
+# ----- duplicates ------------------------------------------------------------------------------
+
+
+def _story(link: str, date: str = "2024-03-14T10:00:00Z", published: str = "true") -> bytes:
+    return f"---\ntitle: S\noriginalUrl: {link}\npublishedDateTime: {date}\npublished: {published}\n---\n".encode()
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        "http://example.com/news/story",
+        "https://www.example.com/news/story/",
+        "https://example.com/news/story/amp/",
+        "https://www-example-com.cdn.ampproject.org/c/s/www.example.com/news/story/amp/",
+        "https://example.com/news/story?amp=1",
+    ],
+)
+def test_url_variants_of_one_story_are_one_article(tmp_path: Path, variant: str) -> None:
+    (tmp_path / "a.md").write_bytes(_story("https://example.com/news/story"))
+    (tmp_path / "b.md").write_bytes(_story(variant))
+    folder = read_folder(tmp_path, Settings())
+    assert [a.source for a in folder.articles] == ["a.md"]
+    assert make_uid(variant) == make_uid("https://example.com/news/story")
+    [warning] = folder.problems
+    assert warning.severity is Severity.WARNING and warning.path == "b.md"
+    assert "duplicate of a.md" in warning.message and variant in warning.message
+
+
+def test_duplicate_rule_published_then_newest_then_first_path(tmp_path: Path) -> None:
+    link = "https://example.com/s"
+    (tmp_path / "1-old.md").write_bytes(_story(link, "2024-01-01T00:00:00Z"))
+    (tmp_path / "2-draft.md").write_bytes(_story(link, "2024-12-01T00:00:00Z", "false"))
+    (tmp_path / "3-new.md").write_bytes(_story(link, "2024-06-01T00:00:00Z"))
+    (tmp_path / "4-new-too.md").write_bytes(_story(link, "2024-06-01T00:00:00Z"))
+    folder = read_folder(tmp_path, Settings())
+    assert [a.source for a in folder.articles] == ["3-new.md"]
+    assert [(p.path, "duplicate of 3-new.md" in p.message) for p in folder.problems] == [
+        ("1-old.md", True),
+        ("2-draft.md", True),
+        ("4-new-too.md", True),
+    ]
+
+
+def test_duplicate_outcome_does_not_depend_on_read_order(tmp_path: Path) -> None:
+    for name, date in [("a.md", "2024-01-01"), ("b.md", "2024-03-01"), ("c.md", "2024-02-01")]:
+        (tmp_path / name).write_bytes(_story("https://example.com/s", date))
+    results = [read_article(p, Settings(), root=tmp_path) for p in find_article_files(tmp_path)]
+    forward, backward = collect(results), collect(results[::-1])
+    assert forward.articles == backward.articles
+    assert sorted(map(str, forward.problems)) == sorted(map(str, backward.problems))
+    assert all("duplicate of b.md" in p.message for p in forward.problems)
+
+
+# ----- folder walking --------------------------------------------------------------------------
+
+
+def _tree(root: Path, names: list[str]) -> None:
+    for name in names:
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(_story(f"https://example.com/{name}"))
+
+
+def test_walk_is_sorted_recursive_and_skips_dot_names(tmp_path: Path) -> None:
+    _tree(tmp_path, ["b.md", "a.md", "sub/z.md", "sub/deeper/y.md", ".hidden.md", ".git/x.md", "sub/.draft.md"])
+    found = [p.relative_to(tmp_path).as_posix() for p in find_article_files(tmp_path)]
+    assert found == ["a.md", "b.md", "sub/deeper/y.md", "sub/z.md"]
+    assert [a.source for a in read_folder(tmp_path, Settings()).articles] == found
+
+
+def test_symlink_loop_does_not_hang(tmp_path: Path) -> None:
+    _tree(tmp_path, ["sub/a.md"])
+    os.symlink(tmp_path, tmp_path / "sub" / "loop")
+    os.symlink(tmp_path / "sub", tmp_path / "sub" / "self")
+    found = [p.relative_to(tmp_path).as_posix() for p in find_article_files(tmp_path)]
+    assert found == ["sub/a.md"]
+
+
+def test_symlink_out_of_the_folder_is_not_followed(tmp_path: Path) -> None:
+    outside, root = tmp_path / "outside", tmp_path / "root"
+    _tree(outside, ["secret.md", "dir/secret2.md"])
+    _tree(root, ["in.md"])
+    os.symlink(outside / "secret.md", root / "file-link.md")
+    os.symlink(outside / "dir", root / "dir-link")
+    os.symlink(root / "in.md", root / "inside-link.md")
+    found = [p.relative_to(root).as_posix() for p in find_article_files(root)]
+    assert found == ["in.md", "inside-link.md"]
+
+
+def test_missing_folder_is_an_error_problem(tmp_path: Path) -> None:
+    folder = read_folder(tmp_path / "nope", Settings())
+    assert folder.articles == () and folder.files == 0
+    assert folder.problems[0].is_error
+
+
+def test_undecodable_file_name_prints_on_one_line(tmp_path: Path) -> None:
+    name = os.fsdecode(b"bad\xff\nname.md")
+    (tmp_path / name).write_bytes(b"no front matter")
+    [problem] = read_folder(tmp_path, Settings()).problems
+    assert "\n" not in str(problem) and str(problem).encode("utf-8")
+    assert problem.path == "bad\ufffd\\nname.md"
+
+
+# ----- properties ------------------------------------------------------------------------------
+
+KEYS = ["title", "excerpt", "publishedDateTime", "originalUrl", "webUrl", "ampWebUrl", "type",
+        "quality", "heat", "published", "provider", "topics", "images", "related", "featuredContent",
+        "secured", "category"]  # fmt: skip
+SCALARS = (
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=40)
+    | st.sampled_from(["https://e.com/a", "//e.com/i.jpg", "/rel", "javascript:x", "2024-03-14",
+                       "&amp;#39;", "â€™", "<b>x</b>", "\x0b", "\ufffe"])
+)  # fmt: skip
+VALUES = st.recursive(
+    SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+FRONT = st.dictionaries(st.sampled_from(KEYS) | st.text(max_size=10), VALUES, max_size=10)
+FAST = hsettings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@FAST
+@given(raw=st.binary(max_size=600) | st.builds(lambda b: b"---\n" + b, st.binary(max_size=600)))
+def test_read_article_never_raises_on_arbitrary_bytes(tmp_path: Path, raw: bytes) -> None:
+    path = tmp_path / "a.md"
+    path.write_bytes(raw)
+    result = read_article(path, Settings(), root=tmp_path)
+    assert all(PROBLEM_LINE.match(str(p)) for p in result.problems)
+    assert not any("internal error" in p.message for p in result.problems)
+    if result.article is not None:
+        _assert_clean(result.article)
+
+
+@FAST
+@given(front=FRONT, complete=st.booleans())
+def test_read_article_never_raises_on_front_matter_mappings(tmp_path: Path, front: dict, complete: bool) -> None:
+    if complete:
+        front = {"title": "T", "originalUrl": "https://e.com/", "publishedDateTime": "2024-01-01", **front}
+    path = tmp_path / "a.md"
+    path.write_text("---\n" + yaml.safe_dump(front, allow_unicode=True) + "---\n", encoding="utf-8")
+    result = read_article(path, Settings(), root=tmp_path)
+    assert all(PROBLEM_LINE.match(str(p)) for p in result.problems)
+    assert not any("internal error" in p.message for p in result.problems)
+    assert (result.article is None) == any(p.is_error for p in result.problems)
+    if result.article is not None:
+        _assert_clean(result.article)
+
+
+# ----- bounds ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("payload", "readable"),
+    [
+        (b"".join(b"key%d: value %d\n" % (i, i) for i in range(60_000))[:880_000].rsplit(b"\n", 1)[0] + b"\n", False),
+        (b"flow: [" + b"1," * 440_000 + b"]\n", False),
+        (b"excerpt: '" + b"very long text " * 59_000 + b"'\n", True),
+        (b"title: '" + b"\xc3\xa2\xe2\x82\xac\xe2\x84\xa2 " * 100_000 + b"'\n", True),
+        (b"secured: '" + b"QUJD" * 220_000 + b"'\n", True),
+    ],
+    ids=["many-keys", "long-flow-list", "huge-excerpt", "huge-mojibake-title", "huge-secured"],
+)
+def test_big_file_is_read_within_a_memory_bound(tmp_path: Path, payload: bytes, readable: bool) -> None:
+    """Huge strings are cut early; a front matter of many tiny values is refused, not composed."""
+    path = tmp_path / "big.md"
+    path.write_bytes(doc(payload) + b"body " * 1000)
+    size = path.stat().st_size
+    assert 800_000 < size < 1_000_000
+    tracemalloc.start()
+    result = read_article(path, Settings())
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 20 * size
+    if readable:
+        assert result.article is not None, [str(p) for p in result.problems]
+        assert len(result.article.title) <= 300 and len(result.article.summary) <= 2000
+    else:
+        assert result.article is None
+        assert "more than 20000 values" in result.problems[0].message
+
+
+# ----- the real corpus -------------------------------------------------------------------------
+
+
+def test_seed_reads_without_problems() -> None:
+    seed = require_shared(SEED)
+    folder = read_folder(seed, Settings())
+    assert folder.problems == () and len(folder.articles) == 1
+    article = folder.articles[0]
+    assert article.title == "European Parliament calls for a ban on facial recognition"
+    assert article.published is False and article.topics == ("Computer Vision", "AI")
+    assert len(article.related) == 3
+    assert "surveillance—a development" in article.related[2].summary  # mojibake repaired
+
+
+@pytest.fixture(scope="module")
+def real_folder():
+    return read_folder(require_shared(REAL_CORPUS), Settings())
+
+
+def test_real_corpus_counts(real_folder) -> None:
+    problems = real_folder.problems
+    assert real_folder.files == 1956
+    assert len(real_folder.articles) == 1751
+    assert [p for p in problems if p.is_error] == []
+    kinds: dict[str, int] = {}
+    for problem in problems:
+        kind = "duplicate" if problem.message.startswith("duplicate of") else problem.message
+        kinds[kind] = kinds.get(kind, 0) + 1
+    assert kinds == {"duplicate": 205, "'topics' holds null, not a name; that entry ignored": 4}
+    assert sum(not a.published for a in real_folder.articles) == 738
+    assert sum(a.kind == "video" for a in real_folder.articles) == 131
+    assert len({a.uid for a in real_folder.articles}) == 1751
+    for article in real_folder.articles:
+        _assert_clean(article)
+
+
+def _real(real_folder, source: str) -> Article:
+    return next(a for a in real_folder.articles if a.source == source)
+
+
+def test_real_corpus_field_values(real_folder) -> None:
+    video = _real(real_folder, "SmartableAI-diablo4/2023-01-02-diablo-4-rogue-announcement-trailer-reaction-the-rogue-is-back.md")
+    assert video.title == "Diablo 4 Rogue Announcement Trailer Reaction | THE ROGUE IS BACK!"
+    assert video.link == "https://youtube.com/watch?v=lJJ62w01bXM" and video.web_url is None
+    assert video.published_at == datetime(2023, 1, 2, 16, 0, 30, tzinfo=UTC)
+    assert (video.provider.name, video.provider.domain) == ("Don Mowatt", "youtube.com")
+    assert video.featured_embed_url == "https://www.youtube.com/embed/lJJ62w01bXM"
+    assert video.kind == "video" and video.topics == ("Diablo 4",)
+    assert "Ash & Don's reaction" in video.summary
+
+    crn = _real(real_folder, "everyday-cc-powerapps/2021-08-27-microsoft-makes-power-apps-changes-following-asensitive-dataa-exposure-upguard.md")
+    assert crn.title == "Microsoft Makes Power Apps Changes Following ‘Sensitive Data’ Exposure: UpGuard"
+    assert crn.link == "https://www.crn.com/news/security/microsoft-makes-power-apps-changes-following-sensitive-data-exposure-upguard"
+    assert crn.published is False and crn.topics == ("Power Apps",)
+    assert (crn.lead_image.width, crn.lead_image.height) == (1500, 1124)
+
+    msn = _real(real_folder, "SmartableAI-diablo4/2023-03-25-best-diablo-4-settings-how-to-stop-diablo-4-killing-gpu.md")
+    assert msn.title == "Best Diablo 4 settings – How to stop Diablo 4 killing GPU"
+    assert msn.provider.name == "MSN" and msn.published_at == utc(2023, 3, 25, 15, 23)
+    assert msn.lead_image.url.startswith("https://img-s-msn-com.akamaized.net/tenant/amp/entityid/AA18pEAG.img?")
+
+
+def test_real_three_way_duplicate_names_the_kept_copy(real_folder) -> None:
+    kept = "everyday-cc-powerapps/2021-06-10-microsoft-power-platform-stories.md"
+    dropped = [p.path for p in real_folder.problems if p.message.startswith(f"duplicate of {kept} ")]
+    assert dropped == [
+        "SmartableAI-microsoft-power-apps/2020-12-21-power-platform-stories.md",
+        "everyday-cc-powerapps/2020-12-21-power-platform-stories.md",
+    ]
+
+
+def test_problem_str_format() -> None:
+    assert str(Problem("a.md", Severity.ERROR, "bad", 3)) == "a.md:3: error: bad"
+    assert str(Problem("a.md", Severity.WARNING, "meh")) == "a.md: warning: meh"
