@@ -53,6 +53,7 @@ class Settings:
     kinds: tuple[str, ...] = ()
     topic_aliases: tuple[tuple[str, str], ...] = field(default=())
     cache_dir: Path | None = None
+    config_file: str | None = None  # where these settings came from, for messages
 
     @property
     def site_url(self) -> str:
@@ -141,8 +142,6 @@ def _path(value: Any, path: str, key: str, relative_to: Path) -> Path:
     return candidate if candidate.is_absolute() else relative_to / candidate
 
 
-
-
 # key → how its YAML value becomes a Settings field. Unknown keys are errors.
 _CHECKS: dict[str, Any] = {
     "site_title": lambda v, p, k, _: _str(v, p, k),
@@ -197,16 +196,23 @@ def load_settings(config_path: Path | None = None) -> Settings:
             known = ", ".join(sorted(_CHECKS))
             raise ConfigError(shown, str(key), f"unknown key (known keys: {known})")
         values[key] = check(value, shown, key, root)
-    return Settings(**values)
+    return Settings(**values, config_file=shown)
 
 
-def with_overrides(
-    settings: Settings, *, articles_dir: Path | None = None, base_url: str | None = None
-) -> Settings:
-    """Apply command-line overrides, validated like the config keys they replace."""
+def with_overrides(settings: Settings, *, articles_dir: Path | None = None, base_url: str | None = None) -> Settings:
+    """Apply command-line overrides, validated like the config keys they replace.
+
+    This is the command line's last check before any work, so it also refuses an
+    articles folder that does not exist: that is bad usage or bad config (exit 2),
+    not a problem found in the articles. The error names where the folder came from.
+    """
     changes: dict[str, Any] = {}
     if articles_dir is not None:
         changes["articles_dir"] = articles_dir
     if base_url is not None:
         changes["base_url"] = check_base_url(base_url, "--base-url", "base_url")
-    return dataclasses.replace(settings, **changes) if changes else settings
+    result = dataclasses.replace(settings, **changes) if changes else settings
+    if not result.articles_dir.is_dir():
+        where = "--articles" if articles_dir is not None else settings.config_file or "(defaults)"
+        raise ConfigError(where, "articles_dir", f"{result.articles_dir} is not a folder")
+    return result
