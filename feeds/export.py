@@ -6,23 +6,35 @@ links to the previous generation, so their bytes, inode and mtime stay as they
 were), then the symlink is flipped with one ``rename(2)``: a server reading
 ``OUT_DIR`` sees the old site or the new one, never a mix. An export killed at
 any point leaves the previous generation in place; the next run removes what
-the killed one left behind.
+the killed one left behind. An export that changes nothing publishes nothing.
+
+The generation that was live before the flip is kept until the next export, so
+a reader that resolved ``OUT_DIR`` just before the flip (nginx mid-request,
+``rsync`` of ``$(readlink -f OUT_DIR)/``) still finds every file it expects.
+Atomic against a killed process, not against power loss: nothing is fsynced.
 """
 
 from __future__ import annotations
 
-import gzip
+import fcntl
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from feeds import cdn
 from feeds.catalog import Catalog
+from feeds.cdn import ENCODINGS, FileInfo, gzip_bytes
 from feeds.config import Settings
 from feeds.site import render_path, site_paths
 
+__all__ = ["ExportError", "ExportSummary", "export_site", "gzip_bytes", "site_files"]
+
 COMPRESSED_SUFFIX = ".gz"
+_LOCK_NAME = ".lock"
+_LINK_PREFIX = ".link-"
 
 
 class ExportError(Exception):
@@ -31,7 +43,11 @@ class ExportError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class ExportSummary:
-    """What an export did; ``files`` counts every file in the new generation."""
+    """What an export did; ``files`` counts every file in the new generation.
+
+    ``published`` is False when nothing changed: the live generation stays as it
+    was and no symlink moved.
+    """
 
     out_dir: Path
     feeds: int
@@ -39,15 +55,15 @@ class ExportSummary:
     written: int
     unchanged: int
     removed: int
-
-
-def gzip_bytes(data: bytes) -> bytes:
-    """Byte-stable gzip: no file name and mtime 0 in the header, so reruns match."""
-    return gzip.compress(data, compresslevel=9, mtime=0)
+    published: bool = True
+    generation: Path | None = None
 
 
 def site_files(catalog: Catalog, settings: Settings) -> dict[str, bytes]:
-    """Every file of an export, relative path → bytes, precompressed copies included."""
+    """Every site path → its bytes, with its gzip copy: the export's content, in memory.
+
+    For comparing whole outputs (tests, benchmarks); :func:`export_site` streams instead.
+    """
     files: dict[str, bytes] = {}
     for path in site_paths(catalog, settings):
         rendered = render_path(path, catalog, settings)
@@ -79,15 +95,78 @@ def _current_generation(out_dir: Path) -> Path | None:
 
 def _clean_leftovers(store: Path, keep: Path | None) -> None:
     """Remove generations a killed or finished run left behind, except the live one."""
-    if not store.is_dir():
-        return
     for entry in store.iterdir():
-        if keep is None or entry.resolve() != keep:
-            shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
+        if entry.name == _LOCK_NAME or (keep is not None and entry.resolve() == keep):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
 
 
 def _list_files(root: Path) -> set[str]:
     return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+
+
+@contextmanager
+def _locked(store: Path) -> Iterator[None]:
+    """One export per OUT_DIR at a time: the second would delete the first's generation.
+
+    flock is released by the kernel when the holder dies, even by SIGKILL.
+    """
+    with open(store / _LOCK_NAME, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ExportError(f"another export to {store.parent} is running") from None
+        yield
+
+
+class _Generation:
+    """Fills one new generation folder, reusing the previous generation's files."""
+
+    def __init__(self, root: Path, previous: Path | None, old_files: set[str]) -> None:
+        self.root, self.previous, self.old_files = root, previous, old_files
+        self.infos: dict[str, FileInfo] = {}
+        self.written = self.unchanged = 0
+
+    def _old(self, relative: str) -> Path | None:
+        if self.previous is None or relative not in self.old_files:
+            return None
+        return self.previous / relative
+
+    def _link_or_copy(self, old: Path, target: Path) -> None:
+        try:
+            os.link(old, target)
+        except OSError:  # a file system without hard links: a copy keeps bytes and mtime
+            shutil.copy2(old, target)
+
+    def put(self, relative: str, data: bytes) -> bool:
+        """Place one file; True when it is the previous generation's file, unchanged."""
+        target = _safe_target(self.root, relative)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        old = self._old(relative)
+        self.infos[relative] = FileInfo.of(data)
+        if old is not None and old.stat().st_size == len(data) and old.read_bytes() == data:
+            self._link_or_copy(old, target)
+            self.unchanged += 1
+            return True
+        target.write_bytes(data)
+        self.written += 1
+        return False
+
+    def put_compressed(self, relative: str, data: bytes, *, source_unchanged: bool) -> None:
+        """Write every encoding of ``data``; an unchanged file reuses its old copies uncompressed."""
+        for encoding in ENCODINGS:
+            name = relative + encoding.suffix
+            old = self._old(name)
+            if source_unchanged and old is not None:
+                target = _safe_target(self.root, name)
+                self._link_or_copy(old, target)
+                self.infos[name] = FileInfo.of(old.read_bytes())
+                self.unchanged += 1
+            else:
+                self.put(name, encoding.compress(data))
 
 
 def export_site(
@@ -96,54 +175,63 @@ def export_site(
     out_dir: Path,
     progress: Callable[[int, int], None] | None = None,
 ) -> ExportSummary:
-    """Write the site to ``out_dir`` (a symlink to the newest complete generation)."""
+    """Write the site to ``out_dir`` (a symlink to the newest complete generation).
+
+    ``progress(done, total)`` is called after each site path (with its
+    precompressed copies) is in place.
+    """
     out_dir = out_dir.absolute()
     if out_dir.exists() and not out_dir.is_symlink() and not out_dir.is_dir():
         raise ExportError(f"{out_dir} exists and is not a folder")
-    if out_dir.is_dir() and not out_dir.is_symlink() and any(out_dir.iterdir()):
-        legacy = out_dir
-    else:
-        legacy = None
+    legacy = out_dir if out_dir.is_dir() and not out_dir.is_symlink() and any(out_dir.iterdir()) else None
     store = _generations(out_dir)
-    store.mkdir(parents=True, exist_ok=True)
-    previous = _current_generation(out_dir) or legacy
-    _clean_leftovers(store, previous if previous and previous.parent == store else None)
+    try:
+        store.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(f"cannot create {store}: {exc.strerror}") from None
+    with _locked(store):
+        previous = _current_generation(out_dir) or legacy
+        _clean_leftovers(store, previous if previous and previous.parent == store else None)
+        number = 1 + max((int(p.name[1:]) for p in store.glob("g[0-9]*") if p.name[1:].isdigit()), default=0)
+        generation = store / f"g{number:06d}"
+        generation.mkdir()
+        old_files = _list_files(previous) if previous else set()
+        new = _Generation(generation, previous, old_files)
+        types: dict[str, str] = {}
+        paths = site_paths(catalog, settings)
+        for index, path in enumerate(paths, start=1):
+            rendered = render_path(path, catalog, settings)
+            if rendered is None:  # pragma: no cover - site_paths only lists renderable paths
+                raise AssertionError(f"site path {path} has no renderer")
+            types[path] = rendered.media_type
+            unchanged = new.put(path, rendered.body)
+            new.put_compressed(path, rendered.body, source_unchanged=unchanged)
+            if progress is not None:
+                progress(index, len(paths))
+        new.put(cdn.HEADERS_PATH, cdn.render_headers(types, settings))
+        new.put(cdn.NGINX_PATH, cdn.render_nginx(types, settings))
+        new.put(cdn.MANIFEST_PATH, cdn.render_manifest(types, new.infos, settings))
+        removed = len(old_files - set(new.infos))
+        files = len(new.infos)
+        if new.written == 0 and removed == 0 and legacy is None and previous is not None:
+            shutil.rmtree(generation)  # nothing changed: leave the live generation alone
+            return ExportSummary(out_dir, len(catalog.feeds), files, 0, files, 0, False, previous)
+        _flip(out_dir, generation, legacy, store)
+    return ExportSummary(out_dir, len(catalog.feeds), files, new.written, new.unchanged, removed, True, generation)
 
-    number = 1 + max((int(p.name[1:]) for p in store.glob("g[0-9]*") if p.name[1:].isdigit()), default=0)
-    generation = store / f"g{number:06d}"
-    generation.mkdir()
-    files = site_files(catalog, settings)
-    old_files = _list_files(previous) if previous else set()
-    written = unchanged = 0
-    for index, (relative, data) in enumerate(sorted(files.items()), start=1):
-        target = _safe_target(generation, relative)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        old = previous / relative if previous and relative in old_files else None
-        if old is not None and old.stat().st_size == len(data) and old.read_bytes() == data:
-            os.link(old, target)
-            unchanged += 1
-        else:
-            temporary = target.with_name(target.name + ".part")
-            temporary.write_bytes(data)
-            os.replace(temporary, target)
-            written += 1
-        if progress is not None:
-            progress(index, len(files))
-    _flip(out_dir, generation, legacy)
-    if previous is not None and previous != legacy:
-        shutil.rmtree(previous, ignore_errors=True)
-    removed = len(old_files - set(files))
-    return ExportSummary(out_dir, len(catalog.feeds), len(files), written, unchanged, removed)
 
+def _flip(out_dir: Path, generation: Path, legacy: Path | None, store: Path) -> None:
+    """Point ``out_dir`` at ``generation`` with one atomic rename of a symlink.
 
-def _flip(out_dir: Path, generation: Path, legacy: Path | None) -> None:
-    """Point ``out_dir`` at ``generation`` with one atomic rename of a symlink."""
-    link = out_dir.parent / f".{out_dir.name}.link-{os.getpid()}"
+    The new link is made in the store (so a killed run's link is cleaned with
+    its generation) and renamed over ``out_dir``: same file system, one rename(2).
+    """
+    link = store / f"{_LINK_PREFIX}{os.getpid()}"
     link.unlink(missing_ok=True)
     link.symlink_to(os.path.relpath(generation, out_dir.parent))
     if legacy is not None or (out_dir.is_dir() and not out_dir.is_symlink()):
         # a plain folder from before cannot be swapped atomically: move it aside first
-        aside = generation.parent / f"legacy-{os.getpid()}"
+        aside = store / f"legacy-{os.getpid()}"
         os.replace(out_dir, aside)
         os.replace(link, out_dir)
         shutil.rmtree(aside, ignore_errors=True)

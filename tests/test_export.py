@@ -1,0 +1,318 @@
+"""The static export: complete, byte-equal to the renderer, incremental, atomic under SIGKILL."""
+
+from __future__ import annotations
+
+import fcntl
+import gzip
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from feeds.catalog import Catalog, build_catalog
+from feeds.cdn import ENCODINGS, MANIFEST_PATH, METADATA_PATHS
+from feeds.config import Settings
+from feeds.export import ExportError, export_site
+from feeds.reader import read_folder
+from feeds.site import render_path, site_paths
+
+from .conftest import BASE_URL, PROJECT, SAMPLES, SHARED, require_shared
+
+GEN_CORPUS = SHARED / "tools" / "gen_corpus.py"
+SUFFIXES = tuple(e.suffix for e in ENCODINGS)
+
+# Runs one export in a child process and SIGKILLs it at an exact stage. The stage
+# is reached by wrapping the export's own steps here, in the test's child process:
+# production code has no test hook, and the kill is a real SIGKILL, so the folder
+# is left exactly as a crash at that point leaves it.
+KILL_DRIVER = """
+import os, signal, sys
+from pathlib import Path
+import feeds.export as export
+from feeds.catalog import build_catalog
+from feeds.config import Settings
+from feeds.reader import read_folder
+
+articles, out, stage, base_url = sys.argv[1:5]
+settings = Settings(base_url=base_url, articles_dir=Path(articles))
+catalog = build_catalog(read_folder(settings.articles_dir, settings).articles, settings)
+
+def die():
+    os.kill(os.getpid(), signal.SIGKILL)
+
+render_path, flip = export.render_path, export._flip
+
+def render_then_maybe_die(path, *args):
+    if stage == "before-write":
+        die()  # the new generation folder exists, nothing is in it yet
+    return render_path(path, *args)
+
+def progress(done, total):
+    if stage == "midway" and done == total // 2:
+        die()
+
+def flip_then_maybe_die(*args):
+    if stage == "before-flip":
+        die()  # every file of the new generation is written
+    flip(*args)
+    if stage == "after-flip":
+        die()  # the symlink points at the new generation; nothing cleaned yet
+
+export.render_path = render_then_maybe_die
+export._flip = flip_then_maybe_die
+export.export_site(catalog, settings, Path(out), progress=progress)
+"""
+
+
+def write_article(
+    folder: Path, name: str, *, title: str, topics: list[str], provider: str, date: str = "2030-01-01T12:00:00Z"
+) -> Path:
+    """A minimal valid article file (YAML front matter), newest of all by default."""
+    slug = name.removesuffix(".md")
+    topic_lines = "".join(f"  - {t}\n" for t in topics)
+    path = folder / name
+    path.write_text(
+        f'---\ntitle: "{title}"\nexcerpt: "About {title}."\npublishedDateTime: {date}\n'
+        f'webUrl: "https://news.example.com/{slug}/"\ntype: article\npublished: true\n\n'
+        f"provider:\n  name: {provider}\n  domain: {provider.lower().replace(' ', '')}.example.com\n\n"
+        f"topics:\n{topic_lines}---\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def load(articles: Path) -> tuple[Settings, Catalog]:
+    settings = Settings(base_url=BASE_URL, articles_dir=articles)
+    return settings, build_catalog(read_folder(articles, settings).articles, settings)
+
+
+def export(articles: Path, out: Path):
+    settings, catalog = load(articles)
+    return export_site(catalog, settings, out)
+
+
+def snapshot(root: Path) -> dict[str, tuple[int, int, bytes]]:
+    """Every file under root (following the OUT_DIR symlink): inode, mtime_ns, bytes."""
+    result = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            stat = path.stat()
+            result[path.relative_to(root).as_posix()] = (stat.st_ino, stat.st_mtime_ns, path.read_bytes())
+    return result
+
+
+def contents(root: Path) -> dict[str, bytes]:
+    return {path: data for path, (_, _, data) in snapshot(root).items()}
+
+
+def feed_files(paths: list[str]) -> set[str]:
+    return {p + suffix for p in paths for suffix in ("", *SUFFIXES)}
+
+
+@pytest.fixture
+def articles(tmp_path: Path) -> Path:
+    """A private copy of the samples, free to change."""
+    return Path(shutil.copytree(SAMPLES, tmp_path / "articles"))
+
+
+def test_export_holds_every_site_path_byte_equal_to_the_renderer(articles: Path, tmp_path: Path) -> None:
+    settings, catalog = load(articles)
+    summary = export_site(catalog, settings, tmp_path / "out")
+    out = tmp_path / "out"
+    assert out.is_symlink() and summary.published
+    paths = site_paths(catalog, settings)
+    assert catalog.article_count > 0 and len(paths) > 10
+    for path in paths:
+        rendered = render_path(path, catalog, settings)
+        assert rendered is not None
+        body = (out / path).read_bytes()
+        assert body == rendered.body, path
+        assert gzip.decompress((out / f"{path}.gz").read_bytes()) == body
+    assert set(contents(out)) == feed_files(paths) | set(METADATA_PATHS)
+    assert summary.files == len(feed_files(paths)) + len(METADATA_PATHS)
+    assert summary.written == summary.files and summary.unchanged == summary.removed == 0
+    assert f'href="{BASE_URL}all.atom"'.encode() in (out / "index.html").read_bytes()
+
+
+def test_manifest_lists_every_served_file_with_type_size_and_sha256(articles: Path, tmp_path: Path) -> None:
+    settings, catalog = load(articles)
+    export_site(catalog, settings, tmp_path / "out")
+    out = tmp_path / "out"
+    manifest = json.loads((out / MANIFEST_PATH).read_text(encoding="utf-8"))
+    entries = {entry["path"]: entry for entry in manifest["files"]}
+    assert set(entries) == set(site_paths(catalog, settings))  # no metadata file, no .gz
+    assert manifest["base_url"] == BASE_URL
+    for path, entry in entries.items():
+        data = (out / path).read_bytes()
+        assert entry["content_type"] == render_path(path, catalog, settings).media_type
+        assert (entry["size"], entry["sha256"]) == (len(data), hashlib.sha256(data).hexdigest())
+        assert entry["cache_control"] == f"public, max-age={settings.cache_max_age}"
+        for encoding in entry["encodings"].values():
+            encoded = (out / encoding["path"]).read_bytes()
+            assert (encoding["size"], encoding["sha256"]) == (len(encoded), hashlib.sha256(encoded).hexdigest())
+        assert {e.name for e in ENCODINGS} == set(entry["encodings"])
+
+
+def test_second_export_without_changes_rewrites_nothing(articles: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    first = export(articles, out)
+    link, before = os.readlink(out), snapshot(out)
+    second = export(articles, out)
+    assert (second.written, second.removed, second.unchanged) == (0, 0, first.files)
+    assert not second.published
+    assert os.readlink(out) == link  # the live generation stayed; no symlink moved
+    assert snapshot(out) == before  # same inodes, mtimes and bytes
+
+
+def changed_files(before: dict, after: dict) -> set[str]:
+    return {p for p in after if p not in before or before[p][:2] != after[p][:2]}
+
+
+def test_adding_one_article_rewrites_only_its_feeds_and_the_index(articles: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    export(articles, out)
+    before = snapshot(out)
+    write_article(articles, "2030-01-01-added.md", title="An added story", topics=["AI"], provider="The Verge")
+    summary = export(articles, out)
+    after = snapshot(out)
+
+    settings, catalog = load(articles)
+    holding = [f for f in catalog.feeds if any(a.title == "An added story" for a in f.items)]
+    assert sorted(f.kind.name for f in holding) == ["ALL", "PROVIDER", "TOPIC"]
+    feed_paths = [f"{f.path}.{ext}" for f in holding for ext in settings.formats]
+    expected = feed_files(feed_paths) | feed_files(["index.html"]) | {MANIFEST_PATH}
+    assert changed_files(before, after) == expected  # OPML lists feeds only: no new feed, same bytes
+    assert (summary.written, summary.removed) == (len(expected), 0)
+    assert summary.unchanged == len(after) - len(expected)
+    for path in set(after) - expected:
+        assert after[path] == before[path]  # bytes and mtime of every other file stay
+
+
+def test_a_new_topic_adds_its_feeds_and_rewrites_the_opml(articles: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    export(articles, out)
+    before = snapshot(out)
+    write_article(articles, "2030-01-01-new-topic.md", title="Brand new", topics=["Zymurgy"], provider="The Verge")
+    summary = export(articles, out)
+    changed = changed_files(before, snapshot(out))
+    assert feed_files(["feeds.opml"]) <= changed
+    assert feed_files([f"topics/zymurgy.{ext}" for ext in ("rss", "atom", "json")]) <= changed
+    assert summary.written == len(changed)
+
+
+def test_feeds_that_no_longer_exist_are_removed(articles: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    lonely = write_article(articles, "2030-01-01-lonely.md", title="Lonely", topics=["Zymurgy"], provider="Solo Press")
+    export(articles, out)
+    gone = feed_files([f"{folder}.{ext}" for folder in ("topics/zymurgy", "providers/solo-press")
+                       for ext in ("rss", "atom", "json")])  # fmt: skip
+    assert gone <= set(contents(out))
+    lonely.unlink()
+    summary = export(articles, out)
+    assert not gone & set(contents(out))
+    assert summary.removed == len(gone)
+
+
+def test_export_replaces_a_plain_folder_with_the_generation_symlink(articles: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "stale.rss").write_text("old")
+    export(articles, out)
+    assert out.is_symlink() and "stale.rss" not in contents(out) and (out / "all.rss").is_file()
+
+
+def test_a_second_export_to_the_same_folder_at_once_is_refused(articles: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    export(articles, out)
+    with open(tmp_path / ".out.d" / ".lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(ExportError, match="another export"):
+            export(articles, out)
+
+
+def run_killed(articles: Path, out: Path, stage: str) -> None:
+    process = subprocess.run(
+        [sys.executable, "-c", KILL_DRIVER, str(articles), str(out), stage, BASE_URL],
+        cwd=PROJECT,
+        capture_output=True,
+        timeout=120,
+    )
+    assert process.returncode == -signal.SIGKILL, process.stderr.decode()
+
+
+@pytest.mark.parametrize("stage", ["before-write", "midway", "before-flip", "after-flip"])
+def test_an_export_killed_at_any_stage_leaves_a_complete_site(articles: Path, tmp_path: Path, stage: str) -> None:
+    out, store = tmp_path / "out", tmp_path / ".out.d"
+    export(articles, out)
+    old_site, old_generations = contents(out), set(store.iterdir())
+    newer = Path(shutil.copytree(articles, tmp_path / "newer"))
+    for n in range(8):
+        write_article(newer, f"2030-01-0{n + 1}-new.md", title=f"New {n}", topics=[f"Topic {n}"], provider="Kill Test")
+    run_killed(newer, out, stage)
+    assert set(store.iterdir()) != old_generations  # the killed run did leave something behind
+
+    if stage == "after-flip":
+        expected_site = contents(out)  # the new site is live, and complete
+        settings, catalog = load(newer)
+        for path in site_paths(catalog, settings):
+            assert expected_site[path] == render_path(path, catalog, settings).body
+    else:
+        assert contents(out) == old_site  # every old file, old bytes, nothing added
+        expected_site = None
+
+    summary = export(newer, out)  # the next run cleans up and publishes
+    live = (tmp_path / os.readlink(out)).resolve()
+    leftovers = {p.name for p in store.iterdir()} - {".lock", live.name}
+    assert len(leftovers) <= 1 and all(name.startswith("g") for name in leftovers)  # the previous generation
+    assert not any(p.name.startswith(".link-") for p in tmp_path.iterdir())
+    if expected_site is not None:
+        assert contents(out) == expected_site and summary.written == 0
+    else:
+        assert contents(out) != old_site and summary.published
+
+
+def files_in_new_generation(store: Path, live: Path) -> int:
+    """How far a running export got; the folder may vanish under us (a cleaning run)."""
+    fresh = [g for g in store.glob("g*") if g.resolve() != live]
+    return sum(len(files) for _, _, files in os.walk(fresh[0])) if fresh else 0
+
+
+def test_cli_export_killed_after_varying_delays_never_breaks_the_live_site(tmp_path: Path) -> None:
+    """A real ``feeds export`` of a 2000-file corpus, SIGKILLed while it works (polling, no hooks)."""
+    require_shared(GEN_CORPUS)
+    corpus = tmp_path / "corpus"
+    subprocess.run([sys.executable, str(GEN_CORPUS), str(corpus), "--count", "2000"], check=True, capture_output=True)
+    feeds = [sys.executable, "-m", "feeds.cli", "export", "--base-url", BASE_URL, "--articles"]
+    out, store = tmp_path / "out", tmp_path / ".out.d"
+    small = Path(shutil.copytree(SAMPLES, tmp_path / "small"))
+    subprocess.run([*feeds, str(small), str(out)], check=True, capture_output=True)
+    old_site, live = contents(out), out.resolve()
+    killed_at = []
+    for target in (0, 300, 900):  # files in the new generation when the kill comes (0: still reading)
+        process = subprocess.Popen([*feeds, str(corpus), str(out)], cwd=PROJECT, stderr=subprocess.DEVNULL,
+                                   stdout=subprocess.DEVNULL)  # fmt: skip
+        try:
+            deadline, count = time.monotonic() + 60, 0
+            while time.monotonic() < deadline and process.poll() is None:
+                count = files_in_new_generation(store, live)
+                if count >= target:
+                    break
+                time.sleep(0.02)
+        finally:
+            process.kill()  # SIGKILL
+            process.wait(timeout=30)
+        assert process.returncode == -signal.SIGKILL, "the export ended before the kill"
+        assert out.resolve() == live
+        assert contents(out) == old_site  # whatever the moment, the live site is the old one, whole
+        killed_at.append(count)
+    assert killed_at[0] < killed_at[1] < killed_at[2]  # the kills came at different stages
+    assert any(p.name.startswith("g") and p.resolve() != live for p in store.iterdir())
+    subprocess.run([*feeds, str(small), str(out)], check=True, capture_output=True)
+    assert [p.name for p in store.iterdir() if p.name.startswith("g")] == [live.name]  # leftovers cleaned
