@@ -1,0 +1,171 @@
+"""The ``feeds`` command's contract: exit 0/1/2, one line per problem, a summary, no tracebacks.
+
+A missing articles folder exits 2: DESIGN gives 1 to "the work was done but
+problems were found" and 2 to bad usage or bad config, and a folder that is not
+there (from --articles or the config's articles_dir) means no work could be done.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from feeds.cli import build_parser, main
+from tests.conftest import PROJECT, SAMPLES
+from tests.test_reader import CASES
+
+LINE = re.compile(r"^(?P<path>[^\n]+?)(?::(?P<line>\d+))?: (?P<severity>error|warning): (?P<message>.+)$")
+SUMMARY = re.compile(
+    r"^(?P<articles>\d+) articles( \((?P<unpublished>\d+) unpublished, not in feeds\))?, "
+    r"(?P<errors>\d+) errors, (?P<warnings>\d+) warnings in (?P<files>\d+) files \(\d+\.\d\ds\)$"
+)
+
+
+def run(*args: str, cwd: Path = PROJECT, cache: Path) -> subprocess.CompletedProcess[str]:
+    """The real command in a child process, with its parse cache kept out of $HOME."""
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache)}
+    return subprocess.run(
+        [sys.executable, "-m", "feeds.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _parse_check_output(stdout: str) -> tuple[list[re.Match[str]], re.Match[str]]:
+    *lines, last = stdout.rstrip("\n").split("\n") if stdout.strip() else [""]
+    problems = [LINE.match(line) for line in lines]
+    assert all(problems), [line for line, m in zip(lines, problems, strict=True) if not m]
+    summary = SUMMARY.match(last)
+    assert summary, last
+    return problems, summary  # type: ignore[return-value]
+
+
+def test_check_samples_exits_0(tmp_path: Path) -> None:
+    done = run("check", "--articles", str(SAMPLES), cache=tmp_path)
+    assert done.returncode == 0, done.stderr
+    problems, summary = _parse_check_output(done.stdout)
+    assert summary["errors"] == "0" and int(summary["files"]) >= 15
+    assert int(summary["articles"]) == int(summary["files"])
+    assert int(summary["unpublished"]) >= 2
+    assert all(p["severity"] == "warning" for p in problems)
+    assert done.stderr == ""
+
+
+def test_check_uses_the_default_config(tmp_path: Path) -> None:
+    done = run("check", cache=tmp_path)
+    assert done.returncode == 0, done.stderr
+    _, summary = _parse_check_output(done.stdout)
+    assert int(summary["files"]) == len([p for p in SAMPLES.iterdir() if not p.name.startswith(".")])
+
+
+def test_check_with_an_error_file_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    (articles / "good.md").write_text(
+        "---\ntitle: Good\noriginalUrl: https://e.com/g\npublishedDateTime: 2024-01-01\n---\n"
+    )
+    (articles / "bad.md").write_text("---\ntitle: Bad\noriginalUrl: https://e.com/b\n---\n")
+    code = main(["check", "--no-cache", "--articles", str(articles)])
+    out = capsys.readouterr().out
+    assert code == 1
+    problems, summary = _parse_check_output(out)
+    assert [(p["path"], p["line"], p["severity"]) for p in problems] == [("bad.md", None, "error")]
+    assert "publishedDateTime" in problems[0]["message"]
+    assert (summary["articles"], summary["errors"], summary["files"]) == ("1", "1", "2")
+
+
+@pytest.mark.parametrize(
+    ("args", "config", "stderr"),
+    [
+        (["check", "--articles", "{tmp}/missing"], None, "--articles: error: key 'articles_dir'"),
+        (["check"], "articles_dir: nowhere\n", "feeds.yaml: error: key 'articles_dir'"),
+        (["check"], "colour: blue\n", "feeds.yaml: error: key 'colour': unknown key"),
+        (["check"], "items_per_feed: lots\n", "feeds.yaml: error: key 'items_per_feed'"),
+        (["check"], "a: [\n", "is not valid YAML"),
+        (["check", "--config", "{tmp}/none.yaml"], None, "cannot read the config file"),
+        (["export", "--base-url", "ftp://x/", "{tmp}/out"], None, "--base-url: error: key 'base_url'"),
+        (["check", "--bogus"], None, "unrecognized arguments: --bogus"),
+        (["frobnicate"], None, "invalid choice"),
+        ([], None, "required"),
+        (["serve", "--port", "eighty"], None, "invalid int value"),
+    ],
+)
+def test_bad_usage_or_config_exits_2(
+    tmp_path: Path, args: list[str], config: str | None, stderr: str
+) -> None:
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    if config is not None:
+        (tmp_path / "feeds.yaml").write_text(config)
+        argv += ["--config", str(tmp_path / "feeds.yaml")]
+    done = run(*argv, cache=tmp_path / "cache")
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert stderr in done.stderr
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert [line for line in lines if "error:" in line] == [lines[-1]]  # one message, last
+    assert stderr in lines[-1]
+
+
+def test_hostile_folder_never_gives_a_traceback(tmp_path: Path) -> None:
+    articles = tmp_path / "articles"
+    (articles / "sub").mkdir(parents=True)
+    for index, (name, raw, _) in enumerate(CASES):
+        (articles / ("sub" if index % 2 else "") / f"{name}.md").write_bytes(raw)
+    (articles / os.fsdecode(b"odd\xffname\n.md")).write_bytes(b"---\n- x\n---\n")
+    os.symlink(articles, articles / "sub" / "loop")
+    os.symlink("/etc/passwd", articles / "passwd.md")
+    done = run("check", "--articles", str(articles), cache=tmp_path / "cache")
+    assert "Traceback" not in done.stderr and done.stderr == ""
+    assert done.returncode == 1
+    problems, summary = _parse_check_output(done.stdout)
+    assert int(summary["files"]) == len(CASES) + 1
+    assert int(summary["errors"]) == sum(p["severity"] == "error" for p in problems)
+    assert not any(p["path"].startswith("/") or "passwd" in p["path"] for p in problems)
+    assert not any("internal error" in p["message"] for p in problems)
+
+
+def _commands_and_options() -> dict[str, set[str]]:
+    parser = build_parser()
+    found: dict[str, set[str]] = {}
+    for action in parser._actions:  # argparse keeps subcommands only here
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found[name] = {
+                    option
+                    for sub_action in sub._actions
+                    for option in sub_action.option_strings
+                    if option.startswith("--") and option != "--help"
+                }
+                found[name] |= {a.metavar for a in sub._actions if not a.option_strings and a.metavar}
+    return found
+
+
+def test_parser_has_the_design_contract() -> None:
+    found = _commands_and_options()
+    assert {"check", "export", "serve"} <= set(found)
+    assert {"--articles", "--config"} <= found["check"]
+    assert {"--articles", "--config", "--base-url", "OUT_DIR"} <= found["export"]
+    assert {"--articles", "--config", "--base-url", "--host", "--port"} <= found["serve"]
+
+
+def test_readme_documents_every_command_and_option() -> None:
+    readme = PROJECT / "README.md"
+    if not readme.exists():
+        pytest.skip("README.md does not exist yet (the lead writes it)")
+    text = readme.read_text(encoding="utf-8")
+    missing = []
+    for command, options in sorted(_commands_and_options().items()):
+        if not re.search(rf"\bfeeds {re.escape(command)}\b", text):
+            missing.append(f"feeds {command}")
+        missing += [f"feeds {command} {option}" for option in sorted(options) if option not in text]
+    assert not missing, f"README.md does not document: {', '.join(missing)}"
