@@ -89,7 +89,9 @@ def render_index(catalog: Catalog, settings: Settings) -> Rendered:
         if rows:
             sections.append(
                 f"<section><h2>{heading}</h2>\n<table>\n<thead><tr><th>Feed</th><th>Articles</th>"
-                f"<th>Newest</th><th>Subscribe</th></tr></thead>\n<tbody>\n" + "\n".join(rows) + "\n</tbody></table></section>"
+                f"<th>Newest</th><th>Subscribe</th></tr></thead>\n<tbody>\n"
+                + "\n".join(rows)
+                + "\n</tbody></table></section>"
             )
     opml = esc(settings.site_url + OPML_PATH)
     body = f"""<!DOCTYPE html>
