@@ -1,0 +1,73 @@
+"""The model: frozen values, Problem's one-line format, and stages importing only backwards."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+from datetime import UTC, datetime
+
+import pytest
+
+from feeds.model import Article, Image, Problem, Provider, Related, Severity
+from tests.conftest import PROJECT
+
+
+def _article(**changes: object) -> Article:
+    values: dict[str, object] = {
+        "source": "a.md",
+        "uid": "urn:uuid:x",
+        "title": "T",
+        "link": "https://e.com/a",
+        "published_at": datetime(2024, 1, 1, tzinfo=UTC),
+    }
+    return Article(**{**values, **changes})
+
+
+def test_values_are_frozen_and_hashable() -> None:
+    article = _article(images=(Image("https://e.com/i.jpg", 10, 20),), provider=Provider("E", "e.com"))
+    related = Related("R", "https://r.com/")
+    for value, name in [(article, "title"), (article.images[0], "url"), (article.provider, "name"), (related, "link")]:
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(value, name, "changed")
+    assert hash(article) == hash(_article(images=article.images, provider=article.provider))
+
+
+def test_lead_image_is_the_first_image() -> None:
+    assert _article().lead_image is None
+    first, second = Image("https://e.com/1.jpg"), Image("https://e.com/2.jpg")
+    assert _article(images=(first, second)).lead_image is first
+
+
+@pytest.mark.parametrize(
+    ("problem", "text"),
+    [
+        (Problem("a.md", Severity.ERROR, "bad", 3), "a.md:3: error: bad"),
+        (Problem("dir/a.md", Severity.WARNING, "meh"), "dir/a.md: warning: meh"),
+    ],
+)
+def test_problem_is_one_line(problem: Problem, text: str) -> None:
+    assert str(problem) == text
+    assert problem.is_error is (problem.severity is Severity.ERROR)
+
+
+# STYLE §1: model ← config ← reader (text is the reader's helper); nothing imports forwards.
+ALLOWED = {
+    "model": set(),
+    "text": set(),
+    "config": {"model"},
+    "reader": {"model", "config", "text"},
+}
+
+
+@pytest.mark.parametrize("module", sorted(ALLOWED))
+def test_foundation_modules_import_only_backwards(module: str) -> None:
+    tree = ast.parse((PROJECT / "feeds" / f"{module}.py").read_text(encoding="utf-8"))
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("feeds."):
+            imported.add(node.module.split(".")[1])
+        elif isinstance(node, ast.ImportFrom) and node.module == "feeds":
+            imported |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.Import):
+            imported |= {a.name.split(".")[1] for a in node.names if a.name.startswith("feeds.")}
+    assert imported <= ALLOWED[module], imported - ALLOWED[module]
