@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from feeds.config import Settings
-from feeds.site import split_feed_path
+from feeds.site import INDEX_PATH
 
 HEADERS_PATH = "_headers"
 NGINX_PATH = "_nginx.conf"
@@ -86,8 +86,9 @@ def media_types_by_extension(types: Mapping[str, str]) -> dict[str, str]:
     return by_extension
 
 
-def _is_feed(path: str, settings: Settings) -> bool:
-    return split_feed_path(path, settings) is not None
+def cross_origin(path: str) -> bool:
+    """Feeds and OPML may be read by scripts on other sites, as the web app allows; pages not."""
+    return path != INDEX_PATH
 
 
 def header_patterns(paths: Iterable[str]) -> list[str]:
@@ -122,7 +123,7 @@ def render_headers(types: Mapping[str, str], settings: Settings) -> bytes:
     for pattern in header_patterns(paths):
         sample = next(p for p in paths if header_patterns([p]) == [pattern])
         lines += ["", pattern, f"  Content-Type: {types[sample]}", f"  Cache-Control: {cache}"]
-        if _is_feed(sample, settings):
+        if cross_origin(sample):
             lines.append("  Access-Control-Allow-Origin: *")  # browser-side feed readers
         if pattern == "/index.html":
             lines += ["", "/", f"  Content-Type: {types[sample]}", f"  Cache-Control: {cache}"]
@@ -143,7 +144,9 @@ def render_nginx(types: Mapping[str, str], settings: Settings) -> bytes:
     feeds, and the export's own metadata files hidden.
     """
     by_extension = media_types_by_extension(types)
-    feed_extensions = sorted({extension(p) for p in types if _is_feed(p, settings)})
+    shared = sorted({extension(p) for p in types if cross_origin(p)})
+    if any(extension(p) in shared for p in types if not cross_origin(p)):
+        raise ValueError("a cross-origin extension is shared with a same-origin page")
     cache = _nginx_quote(cache_control(settings))
     width = max(len(_nginx_quote(t)) for t in by_extension.values())
     type_lines = [f"    {_nginx_quote(media_type):<{width}} {ext};" for ext, media_type in sorted(by_extension.items())]
@@ -177,7 +180,7 @@ def render_nginx(types: Mapping[str, str], settings: Settings) -> bytes:
         "    return 404;",
         "}",
         "",
-        f"location ~ \\.({'|'.join(feed_extensions)})$ {{",
+        f"location ~ \\.({'|'.join(shared)})$ {{",
         f"    add_header Cache-Control {cache};",
         "    add_header X-Content-Type-Options nosniff;",
         '    add_header Access-Control-Allow-Origin "*";',
