@@ -1,0 +1,96 @@
+"""CDN metadata: _headers rules give every path the app's headers; types come from the renderer."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from feeds.catalog import Catalog, build_catalog
+from feeds.cdn import header_patterns, media_types_by_extension, render_headers, render_nginx
+from feeds.config import Settings
+from feeds.reader import read_folder
+from feeds.site import INDEX_PATH, render_path, site_paths
+
+from .conftest import BASE_URL, REAL_CORPUS, SAMPLES, require_shared
+
+
+def parse_headers_file(text: str) -> list[tuple[str, dict[str, str]]]:
+    """Netlify / Cloudflare Pages ``_headers``: a URL pattern, then indented ``Name: value`` lines."""
+    rules: list[tuple[str, dict[str, str]]] = []
+    for line in text.splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        if line.startswith("/"):
+            rules.append((line.strip(), {}))
+        else:
+            name, _, value = line.strip().partition(":")
+            assert name not in rules[-1][1]
+            rules[-1][1][name] = value.strip()
+    return rules
+
+
+def headers_for(rules: list[tuple[str, dict[str, str]]], url_path: str) -> dict[str, str]:
+    """Both hosts apply every matching rule; a splat matches any characters."""
+    found: dict[str, str] = {}
+    for pattern, headers in rules:
+        if re.fullmatch(".*".join(map(re.escape, pattern.split("*"))), url_path):
+            for name, value in headers.items():
+                assert name not in found, f"{url_path}: {name} set by two rules (hosts would join them)"
+                found[name] = value
+    return found
+
+
+def load(articles) -> tuple[Settings, Catalog]:
+    settings = Settings(base_url=BASE_URL, articles_dir=articles, cache_max_age=600)
+    return settings, build_catalog(read_folder(articles, settings).articles, settings)
+
+
+def types_of(settings: Settings, catalog: Catalog) -> dict[str, str]:
+    return {path: render_path(path, catalog, settings).media_type for path in site_paths(catalog, settings)}
+
+
+@pytest.mark.parametrize("corpus", ["samples", "real"])
+def test_headers_file_gives_every_path_the_apps_type_and_cache_control(corpus: str) -> None:
+    settings, catalog = load(SAMPLES if corpus == "samples" else require_shared(REAL_CORPUS))
+    types = types_of(settings, catalog)
+    rules = parse_headers_file(render_headers(types, settings).decode("utf-8"))
+    assert len(rules) <= 100  # Cloudflare Pages' limit, whatever the number of feeds
+    for path, media_type in [*types.items(), ("", types[INDEX_PATH])]:
+        headers = headers_for(rules, "/" + path)
+        assert headers["Content-Type"] == media_type, path
+        assert headers["Cache-Control"] == "public, max-age=600"
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers.get("Access-Control-Allow-Origin") == (None if path in ("", INDEX_PATH) else "*")
+
+
+@pytest.mark.parametrize(
+    ("paths", "expected"),
+    [
+        (["index.html", "all.rss"], ["/index.html", "/all.rss"]),
+        (["topics/ai.rss", "topics/ml.rss", "topics/ai.atom"], ["/topics/*.rss", "/topics/*.atom"]),
+        (["providers/ign.json"], ["/providers/*.json"]),
+    ],
+)
+def test_header_patterns_are_root_files_and_folder_extension_splats(paths: list[str], expected: list[str]) -> None:
+    assert header_patterns(paths) == expected
+
+
+def test_one_extension_with_two_types_is_a_bug_not_a_guess() -> None:
+    with pytest.raises(ValueError, match=r"\.rss"):
+        media_types_by_extension({"all.rss": "application/rss+xml", "topics/x.rss": "text/xml"})
+
+
+def test_nginx_snippet_takes_its_types_from_the_renderer() -> None:
+    settings, catalog = load(SAMPLES)
+    snippet = render_nginx(types_of(settings, catalog), settings).decode("utf-8")
+    for extension, media_type in media_types_by_extension(types_of(settings, catalog)).items():
+        assert re.search(rf'^\s+"{re.escape(media_type)}"\s+{extension};$', snippet, re.MULTILINE)
+    assert 'add_header Cache-Control "public, max-age=600";' in snippet
+    assert "location ~ ^/_ {" in snippet
+
+
+def test_nginx_snippet_refuses_a_value_that_would_break_out_of_its_quotes() -> None:
+    settings = Settings(base_url=BASE_URL)
+    with pytest.raises(ValueError, match="nginx"):
+        render_nginx({"all.rss": 'application/rss+xml"; evil'}, settings)
