@@ -1,0 +1,387 @@
+"""What the live app serves: one immutable snapshot, rebuilt off the request path.
+
+A :class:`Live` holds the current :class:`Snapshot` (catalog, every selected
+article, problem counts, load time and a per-generation memo for the web
+layer). A background thread per process polls the articles folder's
+fingerprint and, when it changed, reads the folder and builds a new catalog,
+then swaps the snapshot in one assignment: requests keep getting the old bytes
+until the new ones are ready, and a failed rebuild keeps the last good snapshot
+and is reported. Filtered feeds (``/filter.rss?topic=ai``) are built here from
+the full article list, since catalog feeds hold only the newest N.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import re
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from feeds.catalog import (
+    Catalog,
+    Feed,
+    FeedKind,
+    build_catalog,
+    provider_key,
+    select_articles,
+    topic_key,
+)
+from feeds.config import Settings
+from feeds.model import Article
+from feeds.reader import Folder, find_article_files, read_folder
+
+FILTER_KEYS = ("topic", "provider", "min_quality", "q")
+MAX_FILTER_PARAMS = 20
+MAX_FILTER_CHARS = 100
+_WORD = re.compile(r"\w+")
+_INTEGER = re.compile(r"[+-]?[0-9]{1,10}")
+# control characters (XML 1.0 forbids most; none belongs in a filter value)
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+Loader = Callable[[Settings], Folder]
+
+
+class LoadError(Exception):
+    """The articles folder cannot be listed; the last good snapshot stays."""
+
+
+def read_articles_folder(settings: Settings) -> Folder:
+    """The default loader: every file under ``settings.articles_dir``."""
+    return read_folder(settings.articles_dir, settings)
+
+
+def _check_listable(root: Path) -> None:
+    try:
+        with os.scandir(root):
+            pass
+    except OSError as exc:
+        raise LoadError(
+            f"{root}: cannot list the articles folder ({exc.strerror or exc})"
+        ) from None
+
+
+def fingerprint(root: Path) -> str:
+    """A digest of the sorted (relative path, size, mtime_ns) of every article file.
+
+    Cheap (one stat per file, no reads), so it can run every few seconds.
+    Raises :class:`LoadError` when the folder itself cannot be listed: a missing
+    or unreadable folder must not look like an empty one and wipe every feed.
+    """
+    _check_listable(root)
+    digest = hashlib.sha256()
+    for path in find_article_files(root):
+        try:
+            stat = path.stat()
+        except OSError:  # removed between listing and stat: the next poll sees it gone
+            continue
+        name = path.relative_to(root).as_posix()
+        digest.update(
+            f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode("utf-8", "surrogateescape")
+        )
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything one generation of the live app serves; replaced whole, never changed.
+
+    ``articles`` is every selected article, newest first (filtered feeds need
+    them all). ``memo`` is the web layer's cache of rendered responses for this
+    generation only, so a new generation can never serve old bytes.
+    ``last_error`` is the latest reload failure, None once a reload succeeds.
+    """
+
+    catalog: Catalog
+    articles: tuple[Article, ...]
+    problems: int
+    errors: int
+    files: int
+    generation: int
+    fingerprint: str | None
+    loaded_at: datetime | None
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+def empty_snapshot(settings: Settings, error: str | None = None) -> Snapshot:
+    """What is served before any successful load: no articles, the reason in ``last_error``."""
+    return Snapshot(
+        build_catalog((), settings), (), 0, 0, 0, 0, None, None, error, _now() if error else None
+    )
+
+
+def build_snapshot(
+    settings: Settings, loader: Loader, generation: int, mark: str | None = None
+) -> Snapshot:
+    """Read and index the folder whose fingerprint is ``mark`` (taken now when None).
+
+    The fingerprint is taken before reading, so a file changed during the read
+    makes the next poll rebuild again. Raises LoadError, or whatever the loader raises.
+    """
+    if mark is None:
+        mark = fingerprint(settings.articles_dir)
+    folder = loader(settings)
+    _check_listable(settings.articles_dir)  # vanished during the read: not an empty folder
+    articles = tuple(select_articles(folder.articles, settings))
+    catalog = build_catalog(folder.articles, settings)
+    errors = sum(1 for p in folder.problems if p.is_error)
+    return Snapshot(
+        catalog, articles, len(folder.problems), errors, folder.files, generation, mark, _now()
+    )
+
+
+def _now() -> datetime:
+    # the clock only stamps /healthz, never a feed
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if isinstance(exc, LoadError) else f"{type(exc).__name__}: {text}"
+
+
+class Live:
+    """The current snapshot of one process, and the poller that keeps it fresh.
+
+    The poller thread is started lazily by :meth:`ensure_polling` (on a
+    request, or from a server's post-fork hook), never at import or in
+    :meth:`__init__`, so a pre-forking server's master holds no thread and
+    every worker polls for itself.
+    """
+
+    def __init__(self, settings: Settings, loader: Loader = read_articles_folder) -> None:
+        self.settings = settings
+        self.loader = loader
+        self._rebuild = threading.Lock()  # one rebuild at a time
+        self._starting = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pid: int | None = None
+        self._failed_mark: str | None = None
+        # called with each new snapshot before it goes live (the web app pre-renders hot pages)
+        self.on_new_snapshot: Callable[[Snapshot], None] | None = None
+        try:
+            self.state = build_snapshot(settings, loader, 1)
+        except Exception as exc:  # noqa: BLE001 - a bad first load must still let the app start
+            self.state = empty_snapshot(settings, _one_line(exc))
+
+    def refresh(self) -> bool:
+        """Rebuild when the folder's fingerprint changed; True when a new snapshot was swapped in.
+
+        The one place that catches any exception: it runs on the poller thread,
+        which must outlive every bad rebuild (the error shows in /healthz). A
+        rebuild that failed is not retried until the files change again.
+        """
+        with self._rebuild:
+            old = self.state
+            try:
+                mark = fingerprint(self.settings.articles_dir)
+            except LoadError as exc:
+                self._keep(old, exc)
+                return False
+            if mark == old.fingerprint:
+                if old.last_error is not None:  # the folder is back as it was
+                    self.state = dataclasses.replace(old, last_error=None, last_error_at=None)
+                return False
+            if mark == self._failed_mark:
+                return False
+            try:
+                new = build_snapshot(self.settings, self.loader, old.generation + 1, mark)
+                if self.on_new_snapshot is not None:
+                    self.on_new_snapshot(new)
+            except Exception as exc:  # noqa: BLE001 - see the docstring
+                self._failed_mark = mark
+                self._keep(old, exc)
+                return False
+            self._failed_mark = None
+            self.state = new  # the swap: one assignment
+            return True
+
+    def _keep(self, old: Snapshot, exc: Exception) -> None:
+        """Keep serving ``old``; record why the reload failed (once per distinct reason)."""
+        message = _one_line(exc)
+        if message != old.last_error:
+            self.state = dataclasses.replace(old, last_error=message, last_error_at=_now())
+
+    def ensure_polling(self) -> None:
+        """Start this process's poller thread if it is not running (cheap when it is)."""
+        pid = os.getpid()
+        if self._pid == pid:
+            return
+        with self._starting:
+            if self._pid == pid:
+                return
+            if self._thread is not None:  # inherited through fork: the thread did not come along
+                self._rebuild = threading.Lock()
+            self._stop = threading.Event()
+            thread = threading.Thread(target=self._poll, name="feeds-reload", daemon=True)
+            thread.start()
+            self._thread, self._pid = thread, pid
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the poller (tests and orderly shutdown); a later request starts it again."""
+        self._stop.set()
+        if self._thread is not None and self._pid == os.getpid():
+            self._thread.join(timeout)
+        self._thread, self._pid = None, None
+
+    def _poll(self) -> None:
+        stop = self._stop
+        while not stop.is_set():
+            self.refresh()
+            stop.wait(self.settings.reload_interval)
+
+
+# ----- filtered feeds -----------------------------------------------------------------------------
+
+
+class FilterError(ValueError):
+    """A filter query the app refuses (400); the message is one line."""
+
+
+@dataclass(frozen=True, slots=True)
+class FeedFilter:
+    """A normalized filter: OR within a kind, AND across kinds; values deduplicated and sorted.
+
+    Topics and providers are the feed slug when the catalog knows them,
+    otherwise their identity key; words are casefolded. So equal queries
+    written in any order, case or spelling give one filter and one set of bytes.
+    """
+
+    topics: tuple[str, ...] = ()
+    providers: tuple[str, ...] = ()
+    min_quality: int | None = None
+    words: tuple[str, ...] = ()
+
+    def query(self) -> str:
+        """The canonical query string (fixed key order, sorted values), without '?'."""
+        pairs = [("topic", t) for t in self.topics] + [("provider", p) for p in self.providers]
+        if self.min_quality is not None:
+            pairs.append(("min_quality", str(self.min_quality)))
+        pairs += [("q", w) for w in self.words]
+        return urlencode(pairs)
+
+
+def parse_filter(
+    pairs: Iterable[tuple[str, str]], catalog: Catalog, settings: Settings
+) -> FeedFilter:
+    """Query parameters → a normalized FeedFilter, or FilterError naming what is wrong."""
+    pairs = list(pairs)
+    if len(pairs) > MAX_FILTER_PARAMS:
+        raise FilterError(f"at most {MAX_FILTER_PARAMS} filter parameters, got {len(pairs)}")
+    aliases = {" ".join(a.split()).casefold(): t for a, t in settings.topic_aliases}
+    topic_slugs = {f.key: f.slug for f in catalog.of_kind(FeedKind.TOPIC)}
+    values: dict[str, list[str]] = {key: [] for key in FILTER_KEYS}
+    for key, value in pairs:
+        if key not in values:
+            raise FilterError(f"unknown parameter {key[:40]!r}; use {', '.join(FILTER_KEYS)}")
+        if len(value) > MAX_FILTER_CHARS:
+            raise FilterError(f"{key} must be at most {MAX_FILTER_CHARS} characters")
+        if not value.strip():
+            raise FilterError(f"{key} must not be empty")
+        if _CONTROL.search(value):
+            raise FilterError(f"{key} must not contain control characters")
+        values[key].append(value.strip())
+    topics = {_topic_id(v, catalog, aliases, topic_slugs) for v in values["topic"]}
+    providers = {_provider_id(v, catalog) for v in values["provider"]}
+    words = set()
+    for value in values["q"]:
+        found = _WORD.findall(value.casefold())
+        if not found:
+            raise FilterError("q must contain a word (letters or digits)")
+        words.add(" ".join(found))
+    qualities = set(values["min_quality"])
+    if len(qualities) > 1:
+        raise FilterError("min_quality may be given once")
+    quality = None
+    if qualities:
+        text = qualities.pop()
+        if not _INTEGER.fullmatch(text):
+            raise FilterError("min_quality must be a whole number")
+        quality = int(text)
+    return FeedFilter(
+        tuple(sorted(topics)), tuple(sorted(providers)), quality, tuple(sorted(words))
+    )
+
+
+def _topic_id(value: str, catalog: Catalog, aliases: dict[str, str], slugs: dict[str, str]) -> str:
+    key = topic_key(value, aliases)
+    if key in slugs:
+        return slugs[key]
+    feed = catalog.get(f"{FeedKind.TOPIC.value}/{value.lower()}")
+    path = catalog.redirects.get(f"{FeedKind.TOPIC.value}/{value.lower()}")
+    feed = feed or (catalog.get(path) if path else None)
+    return feed.slug if feed is not None else key
+
+
+def _provider_id(value: str, catalog: Catalog) -> str:
+    key = provider_key(value, None)
+    if key in catalog.provider_slugs:
+        return catalog.provider_slugs[key]
+    feed = catalog.get(f"{FeedKind.PROVIDER.value}/{value.lower()}")
+    return feed.slug if feed is not None else key
+
+
+def _words(article: Article) -> set[str]:
+    return set(_WORD.findall(f"{article.title}\n{article.summary}".casefold()))
+
+
+def filter_feed(snapshot: Snapshot, wanted: FeedFilter, settings: Settings) -> Feed:
+    """The filtered feed: every matching article of the snapshot, the newest N as items."""
+    catalog = snapshot.catalog
+    aliases = {" ".join(a.split()).casefold(): t for a, t in settings.topic_aliases}
+    slug_keys = {f.slug: f.key for f in catalog.of_kind(FeedKind.TOPIC)}
+    topic_keys = {slug_keys.get(t, t) for t in wanted.topics}
+    provider_keys = {k for k, slug in catalog.provider_slugs.items() if slug in wanted.providers}
+    provider_keys |= set(wanted.providers)
+    phrases = [w.split() for w in wanted.words]
+    matching = []
+    for article in snapshot.articles:
+        if wanted.min_quality is not None and (
+            article.quality is None or article.quality < wanted.min_quality
+        ):
+            continue
+        if topic_keys and not any(topic_key(t, aliases) in topic_keys for t in article.topics):
+            continue
+        if provider_keys and (
+            article.provider is None
+            or provider_key(article.provider.name, article.provider.domain) not in provider_keys
+        ):
+            continue
+        if phrases:
+            words = _words(article)
+            if not any(all(w in words for w in phrase) for phrase in phrases):
+                continue
+        matching.append(article)
+    title = f"Filtered: {_describe(wanted)} — {settings.site_title}"
+    return Feed(
+        kind=FeedKind.ALL,
+        key="filter",
+        slug="filter",
+        name=title,
+        title=title,
+        description=f"The newest articles matching {_describe(wanted)}.",
+        items=tuple(matching[: settings.items_per_feed]),
+        total=len(matching),
+    )
+
+
+def _describe(wanted: FeedFilter) -> str:
+    parts = []
+    if wanted.topics:
+        parts.append("topic " + " or ".join(wanted.topics))
+    if wanted.providers:
+        parts.append("provider " + " or ".join(wanted.providers))
+    if wanted.min_quality is not None:
+        parts.append(f"quality at least {wanted.min_quality}")
+    if wanted.words:
+        parts.append("words " + " or ".join(f"“{w}”" for w in wanted.words))
+    return "; ".join(parts) or "everything"

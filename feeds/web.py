@@ -1,0 +1,376 @@
+"""The live Flask app: the site's paths over HTTP, with conditional GET and gzip.
+
+A thin IO adapter over :func:`feeds.site.render_path` (the same bytes an
+export writes). Each path is rendered once per catalog generation and kept,
+with its gzip bytes and its response headers worked out in advance, so a hot
+feed costs a dictionary lookup and Werkzeug's conditional check per request.
+The articles folder is watched by :class:`feeds.live.Live`; new bytes replace
+old ones in one swap. No request header ever reaches a feed's bytes or a
+redirect's Location: absolute URLs come from ``settings.site_url`` only.
+"""
+
+from __future__ import annotations
+
+import gzip
+import html
+import json
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flask import Flask, Response, abort, request
+from werkzeug.datastructures import Accept, Headers
+from werkzeug.exceptions import HTTPException
+from werkzeug.http import is_resource_modified, parse_etags, remove_entity_headers
+
+from feeds.catalog import FeedKind
+from feeds.config import Settings
+from feeds.live import FeedFilter, FilterError, Live, Snapshot, filter_feed, parse_filter
+from feeds.render import Format, Rendered, render_feed
+from feeds.site import INDEX_PATH, OPML_PATH, enabled_formats, render_path, split_feed_path
+
+MAX_PATH_CHARS = 512
+FILTER_CACHE_SIZE = 256
+FILTER_PATH = "filter"
+_TEXT = "text/plain; charset=utf-8"
+_HTML = "text/html; charset=utf-8"
+_GZIP_NAMES = frozenset(("gzip", "x-gzip"))
+_CONDITIONAL = ("HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE", "HTTP_IF_MATCH")
+
+
+def gzip_body(body: bytes) -> bytes:
+    """Byte-stable gzip, as feeds.export.gzip_bytes: level 9, mtime 0, no file name."""
+    return gzip.compress(body, compresslevel=9, mtime=0)
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """One representation of a path (identity or gzip) with its WSGI headers worked out.
+
+    The headers are made once, by a Werkzeug Response (``set_etag``,
+    ``cache_control``, ``vary``, ``last_modified``), and replayed on every
+    request; the 304 headers are the same list less the entity headers, as
+    Werkzeug itself would send them.
+    """
+
+    body: bytes
+    etag: str
+    headers: tuple[tuple[str, str], ...]
+    not_modified_headers: tuple[tuple[str, str], ...]
+
+
+def prepare(
+    body: bytes,
+    etag: str,
+    rendered: Rendered,
+    settings: Settings,
+    *,
+    encoding: str | None,
+    cross_origin: bool,
+) -> Variant:
+    """The variant for ``body``: its strong ETag, validators and caching headers."""
+    response = Response(body, content_type=rendered.media_type)
+    response.set_etag(etag)  # strong: the bytes themselves (feeds.render.make_rendered)
+    if rendered.last_modified is not None:
+        response.last_modified = rendered.last_modified
+    response.cache_control.public = True
+    response.cache_control.max_age = settings.cache_max_age
+    response.vary.add("Accept-Encoding")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if cross_origin:
+        response.access_control_allow_origin = "*"
+    if encoding is not None:
+        response.content_encoding = encoding
+    headers = Headers(response.headers)
+    remove_entity_headers(headers)  # RFC 9110 §15.4.5, as Response.get_wsgi_headers does for 304
+    return Variant(
+        body, etag, tuple(response.headers.to_wsgi_list()), tuple(headers.to_wsgi_list())
+    )
+
+
+class Page:
+    """A rendered path as HTTP: the identity variant now, the gzip variant on first demand."""
+
+    __slots__ = ("rendered", "identity", "cross_origin", "settings", "_gzip", "_lock")
+
+    def __init__(self, rendered: Rendered, settings: Settings, *, cross_origin: bool) -> None:
+        self.rendered, self.settings, self.cross_origin = rendered, settings, cross_origin
+        self._gzip: Variant | None = None
+        self._lock = threading.Lock()
+        self.identity = prepare(
+            rendered.body,
+            rendered.etag,
+            rendered,
+            settings,
+            encoding=None,
+            cross_origin=cross_origin,
+        )
+
+    def gzip(self) -> Variant:
+        """The gzip variant: its own strong ETag (RFC 9110 §8.8.3), compressed once."""
+        variant = self._gzip
+        if variant is None:
+            with self._lock:
+                if self._gzip is None:
+                    self._gzip = prepare(
+                        gzip_body(self.rendered.body),
+                        self.rendered.etag + "-gz",
+                        self.rendered,
+                        self.settings,
+                        encoding="gzip",
+                        cross_origin=self.cross_origin,
+                    )
+                variant = self._gzip
+        return variant
+
+
+class PreparedResponse(Response):
+    """A response carrying a Variant's prepared headers (the hot path).
+
+    Werkzeug would copy and rescan the headers per request to fix them up for
+    the status; these were settled when the page was rendered, so
+    :meth:`get_wsgi_headers` sends them as they are. A HEAD, 304 or 412 sends no body.
+    """
+
+    def __init__(self, variant: Variant, status: int) -> None:
+        if status == 200:
+            super().__init__(variant.body, status)
+            self.headers = Headers(variant.headers)
+        else:
+            super().__init__(None, status)
+            self.headers = Headers(variant.not_modified_headers)
+
+    def get_wsgi_headers(self, environ: dict[str, Any]) -> Headers:
+        return self.headers
+
+
+def wants_gzip(accept: Accept) -> bool:
+    """gzip when Accept-Encoding lists it (or ``*``) with q > 0; an explicit entry beats ``*``."""
+    wildcard = 0.0
+    for value, quality in accept:
+        name = value.lower()
+        if name in _GZIP_NAMES:
+            return quality > 0
+        if name == "*" and not wildcard:
+            wildcard = quality
+    return wildcard > 0
+
+
+def respond(page: Page) -> Response:
+    """200, 304 or 412 for ``page`` under the current request's conditional headers."""
+    environ = request.environ
+    variant = page.identity
+    if "HTTP_ACCEPT_ENCODING" in environ and wants_gzip(request.accept_encodings):
+        variant = page.gzip()
+    if any(name in environ for name in _CONDITIONAL) and not is_resource_modified(
+        environ, etag=variant.etag, last_modified=page.rendered.last_modified
+    ):
+        # Werkzeug's Response.make_conditional rule: a failed If-Match is 412, else 304
+        status = 412 if parse_etags(environ.get("HTTP_IF_MATCH")) else 304
+        return PreparedResponse(variant, status)
+    return PreparedResponse(variant, 200)
+
+
+class _Memo:
+    """Pages of one snapshot: site paths (a bounded set) and recent filtered feeds (an LRU)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.pages: dict[str, Page] = {}
+        self.filters: dict[tuple[str, str], Page] = {}
+
+
+def _memo(snapshot: Snapshot) -> _Memo:
+    memo = snapshot.memo.get("web")
+    if memo is None:
+        memo = snapshot.memo.setdefault("web", _Memo())  # setdefault: one winner across threads
+    return memo
+
+
+def site_page(snapshot: Snapshot, path: str, settings: Settings) -> Page | None:
+    """The page for a site path of this snapshot, rendered on first use; None when unknown."""
+    memo = _memo(snapshot)
+    page = memo.pages.get(path)
+    if page is not None:
+        return page
+    with memo.lock:  # one render per path per generation, however many requests wait
+        page = memo.pages.get(path)
+        if page is None:
+            rendered = render_path(path, snapshot.catalog, settings)
+            if rendered is None:
+                return None
+            page = Page(rendered, settings, cross_origin=path != INDEX_PATH)
+            memo.pages[path] = page
+    return page
+
+
+def filter_page(snapshot: Snapshot, wanted: FeedFilter, fmt: Format, settings: Settings) -> Page:
+    """The page for a filtered feed; the newest FILTER_CACHE_SIZE distinct queries are kept."""
+    memo = _memo(snapshot)
+    query = wanted.query()
+    key = (fmt.extension, query)
+    page = memo.filters.get(key)
+    if page is not None:
+        return page
+    with memo.lock:
+        page = memo.filters.get(key)
+        if page is None:
+            self_url = f"{settings.site_url}{FILTER_PATH}.{fmt.extension}" + (
+                f"?{query}" if query else ""
+            )
+            feed = filter_feed(snapshot, wanted, settings)
+            rendered = render_feed(feed, fmt, snapshot.catalog, settings, self_url=self_url)
+            page = Page(rendered, settings, cross_origin=True)
+            while len(memo.filters) >= FILTER_CACHE_SIZE:
+                memo.filters.pop(next(iter(memo.filters)))
+            memo.filters[key] = page
+    return page
+
+
+def warm(snapshot: Snapshot, settings: Settings) -> None:
+    """Render the hottest pages (index, OPML, the all feeds) before a snapshot goes live."""
+    for path in (
+        INDEX_PATH,
+        OPML_PATH,
+        *(f"all.{fmt.extension}" for fmt in enabled_formats(settings)),
+    ):
+        site_page(snapshot, path, settings)
+
+
+def canonical_location(path: str, snapshot: Snapshot, settings: Settings) -> str | None:
+    """The URL a non-canonical feed path (other case, topic alias) moves to, or None.
+
+    Built from ``settings.site_url`` only, never from the request's Host.
+    """
+    parts = split_feed_path(path.lower(), settings)
+    if parts is None:
+        return None
+    stem, fmt = parts
+    catalog = snapshot.catalog
+    target = stem if catalog.get(stem) is not None else catalog.redirects.get(stem)
+    if target is None:
+        original = path.rpartition(".")[0]
+        target = catalog.redirects.get(original)
+    if target is None or f"{target}.{fmt.extension}" == path:
+        return None
+    return f"{settings.site_url}{target}.{fmt.extension}"
+
+
+def _not_found_page(settings: Settings) -> bytes:
+    index = html.escape(settings.site_url)
+    return (
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>Not found</title></head>\n'
+        f"<body><h1>Not found</h1><p>There is no feed here. Every feed is listed on "
+        f'<a href="{index}">the index page</a>.</p></body></html>\n'
+    ).encode()
+
+
+def _plain(status: int, message: str, extra: tuple[tuple[str, str], ...] = ()) -> Response:
+    headers = (("Content-Type", _TEXT), ("X-Content-Type-Options", "nosniff"), *extra)
+    return Response(message.rstrip("\n") + "\n", status, headers)
+
+
+def create_app(settings: Settings, *, live: Live | None = None) -> Flask:
+    """The Flask app for ``settings``; the only way to build one (STYLE §8).
+
+    The articles are read here, once; the poller that keeps them fresh starts
+    on the first request in each process (or from the server's post-fork
+    hook), never in a pre-forking master. ``live`` lets tests pass their own.
+    """
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = 0  # no route reads a body
+    # merging slashes would redirect to a Location built from the Host header
+    app.url_map.merge_slashes = False
+    current = live if live is not None else Live(settings)
+    current.on_new_snapshot = lambda snapshot: warm(snapshot, settings)
+    warm(current.state, settings)
+    app.extensions["feeds"] = current
+    not_found = _not_found_page(settings)
+    formats = {fmt.extension: fmt for fmt in enabled_formats(settings)}
+    cache_control = ("Cache-Control", f"public, max-age={settings.cache_max_age}")
+
+    def snapshot() -> Snapshot:
+        current.ensure_polling()
+        return current.state
+
+    def serve(path: str) -> Response:
+        if len(path) > MAX_PATH_CHARS:
+            abort(404)
+        state = snapshot()
+        page = site_page(state, path, settings)
+        if page is not None:
+            return respond(page)
+        location = canonical_location(path, state, settings)
+        if location is None:
+            abort(404)
+        return _plain(301, f"Moved to {location}", (("Location", location), cache_control))
+
+    @app.get("/")
+    @app.get("/index.html")
+    def index() -> Response:
+        return serve(INDEX_PATH)
+
+    @app.get("/feeds.opml")
+    def opml() -> Response:
+        return serve(OPML_PATH)
+
+    @app.get("/all.<extension>")
+    def all_feed(extension: str) -> Response:
+        return serve(f"all.{extension}")
+
+    @app.get("/topics/<name>")
+    def topic_feed(name: str) -> Response:
+        return serve(f"{FeedKind.TOPIC.value}/{name}")
+
+    @app.get("/providers/<name>")
+    def provider_feed(name: str) -> Response:
+        return serve(f"{FeedKind.PROVIDER.value}/{name}")
+
+    @app.get(f"/{FILTER_PATH}.<extension>")
+    def filtered_feed(extension: str) -> Response:
+        fmt = formats.get(extension)
+        if fmt is None:
+            abort(404)
+        state = snapshot()
+        try:
+            wanted = parse_filter(request.args.items(multi=True), state.catalog, settings)
+        except FilterError as exc:
+            return _plain(400, f"bad filter: {exc}")
+        return respond(filter_page(state, wanted, fmt, settings))
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        state = snapshot()
+        body = {
+            "status": "ok" if state.last_error is None else "error",
+            "generation": state.generation,
+            "articles": len(state.articles),
+            "feeds": len(state.catalog.feeds),
+            "files": state.files,
+            "problems": state.problems,
+            "errors": state.errors,
+            "loaded_at": _iso(state.loaded_at),
+            "last_error": state.last_error,
+            "last_error_at": _iso(state.last_error_at),
+        }
+        status = 200 if state.loaded_at is not None else 503
+        headers = (("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff"))
+        return Response(
+            json.dumps(body, indent=2) + "\n", status, headers, mimetype="application/json"
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        if exc.code == 404:
+            headers = (("Content-Type", _HTML), ("X-Content-Type-Options", "nosniff"))
+            return Response(not_found, 404, headers)
+        response = exc.get_response()
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    return app
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment is not None else None
