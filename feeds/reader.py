@@ -488,7 +488,9 @@ def read_article(path: Path, settings: Settings, *, root: Path | None = None) ->
     problems = _FileProblems(shown)
     try:
         with path.open("rb") as handle:
-            raw = handle.read(settings.max_file_bytes + 1)
+            # read(n) allocates n bytes up front: ask for the file's size, not the limit
+            expected = os.fstat(handle.fileno()).st_size
+            raw = handle.read(min(expected, settings.max_file_bytes) + 1)
     except OSError as exc:
         return problems.error(f"cannot read the file ({exc.strerror or exc})")
     if len(raw) > settings.max_file_bytes:

@@ -18,6 +18,8 @@ import ftfy
 _XML_ILLEGAL = re.compile("[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufdcf\ufdf0-\ufffd\U00010000-\U0010ffff]")
 _TAG = re.compile(r"</?[A-Za-z][^<>]{0,2000}>")
 _SPACES = re.compile(r"\s+")
+_ANY_SPACE = re.compile(r"\s")
+_HOST = re.compile(r"[a-z0-9.\-]+|\[[0-9a-f:.]+\]")
 _ENTITY = re.compile(r"&(#[0-9]{1,7};|#[xX][0-9a-fA-F]{1,6};|[A-Za-z][A-Za-z0-9]{1,31};)")
 # mojibake repair only; keep curly quotes, ligatures and full-width forms as written
 _FTFY = ftfy.TextFixerConfig(
@@ -77,7 +79,7 @@ def clean_url(value: str, *, base_host: str | None = None) -> str | None:
     are percent-encoded; the host is lowercased and IDNA-encoded.
     """
     text = _XML_ILLEGAL.sub("", value).strip()
-    if not text or len(text) > MAX_URL_CHARS or any(c.isspace() for c in text):
+    if not text or len(text) > MAX_URL_CHARS or _ANY_SPACE.search(text):
         return None
     if text.startswith("//"):
         text = "https:" + text
@@ -97,7 +99,7 @@ def clean_url(value: str, *, base_host: str | None = None) -> str | None:
         host = host.encode("idna").decode("ascii") if not host.isascii() else host
     except UnicodeError:
         return None
-    if not re.fullmatch(r"[a-z0-9.\-]+|\[[0-9a-f:.]+\]", host):
+    if not _HOST.fullmatch(host):
         return None
     netloc = host if port is None else f"{host}:{port}"
     return urlunsplit(
