@@ -21,32 +21,10 @@ from typing import Any
 import yaml
 from dateutil import parser as date_parser
 
+from feeds import safe_yaml
 from feeds.config import Settings
 from feeds.model import Article, Image, Problem, Provider, Related, Severity
 from feeds.text import clean_domain, clean_text, clean_url, link_key, repair_mojibake
-
-try:  # libyaml is several times faster and bounds nesting depth in C
-    _BaseLoader: type = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - depends on how PyYAML was built
-    _BaseLoader = yaml.SafeLoader
-
-
-class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
-    """The safe loader, except that a timestamp Python cannot hold stays text.
-
-    ``2024-02-30`` or ``0000-01-01`` would make SafeConstructor raise a bare
-    ValueError; as text they reach :func:`parse_date` and get a clear message.
-    """
-
-
-def _timestamp(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
-    try:
-        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
-    except (ValueError, OverflowError):
-        return loader.construct_scalar(node)
-
-
-_Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
 
 MAX_TOPICS = 50
 MAX_IMAGES = 20
@@ -520,7 +498,7 @@ def _read_text(raw: bytes, shown: str, settings: Settings, problems: _FileProble
     try:
         if len(front) > _COUNT_VALUES_ABOVE and _count_values(front) > MAX_VALUES:
             return problems.error(f"front matter holds more than {MAX_VALUES} values; not read (an article has ~100)")
-        data = yaml.load(front, Loader=_Loader)  # noqa: S506 - a safe loader
+        data = safe_yaml.load(front)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else None
@@ -545,7 +523,7 @@ def _count_values(front: str) -> int:
     small values; counting events first costs about nothing and stops early.
     """
     count = 0
-    for event in yaml.parse(front, Loader=_Loader):
+    for event in yaml.parse(front, Loader=safe_yaml.Loader):
         if isinstance(event, yaml.NodeEvent):
             count += 1
             if count > MAX_VALUES:
