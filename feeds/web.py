@@ -295,7 +295,8 @@ def create_app(settings: Settings, *, live: Live | None = None) -> Flask:
         return current.state
 
     def serve(path: str) -> Response:
-        if len(path) > MAX_PATH_CHARS:
+        # Werkzeug's router ignores extra leading slashes; one page has one URL
+        if len(path) > MAX_PATH_CHARS or request.environ.get("PATH_INFO", "").startswith("//"):
             abort(404)
         state = snapshot()
         page = site_page(state, path, settings)

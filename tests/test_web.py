@@ -382,6 +382,12 @@ HOSTILE = [
 ]
 
 
+@pytest.mark.parametrize("path_info", ["//all.rss", "//", "///topics/ai.rss", "//feeds.opml"])
+def test_extra_leading_slashes_are_not_found(client, path_info):
+    # the test client would read "//all.rss" as a host name, so set PATH_INFO as a server would
+    assert client.get("/", environ_overrides={"PATH_INFO": path_info}).status_code == 404
+
+
 @pytest.mark.parametrize(("method", "path", "headers", "expected"), HOSTILE)
 def test_hostile_requests_never_cause_a_server_error(client, method, path, headers, expected):
     response = client.open(path, method=method, headers=headers)

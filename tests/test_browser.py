@@ -1,0 +1,111 @@
+"""The index page in a real browser: headless Chromium (Selenium) against ``feeds serve``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import feedparser
+import pytest
+
+from feeds.catalog import build_catalog
+from feeds.config import load_settings, with_overrides
+from feeds.reader import read_folder
+from tests.conftest import require_tool
+from tests.test_serve import Server, running_server
+
+webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+
+CHROMIUM_FLAGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    # no base URL: the links must point at this very server for a click to land on it
+    with running_server(tmp_path_factory.mktemp("browser"), base_url=None) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory):
+    chromium = require_tool("chromium")
+    chromedriver = require_tool("chromedriver")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
+    driver = webdriver.Chrome(options=options, service=Service(chromedriver))
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def site_url(server: Server) -> str:
+    return f"http://127.0.0.1:{server.port}/"
+
+
+def feed_paths(server: Server) -> list[str]:
+    settings = with_overrides(load_settings(server.articles.parent / "feeds.yaml"), articles_dir=server.articles)
+    catalog = build_catalog(read_folder(settings.articles_dir, settings).articles, settings)
+    return [feed.path for feed in catalog.feeds]
+
+
+def test_the_index_has_a_row_for_every_feed(server, browser):
+    browser.get(site_url(server))
+    rows = browser.find_elements(By.CSS_SELECTOR, "main tbody tr")
+    assert [row.get_attribute("id") for row in rows] == feed_paths(server)
+    robotics = browser.find_element(By.ID, "topics/robotics")
+    assert robotics.find_element(By.TAG_NAME, "th").text == "Robotics"
+    assert [a.text for a in robotics.find_elements(By.TAG_NAME, "a")] == ["RSS", "ATOM", "JSON"]
+
+
+def test_the_index_has_autodiscovery_links_for_the_all_feed(server, browser):
+    browser.get(site_url(server))
+    links = browser.find_elements(By.CSS_SELECTOR, 'head link[rel="alternate"]')
+    found = {(link.get_attribute("type"), link.get_attribute("href")) for link in links}
+    assert found == {
+        ("application/rss+xml", site_url(server) + "all.rss"),
+        ("application/atom+xml", site_url(server) + "all.atom"),
+        ("application/feed+json", site_url(server) + "all.json"),
+    }
+
+
+@pytest.mark.parametrize("extension", ["rss", "atom", "json"])
+def test_clicking_a_feed_link_opens_that_feed(server, browser, extension):
+    browser.get(site_url(server))
+    browser.find_element(By.CSS_SELECTOR, f'tr[id="topics/robotics"] a[href$=".{extension}"]').click()
+    url = f"{site_url(server)}topics/robotics.{extension}"
+    assert browser.current_url == url
+    shown = browser.find_element(By.TAG_NAME, "pre").text  # Chromium shows feeds as text
+    served = server.request("GET", f"/topics/robotics.{extension}")[2]
+    if extension == "json":
+        assert json.loads(shown) == json.loads(served)
+        return
+    seen, expected = feedparser.parse(shown), feedparser.parse(served)
+    assert seen.feed.title == expected.feed.title == "Robotics — News feeds"
+    assert [e.title for e in seen.entries] == [e.title for e in expected.entries]
+    assert "Robots learn to fold laundry" in [e.title for e in seen.entries]
+
+
+def test_the_opml_link_lists_every_feed(server, browser):
+    browser.get(site_url(server))
+    browser.find_element(By.LINK_TEXT, "every feed as OPML").click()
+    assert browser.current_url == site_url(server) + "feeds.opml"
+    source = browser.page_source
+    for path in feed_paths(server):
+        assert f"{site_url(server)}{path}.rss" in source
+
+
+def test_a_missing_feed_page_links_back_to_the_index(server, browser):
+    browser.get(site_url(server) + "topics/no-such-topic.rss")
+    browser.find_element(By.LINK_TEXT, "the index page").click()
+    assert browser.current_url == site_url(server)
+    assert browser.find_element(By.TAG_NAME, "h1").text == "News feeds"

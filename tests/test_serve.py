@@ -1,0 +1,284 @@
+"""``feeds serve``: a real gunicorn server process on 127.0.0.1, spoken to with raw HTTP."""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from feeds import serve as serve_module
+from feeds.config import Settings
+from feeds.serve import gunicorn_options, local_url, serve
+from tests.conftest import BASE_URL, PROJECT
+from tests.test_web import ARTICLES, make_articles, write_article
+
+RELOAD_INTERVAL = 0.5
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    port: int
+    articles: Path
+    process: subprocess.Popen
+    stdout: Path
+
+    def request(
+        self, method: str, path: str, headers: dict[str, str] | None = None
+    ) -> tuple[int, http.client.HTTPMessage, bytes]:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            connection.request(method, path, headers=headers or {})
+            response = connection.getresponse()
+            return response.status, response.headers, response.read()
+        finally:
+            connection.close()
+
+    def raw(self, data: bytes) -> tuple[int, bytes]:
+        """Send bytes as they are (no client-side checks); the status and the whole answer."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as sock:
+            sock.sendall(data)
+            chunks = []
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        answer = b"".join(chunks)
+        return int(answer.split(b" ", 2)[1]), answer
+
+
+def wait_until_healthy(server: Server, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            pytest.fail(f"server exited with {server.process.returncode}: {server.stdout.read_text()}")
+        try:
+            if server.request("GET", "/healthz")[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    pytest.fail("the server did not answer /healthz in time")
+
+
+@contextmanager
+def running_server(root: Path, *, base_url: str | None = BASE_URL) -> Iterator[Server]:
+    """``feeds serve`` on a free port over a copy of the samples plus ARTICLES; stopped on exit."""
+    articles = make_articles(root / "articles", samples=True)
+    config = root / "feeds.yaml"
+    config.write_text(
+        (f'base_url: "{base_url}"\n' if base_url else "")
+        + f"reload_interval: {RELOAD_INTERVAL}\ncache_max_age: 60\n"
+        + "topic_aliases:\n  Artificial Intelligence: AI\n"
+    )
+    port = free_port()
+    stdout = root / "stdout.txt"
+    command = [sys.executable, "-m", "feeds.cli", "serve", "--config", str(config), "--articles", str(articles),
+               "--port", str(port), "--workers", "2"]  # fmt: skip
+    with stdout.open("wb") as out:
+        process = subprocess.Popen(command, cwd=PROJECT, stdout=out, stderr=subprocess.STDOUT)
+    running = Server(port, articles, process, stdout)
+    try:
+        wait_until_healthy(running)
+        yield running
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with running_server(tmp_path_factory.mktemp("serve")) as running:
+        yield running
+
+
+def test_it_prints_the_url_to_open(server):
+    first_line = server.stdout.read_text().splitlines()[0]
+    assert first_line.startswith("Serving ")
+    assert first_line.endswith(f"on http://127.0.0.1:{server.port}/ — open it in a browser")
+
+
+def test_feeds_come_with_their_headers(server):
+    status, headers, body = server.request("GET", "/all.rss")
+    assert status == 200
+    assert headers["Content-Type"] == "application/rss+xml; charset=utf-8"
+    assert headers["Cache-Control"] == "public, max-age=60"
+    assert headers["Access-Control-Allow-Origin"] == "*"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert int(headers["Content-Length"]) == len(body)
+    assert b"Drones deliver medicine" in body
+
+
+def test_304_round_trips_with_either_validator(server):
+    _, headers, _ = server.request("GET", "/topics/robotics.atom")
+    status, again, body = server.request("GET", "/topics/robotics.atom", {"If-None-Match": headers["ETag"]})
+    assert (status, body, again["ETag"]) == (304, b"", headers["ETag"])
+    status, _, body = server.request("GET", "/topics/robotics.atom", {"If-Modified-Since": headers["Last-Modified"]})
+    assert (status, body) == (304, b"")
+    status, _, _ = server.request("GET", "/topics/robotics.atom", {"If-None-Match": '"stale"'})
+    assert status == 200
+
+
+def test_gzip_and_head(server):
+    _, plain_headers, plain = server.request("GET", "/all.json")
+    status, headers, packed = server.request("GET", "/all.json", {"Accept-Encoding": "gzip"})
+    assert status == 200 and headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(packed) == plain
+    assert headers["ETag"] != plain_headers["ETag"] and headers["Vary"] == "Accept-Encoding"
+    status, head_headers, body = server.request("HEAD", "/all.json")
+    assert (status, body) == (200, b"")
+    assert head_headers["Content-Length"] == str(len(plain))
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "location"),
+    [
+        ("GET", "/topics/nope.rss", 404, None),
+        ("POST", "/all.rss", 405, None),
+        ("DELETE", "/topics/ai.rss", 405, None),
+        ("GET", "/topics/AI.rss", 301, "topics/ai.rss"),
+        ("GET", "/topics/artificial-intelligence.json", 301, "topics/ai.json"),
+    ],
+)
+def test_errors_and_redirects(server, method, path, status, location):
+    got, headers, _ = server.request(method, path, {"Host": "evil.example", "X-Forwarded-Host": "evil.example"})
+    assert got == status
+    if location:
+        assert headers["Location"] == BASE_URL + location
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "expected"),
+    [
+        (b"GET /all.rss HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n", 200),
+        (b"GET /all.rss HTTP/1.1\r\nHost: a\r\nX-Forwarded-Host: evil.example\r\nX-Forwarded-Proto: gopher\r\n"
+         b"Forwarded: host=evil.example\r\nConnection: close\r\n\r\n", 200),
+        (b"GET /all.rss HTTP/1.0\r\n\r\n", 200),
+        (b"GET //all.rss HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", 404),
+        (b"GET /topics/../all.rss HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", 404),
+        (b"GET /topics/%2e%2e/all.rss HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", 404),
+        (b"GET /topics/a%2Fb.rss HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", 404),
+        (b"GET /all.rss%00 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", 404),
+        (b"GET /all.rss%0d%0aX-Injected:%20yes HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", 404),
+        (b"GET /topics/" + b"a" * 600 + b".rss HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", 404),
+        (b"GET /all.rss\x00 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", None),
+        (b"GET /all.rss\rX-Injected: yes HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", None),
+        (b"GET /all.rss HTTP/1.1\r\nHost: a\r\nIf-None-Match: \x01\x02garbage\r\nConnection: close\r\n\r\n", None),
+        (b"GET /all.rss HTTP/1.1\r\nHost: a\r\nIf-None-Match: W/\"x\", \"\r\nConnection: close\r\n\r\n", 200),
+        (b"GET /all.rss HTTP/1.1\r\nHost: a\r\nIf-Modified-Since: 99 Foo\r\nConnection: close\r\n\r\n", 200),
+        (b"GET /all.rss HTTP/1.1\r\nHost: a\r\nAccept-Encoding: gzip;q=x,*;q=\r\nConnection: close\r\n\r\n", 200),
+        (b"GET /all.rss HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n", None),
+        (b"GET /filter.rss?topic=%00 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", 400),
+        (b"GET /" + b"x" * 9000 + b" HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", None),
+    ],
+)  # fmt: skip
+def test_raw_hostile_requests_never_cause_a_server_error(server, request_bytes, expected):
+    status, answer = server.raw(request_bytes)
+    assert status < 500
+    if expected is not None:
+        assert status == expected
+    head = answer.split(b"\r\n\r\n", 1)[0]
+    assert b"X-Injected" not in head and b"evil" not in answer
+
+
+def test_no_host_header_changes_a_feed_byte(server):
+    _, _, reference = server.request("GET", "/all.atom")
+    _, answer = server.raw(
+        b"GET /all.atom HTTP/1.1\r\nHost: evil.example:1\r\nX-Forwarded-Host: evil.example\r\n"
+        b"X-Forwarded-Proto: http\r\nConnection: close\r\n\r\n"
+    )
+    assert answer.split(b"\r\n\r\n", 1)[1] == reference
+
+
+def test_concurrent_requests_while_articles_come_and_go(server):
+    paths = ["/all.rss", "/all.atom", "/all.json", "/", "/feeds.opml", "/topics/robotics.rss",
+             "/providers/wired.json", "/filter.rss?topic=robotics", "/healthz"]  # fmt: skip
+    statuses: Counter = Counter()
+    errors: list[str] = []
+    stop = threading.Event()
+
+    def hammer(offset: int) -> None:
+        index = offset
+        while not stop.is_set():
+            path = paths[index % len(paths)]
+            index += 1
+            try:
+                status, _, _ = server.request("GET", path)
+            except OSError as exc:  # a refused or reset connection is a failure too
+                errors.append(f"{path}: {exc}")
+                continue
+            statuses[status] += 1
+            if status >= 500:
+                errors.append(f"{path}: {status}")
+
+    workers = [threading.Thread(target=hammer, args=(n,)) for n in range(4)]
+    for worker in workers:
+        worker.start()
+    try:
+        title = "Volcano sensors go online"
+        new = write_article(server.articles, "volcano.md", title, ["Volcanology"], "Wired",
+                            published_at="2030-01-01T00:00:00Z")  # fmt: skip
+        # every worker process has its own poller: all of them must serve it, on fresh connections
+        deadline = time.monotonic() + 12 * RELOAD_INTERVAL + 10
+        while not all(title.encode() in server.request("GET", "/all.rss")[2] for _ in range(6)):
+            assert time.monotonic() < deadline, "the new article did not appear in time"
+            time.sleep(0.1)
+        assert server.request("GET", "/topics/volcanology.rss")[0] == 200
+        new.unlink()
+        (server.articles / "a5.md").unlink()
+        while any(b"Drones deliver medicine" in server.request("GET", "/all.rss")[2] for _ in range(6)):
+            assert time.monotonic() < deadline + 10, "the removed articles did not disappear in time"
+            time.sleep(0.1)
+        assert server.request("GET", "/topics/volcanology.rss")[0] == 404
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join(10)
+        write_article(server.articles, *ARTICLES[4])
+    assert errors == []
+    assert statuses[200] > 0 and set(statuses) == {200}
+
+
+def test_serve_without_a_base_url_uses_its_own_address(tmp_path, monkeypatch, capsys):
+    started = {}
+
+    def fake_run(app, options):
+        started.update(app=app, options=options)
+        return 0
+
+    monkeypatch.setattr(serve_module, "run_gunicorn", fake_run)
+    settings = Settings(base_url=None, articles_dir=make_articles(tmp_path / "articles"))
+    assert serve(settings, host="127.0.0.1", port=8123, workers=3) == 0
+    app = started["app"]
+    assert b'href="http://127.0.0.1:8123/all.rss"' in app.test_client().get("/all.rss").data
+    assert started["options"]["bind"] == "127.0.0.1:8123" and started["options"]["workers"] == 3
+    feeds = len(app.extensions["feeds"].state.catalog.feeds)
+    assert capsys.readouterr().out == (
+        f"Serving {feeds} feeds ({len(ARTICLES)} articles) on http://127.0.0.1:8123/ — open it in a browser\n"
+    )
+
+
+def test_gunicorn_settings_are_safe_for_several_servers_on_one_machine():
+    options = gunicorn_options("::1", 8000, 0)
+    assert options["bind"] == "[::1]:8000" and options["workers"] == 1
+    assert options["control_socket_disable"] is True
+    assert local_url("::1", 8000) == "http://[::1]:8000/"
