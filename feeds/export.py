@@ -17,6 +17,7 @@ Atomic against a killed process, not against power loss: nothing is fsynced.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -28,13 +29,19 @@ from feeds import cdn
 from feeds.catalog import Catalog
 from feeds.cdn import ENCODINGS, FileInfo, gzip_bytes
 from feeds.config import Settings
-from feeds.site import render_path, site_paths
+from feeds.signature import Signer
+from feeds.site import render_path, site_paths, split_feed_path
 
 __all__ = ["ExportError", "ExportSummary", "export_site", "gzip_bytes", "site_files"]
 
 COMPRESSED_SUFFIX = ".gz"
 _LOCK_NAME = ".lock"
 _LINK_PREFIX = ".link-"
+
+
+def _signatures_file(store: Path, generation: Path) -> Path:
+    """Where the feed signatures of one generation are kept (beside it, never published)."""
+    return store / f"signatures.{generation.name}.json"
 
 
 class ExportError(Exception):
@@ -98,6 +105,8 @@ def _clean_leftovers(store: Path, keep: Path | None) -> None:
     for entry in store.iterdir():
         if entry.name == _LOCK_NAME or (keep is not None and entry.resolve() == keep):
             continue
+        if keep is not None and entry == _signatures_file(store, keep):
+            continue
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry, ignore_errors=True)
         else:
@@ -155,6 +164,23 @@ class _Generation:
         self.written += 1
         return False
 
+    def reuse(self, relative: str, old_infos: dict[str, FileInfo]) -> bool:
+        """Keep the previous generation's file and its encodings as they are, unrendered.
+
+        False (and nothing placed) when any of them is missing from the previous generation.
+        """
+        names = [relative] + [relative + encoding.suffix for encoding in ENCODINGS]
+        olds = [self._old(name) for name in names]
+        if any(old is None for old in olds):
+            return False
+        for name, old in zip(names, olds, strict=True):
+            target = _safe_target(self.root, name)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._link_or_copy(old, target)
+            self.infos[name] = old_infos.get(name) or FileInfo.of(old.read_bytes())
+            self.unchanged += 1
+        return True
+
     def put_compressed(self, relative: str, data: bytes, *, source_unchanged: bool) -> None:
         """Write every encoding of ``data``; an unchanged file reuses its old copies uncompressed."""
         for encoding in ENCODINGS:
@@ -199,7 +225,21 @@ def export_site(
         new = _Generation(generation, previous, old_files)
         types: dict[str, str] = {}
         paths = site_paths(catalog, settings)
+        # a feed whose signature is the previous export's keeps its files unrendered
+        signer = Signer(catalog, settings)
+        old_signatures = _read_json(_signatures_file(store, previous)) if previous else {}
+        old_infos = _manifest_infos(previous) if previous else {}
+        signatures: dict[str, str] = {}
         for index, path in enumerate(paths, start=1):
+            feed_path = split_feed_path(path, settings)
+            feed = catalog.get(feed_path[0]) if feed_path else None
+            if feed_path is not None and feed is not None:
+                signatures[path] = signer.feed(feed, feed_path[1].extension)
+                if old_signatures.get(path) == signatures[path] and new.reuse(path, old_infos):
+                    types[path] = feed_path[1].media_type
+                    if progress is not None:
+                        progress(index, len(paths))
+                    continue
             rendered = render_path(path, catalog, settings)
             if rendered is None:  # pragma: no cover - site_paths only lists renderable paths
                 raise AssertionError(f"site path {path} has no renderer")
@@ -215,9 +255,40 @@ def export_site(
         files = len(new.infos)
         if new.written == 0 and removed == 0 and legacy is None and previous is not None:
             shutil.rmtree(generation)  # nothing changed: leave the live generation alone
+            _write_json(_signatures_file(store, previous), signatures)
             return ExportSummary(out_dir, len(catalog.feeds), files, 0, files, 0, False, previous)
+        _write_json(_signatures_file(store, generation), signatures)
         _flip(out_dir, generation, legacy, store)
     return ExportSummary(out_dir, len(catalog.feeds), files, new.written, new.unchanged, removed, True, generation)
+
+
+def _read_json(path: Path) -> dict:
+    """A JSON object from a file of ours, or {} when it is missing or unreadable (then nothing is reused)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_json(path: Path, data: dict) -> None:
+    temporary = path.with_name(path.name + ".part")
+    temporary.write_text(json.dumps(data, sort_keys=True), encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def _manifest_infos(generation: Path) -> dict[str, FileInfo]:
+    """Sizes and digests the previous export already computed, so reused files are not hashed again."""
+    infos: dict[str, FileInfo] = {}
+    files = _read_json(generation / cdn.MANIFEST_PATH).get("files")
+    for entry in files if isinstance(files, list) else []:
+        try:
+            infos[entry["path"]] = FileInfo(int(entry["size"]), str(entry["sha256"]))
+            for encoded in entry.get("encodings", {}).values():
+                infos[encoded["path"]] = FileInfo(int(encoded["size"]), str(encoded["sha256"]))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return {}
+    return infos
 
 
 def _flip(out_dir: Path, generation: Path, legacy: Path | None, store: Path) -> None:

@@ -269,8 +269,12 @@ def test_an_export_killed_at_any_stage_leaves_a_complete_site(articles: Path, tm
 
     summary = export(newer, out)  # the next run cleans up and publishes
     live = (tmp_path / os.readlink(out)).resolve()
-    leftovers = {p.name for p in store.iterdir()} - {".lock", live.name}
+    names = {p.name for p in store.iterdir()}
+    signatures = {name for name in names if name.startswith("signatures.")}
+    leftovers = names - signatures - {".lock", live.name}
     assert len(leftovers) <= 1 and all(name.startswith("g") for name in leftovers)  # the previous generation
+    # render-skipping signatures: only for the live generation and the one kept beside it
+    assert {name.split(".")[1] for name in signatures} <= leftovers | {live.name}
     assert not any(p.name.startswith(".link-") for p in tmp_path.iterdir())
     if expected_site is not None:
         assert contents(out) == expected_site and summary.written == 0
@@ -316,3 +320,28 @@ def test_cli_export_killed_after_varying_delays_never_breaks_the_live_site(tmp_p
     assert any(p.name.startswith("g") and p.resolve() != live for p in store.iterdir())
     subprocess.run([*feeds, str(small), str(out)], check=True, capture_output=True)
     assert [p.name for p in store.iterdir() if p.name.startswith("g")] == [live.name]  # leftovers cleaned
+
+
+def test_one_added_article_renders_only_the_feeds_it_belongs_to(tmp_path: Path, monkeypatch) -> None:
+    """Feeds whose signature did not change keep their files without being rendered again."""
+    import feeds.export as export_module
+
+    articles = Path(shutil.copytree(SAMPLES, tmp_path / "articles"))
+    out = tmp_path / "out"
+    export(articles, out)
+    write_article(articles, "zz-new.md", title="Brand new", topics=["Space"], provider="Orbit Daily")
+    rendered: list[str] = []
+    real_render_path = export_module.render_path
+
+    def recording(path, *args):
+        rendered.append(path)
+        return real_render_path(path, *args)
+
+    monkeypatch.setattr(export_module, "render_path", recording)
+    export(articles, out)
+    settings, catalog = load(articles)
+    feeds_rendered = {path.rsplit(".", 1)[0] for path in rendered if path not in ("index.html", "feeds.opml")}
+    assert feeds_rendered == {"all", "topics/space", "providers/orbit-daily"}
+    site = contents(out)
+    for path in site_paths(catalog, settings):  # what was kept unrendered is what rendering gives
+        assert site[path] == render_path(path, catalog, settings).body, path
