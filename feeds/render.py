@@ -14,7 +14,7 @@ import html
 import json
 import posixpath
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
@@ -199,13 +199,15 @@ def _new_generator(feed: Feed, fmt: Format, settings: Settings, self_url: str) -
     return generator
 
 
-def _add_entry(generator: FeedGenerator, article: Article, fmt: Format, catalog: Catalog, settings: Settings) -> None:
+def _add_entry(
+    generator: FeedGenerator, article: Article, fmt: Format, catalog: Catalog, settings: Settings, updated: datetime
+) -> None:
     entry = generator.add_entry(order="append")  # feedgen prepends by default
     entry.title(article.title)
     entry.link(href=article.link, rel="alternate")
     entry.guid(article.uid, permalink=False)
     entry.published(article.published_at)
-    entry.updated(article.published_at)
+    entry.updated(updated)
     if article.summary:
         if fmt is Format.RSS:
             # an RSS <description> is HTML (RSS 2.0 spec, item): escape the plain
@@ -245,10 +247,30 @@ def _add_entry(generator: FeedGenerator, article: Article, fmt: Format, catalog:
         entry.media.thumbnail(url=lead.url, group=None, **size)
 
 
+def _distinct_updated(items: tuple[Article, ...]) -> list[datetime]:
+    """Each entry's Atom ``updated``: its publication time, made distinct within the feed.
+
+    Two stories published in the same second are common in news; the W3C
+    validator flags equal ``updated`` values in one feed (DuplicateUpdated),
+    and some readers use the pair (id, updated) to detect edits. The second,
+    third... entry of a tie gets 1, 2... milliseconds added; ``published`` keeps
+    the true time. Items are in a fixed order, so this is deterministic.
+    """
+    used: set[datetime] = set()
+    stamps = []
+    for article in items:
+        stamp = article.published_at
+        while stamp in used:
+            stamp += timedelta(milliseconds=1)
+        used.add(stamp)
+        stamps.append(stamp)
+    return stamps
+
+
 def _xml_feed(feed: Feed, fmt: Format, catalog: Catalog, settings: Settings, self_url: str) -> bytes:
     generator = _new_generator(feed, fmt, settings, self_url)
-    for article in feed.items:
-        _add_entry(generator, article, fmt, catalog, settings)
+    for article, updated in zip(feed.items, _distinct_updated(feed.items), strict=True):
+        _add_entry(generator, article, fmt, catalog, settings, updated)
     if fmt is Format.RSS:
         return generator.rss_str(pretty=True)
     return generator.atom_str(pretty=True)
