@@ -17,7 +17,7 @@ serve: $(BIN)/.installed
 	$(BIN)/feeds serve
 
 test: $(BIN)/.installed
-	$(BIN)/ruff check feeds tests wsgi.py bench
+	$(BIN)/ruff check feeds tests wsgi.py bench tools
 	$(BIN)/pytest
 
 check: $(BIN)/.installed
