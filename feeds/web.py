@@ -36,7 +36,6 @@ FILTER_PATH = "filter"
 _TEXT = "text/plain; charset=utf-8"
 _HTML = "text/html; charset=utf-8"
 _GZIP_NAMES = frozenset(("gzip", "x-gzip"))
-_CONDITIONAL = ("HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE", "HTTP_IF_MATCH")
 
 
 def gzip_body(body: bytes) -> bytes:
@@ -130,16 +129,18 @@ class PreparedResponse(Response):
 
     Werkzeug would copy and rescan the headers per request to fix them up for
     the status; these were settled when the page was rendered, so
-    :meth:`get_wsgi_headers` sends them as they are. A HEAD, 304 or 412 sends no body.
+    :meth:`get_wsgi_headers` sends them as they are, and the body goes out as
+    it is (``direct_passthrough``). A HEAD, 304 or 412 sends no body.
     """
+
+    default_mimetype = None  # the prepared headers carry the type; a 304 carries none
 
     def __init__(self, variant: Variant, status: int) -> None:
         if status == 200:
-            super().__init__(variant.body, status)
-            self.headers = Headers(variant.headers)
+            super().__init__(None, status, variant.headers, direct_passthrough=True)
+            self.response = (variant.body,)
         else:
-            super().__init__(None, status)
-            self.headers = Headers(variant.not_modified_headers)
+            super().__init__(None, status, variant.not_modified_headers)
 
     def get_wsgi_headers(self, environ: dict[str, Any]) -> Headers:
         return self.headers
@@ -157,13 +158,16 @@ def wants_gzip(accept: Accept) -> bool:
     return wildcard > 0
 
 
-def respond(page: Page) -> Response:
-    """200, 304 or 412 for ``page`` under the current request's conditional headers."""
-    environ = request.environ
+def respond(page: Page, environ: dict[str, Any]) -> Response:
+    """200, 304 or 412 for ``page`` under the request's conditional headers."""
     variant = page.identity
     if "HTTP_ACCEPT_ENCODING" in environ and wants_gzip(request.accept_encodings):
         variant = page.gzip()
-    if any(name in environ for name in _CONDITIONAL) and not is_resource_modified(
+    if (
+        "HTTP_IF_NONE_MATCH" in environ
+        or "HTTP_IF_MODIFIED_SINCE" in environ
+        or "HTTP_IF_MATCH" in environ
+    ) and not is_resource_modified(
         environ, etag=variant.etag, last_modified=page.rendered.last_modified
     ):
         # Werkzeug's Response.make_conditional rule: a failed If-Match is 412, else 304
@@ -295,13 +299,14 @@ def create_app(settings: Settings, *, live: Live | None = None) -> Flask:
         return current.state
 
     def serve(path: str) -> Response:
+        environ = request.environ
         # Werkzeug's router ignores extra leading slashes; one page has one URL
-        if len(path) > MAX_PATH_CHARS or request.environ.get("PATH_INFO", "").startswith("//"):
+        if len(path) > MAX_PATH_CHARS or environ.get("PATH_INFO", "").startswith("//"):
             abort(404)
         state = snapshot()
         page = site_page(state, path, settings)
         if page is not None:
-            return respond(page)
+            return respond(page, environ)
         location = canonical_location(path, state, settings)
         if location is None:
             abort(404)
@@ -338,7 +343,7 @@ def create_app(settings: Settings, *, live: Live | None = None) -> Flask:
             wanted = parse_filter(request.args.items(multi=True), state.catalog, settings)
         except FilterError as exc:
             return _plain(400, f"bad filter: {exc}")
-        return respond(filter_page(state, wanted, fmt, settings))
+        return respond(filter_page(state, wanted, fmt, settings), request.environ)
 
     @app.get("/healthz")
     def healthz() -> Response:
