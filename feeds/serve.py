@@ -95,8 +95,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, workers
     live = app.extensions["feeds"]
     state = live.state
     print(
-        f"Serving {len(state.catalog.feeds)} feeds ({len(state.articles)} articles) on {url}"
-        " — open it in a browser",
+        f"Serving {len(state.catalog.feeds)} feeds on {url} — open it in a browser",
         flush=True,
     )
     if settings.site_url != url:

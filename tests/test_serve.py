@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import http.client
+import os
 import signal
 import socket
 import subprocess
@@ -273,7 +274,7 @@ def test_serve_without_a_base_url_uses_its_own_address(tmp_path, monkeypatch, ca
     assert started["options"]["bind"] == "127.0.0.1:8123" and started["options"]["workers"] == 3
     feeds = len(app.extensions["feeds"].state.catalog.feeds)
     assert capsys.readouterr().out == (
-        f"Serving {feeds} feeds ({len(ARTICLES)} articles) on http://127.0.0.1:8123/ — open it in a browser\n"
+        f"Serving {feeds} feeds on http://127.0.0.1:8123/ — open it in a browser\n"
     )
 
 
@@ -282,3 +283,22 @@ def test_gunicorn_settings_are_safe_for_several_servers_on_one_machine():
     assert options["bind"] == "[::1]:8000" and options["workers"] == 1
     assert options["control_socket_disable"] is True
     assert local_url("::1", 8000) == "http://[::1]:8000/"
+
+
+def test_wsgi_module_builds_the_app_from_feeds_config_and_starts_no_thread(tmp_path):
+    make_articles(tmp_path / "articles")
+    config = tmp_path / "feeds.yaml"
+    config.write_text(f'base_url: "{BASE_URL}"\narticles_dir: articles\n')
+    script = (
+        "import threading, wsgi\n"
+        "print(len(threading.enumerate()), wsgi.app.extensions['feeds'].state.catalog.article_count)\n"
+        "print(wsgi.app.test_client().get('/all.rss').status_code)\n"
+        "print(sorted(t.name for t in threading.enumerate()))\n"
+    )
+    env = {**os.environ, "FEEDS_CONFIG": str(config)}
+    result = subprocess.run([sys.executable, "-c", script], cwd=PROJECT, env=env, capture_output=True, text=True,
+                            timeout=60, check=True)  # fmt: skip
+    at_import, status, names = result.stdout.splitlines()
+    assert at_import == f"1 {len(ARTICLES)}"  # articles read, no thread yet
+    assert status == "200"
+    assert names == "['MainThread', 'feeds-reload']"  # the first request started the poller
