@@ -13,14 +13,13 @@ Cloudflare Pages consume ``_headers`` themselves.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from feeds.config import Settings
-from feeds.site import INDEX_PATH
+from feeds.site import INDEX_PATH, gzip_bytes
 
 HEADERS_PATH = "_headers"
 NGINX_PATH = "_nginx.conf"
@@ -36,11 +35,6 @@ class Encoding:
     name: str  # the Content-Encoding token (RFC 9110 §8.4.1)
     suffix: str
     compress: Callable[[bytes], bytes]
-
-
-def gzip_bytes(data: bytes) -> bytes:
-    """Byte-stable gzip: no file name and mtime 0 in the header, so reruns match."""
-    return gzip.compress(data, compresslevel=9, mtime=0)
 
 
 # Only gzip: every client and server knows it. Brotli (.br) was measured and left

@@ -27,10 +27,10 @@ from pathlib import Path
 
 from feeds import cdn
 from feeds.catalog import Catalog
-from feeds.cdn import ENCODINGS, FileInfo, gzip_bytes
+from feeds.cdn import ENCODINGS, FileInfo
 from feeds.config import Settings
 from feeds.signature import Signer
-from feeds.site import render_path, site_paths, split_feed_path
+from feeds.site import gzip_bytes, render_path, site_paths, split_feed_path
 
 __all__ = ["ExportError", "ExportSummary", "export_site", "gzip_bytes", "site_files"]
 

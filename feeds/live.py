@@ -34,6 +34,7 @@ from feeds.catalog import (
     topic_key,
 )
 from feeds.config import Settings
+from feeds.load import IncrementalLoader
 from feeds.model import Article
 from feeds.reader import Folder, find_article_files, read_folder
 
@@ -157,9 +158,11 @@ class Live:
     every worker polls for itself.
     """
 
-    def __init__(self, settings: Settings, loader: Loader = read_articles_folder) -> None:
+    def __init__(self, settings: Settings, loader: Loader | None = None) -> None:
         self.settings = settings
-        self.loader = loader
+        # by default only changed files are read again on a reload (and the first
+        # load goes through the parse cache on all cores)
+        self.loader = loader if loader is not None else IncrementalLoader(settings)
         self._rebuild = threading.Lock()  # one rebuild at a time
         self._starting = threading.Lock()
         self._stop = threading.Event()
@@ -169,7 +172,7 @@ class Live:
         # called with each new snapshot before it goes live (the web app pre-renders hot pages)
         self.on_new_snapshot: Callable[[Snapshot], None] | None = None
         try:
-            self.state = build_snapshot(settings, loader, 1)
+            self.state = build_snapshot(settings, self.loader, 1)
         except Exception as exc:  # noqa: BLE001 - a bad first load must still let the app start
             self.state = empty_snapshot(settings, _one_line(exc))
 

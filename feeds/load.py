@@ -318,6 +318,18 @@ class IncrementalLoader:
         self.use_cache = use_cache
         self.last_stats: LoadStats | None = None
         self._known: dict[str, tuple[tuple[int, int] | None, ReadResult]] | None = None
+        self._folder: Folder | None = None
+        self._loads = 0
+
+    def __call__(self, settings: Settings) -> Folder:
+        """The current Folder, changed or not: the live app's loader interface."""
+        if settings != self.settings:
+            raise ValueError("an IncrementalLoader serves the settings it was made with")
+        folder = self.refresh()
+        if folder is not None:
+            self._folder = folder
+        assert self._folder is not None  # refresh() returns a Folder on the first call
+        return self._folder
 
     def _scan(self) -> list[tuple[str, tuple[int, int] | None]]:
         root = self.settings.articles_dir
@@ -330,7 +342,10 @@ class IncrementalLoader:
             self._known = None
             return _missing_folder(root)
         if self._known is None:
-            loaded = _load_results(self.settings, self.use_cache, None)
+            # all cores only for the first load: later ones may run on a thread of a
+            # threaded server, where forking a process pool is unsafe
+            self._loads += 1
+            loaded = _load_results(self.settings, self.use_cache, None if self._loads == 1 else 1)
             self.last_stats = loaded.stats
             self._known = dict(zip(loaded.names, zip(loaded.identities, loaded.results, strict=True), strict=True))
             return collect(loaded.results)

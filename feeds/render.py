@@ -28,7 +28,9 @@ from feeds.model import Article, Image
 
 GENERATOR = "feeds"
 GENERATOR_URI = "https://github.com/feeds-publisher/feeds"
-# An empty feed still needs a date (Atom requires <updated>); never the clock.
+# An empty feed still needs a date (Atom requires <updated>); never the clock. The
+# newest article of the whole site is used (plausible, and fixed by the input);
+# this only when the site has no article at all.
 EMPTY_FEED_DATE = datetime(1970, 1, 1, tzinfo=UTC)
 _IMAGE_TYPES = {
     ".jpg": "image/jpeg",
@@ -177,7 +179,7 @@ class _AtomEnclosureExtension(BaseEntryExtension):
         return entry
 
 
-def _new_generator(feed: Feed, fmt: Format, settings: Settings, self_url: str) -> FeedGenerator:
+def _new_generator(feed: Feed, fmt: Format, settings: Settings, self_url: str, updated: datetime) -> FeedGenerator:
     generator = FeedGenerator()
     generator.load_extension("media", atom=True, rss=True)
     generator.id(self_url)
@@ -191,7 +193,7 @@ def _new_generator(feed: Feed, fmt: Format, settings: Settings, self_url: str) -
     generator.link(href=self_url, rel="self", type=fmt.media_type.split(";")[0])
     generator.link(href=settings.site_url, rel="alternate", type="text/html")
     # feedgen stamps lastBuildDate/updated with the clock unless set.
-    generator.updated(feed.updated or EMPTY_FEED_DATE)
+    generator.updated(updated)
     if fmt is Format.ATOM:
         generator.register_extension(
             "enclosure_fix", _AtomEnclosureFeedExtension, _AtomEnclosureExtension, atom=True, rss=False
@@ -268,7 +270,8 @@ def _distinct_updated(items: tuple[Article, ...]) -> list[datetime]:
 
 
 def _xml_feed(feed: Feed, fmt: Format, catalog: Catalog, settings: Settings, self_url: str) -> bytes:
-    generator = _new_generator(feed, fmt, settings, self_url)
+    site_newest = catalog.feeds[0].updated if catalog.feeds else None
+    generator = _new_generator(feed, fmt, settings, self_url, feed.updated or site_newest or EMPTY_FEED_DATE)
     for article, updated in zip(feed.items, _distinct_updated(feed.items), strict=True):
         _add_entry(generator, article, fmt, catalog, settings, updated)
     if fmt is Format.RSS:

@@ -7,6 +7,7 @@ One table of paths, one renderer, so the two can never disagree. Sans-IO.
 
 from __future__ import annotations
 
+import gzip
 import html
 from xml.sax.saxutils import quoteattr
 
@@ -19,6 +20,11 @@ OPML_PATH = "feeds.opml"
 HTML_TYPE = "text/html; charset=utf-8"
 OPML_TYPE = "text/x-opml; charset=utf-8"
 _SECTIONS = ((FeedKind.ALL, "All articles"), (FeedKind.TOPIC, "Topics"), (FeedKind.PROVIDER, "Providers"))
+
+
+def gzip_bytes(data: bytes) -> bytes:
+    """Byte-stable gzip for both outlets: level 9, no file name, mtime 0, so reruns match."""
+    return gzip.compress(data, compresslevel=9, mtime=0)
 
 
 def enabled_formats(settings: Settings) -> tuple[Format, ...]:
@@ -113,6 +119,11 @@ td a {{ margin-right: .5rem; }}
 <p>{esc(settings.site_description)}</p>
 <p>{catalog.article_count} articles in {len(catalog.feeds)} feeds. Copy a feed link into your reader,
 or import <a href="{opml}">every feed as OPML</a>.</p>
+<p>Live server only: combine feeds with
+<code>{esc(settings.site_url)}filter.rss?topic=ai&amp;topic=robotics&amp;provider=wired&amp;min_quality=50&amp;q=chips</code>
+(also <code>.atom</code> and <code>.json</code>). Several values of one parameter match any of them; different
+parameters must all match. <code>topic</code> and <code>provider</code> take a name or a slug, <code>q</code> a word
+in the title or summary; at most 20 parameters of 100 characters each.</p>
 </header>
 <main>
 {chr(10).join(sections)}

@@ -11,7 +11,6 @@ redirect's Location: absolute URLs come from ``settings.site_url`` only.
 
 from __future__ import annotations
 
-import gzip
 import html
 import json
 import threading
@@ -28,7 +27,7 @@ from feeds.catalog import FeedKind
 from feeds.config import Settings
 from feeds.live import FeedFilter, FilterError, Live, Snapshot, filter_feed, parse_filter
 from feeds.render import Format, Rendered, render_feed
-from feeds.site import INDEX_PATH, OPML_PATH, enabled_formats, render_path, split_feed_path
+from feeds.site import INDEX_PATH, OPML_PATH, enabled_formats, gzip_bytes, render_path, split_feed_path
 
 MAX_PATH_CHARS = 512
 FILTER_CACHE_SIZE = 256
@@ -36,11 +35,6 @@ FILTER_PATH = "filter"
 _TEXT = "text/plain; charset=utf-8"
 _HTML = "text/html; charset=utf-8"
 _GZIP_NAMES = frozenset(("gzip", "x-gzip"))
-
-
-def gzip_body(body: bytes) -> bytes:
-    """Byte-stable gzip, as feeds.export.gzip_bytes: level 9, mtime 0, no file name."""
-    return gzip.compress(body, compresslevel=9, mtime=0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +107,7 @@ class Page:
             with self._lock:
                 if self._gzip is None:
                     self._gzip = prepare(
-                        gzip_body(self.rendered.body),
+                        gzip_bytes(self.rendered.body),
                         self.rendered.etag + "-gz",
                         self.rendered,
                         self.settings,
