@@ -20,7 +20,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -30,7 +30,7 @@ import yaml
 from feeds import model, reader, text
 from feeds.config import Settings
 from feeds.model import Article, Image, Problem, Provider, Related, Severity
-from feeds.reader import Folder, ReadResult, collect, find_article_files, read_article
+from feeds.reader import Folder, ReadResult, collect, read_article, walk_article_files
 
 CACHE_MAGIC = b"feeds-parse-cache\n"
 CACHE_VERSION = 1
@@ -90,11 +90,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _dt(micros: int | None) -> datetime | None:
-    if micros is None:
-        return None
-    from datetime import timedelta
-
-    return _EPOCH + timedelta(microseconds=micros)
+    return None if micros is None else _EPOCH + timedelta(microseconds=micros)
 
 
 def _provider_record(provider: Provider | None):
@@ -119,16 +115,25 @@ def article_record(a: Article) -> tuple:
     )  # fmt: skip
 
 
-def article_from_record(r: tuple) -> Article:
-    provider = Provider(*r[15]) if r[15] is not None else None
+def article_from_record(r: tuple, providers: dict | None = None) -> Article:
+    """Rebuild an Article; ``providers`` (shared across calls) makes equal Providers one object."""
+    cache = providers if providers is not None else {}
+
+    def provider(value):
+        if value is None:
+            return None
+        found = cache.get(value)
+        if found is None:
+            found = cache[value] = Provider(*value)
+        return found
+
     images = tuple(Image(*i) for i in r[17])
     related = tuple(
-        Related(x[0], x[1], x[2], _dt(x[3]), Provider(*x[4]) if x[4] else None, Image(*x[5]) if x[5] else None)
-        for x in r[18]
+        Related(x[0], x[1], x[2], _dt(x[3]), provider(x[4]), Image(*x[5]) if x[5] else None) for x in r[18]
     )
     return Article(
         r[0], r[1], r[2], r[3], _dt(r[4]), r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14],
-        provider, r[16], images, related, r[19], r[20],
+        provider(r[15]), r[16], images, related, r[19], r[20],
     )  # fmt: skip
 
 
@@ -137,8 +142,8 @@ def _result_record(result: ReadResult) -> tuple:
     return (None if result.article is None else article_record(result.article), problems)
 
 
-def _result_from_record(record: tuple) -> ReadResult:
-    article = None if record[0] is None else article_from_record(record[0])
+def _result_from_record(record: tuple, providers: dict | None = None) -> ReadResult:
+    article = None if record[0] is None else article_from_record(record[0], providers)
     problems = tuple(Problem(p[0], Severity(p[1]), p[2], p[3]) for p in record[1])
     return ReadResult(article, problems)
 
@@ -209,12 +214,17 @@ def _bulk_allocation() -> Iterator[None]:
         gc.freeze()
 
 
-def _identity(path: Path) -> tuple[int, int] | None:
+def _identity(entry: os.DirEntry) -> tuple[int, int] | None:
     try:
-        stat = path.stat()
+        stat = entry.stat()
     except OSError:
         return None
     return stat.st_size, stat.st_mtime_ns
+
+
+def scan_identities(root: Path) -> list[tuple[str, tuple[int, int] | None]]:
+    """(relative name, (size, mtime_ns)) of every article file, in path order: one stat each."""
+    return [(name, _identity(entry)) for name, entry in walk_article_files(root)]
 
 
 def _read_batch(job: tuple[Path, list[str], Settings]) -> list[tuple]:
@@ -250,11 +260,9 @@ def _load_results(settings: Settings, use_cache: bool, workers: int | None) -> _
     warning = warning or read_warning
 
     with _bulk_allocation():
-        names: list[str] = []
-        identities: list[tuple[int, int] | None] = []
-        for file in find_article_files(root):
-            names.append(file.relative_to(root).as_posix())
-            identities.append(_identity(file))
+        scanned = scan_identities(root)
+        names = [name for name, _ in scanned]
+        identities = [identity for _, identity in scanned]
         records: list[tuple | None] = [None] * len(names)
         misses: list[int] = []
         for index, (name, identity) in enumerate(zip(names, identities, strict=True)):
@@ -267,7 +275,8 @@ def _load_results(settings: Settings, use_cache: bool, workers: int | None) -> _
         for index, record in zip(misses, parsed, strict=True):
             records[index] = record
         try:
-            results = [_result_from_record(record) for record in records]
+            providers: dict = {}
+            results = [_result_from_record(record, providers) for record in records]
         except (TypeError, ValueError, IndexError):
             # a foreign cache with the right header: never trust it, read everything again
             warning = f"parse cache {path} holds unreadable entries; rebuilding it"
@@ -331,10 +340,6 @@ class IncrementalLoader:
         assert self._folder is not None  # refresh() returns a Folder on the first call
         return self._folder
 
-    def _scan(self) -> list[tuple[str, tuple[int, int] | None]]:
-        root = self.settings.articles_dir
-        return [(path.relative_to(root).as_posix(), _identity(path)) for path in find_article_files(root)]
-
     def refresh(self) -> Folder | None:
         """The current Folder, or None when nothing changed since the previous call."""
         root = self.settings.articles_dir
@@ -349,7 +354,7 @@ class IncrementalLoader:
             self.last_stats = loaded.stats
             self._known = dict(zip(loaded.names, zip(loaded.identities, loaded.results, strict=True), strict=True))
             return collect(loaded.results)
-        current = self._scan()
+        current = scan_identities(root)
         known = self._known
         stale = [(name, identity) for name, identity in current if name not in known or known[name][0] != identity]
         gone = known.keys() - {name for name, _ in current}

@@ -545,44 +545,52 @@ def _printable(front: str, problems: _FileProblems) -> str:
     return cleaned
 
 
-def find_article_files(root: Path) -> Iterator[Path]:
-    """Every regular file under ``root``, in sorted order, skipping dotfiles and dot-folders.
+def walk_article_files(root: Path) -> Iterator[tuple[str, os.DirEntry]]:
+    """(relative POSIX name, directory entry) of every regular file under ``root``, in sorted order.
 
-    Symlinks are followed only while they stay inside ``root``; each real folder
-    is visited once, so a symlink cycle cannot loop.
+    Dotfiles and dot-folders are skipped. Symlinks are followed only while they
+    stay inside ``root``; each real folder is visited once, so a symlink cycle
+    cannot loop. The entries carry their ``stat()`` (one system call, cached),
+    which is all an identity check needs: no Path objects on the hot path.
     """
     real_root = root.resolve()
     seen: set[Path] = set()
     count = 0
 
-    def walk(folder: Path) -> Iterator[Path]:
+    def walk(folder: str, prefix: str) -> Iterator[tuple[str, os.DirEntry]]:
         nonlocal count
-        real = folder.resolve()
+        real = Path(folder).resolve()
         if real in seen or not real.is_relative_to(real_root):
             return
         seen.add(real)
         try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            with os.scandir(folder) as scan:
+                entries = sorted(scan, key=lambda e: e.name)
         except OSError:
             return
         for entry in entries:
             if entry.name.startswith("."):
                 continue
-            path = Path(entry.path)
             try:
-                if entry.is_symlink() and not path.resolve().is_relative_to(real_root):
+                if entry.is_symlink() and not Path(entry.path).resolve().is_relative_to(real_root):
                     continue
                 if entry.is_dir():
-                    yield from walk(path)
+                    yield from walk(entry.path, f"{prefix}{entry.name}/")
                 elif entry.is_file():
                     count += 1
                     if count > MAX_FILES:
                         return
-                    yield path
+                    yield prefix + entry.name, entry
             except OSError:
                 continue
 
-    yield from walk(root)
+    yield from walk(str(root), "")
+
+
+def find_article_files(root: Path) -> Iterator[Path]:
+    """Every regular file under ``root``, in sorted order (see :func:`walk_article_files`)."""
+    for _, entry in walk_article_files(root):
+        yield Path(entry.path)
 
 
 @dataclass(frozen=True, slots=True)
