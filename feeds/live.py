@@ -34,9 +34,9 @@ from feeds.catalog import (
     topic_key,
 )
 from feeds.config import Settings
-from feeds.load import IncrementalLoader
+from feeds.load import IncrementalLoader, scan_identities
 from feeds.model import Article
-from feeds.reader import Folder, find_article_files, read_folder
+from feeds.reader import Folder, read_folder
 
 FILTER_KEYS = ("topic", "provider", "min_quality", "q")
 MAX_FILTER_PARAMS = 20
@@ -77,15 +77,10 @@ def fingerprint(root: Path) -> str:
     """
     _check_listable(root)
     digest = hashlib.sha256()
-    for path in find_article_files(root):
-        try:
-            stat = path.stat()
-        except OSError:  # removed between listing and stat: the next poll sees it gone
+    for name, identity in scan_identities(root):
+        if identity is None:  # removed between listing and stat: the next poll sees it gone
             continue
-        name = path.relative_to(root).as_posix()
-        digest.update(
-            f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode("utf-8", "surrogateescape")
-        )
+        digest.update(f"{name}\0{identity[0]}\0{identity[1]}\n".encode("utf-8", "surrogateescape"))
     return digest.hexdigest()
 
 
