@@ -53,6 +53,10 @@ class Settings:
     kinds: tuple[str, ...] = ()
     topic_aliases: tuple[tuple[str, str], ...] = field(default=())
     cache_dir: Path | None = None
+    # WebSub hub announced in every feed and pinged when feeds change (None: no hub)
+    websub_hub: str | None = None
+    # uncompressed bytes per feed document; over it the oldest items are dropped (0: no budget)
+    max_feed_bytes: int = 512_000
     config_file: str | None = None  # where these settings came from, for messages
 
     @property
@@ -79,6 +83,29 @@ def check_base_url(value: object, path: str, key: str = "base_url") -> str:
     if parts.query or parts.fragment or any(c.isspace() for c in text):
         raise _fail(path, key, f"must not contain a query, fragment or spaces: {text!r}")
     return text.rstrip("/") + "/"
+
+
+def check_hub_url(value: object, path: str, key: str = "websub_hub") -> str:
+    """An absolute http(s) URL without fragment or spaces, kept as written (a hub's path is its own)."""
+    if not isinstance(value, str) or not value.strip():
+        raise _fail(path, key, "must be an absolute http:// or https:// URL")
+    text = value.strip()
+    try:
+        parts = urlsplit(text)
+    except ValueError as exc:
+        raise _fail(path, key, f"is not a valid URL ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise _fail(path, key, f"must be an absolute http:// or https:// URL, not {text!r}")
+    if parts.fragment or any(c.isspace() for c in text):
+        raise _fail(path, key, f"must not contain a fragment or spaces: {text!r}")
+    return text
+
+
+def _byte_budget(value: Any, path: str, key: str) -> int:
+    """0 or null: no budget; otherwise at least 1,024 bytes (a feed's head alone is about 1 KB)."""
+    if value is None or (value == 0 and not isinstance(value, bool)):
+        return 0
+    return _int(value, path, key, 1_024, 1_000_000_000)
 
 
 def _str(value: Any, path: str, key: str, *, max_len: int = 500) -> str:
@@ -162,6 +189,8 @@ _CHECKS: dict[str, Any] = {
     "kinds": lambda v, p, k, _: _str_list(v, p, k),
     "topic_aliases": lambda v, p, k, _: _aliases(v, p, k),
     "cache_dir": lambda v, p, k, root: None if v is None else _path(v, p, k, root),
+    "websub_hub": lambda v, p, k, _: None if v is None else check_hub_url(v, p, k),
+    "max_feed_bytes": lambda v, p, k, _: _byte_budget(v, p, k),
 }
 
 

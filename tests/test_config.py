@@ -76,6 +76,20 @@ cache_dir: ~/cache-here
     assert settings.cache_dir == Path.home() / "cache-here"
 
 
+@pytest.mark.parametrize(
+    ("text", "hub", "budget"),
+    [
+        ("", None, 512_000),
+        ("websub_hub: https://hub.example/p?x=1\nmax_feed_bytes: 20000", "https://hub.example/p?x=1", 20_000),
+        ("websub_hub: null\nmax_feed_bytes: 0", None, 0),
+        ("max_feed_bytes: null", None, 0),
+    ],
+)
+def test_websub_hub_and_feed_byte_budget(tmp_path: Path, text: str, hub: str | None, budget: int) -> None:
+    settings = load_settings(_write(tmp_path, text + "\n"))
+    assert (settings.websub_hub, settings.max_feed_bytes) == (hub, budget)
+
+
 def test_relative_paths_are_relative_to_the_config_file(tmp_path: Path, monkeypatch) -> None:
     nested = tmp_path / "conf" / "deep"
     nested.mkdir(parents=True)
@@ -123,6 +137,14 @@ def test_relative_paths_are_relative_to_the_config_file(tmp_path: Path, monkeypa
         ("topic_aliases: {ML: ''}", "topic_aliases.ML", "topic name"),
         ("articles_dir: ''", "articles_dir", "non-empty string"),
         ("cache_dir: 7", "cache_dir", "non-empty string"),
+        ("websub_hub: ftp://hub.example/", "websub_hub", "http:// or https://"),
+        ("websub_hub: /hub", "websub_hub", "http:// or https://"),
+        ("websub_hub: 'https://hub.example/#x'", "websub_hub", "fragment"),
+        ("websub_hub: 3", "websub_hub", "http:// or https://"),
+        ("max_feed_bytes: 100", "max_feed_bytes", "from 1024"),
+        ("max_feed_bytes: -1", "max_feed_bytes", "from 1024"),
+        ("max_feed_bytes: big", "max_feed_bytes", "whole number"),
+        ("max_feed_bytes: false", "max_feed_bytes", "whole number"),
     ],
 )
 def test_bad_value_names_file_and_key(tmp_path: Path, text: str, key: str, fragment: str) -> None:
