@@ -7,6 +7,7 @@ Atom go through feedgen; its known bugs are worked around here and nowhere else.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import functools
 import hashlib
@@ -75,9 +76,10 @@ class Rendered:
     etag: str
     media_type: str
     last_modified: datetime | None
+    dropped: int = 0  # oldest items left out to keep the feed within settings.max_feed_bytes
 
 
-def make_rendered(body: bytes, media_type: str, last_modified: datetime | None) -> Rendered:
+def make_rendered(body: bytes, media_type: str, last_modified: datetime | None, dropped: int = 0) -> Rendered:
     """Wrap bytes: the ETag comes from the bytes, Last-Modified loses its fraction.
 
     HTTP dates have whole seconds (RFC 9110 §5.6.7); a fraction would make every
@@ -85,7 +87,13 @@ def make_rendered(body: bytes, media_type: str, last_modified: datetime | None) 
     """
     etag = hashlib.sha256(body).hexdigest()[:32]
     stamp = last_modified.replace(microsecond=0) if last_modified else None
-    return Rendered(body, etag, media_type, stamp)
+    return Rendered(body, etag, media_type, stamp, dropped)
+
+
+def over_budget(rendered: Rendered, settings: Settings) -> bool:
+    """True when the feed hit ``max_feed_bytes``: items were dropped, or its one item alone is over it."""
+    budget = settings.max_feed_bytes
+    return rendered.dropped > 0 or bool(budget and len(rendered.body) > budget)
 
 
 def feed_url(settings: Settings, path: str, fmt: Format) -> str:
@@ -179,6 +187,36 @@ class _AtomEnclosureExtension(BaseEntryExtension):
         return entry
 
 
+class _HubFeedExtension(BaseExtension):
+    """Writes the WebSub ``<atom:link rel="hub">`` into an RSS channel ourselves.
+
+    feedgen 1.0.0 keeps only the rel="self" link of ``link()`` for RSS and
+    silently drops rel="hub", so a WebSub subscriber (W3C WebSub §4,
+    discovery) would find no hub in the RSS feed. Atom keeps it (feed-level
+    ``link()``). The hub link goes right before the channel's self link.
+    """
+
+    def __init__(self) -> None:
+        self.hub: str | None = None
+
+    def extend_rss(self, rss_feed):
+        if self.hub is None:
+            return rss_feed
+        channel = rss_feed[0]
+        atom_link = "{http://www.w3.org/2005/Atom}link"
+        hub = channel.makeelement(atom_link, {"href": self.hub, "rel": "hub"})
+        self_link = next((e for e in channel.iter(atom_link) if e.get("rel") == "self"), None)
+        if self_link is not None:
+            self_link.addprevious(hub)
+        else:  # pragma: no cover - _new_generator always sets a self link
+            channel.append(hub)
+        return rss_feed
+
+
+class _NoEntryExtension(BaseEntryExtension):
+    """feedgen wants an entry half for every extension; the hub link has none."""
+
+
 def _new_generator(feed: Feed, fmt: Format, settings: Settings, self_url: str, updated: datetime) -> FeedGenerator:
     generator = FeedGenerator()
     generator.load_extension("media", atom=True, rss=True)
@@ -189,7 +227,13 @@ def _new_generator(feed: Feed, fmt: Format, settings: Settings, self_url: str, u
     generator.generator(GENERATOR, version=__version__, uri=GENERATOR_URI)
     generator.author({"name": settings.author, "uri": settings.site_url})
     # feedgen RSS takes the channel <link> from the last link() call, whatever
-    # its rel: self first, the site (alternate) last.
+    # its rel: hub and self first, the site (alternate) last.
+    if settings.websub_hub is not None:  # W3C WebSub §4: rel="hub" beside rel="self"
+        if fmt is Format.RSS:
+            generator.register_extension("websub_hub", _HubFeedExtension, _NoEntryExtension, atom=False, rss=True)
+            generator.websub_hub.hub = settings.websub_hub
+        else:
+            generator.link(href=settings.websub_hub, rel="hub")
     generator.link(href=self_url, rel="self", type=fmt.media_type.split(";")[0])
     generator.link(href=settings.site_url, rel="alternate", type="text/html")
     # feedgen stamps lastBuildDate/updated with the clock unless set.
@@ -333,6 +377,8 @@ def _json_feed(feed: Feed, settings: Settings, self_url: str) -> bytes:
         "language": settings.language,
         "authors": [{"name": settings.author, "url": settings.site_url}],
     }
+    if settings.websub_hub is not None:  # JSON Feed 1.1, "hubs"
+        document["hubs"] = [{"type": "WebSub", "url": settings.websub_hub}]
     lines = [f"  {_json_text(key)}: {_json_text(value)}," for key, value in document.items()]
     items = ",\n".join(f"    {_json_item_text(article)}" for article in feed.items)
     lines.append(f'  "items": [\n{items}\n  ]' if items else '  "items": []')
@@ -349,8 +395,28 @@ def render_feed(
     query URL, which no path can spell.
     """
     url = self_url or feed_url(settings, feed.path, fmt)
-    if fmt is Format.JSON:
-        body = _json_feed(feed, settings, url)
-    else:
-        body = _xml_feed(feed, fmt, catalog, settings, url)
+
+    def body_of(items: tuple[Article, ...]) -> bytes:
+        shown = feed if items is feed.items else dataclasses.replace(feed, items=items)
+        if fmt is Format.JSON:
+            return _json_feed(shown, settings, url)
+        return _xml_feed(shown, fmt, catalog, settings, url)
+
+    body = body_of(feed.items)
+    budget = settings.max_feed_bytes
+    count = len(feed.items)
+    if budget and len(body) > budget and count > 1:
+        # The largest count of newest items that fits: size grows with the count, so a
+        # binary search finds it in log2(N) renders. Never fewer than one item: an empty
+        # feed is valid but useless, so a single item over the budget is kept (and counted).
+        low, high, fitting = 1, count - 1, None
+        while low <= high:
+            middle = (low + high) // 2
+            candidate = body_of(feed.items[:middle])
+            if len(candidate) <= budget:
+                low, fitting = middle + 1, (middle, candidate)
+            else:
+                high = middle - 1
+        kept, body = fitting if fitting is not None else (1, body_of(feed.items[:1]))
+        return make_rendered(body, fmt.media_type, feed.updated, dropped=count - kept)
     return make_rendered(body, fmt.media_type, feed.updated)

@@ -22,8 +22,8 @@ import pytest
 from feeds.catalog import Catalog, build_catalog
 from feeds.config import Settings
 from feeds.model import Article, Image, Provider, Related
-from feeds.reader import make_uid, read_article
-from feeds.render import EMPTY_FEED_DATE, Format, content_html, image_type, render_feed
+from feeds.reader import make_uid, read_article, read_folder
+from feeds.render import EMPTY_FEED_DATE, Format, content_html, image_type, over_budget, render_feed
 
 from .conftest import BASE_URL, SAMPLES
 
@@ -313,3 +313,44 @@ def test_rendering_depends_only_on_its_input() -> None:
     first = render_all(articles)
     second = render_all(list(reversed([dataclasses.replace(a) for a in articles])))
     assert first == second
+
+
+def _item_ids(body: bytes, fmt: Format) -> list[str]:
+    if fmt is Format.JSON:
+        return [item["id"] for item in json.loads(body)["items"]]
+    return [entry.id for entry in feedparser.parse(body).entries]
+
+
+@pytest.mark.parametrize("fmt", list(Format))
+def test_a_feed_over_max_feed_bytes_drops_its_oldest_items_until_it_fits(fmt: Format) -> None:
+    unbounded = Settings(base_url=BASE_URL, articles_dir=SAMPLES, include_unpublished=True, max_feed_bytes=0)
+    folder = read_folder(SAMPLES, unbounded)
+    catalog = build_catalog(folder.articles, unbounded)
+    budgeted = dataclasses.replace(unbounded, max_feed_bytes=20_000)
+    hit = 0
+    for feed in catalog.feeds:
+        full = render_feed(feed, fmt, catalog, unbounded)
+        kept = render_feed(feed, fmt, catalog, budgeted)
+        assert full.dropped == 0 and not over_budget(full, unbounded)
+        assert len(kept.body) <= 20_000, feed.path
+        ids, all_ids = _item_ids(kept.body, fmt), _item_ids(full.body, fmt)
+        assert ids == all_ids[: len(ids)] and len(ids) == len(all_ids) - kept.dropped  # newest first, a prefix
+        if len(full.body) > 20_000:
+            hit += 1
+            assert kept.dropped > 0 and over_budget(kept, budgeted)
+            # the largest prefix that fits: one more item would not
+            more = render_feed(dataclasses.replace(feed, items=feed.items[: len(ids) + 1]), fmt, catalog, unbounded)
+            assert len(more.body) > 20_000
+        else:
+            assert kept == full
+        assert kept.last_modified == full.last_modified  # the newest item stays
+    assert hit >= 1  # the samples' "all" feed is about 30 KB in every format
+
+
+def test_a_single_item_over_the_budget_is_kept_and_reported() -> None:
+    settings = Settings(base_url=BASE_URL, max_feed_bytes=1_024)
+    catalog = build_catalog([make_article(1), make_article(2)], settings)
+    for fmt in Format:
+        rendered = render_feed(catalog.get("all"), fmt, catalog, settings)
+        assert len(_item_ids(rendered.body, fmt)) == 1 and rendered.dropped == 1
+        assert len(rendered.body) > 1_024 and over_budget(rendered, settings)
