@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from feeds import websub
 from feeds.catalog import Catalog, build_catalog
 from feeds.config import ConfigError, Settings, load_settings, with_overrides
 from feeds.export import ExportError, export_site
@@ -122,11 +123,21 @@ def _export(args: argparse.Namespace, settings: Settings) -> ExitStatus:
     folder, catalog = load(settings, use_cache=not args.no_cache)
     errors, warnings = _report(folder.problems, sys.stderr)
     summary = export_site(catalog, settings, args.out_dir, progress=_progress(sys.stderr))
+    budget = (
+        f", {len(summary.over_budget)} feeds over max_feed_bytes: oldest items dropped" if summary.over_budget else ""
+    )
     print(
         f"{summary.feeds} feeds, {summary.files} files ({summary.written} written, {summary.unchanged} unchanged, "
-        f"{summary.removed} removed), {catalog.article_count} articles, {errors} errors, {warnings} warnings, "
-        f"{time.monotonic() - started:.2f}s → {args.out_dir}"
+        f"{summary.removed} removed), {catalog.article_count} articles, {errors} errors, {warnings} warnings"
+        f"{budget}, {time.monotonic() - started:.2f}s → {args.out_dir}"
     )
+    if settings.websub_hub is not None and summary.changed:
+        # after the flip, so the hub fetches the new bytes; a failing hub never changes the exit status
+        report = websub.ping_hub(
+            settings.websub_hub, websub.feed_urls(summary.changed, settings),
+            timeout=websub.TIMEOUT, retries=websub.RETRIES, backoff=websub.BACKOFF,
+        )  # fmt: skip
+        print(report.line(), file=sys.stderr)
     return ExitStatus.PROBLEMS if errors else ExitStatus.OK
 
 

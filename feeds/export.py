@@ -29,6 +29,7 @@ from feeds import cdn
 from feeds.catalog import Catalog
 from feeds.cdn import ENCODINGS, FileInfo
 from feeds.config import Settings
+from feeds.render import over_budget
 from feeds.signature import Signer
 from feeds.site import gzip_bytes, render_path, site_paths, split_feed_path
 
@@ -37,6 +38,8 @@ __all__ = ["ExportError", "ExportSummary", "export_site", "gzip_bytes", "site_fi
 COMPRESSED_SUFFIX = ".gz"
 _LOCK_NAME = ".lock"
 _LINK_PREFIX = ".link-"
+# key in a generation's signatures file for its over-budget feeds (no site path starts with "_")
+_OVER_BUDGET_KEY = "_over_budget"
 
 
 def _signatures_file(store: Path, generation: Path) -> Path:
@@ -64,6 +67,10 @@ class ExportSummary:
     removed: int
     published: bool = True
     generation: Path | None = None
+    # feed paths ("all.rss", "topics/ai.atom"; no .gz, pages or metadata) whose bytes this run changed or added
+    changed: tuple[str, ...] = ()
+    # feed paths that hit settings.max_feed_bytes (oldest items dropped, or one item alone over it)
+    over_budget: tuple[str, ...] = ()
 
 
 def site_files(catalog: Catalog, settings: Settings) -> dict[str, bytes]:
@@ -229,7 +236,11 @@ def export_site(
         signer = Signer(catalog, settings)
         old_signatures = _read_json(_signatures_file(store, previous)) if previous else {}
         old_infos = _manifest_infos(previous) if previous else {}
-        signatures: dict[str, str] = {}
+        signatures: dict[str, object] = {}
+        old_over = old_signatures.get(_OVER_BUDGET_KEY)
+        old_over = set(old_over) if isinstance(old_over, list) else set()
+        changed: list[str] = []
+        over: list[str] = []
         for index, path in enumerate(paths, start=1):
             feed_path = split_feed_path(path, settings)
             feed = catalog.get(feed_path[0]) if feed_path else None
@@ -237,6 +248,8 @@ def export_site(
                 signatures[path] = signer.feed(feed, feed_path[1].extension)
                 if old_signatures.get(path) == signatures[path] and new.reuse(path, old_infos):
                     types[path] = feed_path[1].media_type
+                    if path in old_over:
+                        over.append(path)
                     if progress is not None:
                         progress(index, len(paths))
                     continue
@@ -245,6 +258,11 @@ def export_site(
                 raise AssertionError(f"site path {path} has no renderer")
             types[path] = rendered.media_type
             unchanged = new.put(path, rendered.body)
+            if feed_path is not None:
+                if not unchanged:
+                    changed.append(path)
+                if over_budget(rendered, settings):
+                    over.append(path)
             new.put_compressed(path, rendered.body, source_unchanged=unchanged)
             if progress is not None:
                 progress(index, len(paths))
@@ -253,13 +271,19 @@ def export_site(
         new.put(cdn.MANIFEST_PATH, cdn.render_manifest(types, new.infos, settings))
         removed = len(old_files - set(new.infos))
         files = len(new.infos)
+        signatures[_OVER_BUDGET_KEY] = over
         if new.written == 0 and removed == 0 and legacy is None and previous is not None:
             shutil.rmtree(generation)  # nothing changed: leave the live generation alone
             _write_json(_signatures_file(store, previous), signatures)
-            return ExportSummary(out_dir, len(catalog.feeds), files, 0, files, 0, False, previous)
+            return ExportSummary(
+                out_dir, len(catalog.feeds), files, 0, files, 0, False, previous, over_budget=tuple(over)
+            )
         _write_json(_signatures_file(store, generation), signatures)
         _flip(out_dir, generation, legacy, store)
-    return ExportSummary(out_dir, len(catalog.feeds), files, new.written, new.unchanged, removed, True, generation)
+    return ExportSummary(
+        out_dir, len(catalog.feeds), files, new.written, new.unchanged, removed, True, generation,
+        changed=tuple(changed), over_budget=tuple(over),
+    )  # fmt: skip
 
 
 def _read_json(path: Path) -> dict:

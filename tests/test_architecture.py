@@ -19,6 +19,7 @@ STAGES = [
     {"catalog"},
     {"render"},
     {"site", "signature"},
+    {"websub"},
     {"cdn", "live"},
     {"export", "web"},
     {"serve"},
@@ -26,7 +27,7 @@ STAGES = [
 ]
 SAME_STAGE_ALLOWED = {("signature", "site")}
 RANK = {module: rank for rank, stage in enumerate(STAGES) for module in stage}
-OUTLETS = ("web", "export", "cdn", "live", "serve", "cli")
+OUTLETS = ("web", "export", "cdn", "live", "serve", "cli", "websub")
 
 
 def _imports(module: str) -> tuple[set[str], set[str]]:
