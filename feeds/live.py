@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from feeds import websub
 from feeds.catalog import (
     Catalog,
     Feed,
@@ -166,6 +167,9 @@ class Live:
         self._failed_mark: str | None = None
         # called with each new snapshot before it goes live (the web app pre-renders hot pages)
         self.on_new_snapshot: Callable[[Snapshot], None] | None = None
+        # the latest WebSub report of this process (None before any ping), for /healthz
+        self.last_ping: websub.PingReport | None = None
+        self._pings: list[threading.Thread] = []
         try:
             self.state = build_snapshot(settings, self.loader, 1)
         except Exception as exc:  # noqa: BLE001 - a bad first load must still let the app start
@@ -201,7 +205,33 @@ class Live:
                 return False
             self._failed_mark = None
             self.state = new  # the swap: one assignment
+            if self.settings.websub_hub is not None:
+                self._ping_later(old, new)
             return True
+
+    def _ping_later(self, old: Snapshot, new: Snapshot) -> None:
+        """Tell the hub which feeds this swap changed, on a thread of its own (the poller never waits).
+
+        Only the worker that claims the change pings (feeds.websub.claim_change);
+        the first load of a process pings nothing: it changed no feed a subscriber saw from it.
+        """
+        if old.fingerprint is None:
+            return
+
+        def ping() -> None:
+            paths = websub.changed_feed_paths(old.catalog, new.catalog, self.settings)
+            if paths and websub.claim_change(self.settings, old.fingerprint, new.fingerprint):
+                hub = self.settings.websub_hub or ""
+                self.last_ping = websub.ping_hub(hub, websub.feed_urls(paths, self.settings))
+
+        thread = threading.Thread(target=ping, name="feeds-websub", daemon=True)
+        self._pings = [t for t in self._pings if t.is_alive()] + [thread]
+        thread.start()
+
+    def join_pings(self, timeout: float | None = None) -> None:
+        """Wait for this process's pings in flight (tests and orderly shutdown)."""
+        for thread in list(self._pings):
+            thread.join(timeout)
 
     def _keep(self, old: Snapshot, exc: Exception) -> None:
         """Keep serving ``old``; record why the reload failed (once per distinct reason)."""

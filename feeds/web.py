@@ -26,7 +26,7 @@ from werkzeug.http import is_resource_modified, parse_etags, remove_entity_heade
 from feeds.catalog import FeedKind
 from feeds.config import Settings
 from feeds.live import FeedFilter, FilterError, Live, Snapshot, filter_feed, parse_filter
-from feeds.render import Format, Rendered, render_feed
+from feeds.render import Format, Rendered, over_budget, render_feed
 from feeds.site import INDEX_PATH, OPML_PATH, enabled_formats, gzip_bytes, render_path, split_feed_path
 
 MAX_PATH_CHARS = 512
@@ -226,6 +226,14 @@ def filter_page(snapshot: Snapshot, wanted: FeedFilter, fmt: Format, settings: S
     return page
 
 
+def over_budget_paths(snapshot: Snapshot, settings: Settings) -> list[str]:
+    """Site paths rendered in this generation whose feed hit ``max_feed_bytes``, sorted."""
+    memo = _memo(snapshot)
+    with memo.lock:
+        pages = list(memo.pages.items())
+    return sorted(path for path, page in pages if over_budget(page.rendered, settings))
+
+
 def warm(snapshot: Snapshot, settings: Settings) -> None:
     """Render the hottest pages (index, OPML, the all feeds) before a snapshot goes live."""
     for path in (
@@ -353,6 +361,10 @@ def create_app(settings: Settings, *, live: Live | None = None) -> Flask:
             "loaded_at": _iso(state.loaded_at),
             "last_error": state.last_error,
             "last_error_at": _iso(state.last_error_at),
+            # feeds of this generation rendered so far (pages render on first request) that hit
+            # max_feed_bytes; `feeds export` checks every feed
+            "over_budget": over_budget_paths(state, settings),
+            "websub": current.last_ping.line() if current.last_ping is not None else None,
         }
         status = 200 if state.loaded_at is not None else 503
         headers = (("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff"))

@@ -169,3 +169,21 @@ def test_readme_documents_every_command_and_option() -> None:
             missing.append(f"feeds {command}")
         missing += [f"feeds {command} {option}" for option in sorted(options) if option not in text]
     assert not missing, f"README.md does not document: {', '.join(missing)}"
+
+
+def test_export_summary_counts_the_feeds_over_max_feed_bytes(tmp_path: Path, capsys) -> None:
+    config = tmp_path / "feeds.yaml"
+    config.write_text(
+        f"base_url: https://feeds.example.org/\narticles_dir: {SAMPLES}\ncache_dir: {tmp_path / 'cache'}\n"
+        "max_feed_bytes: 20000\n",
+        encoding="utf-8",
+    )
+    assert main(["export", "--config", str(config), str(tmp_path / "out")]) == 0
+    last = capsys.readouterr().out.rstrip("\n").split("\n")[-1]
+    found = re.search(r", (\d+) feeds over max_feed_bytes: oldest items dropped, ", last)
+    assert found, last
+    over = [p for p in (tmp_path / "out").rglob("*") if p.suffix in (".rss", ".atom", ".json") and p.name[0] != "_"]
+    assert int(found.group(1)) >= 1 and all(p.stat().st_size <= 20_000 for p in over)
+    config.write_text(config.read_text(encoding="utf-8").replace("20000", "0"), encoding="utf-8")
+    assert main(["export", "--config", str(config), str(tmp_path / "out")]) == 0
+    assert "max_feed_bytes" not in capsys.readouterr().out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import gzip
 import hashlib
@@ -193,6 +194,22 @@ def test_adding_one_article_rewrites_only_its_feeds_and_the_index(articles: Path
     assert summary.unchanged == len(after) - len(expected)
     for path in set(after) - expected:
         assert after[path] == before[path]  # bytes and mtime of every other file stay
+    assert sorted(summary.changed) == sorted(feed_paths)  # what a WebSub hub is told: feeds only, no .gz
+
+
+def test_changing_max_feed_bytes_renders_again_and_reports_the_feeds_over_it(articles: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    settings, catalog = load(articles)
+    first = export_site(catalog, settings, out)
+    assert first.over_budget == ()
+    budgeted = dataclasses.replace(settings, max_feed_bytes=20_000)
+    second = export_site(catalog, budgeted, out)  # the budget is in every feed's signature
+    over = sorted(p for p in site_paths(catalog, budgeted) if render_path(p, catalog, budgeted).dropped)
+    assert "all.rss" in over and sorted(second.over_budget) == over and sorted(second.changed) == over
+    for path in site_paths(catalog, budgeted):
+        assert len((out / path).read_bytes()) <= 20_000 or render_path(path, catalog, budgeted) is None
+    third = export_site(catalog, budgeted, out)  # nothing rendered again: the report comes from the last run
+    assert not third.published and sorted(third.over_budget) == over and third.changed == ()
 
 
 def test_a_new_topic_adds_its_feeds_and_rewrites_the_opml(articles: Path, tmp_path: Path) -> None:

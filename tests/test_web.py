@@ -518,6 +518,24 @@ def test_healthz_counts_problem_files(live_settings):
     assert health["errors"] == 1 and health["problems"] >= 1
 
 
+def test_healthz_lists_the_rendered_feeds_over_max_feed_bytes(tmp_path: Path):
+    settings = Settings(
+        base_url=BASE_URL, articles_dir=make_articles(tmp_path / "articles", samples=True), max_feed_bytes=20_000
+    )
+    app = create_app(settings)
+    client = app.test_client()
+    requested = ["topics/ai.rss", "topics/ai.json"]
+    for path in requested:
+        assert client.get(f"/{path}").status_code == 200
+    health = client.get("/healthz").json
+    app.extensions["feeds"].stop()
+    state = app.extensions["feeds"].state
+    rendered = [f"all.{ext}" for ext in settings.formats] + requested  # the all feeds are pre-rendered
+    expected = sorted(p for p in rendered if render_path(p, state.catalog, settings).dropped)
+    assert "all.rss" in expected and health["over_budget"] == expected
+    assert health["websub"] is None  # no hub configured
+
+
 def test_no_thread_starts_until_the_first_request(live_settings):
     def pollers() -> int:
         return sum(1 for t in threading.enumerate() if t.name == "feeds-reload")
