@@ -40,7 +40,9 @@ class Feed:
 
     ``path`` is the URL path without extension and without a leading slash
     (``all``, ``topics/ai``); ``total`` counts every article it has, not only
-    the newest ``items``.
+    the newest ``items``. ``older`` holds the rest, oldest first (so appending a
+    newer article only ever extends its end): the RFC 5005 archive pages'
+    items, see :func:`archive_pages`. ``items + reversed(older)`` is every article.
     """
 
     kind: FeedKind
@@ -51,6 +53,7 @@ class Feed:
     description: str
     items: tuple[Article, ...]
     total: int
+    older: tuple[Article, ...] = ()
 
     @property
     def path(self) -> str:
@@ -86,6 +89,24 @@ class Catalog:
 
     def of_kind(self, kind: FeedKind) -> tuple[Feed, ...]:
         return tuple(feed for feed in self.feeds if feed.kind is kind)
+
+
+def archive_pages(feed: Feed, page_size: int) -> int:
+    """How many RFC 5005 archive pages ``feed`` has: 0 without older items or with archives off.
+
+    Pages are numbered from the oldest: page n holds ``older[(n-1)*size : n*size]``.
+    The newest page is never full (it may be empty right after the one before it
+    filled), so a full page never gains a next-archive link later: its bytes never
+    change while newer articles arrive.
+    """
+    if page_size <= 0 or not feed.older:
+        return 0
+    return len(feed.older) // page_size + 1
+
+
+def archive_items(feed: Feed, page: int, page_size: int) -> tuple[Article, ...]:
+    """The items of archive page ``page`` (1-based), newest first like every feed document."""
+    return tuple(reversed(feed.older[(page - 1) * page_size : page * page_size]))
 
 
 def topic_aliases(settings: Settings) -> dict[str, str]:
@@ -203,6 +224,7 @@ def build_catalog(articles: Iterable[Article], settings: Settings) -> Catalog:
     limit = settings.items_per_feed
 
     groups: dict[tuple[FeedKind, str], list[Article]] = defaultdict(list)
+    overflow: dict[tuple[FeedKind, str], list[Article]] = defaultdict(list)  # newest first
     totals: Counter = Counter()
     spellings: dict[tuple[FeedKind, str], Counter] = defaultdict(Counter)
     provider_keys: dict[Provider, str] = {}
@@ -224,6 +246,8 @@ def build_catalog(articles: Iterable[Article], settings: Settings) -> Catalog:
             bucket = groups[(kind, key)]
             if len(bucket) < limit:
                 bucket.append(article)
+            else:
+                overflow[(kind, key)].append(article)
 
     feeds = [
         Feed(
@@ -235,6 +259,7 @@ def build_catalog(articles: Iterable[Article], settings: Settings) -> Catalog:
             description=settings.site_description,
             items=tuple(ordered[:limit]),
             total=len(ordered),
+            older=tuple(reversed(ordered[limit:])),
         )
     ]
     redirects: dict[str, str] = {}
@@ -260,6 +285,7 @@ def build_catalog(articles: Iterable[Article], settings: Settings) -> Catalog:
                 description=f"The newest articles {about} {name}.",
                 items=tuple(groups[(kind, key)]),
                 total=totals[(kind, key)],
+                older=tuple(reversed(overflow.pop((kind, key), ()))),
             )
             for key, name in names.items()
         ]

@@ -89,11 +89,13 @@ def header_patterns(paths: Iterable[str]) -> list[str]:
     """URL patterns covering every site path: root files exactly, folders by extension.
 
     A rule per feed would break Cloudflare Pages' limit of 100 rules; a rule per
-    folder and extension (``/topics/*.rss``) stays a dozen however many feeds.
+    top folder and extension (``/topics/*.rss``, ``/archive/*.rss``) stays a dozen
+    however many feeds and archive pages.
     """
     patterns: list[str] = []
     for path in paths:
-        folder, slash, _ = path.rpartition("/")
+        # the top folder only: archive/topics/ai/3.rss is /archive/*.rss (a splat crosses '/')
+        folder, slash, _ = path.partition("/")
         pattern = f"/{folder}/*.{extension(path)}" if slash else f"/{path}"
         if pattern not in patterns:
             patterns.append(pattern)

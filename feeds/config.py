@@ -57,6 +57,8 @@ class Settings:
     websub_hub: str | None = None
     # uncompressed bytes per feed document; over it the oldest items are dropped (0: no budget)
     max_feed_bytes: int = 512_000
+    # RFC 5005 archive pages of older items, this many per page (0: no archive pages)
+    archive_page_size: int = 100
     config_file: str | None = None  # where these settings came from, for messages
 
     @property
@@ -191,6 +193,7 @@ _CHECKS: dict[str, Any] = {
     "cache_dir": lambda v, p, k, root: None if v is None else _path(v, p, k, root),
     "websub_hub": lambda v, p, k, _: None if v is None else check_hub_url(v, p, k),
     "max_feed_bytes": lambda v, p, k, _: _byte_budget(v, p, k),
+    "archive_page_size": lambda v, p, k, _: _int(v, p, k, 0, 10_000),
 }
 
 

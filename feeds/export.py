@@ -31,7 +31,7 @@ from feeds.cdn import ENCODINGS, FileInfo
 from feeds.config import Settings
 from feeds.render import over_budget
 from feeds.signature import Signer
-from feeds.site import gzip_bytes, render_path, site_paths, split_feed_path
+from feeds.site import feed_document, gzip_bytes, render_path, site_paths
 
 __all__ = ["ExportError", "ExportSummary", "export_site", "gzip_bytes", "site_files"]
 
@@ -242,12 +242,13 @@ def export_site(
         changed: list[str] = []
         over: list[str] = []
         for index, path in enumerate(paths, start=1):
-            feed_path = split_feed_path(path, settings)
-            feed = catalog.get(feed_path[0]) if feed_path else None
-            if feed_path is not None and feed is not None:
-                signatures[path] = signer.feed(feed, feed_path[1].extension)
+            document = feed_document(path, catalog, settings)  # feeds and their archive pages
+            current = document is not None and document[1] == 0  # a feed's current document
+            if document is not None:
+                feed, page, fmt = document
+                signatures[path] = signer.document(feed, page, fmt.extension)
                 if old_signatures.get(path) == signatures[path] and new.reuse(path, old_infos):
-                    types[path] = feed_path[1].media_type
+                    types[path] = fmt.media_type
                     if path in old_over:
                         over.append(path)
                     if progress is not None:
@@ -258,7 +259,7 @@ def export_site(
                 raise AssertionError(f"site path {path} has no renderer")
             types[path] = rendered.media_type
             unchanged = new.put(path, rendered.body)
-            if feed_path is not None:
+            if current:
                 if not unchanged:
                     changed.append(path)
                 if over_budget(rendered, settings):

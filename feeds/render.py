@@ -23,7 +23,7 @@ from feedgen.feed import FeedGenerator
 from feedgen.util import xml_elem
 
 from feeds import __version__
-from feeds.catalog import Catalog, Feed, FeedKind, provider_key
+from feeds.catalog import Catalog, Feed, FeedKind, archive_items, archive_pages, provider_key
 from feeds.config import Settings
 from feeds.model import Article, Image
 
@@ -33,6 +33,11 @@ GENERATOR_URI = "https://github.com/feeds-publisher/feeds"
 # newest article of the whole site is used (plausible, and fixed by the input);
 # this only when the site has no article at all.
 EMPTY_FEED_DATE = datetime(1970, 1, 1, tzinfo=UTC)
+# the XSLT that shows an RSS or Atom document to a person in a browser (feeds/static/feed.xsl)
+STYLESHEET_PATH = "feed.xsl"
+ARCHIVE_FOLDER = "archive"
+HISTORY_NS = "http://purl.org/syndication/history/1.0"  # RFC 5005 fh:archive
+ATOM_NS = "http://www.w3.org/2005/Atom"
 _IMAGE_TYPES = {
     ".jpg": "image/jpeg",
     ".jpeg": "image/jpeg",
@@ -98,6 +103,43 @@ def over_budget(rendered: Rendered, settings: Settings) -> bool:
 
 def feed_url(settings: Settings, path: str, fmt: Format) -> str:
     return f"{settings.site_url}{path}.{fmt.extension}"
+
+
+def archive_path(feed_path: str, page: int, fmt: Format) -> str:
+    """``archive/topics/ai/3.rss``: feed paths never start with ``archive/`` (slugs have no '/')."""
+    return f"{ARCHIVE_FOLDER}/{feed_path}/{page}.{fmt.extension}"
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveLinks:
+    """The RFC 5005 §4 links of one feed document (absolute URLs; None: no such link).
+
+    An archive page has ``current`` (the feed's own URL) and carries ``<fh:archive/>``;
+    the current document has only ``prev``. JSON Feed has no such relations: its
+    ``next_url`` (JSON Feed 1.1, "the next n items", i.e. older ones) follows ``prev``.
+    """
+
+    current: str | None = None
+    prev: str | None = None
+    next: str | None = None
+
+
+def _archive_links(feed: Feed, fmt: Format, settings: Settings, page: int) -> ArchiveLinks | None:
+    """Links of the current document (page 0) or of archive page ``page`` of ``feed``."""
+    count = archive_pages(feed, settings.archive_page_size)
+    if count == 0:
+        return None
+
+    def url(number: int) -> str:
+        return settings.site_url + archive_path(feed.path, number, fmt)
+
+    if page == 0:
+        return ArchiveLinks(prev=url(count))
+    return ArchiveLinks(
+        current=feed_url(settings, feed.path, fmt),
+        prev=url(page - 1) if page > 1 else None,
+        next=url(page + 1) if page < count else None,
+    )
 
 
 def image_type(image: Image) -> str | None:
@@ -213,11 +255,51 @@ class _HubFeedExtension(BaseExtension):
         return rss_feed
 
 
+class _ArchiveFeedExtension(BaseExtension):
+    """Writes the RFC 5005 links and ``<fh:archive/>`` of a feed document ourselves.
+
+    feedgen 1.0.0 drops every RSS channel link but rel="self" (RSS needs
+    ``atom:link`` elements), and its Atom ``link()`` refuses rel values it does
+    not list, such as prev-archive. The links go right after the self link.
+    """
+
+    def __init__(self) -> None:
+        self.links: ArchiveLinks = ArchiveLinks()
+
+    def extend_ns(self):
+        return {"fh": HISTORY_NS} if self.links.current else {}
+
+    def _extend(self, parent, link_tag: str):
+        anchor = next((e for e in parent.iter(link_tag) if e.get("rel") == "self"), None)
+        elements = []
+        for rel, href in (("current", self.links.current), ("prev-archive", self.links.prev),
+                          ("next-archive", self.links.next)):  # fmt: skip
+            if href is not None:
+                elements.append(parent.makeelement(link_tag, {"href": href, "rel": rel}))
+        if self.links.current is not None:
+            elements.append(parent.makeelement(f"{{{HISTORY_NS}}}archive", {}))
+        for element in reversed(elements):
+            if anchor is not None:
+                anchor.addnext(element)
+            else:  # pragma: no cover - _new_generator always sets a self link
+                parent.append(element)
+
+    def extend_rss(self, rss_feed):
+        self._extend(rss_feed[0], f"{{{ATOM_NS}}}link")
+        return rss_feed
+
+    def extend_atom(self, atom_feed):
+        self._extend(atom_feed, "link")  # feedgen's Atom elements are unqualified, under a default xmlns
+        return atom_feed
+
+
 class _NoEntryExtension(BaseEntryExtension):
     """feedgen wants an entry half for every extension; the hub link has none."""
 
 
-def _new_generator(feed: Feed, fmt: Format, settings: Settings, self_url: str, updated: datetime) -> FeedGenerator:
+def _new_generator(
+    feed: Feed, fmt: Format, settings: Settings, self_url: str, updated: datetime, links: ArchiveLinks | None = None
+) -> FeedGenerator:
     generator = FeedGenerator()
     generator.load_extension("media", atom=True, rss=True)
     generator.id(self_url)
@@ -236,6 +318,9 @@ def _new_generator(feed: Feed, fmt: Format, settings: Settings, self_url: str, u
             generator.link(href=settings.websub_hub, rel="hub")
     generator.link(href=self_url, rel="self", type=fmt.media_type.split(";")[0])
     generator.link(href=settings.site_url, rel="alternate", type="text/html")
+    if links is not None:
+        generator.register_extension("archive", _ArchiveFeedExtension, _NoEntryExtension, atom=True, rss=True)
+        generator.archive.links = links
     # feedgen stamps lastBuildDate/updated with the clock unless set.
     generator.updated(updated)
     if fmt is Format.ATOM:
@@ -313,14 +398,38 @@ def _distinct_updated(items: tuple[Article, ...]) -> list[datetime]:
     return stamps
 
 
-def _xml_feed(feed: Feed, fmt: Format, catalog: Catalog, settings: Settings, self_url: str) -> bytes:
+def _with_stylesheet(document: bytes, settings: Settings) -> bytes:
+    """The document with ``<?xml-stylesheet?>`` right after its XML declaration.
+
+    The one place the processing instruction is added: feedgen has no API for
+    it. Browsers that apply it show a readable page (feeds/static/feed.xsl);
+    feed readers ignore it. The href is absolute (from the base URL), so it
+    works wherever the document is fetched from on the site.
+    """
+    declaration, newline, rest = document.partition(b"\n")
+    if not declaration.startswith(b"<?xml "):  # pragma: no cover - feedgen always writes one
+        raise AssertionError("feedgen wrote no XML declaration")
+    href = html.escape(settings.site_url + STYLESHEET_PATH, quote=True)
+    return declaration + newline + f'<?xml-stylesheet type="text/xsl" href="{href}"?>\n'.encode() + rest
+
+
+def _xml_feed(
+    feed: Feed,
+    fmt: Format,
+    catalog: Catalog,
+    settings: Settings,
+    self_url: str,
+    links: ArchiveLinks | None = None,
+    updated: datetime | None = None,
+) -> bytes:
     site_newest = catalog.feeds[0].updated if catalog.feeds else None
-    generator = _new_generator(feed, fmt, settings, self_url, feed.updated or site_newest or EMPTY_FEED_DATE)
-    for article, updated in zip(feed.items, _distinct_updated(feed.items), strict=True):
-        _add_entry(generator, article, fmt, catalog, settings, updated)
+    stamp = updated or feed.updated or site_newest or EMPTY_FEED_DATE
+    generator = _new_generator(feed, fmt, settings, self_url, stamp, links)
+    for article, item_updated in zip(feed.items, _distinct_updated(feed.items), strict=True):
+        _add_entry(generator, article, fmt, catalog, settings, item_updated)
     if fmt is Format.RSS:
-        return generator.rss_str(pretty=True)
-    return generator.atom_str(pretty=True)
+        return _with_stylesheet(generator.rss_str(pretty=True), settings)
+    return _with_stylesheet(generator.atom_str(pretty=True), settings)
 
 
 def _iso(moment: datetime) -> str:
@@ -366,8 +475,11 @@ def _json_item_text(article: Article) -> str:
     return _json_text(_json_item(article))
 
 
-def _json_feed(feed: Feed, settings: Settings, self_url: str) -> bytes:
-    """JSON Feed 1.1: the feed's fields one per line, then one line per item."""
+def _json_feed(feed: Feed, settings: Settings, self_url: str, next_url: str | None = None) -> bytes:
+    """JSON Feed 1.1: the feed's fields one per line, then one line per item.
+
+    ``next_url`` (JSON Feed 1.1 pagination: older items) links the archive chain.
+    """
     document = {
         "version": "https://jsonfeed.org/version/1.1",
         "title": feed.title,
@@ -379,6 +491,8 @@ def _json_feed(feed: Feed, settings: Settings, self_url: str) -> bytes:
     }
     if settings.websub_hub is not None:  # JSON Feed 1.1, "hubs"
         document["hubs"] = [{"type": "WebSub", "url": settings.websub_hub}]
+    if next_url is not None:
+        document["next_url"] = next_url
     lines = [f"  {_json_text(key)}: {_json_text(value)}," for key, value in document.items()]
     items = ",\n".join(f"    {_json_item_text(article)}" for article in feed.items)
     lines.append(f'  "items": [\n{items}\n  ]' if items else '  "items": []')
@@ -395,12 +509,13 @@ def render_feed(
     query URL, which no path can spell.
     """
     url = self_url or feed_url(settings, feed.path, fmt)
+    links = _archive_links(feed, fmt, settings, 0) if self_url is None else None
 
     def body_of(items: tuple[Article, ...]) -> bytes:
         shown = feed if items is feed.items else dataclasses.replace(feed, items=items)
         if fmt is Format.JSON:
-            return _json_feed(shown, settings, url)
-        return _xml_feed(shown, fmt, catalog, settings, url)
+            return _json_feed(shown, settings, url, links.prev if links else None)
+        return _xml_feed(shown, fmt, catalog, settings, url, links)
 
     body = body_of(feed.items)
     budget = settings.max_feed_bytes
@@ -420,3 +535,25 @@ def render_feed(
         kept, body = fitting if fitting is not None else (1, body_of(feed.items[:1]))
         return make_rendered(body, fmt.media_type, feed.updated, dropped=count - kept)
     return make_rendered(body, fmt.media_type, feed.updated)
+
+
+def render_archive(feed: Feed, page: int, fmt: Format, catalog: Catalog, settings: Settings) -> Rendered | None:
+    """Archive page ``page`` of ``feed`` (RFC 5005 §4), or None when there is no such page.
+
+    Its items are ``older`` items only, never the current document's, and no byte
+    budget applies (dropping items would lose them from the archive). Dated by its
+    newest item; the newest page right after the previous one filled is empty and
+    takes that page's date, so its bytes too depend only on the feed's items.
+    """
+    links = _archive_links(feed, fmt, settings, page)
+    if links is None or not 1 <= page <= archive_pages(feed, settings.archive_page_size):
+        return None
+    items = archive_items(feed, page, settings.archive_page_size)
+    shown = dataclasses.replace(feed, items=items, older=())
+    url = settings.site_url + archive_path(feed.path, page, fmt)
+    updated = items[0].published_at if items else feed.older[-1].published_at
+    if fmt is Format.JSON:
+        body = _json_feed(shown, settings, url, links.prev)
+    else:
+        body = _xml_feed(shown, fmt, catalog, settings, url, links, updated)
+    return make_rendered(body, fmt.media_type, updated)

@@ -4,34 +4,26 @@ Incremental rebuilds use it to skip rendering: a feed whose signature matches
 the previous export's is not rendered again, its old file is kept. The
 signature covers the feed's identity and items (every field of every item),
 the catalog facts the renderer reads (provider feed slugs), the settings, and
-the source code of the rendering stages, so any change that could alter a
-byte changes the signature. Sans-IO, like the renderer.
+the package's code and library versions (:func:`feeds.code_fingerprint`), so
+any change that could alter a byte changes the signature. Sans-IO, like the renderer.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
-import sys
-from pathlib import Path
-
-import feedgen
 
 from feeds import catalog as catalog_module
-from feeds import render, site
+from feeds import code_fingerprint
 from feeds.catalog import Catalog, Feed
 from feeds.config import Settings
 from feeds.load import article_record
 from feeds.model import Article
 
 
-@functools.cache
 def _code_version() -> bytes:
-    digest = hashlib.sha256(f"feedgen {getattr(feedgen, '__version__', '?')}".encode())
-    for module in (catalog_module, render, site, sys.modules[__name__]):
-        digest.update(Path(module.__file__).read_bytes())
-    return digest.digest()
+    """Every module and library version: a renderer change anywhere re-renders every feed."""
+    return code_fingerprint().encode()
 
 
 def _settings_digest(settings: Settings) -> bytes:
@@ -44,6 +36,7 @@ class Signer:
     def __init__(self, catalog: Catalog, settings: Settings) -> None:
         self.catalog = catalog
         self.base = _code_version() + _settings_digest(settings)
+        self.page_size = settings.archive_page_size
         self._articles: dict[str, bytes] = {}
 
     def _article(self, article: Article) -> bytes:
@@ -58,11 +51,24 @@ class Signer:
         return digest
 
     def feed(self, feed: Feed, extension: str) -> str:
-        """The signature of one feed in one format (by file extension)."""
+        """The signature of one feed's current document in one format (by file extension)."""
+        return self.document(feed, 0, extension)
+
+    def document(self, feed: Feed, page: int, extension: str) -> str:
+        """The signature of a feed's current document (page 0) or of its archive page ``page``.
+
+        The current document links the newest archive page, so the page count counts;
+        an archive page shows its own items, and links its neighbours (the next one
+        only when it is not the newest page); an empty newest page takes its date
+        from the newest older item.
+        """
+        pages = catalog_module.archive_pages(feed, self.page_size)
+        items = feed.items if page == 0 else catalog_module.archive_items(feed, page, self.page_size)
         digest = hashlib.sha256(self.base)
         # not feed.total: the feed document does not show it (the index page does)
+        links = pages if page == 0 else page < pages
         digest.update(repr((extension, feed.kind.value, feed.key, feed.slug, feed.name, feed.title,
-                            feed.description)).encode())  # fmt: skip
-        for article in feed.items:
+                            feed.description, page, links, len(items))).encode())  # fmt: skip
+        for article in items or (feed.older[-1:] if page else ()):
             digest.update(self._article(article))
         return digest.hexdigest()

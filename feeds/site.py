@@ -7,18 +7,31 @@ One table of paths, one renderer, so the two can never disagree. Sans-IO.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import html
+from importlib import resources
 from xml.sax.saxutils import quoteattr
 
-from feeds.catalog import Catalog, Feed, FeedKind
+from feeds.catalog import Catalog, Feed, FeedKind, archive_pages
 from feeds.config import Settings
-from feeds.render import Format, Rendered, feed_url, make_rendered, render_feed
+from feeds.render import (
+    ARCHIVE_FOLDER,
+    STYLESHEET_PATH,
+    Format,
+    Rendered,
+    archive_path,
+    feed_url,
+    make_rendered,
+    render_archive,
+    render_feed,
+)
 
 INDEX_PATH = "index.html"
 OPML_PATH = "feeds.opml"
 HTML_TYPE = "text/html; charset=utf-8"
 OPML_TYPE = "text/x-opml; charset=utf-8"
+STYLESHEET_TYPE = "text/xsl; charset=utf-8"
 _SECTIONS = ((FeedKind.ALL, "All articles"), (FeedKind.TOPIC, "Topics"), (FeedKind.PROVIDER, "Providers"))
 
 
@@ -32,10 +45,13 @@ def enabled_formats(settings: Settings) -> tuple[Format, ...]:
 
 
 def site_paths(catalog: Catalog, settings: Settings) -> list[str]:
-    """Every file of the site, relative, in a fixed order: pages first, then feeds."""
-    paths = [INDEX_PATH, OPML_PATH]
+    """Every file of the site, relative, in a fixed order: pages first, then feeds, then archive pages."""
+    paths = [INDEX_PATH, OPML_PATH, STYLESHEET_PATH]
     for feed in catalog.feeds:
         paths.extend(f"{feed.path}.{fmt.extension}" for fmt in enabled_formats(settings))
+    for feed in catalog.feeds:
+        for page in range(1, archive_pages(feed, settings.archive_page_size) + 1):
+            paths.extend(archive_path(feed.path, page, fmt) for fmt in enabled_formats(settings))
     return paths
 
 
@@ -48,12 +64,53 @@ def split_feed_path(path: str, settings: Settings) -> tuple[str, Format] | None:
     return stem, fmt
 
 
+def split_archive_path(path: str, settings: Settings) -> tuple[str, int, Format] | None:
+    """``archive/topics/ai/3.rss`` → (``topics/ai``, 3, RSS); None when it cannot be an archive page."""
+    folder, slash, rest = path.partition("/")
+    if folder != ARCHIVE_FOLDER or not slash:
+        return None
+    feed_path, slash, name = rest.rpartition("/")
+    parts = split_feed_path(name, settings)
+    if not slash or parts is None or not parts[0].isascii() or not parts[0].isdigit():
+        return None
+    page = int(parts[0])
+    return (feed_path, page, parts[1]) if str(page) == parts[0] else None
+
+
+def feed_document(path: str, catalog: Catalog, settings: Settings) -> tuple[Feed, int, Format] | None:
+    """The feed, page (0: the current document) and format a site path shows; None for other paths.
+
+    For the export's signatures: these are the documents whose bytes come from a feed's items.
+    """
+    archive = split_archive_path(path, settings)
+    if archive is not None:
+        feed = catalog.get(archive[0])
+        if feed is None or not 1 <= archive[1] <= archive_pages(feed, settings.archive_page_size):
+            return None
+        return feed, archive[1], archive[2]
+    parts = split_feed_path(path, settings)
+    feed = catalog.get(parts[0]) if parts is not None else None
+    return None if feed is None else (feed, 0, parts[1])
+
+
+@functools.cache
+def stylesheet_bytes() -> bytes:
+    """feeds/static/feed.xsl, shipped as package data: the same bytes from the app and the export."""
+    return resources.files("feeds").joinpath("static", STYLESHEET_PATH).read_bytes()
+
+
 def render_path(path: str, catalog: Catalog, settings: Settings) -> Rendered | None:
     """The bytes for one site path, or None when the site has no such path."""
     if path == INDEX_PATH:
         return render_index(catalog, settings)
     if path == OPML_PATH:
         return render_opml(catalog, settings)
+    if path == STYLESHEET_PATH:
+        return make_rendered(stylesheet_bytes(), STYLESHEET_TYPE, None)
+    archive = split_archive_path(path, settings)
+    if archive is not None:
+        feed = catalog.get(archive[0])
+        return None if feed is None else render_archive(feed, archive[1], archive[2], catalog, settings)
     parts = split_feed_path(path, settings)
     if parts is None:
         return None
@@ -88,6 +145,14 @@ def render_index(catalog: Catalog, settings: Settings) -> Rendered:
             links = " ".join(
                 f'<a href="{esc(feed_url(settings, feed.path, fmt))}">{fmt.extension.upper()}</a>' for fmt in formats
             )
+            pages = archive_pages(feed, settings.archive_page_size)
+            if pages:
+                archive = " ".join(
+                    f'<a href="{esc(settings.site_url + archive_path(feed.path, pages, fmt))}">'
+                    f"{fmt.extension.upper()}</a>"
+                    for fmt in formats
+                )
+                links += f' <span class="archive">archive ({pages} page{"s" if pages > 1 else ""}): {archive}</span>'
             rows.append(
                 f'<tr id="{esc(feed.path)}"><th scope="row">{esc(feed.name)}</th>'
                 f"<td>{feed.total}</td><td>{_date(feed)}</td><td>{links}</td></tr>"

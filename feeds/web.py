@@ -26,7 +26,7 @@ from werkzeug.http import is_resource_modified, parse_etags, remove_entity_heade
 from feeds.catalog import FeedKind
 from feeds.config import Settings
 from feeds.live import FeedFilter, FilterError, Live, Snapshot, filter_feed, parse_filter
-from feeds.render import Format, Rendered, over_budget, render_feed
+from feeds.render import ARCHIVE_FOLDER, STYLESHEET_PATH, Format, Rendered, over_budget, render_feed
 from feeds.site import INDEX_PATH, OPML_PATH, enabled_formats, gzip_bytes, render_path, split_feed_path
 
 MAX_PATH_CHARS = 512
@@ -35,6 +35,11 @@ FILTER_PATH = "filter"
 _TEXT = "text/plain; charset=utf-8"
 _HTML = "text/html; charset=utf-8"
 _GZIP_NAMES = frozenset(("gzip", "x-gzip"))
+# Chromium shows application/rss+xml and atom+xml as plain text and applies no
+# stylesheet; it does for application/xml. A browser navigation gets the same bytes
+# under this type (see respond); feed readers keep the registered types.
+BROWSER_XML_TYPE = "application/xml; charset=utf-8"
+_XML_FEED_TYPES = tuple(fmt.media_type for fmt in (Format.RSS, Format.ATOM))
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,15 +66,21 @@ def prepare(
     *,
     encoding: str | None,
     cross_origin: bool,
+    browser: bool = False,
 ) -> Variant:
-    """The variant for ``body``: its strong ETag, validators and caching headers."""
-    response = Response(body, content_type=rendered.media_type)
+    """The variant for ``body``: its strong ETag, validators and caching headers.
+
+    ``browser``: the variant for a browser navigation, typed application/xml and varying on Accept.
+    """
+    response = Response(body, content_type=BROWSER_XML_TYPE if browser else rendered.media_type)
     response.set_etag(etag)  # strong: the bytes themselves (feeds.render.make_rendered)
     if rendered.last_modified is not None:
         response.last_modified = rendered.last_modified
     response.cache_control.public = True
     response.cache_control.max_age = settings.cache_max_age
     response.vary.add("Accept-Encoding")
+    if browser:
+        response.vary.add("Accept")
     response.headers["X-Content-Type-Options"] = "nosniff"
     if cross_origin:
         response.access_control_allow_origin = "*"
@@ -85,11 +96,12 @@ def prepare(
 class Page:
     """A rendered path as HTTP: the identity variant now, the gzip variant on first demand."""
 
-    __slots__ = ("rendered", "identity", "cross_origin", "settings", "_gzip", "_lock")
+    __slots__ = ("rendered", "identity", "cross_origin", "settings", "_gzip", "_lock", "_browser")
 
     def __init__(self, rendered: Rendered, settings: Settings, *, cross_origin: bool) -> None:
         self.rendered, self.settings, self.cross_origin = rendered, settings, cross_origin
         self._gzip: Variant | None = None
+        self._browser: dict[bool, Variant] = {}
         self._lock = threading.Lock()
         self.identity = prepare(
             rendered.body,
@@ -115,6 +127,28 @@ class Page:
                         cross_origin=self.cross_origin,
                     )
                 variant = self._gzip
+        return variant
+
+    def browser(self, gzip: bool) -> Variant:
+        """The variant a browser navigation gets: the same bytes and ETag, as application/xml.
+
+        The same ETag, so a browser's later If-None-Match revalidates its copy (a 304
+        keeps the type it stored).
+        """
+        variant = self._browser.get(gzip)
+        if variant is None:
+            plain = self.gzip() if gzip else self.identity
+            with self._lock:
+                variant = prepare(
+                    plain.body,
+                    plain.etag,
+                    self.rendered,
+                    self.settings,
+                    encoding="gzip" if gzip else None,
+                    cross_origin=self.cross_origin,
+                    browser=True,
+                )
+                self._browser[gzip] = variant
         return variant
 
 
@@ -152,10 +186,26 @@ def wants_gzip(accept: Accept) -> bool:
     return wildcard > 0
 
 
+def browser_navigation(page: Page, environ: dict[str, Any]) -> bool:
+    """True for a browser opening an RSS or Atom document: Accept prefers text/html to the feed's type.
+
+    Feed readers send no Accept, ``*/*`` or the feed types first, so they never qualify;
+    nor does a revalidation (If-None-Match), which gets the variant the client stored.
+    """
+    media_type = page.rendered.media_type
+    if media_type not in _XML_FEED_TYPES or "HTTP_ACCEPT" not in environ or "HTTP_IF_NONE_MATCH" in environ:
+        return False
+    accept = request.accept_mimetypes
+    return accept.quality("text/html") > accept.quality(media_type.split(";")[0])
+
+
 def respond(page: Page, environ: dict[str, Any]) -> Response:
     """200, 304 or 412 for ``page`` under the request's conditional headers."""
     variant = page.identity
-    if "HTTP_ACCEPT_ENCODING" in environ and wants_gzip(request.accept_encodings):
+    gzip = "HTTP_ACCEPT_ENCODING" in environ and wants_gzip(request.accept_encodings)
+    if browser_navigation(page, environ):
+        variant = page.browser(gzip)
+    elif gzip:
         variant = page.gzip()
     if (
         "HTTP_IF_NONE_MATCH" in environ
@@ -326,6 +376,14 @@ def create_app(settings: Settings, *, live: Live | None = None) -> Flask:
     @app.get("/all.<extension>")
     def all_feed(extension: str) -> Response:
         return serve(f"all.{extension}")
+
+    @app.get(f"/{STYLESHEET_PATH}")
+    def stylesheet() -> Response:
+        return serve(STYLESHEET_PATH)
+
+    @app.get(f"/{ARCHIVE_FOLDER}/<path:rest>")
+    def archive_page(rest: str) -> Response:
+        return serve(f"{ARCHIVE_FOLDER}/{rest}")
 
     @app.get("/topics/<name>")
     def topic_feed(name: str) -> Response:
