@@ -81,7 +81,7 @@ def fingerprint(root: Path) -> str:
     for name, identity in scan_identities(root):
         if identity is None:  # removed between listing and stat: the next poll sees it gone
             continue
-        digest.update(f"{name}\0{identity[0]}\0{identity[1]}\n".encode("utf-8", "surrogateescape"))
+        digest.update(f"{name}\0{identity}\n".encode("utf-8", "surrogateescape"))
     return digest.hexdigest()
 
 

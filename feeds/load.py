@@ -11,7 +11,6 @@ file is read by the same pure ``read_article`` and merged in path order.
 
 from __future__ import annotations
 
-import functools
 import gc
 import hashlib
 import marshal
@@ -24,16 +23,13 @@ from datetime import UTC, datetime, timedelta
 from multiprocessing import get_context
 from pathlib import Path
 
-import ftfy
-import yaml
-
-from feeds import model, reader, text
+from feeds import code_fingerprint
 from feeds.config import Settings
 from feeds.model import Article, Image, Problem, Provider, Related, Severity
 from feeds.reader import Folder, ReadResult, collect, read_article, walk_article_files
 
 CACHE_MAGIC = b"feeds-parse-cache\n"
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 PARALLEL_THRESHOLD = 400  # fewer misses than this are read in-process: a pool costs more
 _BATCH = 256
 
@@ -54,25 +50,12 @@ def default_cache_dir() -> Path:
     return Path(base) / "feeds"
 
 
-@functools.cache
-def _reader_fingerprint() -> str:
-    """A digest of the code that decides what a file reads as, and of its libraries' versions.
-
-    Any change to the reader, the text cleaning, the model or this module gives
-    a new cache, so a cache written by other code can never be used.
-    """
-    digest = hashlib.sha256(f"{CACHE_VERSION} {yaml.__version__} {ftfy.__version__}".encode())
-    for module in (model, reader, text, sys.modules[__name__]):
-        digest.update(Path(module.__file__).read_bytes())
-    return digest.hexdigest()
-
-
 def cache_path(settings: Settings) -> Path:
-    """One cache file per articles folder, reader-relevant settings and reader code."""
+    """One cache file per articles folder, reader-relevant settings and code (:func:`feeds.code_fingerprint`)."""
     folder = str(settings.articles_dir.resolve())
     reader_settings = (settings.max_file_bytes, settings.max_title_chars, settings.max_summary_chars)
     place = hashlib.sha256(folder.encode()).hexdigest()[:16]
-    version = hashlib.sha256(repr((reader_settings, _reader_fingerprint())).encode()).hexdigest()[:16]
+    version = hashlib.sha256(repr((reader_settings, code_fingerprint())).encode()).hexdigest()[:16]
     return (settings.cache_dir or default_cache_dir()) / f"parse-{place}-{version}.cache"
 
 
@@ -214,16 +197,21 @@ def _bulk_allocation() -> Iterator[None]:
         gc.freeze()
 
 
-def _identity(entry: os.DirEntry) -> tuple[int, int] | None:
+Identity = tuple[int, int, int, int]
+
+
+def _identity(entry: os.DirEntry) -> Identity | None:
+    """(size, mtime_ns, ctime_ns, inode): ctime changes on every write and chmod, and no
+    tool can set it back, so a rewrite that keeps size and mtime is still noticed."""
     try:
         stat = entry.stat()
     except OSError:
         return None
-    return stat.st_size, stat.st_mtime_ns
+    return stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino
 
 
-def scan_identities(root: Path) -> list[tuple[str, tuple[int, int] | None]]:
-    """(relative name, (size, mtime_ns)) of every article file, in path order: one stat each."""
+def scan_identities(root: Path) -> list[tuple[str, Identity | None]]:
+    """(relative name, identity) of every article file, in path order: one stat each."""
     return [(name, _identity(entry)) for name, entry in walk_article_files(root)]
 
 
@@ -244,7 +232,7 @@ def _parse(root: Path, names: list[str], settings: Settings, workers: int) -> li
 @dataclass(frozen=True, slots=True)
 class _Loaded:
     names: list[str]
-    identities: list[tuple[int, int] | None]
+    identities: list[Identity | None]
     results: list[ReadResult]
     stats: LoadStats
 
@@ -267,8 +255,8 @@ def _load_results(settings: Settings, use_cache: bool, workers: int | None) -> _
         misses: list[int] = []
         for index, (name, identity) in enumerate(zip(names, identities, strict=True)):
             cached = entries.get(name)
-            if identity is not None and isinstance(cached, tuple) and len(cached) == 3 and cached[:2] == identity:
-                records[index] = cached[2]
+            if identity is not None and isinstance(cached, tuple) and len(cached) == 2 and cached[0] == identity:
+                records[index] = cached[1]
             else:
                 misses.append(index)
         parsed = _parse(root, [names[i] for i in misses], settings, workers)
@@ -285,7 +273,7 @@ def _load_results(settings: Settings, use_cache: bool, workers: int | None) -> _
             misses = list(range(len(names)))
     if use_cache and (misses or len(entries) != len(names)):
         fresh = {
-            name: (identity[0], identity[1], record)
+            name: (identity, record)
             for name, identity, record in zip(names, identities, records, strict=True)
             if identity is not None
         }
@@ -326,7 +314,7 @@ class IncrementalLoader:
         self.settings = settings
         self.use_cache = use_cache
         self.last_stats: LoadStats | None = None
-        self._known: dict[str, tuple[tuple[int, int] | None, ReadResult]] | None = None
+        self._known: dict[str, tuple[Identity | None, ReadResult]] | None = None
         self._folder: Folder | None = None
         self._loads = 0
 

@@ -117,7 +117,7 @@ def test_entries_of_the_wrong_shape_are_never_trusted(cached_settings: Settings)
     load_folder(cached_settings)
     path = cache_path(cached_settings)
     entries, _ = load._read_cache(path)
-    poisoned = {name: (size, mtime, ("not", "a", "record")) for name, (size, mtime, _) in entries.items()}
+    poisoned = {name: (identity, ("not", "a", "record")) for name, (identity, _) in entries.items()}
     load._write_cache(path, poisoned)
     folder, stats = load_folder(cached_settings)
     assert stats.cache_warning and "rebuilding" in stats.cache_warning
@@ -169,3 +169,15 @@ def test_incremental_loader_rereads_only_what_changed(cached_settings: Settings)
     added.unlink()
     assert loader.refresh() == read_folder(root, cached_settings)
     assert loader.refresh() is None
+
+
+def test_a_rewrite_that_keeps_size_and_mtime_is_still_noticed(cached_settings: Settings) -> None:
+    load_folder(cached_settings)
+    target = sorted(cached_settings.articles_dir.glob("*.txt"))[0]
+    before = target.stat()
+    text = target.read_text(encoding="utf-8")
+    target.write_text(text.replace('title: "', 'title: "X', 1).replace("\n\n", "\n", 1), encoding="utf-8")
+    assert target.stat().st_size == before.st_size
+    os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))  # a tool that preserves mtime
+    folder, stats = load_folder(cached_settings)
+    assert stats.parsed == 1 and any(a.title.startswith("X") for a in folder.articles)
