@@ -5,9 +5,12 @@ scalar's tag as PyYAML's safe loader does; only building Python objects from
 that graph is Python code. :func:`load` builds the common shapes (mappings,
 sequences, strings) directly and hands every other node (ints, booleans,
 timestamps, nulls, anything tagged) to the safe constructor, so the result is
-what ``yaml.load(text, SafeLoader)`` gives, including its errors. A document
-using merge keys falls back to the safe constructor whole. Aliases are built
-once and shared, never expanded, so an alias bomb costs no memory.
+what ``yaml.load(text, SafeLoader)`` gives, including its errors. Aliases are
+built once and shared, never expanded, so an alias bomb costs no memory.
+
+One deliberate difference: merge keys (``<<``) are refused. No article needs
+them, and PyYAML's own merge handling grows exponentially on nested merges of
+aliases in some releases (yaml/pyyaml#897), a "merge bomb".
 """
 
 from __future__ import annotations
@@ -45,7 +48,11 @@ Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
 
 
 class _NeedsFullConstructor(Exception):
-    """A node shape the fast path does not build (merge keys, unhashable keys)."""
+    """A node shape the fast path does not build (unhashable keys): the safe constructor says why."""
+
+
+class MergeKeyError(yaml.constructor.ConstructorError):
+    """Front matter used a ``<<`` merge key, which is refused (see the module docstring)."""
 
 
 def _build(node: yaml.Node, loader: Loader, built: dict[int, Any]) -> Any:
@@ -60,7 +67,7 @@ def _build(node: yaml.Node, loader: Loader, built: dict[int, Any]) -> Any:
         built[id(node)] = mapping
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
-                raise _NeedsFullConstructor
+                raise MergeKeyError(None, None, "merge keys (<<) are not allowed in front matter", key_node.start_mark)
             key = _build(key_node, loader, built)
             try:
                 mapping[key] = _build(value_node, loader, built)
