@@ -210,9 +210,9 @@ def _identity(entry: os.DirEntry) -> Identity | None:
     return stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino
 
 
-def scan_identities(root: Path) -> list[tuple[str, Identity | None]]:
+def scan_identities(root: Path, unreadable: list[Problem] | None = None) -> list[tuple[str, Identity | None]]:
     """(relative name, identity) of every article file, in path order: one stat each."""
-    return [(name, _identity(entry)) for name, entry in walk_article_files(root)]
+    return [(name, _identity(entry)) for name, entry in walk_article_files(root, unreadable)]
 
 
 def _read_batch(job: tuple[Path, list[str], Settings]) -> list[tuple]:
@@ -235,6 +235,7 @@ class _Loaded:
     identities: list[Identity | None]
     results: list[ReadResult]
     stats: LoadStats
+    unreadable: list[Problem]
 
 
 def _load_results(settings: Settings, use_cache: bool, workers: int | None) -> _Loaded:
@@ -248,7 +249,8 @@ def _load_results(settings: Settings, use_cache: bool, workers: int | None) -> _
     warning = warning or read_warning
 
     with _bulk_allocation():
-        scanned = scan_identities(root)
+        unreadable: list[Problem] = []
+        scanned = scan_identities(root, unreadable)
         names = [name for name, _ in scanned]
         identities = [identity for _, identity in scanned]
         records: list[tuple | None] = [None] * len(names)
@@ -280,7 +282,7 @@ def _load_results(settings: Settings, use_cache: bool, workers: int | None) -> _
         write_warning = _write_cache(path, fresh)
         warning = warning or write_warning
     stats = LoadStats(len(names), len(names) - len(misses), len(misses), warning)
-    return _Loaded(names, identities, results, stats)
+    return _Loaded(names, identities, results, stats, unreadable)
 
 
 def _missing_folder(root: Path) -> Folder:
@@ -299,7 +301,7 @@ def load_folder(
     if not settings.articles_dir.is_dir():
         return _missing_folder(settings.articles_dir), LoadStats(0, 0, 0)
     loaded = _load_results(settings, use_cache, workers)
-    return collect(loaded.results), loaded.stats
+    return collect(loaded.results, loaded.unreadable), loaded.stats
 
 
 class IncrementalLoader:
@@ -317,6 +319,7 @@ class IncrementalLoader:
         self._known: dict[str, tuple[Identity | None, ReadResult]] | None = None
         self._folder: Folder | None = None
         self._loads = 0
+        self._unreadable: list[Problem] = []
 
     def __call__(self, settings: Settings) -> Folder:
         """The current Folder, changed or not: the live app's loader interface."""
@@ -341,16 +344,19 @@ class IncrementalLoader:
             loaded = _load_results(self.settings, self.use_cache, None if self._loads == 1 else 1)
             self.last_stats = loaded.stats
             self._known = dict(zip(loaded.names, zip(loaded.identities, loaded.results, strict=True), strict=True))
-            return collect(loaded.results)
-        current = scan_identities(root)
+            self._unreadable = loaded.unreadable
+            return collect(loaded.results, loaded.unreadable)
+        unreadable: list[Problem] = []
+        current = scan_identities(root, unreadable)
         known = self._known
         stale = [(name, identity) for name, identity in current if name not in known or known[name][0] != identity]
         gone = known.keys() - {name for name, _ in current}
-        if not stale and not gone:
+        if not stale and not gone and unreadable == self._unreadable:
             return None
         for name in gone:
             del known[name]
         for name, identity in stale:
             known[name] = (identity, read_article(root / name, self.settings, root=root))
         self.last_stats = LoadStats(len(current), len(current) - len(stale), len(stale))
-        return collect([known[name][1] for name, _ in current])
+        self._unreadable = unreadable
+        return collect([known[name][1] for name, _ in current], unreadable)

@@ -545,13 +545,15 @@ def _printable(front: str, problems: _FileProblems) -> str:
     return cleaned
 
 
-def walk_article_files(root: Path) -> Iterator[tuple[str, os.DirEntry]]:
+def walk_article_files(root: Path, unreadable: list[Problem] | None = None) -> Iterator[tuple[str, os.DirEntry]]:
     """(relative POSIX name, directory entry) of every regular file under ``root``, in sorted order.
 
     Dotfiles and dot-folders are skipped. Symlinks are followed only while they
     stay inside ``root``; each real folder is visited once, so a symlink cycle
     cannot loop. The entries carry their ``stat()`` (one system call, cached),
     which is all an identity check needs: no Path objects on the hot path.
+    A folder that cannot be listed is added to ``unreadable`` as an error-level
+    Problem, so its articles never vanish from the feeds unreported.
     """
     real_root = root.resolve()
     seen: set[Path] = set()
@@ -566,7 +568,11 @@ def walk_article_files(root: Path) -> Iterator[tuple[str, os.DirEntry]]:
         try:
             with os.scandir(folder) as scan:
                 entries = sorted(scan, key=lambda e: e.name)
-        except OSError:
+        except OSError as exc:
+            if unreadable is not None:
+                shown = _printable_path(prefix.rstrip("/") or ".")
+                message = f"cannot list this folder ({exc.strerror or exc}); its articles are left out"
+                unreadable.append(Problem(shown, Severity.ERROR, message))
             return
         for entry in entries:
             if entry.name.startswith("."):
@@ -612,17 +618,18 @@ def read_folder(root: Path, settings: Settings) -> Folder:
     if not root.is_dir():
         problem = Problem(str(root), Severity.ERROR, "articles folder does not exist or is not a folder")
         return Folder((), (problem,), 0)
-    results = [read_article(path, settings, root=root) for path in find_article_files(root)]
-    return collect(results)
+    unreadable: list[Problem] = []
+    results = [read_article(Path(e.path), settings, root=root) for _, e in walk_article_files(root, unreadable)]
+    return collect(results, unreadable)
 
 
-def collect(results: list[ReadResult]) -> Folder:
+def collect(results: list[ReadResult], listing_problems: list[Problem] | tuple[Problem, ...] = ()) -> Folder:
     """Merge per-file results (in path order) into a Folder, settling duplicates.
 
     Every copy of a story is ranked at once, so each dropped copy names the one
     that was kept (never another dropped copy), whatever order the files came in.
     """
-    problems: list[Problem] = [p for r in results for p in r.problems]
+    problems: list[Problem] = [*listing_problems, *(p for r in results for p in r.problems)]
     copies: dict[str, list[Article]] = {}
     for result in results:
         if result.article is not None:

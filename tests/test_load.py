@@ -181,3 +181,34 @@ def test_a_rewrite_that_keeps_size_and_mtime_is_still_noticed(cached_settings: S
     os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))  # a tool that preserves mtime
     folder, stats = load_folder(cached_settings)
     assert stats.parsed == 1 and any(a.title.startswith("X") for a in folder.articles)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root lists every folder: an unreadable folder cannot be made")
+def test_an_unreadable_subfolder_is_an_error_not_a_silent_loss(cached_settings: Settings) -> None:
+    locked = cached_settings.articles_dir / "locked"
+    locked.mkdir()
+    shutil.copy(sorted(cached_settings.articles_dir.glob("*.txt"))[0], locked / "copy.md")
+    locked.chmod(0)
+    try:
+        for folder in (load_folder(cached_settings)[0], read_folder(cached_settings.articles_dir, cached_settings),
+                       IncrementalLoader(cached_settings).refresh()):  # fmt: skip
+            assert any(p.path == "locked" and p.is_error and "cannot list" in p.message for p in folder.problems)
+    finally:
+        locked.chmod(0o755)
+
+
+def test_listing_problems_come_first_and_are_errors(monkeypatch: pytest.MonkeyPatch, cached_settings: Settings) -> None:
+    """Root can list anything, so simulate the refusal where the walker asks the OS."""
+    real_scandir = os.scandir
+
+    def refusing(path):
+        if str(path).endswith("/locked"):
+            raise PermissionError(13, "Permission denied")
+        return real_scandir(path)
+
+    (cached_settings.articles_dir / "locked").mkdir()
+    monkeypatch.setattr("feeds.reader.os.scandir", refusing)
+    for folder in (load_folder(cached_settings)[0], read_folder(cached_settings.articles_dir, cached_settings),
+                   IncrementalLoader(cached_settings).refresh()):  # fmt: skip
+        assert folder.problems[0].path == "locked" and folder.problems[0].is_error
+        assert "Permission denied" in folder.problems[0].message
