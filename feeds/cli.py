@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import enum
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -157,6 +158,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitStatus.USAGE
     except ExportError as exc:
         print(f"feeds: error: {exc}", file=sys.stderr)
+        return ExitStatus.USAGE
+    except BrokenPipeError:
+        # the reader of our output went away (`feeds check | head`): stop quietly, as
+        # the Python docs advise, so the interpreter's final flush cannot fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return ExitStatus.PROBLEMS
+    except OSError as exc:  # disk full, permission denied on the output folder, ...
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"feeds: error:{where} {exc.strerror or exc}", file=sys.stderr)
         return ExitStatus.USAGE
     except KeyboardInterrupt:
         return 130

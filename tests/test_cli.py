@@ -187,3 +187,24 @@ def test_export_summary_counts_the_feeds_over_max_feed_bytes(tmp_path: Path, cap
     config.write_text(config.read_text(encoding="utf-8").replace("20000", "0"), encoding="utf-8")
     assert main(["export", "--config", str(config), str(tmp_path / "out")]) == 0
     assert "max_feed_bytes" not in capsys.readouterr().out
+
+
+def test_a_closed_output_pipe_ends_quietly(tmp_path: Path) -> None:
+    """`feeds check | head -1`: no BrokenPipeError traceback when the reader goes away."""
+    script = (
+        f"{sys.executable} -m feeds.cli check --articles {SAMPLES} | head -c 1 >/dev/null; "
+        f"exit ${{PIPESTATUS[0]}}"
+    )
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    done = subprocess.run(["bash", "-c", script], cwd=PROJECT, capture_output=True, text=True, env=env, timeout=60)
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr
+    assert done.returncode in (0, 1)
+
+
+def test_an_unwritable_output_folder_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    done = run("export", "--articles", str(SAMPLES), str(blocker / "out"), cache=tmp_path / "cache")
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith("feeds: error:")
