@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,11 +111,17 @@ def _byte_budget(value: Any, path: str, key: str) -> int:
     return _int(value, path, key, 1_024, 1_000_000_000)
 
 
+# Characters XML 1.0 forbids (and C1 controls): a site title is printed into every feed.
+_NOT_XML_TEXT = re.compile("[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
 def _str(value: Any, path: str, key: str, *, max_len: int = 500) -> str:
     if not isinstance(value, str) or not value.strip():
         raise _fail(path, key, "must be a non-empty string")
     if len(value) > max_len:
         raise _fail(path, key, f"must be at most {max_len} characters")
+    if _NOT_XML_TEXT.search(value):
+        raise _fail(path, key, "holds a control character, which no feed can carry")
     return value.strip()
 
 
@@ -212,10 +219,13 @@ def load_settings(config_path: Path | None = None) -> Settings:
         raise ConfigError(shown, None, f"cannot read the config file ({exc})") from None
     try:
         data = yaml.safe_load(text)
+    except (ValueError, RecursionError) as exc:  # e.g. a date like 2024-02-30 that YAML resolves and Python refuses
+        raise ConfigError(shown, None, f"is not valid YAML ({exc})") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{shown}:{mark.line + 1}" if mark else shown
-        raise ConfigError(where, None, f"is not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        reason = " ".join(str(getattr(exc, "problem", None) or exc).split())  # one line, always
+        raise ConfigError(where, None, f"is not valid YAML ({reason})") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):

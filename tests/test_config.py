@@ -208,3 +208,23 @@ def test_missing_articles_folder_from_config_names_the_config(tmp_path: Path) ->
     settings = load_settings(path)
     with pytest.raises(ConfigError, match=rf"^{path}: error: key 'articles_dir'"):
         with_overrides(settings)
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "fragment"),
+    [
+        ("site_title: 2024-02-30\n", None, "day is out of range"),  # YAML resolves a date Python refuses
+        ('site_title: "News\\u0001feeds"\n', "site_title", "control character"),
+        ('author: "A\\u0000B"\n', "author", "control character"),
+        ('site_title: "line\\x0bbreak"\n', "site_title", "control character"),
+        ("site_title: [unclosed\n", None, "not valid YAML"),
+    ],
+)
+def test_values_that_would_break_a_feed_are_refused_in_one_line(
+    tmp_path: Path, text: str, key: str | None, fragment: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(_write(tmp_path, text))
+    message = str(caught.value)
+    assert "\n" not in message and fragment in message
+    assert caught.value.key == key
