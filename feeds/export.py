@@ -38,6 +38,7 @@ __all__ = ["ExportError", "ExportSummary", "export_site", "gzip_bytes", "site_fi
 COMPRESSED_SUFFIX = ".gz"
 _LOCK_NAME = ".lock"
 _LINK_PREFIX = ".link-"
+_LEGACY_PREFIX = "legacy-"
 # key in a generation's signatures file for its over-budget feeds (no site path starts with "_")
 _OVER_BUDGET_KEY = "_over_budget"
 
@@ -216,13 +217,14 @@ def export_site(
     out_dir = out_dir.absolute()
     if out_dir.exists() and not out_dir.is_symlink() and not out_dir.is_dir():
         raise ExportError(f"{out_dir} exists and is not a folder")
-    legacy = out_dir if out_dir.is_dir() and not out_dir.is_symlink() and any(out_dir.iterdir()) else None
     store = _generations(out_dir)
     try:
         store.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ExportError(f"cannot create {store}: {exc.strerror}") from None
     with _locked(store):
+        _restore_moved_aside(out_dir, store)
+        legacy = _plain_export_folder(out_dir)
         previous = _current_generation(out_dir) or legacy
         _clean_leftovers(store, previous if previous and previous.parent == store else None)
         number = 1 + max((int(p.name[1:]) for p in store.glob("g[0-9]*") if p.name[1:].isdigit()), default=0)
@@ -316,6 +318,33 @@ def _manifest_infos(generation: Path) -> dict[str, FileInfo]:
     return infos
 
 
+def _plain_export_folder(out_dir: Path) -> Path | None:
+    """A plain (non-symlink) OUT_DIR that holds an earlier export, to be taken over; None when empty.
+
+    Only a folder with our ``_manifest.json`` is taken over (a copy of an export,
+    say): any other non-empty folder is refused, never deleted, so a mistyped
+    OUT_DIR (``.``, the articles folder) cannot cost anyone their files.
+    """
+    if out_dir.is_symlink() or not out_dir.is_dir() or not any(out_dir.iterdir()):
+        return None
+    if not (out_dir / cdn.MANIFEST_PATH).is_file():
+        raise ExportError(
+            f"{out_dir} is a folder with files that is not an export; refusing to replace it "
+            "(give an empty folder or a new path)"
+        )
+    return out_dir
+
+
+def _restore_moved_aside(out_dir: Path, store: Path) -> None:
+    """Undo a takeover killed between its two renames: put the old plain folder back."""
+    if out_dir.exists() or out_dir.is_symlink():
+        return
+    for aside in sorted(store.glob(f"{_LEGACY_PREFIX}*")):
+        if aside.is_dir():
+            os.replace(aside, out_dir)
+            return
+
+
 def _flip(out_dir: Path, generation: Path, legacy: Path | None, store: Path) -> None:
     """Point ``out_dir`` at ``generation`` with one atomic rename of a symlink.
 
@@ -327,7 +356,7 @@ def _flip(out_dir: Path, generation: Path, legacy: Path | None, store: Path) -> 
     link.symlink_to(os.path.relpath(generation, out_dir.parent))
     if legacy is not None or (out_dir.is_dir() and not out_dir.is_symlink()):
         # a plain folder from before cannot be swapped atomically: move it aside first
-        aside = store / f"legacy-{os.getpid()}"
+        aside = store / f"{_LEGACY_PREFIX}{os.getpid()}"
         os.replace(out_dir, aside)
         os.replace(link, out_dir)
         shutil.rmtree(aside, ignore_errors=True)

@@ -237,12 +237,34 @@ def test_feeds_that_no_longer_exist_are_removed(articles: Path, tmp_path: Path) 
     assert summary.removed == len(gone)
 
 
-def test_export_replaces_a_plain_folder_with_the_generation_symlink(articles: Path, tmp_path: Path) -> None:
+def test_a_plain_folder_holding_an_export_is_taken_over(articles: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
     (out / "stale.rss").write_text("old")
+    (out / MANIFEST_PATH).write_text("{}")  # a copied export: ours to replace
     export(articles, out)
     assert out.is_symlink() and "stale.rss" not in contents(out) and (out / "all.rss").is_file()
+
+
+@pytest.mark.parametrize("name", ["precious.txt", "sub/notes.md"])
+def test_a_folder_that_is_not_an_export_is_refused_and_left_alone(articles: Path, tmp_path: Path, name: str) -> None:
+    out = tmp_path / "out"
+    (out / name).parent.mkdir(parents=True, exist_ok=True)
+    (out / name).write_text("mine")
+    with pytest.raises(ExportError, match="not an export"):
+        export(articles, out)
+    assert not out.is_symlink() and (out / name).read_text() == "mine"
+
+
+def test_a_takeover_killed_between_its_renames_is_undone(articles: Path, tmp_path: Path) -> None:
+    out, store = tmp_path / "out", tmp_path / ".out.d"
+    aside = store / "legacy-4242"  # what a takeover killed after moving the old folder aside leaves
+    aside.mkdir(parents=True)
+    (aside / MANIFEST_PATH).write_text("{}")
+    (aside / "all.rss").write_text("the old site")
+    export(articles, out)
+    assert out.is_symlink() and (out / "all.rss").read_text() != "the old site"
+    assert not aside.exists()
 
 
 def test_a_second_export_to_the_same_folder_at_once_is_refused(articles: Path, tmp_path: Path) -> None:
@@ -357,7 +379,8 @@ def test_one_added_article_renders_only_the_feeds_it_belongs_to(tmp_path: Path, 
     monkeypatch.setattr(export_module, "render_path", recording)
     export(articles, out)
     settings, catalog = load(articles)
-    feeds_rendered = {path.rsplit(".", 1)[0] for path in rendered if path not in ("index.html", "feeds.opml", "feed.xsl")}
+    pages = ("index.html", "feeds.opml", "feed.xsl")
+    feeds_rendered = {path.rsplit(".", 1)[0] for path in rendered if path not in pages}
     assert feeds_rendered == {"all", "topics/space", "providers/orbit-daily"}
     site = contents(out)
     for path in site_paths(catalog, settings):  # what was kept unrendered is what rendering gives
