@@ -388,12 +388,14 @@ def _distinct_updated(items: tuple[Article, ...]) -> list[datetime]:
     the true time. Items are in a fixed order, so this is deterministic.
     """
     used: set[datetime] = set()
+    next_free: dict[datetime, datetime] = {}  # per tie group: where to look next, so ties cost O(n)
     stamps = []
     for article in items:
-        stamp = article.published_at
+        stamp = next_free.get(article.published_at, article.published_at)
         while stamp in used:
             stamp += timedelta(milliseconds=1)
         used.add(stamp)
+        next_free[article.published_at] = stamp + timedelta(milliseconds=1)
         stamps.append(stamp)
     return stamps
 
@@ -423,9 +425,11 @@ def _xml_feed(
     updated: datetime | None = None,
 ) -> bytes:
     site_newest = catalog.feeds[0].updated if catalog.feeds else None
-    stamp = updated or feed.updated or site_newest or EMPTY_FEED_DATE
+    item_stamps = _distinct_updated(feed.items)
+    # the feed's updated is never older than an entry's (ties may move entries by a few ms)
+    stamp = updated or (max(item_stamps) if item_stamps else None) or site_newest or EMPTY_FEED_DATE
     generator = _new_generator(feed, fmt, settings, self_url, stamp, links)
-    for article, item_updated in zip(feed.items, _distinct_updated(feed.items), strict=True):
+    for article, item_updated in zip(feed.items, item_stamps, strict=True):
         _add_entry(generator, article, fmt, catalog, settings, item_updated)
     if fmt is Format.RSS:
         return _with_stylesheet(generator.rss_str(pretty=True), settings)

@@ -354,3 +354,15 @@ def test_a_single_item_over_the_budget_is_kept_and_reported() -> None:
         rendered = render_feed(catalog.get("all"), fmt, catalog, settings)
         assert len(_item_ids(rendered.body, fmt)) == 1 and rendered.dropped == 1
         assert len(rendered.body) > 1_024 and over_budget(rendered, settings)
+
+
+def test_entries_published_in_the_same_second_get_distinct_updated_never_after_the_feed() -> None:
+    """Atom: 300 ties (an attacker's copies, or a bulk import) stay distinct, linear, and inside the feed's date."""
+    settings = Settings(base_url=BASE_URL, items_per_feed=300, max_feed_bytes=0)
+    articles = [make_article(n, published_at=T0) for n in range(300)]
+    parsed = feedparser.parse(render_all(articles, settings)[Format.ATOM])
+    stamps = [entry.updated for entry in parsed.entries]
+    assert len(stamps) == 300 and len(set(stamps)) == 300
+    assert all(entry.published_parsed == parsed.entries[0].published_parsed for entry in parsed.entries)
+    feed_updated = datetime.fromisoformat(parsed.feed.updated)
+    assert all(datetime.fromisoformat(stamp) <= feed_updated for stamp in stamps)
