@@ -72,8 +72,8 @@ def _fail(path: str, key: str, message: str) -> ConfigError:
     return ConfigError(path, key, message)
 
 
-def check_base_url(value: object, path: str, key: str = "base_url") -> str:
-    """An absolute http(s) URL without query or fragment, ending in one slash."""
+def _absolute_url(value: object, path: str, key: str, *, query_allowed: bool) -> str:
+    """An absolute http(s) URL without fragment or spaces (and without a query unless allowed)."""
     if not isinstance(value, str) or not value.strip():
         raise _fail(path, key, "must be an absolute http:// or https:// URL")
     text = value.strip()
@@ -83,25 +83,20 @@ def check_base_url(value: object, path: str, key: str = "base_url") -> str:
         raise _fail(path, key, f"is not a valid URL ({exc})") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise _fail(path, key, f"must be an absolute http:// or https:// URL, not {text!r}")
-    if parts.query or parts.fragment or any(c.isspace() for c in text):
-        raise _fail(path, key, f"must not contain a query, fragment or spaces: {text!r}")
-    return text.rstrip("/") + "/"
+    if (parts.query and not query_allowed) or parts.fragment or any(c.isspace() for c in text):
+        what = "a fragment or spaces" if query_allowed else "a query, fragment or spaces"
+        raise _fail(path, key, f"must not contain {what}: {text!r}")
+    return text
+
+
+def check_base_url(value: object, path: str, key: str = "base_url") -> str:
+    """An absolute http(s) URL without query or fragment, ending in one slash."""
+    return _absolute_url(value, path, key, query_allowed=False).rstrip("/") + "/"
 
 
 def check_hub_url(value: object, path: str, key: str = "websub_hub") -> str:
     """An absolute http(s) URL without fragment or spaces, kept as written (a hub's path is its own)."""
-    if not isinstance(value, str) or not value.strip():
-        raise _fail(path, key, "must be an absolute http:// or https:// URL")
-    text = value.strip()
-    try:
-        parts = urlsplit(text)
-    except ValueError as exc:
-        raise _fail(path, key, f"is not a valid URL ({exc})") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise _fail(path, key, f"must be an absolute http:// or https:// URL, not {text!r}")
-    if parts.fragment or any(c.isspace() for c in text):
-        raise _fail(path, key, f"must not contain a fragment or spaces: {text!r}")
-    return text
+    return _absolute_url(value, path, key, query_allowed=True)
 
 
 def _byte_budget(value: Any, path: str, key: str) -> int:

@@ -32,6 +32,7 @@ from feeds.catalog import (
     build_catalog,
     provider_key,
     select_articles,
+    topic_aliases,
     topic_key,
 )
 from feeds.config import Settings
@@ -305,7 +306,7 @@ def parse_filter(
     pairs = list(pairs)
     if len(pairs) > MAX_FILTER_PARAMS:
         raise FilterError(f"at most {MAX_FILTER_PARAMS} filter parameters, got {len(pairs)}")
-    aliases = {" ".join(a.split()).casefold(): t for a, t in settings.topic_aliases}
+    aliases = topic_aliases(settings)
     topic_slugs = {f.key: f.slug for f in catalog.of_kind(FeedKind.TOPIC)}
     values: dict[str, list[str]] = {key: [] for key in FILTER_KEYS}
     for key, value in pairs:
@@ -365,7 +366,7 @@ def _words(article: Article) -> set[str]:
 def filter_feed(snapshot: Snapshot, wanted: FeedFilter, settings: Settings) -> Feed:
     """The filtered feed: every matching article of the snapshot, the newest N as items."""
     catalog = snapshot.catalog
-    aliases = {" ".join(a.split()).casefold(): t for a, t in settings.topic_aliases}
+    aliases = topic_aliases(settings)
     slug_keys = {f.slug: f.key for f in catalog.of_kind(FeedKind.TOPIC)}
     topic_keys = {slug_keys.get(t, t) for t in wanted.topics}
     provider_keys = {k for k, slug in catalog.provider_slugs.items() if slug in wanted.providers}

@@ -26,7 +26,7 @@ from pathlib import Path
 from feeds import code_fingerprint
 from feeds.config import Settings
 from feeds.model import Article, Image, Problem, Provider, Related, Severity
-from feeds.reader import Folder, ReadResult, collect, read_article, walk_article_files
+from feeds.reader import Folder, ReadResult, collect, missing_folder, read_article, walk_article_files
 
 CACHE_MAGIC = b"feeds-parse-cache\n"
 CACHE_VERSION = 2
@@ -285,11 +285,6 @@ def _load_results(settings: Settings, use_cache: bool, workers: int | None) -> _
     return _Loaded(names, identities, results, stats, unreadable)
 
 
-def _missing_folder(root: Path) -> Folder:
-    problem = Problem(str(root), Severity.ERROR, "articles folder does not exist or is not a folder")
-    return Folder((), (problem,), 0)
-
-
 def load_folder(
     settings: Settings, *, use_cache: bool = True, workers: int | None = None
 ) -> tuple[Folder, LoadStats]:
@@ -299,7 +294,7 @@ def load_folder(
     the cache state and the number of workers.
     """
     if not settings.articles_dir.is_dir():
-        return _missing_folder(settings.articles_dir), LoadStats(0, 0, 0)
+        return missing_folder(settings.articles_dir), LoadStats(0, 0, 0)
     loaded = _load_results(settings, use_cache, workers)
     return collect(loaded.results, loaded.unreadable), loaded.stats
 
@@ -336,7 +331,7 @@ class IncrementalLoader:
         root = self.settings.articles_dir
         if not root.is_dir():
             self._known = None
-            return _missing_folder(root)
+            return missing_folder(root)
         if self._known is None:
             # all cores only for the first load: later ones may run on a thread of a
             # threaded server, where forking a process pool is unsafe

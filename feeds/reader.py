@@ -616,11 +616,16 @@ def read_folder(root: Path, settings: Settings) -> Folder:
     order; each dropped copy is reported as a warning naming the kept file.
     """
     if not root.is_dir():
-        problem = Problem(str(root), Severity.ERROR, "articles folder does not exist or is not a folder")
-        return Folder((), (problem,), 0)
+        return missing_folder(root)
     unreadable: list[Problem] = []
     results = [read_article(Path(e.path), settings, root=root) for _, e in walk_article_files(root, unreadable)]
     return collect(results, unreadable)
+
+
+def missing_folder(root: Path) -> Folder:
+    """What a folder that is not there reads as: nothing, and one error saying so."""
+    problem = Problem(str(root), Severity.ERROR, "articles folder does not exist or is not a folder")
+    return Folder((), (problem,), 0)
 
 
 def collect(results: list[ReadResult], listing_problems: list[Problem] | tuple[Problem, ...] = ()) -> Folder:
