@@ -19,8 +19,8 @@ from typing import TextIO
 from feeds import websub
 from feeds.catalog import Catalog, build_catalog
 from feeds.config import ConfigError, Settings, load_settings, with_overrides
-from feeds.export import ExportError, export_site
-from feeds.load import load_folder
+from feeds.export import ExportError, export_site, unchanged_since
+from feeds.load import input_fingerprint, load_folder
 from feeds.model import Problem
 from feeds.reader import Folder
 
@@ -43,7 +43,9 @@ def _common(parser: argparse.ArgumentParser, *, base_url: bool) -> None:
     if base_url:
         parser.add_argument("--base-url", metavar="URL", help="absolute URL the feeds are published under")
     parser.add_argument(
-        "--no-cache", action="store_true", help="read every article file, ignoring and not writing the parse cache"
+        "--no-cache",
+        action="store_true",
+        help="read every article file, ignoring and not writing the parse cache (export: rebuild even if unchanged)",
     )
 
 
@@ -121,9 +123,17 @@ def _export(args: argparse.Namespace, settings: Settings) -> ExitStatus:
             f"using {settings.site_url} for absolute links",
             file=sys.stderr,
         )
+    fingerprint = input_fingerprint(settings)
+    prior = None if args.no_cache else unchanged_since(args.out_dir, fingerprint)
+    if prior is not None:
+        return _unchanged_export(args, prior, started)
     folder, catalog = load(settings, use_cache=not args.no_cache)
     errors, warnings = _report(folder.problems, sys.stderr)
-    summary = export_site(catalog, settings, args.out_dir, progress=_progress(sys.stderr))
+    inputs = {
+        "fingerprint": fingerprint, "problems": [str(p) for p in folder.problems], "errors": errors,
+        "warnings": warnings, "feeds": len(catalog.feeds), "articles": catalog.article_count,
+    }  # fmt: skip
+    summary = export_site(catalog, settings, args.out_dir, progress=_progress(sys.stderr), inputs=inputs)
     budget = (
         f", {len(summary.over_budget)} feeds over max_feed_bytes: oldest items dropped" if summary.over_budget else ""
     )
@@ -139,6 +149,20 @@ def _export(args: argparse.Namespace, settings: Settings) -> ExitStatus:
             timeout=websub.TIMEOUT, retries=websub.RETRIES, backoff=websub.BACKOFF,
         )  # fmt: skip
         print(report.line(), file=sys.stderr)
+    return ExitStatus.PROBLEMS if errors else ExitStatus.OK
+
+
+def _unchanged_export(args: argparse.Namespace, prior: dict, started: float) -> ExitStatus:
+    """Nothing the export depends on changed: say so (and the problems it had) without reading articles."""
+    problems = prior.get("problems", [])
+    for line in problems if isinstance(problems, list) else []:
+        print(line, file=sys.stderr)
+    errors, warnings = int(prior.get("errors", 0)), int(prior.get("warnings", 0))
+    print(
+        f"{prior.get('feeds', 0)} feeds, nothing changed since the last export (0 written), "
+        f"{prior.get('articles', 0)} articles, {errors} errors, {warnings} warnings, "
+        f"{time.monotonic() - started:.2f}s → {args.out_dir}"
+    )
     return ExitStatus.PROBLEMS if errors else ExitStatus.OK
 
 

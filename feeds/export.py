@@ -39,6 +39,7 @@ COMPRESSED_SUFFIX = ".gz"
 _LOCK_NAME = ".lock"
 _LINK_PREFIX = ".link-"
 _LEGACY_PREFIX = "legacy-"
+_INPUTS_KEY = "_inputs"
 # key in a generation's signatures file for its over-budget feeds (no site path starts with "_")
 _OVER_BUDGET_KEY = "_over_budget"
 
@@ -203,16 +204,44 @@ class _Generation:
                 self.put(name, encoding.compress(data))
 
 
+def unchanged_since(out_dir: Path, fingerprint: str) -> dict | None:
+    """The inputs the live export recorded, when their ``fingerprint`` equals this one; else None.
+
+    Equal means nothing the export depends on changed, so there is nothing to
+    write. Leftovers of a killed run are cleaned up either way (under the export
+    lock), and an export whose manifest is gone never counts as current.
+    """
+    out_dir = out_dir.absolute()
+    store = _generations(out_dir)
+    if not store.is_dir():
+        return None
+    with _locked(store):
+        _restore_moved_aside(out_dir, store)
+        live = _current_generation(out_dir)
+        if live is None or live.parent != store:
+            return None
+        _clean_leftovers(store, live)
+        if not (live / cdn.MANIFEST_PATH).is_file():
+            return None
+        inputs = _read_json(_signatures_file(store, live)).get(_INPUTS_KEY)
+    if isinstance(inputs, dict) and inputs.get("fingerprint") == fingerprint:
+        return inputs
+    return None
+
+
 def export_site(
     catalog: Catalog,
     settings: Settings,
     out_dir: Path,
     progress: Callable[[int, int], None] | None = None,
+    inputs: dict | None = None,
 ) -> ExportSummary:
     """Write the site to ``out_dir`` (a symlink to the newest complete generation).
 
     ``progress(done, total)`` is called after each site path (with its
-    precompressed copies) is in place.
+    precompressed copies) is in place. ``inputs`` (JSON-able) is kept beside the
+    generation and read back by :func:`unchanged_since`, so the next run can see
+    that nothing changed without reading a single article.
     """
     out_dir = out_dir.absolute()
     if out_dir.exists() and not out_dir.is_symlink() and not out_dir.is_dir():
@@ -275,6 +304,8 @@ def export_site(
         removed = len(old_files - set(new.infos))
         files = len(new.infos)
         signatures[_OVER_BUDGET_KEY] = over
+        if inputs is not None:
+            signatures[_INPUTS_KEY] = inputs
         if new.written == 0 and removed == 0 and legacy is None and previous is not None:
             shutil.rmtree(generation)  # nothing changed: leave the live generation alone
             _write_json(_signatures_file(store, previous), signatures)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -208,3 +209,27 @@ def test_an_unwritable_output_folder_is_one_line_and_exit_2(tmp_path: Path) -> N
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines()[-1].startswith("feeds: error:")
+
+
+def test_an_export_with_nothing_changed_reads_no_article_and_says_so(tmp_path: Path) -> None:
+    articles = tmp_path / "articles"
+    shutil.copytree(SAMPLES, articles)
+    (articles / "broken.md").write_text("---\ntitle: [unclosed\n---\n", encoding="utf-8")
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    export = ("export", "--articles", str(articles), "--base-url", "https://feeds.example.org/", str(out))
+    first = run(*export, cache=cache)
+    assert first.returncode == 1 and "written" in first.stdout
+    again = run(*export, cache=cache)
+    assert again.returncode == 1  # the same verdict: the broken file is still there
+    assert "nothing changed since the last export" in again.stdout
+    assert [line for line in again.stderr.splitlines() if "broken.md" in line] == [
+        line for line in first.stderr.splitlines() if "broken.md" in line
+    ]
+    (articles / "broken.md").unlink()  # any change to the inputs means a real export
+    third = run(*export, cache=cache)
+    assert third.returncode == 0 and "nothing changed" not in third.stdout and "written" in third.stdout
+    other_base = run(*export[:-2], "https://elsewhere.example.org/", str(out), cache=cache)
+    assert "nothing changed" not in other_base.stdout
+    (out / "_manifest.json").unlink()  # a damaged export is never taken as current
+    repaired = run(*export[:-2], "https://elsewhere.example.org/", str(out), cache=cache)
+    assert "nothing changed" not in repaired.stdout and (out / "_manifest.json").is_file()
