@@ -223,31 +223,45 @@ def build_catalog(articles: Iterable[Article], settings: Settings) -> Catalog:
     configured = {" ".join(t.split()).casefold(): " ".join(t.split()) for t in aliases.values()}
     limit = settings.items_per_feed
 
-    groups: dict[tuple[FeedKind, str], list[Article]] = defaultdict(list)
-    overflow: dict[tuple[FeedKind, str], list[Article]] = defaultdict(list)  # newest first
-    totals: Counter = Counter()
-    spellings: dict[tuple[FeedKind, str], Counter] = defaultdict(Counter)
+    # per family (topics, providers): identity key → newest-first items, the rest, count, spellings
+    groups: dict[FeedKind, dict[str, list[Article]]] = {FeedKind.TOPIC: {}, FeedKind.PROVIDER: {}}
+    overflow: dict[FeedKind, dict[str, list[Article]]] = {FeedKind.TOPIC: {}, FeedKind.PROVIDER: {}}
+    spellings: dict[FeedKind, dict[str, Counter]] = {FeedKind.TOPIC: {}, FeedKind.PROVIDER: {}}
+    topic_keys: dict[str, str] = {}  # each distinct spelling folded once, not once per article
     provider_keys: dict[Provider, str] = {}
+
+    def add(family: int, key: str, spelling: str, article: Article) -> None:
+        # one dict lookup per structure; FeedKind hashing is slow, so it is looked up by the caller
+        bucket = family_groups[family].get(key)
+        if bucket is None:
+            bucket = family_groups[family][key] = []
+            family_spellings[family][key] = Counter()
+        family_spellings[family][key][spelling] += 1
+        if len(bucket) < limit:
+            bucket.append(article)
+        else:
+            family_overflow[family].setdefault(key, []).append(article)
+
+    # the same dicts, indexed by a plain int (0 topics, 1 providers) in the hot loop
+    family_groups = [groups[FeedKind.TOPIC], groups[FeedKind.PROVIDER]]
+    family_overflow = [overflow[FeedKind.TOPIC], overflow[FeedKind.PROVIDER]]
+    family_spellings = [spellings[FeedKind.TOPIC], spellings[FeedKind.PROVIDER]]
+
     for article in ordered:
-        memberships = [(FeedKind.TOPIC, topic_key(t, aliases), t) for t in article.topics]
+        seen_topics: set[str] = set()
+        for topic in article.topics:
+            key = topic_keys.get(topic)
+            if key is None:
+                key = topic_keys[topic] = topic_key(topic, aliases)
+            if key not in seen_topics:
+                seen_topics.add(key)
+                add(0, key, topic, article)
         provider = article.provider
         if provider is not None:
             key = provider_keys.get(provider)
             if key is None:
                 key = provider_keys[provider] = provider_key(provider.name, provider.domain)
-            memberships.append((FeedKind.PROVIDER, key, provider.name))
-        seen = set()
-        for kind, key, spelling in memberships:
-            if (kind, key) in seen:
-                continue
-            seen.add((kind, key))
-            spellings[(kind, key)][spelling] += 1
-            totals[(kind, key)] += 1
-            bucket = groups[(kind, key)]
-            if len(bucket) < limit:
-                bucket.append(article)
-            else:
-                overflow[(kind, key)].append(article)
+            add(1, key, provider.name, article)
 
     feeds = [
         Feed(
@@ -266,11 +280,7 @@ def build_catalog(articles: Iterable[Article], settings: Settings) -> Catalog:
     provider_slugs: dict[str, str] = {}
     for kind in (FeedKind.TOPIC, FeedKind.PROVIDER):
         preferred = configured if kind is FeedKind.TOPIC else {}
-        names = {
-            key: _display_name(spellings[(k, key)], preferred.get(key))
-            for (k, key) in groups
-            if k is kind
-        }
+        names = {key: _display_name(counts, preferred.get(key)) for key, counts in spellings[kind].items()}
         slugs = assign_slugs(names)
         if kind is FeedKind.PROVIDER:
             provider_slugs = slugs
@@ -283,9 +293,9 @@ def build_catalog(articles: Iterable[Article], settings: Settings) -> Catalog:
                 name=name,
                 title=f"{name} — {settings.site_title}",
                 description=f"The newest articles {about} {name}.",
-                items=tuple(groups[(kind, key)]),
-                total=totals[(kind, key)],
-                older=tuple(reversed(overflow.pop((kind, key), ()))),
+                items=tuple(groups[kind][key]),
+                total=len(groups[kind][key]) + len(overflow[kind].get(key, ())),
+                older=tuple(reversed(overflow[kind].get(key, ()))),
             )
             for key, name in names.items()
         ]

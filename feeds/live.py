@@ -31,7 +31,6 @@ from feeds.catalog import (
     FeedKind,
     build_catalog,
     provider_key,
-    select_articles,
     topic_aliases,
     topic_key,
 )
@@ -70,16 +69,30 @@ def _check_listable(root: Path) -> None:
         ) from None
 
 
-def fingerprint(root: Path) -> str:
-    """A digest of the sorted (relative path, size, mtime_ns) of every article file.
+Scan = tuple[list, list]  # (relative name, identity) of every file, and folders that could not be listed
 
-    Cheap (one stat per file, no reads), so it can run every few seconds.
+
+def scan_folder(root: Path) -> Scan:
+    """One pass over the folder's file identities (one stat each, no reads), shared by the
+    fingerprint and the incremental loader so a reload scans once.
+
     Raises :class:`LoadError` when the folder itself cannot be listed: a missing
     or unreadable folder must not look like an empty one and wipe every feed.
     """
     _check_listable(root)
+    unreadable: list = []
+    return scan_identities(root, unreadable), unreadable
+
+
+def fingerprint(root: Path, scan: Scan | None = None) -> str:
+    """A digest of the sorted (relative path, identity) of every article file.
+
+    Cheap (one stat per file, no reads), so it can run every few seconds.
+    Raises :class:`LoadError` when the folder itself cannot be listed.
+    """
+    scanned, _ = scan if scan is not None else scan_folder(root)
     digest = hashlib.sha256()
-    for name, identity in scan_identities(root):
+    for name, identity in scanned:
         if identity is None:  # removed between listing and stat: the next poll sees it gone
             continue
         digest.update(f"{name}\0{identity}\n".encode("utf-8", "surrogateescape"))
@@ -117,7 +130,7 @@ def empty_snapshot(settings: Settings, error: str | None = None) -> Snapshot:
 
 
 def build_snapshot(
-    settings: Settings, loader: Loader, generation: int, mark: str | None = None
+    settings: Settings, loader: Loader, generation: int, mark: str | None = None, scan: Scan | None = None
 ) -> Snapshot:
     """Read and index the folder whose fingerprint is ``mark`` (taken now when None).
 
@@ -125,11 +138,17 @@ def build_snapshot(
     makes the next poll rebuild again. Raises LoadError, or whatever the loader raises.
     """
     if mark is None:
-        mark = fingerprint(settings.articles_dir)
-    folder = loader(settings)
+        scan = scan_folder(settings.articles_dir)
+        mark = fingerprint(settings.articles_dir, scan)
+    if isinstance(loader, IncrementalLoader):
+        folder = loader(settings, scan=scan)
+    else:
+        folder = loader(settings)
     _check_listable(settings.articles_dir)  # vanished during the read: not an empty folder
-    articles = tuple(select_articles(folder.articles, settings))
     catalog = build_catalog(folder.articles, settings)
+    # every selected article, newest first: the all feed's items, then its older ones newest first
+    everything = catalog.get("all")
+    articles = everything.items + everything.older[::-1] if everything is not None else ()
     errors = sum(1 for p in folder.problems if p.is_error)
     return Snapshot(
         catalog, articles, len(folder.problems), errors, folder.files, generation, mark, _now()
@@ -186,7 +205,8 @@ class Live:
         with self._rebuild:
             old = self.state
             try:
-                mark = fingerprint(self.settings.articles_dir)
+                scan = scan_folder(self.settings.articles_dir)
+                mark = fingerprint(self.settings.articles_dir, scan)
             except LoadError as exc:
                 self._keep(old, exc)
                 return False
@@ -197,7 +217,7 @@ class Live:
             if mark == self._failed_mark:
                 return False
             try:
-                new = build_snapshot(self.settings, self.loader, old.generation + 1, mark)
+                new = build_snapshot(self.settings, self.loader, old.generation + 1, mark, scan)
                 if self.on_new_snapshot is not None:
                     self.on_new_snapshot(new)
             except Exception as exc:  # noqa: BLE001 - see the docstring

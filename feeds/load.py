@@ -331,17 +331,21 @@ class IncrementalLoader:
         self._loads = 0
         self._unreadable: list[Problem] = []
 
-    def __call__(self, settings: Settings) -> Folder:
-        """The current Folder, changed or not: the live app's loader interface."""
+    def __call__(self, settings: Settings, *, scan: tuple[list, list] | None = None) -> Folder:
+        """The current Folder, changed or not: the live app's loader interface.
+
+        ``scan`` is a fresh (identities, unreadable folders) from :func:`scan_identities`
+        when the caller already made one, so one reload lists the folder once.
+        """
         if settings != self.settings:
             raise ValueError("an IncrementalLoader serves the settings it was made with")
-        folder = self.refresh()
+        folder = self.refresh(scan)
         if folder is not None:
             self._folder = folder
         assert self._folder is not None  # refresh() returns a Folder on the first call
         return self._folder
 
-    def refresh(self) -> Folder | None:
+    def refresh(self, scan: tuple[list, list] | None = None) -> Folder | None:
         """The current Folder, or None when nothing changed since the previous call."""
         root = self.settings.articles_dir
         if not root.is_dir():
@@ -356,8 +360,11 @@ class IncrementalLoader:
             self._known = dict(zip(loaded.names, zip(loaded.identities, loaded.results, strict=True), strict=True))
             self._unreadable = loaded.unreadable
             return collect(loaded.results, loaded.unreadable)
-        unreadable: list[Problem] = []
-        current = scan_identities(root, unreadable)
+        if scan is None:
+            unreadable: list[Problem] = []
+            current = scan_identities(root, unreadable)
+        else:
+            current, unreadable = scan
         known = self._known
         stale = [(name, identity) for name, identity in current if name not in known or known[name][0] != identity]
         gone = known.keys() - {name for name, _ in current}

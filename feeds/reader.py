@@ -641,6 +641,9 @@ def collect(results: list[ReadResult], listing_problems: list[Problem] | tuple[P
             copies.setdefault(result.article.uid, []).append(result.article)
     kept = []
     for group in copies.values():
+        if len(group) == 1:  # the common case: no duplicate to settle
+            kept.append(group[0])
+            continue
         winner, *losers = sorted(group, key=_duplicate_rank)
         kept.append(winner)
         for loser in sorted(losers, key=lambda a: a.source):
@@ -651,8 +654,12 @@ def collect(results: list[ReadResult], listing_problems: list[Problem] | tuple[P
                     f"duplicate of {winner.source} (same story: {loser.link} and {winner.link}); skipped",
                 )
             )
-    articles = tuple(sorted(kept, key=lambda a: a.source))
+    articles = tuple(sorted(kept, key=_source))
     return Folder(articles, tuple(problems), len(results))
+
+
+def _source(article: Article) -> str:
+    return article.source
 
 
 def _duplicate_rank(article: Article) -> tuple[bool, float, str]:
