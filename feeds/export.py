@@ -21,15 +21,18 @@ import json
 import os
 import shutil
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from multiprocessing import get_context
 from pathlib import Path
 
 from feeds import cdn
 from feeds.catalog import Catalog
 from feeds.cdn import ENCODINGS, FileInfo
 from feeds.config import Settings
-from feeds.render import over_budget
+from feeds.load import die_with_parent
+from feeds.render import Rendered, over_budget
 from feeds.signature import Signer
 from feeds.site import feed_document, gzip_bytes, render_path, site_paths
 
@@ -137,7 +140,23 @@ def _locked(store: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise ExportError(f"another export to {store.parent} is running") from None
-        yield
+        _held_locks.add(handle.fileno())
+        try:
+            yield
+        finally:
+            _held_locks.discard(handle.fileno())
+
+
+# Lock descriptors this process holds. A forked render worker closes its copies, so
+# an export killed with SIGKILL frees its lock at once even while a worker lingers.
+_held_locks: set[int] = set()
+
+
+def _render_worker_start() -> None:
+    """A render worker: drop the lock copies and end with the export that forked it."""
+    for descriptor in _held_locks:
+        os.close(descriptor)
+    die_with_parent()
 
 
 class _Generation:
@@ -190,8 +209,8 @@ class _Generation:
             self.unchanged += 1
         return True
 
-    def put_compressed(self, relative: str, data: bytes, *, source_unchanged: bool) -> None:
-        """Write every encoding of ``data``; an unchanged file reuses its old copies uncompressed."""
+    def put_compressed(self, relative: str, encoded: dict[str, bytes], *, source_unchanged: bool) -> None:
+        """Write every encoding (suffix → bytes); an unchanged file reuses its old copies."""
         for encoding in ENCODINGS:
             name = relative + encoding.suffix
             old = self._old(name)
@@ -201,7 +220,51 @@ class _Generation:
                 self.infos[name] = FileInfo.of(old.read_bytes())
                 self.unchanged += 1
             else:
-                self.put(name, encoding.compress(data))
+                self.put(name, encoded[encoding.suffix])
+
+
+PARALLEL_RENDER_THRESHOLD = 200  # fewer documents than this render in-process: a pool costs more
+_RENDER_CHUNK = 16
+_render_context: tuple[Catalog, Settings] | None = None  # what forked render workers inherit
+
+
+def _render_chunk(paths: list[str]) -> list[tuple[str, Rendered, dict[str, bytes]]]:
+    """Render and compress some site paths (in a worker, or in-process)."""
+    assert _render_context is not None
+    catalog, settings = _render_context
+    results = []
+    for path in paths:
+        rendered = render_path(path, catalog, settings)
+        if rendered is None:  # pragma: no cover - site_paths only lists renderable paths
+            raise AssertionError(f"site path {path} has no renderer")
+        results.append((path, rendered, {e.suffix: e.compress(rendered.body) for e in ENCODINGS}))
+    return results
+
+
+def render_paths(
+    paths: list[str], catalog: Catalog, settings: Settings, workers: int | None = None
+) -> Iterator[tuple[str, Rendered, dict[str, bytes]]]:
+    """(path, rendered, compressed copies) for each path, in order; on all cores when there are many.
+
+    Rendering is pure, so worker processes (forked: they inherit the catalog)
+    give the same bytes as rendering in-process. A worker that dies makes the
+    export fail (BrokenProcessPool), never hang.
+    """
+    global _render_context
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    _render_context = (catalog, settings)
+    try:
+        chunks = [paths[i : i + _RENDER_CHUNK] for i in range(0, len(paths), _RENDER_CHUNK)]
+        if workers <= 1 or len(paths) < PARALLEL_RENDER_THRESHOLD or not hasattr(os, "fork"):
+            for chunk in chunks:
+                yield from _render_chunk(chunk)
+            return
+        context = get_context("fork")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_render_worker_start) as pool:
+            for results in pool.map(_render_chunk, chunks):
+                yield from results
+    finally:
+        _render_context = None
 
 
 def unchanged_since(out_dir: Path, fingerprint: str) -> dict | None:
@@ -272,9 +335,17 @@ def export_site(
         old_over = set(old_over) if isinstance(old_over, list) else set()
         changed: list[str] = []
         over: list[str] = []
-        for index, path in enumerate(paths, start=1):
+        done = 0
+
+        def advance() -> None:
+            nonlocal done
+            done += 1
+            if progress is not None:
+                progress(done, len(paths))
+
+        to_render: list[str] = []
+        for path in paths:
             document = feed_document(path, catalog, settings)  # feeds and their archive pages
-            current = document is not None and document[1] == 0  # a feed's current document
             if document is not None:
                 feed, page, fmt = document
                 signatures[path] = signer.document(feed, page, fmt.extension)
@@ -282,12 +353,12 @@ def export_site(
                     types[path] = fmt.media_type
                     if path in old_over:
                         over.append(path)
-                    if progress is not None:
-                        progress(index, len(paths))
+                    advance()
                     continue
-            rendered = render_path(path, catalog, settings)
-            if rendered is None:  # pragma: no cover - site_paths only lists renderable paths
-                raise AssertionError(f"site path {path} has no renderer")
+            to_render.append(path)
+        for path, rendered, encoded in render_paths(to_render, catalog, settings):
+            document = feed_document(path, catalog, settings)
+            current = document is not None and document[1] == 0  # a feed's current document
             types[path] = rendered.media_type
             unchanged = new.put(path, rendered.body)
             if current:
@@ -295,9 +366,9 @@ def export_site(
                     changed.append(path)
                 if over_budget(rendered, settings):
                     over.append(path)
-            new.put_compressed(path, rendered.body, source_unchanged=unchanged)
-            if progress is not None:
-                progress(index, len(paths))
+            new.put_compressed(path, encoded, source_unchanged=unchanged)
+            advance()
+        types = {path: types[path] for path in paths}  # site order, however the two passes filled it
         new.put(cdn.HEADERS_PATH, cdn.render_headers(types, settings))
         new.put(cdn.NGINX_PATH, cdn.render_nginx(types, settings))
         new.put(cdn.MANIFEST_PATH, cdn.render_manifest(types, new.infos, settings))

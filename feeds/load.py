@@ -11,11 +11,13 @@ file is read by the same pure ``read_article`` and merged in path order.
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import gc
 import hashlib
 import marshal
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -216,6 +218,24 @@ def scan_identities(root: Path, unreadable: list[Problem] | None = None) -> list
     return [(name, _identity(entry)) for name, entry in walk_article_files(root, unreadable)]
 
 
+def die_with_parent() -> None:
+    """A worker's initializer: be killed when the process that forked it dies.
+
+    A pool worker blocks reading its task pipe, which it holds open itself, so
+    it would outlive a parent killed with SIGKILL forever. Linux's
+    PR_SET_PDEATHSIG ends it instead; elsewhere this does nothing.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(1)
+
+
 def _read_batch(job: tuple[Path, list[str], Settings]) -> list[tuple]:
     root, names, settings = job
     return [_result_record(read_article(root / name, settings, root=root)) for name in names]
@@ -226,7 +246,7 @@ def _parse(root: Path, names: list[str], settings: Settings, workers: int) -> li
         return _read_batch((root, names, settings))
     jobs = [(root, names[i : i + _BATCH], settings) for i in range(0, len(names), _BATCH)]
     context = get_context("fork" if sys.platform.startswith("linux") else "spawn")
-    with context.Pool(processes=workers) as pool:
+    with context.Pool(processes=workers, initializer=die_with_parent) as pool:
         return [record for batch in pool.imap(_read_batch, jobs) for record in batch]
 
 
