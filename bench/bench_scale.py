@@ -14,6 +14,10 @@ the work folder), then measures, each in a fresh process:
     python bench/bench_scale.py                 # 1k and 10k
     python bench/bench_scale.py --sizes 1000 10000 100000
     python bench/bench_scale.py --work /tmp/feeds-bench --no-live
+    python bench/bench_scale.py --no-archives   # like Hugo: no RFC 5005 archive pages
+
+Exports use a config file written into the work folder (base URL, and
+``archive_page_size: 0`` with --no-archives); everything else is the default.
 """
 
 from __future__ import annotations
@@ -85,10 +89,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def measure_live_reload(corpus: Path, env: dict[str, str], work: Path) -> float | None:
+def measure_live_reload(corpus: Path, env: dict[str, str], work: Path, archives: bool) -> float | None:
     """Seconds from one file change until the live app serves it (reload_interval 0.5 s)."""
     config = work / "bench-live.yaml"
-    config.write_text(f"base_url: {BASE_URL}\nreload_interval: 0.5\n", encoding="utf-8")
+    extra = "" if archives else "archive_page_size: 0\n"
+    config.write_text(f"base_url: {BASE_URL}\nreload_interval: 0.5\n{extra}", encoding="utf-8")
     port = free_port()
     server = subprocess.Popen(
         feeds_command("serve", "--config", str(config), "--articles", str(corpus), "--port", str(port),
@@ -135,7 +140,7 @@ def measure_hugo(corpus: Path, work: Path) -> tuple[float, float] | None:
     return run_with_rss([hugo, "--quiet", "-D", "-s", str(site)])
 
 
-def bench_size(size: int, work: Path, live: bool) -> dict[str, float | None]:
+def bench_size(size: int, work: Path, live: bool, archives: bool) -> dict[str, float | None]:
     corpus = ensure_corpus(work, size)
     cache_home = work / f"xdg-cache-{size}"
     out = work / f"export-{size}"
@@ -146,13 +151,15 @@ def bench_size(size: int, work: Path, live: bool) -> dict[str, float | None]:
         else:
             shutil.rmtree(leftover, ignore_errors=True)
     env = {**os.environ, "XDG_CACHE_HOME": str(cache_home)}
-    export = feeds_command("export", "--articles", str(corpus), "--base-url", BASE_URL, str(out))
+    config = work / f"bench-{size}.yaml"
+    config.write_text(f"base_url: {BASE_URL}\n" + ("" if archives else "archive_page_size: 0\n"), encoding="utf-8")
+    export = feeds_command("export", "--config", str(config), "--articles", str(corpus), str(out))
     row: dict[str, float | None] = {}
     row["cold"], row["cold_rss"] = run_with_rss(export, env)
     row["warm"], row["warm_rss"] = run_with_rss(export, env)
     touch_one_article(corpus, f"export-{time.time_ns()}")
     row["one_change"], _ = run_with_rss(export, env)
-    row["live_reload"] = measure_live_reload(corpus, env, work) if live else None
+    row["live_reload"] = measure_live_reload(corpus, env, work, archives) if live else None
     hugo = measure_hugo(corpus, work)
     row["hugo"], row["hugo_rss"] = hugo if hugo else (None, None)
     return row
@@ -173,17 +180,21 @@ def main() -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--work", type=Path, default=Path("/tmp/feeds-bench"))
     parser.add_argument("--no-live", action="store_true", help="skip the live app's reload timing")
+    parser.add_argument("--no-archives", action="store_true", help="archive_page_size: 0, as Hugo builds no archives")
     args = parser.parse_args()
     if not GEN_CORPUS.exists():
         print(f"needs {GEN_CORPUS} (../shared beside the project)", file=sys.stderr)
         return 2
     args.work.mkdir(parents=True, exist_ok=True)
-    print(f"{os.cpu_count()} cores; Python {sys.version.split()[0]}; hugo: {shutil.which('hugo') or 'not installed'}")
+    print(
+        f"{os.cpu_count()} cores; Python {sys.version.split()[0]}; hugo: {shutil.which('hugo') or 'not installed'}; "
+        f"archives: {'off' if args.no_archives else 'on'}"
+    )
     header = ("articles", "cold", "warm", "1 change", "live reload", "peak RSS", "hugo", "hugo RSS",
               "cold/hugo", "warm/hugo", "RSS/hugo")
     rows = []
     for size in args.sizes:
-        row = bench_size(size, args.work, live=not args.no_live)
+        row = bench_size(size, args.work, live=not args.no_live, archives=not args.no_archives)
         rows.append((
             f"{size:,}", _fmt(row["cold"]), _fmt(row["warm"]), _fmt(row["one_change"]), _fmt(row["live_reload"]),
             _fmt(max(row["cold_rss"] or 0, row["warm_rss"] or 0), "MiB"), _fmt(row["hugo"]),
