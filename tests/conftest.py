@@ -45,3 +45,25 @@ def settings() -> Settings:
 @pytest.fixture
 def real_corpus() -> Path:
     return require_shared(REAL_CORPUS)
+
+
+CHROMIUM_FLAGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
+]  # fmt: skip
+
+
+def start_chromium(profile: Path):
+    """Headless Debian Chromium under Selenium with a fresh profile; skips (or fails in CI) without it."""
+    chromium, chromedriver = require_tool("chromium"), require_tool("chromedriver")
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={profile}")
+    driver = webdriver.Chrome(options=options, service=Service(chromedriver))
+    driver.set_page_load_timeout(30)
+    return driver

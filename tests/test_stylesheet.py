@@ -18,7 +18,7 @@ from feeds.render import Format
 from feeds.site import STYLESHEET_PATH, STYLESHEET_TYPE, render_path, site_paths
 from feeds.web import BROWSER_XML_TYPE, create_app
 
-from .conftest import BASE_URL, SAMPLES, require_tool
+from .conftest import BASE_URL, SAMPLES, start_chromium
 from .test_export import contents
 from .test_serve import Server, running_server
 
@@ -101,19 +101,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 def test_chromium_shows_a_topic_feed_as_a_page(server: Server, tmp_path: Path) -> None:
-    from .test_browser import CHROMIUM_FLAGS  # the team's headless Chromium flags
-
-    chromium, chromedriver = require_tool("chromium"), require_tool("chromedriver")
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path / 'profile'}")
-    driver = webdriver.Chrome(options=options, service=Service(chromedriver))
+    driver = start_chromium(tmp_path / "profile")
     try:
         driver.set_page_load_timeout(30)
         driver.set_window_size(1000, 1400)
