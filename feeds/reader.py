@@ -14,15 +14,15 @@ import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import yaml
-from dateutil import parser as date_parser
 
 from feeds import safe_yaml
 from feeds.config import Settings
+from feeds.dates import parse_date
 from feeds.model import Article, Image, Problem, Provider, Related, Severity
 from feeds.text import clean_domain, clean_text, clean_url, link_key, repair_mojibake
 
@@ -35,29 +35,11 @@ MAX_SHOWN_CHARS = 80
 MAX_VALUES = 20_000  # YAML nodes in one front matter; real articles have about 100
 _COUNT_VALUES_ABOVE = 50_000  # characters; fewer hold at most ~25,000 nodes, a few MB composed
 MAX_FILES = 1_000_000
-_EPOCH_RANGE = (datetime(1900, 1, 1, tzinfo=UTC), datetime(9000, 1, 1, tzinfo=UTC))
 _IFRAME_SRC = re.compile(r"""<iframe\b[^>]*?\bsrc\s*=\s*["']([^"'<>\s]+)["']""", re.IGNORECASE)
 _UID_NAMESPACE = uuid.UUID("6f1b0a39-2a57-4d43-9d6c-2b6f1f0e7a11")
 # YAML 1.1 §5.1 printable characters; anything else makes libyaml refuse the whole file
 _NOT_YAML = re.compile("[^\t\n\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _C1 = re.compile("[\x80-\x9f]")
-# RFC 822 §5.1 zone names (and UT/GMT/Z); other names are too ambiguous to guess
-_ZONES = {
-    "UT": 0,
-    "UTC": 0,
-    "GMT": 0,
-    "Z": 0,
-    "EST": -5,
-    "EDT": -4,
-    "CST": -6,
-    "CDT": -5,
-    "MST": -7,
-    "MDT": -6,
-    "PST": -8,
-    "PDT": -7,
-}
-# two far-apart defaults: a field dateutil fills from a default differs between them
-_DEFAULTS = (datetime(2001, 1, 1), datetime(2002, 2, 2))
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,55 +102,6 @@ def split_front_matter(text: str) -> tuple[str, str] | None:
         return None
     start = first_end + 1
     return text[start : start + match.start()], text[start + match.end() :].lstrip("\n")
-
-
-def parse_date(value: Any) -> datetime | None:
-    """ISO 8601, RFC 822, YAML timestamps or Unix seconds → aware UTC; None if unusable.
-
-    A date without an offset is taken as UTC (DESIGN: choices already made). A
-    text missing its year, month or day ("March 2024", "Tuesday") is unusable:
-    dateutil would fill the gap from today, and output must not depend on the clock.
-    """
-    try:
-        if isinstance(value, datetime):
-            parsed = value
-        elif isinstance(value, date):
-            parsed = datetime(value.year, value.month, value.day)
-        elif isinstance(value, int | float) and not isinstance(value, bool):
-            parsed = datetime.fromtimestamp(value, UTC)
-        elif isinstance(value, str) and 0 < len(value.strip()) <= 64:
-            parsed = _parse_date_text(value.strip())
-            if parsed is None:
-                return None
-        else:
-            return None
-        parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-    except (ValueError, OverflowError, OSError, TypeError, date_parser.ParserError):
-        return None
-    return parsed if _EPOCH_RANGE[0] <= parsed < _EPOCH_RANGE[1] else None
-
-
-def _zone(name: str | None, offset: int | None) -> tzinfo | None:
-    """dateutil's tzinfos hook: numeric offsets as given, RFC 822 names, others refused."""
-    if offset is not None:
-        return timezone(timedelta(seconds=offset))
-    if name is None:
-        return None
-    hours = _ZONES.get(name.upper())
-    if hours is None:
-        raise ValueError(f"unknown time zone {name!r}")
-    return timezone(timedelta(hours=hours))
-
-
-def _parse_date_text(text: str) -> datetime | None:
-    try:
-        return date_parser.isoparse(text)
-    except ValueError:
-        pass
-    first, second = (date_parser.parse(text, default=d, tzinfos=_zone) for d in _DEFAULTS)
-    if first.date() != second.date():
-        return None  # year, month or day came from the default, not from the text
-    return first
 
 
 def make_uid(link: str) -> str:

@@ -12,7 +12,7 @@ from .conftest import PROJECT
 # (or, where listed, its own helpers of the same stage).
 STAGES = [
     {"model"},
-    {"text", "safe_yaml"},
+    {"text", "safe_yaml", "dates"},
     {"config"},
     {"reader"},
     {"load"},

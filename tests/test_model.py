@@ -56,8 +56,9 @@ ALLOWED = {
     "model": set(),
     "text": set(),
     "safe_yaml": set(),
+    "dates": set(),
     "config": {"model"},
-    "reader": {"model", "config", "text", "safe_yaml"},
+    "reader": {"model", "config", "text", "safe_yaml", "dates"},
 }
 
 
