@@ -39,6 +39,7 @@ _GZIP_NAMES = frozenset(("gzip", "x-gzip"))
 # stylesheet; it does for application/xml. A browser navigation gets the same bytes
 # under this type (see respond); feed readers keep the registered types.
 BROWSER_XML_TYPE = "application/xml; charset=utf-8"
+FILTER_SLOTS = 2  # filtered feeds computed at once per process (each scans every article)
 _XML_FEED_TYPES = tuple(fmt.media_type for fmt in (Format.RSS, Format.ATOM))
 
 
@@ -227,6 +228,9 @@ class _Memo:
         self.lock = threading.Lock()
         self.pages: dict[str, Page] = {}
         self.filters: dict[tuple[str, str], Page] = {}
+        # filtered feeds are computed outside ``lock`` (a slow query must not hold up the
+        # site's pages) and at most FILTER_SLOTS at a time (new queries cannot pile up)
+        self.filter_slots = threading.BoundedSemaphore(FILTER_SLOTS)
 
 
 def _memo(snapshot: Snapshot) -> _Memo:
@@ -261,18 +265,17 @@ def filter_page(snapshot: Snapshot, wanted: FeedFilter, fmt: Format, settings: S
     page = memo.filters.get(key)
     if page is not None:
         return page
+    with memo.filter_slots:
+        page = memo.filters.get(key)  # another request may have made it while this one waited
+        if page is not None:
+            return page
+        self_url = f"{settings.site_url}{FILTER_PATH}.{fmt.extension}" + (f"?{query}" if query else "")
+        feed = filter_feed(snapshot, wanted, settings)
+        page = Page(render_feed(feed, fmt, snapshot.catalog, settings, self_url=self_url), settings, cross_origin=True)
     with memo.lock:
-        page = memo.filters.get(key)
-        if page is None:
-            self_url = f"{settings.site_url}{FILTER_PATH}.{fmt.extension}" + (
-                f"?{query}" if query else ""
-            )
-            feed = filter_feed(snapshot, wanted, settings)
-            rendered = render_feed(feed, fmt, snapshot.catalog, settings, self_url=self_url)
-            page = Page(rendered, settings, cross_origin=True)
-            while len(memo.filters) >= FILTER_CACHE_SIZE:
-                memo.filters.pop(next(iter(memo.filters)))
-            memo.filters[key] = page
+        while len(memo.filters) >= FILTER_CACHE_SIZE:
+            memo.filters.pop(next(iter(memo.filters)))
+        memo.filters[key] = page
     return page
 
 
