@@ -26,5 +26,8 @@ check: $(BIN)/.installed
 export: $(BIN)/.installed
 	$(BIN)/feeds export site
 
+bench: $(BIN)/.installed
+	$(BIN)/python bench/bench_scale.py
+
 clean:
 	rm -rf $(VENV) site .site.d .pytest_cache .ruff_cache .hypothesis
