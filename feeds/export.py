@@ -423,16 +423,21 @@ def _manifest_infos(generation: Path) -> dict[str, FileInfo]:
 def _plain_export_folder(out_dir: Path) -> Path | None:
     """A plain (non-symlink) OUT_DIR that holds an earlier export, to be taken over; None when empty.
 
-    Only a folder with our ``_manifest.json`` is taken over (a copy of an export,
-    say): any other non-empty folder is refused, never deleted, so a mistyped
-    OUT_DIR (``.``, the articles folder) cannot cost anyone their files.
+    Only a folder whose every file is listed in its ``_manifest.json`` (or is one
+    of our metadata files) is taken over — a copy of an export, say. Any other
+    non-empty folder is refused, never deleted, so a mistyped OUT_DIR (``.``, the
+    articles folder, a folder that merely holds a ``_manifest.json``) cannot cost
+    anyone a file.
     """
     if out_dir.is_symlink() or not out_dir.is_dir() or not any(out_dir.iterdir()):
         return None
-    if not (out_dir / cdn.MANIFEST_PATH).is_file():
+    listed = set(_manifest_infos(out_dir)) | set(cdn.METADATA_PATHS)
+    present = _list_files(out_dir)
+    if not (out_dir / cdn.MANIFEST_PATH).is_file() or not present <= listed:
+        strangers = sorted(present - listed)[:3]
         raise ExportError(
-            f"{out_dir} is a folder with files that is not an export; refusing to replace it "
-            "(give an empty folder or a new path)"
+            f"{out_dir} is a folder with files that are not an export's ({', '.join(strangers) or 'no manifest'}); "
+            "refusing to replace it (give an empty folder or a new path)"
         )
     return out_dir
 

@@ -238,12 +238,24 @@ def test_feeds_that_no_longer_exist_are_removed(articles: Path, tmp_path: Path) 
 
 
 def test_a_plain_folder_holding_an_export_is_taken_over(articles: Path, tmp_path: Path) -> None:
+    first = tmp_path / "first"
+    export(articles, first)
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "stale.rss").write_text("old")
-    (out / MANIFEST_PATH).write_text("{}")  # a copied export: ours to replace
+    shutil.copytree(first.resolve(), out)  # a copied export (rsync -L): ours to replace
+    (out / "all.rss").write_text("old")
     export(articles, out)
-    assert out.is_symlink() and "stale.rss" not in contents(out) and (out / "all.rss").is_file()
+    assert out.is_symlink() and (out / "all.rss").read_bytes() == (first / "all.rss").read_bytes()
+
+
+def test_a_folder_with_a_manifest_and_other_files_is_refused(articles: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    (out / "photos").mkdir(parents=True)
+    (out / MANIFEST_PATH).write_text("{}")
+    (out / "my-notes.txt").write_text("mine")
+    (out / "photos" / "a.jpg").write_text("jpg")
+    with pytest.raises(ExportError, match="not an export"):
+        export(articles, out)
+    assert (out / "my-notes.txt").read_text() == "mine" and (out / "photos" / "a.jpg").exists()
 
 
 @pytest.mark.parametrize("name", ["precious.txt", "sub/notes.md"])
@@ -257,10 +269,12 @@ def test_a_folder_that_is_not_an_export_is_refused_and_left_alone(articles: Path
 
 
 def test_a_takeover_killed_between_its_renames_is_undone(articles: Path, tmp_path: Path) -> None:
+    first = tmp_path / "first"
+    export(articles, first)
     out, store = tmp_path / "out", tmp_path / ".out.d"
+    store.mkdir()
     aside = store / "legacy-4242"  # what a takeover killed after moving the old folder aside leaves
-    aside.mkdir(parents=True)
-    (aside / MANIFEST_PATH).write_text("{}")
+    shutil.copytree(first.resolve(), aside)
     (aside / "all.rss").write_text("the old site")
     export(articles, out)
     assert out.is_symlink() and (out / "all.rss").read_text() != "the old site"
