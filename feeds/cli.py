@@ -133,7 +133,9 @@ def _export(args: argparse.Namespace, settings: Settings) -> ExitStatus:
         "fingerprint": fingerprint, "problems": [str(p) for p in folder.problems], "errors": errors,
         "warnings": warnings, "feeds": len(catalog.feeds), "articles": catalog.article_count,
     }  # fmt: skip
-    summary = export_site(catalog, settings, args.out_dir, progress=_progress(sys.stderr), inputs=inputs)
+    summary = export_site(
+        catalog, settings, args.out_dir, progress=_progress(sys.stderr), inputs=inputs, reuse=not args.no_cache
+    )
     budget = (
         f", {len(summary.over_budget)} feeds over max_feed_bytes: oldest items dropped" if summary.over_budget else ""
     )

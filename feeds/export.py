@@ -43,6 +43,7 @@ _LOCK_NAME = ".lock"
 _LINK_PREFIX = ".link-"
 _LEGACY_PREFIX = "legacy-"
 _INPUTS_KEY = "_inputs"
+_FILES_KEY = "_files"  # every file's [size, mtime_ns] as this export left it
 # key in a generation's signatures file for its over-budget feeds (no site path starts with "_")
 _OVER_BUDGET_KEY = "_over_budget"
 
@@ -192,14 +193,16 @@ class _Generation:
         self.written += 1
         return False
 
-    def reuse(self, relative: str, old_infos: dict[str, FileInfo]) -> bool:
+    def reuse(self, relative: str, old_infos: dict[str, FileInfo], old_stats: dict[str, list]) -> bool:
         """Keep the previous generation's file and its encodings as they are, unrendered.
 
-        False (and nothing placed) when any of them is missing from the previous generation.
+        False (and nothing placed) when any of them is missing from the previous
+        generation or is not as that export left it (size and mtime it recorded):
+        a damaged or edited file is rendered again, never kept.
         """
         names = [relative] + [relative + encoding.suffix for encoding in ENCODINGS]
         olds = [self._old(name) for name in names]
-        if any(old is None for old in olds):
+        if any(old is None or _stat_of(old) != old_stats.get(name) for name, old in zip(names, olds, strict=True)):
             return False
         for name, old in zip(names, olds, strict=True):
             target = _safe_target(self.root, name)
@@ -286,10 +289,13 @@ def unchanged_since(out_dir: Path, fingerprint: str) -> dict | None:
         _clean_leftovers(store, live)
         if not (live / cdn.MANIFEST_PATH).is_file():
             return None
-        inputs = _read_json(_signatures_file(store, live)).get(_INPUTS_KEY)
-    if isinstance(inputs, dict) and inputs.get("fingerprint") == fingerprint:
-        return inputs
-    return None
+        recorded = _read_json(_signatures_file(store, live))
+    inputs, stats = recorded.get(_INPUTS_KEY), recorded.get(_FILES_KEY)
+    if not isinstance(inputs, dict) or inputs.get("fingerprint") != fingerprint or not isinstance(stats, dict):
+        return None
+    if any(_stat_of(live / name) != stat for name, stat in stats.items()):
+        return None  # a file was damaged or edited since: export for real, which repairs it
+    return inputs
 
 
 def export_site(
@@ -298,13 +304,15 @@ def export_site(
     out_dir: Path,
     progress: Callable[[int, int], None] | None = None,
     inputs: dict | None = None,
+    reuse: bool = True,
 ) -> ExportSummary:
     """Write the site to ``out_dir`` (a symlink to the newest complete generation).
 
     ``progress(done, total)`` is called after each site path (with its
     precompressed copies) is in place. ``inputs`` (JSON-able) is kept beside the
     generation and read back by :func:`unchanged_since`, so the next run can see
-    that nothing changed without reading a single article.
+    that nothing changed without reading a single article. ``reuse=False``
+    renders every file again, trusting nothing of the previous export.
     """
     out_dir = out_dir.absolute()
     if out_dir.exists() and not out_dir.is_symlink() and not out_dir.is_dir():
@@ -330,6 +338,8 @@ def export_site(
         signer = Signer(catalog, settings)
         old_signatures = _read_json(_signatures_file(store, previous)) if previous else {}
         old_infos = _manifest_infos(previous) if previous else {}
+        old_stats = old_signatures.get(_FILES_KEY) if reuse else None
+        old_stats = old_stats if isinstance(old_stats, dict) else {}  # nothing reusable without it
         signatures: dict[str, object] = {}
         old_over = old_signatures.get(_OVER_BUDGET_KEY)
         old_over = set(old_over) if isinstance(old_over, list) else set()
@@ -349,7 +359,7 @@ def export_site(
             if document is not None:
                 feed, page, fmt = document
                 signatures[path] = signer.document(feed, page, fmt.extension)
-                if old_signatures.get(path) == signatures[path] and new.reuse(path, old_infos):
+                if old_signatures.get(path) == signatures[path] and new.reuse(path, old_infos, old_stats):
                     types[path] = fmt.media_type
                     if path in old_over:
                         over.append(path)
@@ -375,6 +385,7 @@ def export_site(
         removed = len(old_files - set(new.infos))
         files = len(new.infos)
         signatures[_OVER_BUDGET_KEY] = over
+        signatures[_FILES_KEY] = {name: _stat_of(generation / name) for name in new.infos}
         if inputs is not None:
             signatures[_INPUTS_KEY] = inputs
         if new.written == 0 and removed == 0 and legacy is None and previous is not None:
@@ -389,6 +400,15 @@ def export_site(
         out_dir, len(catalog.feeds), files, new.written, new.unchanged, removed, True, generation,
         changed=tuple(changed), over_budget=tuple(over),
     )  # fmt: skip
+
+
+def _stat_of(path: Path) -> list | None:
+    """[size, mtime_ns] (a list: what JSON gives back), or None when the file is gone."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return [stat.st_size, stat.st_mtime_ns]
 
 
 def _read_json(path: Path) -> dict:

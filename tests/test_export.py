@@ -399,3 +399,28 @@ def test_one_added_article_renders_only_the_feeds_it_belongs_to(tmp_path: Path, 
     site = contents(out)
     for path in site_paths(catalog, settings):  # what was kept unrendered is what rendering gives
         assert site[path] == render_path(path, catalog, settings).body, path
+
+
+def test_a_damaged_file_in_the_live_export_is_repaired_by_the_next_export(articles: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    export(articles, out)
+    settings, catalog = load(articles)
+    feed_path = next(p for p in site_paths(catalog, settings) if p.startswith("topics/") and p.endswith(".rss"))
+    (out / feed_path).write_bytes(b"CORRUPT")  # same generation, same inode: as a stray edit would
+    (out / (feed_path + ".gz")).write_bytes(b"CORRUPT")
+    export(articles, out)  # no input changed, yet the damage must not survive
+    assert (out / feed_path).read_bytes() == render_path(feed_path, catalog, settings).body
+    assert gzip.decompress((out / (feed_path + ".gz")).read_bytes()) == (out / feed_path).read_bytes()
+
+
+def test_the_cli_no_change_shortcut_never_trusts_a_damaged_export(articles: Path, tmp_path: Path) -> None:
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    command = [sys.executable, "-m", "feeds.cli", "export", "--articles", str(articles), "--base-url", BASE_URL]
+    command.append(str(out))
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache)}
+    subprocess.run(command, check=True, capture_output=True, env=env)
+    good = (out / "all.atom").read_bytes()
+    (out / "all.atom").write_bytes(b"CORRUPT")
+    again = subprocess.run(command, check=True, capture_output=True, text=True, env=env)
+    assert "nothing changed" not in again.stdout
+    assert (out / "all.atom").read_bytes() == good
