@@ -144,7 +144,9 @@ def _export(args: argparse.Namespace, settings: Settings) -> ExitStatus:
         f"{summary.removed} removed), {catalog.article_count} articles, {errors} errors, {warnings} warnings"
         f"{budget}, {time.monotonic() - started:.2f}s → {args.out_dir}"
     )
-    if settings.websub_hub is not None and summary.changed:
+    if settings.websub_hub is not None and summary.changed and settings.base_url is None:
+        print("feeds: warning: websub_hub is set but there is no base URL; the hub was not pinged", file=sys.stderr)
+    elif settings.websub_hub is not None and summary.changed:
         # after the flip, so the hub fetches the new bytes; a failing hub never changes the exit status
         report = websub.ping_hub(
             settings.websub_hub, websub.feed_urls(summary.changed, settings),

@@ -22,6 +22,7 @@ import os
 import shutil
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -263,9 +264,14 @@ def render_paths(
                 yield from _render_chunk(chunk)
             return
         context = get_context("fork")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_render_worker_start) as pool:
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_render_worker_start)
+        try:
             for results in pool.map(_render_chunk, chunks):
                 yield from results
+        except BrokenProcessPool as exc:  # a worker was killed (the OOM killer, say)
+            raise ExportError(f"a render worker died ({exc}); nothing was published") from None
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)  # an error here must not wait for every chunk
     finally:
         _render_context = None
 

@@ -427,7 +427,9 @@ def _xml_feed(
     site_newest = catalog.feeds[0].updated if catalog.feeds else None
     item_stamps = _distinct_updated(feed.items)
     # the feed's updated is never older than an entry's (ties may move entries by a few ms)
-    stamp = updated or (max(item_stamps) if item_stamps else None) or site_newest or EMPTY_FEED_DATE
+    newest_entry = max(item_stamps) if item_stamps else None
+    stamp = max(filter(None, (updated, newest_entry))) if (updated or newest_entry) else None
+    stamp = stamp or site_newest or EMPTY_FEED_DATE
     generator = _new_generator(feed, fmt, settings, self_url, stamp, links)
     for article, item_updated in zip(feed.items, item_stamps, strict=True):
         _add_entry(generator, article, fmt, catalog, settings, item_updated)

@@ -424,3 +424,32 @@ def test_the_cli_no_change_shortcut_never_trusts_a_damaged_export(articles: Path
     again = subprocess.run(command, check=True, capture_output=True, text=True, env=env)
     assert "nothing changed" not in again.stdout
     assert (out / "all.atom").read_bytes() == good
+
+
+def test_parallel_rendering_gives_the_sequential_bytes(articles: Path) -> None:
+    from feeds.export import PARALLEL_RENDER_THRESHOLD, render_paths
+
+    settings, catalog = load(articles)
+    paths = site_paths(catalog, settings)
+    many = (paths * (PARALLEL_RENDER_THRESHOLD // len(paths) + 1))[: PARALLEL_RENDER_THRESHOLD + 10]
+    sequential = list(render_paths(many, catalog, settings, workers=1))
+    parallel = list(render_paths(many, catalog, settings, workers=2))
+    assert [(p, r.body, e) for p, r, e in parallel] == [(p, r.body, e) for p, r, e in sequential]
+
+
+def test_a_render_worker_that_dies_fails_the_export_cleanly(articles: Path, monkeypatch) -> None:
+    import feeds.export as export_module
+
+    settings, catalog = load(articles)
+    parent = os.getpid()
+    real = export_module.render_path
+
+    def dying(path, *args):
+        if os.getpid() != parent:  # in a forked worker: as the OOM killer would
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(path, *args)
+
+    monkeypatch.setattr(export_module, "render_path", dying)
+    paths = site_paths(catalog, settings) * 10
+    with pytest.raises(ExportError, match="render worker died"):
+        list(export_module.render_paths(paths, catalog, settings, workers=2))
