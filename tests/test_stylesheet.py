@@ -120,3 +120,21 @@ def test_chromium_shows_a_topic_feed_as_a_page(server: Server, tmp_path: Path) -
         driver.save_screenshot("/tmp/feed_view.png")
     finally:
         driver.quit()
+
+
+@pytest.mark.parametrize("fmt", [Format.RSS, Format.ATOM], ids=lambda f: f.extension)
+def test_a_summary_full_of_ampersands_still_renders_as_a_page(tmp_path: Path, fmt: Format) -> None:
+    """libxslt gives up at a recursion depth of 3000; one odd summary must not blank the page."""
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    summary = "Q&A " * 1200  # 1,200 ampersands the renderer escapes
+    (folder / "a.md").write_text(
+        f'---\ntitle: "Ampersands"\nexcerpt: "{summary}"\npublishedDateTime: 2024-01-01T00:00:00Z\n'
+        f'originalUrl: "https://example.org/a"\n---\n',
+        encoding="utf-8",
+    )
+    settings = Settings(base_url=BASE_URL, articles_dir=folder, max_summary_chars=5000)
+    catalog = build_catalog(read_folder(folder, settings).articles, settings)
+    document = etree.fromstring(render_path(f"all.{fmt.extension}", catalog, settings).body)
+    page = str(etree.XSLT(etree.fromstring(render_path(STYLESHEET_PATH, catalog, settings).body))(document))
+    assert "Ampersands" in page and "Q&amp;A" in page

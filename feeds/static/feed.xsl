@@ -126,22 +126,26 @@
     </article>
   </xsl:template>
 
-  <!-- &lt; &gt; &amp; back to < > & (html.escape without quotes, the renderer's escaping) -->
+  <!-- &lt; &gt; &amp; back to < > & (html.escape without quotes, the renderer's escaping).
+       One recursion per entity; past 500 the rest is shown as it is, because libxslt stops a
+       transformation at a recursion depth of 3000 and one odd summary must not blank the page. -->
   <xsl:template name="unescape">
     <xsl:param name="text"/>
+    <xsl:param name="depth" select="0"/>
     <xsl:choose>
+      <xsl:when test="$depth &gt; 500"><xsl:value-of select="$text"/></xsl:when>
       <xsl:when test="contains($text, '&amp;')">
         <xsl:value-of select="substring-before($text, '&amp;')"/>
         <xsl:variable name="rest" select="substring-after($text, '&amp;')"/>
         <xsl:choose>
           <xsl:when test="starts-with($rest, 'lt;')">&lt;<xsl:call-template name="unescape">
-            <xsl:with-param name="text" select="substring($rest, 4)"/></xsl:call-template></xsl:when>
+            <xsl:with-param name="depth" select="$depth + 1"/><xsl:with-param name="text" select="substring($rest, 4)"/></xsl:call-template></xsl:when>
           <xsl:when test="starts-with($rest, 'gt;')">&gt;<xsl:call-template name="unescape">
-            <xsl:with-param name="text" select="substring($rest, 4)"/></xsl:call-template></xsl:when>
+            <xsl:with-param name="depth" select="$depth + 1"/><xsl:with-param name="text" select="substring($rest, 4)"/></xsl:call-template></xsl:when>
           <xsl:when test="starts-with($rest, 'amp;')">&amp;<xsl:call-template name="unescape">
-            <xsl:with-param name="text" select="substring($rest, 5)"/></xsl:call-template></xsl:when>
+            <xsl:with-param name="depth" select="$depth + 1"/><xsl:with-param name="text" select="substring($rest, 5)"/></xsl:call-template></xsl:when>
           <xsl:otherwise>&amp;<xsl:call-template name="unescape">
-            <xsl:with-param name="text" select="$rest"/></xsl:call-template></xsl:otherwise>
+            <xsl:with-param name="depth" select="$depth + 1"/><xsl:with-param name="text" select="$rest"/></xsl:call-template></xsl:otherwise>
         </xsl:choose>
       </xsl:when>
       <xsl:otherwise><xsl:value-of select="$text"/></xsl:otherwise>
