@@ -71,7 +71,7 @@ def prepare(
 ) -> Variant:
     """The variant for ``body``: its strong ETag, validators and caching headers.
 
-    ``browser``: the variant for a browser navigation, typed application/xml and varying on Accept.
+    ``browser``: the variant for a browser navigation, typed application/xml.
     """
     response = Response(body, content_type=BROWSER_XML_TYPE if browser else rendered.media_type)
     response.set_etag(etag)  # strong: the bytes themselves (feeds.render.make_rendered)
@@ -80,7 +80,9 @@ def prepare(
     response.cache_control.public = True
     response.cache_control.max_age = settings.cache_max_age
     response.vary.add("Accept-Encoding")
-    if browser:
+    if rendered.media_type in _XML_FEED_TYPES:
+        # RSS and Atom are negotiated on Accept (browser navigations get application/xml):
+        # every variant says so, or a shared cache could hand a reader's copy to a browser
         response.vary.add("Accept")
     response.headers["X-Content-Type-Options"] = "nosniff"
     if cross_origin:
