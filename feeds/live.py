@@ -240,6 +240,10 @@ class Live:
             return
 
         def ping() -> None:
+            # other workers poll on their own: give them two intervals to serve the new bytes
+            # before the hub fetches them (it may reach any worker)
+            if self._stop.wait(2 * self.settings.reload_interval):
+                return
             paths = websub.changed_feed_paths(old.catalog, new.catalog, self.settings)
             if paths and websub.claim_change(self.settings, old.fingerprint, new.fingerprint):
                 hub = self.settings.websub_hub or ""
