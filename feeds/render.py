@@ -23,7 +23,7 @@ from feedgen.feed import FeedGenerator
 from feedgen.util import xml_elem
 
 from feeds import __version__
-from feeds.catalog import Catalog, Feed, FeedKind, archive_items, archive_pages, provider_key
+from feeds.catalog import Catalog, Feed, archive_items, archive_pages
 from feeds.config import Settings
 from feeds.model import Article, Image
 
@@ -160,9 +160,6 @@ def _provider_feed_url(catalog: Catalog, settings: Settings, article: Article) -
     if provider is None:
         return None
     path = catalog.provider_paths.get(provider)
-    if path is None:  # a catalog built without provider_paths: derive it
-        slug = catalog.provider_slugs.get(provider_key(provider.name, provider.domain))
-        path = f"{FeedKind.PROVIDER.value}/{slug}" if slug else None
     return feed_url(settings, path, Format.RSS) if path else None
 
 

@@ -3,7 +3,7 @@
 Incremental rebuilds use it to skip rendering: a feed whose signature matches
 the previous export's is not rendered again, its old file is kept. The
 signature covers the feed's identity and items (every field of every item),
-the catalog facts the renderer reads (provider feed slugs), the settings, and
+the catalog facts the renderer reads (provider feed paths), the settings, and
 the package's code and library versions (:func:`feeds.code_fingerprint`), so
 any change that could alter a byte changes the signature. Sans-IO, like the renderer.
 """
@@ -13,9 +13,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 
-from feeds import catalog as catalog_module
 from feeds import code_fingerprint
-from feeds.catalog import Catalog, Feed
+from feeds.catalog import Catalog, Feed, archive_items, archive_pages
 from feeds.config import Settings
 from feeds.load import article_record
 from feeds.model import Article
@@ -42,11 +41,9 @@ class Signer:
     def _article(self, article: Article) -> bytes:
         digest = self._articles.get(article.uid)
         if digest is None:
-            provider_slug = None
-            if article.provider is not None:
-                key = catalog_module.provider_key(article.provider.name, article.provider.domain)
-                provider_slug = self.catalog.provider_slugs.get(key)
-            digest = hashlib.sha256(repr((article_record(article), provider_slug)).encode()).digest()
+            # the provider feed path is what the renderer reads from the catalog (RSS <source url>)
+            provider_path = self.catalog.provider_paths.get(article.provider) if article.provider else None
+            digest = hashlib.sha256(repr((article_record(article), provider_path)).encode()).digest()
             self._articles[article.uid] = digest
         return digest
 
@@ -62,8 +59,8 @@ class Signer:
         only when it is not the newest page); an empty newest page takes its date
         from the newest older item.
         """
-        pages = catalog_module.archive_pages(feed, self.page_size)
-        items = feed.items if page == 0 else catalog_module.archive_items(feed, page, self.page_size)
+        pages = archive_pages(feed, self.page_size)
+        items = feed.items if page == 0 else archive_items(feed, page, self.page_size)
         digest = hashlib.sha256(self.base)
         # not feed.total: the feed document does not show it (the index page does)
         links = pages if page == 0 else page < pages
