@@ -55,7 +55,7 @@ class LoadError(Exception):
 
 
 def read_articles_folder(settings: Settings) -> Folder:
-    """The default loader: every file under ``settings.articles_dir``."""
+    """A loader that reads every file under ``settings.articles_dir`` each time (no incremental state)."""
     return read_folder(settings.articles_dir, settings)
 
 
