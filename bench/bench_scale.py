@@ -1,35 +1,58 @@
-"""Scale benchmark: our export (cold, warm, one change) and the live app's reload, against Hugo.
+"""Scale benchmark: our export (cold, warm, one change) and the live app (reload, requests/s), against Hugo.
 
-Not a test: it prints a table of figures to quote. For each corpus size it
-generates a synthetic corpus with ``../shared/tools/gen_corpus.py`` (cached in
-the work folder), then measures, each in a fresh process:
+Not a test: it prints one table of figures to quote per configuration, under
+the exact command line and the git revision. For each corpus size it generates
+a synthetic corpus with ``../shared/tools/gen_corpus.py`` (cached in the work
+folder), then measures, each in a fresh process:
 
 - cold export: empty parse cache, empty output folder;
 - warm export: cache present, nothing changed;
-- one change: one article file rewritten, export again (time to updated output);
-- live reload: a server on 127.0.0.1 sees the same change (time until the new title is served);
-- peak memory (max RSS) of each export;
-- Hugo (Debian ``hugo``), when installed: ``make_site.py --provider`` then ``hugo --quiet -D -s SITE``.
+- one change: one article file rewritten, export again (time to updated output;
+  the new title must be in ``OUT/all.rss``, else the figure reads ERROR);
+- live reload: ``feeds serve --workers 1`` (reload_interval 0.5 s) sees the same
+  kind of change; time until the new title is served;
+- requests/s of ``feeds serve --workers 2`` (what ``feeds serve`` runs by default)
+  for GET /all.rss: full 200 responses, and 304 answers to If-None-Match with the
+  ETag; measured with ``wrk -t1 -c16 -d5s`` when installed (the 304 run counts
+  statuses in a Lua script written to the work folder), else a threaded Python
+  client; median of 3 rounds alternating the two cases. The client and the
+  server share the machine's cores;
+- memory of each export: ``max RSS`` (wait4's ru_maxrss: the largest single
+  process, main or a pool worker) and ``PSS tree``: the peak, sampled every
+  50 ms, of the summed PSS (/proc/PID/smaps_rollup) of the export and all its
+  worker processes: what the whole export costs, shared pages counted once;
+- Hugo (Debian ``hugo``), when installed: ``make_site.py --provider`` then
+  ``hugo --quiet -D -s SITE``, with the same two memory figures. Hugo builds much
+  less: one RSS feed per topic and per provider, the 50 newest items each, RSS
+  only (no Atom, JSON Feed, all-articles feed, index or OPML) and no archive
+  pages. ``--archives off`` is the closer comparison; the ratios are ours / Hugo's.
 
-    python bench/bench_scale.py                 # 1k and 10k
-    python bench/bench_scale.py --sizes 1000 10000 100000
+    python bench/bench_scale.py                      # 1k and 10k, archives on
+    python bench/bench_scale.py --large              # and 100k (minutes of both cores)
+    python bench/bench_scale.py --archives both      # one table with archives, one without
     python bench/bench_scale.py --work /tmp/feeds-bench --no-live
-    python bench/bench_scale.py --no-archives   # like Hugo: no RFC 5005 archive pages
+    python bench/bench_scale.py --no-archives        # same as --archives off
 
 Exports use a config file written into the work folder (base URL, and
-``archive_page_size: 0`` with --no-archives); everything else is the default.
+``archive_page_size: 0`` without archives); everything else is the default.
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import os
+import re
+import shlex
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -37,42 +60,159 @@ SHARED = PROJECT.parent / "shared"
 GEN_CORPUS = SHARED / "tools" / "gen_corpus.py"
 HUGO_SITE_MAKER = SHARED / "bench" / "hugo" / "make_site.py"
 BASE_URL = "https://feeds.example.org/"
+LARGE = 100_000
+SAMPLE_INTERVAL = 0.05
+RELOAD_WORKERS = 1
+RPS_WORKERS = 2
+FEED = "/all.rss"
+
+# wrk's Lua: send If-None-Match (args[1]) and count the answers that are / are not 304
+WRK_LUA = """-- written by bench_scale.py: wrk -s THIS URL -- ETAG
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args)
+  wrk.headers["If-None-Match"] = args[1]
+  matched, other = 0, 0
+end
+function response(status, headers, body)
+  if status == 304 then matched = matched + 1 else other = other + 1 end
+end
+function done(summary, latency, requests)
+  local m, o = 0, 0
+  for _, t in ipairs(threads) do m = m + t:get("matched"); o = o + t:get("other") end
+  io.write(string.format("bench-statuses 304=%d other=%d\\n", m, o))
+end
+"""
 
 
-def run_with_rss(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
-    """Run a command to completion; return (seconds, peak RSS in MiB of the largest process in its tree)."""
+# --- memory: PSS summed over a process tree -------------------------------------------------------------
+
+
+_PROC_CHILDREN = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists()  # CONFIG_PROC_CHILDREN
+
+
+def _children(pid: int) -> list[int]:
+    """Direct children of pid: /proc/PID/task/*/children, or a scan of /proc where the kernel lacks it."""
+    if not _PROC_CHILDREN:
+        return _children_by_scan(pid)
+    found: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:  # gone
+        return found
+    for task in tasks:
+        try:
+            found += [int(child) for child in Path(f"/proc/{pid}/task/{task}/children").read_text().split()]
+        except OSError:  # the thread ended meanwhile
+            continue
+    return found
+
+
+def _children_by_scan(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:  # field 4, after "(comm)" and state
+                found.append(int(entry))
+    return found
+
+
+def _tree(pid: int) -> list[int]:
+    pids, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        pids.append(current)
+        todo += _children(current)
+    return pids
+
+
+def _pss_kib(pid: int) -> int:
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:  # gone, or a zombie
+        return 0
+    match = re.search(r"^Pss:\s+(\d+) kB", text, re.M)
+    return int(match.group(1)) if match else 0
+
+
+class TreeMemorySampler:
+    """Polls the summed PSS of a process and its descendants; keeps the peak (KiB)."""
+
+    def __init__(self, pid: int, interval: float = SAMPLE_INTERVAL) -> None:
+        self.pid = pid
+        self.interval = interval
+        self.peak_kib = 0
+        self.max_processes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> TreeMemorySampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            pids = _tree(self.pid)
+            self.max_processes = max(self.max_processes, len(pids))
+            self.peak_kib = max(self.peak_kib, sum(_pss_kib(pid) for pid in pids))
+            if self._stop.wait(self.interval):
+                return
+
+
+@dataclass
+class Run:
+    seconds: float
+    max_rss: float  # MiB, the largest single process
+    pss_tree: float  # MiB, peak of the summed PSS over the tree
+    processes: int  # most processes seen at once in the tree
+
+
+def run_measured(command: list[str], env: dict[str, str] | None = None) -> Run:
+    """Run a command to completion; its time, max RSS (largest process) and peak summed PSS of its tree."""
     started = time.perf_counter()
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    stderr = process.stderr.read() if process.stderr else b""
+    with TreeMemorySampler(process.pid) as sampler:
+        stderr = process.stderr.read() if process.stderr else b""  # EOF: the whole tree has exited
     _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - started
     code = os.waitstatus_to_exitcode(status)
     if code not in (0, 1):
         raise SystemExit(f"command failed ({code}): {' '.join(command)}\n{stderr.decode()[-2000:]}")
     # ru_maxrss is KiB on Linux; wait4 reports the max over the child and its waited-for children
-    return elapsed, usage.ru_maxrss / 1024
+    return Run(elapsed, usage.ru_maxrss / 1024, sampler.peak_kib / 1024, sampler.max_processes)
+
+
+# --- corpus and commands --------------------------------------------------------------------------------
 
 
 def ensure_corpus(work: Path, size: int) -> Path:
     corpus = work / f"corpus-{size}"
     if not (corpus / ".complete").exists():
         shutil.rmtree(corpus, ignore_errors=True)
-        subprocess.run([sys.executable, str(GEN_CORPUS), str(corpus), "--count", str(size)], check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, str(GEN_CORPUS), str(corpus), "--count", str(size)], check=True, stdout=subprocess.DEVNULL
+        )
         (corpus / ".complete").write_text("ok\n")
     return corpus
 
 
 def touch_one_article(corpus: Path, marker: str) -> str:
-    """Rewrite the title of one article (the first by name); return the new title."""
+    """Rewrite the title of one article (the first by name) and make it the newest; return the new title."""
     first = sorted(p for p in corpus.iterdir() if not p.name.startswith("."))[0]
     text = first.read_text(encoding="utf-8")
     start = text.index("\ntitle: ") + len("\ntitle: ")
     end = text.index("\n", start)
     title = f"Benchmark change {marker}"
-    first.write_text(text[:start] + f'"{title}"' + text[end:], encoding="utf-8")
+    text = text[:start] + f'"{title}"' + text[end:]
     # the changed article must be in the all feed: make it the newest
-    text = first.read_text(encoding="utf-8")
     start = text.index("\npublishedDateTime: ") + len("\npublishedDateTime: ")
     end = text.index("\n", start)
     first.write_text(text[:start] + "2099-01-01T00:00:00Z" + text[end:], encoding="utf-8")
@@ -83,35 +223,60 @@ def feeds_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "feeds.cli", *args]
 
 
+def write_config(path: Path, archives: bool, extra: str = "") -> Path:
+    path.write_text(f"base_url: {BASE_URL}\n{extra}" + ("" if archives else "archive_page_size: 0\n"), encoding="utf-8")
+    return path
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
-def measure_live_reload(corpus: Path, env: dict[str, str], work: Path, archives: bool) -> float | None:
-    """Seconds from one file change until the live app serves it (reload_interval 0.5 s)."""
-    config = work / "bench-live.yaml"
-    extra = "" if archives else "archive_page_size: 0\n"
-    config.write_text(f"base_url: {BASE_URL}\nreload_interval: 0.5\n{extra}", encoding="utf-8")
-    port = free_port()
-    server = subprocess.Popen(
-        feeds_command("serve", "--config", str(config), "--articles", str(corpus), "--port", str(port),
-                      "--workers", "1"),
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}/all.rss"
-    try:
+# --- the live app ---------------------------------------------------------------------------------------
+
+
+class LiveServer:
+    """``feeds serve`` on a free 127.0.0.1 port, up (healthz answers) inside the with block."""
+
+    def __init__(self, corpus: Path, env: dict[str, str], config: Path, workers: int) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            feeds_command("serve", "--config", str(config), "--articles", str(corpus), "--port", str(self.port),
+                          "--workers", str(workers)),
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+
+    def __enter__(self) -> LiveServer:
         deadline = time.monotonic() + 900
         while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"feeds serve exited with {self.process.returncode}")
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+                with urllib.request.urlopen(f"{self.base}/healthz", timeout=5) as response:
                     if response.status == 200:
-                        break
+                        return self
             except OSError:
                 time.sleep(0.5)
-        else:
-            return None
+        self.__exit__()
+        raise RuntimeError("feeds serve did not answer /healthz in 900 s")
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def measure_live_reload(corpus: Path, env: dict[str, str], work: Path, archives: bool) -> float | None:
+    """Seconds from one file change until the live app serves it (reload_interval 0.5 s, one worker)."""
+    config = write_config(work / "bench-live.yaml", archives, "reload_interval: 0.5\n")
+    with LiveServer(corpus, env, config, RELOAD_WORKERS) as server:
+        url = server.base + FEED
         urllib.request.urlopen(url, timeout=60).read()
         title = touch_one_article(corpus, f"live-{time.time_ns()}")
         changed = time.perf_counter()
@@ -120,93 +285,323 @@ def measure_live_reload(corpus: Path, env: dict[str, str], work: Path, archives:
                 if title.encode() in response.read():
                     return time.perf_counter() - changed
             time.sleep(0.05)
+        print(f"error: the live app did not serve {title!r} within 120 s of the change", file=sys.stderr)
         return None
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
 
 
-def measure_hugo(corpus: Path, work: Path) -> tuple[float, float] | None:
+def _wrk(url: str, duration: int, connections: int, script: Path | None, etag: str) -> tuple[float, int, int]:
+    """(requests/s, responses, bytes read) from one wrk run; the 304 run must see 304s only."""
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s"]
+    if script is not None:
+        command += ["-s", str(script), url, "--", etag]
+    else:
+        command.append(url)
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    rate = re.search(r"Requests/sec:\s+([0-9.]+)", output)
+    totals = re.search(r"(\d+) requests in [^,]+, ([0-9.]+)([KMGT]?B) read", output)
+    if rate is None or totals is None:
+        raise RuntimeError(f"cannot read wrk's output:\n{output}")
+    if "Non-2xx or 3xx responses" in output:
+        raise RuntimeError(f"error answers during the wrk run:\n{output}")
+    errors = re.search(r"Socket errors: .*", output)
+    if errors:  # closed keep-alive connections or timeouts under load: say so, the rate still stands
+        print(f"warning: wrk to {url}: {errors.group(0)}", file=sys.stderr)
+    if script is not None:
+        statuses = re.search(r"bench-statuses 304=(\d+) other=(\d+)", output)
+        if statuses is None or int(statuses.group(2)):
+            raise RuntimeError(f"answers other than 304 to If-None-Match:\n{output}")
+    scale = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}[totals.group(3)]
+    return float(rate.group(1)), int(totals.group(1)), int(float(totals.group(2)) * scale)
+
+
+def _python_client(url: str, duration: int, connections: int, headers: dict[str, str], expect: int) -> float:
+    """Requests/s from `connections` threads, each with a keep-alive connection (the GIL limits the client)."""
+    host, port = url.split("//", 1)[1].split("/", 1)[0].split(":")
+    path = "/" + url.split("//", 1)[1].split("/", 1)[1]
+    counts = [0] * connections
+    failures = [0] * connections
+    stop = time.perf_counter() + duration
+
+    def client(slot: int) -> None:
+        connection = http.client.HTTPConnection(host, int(port), timeout=30)
+        while time.perf_counter() < stop:
+            try:
+                connection.request("GET", path, headers=headers)
+                response = connection.getresponse()
+                response.read()
+            except (OSError, http.client.HTTPException):
+                failures[slot] += 1
+                connection.close()
+                connection = http.client.HTTPConnection(host, int(port), timeout=30)
+                continue
+            if response.status == expect:
+                counts[slot] += 1
+            else:
+                failures[slot] += 1
+        connection.close()
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client, args=(slot,)) for slot in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if sum(failures):
+        raise RuntimeError(f"{sum(failures)} failed or unexpected answers (wanted {expect}) from {url}")
+    return sum(counts) / (time.perf_counter() - started)
+
+
+def measure_live_rps(
+    corpus: Path, env: dict[str, str], work: Path, archives: bool, args: argparse.Namespace
+) -> tuple[float | None, float | None]:
+    """Requests/s of GET /all.rss from ``feeds serve --workers 2``: full 200 responses, and 304 revalidations.
+
+    Rounds alternate between the two cases so background load hits both alike; the median is kept.
+    """
+    config = write_config(work / "bench-rps.yaml", archives)
+    duration, connections = args.duration, args.connections
+    full: list[float] = []
+    not_modified: list[float] = []
+    try:
+        with LiveServer(corpus, env, config, RPS_WORKERS) as server:
+            url = server.base + FEED
+            with urllib.request.urlopen(url, timeout=60) as response:
+                body, etag = response.read(), response.headers["ETag"]
+            if not etag:
+                raise RuntimeError(f"no ETag on {url}")
+            script = work / "wrk-if-none-match.lua"
+            script.write_text(WRK_LUA, encoding="utf-8")
+            for _ in range(args.rounds):
+                if shutil.which("wrk"):
+                    rate, responses, read = _wrk(url, duration, connections, None, etag)
+                    if responses and read / responses < 0.95 * len(body):  # wrk rounds its byte total
+                        raise RuntimeError(f"wrk read {read / responses:.0f} bytes a response; the body is {len(body)}")
+                    full.append(rate)
+                    not_modified.append(_wrk(url, duration, connections, script, etag)[0])
+                else:
+                    full.append(_python_client(url, duration, connections, {}, 200))
+                    not_modified.append(_python_client(url, duration, connections, {"If-None-Match": etag}, 304))
+            return statistics.median(full), statistics.median(not_modified)
+    except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+        print(f"error: requests/s not measured: {exc}", file=sys.stderr)
+        return None, None
+
+
+# --- Hugo -----------------------------------------------------------------------------------------------
+
+
+def measure_hugo(corpus: Path, work: Path) -> Run | None:
     hugo = shutil.which("hugo")
-    if hugo is None:
+    if hugo is None or not HUGO_SITE_MAKER.exists():
         return None
     site = work / f"hugo-site-{corpus.name}"
-    subprocess.run([sys.executable, str(HUGO_SITE_MAKER), str(corpus), str(site), "--provider"], check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, str(HUGO_SITE_MAKER), str(corpus), str(site), "--provider"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     shutil.rmtree(site / "public", ignore_errors=True)
-    return run_with_rss([hugo, "--quiet", "-D", "-s", str(site)])
+    return run_measured([hugo, "--quiet", "-D", "-s", str(site)])
 
 
-def bench_size(size: int, work: Path, live: bool, archives: bool) -> dict[str, float | None]:
+# --- one size, one configuration ------------------------------------------------------------------------
+
+
+def _reset(*paths: Path) -> None:
+    for path in paths:
+        if path.is_symlink() or path.is_file():
+            path.unlink()
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+@dataclass
+class Row:
+    """One corpus size under one configuration: three exports and the live app."""
+
+    cold: Run
+    warm: Run
+    one_change: Run
+    one_change_ok: bool  # the new title reached OUT/all.rss
+    live_reload: float | None
+    rps_full: float | None
+    rps_304: float | None
+
+    @property
+    def exports(self) -> tuple[Run, Run, Run]:
+        return self.cold, self.warm, self.one_change
+
+
+def bench_size(size: int, work: Path, archives: bool, args: argparse.Namespace) -> Row:
     corpus = ensure_corpus(work, size)
     cache_home = work / f"xdg-cache-{size}"
     out = work / f"export-{size}"
-    shutil.rmtree(cache_home, ignore_errors=True)
-    for leftover in (out, out.parent / f".{out.name}.d"):
-        if leftover.is_symlink() or leftover.is_file():
-            leftover.unlink()
-        else:
-            shutil.rmtree(leftover, ignore_errors=True)
+    _reset(cache_home, out, out.parent / f".{out.name}.d")
     env = {**os.environ, "XDG_CACHE_HOME": str(cache_home)}
-    config = work / f"bench-{size}.yaml"
-    config.write_text(f"base_url: {BASE_URL}\n" + ("" if archives else "archive_page_size: 0\n"), encoding="utf-8")
+    config = write_config(work / f"bench-{size}.yaml", archives)
     export = feeds_command("export", "--config", str(config), "--articles", str(corpus), str(out))
-    row: dict[str, float | None] = {}
-    row["cold"], row["cold_rss"] = run_with_rss(export, env)
-    row["warm"], row["warm_rss"] = run_with_rss(export, env)
-    touch_one_article(corpus, f"export-{time.time_ns()}")
-    row["one_change"], _ = run_with_rss(export, env)
-    row["live_reload"] = measure_live_reload(corpus, env, work, archives) if live else None
-    hugo = measure_hugo(corpus, work)
-    row["hugo"], row["hugo_rss"] = hugo if hugo else (None, None)
-    return row
+    cold = run_measured(export, env)
+    if not (out / "all.rss").exists():
+        raise SystemExit(f"the cold export wrote no {out / 'all.rss'}")
+    warm = run_measured(export, env)
+    title = touch_one_article(corpus, f"export-{time.time_ns()}")
+    one_change = run_measured(export, env)
+    one_change_ok = title.encode() in (out / "all.rss").read_bytes()
+    if not one_change_ok:
+        print(f"error: after one change, {out / 'all.rss'} does not have the new title {title!r}", file=sys.stderr)
+    live_reload = measure_live_reload(corpus, env, work, archives) if args.live else None
+    rps_full, rps_304 = measure_live_rps(corpus, env, work, archives, args) if args.live else (None, None)
+    return Row(cold, warm, one_change, one_change_ok, live_reload, rps_full, rps_304)
+
+
+# --- the table ------------------------------------------------------------------------------------------
 
 
 def _fmt(value: float | None, unit: str = "s") -> str:
     if value is None:
         return "—"
-    return f"{value:.2f} {unit}" if unit == "s" else f"{value:.0f} {unit}"
+    return f"{value:.2f} {unit}" if unit == "s" else f"{value:.0f} {unit}".rstrip()
 
 
 def _ratio(ours: float | None, hugo: float | None) -> str:
     return "—" if ours is None or not hugo else f"{ours / hugo:.2f}×"
 
 
+def _cells(size: int, row: Row, hugo: Run | None) -> tuple[str, ...]:
+    max_rss = max(run.max_rss for run in row.exports)
+    pss = max(run.pss_tree for run in row.exports)
+    return (
+        f"{size:,}", _fmt(row.cold.seconds), _fmt(row.warm.seconds),
+        _fmt(row.one_change.seconds) if row.one_change_ok else "ERROR", _fmt(row.live_reload),
+        _fmt(max_rss, "MiB"), _fmt(pss, "MiB"), _fmt(row.rps_full, ""), _fmt(row.rps_304, ""),
+        _fmt(hugo.seconds if hugo else None), _fmt(hugo.max_rss if hugo else None, "MiB"),
+        _fmt(hugo.pss_tree if hugo else None, "MiB"),
+        _ratio(row.cold.seconds, hugo.seconds if hugo else None),
+        _ratio(row.warm.seconds, hugo.seconds if hugo else None),
+        _ratio(pss, hugo.pss_tree if hugo else None),
+    )  # fmt: skip
+
+
+HEADER = (
+    "articles",
+    "cold",
+    "warm",
+    "1 change",
+    "live reload",
+    "max RSS",
+    "PSS tree",
+    "req/s full",
+    "req/s 304",
+    "hugo",
+    "hugo RSS",
+    "hugo PSS",
+    "cold/hugo",
+    "warm/hugo",
+    "PSS/hugo",
+)
+
+
+def print_table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(str(r[i])) for r in [HEADER, *rows]) for i in range(len(HEADER))]
+    for line in [HEADER, tuple("-" * w for w in widths), *rows]:
+        print(" | ".join(str(cell).rjust(width) for cell, width in zip(line, widths, strict=True)))
+
+
+def _revision() -> str:
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(PROJECT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(PROJECT), "status", "--porcelain", "--", "feeds"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + (" (feeds/ modified)" if dirty else "")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--large", action="store_true", help=f"add {LARGE:,} articles (minutes of every core)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/feeds-bench"))
-    parser.add_argument("--no-live", action="store_true", help="skip the live app's reload timing")
-    parser.add_argument("--no-archives", action="store_true", help="archive_page_size: 0, as Hugo builds no archives")
+    parser.add_argument("--no-live", dest="live", action="store_false", help="skip the live app (reload, req/s)")
+    parser.add_argument(
+        "--archives",
+        choices=("on", "off", "both"),
+        default=None,
+        help="archive pages (RFC 5005) on, off (archive_page_size: 0, like Hugo) or one table each",
+    )
+    parser.add_argument("--no-archives", action="store_true", help="same as --archives off")
+    parser.add_argument("--duration", type=int, default=5, help="seconds per requests/s run (default 5)")
+    parser.add_argument("--rounds", type=int, default=3, help="requests/s rounds per case; the median (default 3)")
+    parser.add_argument("--connections", type=int, default=16, help="client connections for requests/s (default 16)")
     args = parser.parse_args()
+    if args.no_archives and args.archives not in (None, "off"):
+        parser.error("--no-archives contradicts --archives " + args.archives)
+    archives = "off" if args.no_archives else (args.archives or "on")
+    configs = {"on": [True], "off": [False], "both": [True, False]}[archives]
+    sizes = [*args.sizes, *([LARGE] if args.large and LARGE not in args.sizes else [])]
     if not GEN_CORPUS.exists():
         print(f"needs {GEN_CORPUS} (../shared beside the project)", file=sys.stderr)
         return 2
     args.work.mkdir(parents=True, exist_ok=True)
+    client = (
+        f"wrk -t1 -c{args.connections} -d{args.duration}s"
+        if shutil.which("wrk")
+        else f"Python threaded client, {args.connections} connections, {args.duration} s"
+    ) + f", median of {args.rounds} alternating rounds"
+    print(f"$ {shlex.join([sys.executable, *sys.argv])}")
     print(
-        f"{os.cpu_count()} cores; Python {sys.version.split()[0]}; hugo: {shutil.which('hugo') or 'not installed'}; "
-        f"archives: {'off' if args.no_archives else 'on'}"
+        f"revision {_revision()}; {os.cpu_count()} cores; Python {sys.version.split()[0]}; "
+        f"hugo: {shutil.which('hugo') or 'not installed'}; requests/s client: {client}"
     )
-    header = ("articles", "cold", "warm", "1 change", "live reload", "peak RSS", "hugo", "hugo RSS",
-              "cold/hugo", "warm/hugo", "RSS/hugo")
-    rows = []
-    for size in args.sizes:
-        row = bench_size(size, args.work, live=not args.no_live, archives=not args.no_archives)
-        rows.append((
-            f"{size:,}", _fmt(row["cold"]), _fmt(row["warm"]), _fmt(row["one_change"]), _fmt(row["live_reload"]),
-            _fmt(max(row["cold_rss"] or 0, row["warm_rss"] or 0), "MiB"), _fmt(row["hugo"]),
-            _fmt(row["hugo_rss"], "MiB"), _ratio(row["cold"], row["hugo"]), _ratio(row["warm"], row["hugo"]),
-            _ratio(max(row["cold_rss"] or 0, row["warm_rss"] or 0), row["hugo_rss"]),
-        ))  # fmt: skip
-        print(f"done {size:,}", file=sys.stderr, flush=True)
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    for line in [header, tuple("-" * w for w in widths), *rows]:
-        print(" | ".join(str(cell).rjust(width) for cell, width in zip(line, widths, strict=True)))
-    print("peak RSS: the largest single process of the export (main or a pool worker)")
-    return 0
+    load_at_start = os.getloadavg()[0]  # other work on the machine skews every figure: say how much there was
+    hugo_runs: dict[int, Run | None] = {}
+    tables: dict[bool, list[tuple[str, ...]]] = {config: [] for config in configs}
+    failed = False
+    for size in sizes:
+        for config in configs:
+            row = bench_size(size, args.work, config, args)
+            failed |= not row.one_change_ok or (args.live and None in (row.live_reload, row.rps_full))
+            if size not in hugo_runs:  # Hugo's build does not depend on our archive setting: once a size
+                hugo_runs[size] = measure_hugo(ensure_corpus(args.work, size), args.work)
+            tables[config].append(_cells(size, row, hugo_runs[size]))
+            processes = max(run.processes for run in row.exports)
+            state = "on" if config else "off"
+            print(f"done {size:,} (archives {state}; up to {processes} export processes at once)", file=sys.stderr)
+    print(f"load average (1 min) at the start: {load_at_start:.2f}, at the end: {os.getloadavg()[0]:.2f}")
+    for config in configs:
+        print()
+        print(
+            "archives on: archive pages (RFC 5005), the default archive_page_size"
+            if config
+            else "archives off: archive_page_size 0 (no archive pages; the closer match to Hugo)"
+        )
+        print_table(tables[config])
+    print()
+    print(
+        "cold: empty parse cache and output; warm: nothing changed; 1 change: one file rewritten, export again "
+        "(checked: the new title is in all.rss)"
+    )
+    print(
+        f"live reload: feeds serve --workers {RELOAD_WORKERS}, reload_interval 0.5 s, time until GET {FEED} "
+        "has the new title"
+    )
+    print(
+        f"req/s: GET {FEED} from feeds serve --workers {RPS_WORKERS} (gthread), no compression; full = 200 with "
+        f"the body, 304 = If-None-Match with its ETag; {client}; client and server share the {os.cpu_count()} cores"
+    )
+    print("max RSS: the largest single process of an export (main or a pool worker), over cold/warm/1 change")
+    print(
+        f"PSS tree: peak summed PSS of the export and its workers (sampled every {SAMPLE_INTERVAL * 1000:.0f} ms), "
+        "over cold/warm/1 change; PSS/hugo compares it with Hugo's (one process, sampled the same way)"
+    )
+    print("hugo: make_site.py --provider; hugo --quiet -D -s SITE: RSS per topic and provider, 50 items, no archives")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
