@@ -17,22 +17,35 @@ import gc
 import hashlib
 import marshal
 import os
+import shutil
 import signal
 import sys
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from multiprocessing import get_context
 from pathlib import Path
 
 from feeds import code_fingerprint
 from feeds.config import Settings
-from feeds.model import Article, Image, Problem, Provider, Related, Severity
+from feeds.model import (
+    Article,
+    Problem,
+    Provider,
+    Severity,
+    details_record,
+    head_record,
+    moment_from_micros,
+    pack_details,
+    record_digest,
+    unpack_details,
+)
 from feeds.reader import Folder, ReadResult, collect, missing_folder, read_article, walk_article_files
 
 CACHE_MAGIC = b"feeds-parse-cache\n"
-CACHE_VERSION = 2
+CACHE_VERSION = 3
+CACHE_SHARDS = 16
 PARALLEL_THRESHOLD = 400  # fewer misses than this are read in-process: a pool costs more
 _BATCH = 256
 
@@ -54,83 +67,80 @@ def default_cache_dir() -> Path:
 
 
 def cache_path(settings: Settings) -> Path:
-    """One cache file per articles folder, reader-relevant settings and code (:func:`feeds.code_fingerprint`)."""
+    """The cache folder of one articles folder, reader-relevant settings and code (:func:`feeds.code_fingerprint`).
+
+    It holds :data:`CACHE_SHARDS` files; a file's entry lives in the shard its
+    name hashes to, so one changed article rewrites one shard, not the whole cache.
+    """
     folder = str(settings.articles_dir.resolve())
     reader_settings = (settings.max_file_bytes, settings.max_title_chars, settings.max_summary_chars)
     place = hashlib.sha256(folder.encode()).hexdigest()[:16]
-    version = hashlib.sha256(repr((reader_settings, code_fingerprint())).encode()).hexdigest()[:16]
-    return (settings.cache_dir or default_cache_dir()) / f"parse-{place}-{version}.cache"
+    version = hashlib.sha256(repr((reader_settings, code_fingerprint(), CACHE_VERSION)).encode()).hexdigest()[:16]
+    return (settings.cache_dir or default_cache_dir()) / f"parse-{place}-{version}"
 
 
-# ----- records: an Article as builtin values marshal can store ------------------------------------
+def shard_paths(settings: Settings) -> list[Path]:
+    """The cache's shard files, in shard order."""
+    folder = cache_path(settings)
+    return [folder / f"{index:02x}.cache" for index in range(CACHE_SHARDS)]
 
 
-def _ts(moment: datetime | None) -> int | None:
-    if moment is None:
-        return None
-    delta = moment - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+def _shard_of(name: str) -> int:
+    return zlib.crc32(name.encode("utf-8", "surrogateescape")) % CACHE_SHARDS
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _dt(micros: int | None) -> datetime | None:
-    return None if micros is None else _EPOCH + timedelta(microseconds=micros)
-
-
-def _provider_record(provider: Provider | None):
-    return None if provider is None else (provider.name, provider.domain)
-
-
-def _image_record(image: Image | None):
-    return None if image is None else (image.url, image.width, image.height)
+# ----- records: what a parse produces and the cache stores -----------------------------------------
+#
+# A file's record is (head, packed details, digest, problems): the catalog's fields as
+# builtins, the renderer's fields as canonical bytes (decoded only when rendered, see
+# Article.deferred), the article's digest (signatures), and the file's problems. A file
+# that gave no article has (None, None, None, problems).
 
 
 def article_record(a: Article) -> tuple:
     """An Article as a tuple of builtins (the inverse of :func:`article_from_record`)."""
-    return (
-        a.source, a.uid, a.title, a.link, _ts(a.published_at), a.summary, a.original_url,
-        a.web_url, a.amp_url, a.cdn_amp_url, a.category, a.kind, a.quality, a.heat, a.published,
-        _provider_record(a.provider), a.topics, tuple(_image_record(i) for i in a.images),
-        tuple(
-            (r.title, r.link, r.summary, _ts(r.published_at), _provider_record(r.provider), _image_record(r.image))
-            for r in a.related
-        ),
-        a.featured_embed_url, a.body,
-    )  # fmt: skip
+    return (head_record(a), details_record(a))
 
 
 def article_from_record(r: tuple, providers: dict | None = None) -> Article:
-    """Rebuild an Article; ``providers`` (shared across calls) makes equal Providers one object."""
-    cache = providers if providers is not None else {}
+    """Rebuild an Article, its details left packed until read (see :meth:`Article.deferred`).
 
-    def provider(value):
-        if value is None:
-            return None
-        found = cache.get(value)
+    ``providers`` (shared across calls) makes equal Providers one object.
+    """
+    head, packed, digest = r[0], r[1], r[2] if len(r) > 2 else None
+    if isinstance(packed, tuple):  # an article_record: pack it
+        packed = pack_details(packed)
+    source, uid, micros, published, provider, topics, quality, kind = head
+    if provider is not None:
+        cache = providers if providers is not None else {}
+        found = cache.get(provider)
         if found is None:
-            found = cache[value] = Provider(*value)
-        return found
-
-    images = tuple(Image(*i) for i in r[17])
-    related = tuple(
-        Related(x[0], x[1], x[2], _dt(x[3]), provider(x[4]), Image(*x[5]) if x[5] else None) for x in r[18]
-    )
-    return Article(
-        r[0], r[1], r[2], r[3], _dt(r[4]), r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14],
-        provider(r[15]), r[16], images, related, r[19], r[20],
+            found = cache[provider] = Provider(*provider)
+        provider = found
+    return Article.deferred(
+        (source, uid, moment_from_micros(micros), published, provider, topics, quality, kind),
+        packed, unpack_details, digest,
     )  # fmt: skip
 
 
 def _result_record(result: ReadResult) -> tuple:
     problems = tuple((p.path, p.severity.value, p.message, p.line) for p in result.problems)
-    return (None if result.article is None else article_record(result.article), problems)
+    article = result.article
+    if article is None:
+        return (None, None, None, problems)
+    head = head_record(article)
+    packed = pack_details(details_record(article))
+    return (head, packed, record_digest(head, packed), problems)
 
 
 def _result_from_record(record: tuple, providers: dict | None = None) -> ReadResult:
-    article = None if record[0] is None else article_from_record(record[0], providers)
-    problems = tuple(Problem(p[0], Severity(p[1]), p[2], p[3]) for p in record[1])
+    """Raises TypeError/ValueError for anything not shaped like :func:`_result_record`'s output."""
+    if type(record) is not tuple or len(record) != 4:
+        raise TypeError("not a parse record")
+    if record[0] is not None and (type(record[1]) is not bytes or type(record[2]) is not bytes):
+        raise TypeError("not a parse record")
+    article = None if record[0] is None else article_from_record(record, providers)
+    problems = tuple(Problem(p[0], Severity(p[1]), p[2], p[3]) for p in record[3]) if record[3] else ()
     return ReadResult(article, problems)
 
 
@@ -138,7 +148,11 @@ def _result_from_record(record: tuple, providers: dict | None = None) -> ReadRes
 
 
 def _read_cache(path: Path) -> tuple[dict, str | None]:
-    """The cached entries, or {} and a warning when the file is corrupt or foreign."""
+    """One shard's entries, or {} and a warning when it is corrupt or foreign.
+
+    A CRC-32 of the payload guards against a damaged file: the details of a
+    cached article are decoded only when rendered, so damage must be caught here.
+    """
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -148,8 +162,11 @@ def _read_cache(path: Path) -> tuple[dict, str | None]:
     header = CACHE_MAGIC + CACHE_VERSION.to_bytes(4, "big")
     if not data.startswith(header):
         return {}, f"parse cache {path} is not a cache of this version; rebuilding it"
+    checksum, payload = data[len(header) : len(header) + 4], memoryview(data)[len(header) + 4 :]
+    if len(checksum) != 4 or zlib.crc32(payload) != int.from_bytes(checksum, "big"):
+        return {}, f"parse cache {path} is corrupt; rebuilding it"
     try:
-        entries = marshal.loads(data[len(header) :])
+        entries = marshal.loads(payload)
     except (ValueError, EOFError, TypeError):
         return {}, f"parse cache {path} is corrupt; rebuilding it"
     if not isinstance(entries, dict):
@@ -158,18 +175,28 @@ def _read_cache(path: Path) -> tuple[dict, str | None]:
 
 
 def _write_cache(path: Path, entries: dict) -> str | None:
+    """Write one shard atomically (a reader sees the old file or the new one, never half)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        temporary.write_bytes(CACHE_MAGIC + CACHE_VERSION.to_bytes(4, "big") + marshal.dumps(entries))
+        payload = marshal.dumps(entries)
+        header = CACHE_MAGIC + CACHE_VERSION.to_bytes(4, "big") + zlib.crc32(payload).to_bytes(4, "big")
+        temporary.write_bytes(header + payload)
         os.replace(temporary, path)
-        place = path.name.rsplit("-", 1)[0]
-        for outdated in path.parent.glob(f"{place}-*.cache"):  # same folder, older code or settings
-            if outdated != path:
-                outdated.unlink(missing_ok=True)
     except OSError as exc:
         return f"parse cache {path} not written ({exc.strerror}); the next run reads every file"
     return None
+
+
+def _remove_outdated(folder: Path) -> None:
+    """Caches of the same articles folder for older code or settings are dead weight: delete them."""
+    place = folder.name.rsplit("-", 1)[0]
+    for outdated in folder.parent.glob(f"{place}-*"):
+        if outdated != folder:
+            if outdated.is_dir() and not outdated.is_symlink():
+                shutil.rmtree(outdated, ignore_errors=True)
+            else:
+                outdated.unlink(missing_ok=True)
 
 
 def _check_cache_location(path: Path, settings: Settings) -> str | None:
@@ -250,14 +277,23 @@ def _parse(root: Path, names: list[str], settings: Settings, workers: int) -> li
         return [record for batch in pool.imap(_read_batch, jobs) for record in batch]
 
 
-def input_fingerprint(settings: Settings) -> str:
+Scan = tuple[list[tuple[str, "Identity | None"]], list[Problem]]
+
+
+def scan_folder(root: Path) -> Scan:
+    """(relative name, identity) of every article file in path order, and the folders that
+    could not be listed: one stat per file, no reads. One scan serves a whole run."""
+    unreadable: list[Problem] = []
+    return scan_identities(root, unreadable), unreadable
+
+
+def input_fingerprint(settings: Settings, scan: Scan | None = None) -> str:
     """A digest of everything a build depends on: every article file's identity, the settings, the code.
 
     Equal fingerprints mean an equal build, so a run can tell that nothing
     changed from one scan of file identities, without reading an article.
     """
-    unreadable: list[Problem] = []
-    scanned = scan_identities(settings.articles_dir, unreadable)
+    scanned, unreadable = scan if scan is not None else scan_folder(settings.articles_dir)
     digest = hashlib.sha256(code_fingerprint().encode())
     digest.update(repr(dataclasses.astuple(settings)).encode("utf-8", "surrogateescape"))
     digest.update(repr((scanned, [str(p) for p in unreadable])).encode("utf-8", "surrogateescape"))
@@ -273,64 +309,95 @@ class _Loaded:
     unreadable: list[Problem]
 
 
-def _load_results(settings: Settings, use_cache: bool, workers: int | None) -> _Loaded:
+def _fresh(cached: object, identity: Identity | None) -> tuple | None:
+    """The cached record when the entry is for this very file version, else None."""
+    if identity is None or type(cached) is not tuple or len(cached) != 2 or cached[0] != identity:
+        return None
+    return cached[1]
+
+
+def _load_results(settings: Settings, use_cache: bool, workers: int | None, scan: Scan | None = None) -> _Loaded:
     """Every file's result in path order, from the cache where fresh, parsed on all cores otherwise."""
     root = settings.articles_dir
     workers = workers if workers is not None else (os.cpu_count() or 1)
-    path = cache_path(settings)
-    warning = _check_cache_location(path, settings) if use_cache else None
+    folder = cache_path(settings)
+    warning = _check_cache_location(folder, settings) if use_cache else None
     use_cache = use_cache and warning is None
-    entries, read_warning = _read_cache(path) if use_cache else ({}, None)
-    warning = warning or read_warning
-
+    shards: list[dict] = []
     with _bulk_allocation():
-        unreadable: list[Problem] = []
-        scanned = scan_identities(root, unreadable)
+        for path in shard_paths(settings) if use_cache else ():
+            entries, read_warning = _read_cache(path)
+            shards.append(entries)
+            warning = warning or read_warning
+        scanned, unreadable = scan if scan is not None else scan_folder(root)
         names = [name for name, _ in scanned]
         identities = [identity for _, identity in scanned]
         records: list[tuple | None] = [None] * len(names)
+        shard_of = [_shard_of(name) for name in names] if use_cache else []
         misses: list[int] = []
-        for index, (name, identity) in enumerate(zip(names, identities, strict=True)):
-            cached = entries.get(name)
-            if identity is not None and isinstance(cached, tuple) and len(cached) == 2 and cached[0] == identity:
-                records[index] = cached[1]
-            else:
-                misses.append(index)
+        if use_cache:
+            for index, (name, identity) in enumerate(scanned):
+                record = _fresh(shards[shard_of[index]].get(name), identity)
+                if record is None:
+                    misses.append(index)
+                else:
+                    records[index] = record
+        else:
+            misses = list(range(len(names)))
         parsed = _parse(root, [names[i] for i in misses], settings, workers)
         for index, record in zip(misses, parsed, strict=True):
             records[index] = record
         try:
             providers: dict = {}
-            results = [_result_from_record(record, providers) for record in records]
+            results = [_result_from_record(record, providers) for record in records]  # type: ignore[arg-type]
         except (TypeError, ValueError, IndexError):
             # a foreign cache with the right header: never trust it, read everything again
-            warning = f"parse cache {path} holds unreadable entries; rebuilding it"
+            warning = f"parse cache {folder} holds unreadable entries; rebuilding it"
             records = _parse(root, names, settings, workers)
-            results = [_result_from_record(record) for record in records]
+            results = [_result_from_record(record) for record in records]  # type: ignore[arg-type]
             misses = list(range(len(names)))
-    if use_cache and (misses or len(entries) != len(names)):
-        fresh = {
-            name: (identity, record)
-            for name, identity, record in zip(names, identities, records, strict=True)
-            if identity is not None
-        }
-        write_warning = _write_cache(path, fresh)
-        warning = warning or write_warning
+            shards = [{} for _ in shards]
+    if use_cache:
+        warning = _save_shards(folder, shards, names, identities, records, misses, shard_of) or warning
     stats = LoadStats(len(names), len(names) - len(misses), len(misses), warning)
     return _Loaded(names, identities, results, stats, unreadable)
 
 
+def _save_shards(
+    folder: Path, shards: list[dict], names: list[str], identities: list, records: list, misses: list[int],
+    shard_of: list[int],
+) -> str | None:
+    """Rewrite only the shards whose entries changed (a parsed file, a file gone)."""
+    dirty = {shard_of[index] for index in misses}
+    kept = [0] * CACHE_SHARDS
+    for index in range(len(names)):
+        kept[shard_of[index]] += 1
+    dirty.update(shard for shard in range(CACHE_SHARDS) if len(shards[shard]) != kept[shard])
+    if not dirty:
+        return None
+    fresh: list[dict] = [{} for _ in range(CACHE_SHARDS)]
+    for index, name in enumerate(names):
+        if shard_of[index] in dirty and identities[index] is not None:
+            fresh[shard_of[index]][name] = (identities[index], records[index])
+    warning = None
+    for shard in sorted(dirty):
+        warning = warning or _write_cache(folder / f"{shard:02x}.cache", fresh[shard])
+    _remove_outdated(folder)
+    return warning
+
+
 def load_folder(
-    settings: Settings, *, use_cache: bool = True, workers: int | None = None
+    settings: Settings, *, use_cache: bool = True, workers: int | None = None, scan: Scan | None = None
 ) -> tuple[Folder, LoadStats]:
     """Read every article file under ``settings.articles_dir``, from the cache where it is fresh.
 
     The Folder is the same as :func:`feeds.reader.read_folder` gives, whatever
-    the cache state and the number of workers.
+    the cache state and the number of workers. ``scan`` is this run's
+    :func:`scan_folder`, when the caller already made one.
     """
     if not settings.articles_dir.is_dir():
         return missing_folder(settings.articles_dir), LoadStats(0, 0, 0)
-    loaded = _load_results(settings, use_cache, workers)
+    loaded = _load_results(settings, use_cache, workers, scan)
     return collect(loaded.results, loaded.unreadable), loaded.stats
 
 

@@ -13,7 +13,7 @@ import os
 import re
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -445,7 +445,7 @@ def _read_text(raw: bytes, shown: str, settings: Settings, problems: _FileProble
     result = parse_article(data, shown, settings, problems)
     if result.article is not None and body.strip():
         cleaned, _ = clean_text(body[: MAX_BODY_CHARS * 2], MAX_BODY_CHARS, single_line=False)
-        result = ReadResult(replace(result.article, body=cleaned), result.problems)
+        result = ReadResult(result.article.replace(body=cleaned), result.problems)
     return result
 
 

@@ -16,7 +16,6 @@ import hashlib
 from feeds import code_fingerprint
 from feeds.catalog import Catalog, Feed, archive_items, archive_pages
 from feeds.config import Settings
-from feeds.load import article_record
 from feeds.model import Article
 
 
@@ -43,7 +42,7 @@ class Signer:
         if digest is None:
             # the provider feed path is what the renderer reads from the catalog (RSS <source url>)
             provider_path = self.catalog.provider_paths.get(article.provider) if article.provider else None
-            digest = hashlib.sha256(repr((article_record(article), provider_path)).encode()).digest()
+            digest = hashlib.sha256(article.digest + repr(provider_path).encode()).digest()
             self._articles[article.uid] = digest
         return digest
 

@@ -32,8 +32,8 @@ def test_one_changed_article_changes_only_the_feeds_it_belongs_to() -> None:
     before, before_bodies = _signatures(articles, settings)
 
     target = max(articles, key=lambda a: a.published_at)
-    changed = dataclasses.replace(
-        target, title=target.title + " (updated)", published_at=target.published_at + timedelta(minutes=1)
+    changed = target.replace(
+        title=target.title + " (updated)", published_at=target.published_at + timedelta(minutes=1)
     )
     after, after_bodies = _signatures([changed if a is target else a for a in articles], settings)
 
