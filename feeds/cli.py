@@ -20,7 +20,7 @@ from feeds import websub
 from feeds.catalog import Catalog, build_catalog
 from feeds.config import ConfigError, Settings, load_settings, with_overrides
 from feeds.export import ExportError, export_site, unchanged_since
-from feeds.load import input_fingerprint, load_folder
+from feeds.load import Scan, input_fingerprint, load_folder, scan_folder
 from feeds.model import Problem
 from feeds.reader import Folder
 
@@ -81,8 +81,8 @@ def _report(problems: Sequence[Problem], out: TextIO) -> tuple[int, int]:
     return errors, warnings
 
 
-def load(settings: Settings, *, use_cache: bool = True) -> tuple[Folder, Catalog]:
-    folder, stats = load_folder(settings, use_cache=use_cache)
+def load(settings: Settings, *, use_cache: bool = True, scan: Scan | None = None) -> tuple[Folder, Catalog]:
+    folder, stats = load_folder(settings, use_cache=use_cache, scan=scan)
     if stats.cache_warning:
         print(f"feeds: warning: {stats.cache_warning}", file=sys.stderr)
     return folder, build_catalog(folder.articles, settings)
@@ -123,11 +123,12 @@ def _export(args: argparse.Namespace, settings: Settings) -> ExitStatus:
             f"using {settings.site_url} for absolute links",
             file=sys.stderr,
         )
-    fingerprint = input_fingerprint(settings)
+    scan = scan_folder(settings.articles_dir) if settings.articles_dir.is_dir() else None  # one scan per run
+    fingerprint = input_fingerprint(settings, scan)
     prior = None if args.no_cache else unchanged_since(args.out_dir, fingerprint)
     if prior is not None:
         return _unchanged_export(args, prior, started)
-    folder, catalog = load(settings, use_cache=not args.no_cache)
+    folder, catalog = load(settings, use_cache=not args.no_cache, scan=scan)
     errors, warnings = _report(folder.problems, sys.stderr)
     inputs = {
         "fingerprint": fingerprint, "problems": [str(p) for p in folder.problems], "errors": errors,

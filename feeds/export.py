@@ -100,11 +100,16 @@ def _generations(out_dir: Path) -> Path:
 
 
 def _safe_target(root: Path, relative: str) -> Path:
-    """Join and check structurally that the result stays inside ``root`` (STYLE §15)."""
-    target = (root / relative).resolve()
-    if not target.is_relative_to(root.resolve()) or target == root.resolve():
+    """Join and check structurally that the result stays inside ``root`` (STYLE §15).
+
+    Lexical, no file-system calls: every part must be a plain name (no ``..``,
+    ``.``, empty part, NUL or backslash), and ``root`` is a generation folder this
+    export created itself, so no symlink inside it can lead elsewhere.
+    """
+    parts = relative.split("/")
+    if any(part in ("", ".", "..") or "\0" in part or "\\" in part for part in parts):
         raise ExportError(f"refusing to write {relative!r}: it would leave the output folder")
-    return target
+    return root.joinpath(*parts)
 
 
 def _current_generation(out_dir: Path) -> Path | None:
@@ -168,11 +173,18 @@ class _Generation:
         self.root, self.previous, self.old_files = root, previous, old_files
         self.infos: dict[str, FileInfo] = {}
         self.written = self.unchanged = 0
+        self._folders: set[Path] = set()  # folders already made in this generation
 
     def _old(self, relative: str) -> Path | None:
         if self.previous is None or relative not in self.old_files:
             return None
         return self.previous / relative
+
+    def _make_parent(self, target: Path) -> None:
+        parent = target.parent
+        if parent not in self._folders:
+            parent.mkdir(parents=True, exist_ok=True)
+            self._folders.add(parent)
 
     def _link_or_copy(self, old: Path, target: Path) -> None:
         try:
@@ -183,7 +195,7 @@ class _Generation:
     def put(self, relative: str, data: bytes) -> bool:
         """Place one file; True when it is the previous generation's file, unchanged."""
         target = _safe_target(self.root, relative)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        self._make_parent(target)
         old = self._old(relative)
         self.infos[relative] = FileInfo.of(data)
         if old is not None and old.stat().st_size == len(data) and old.read_bytes() == data:
@@ -207,7 +219,7 @@ class _Generation:
             return False
         for name, old in zip(names, olds, strict=True):
             target = _safe_target(self.root, name)
-            target.parent.mkdir(parents=True, exist_ok=True)
+            self._make_parent(target)
             self._link_or_copy(old, target)
             self.infos[name] = old_infos.get(name) or FileInfo.of(old.read_bytes())
             self.unchanged += 1

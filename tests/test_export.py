@@ -20,7 +20,7 @@ import pytest
 from feeds.catalog import Catalog, build_catalog
 from feeds.cdn import ENCODINGS, MANIFEST_PATH, METADATA_PATHS
 from feeds.config import Settings
-from feeds.export import ExportError, export_site
+from feeds.export import ExportError, _safe_target, export_site
 from feeds.reader import read_folder
 from feeds.site import render_path, site_paths
 
@@ -453,3 +453,12 @@ def test_a_render_worker_that_dies_fails_the_export_cleanly(articles: Path, monk
     paths = site_paths(catalog, settings) * 10
     with pytest.raises(ExportError, match="render worker died"):
         list(export_module.render_paths(paths, catalog, settings, workers=2))
+
+
+@pytest.mark.parametrize(
+    "relative", ["../x.rss", "a/../../x.rss", "/etc/x.rss", "a//b.rss", "", ".", "a/./b", "a\\b", "a\0b"]
+)
+def test_a_site_path_that_could_leave_the_output_folder_is_refused(tmp_path: Path, relative: str) -> None:
+    with pytest.raises(ExportError, match="leave the output folder"):
+        _safe_target(tmp_path, relative)
+    assert _safe_target(tmp_path, "topics/ai.rss") == tmp_path / "topics" / "ai.rss"
