@@ -32,6 +32,18 @@ _FTFY = ftfy.TextFixerConfig(
 MAX_ENTITY_ROUNDS = 3
 MAX_URL_CHARS = 2_000
 
+# Fast paths: the shapes clean_text and clean_url return unchanged. Text: printable
+# ASCII words (no controls, nothing outside XML's Char) joined by one space (or, keeping
+# lines, by one space or newlines), no leading or trailing white space; '&' and '<' pass
+# only when no entity or tag follows (checked at the call). URL: lowercase http(s)
+# scheme and host (no userinfo, port, brackets or '%' in the host), a path starting
+# with '/', a non-empty query if any, no fragment, and only characters that quote()
+# keeps (unreserved plus the safe sets clean_url passes it).
+_CLEAN_LINE = re.compile(r"[!-~]+(?: [!-~]+)*")
+_CLEAN_LINES = re.compile(r"[!-~]+(?:(?: |\n+)[!-~]+)*")
+_URL_CHARS = r"A-Za-z0-9_.\-~/%:@!$&'()*+,;="
+_CLEAN_URL = re.compile(rf"https?://[a-z0-9.\-]+/[{_URL_CHARS}]*(?:\?[{_URL_CHARS}?]+)?")
+
 
 def clean_text(value: str, max_chars: int, *, single_line: bool = True) -> tuple[str, bool]:
     """Return (clean text, whether it was cut to ``max_chars``).
@@ -39,6 +51,21 @@ def clean_text(value: str, max_chars: int, *, single_line: bool = True) -> tuple
     Decodes HTML entities (double escaping too, at most three rounds), repairs
     mojibake, drops tags and characters XML 1.0 forbids, folds white space.
     """
+    # Most values are already clean ASCII: recognise them in one regex pass and
+    # skip the cleaning steps (exactly what they would return; tests/test_text.py proves it)
+    if (
+        type(value) is str
+        and len(value) <= max_chars
+        and (_CLEAN_LINE if single_line else _CLEAN_LINES).fullmatch(value)
+        and ("&" not in value or not _ENTITY.search(value))
+        and ("<" not in value or not _TAG.search(value))
+    ):
+        return value, False
+    return _clean_text_slow(value, max_chars, single_line=single_line)
+
+
+def _clean_text_slow(value: str, max_chars: int, *, single_line: bool = True) -> tuple[str, bool]:
+    """:func:`clean_text` without the fast path: the reference the fast path must equal."""
     text = value[: max_chars * 8]  # bound the work before the expensive steps
     for _ in range(MAX_ENTITY_ROUNDS):
         if "&" not in text or not _ENTITY.search(text):
@@ -78,6 +105,15 @@ def clean_url(value: str, *, base_host: str | None = None) -> str | None:
     ``https://base_host/`` when a host is given. Non-ASCII and unsafe characters
     are percent-encoded; the host is lowercased and IDNA-encoded.
     """
+    # Most URLs are already in the form the cleaning below produces: recognise
+    # them in one regex pass and return them as they are (tests/test_text.py proves it exact)
+    if type(value) is str and len(value) <= MAX_URL_CHARS and _CLEAN_URL.fullmatch(value):
+        return value
+    return _clean_url_slow(value, base_host=base_host)
+
+
+def _clean_url_slow(value: str, *, base_host: str | None = None) -> str | None:
+    """:func:`clean_url` without the fast path: the reference the fast path must equal."""
     text = _XML_ILLEGAL.sub("", value).strip()
     if not text or len(text) > MAX_URL_CHARS or _ANY_SPACE.search(text):
         return None

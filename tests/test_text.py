@@ -5,10 +5,23 @@ from __future__ import annotations
 import re
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feeds.text import clean_domain, clean_text, clean_url, link_key, repair_mojibake, shorten
+from feeds import safe_yaml
+from feeds.reader import MAX_BODY_CHARS, MAX_NAME_CHARS, decode, split_front_matter
+from feeds.text import (
+    MAX_URL_CHARS,
+    _clean_text_slow,
+    _clean_url_slow,
+    clean_domain,
+    clean_text,
+    clean_url,
+    link_key,
+    repair_mojibake,
+    shorten,
+)
 
 XML_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]")
 
@@ -133,3 +146,240 @@ def test_clean_url_is_total_and_absolute(raw: str) -> None:
     url = clean_url(raw, base_host="e.com")
     assert url is None or (url.startswith(("http://", "https://")) and url.isascii())
     assert url is None or not any(c in url for c in ' "<>\\\n')
+
+
+# The fast paths of clean_url and clean_text must return exactly what the full
+# cleaning returns, for every input: these tests compare them with the private
+# reference implementations (_clean_url_slow, _clean_text_slow), which the fast
+# paths only skip.
+
+_URL_SAFE = "abcxyzABCXYZ0189_.-~/%:@!$&'()*+,;="
+_URL_AWKWARD = '?#[] \t\n\x0b\x00\x7f\x85\xa0"<>\\^`{|}é€ü\ud800\ufffe😀HTPS:@%'
+_TEXT_AWKWARD = " \n\r\t\x0b\x0c\x1c\x1f\x00\x7f\x85\xa0&<>;#/xé’â€™ﬁ\ud800\ufffe"
+
+
+@st.composite
+def _edited(draw: st.DrawFn, clean: st.SearchStrategy[str], alphabet: str) -> str:
+    """A value the fast path takes, after up to three small edits: where its boundary lies."""
+    text = draw(clean)
+    for _ in range(draw(st.integers(0, 3))):
+        at = draw(st.integers(0, len(text)))
+        edit = draw(st.sampled_from(["insert", "replace", "delete", "upper"]))
+        char = draw(st.sampled_from(alphabet))
+        if edit == "insert":
+            text = text[:at] + char + text[at:]
+        elif edit == "replace":
+            text = text[:at] + char + text[at + 1 :]
+        elif edit == "delete":
+            text = text[:at] + text[at + 1 :]
+        else:
+            text = text[:at] + text[at:].upper()
+    return text
+
+
+def _mostly(clean: st.SearchStrategy[str], *others: str) -> st.SearchStrategy[str]:
+    """The clean form of a URL part three times in four, else one of the ways the slow path changes it."""
+    return st.one_of(clean, clean, clean, st.sampled_from(others))
+
+
+_PATH = st.text(alphabet=_URL_SAFE, max_size=25)
+clean_urls = st.builds(
+    "".join,
+    st.tuples(
+        st.sampled_from(["https://", "http://"]),
+        st.text(alphabet="abcxyz0189.-", min_size=1, max_size=12),
+        st.just("/"),
+        _PATH,
+        st.just("") | st.text(alphabet=_URL_SAFE + "?", min_size=1, max_size=15).map("?".__add__),
+    ),
+)
+# every part clean most of the time, so that a URL often differs from the fast
+# path's shape in exactly one place
+urlish = st.builds(
+    "".join,
+    st.tuples(
+        _mostly(st.sampled_from(["https", "http"]), "HTTP", "Https", "hTtp", "ftp", "httpx", "", " https", "ht\ttp"),
+        _mostly(st.just("://"), ":/", ":///", "//", ":", ":\\\\"),
+        _mostly(st.just(""), "u@", "u:p@", "@", ":@"),
+        _mostly(
+            st.text(alphabet="abcxyz0189.-", min_size=1, max_size=12),
+            "",
+            "E.com",
+            "e_x.com",
+            "e%41.com",
+            "[::1]",
+            "[::1",
+            "bücher.example",
+            "e.com\x00",
+            "xn--bcher-kva.example",
+            "e..com",
+        ),
+        _mostly(st.just(""), ":80", ":0443", ":", ":x", ":99999", ":443"),
+        _mostly(st.just("/"), "", "//", "\\", "?", "#", "%"),
+        _mostly(_PATH, "a b", "a|b", "é", "\x7f", "a\tb", "a\u2028b", "[x]", '"', "^`{}<>"),
+        _mostly(
+            st.just("") | st.text(alphabet=_URL_SAFE + "?", min_size=1, max_size=15).map("?".__add__),
+            "?",
+            "??",
+            "?a b",
+            "?é",
+            "#",
+            "#frag",
+            "?q#frag",
+            "?q=[1]",
+        ),
+        _mostly(st.just(""), " ", "\n", "\x0b", "\x85", "\xa0", "\ufffe", "#"),
+    ),
+)
+long_urls = st.builds(lambda n, tail: "https://e.com/" + "a" * n + tail, st.integers(1975, 1995), clean_urls)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    urlish | _edited(clean_urls, _URL_AWKWARD) | long_urls | st.text(max_size=60),
+    st.sampled_from([None, "e.com", "Bücher.example"]),
+)
+def test_clean_url_fast_path_equals_the_full_cleaning(raw: str, base: str | None) -> None:
+    assert clean_url(raw, base_host=base) == _clean_url_slow(raw, base_host=base)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "https://www.example.com/2020/a-story-66e47927/",
+        "http://e.com/path?q=1&r=%20x",
+        "https://cdn.e.com/i.jpg?w=800&h=450",
+        "https://e.com/" + "a" * (MAX_URL_CHARS - len("https://e.com/")),
+    ],
+)
+def test_clean_url_returns_an_already_clean_url_itself(raw: str) -> None:
+    assert clean_url(raw) is raw  # the fast path: no copy was made
+    assert _clean_url_slow(raw) == raw
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("https://e.com/a?", "https://e.com/a"),  # empty query dropped
+        ("https://e.com", "https://e.com/"),  # empty path becomes /
+        ("https://e.com:443/", "https://e.com:443/"),
+        ("https://e.com:0443/", "https://e.com:443/"),  # port normalised
+        ("https://E.com/", "https://e.com/"),
+        ("https://e.com/#", "https://e.com/"),
+        ("https://e.com/a b", None),
+        ("https://e.com/" + "a" * (MAX_URL_CHARS - len("https://e.com/") + 1), None),
+        ("https://e.com/a|b", "https://e.com/a%7Cb"),
+        ("https://%65.com/", None),
+    ],
+)
+def test_clean_url_changes_what_the_fast_path_must_not_pass(raw: str, expected: str | None) -> None:
+    assert clean_url(raw) == expected == _clean_url_slow(raw)
+
+
+_WORD = st.text(alphabet="abcXYZ09.,!?'\"-&;#<>/", min_size=1, max_size=8)
+# words joined by single spaces (or by newlines), the shape the fast path takes
+clean_texts = st.builds(
+    lambda first, rest: first + "".join(gap + word for gap, word in rest),
+    _WORD,
+    st.lists(st.tuples(st.sampled_from([" ", " ", "\n", "\n\n"]), _WORD), max_size=6),
+)
+textish = (
+    clean_texts
+    | _edited(clean_texts, _TEXT_AWKWARD)
+    | st.builds(
+        " ".join,
+        st.lists(
+            st.sampled_from(["word", "AT&T", "&amp;", "&#39;", "&bogus", "3 < 4", "<b>", "</i>", "a>b", "x\n", ""]),
+            max_size=8,
+        ),
+    )
+    | st.text(max_size=40)
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(textish, st.integers(min_value=-2, max_value=5) | st.integers(min_value=0, max_value=70), st.booleans())
+def test_clean_text_fast_path_equals_the_full_cleaning(raw: str, limit: int, single_line: bool) -> None:
+    max_chars = len(raw) + limit if limit <= 5 else limit  # mostly near the length, where the cut begins
+    expected = _clean_text_slow(raw, max_chars, single_line=single_line)
+    assert clean_text(raw, max_chars, single_line=single_line) == expected
+
+
+# every character that could sit on a fast path's boundary, in every place that matters
+_ONE_CHARS = [chr(code) for code in range(0x100)] + ["\u2028", "\u3000", "\ufeff", "\ufffe", "\ud800", "😀", "ﬁ"]
+
+
+def _single_edits(clean: str) -> list[str]:
+    """``clean`` with each of _ONE_CHARS inserted at, or replacing the character at, every position."""
+    edits = []
+    for at in range(len(clean) + 1):
+        for char in _ONE_CHARS:
+            edits.append(clean[:at] + char + clean[at:])
+            edits.append(clean[:at] + char + clean[at + 1 :])
+    return edits
+
+
+@pytest.mark.parametrize("clean", ["https://e.com/a?q", "http://a.b/"])
+def test_clean_url_fast_path_equals_the_full_cleaning_one_edit_away(clean: str) -> None:
+    for raw in _single_edits(clean):
+        assert clean_url(raw) == _clean_url_slow(raw), raw
+
+
+@pytest.mark.parametrize("clean", ["a b\nc", "x&y;<z\n\nw"])
+def test_clean_text_fast_path_equals_the_full_cleaning_one_edit_away(clean: str) -> None:
+    for raw in _single_edits(clean):
+        for single_line in (True, False):
+            for limit in (len(raw) - 1, len(raw)):
+                expected = _clean_text_slow(raw, limit, single_line=single_line)
+                assert clean_text(raw, limit, single_line=single_line) == expected, raw
+
+
+def test_fast_paths_return_plain_str_like_the_full_cleaning() -> None:
+    class Text(str):
+        pass
+
+    assert type(clean_url(Text("https://e.com/"))) is str
+    assert type(clean_text(Text("plain"), 100)[0]) is str
+
+
+def test_clean_text_returns_already_clean_text_itself() -> None:
+    for raw, single_line in [("Plain title, AT&T and 3 < 4!", True), ("one two\n\nthree", False)]:
+        text, cut = clean_text(raw, 100, single_line=single_line)
+        assert text is raw and not cut  # the fast path: no copy was made
+        assert _clean_text_slow(raw, 100, single_line=single_line) == (raw, False)
+
+
+def _strings(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(key)
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def test_real_corpus_cleans_the_same_on_both_paths(real_corpus) -> None:
+    strings: set[str] = set()
+    bodies: set[str] = set()
+    for path in sorted(p for p in real_corpus.rglob("*") if p.is_file()):
+        parts = split_front_matter(decode(path.read_bytes())[0])
+        if parts is None:
+            continue
+        bodies.add(parts[1])
+        try:
+            strings.update(_strings(safe_yaml.load(parts[0])))
+        except yaml.YAMLError:
+            continue
+    assert len(strings) > 1000
+    for value in sorted(strings):
+        for base in (None, "e.com"):
+            assert clean_url(value, base_host=base) == _clean_url_slow(value, base_host=base), value
+        for limit in (MAX_NAME_CHARS, 300, 2000):
+            assert clean_text(value, limit) == _clean_text_slow(value, limit), value
+    for body in sorted(bodies):
+        assert clean_text(body, MAX_BODY_CHARS, single_line=False) == _clean_text_slow(
+            body, MAX_BODY_CHARS, single_line=False
+        )
