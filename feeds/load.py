@@ -24,6 +24,7 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -135,13 +136,44 @@ def _result_record(result: ReadResult) -> tuple:
 
 def _result_from_record(record: tuple, providers: dict | None = None) -> ReadResult:
     """Raises TypeError/ValueError for anything not shaped like :func:`_result_record`'s output."""
-    if type(record) is not tuple or len(record) != 4:
-        raise TypeError("not a parse record")
-    if record[0] is not None and (type(record[1]) is not bytes or type(record[2]) is not bytes):
-        raise TypeError("not a parse record")
-    article = None if record[0] is None else article_from_record(record, providers)
-    problems = tuple(Problem(p[0], Severity(p[1]), p[2], p[3]) for p in record[3]) if record[3] else ()
-    return ReadResult(article, problems)
+    return _results_from_records([record], providers)[0]
+
+
+def _results_from_records(records: list, providers: dict | None = None) -> list[ReadResult]:
+    """Every record's ReadResult (articles deferred), checking each record's shape.
+
+    The hot loop of a warm load (100,000 records): one pass, no helper calls per
+    record. Raises TypeError/ValueError for anything not shaped like
+    :func:`_result_record`'s output, so a foreign cache is never trusted.
+    """
+    providers = providers if providers is not None else {}
+    deferred, epoch, micro = Article.deferred, _EPOCH, timedelta(microseconds=1)
+    results = []
+    append = results.append
+    for record in records:
+        if type(record) is not tuple or len(record) != 4:
+            raise TypeError("not a parse record")
+        head, packed, digest, problems = record
+        article = None
+        if head is not None:
+            if type(packed) is not bytes or type(digest) is not bytes or type(head) is not tuple:
+                raise TypeError("not a parse record")
+            source, uid, micros, published, provider, topics, quality, kind = head
+            if provider is not None:
+                found = providers.get(provider)
+                if found is None:
+                    found = providers[provider] = Provider(*provider)
+                provider = found
+            when = epoch + micro * micros
+            article = deferred((source, uid, when, published, provider, topics, quality, kind), packed,
+                               unpack_details, digest)  # fmt: skip
+        if problems:
+            problems = tuple(Problem(p[0], Severity(p[1]), p[2], p[3]) for p in problems)
+        append(ReadResult(article, problems))
+    return results
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 # ----- the cache file ------------------------------------------------------------------------------
@@ -181,7 +213,9 @@ def _write_cache(path: Path, entries: dict) -> str | None:
         temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         payload = marshal.dumps(entries)
         header = CACHE_MAGIC + CACHE_VERSION.to_bytes(4, "big") + zlib.crc32(payload).to_bytes(4, "big")
-        temporary.write_bytes(header + payload)
+        with temporary.open("wb") as handle:  # two writes: no 13 MB concatenation
+            handle.write(header)
+            handle.write(payload)
         os.replace(temporary, path)
     except OSError as exc:
         return f"parse cache {path} not written ({exc.strerror}); the next run reads every file"
@@ -296,7 +330,8 @@ def input_fingerprint(settings: Settings, scan: Scan | None = None) -> str:
     scanned, unreadable = scan if scan is not None else scan_folder(settings.articles_dir)
     digest = hashlib.sha256(code_fingerprint().encode())
     digest.update(repr(dataclasses.astuple(settings)).encode("utf-8", "surrogateescape"))
-    digest.update(repr((scanned, [str(p) for p in unreadable])).encode("utf-8", "surrogateescape"))
+    digest.update(marshal.dumps(scanned, 0))  # canonical bytes (format 0), ~5x faster than repr at 100k files
+    digest.update(repr([str(p) for p in unreadable]).encode("utf-8", "surrogateescape"))
     return digest.hexdigest()
 
 
@@ -348,13 +383,12 @@ def _load_results(settings: Settings, use_cache: bool, workers: int | None, scan
         for index, record in zip(misses, parsed, strict=True):
             records[index] = record
         try:
-            providers: dict = {}
-            results = [_result_from_record(record, providers) for record in records]  # type: ignore[arg-type]
+            results = _results_from_records(records)
         except (TypeError, ValueError, IndexError):
             # a foreign cache with the right header: never trust it, read everything again
             warning = f"parse cache {folder} holds unreadable entries; rebuilding it"
             records = _parse(root, names, settings, workers)
-            results = [_result_from_record(record) for record in records]  # type: ignore[arg-type]
+            results = _results_from_records(records)
             misses = list(range(len(names)))
             shards = [{} for _ in shards]
     if use_cache:
