@@ -20,7 +20,7 @@ from feeds import websub
 from feeds.catalog import Catalog, build_catalog
 from feeds.config import ConfigError, Settings, load_settings, with_overrides
 from feeds.export import ExportError, export_site, unchanged_since
-from feeds.load import Scan, input_fingerprint, load_folder, scan_folder
+from feeds.load import Scan, finish_cache_writes, input_fingerprint, load_folder, scan_folder
 from feeds.model import Problem
 from feeds.reader import Folder
 
@@ -81,8 +81,10 @@ def _report(problems: Sequence[Problem], out: TextIO) -> tuple[int, int]:
     return errors, warnings
 
 
-def load(settings: Settings, *, use_cache: bool = True, scan: Scan | None = None) -> tuple[Folder, Catalog]:
-    folder, stats = load_folder(settings, use_cache=use_cache, scan=scan)
+def load(
+    settings: Settings, *, use_cache: bool = True, scan: Scan | None = None, background: bool = False
+) -> tuple[Folder, Catalog]:
+    folder, stats = load_folder(settings, use_cache=use_cache, scan=scan, background=background)
     if stats.cache_warning:
         print(f"feeds: warning: {stats.cache_warning}", file=sys.stderr)
     return folder, build_catalog(folder.articles, settings)
@@ -128,7 +130,18 @@ def _export(args: argparse.Namespace, settings: Settings) -> ExitStatus:
     prior = None if args.no_cache else unchanged_since(args.out_dir, fingerprint)
     if prior is not None:
         return _unchanged_export(args, prior, started)
-    folder, catalog = load(settings, use_cache=not args.no_cache, scan=scan)
+    # the parse cache is written while the site renders; finished before this function returns
+    folder, catalog = load(settings, use_cache=not args.no_cache, scan=scan, background=True)
+    try:
+        return _export_catalog(args, settings, started, fingerprint, folder, catalog)
+    finally:
+        for warning in finish_cache_writes():
+            print(f"feeds: warning: {warning}", file=sys.stderr)
+
+
+def _export_catalog(
+    args: argparse.Namespace, settings: Settings, started: float, fingerprint: str, folder: Folder, catalog: Catalog
+) -> ExitStatus:
     errors, warnings = _report(folder.problems, sys.stderr)
     inputs = {
         "fingerprint": fingerprint, "problems": [str(p) for p in folder.problems], "errors": errors,

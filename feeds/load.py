@@ -20,6 +20,7 @@ import os
 import shutil
 import signal
 import sys
+import threading
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -351,8 +352,14 @@ def _fresh(cached: object, identity: Identity | None) -> tuple | None:
     return cached[1]
 
 
-def _load_results(settings: Settings, use_cache: bool, workers: int | None, scan: Scan | None = None) -> _Loaded:
-    """Every file's result in path order, from the cache where fresh, parsed on all cores otherwise."""
+def _load_results(
+    settings: Settings, use_cache: bool, workers: int | None, scan: Scan | None = None, background: bool = False
+) -> _Loaded:
+    """Every file's result in path order, from the cache where fresh, parsed on all cores otherwise.
+
+    ``background``: write the cache's changed shards on a thread of their own (see
+    :func:`finish_cache_writes`), so a cold export renders while 200 MB reach the disk.
+    """
     root = settings.articles_dir
     workers = workers if workers is not None else (os.cpu_count() or 1)
     folder = cache_path(settings)
@@ -392,9 +399,34 @@ def _load_results(settings: Settings, use_cache: bool, workers: int | None, scan
             misses = list(range(len(names)))
             shards = [{} for _ in shards]
     if use_cache:
-        warning = _save_shards(folder, shards, names, identities, records, misses, shard_of) or warning
+        save = (folder, shards, names, identities, records, misses, shard_of)
+        if background:
+            thread = threading.Thread(target=_save_in_background, args=save, name="feeds-cache-write")
+            _pending_writes.append(thread)
+            thread.start()
+        else:
+            warning = _save_shards(*save) or warning
     stats = LoadStats(len(names), len(names) - len(misses), len(misses), warning)
     return _Loaded(names, identities, results, stats, unreadable)
+
+
+_pending_writes: list[threading.Thread] = []
+_write_warnings: list[str] = []
+
+
+def _save_in_background(*save: object) -> None:
+    warning = _save_shards(*save)  # type: ignore[arg-type]
+    if warning:
+        _write_warnings.append(warning)
+
+
+def finish_cache_writes() -> list[str]:
+    """Wait for cache writes started by ``load_folder(background=True)``; their warnings, if any."""
+    while _pending_writes:
+        _pending_writes.pop().join()
+    warnings = list(_write_warnings)
+    _write_warnings.clear()
+    return warnings
 
 
 def _save_shards(
@@ -421,17 +453,23 @@ def _save_shards(
 
 
 def load_folder(
-    settings: Settings, *, use_cache: bool = True, workers: int | None = None, scan: Scan | None = None
+    settings: Settings,
+    *,
+    use_cache: bool = True,
+    workers: int | None = None,
+    scan: Scan | None = None,
+    background: bool = False,
 ) -> tuple[Folder, LoadStats]:
     """Read every article file under ``settings.articles_dir``, from the cache where it is fresh.
 
     The Folder is the same as :func:`feeds.reader.read_folder` gives, whatever
     the cache state and the number of workers. ``scan`` is this run's
-    :func:`scan_folder`, when the caller already made one.
+    :func:`scan_folder`, when the caller already made one. ``background=True``
+    leaves the cache write running: call :func:`finish_cache_writes` before exiting.
     """
     if not settings.articles_dir.is_dir():
         return missing_folder(settings.articles_dir), LoadStats(0, 0, 0)
-    loaded = _load_results(settings, use_cache, workers, scan)
+    loaded = _load_results(settings, use_cache, workers, scan, background)
     return collect(loaded.results, loaded.unreadable), loaded.stats
 
 

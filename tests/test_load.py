@@ -18,6 +18,7 @@ from feeds.load import (
     article_from_record,
     article_record,
     default_cache_dir,
+    finish_cache_writes,
     load_folder,
     shard_paths,
 )
@@ -212,3 +213,10 @@ def test_listing_problems_come_first_and_are_errors(monkeypatch: pytest.MonkeyPa
                    IncrementalLoader(cached_settings).refresh()):  # fmt: skip
         assert folder.problems[0].path == "locked" and folder.problems[0].is_error
         assert "Permission denied" in folder.problems[0].message
+
+
+def test_a_background_cache_write_is_complete_once_finished(cached_settings: Settings) -> None:
+    cold, stats = load_folder(cached_settings, background=True)
+    assert stats.parsed == stats.files and finish_cache_writes() == []
+    warm, again = load_folder(cached_settings)
+    assert (again.parsed, again.cached) == (0, again.files) and warm == cold
