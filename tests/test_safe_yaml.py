@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,26 +14,67 @@ from feeds.reader import decode, split_front_matter
 from .conftest import REAL_CORPUS, SAMPLES, require_shared
 
 
-def _reference(text: str):
+class _Reference(yaml.CSafeLoader):  # type: ignore[misc]
+    """PyYAML's own C safe loader, resolver untouched, with the one documented timestamp difference."""
+
+
+_Reference.add_constructor("tag:yaml.org,2002:timestamp", safe_yaml._timestamp)
+
+
+def _typed(value, path: tuple = ()):
+    """``value`` with every type spelled out (True is not 1 here, nan equals nan) and cycles named."""
+    if isinstance(value, dict | list):
+        if id(value) in path:
+            return ("cycle", path.index(id(value)))
+        path = (*path, id(value))
+        if isinstance(value, dict):
+            return ("dict", [(_typed(key, path), _typed(item, path)) for key, item in value.items()])
+        return ("list", [_typed(item, path) for item in value])
+    if isinstance(value, tuple):
+        return ("tuple", [_typed(item, path) for item in value])
+    if isinstance(value, set | frozenset):
+        return (type(value).__name__, sorted(repr(item) for item in value))
+    return (type(value).__name__, repr(value))
+
+
+def _outcome(load, text: str):
     try:
-        return ("ok", yaml.load(text, Loader=safe_yaml.Loader))  # noqa: S506 - the safe loader itself
-    except yaml.YAMLError as exc:
-        return ("error", type(exc).__name__)
+        return ("ok", _typed(load(text)))
+    except Exception as exc:  # noqa: BLE001 - bare ValueErrors and KeyErrors must match too
+        return ("error", type(exc).__name__, str(exc))
+
+
+def _reference(text: str):
+    return _outcome(lambda t: yaml.load(t, Loader=_Reference), text)  # noqa: S506 - a safe loader
 
 
 def _fast(text: str):
+    fast = _outcome(safe_yaml.load, text)
+    if fast[0] == "error" and _has_merge_key(text):
+        # the one deliberate difference: refused, whichever error comes first
+        return _reference(text)
+    # the Loader is also used through yaml.load (the reader counts nodes with it): same answer
+    assert _outcome(lambda t: yaml.load(t, Loader=safe_yaml.Loader), text) == fast  # noqa: S506
+    return fast
+
+
+def _has_merge_key(text: str) -> bool:
     try:
-        return ("ok", safe_yaml.load(text))
-    except safe_yaml.MergeKeyError:
-        return _reference_or_refusal(text)
-    except yaml.YAMLError as exc:
-        return ("error", type(exc).__name__)
-
-
-def _reference_or_refusal(text: str):
-    """A refused merge key is the one deliberate difference: it must really be a merge key."""
-    assert "<<" in text
-    return _reference(text)
+        root = yaml.compose(text, Loader=_Reference)
+    except yaml.YAMLError:
+        return False
+    pending, seen = [root], set()
+    while pending:
+        node = pending.pop()
+        if node is None or id(node) in seen or isinstance(node, yaml.ScalarNode):
+            continue
+        seen.add(id(node))
+        pairs = node.value if isinstance(node, yaml.MappingNode) else [(None, item) for item in node.value]
+        for key, value in pairs:
+            if key is not None and key.tag == "tag:yaml.org,2002:merge":
+                return True
+            pending += (key, value)
+    return False
 
 
 CASES = [
@@ -57,6 +100,11 @@ CASES = [
     "nested: {a: [{b: [{c: deep}]}]}",
     "empty_map: {}\nempty_list: []",
     "anchor_scalar: &s text\nagain: *s",
+    "tags: [!!int 5, !!int x, !!bool yes, !!null x, !!float 1, !!str 5, ! 12, ! true]",
+    "maybe: !!bool maybe",
+    "big: 123456789012345678901234567890\nneg: -42\nplus: +7\nunder: 1_000\nsix: -1:30",
+    "self: &a [1, *a]",
+    "? yes\n: key is a bool\n? 12\n: key is an int\n~: key is null",
 ]
 
 
@@ -109,6 +157,67 @@ def test_any_dumped_document_loads_the_same(value) -> None:
 @given(st.text(alphabet=st.sampled_from(list("ab:-[]{}&*!,'\" \n1.#<?|>")), max_size=60))
 def test_arbitrary_text_loads_or_fails_the_same(text: str) -> None:
     assert _fast(text) == _reference(text)
+
+
+# Every kind of plain scalar the resolver tells apart, and ways of quoting or tagging them.
+_SCALARS = [
+    *"yes Yes YES no No On off oFF y n true True TRUE false False ~ null Null NULL nULL".split(),
+    *"0 00 012 0o17 0x1F 0x 0b101 -0 +5 -5 1_000 123456789012345678901 1:30 -1:30 1:60 09".split(),
+    *"1.5 1. .5 1e5 1.5e+5 1.5E-5 .inf -.Inf +.INF .NaN .nan 1_0.5 1:30.5".split(),
+    *"2021-10-06 2021-10-06T08:38:00Z 2021-1-6T8:38:00.5 2024-02-30 0000-01-01 2021-10-06t08:38:00+01".split(),
+    *"= << a b.c https://e.com/x?y=1 é ! !a".split(),
+    "'quoted'", '"true"', "'12'", '"~"', "!!str 5", "!!int 5", "!!int x", "!!int 0x1F", "!!bool yes",
+    "!!bool maybe", "!!null x", "!!float 1", "!!timestamp 2021-10-06", "! 12", "! true", "2021-10-06 08:38:00 +1",
+    "&a 5", "*a", "&b true", "*b", "",
+]  # fmt: skip
+_SCALAR = st.sampled_from(_SCALARS)
+_VALUE = _SCALAR | st.lists(_SCALAR, max_size=4).map(lambda items: "[" + ", ".join(items) + "]")
+scalar_documents = st.lists(st.tuples(_SCALAR, _VALUE), min_size=1, max_size=10).map(
+    lambda pairs: "\n".join(f"{key}: {value}" for key, value in pairs)
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(scalar_documents)
+def test_every_kind_of_scalar_loads_the_same(text: str) -> None:
+    assert _fast(text) == _reference(text)
+    assert _fast(text) == _reference(text)  # again, with every tag remembered
+
+
+def test_remembered_tags_stay_bounded_and_right() -> None:
+    text = "\n".join(f"k{index}: {index}" for index in range(safe_yaml._MEMO_SIZE + 500))
+    assert _fast(text) == _reference(text)
+    assert 0 < len(safe_yaml.Loader._plain_tags) <= safe_yaml._MEMO_SIZE
+    long_word = "w" * (safe_yaml._MEMO_TEXT_CHARS + 1)
+    assert safe_yaml.load(f"a: {long_word}") == {"a": long_word}
+    assert long_word not in safe_yaml.Loader._plain_tags
+
+
+def test_a_subclass_with_its_own_resolvers_never_sees_stale_tags() -> None:
+    class Shouting(safe_yaml.Loader):
+        pass
+
+    class ReferenceShouting(_Reference):
+        pass
+
+    for loader in (Shouting, ReferenceShouting):
+        loader.add_implicit_resolver("!shout", re.compile(r"^[A-Z]+$"), list("ABCXYZ"))
+        loader.add_path_resolver("!named", ["named"], str)
+        loader.add_constructor("!shout", lambda _, node: ("shout", node.value))
+        loader.add_constructor("!named", lambda _, node: ("named", node.value))
+    text = "a: ABC\nb: abc\nnamed: abc\nnamed2: abc"
+    safe_yaml.load(text)  # remember "ABC" and "abc" as plain text in the base Loader
+    expected = yaml.load(text, Loader=ReferenceShouting)  # noqa: S506
+    assert expected["a"] == ("shout", "ABC") and expected["named"] == ("named", "abc")
+    assert yaml.load(text, Loader=Shouting) == expected  # noqa: S506
+    assert safe_yaml.load(text) == {"a": "ABC", "b": "abc", "named": "abc", "named2": "abc"}
+
+
+def test_the_loader_keeps_its_own_copy_of_the_resolver_table() -> None:
+    shared = yaml.resolver.Resolver.yaml_implicit_resolvers
+    own = safe_yaml.Loader.yaml_implicit_resolvers
+    assert own == shared
+    assert own is not shared and all(own[first] is not shared[first] for first in shared)
 
 
 def _fronts(folder):
