@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import enum
 import os
+import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -20,7 +21,15 @@ from feeds import websub
 from feeds.catalog import Catalog, build_catalog
 from feeds.config import ConfigError, Settings, load_settings, with_overrides
 from feeds.export import ExportError, export_site, unchanged_since
-from feeds.load import Scan, finish_cache_writes, input_fingerprint, load_folder, scan_folder
+from feeds.load import (
+    CacheDamaged,
+    Scan,
+    cache_path,
+    finish_cache_writes,
+    input_fingerprint,
+    load_folder,
+    scan_folder,
+)
 from feeds.model import Problem
 from feeds.reader import Folder
 
@@ -133,6 +142,12 @@ def _export(args: argparse.Namespace, settings: Settings) -> ExitStatus:
     # the parse cache is written while the site renders; finished before this function returns
     folder, catalog = load(settings, use_cache=not args.no_cache, scan=scan, background=True)
     try:
+        return _export_catalog(args, settings, started, fingerprint, folder, catalog)
+    except CacheDamaged as exc:  # damaged after it was written (disk, another tool): never publish from it
+        print(f"feeds: warning: {exc}; deleting it and reading every file", file=sys.stderr)
+        finish_cache_writes()
+        shutil.rmtree(cache_path(settings), ignore_errors=True)
+        folder, catalog = load(settings, use_cache=True, scan=scan, background=True)
         return _export_catalog(args, settings, started, fingerprint, folder, catalog)
     finally:
         for warning in finish_cache_writes():

@@ -17,6 +17,7 @@ from feeds.load import (
     IncrementalLoader,
     article_from_record,
     article_record,
+    cache_path,
     default_cache_dir,
     finish_cache_writes,
     load_folder,
@@ -220,3 +221,32 @@ def test_a_background_cache_write_is_complete_once_finished(cached_settings: Set
     assert stats.parsed == stats.files and finish_cache_writes() == []
     warm, again = load_folder(cached_settings)
     assert (again.parsed, again.cached) == (0, again.files) and warm == cold
+
+
+def test_damaged_details_are_refused_when_read_never_rendered(cached_settings: Settings) -> None:
+    load_folder(cached_settings)
+    details = sorted(cache_path(cached_settings).glob("*.details"), key=lambda p: p.stat().st_size)[-1]
+    data = bytearray(details.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    details.write_bytes(bytes(data))
+    folder, stats = load_folder(cached_settings)
+    assert stats.cached == stats.files  # the index is intact: the damage shows when details are read
+    damaged = 0
+    for article in folder.articles:
+        try:
+            assert article.title
+        except load.CacheDamaged as exc:
+            assert str(details) in str(exc) and "--no-cache" in str(exc)
+            damaged += 1
+    assert damaged >= 1
+
+
+def test_a_shard_pair_rewritten_keeps_one_details_file(cached_settings: Settings) -> None:
+    load_folder(cached_settings)
+    target = sorted(cached_settings.articles_dir.glob("*.txt"))[0]
+    target.write_text(target.read_text(encoding="utf-8").replace('title: "', 'title: "New: ', 1), encoding="utf-8")
+    folder, stats = load_folder(cached_settings)
+    assert stats.parsed == 1
+    stems = [p.name.split(".", 1)[0] for p in cache_path(cached_settings).glob("*.details")]
+    assert len(stems) == len(set(stems))  # the old details file of the rewritten shard is gone
+    assert folder == read_folder(cached_settings.articles_dir, cached_settings)
