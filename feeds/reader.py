@@ -40,6 +40,7 @@ _UID_NAMESPACE = uuid.UUID("6f1b0a39-2a57-4d43-9d6c-2b6f1f0e7a11")
 # YAML 1.1 §5.1 printable characters; anything else makes libyaml refuse the whole file
 _NOT_YAML = re.compile("[^\t\n\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _C1 = re.compile("[\x80-\x9f]")
+_CLOSING_LINE = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.MULTILINE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,11 +98,11 @@ def split_front_matter(text: str) -> tuple[str, str] | None:
     first_end = text.find("\n")
     if first_end == -1 or text[:first_end].rstrip() != "---":
         return None
-    match = re.search(r"^(?:---|\.\.\.)[ \t]*$", text[first_end + 1 :], re.MULTILINE)
+    start = first_end + 1
+    match = _CLOSING_LINE.search(text, start)  # from an offset: no copy of the text
     if match is None:
         return None
-    start = first_end + 1
-    return text[start : start + match.start()], text[start + match.end() :].lstrip("\n")
+    return text[start : match.start()], text[match.end() :].lstrip("\n")
 
 
 def make_uid(link: str) -> str:
