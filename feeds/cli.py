@@ -8,21 +8,25 @@ found; 2 bad usage or bad config. Problems are one line each,
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import enum
 import os
 import shutil
+import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from feeds import websub
 from feeds.catalog import Catalog, build_catalog
 from feeds.config import ConfigError, Settings, load_settings, with_overrides
-from feeds.export import ExportError, export_site, unchanged_since
+from feeds.export import ExportError, ExportSummary, export_site, unchanged_since
 from feeds.load import (
     CacheDamaged,
+    IncrementalLoader,
     Scan,
     cache_path,
     finish_cache_writes,
@@ -32,6 +36,9 @@ from feeds.load import (
 )
 from feeds.model import Problem
 from feeds.reader import Folder
+
+if TYPE_CHECKING:
+    from feeds.live import Snapshot
 
 
 class ExitStatus(enum.IntEnum):
@@ -65,6 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
     _common(check, base_url=False)
     export = commands.add_parser("export", help="write every feed, the index page and OPML to a folder")
     _common(export, base_url=True)
+    export.add_argument(
+        "--watch",
+        action="store_true",
+        help="after the export, keep watching the articles folder and export again after every change (Ctrl-C stops)",
+    )
     export.add_argument("out_dir", type=Path, metavar="OUT_DIR")
     serve = commands.add_parser("serve", help="serve the feeds over HTTP (a production WSGI server)")
     _common(serve, base_url=True)
@@ -127,6 +139,13 @@ def _progress(stream: TextIO):
 
 
 def _export(args: argparse.Namespace, settings: Settings) -> ExitStatus:
+    status = _export_once(args, settings)
+    if not args.watch or status is ExitStatus.USAGE:
+        return status
+    return _watch(args, settings)
+
+
+def _export_once(args: argparse.Namespace, settings: Settings) -> ExitStatus:
     started = time.monotonic()
     if settings.base_url is None:
         print(
@@ -165,13 +184,22 @@ def _export_catalog(
     summary = export_site(
         catalog, settings, args.out_dir, progress=_progress(sys.stderr), inputs=inputs, reuse=not args.no_cache
     )
+    _announce(summary, settings, args.out_dir, catalog.article_count, f"{errors} errors, {warnings} warnings", started)
+    return ExitStatus.PROBLEMS if errors else ExitStatus.OK
+
+
+def _announce(
+    summary: ExportSummary, settings: Settings, out_dir: Path, articles: int, problems: str, started: float
+) -> None:
+    """The export's summary line, then the WebSub ping for the feeds it changed."""
     budget = (
         f", {len(summary.over_budget)} feeds over max_feed_bytes: oldest items dropped" if summary.over_budget else ""
     )
     print(
         f"{summary.feeds} feeds, {summary.files} files ({summary.written} written, {summary.unchanged} unchanged, "
-        f"{summary.removed} removed), {catalog.article_count} articles, {errors} errors, {warnings} warnings"
-        f"{budget}, {time.monotonic() - started:.2f}s → {args.out_dir}"
+        f"{summary.removed} removed), {articles} articles, {problems}{budget}, "
+        f"{time.monotonic() - started:.2f}s → {out_dir}",
+        flush=True,
     )
     if settings.websub_hub is not None and summary.changed and settings.base_url is None:
         print("feeds: warning: websub_hub is set but there is no base URL; the hub was not pinged", file=sys.stderr)
@@ -182,7 +210,50 @@ def _export_catalog(
             timeout=websub.TIMEOUT, retries=websub.RETRIES, backoff=websub.BACKOFF,
         )  # fmt: skip
         print(report.line(), file=sys.stderr)
-    return ExitStatus.PROBLEMS if errors else ExitStatus.OK
+
+
+def _watch(args: argparse.Namespace, settings: Settings) -> ExitStatus:
+    """Keep the export current: the live app's reload machinery (a file watcher, incremental
+    reads, one catalog per change), with an export instead of a page swap after every change.
+
+    Runs until Ctrl-C or SIGTERM. A failed export is reported and retried at the next change;
+    the previous export stays published meanwhile.
+    """
+    from feeds.live import Live  # the outlet that owns reloading; imported only for --watch
+
+    # this command pings the hub after each export itself, as a one-shot export does
+    quiet = dataclasses.replace(settings, websub_hub=None)
+    live = Live(quiet, IncrementalLoader(quiet, use_cache=not args.no_cache))
+    if live.state.last_error is not None:
+        print(f"feeds: error: {live.state.last_error}", file=sys.stderr)
+        return ExitStatus.USAGE
+
+    def export_snapshot(snapshot: Snapshot, *, quiet_if_unchanged: bool = False) -> None:
+        started = time.monotonic()
+        try:
+            summary = export_site(snapshot.catalog, settings, args.out_dir, reuse=not args.no_cache)
+        except (ExportError, OSError) as exc:  # shown here; Live keeps the old snapshot and retries on a change
+            print(f"feeds: error: {exc}", file=sys.stderr, flush=True)
+            raise
+        if quiet_if_unchanged and not summary.published:
+            return
+        problems = f"{snapshot.errors} errors, {snapshot.problems - snapshot.errors} warnings"
+        _announce(summary, settings, args.out_dir, snapshot.catalog.article_count, problems, started)
+
+    # files that changed between the first export and this load are exported now
+    export_snapshot(live.state, quiet_if_unchanged=True)
+    live.on_new_snapshot = export_snapshot
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    how = getattr(live, "watching", "polling")
+    print(f"feeds: watching {settings.articles_dir} ({how}); Ctrl-C stops", file=sys.stderr, flush=True)
+    live.ensure_polling()
+    try:
+        stop.wait()
+    finally:
+        live.stop()
+        signal.signal(signal.SIGTERM, previous)
+    return ExitStatus.OK
 
 
 def _unchanged_export(args: argparse.Namespace, prior: dict, started: float) -> ExitStatus:

@@ -11,8 +11,10 @@ import argparse
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -253,3 +255,48 @@ def test_a_damaged_parse_cache_is_dropped_and_the_export_still_right(tmp_path: P
     for name in ("all.rss", "all.atom", "all.json", "index.html"):
         assert (out / name).read_bytes() == (fresh / name).read_bytes()
     assert run(*export, cache=cache).returncode == 0
+
+
+def _wait_for(condition, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_export_watch_exports_again_after_every_change(tmp_path: Path) -> None:
+    articles = tmp_path / "articles"
+    shutil.copytree(SAMPLES, articles)
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    base = ("--articles", str(articles), "--base-url", "https://feeds.example.org/")
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache)}
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "feeds.cli", "export", *base, "--watch", str(out)],
+        cwd=PROJECT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert watcher.stderr is not None
+        lines = [watcher.stderr.readline() for _ in range(1)]
+        while "watching" not in lines[-1] and lines[-1] and len(lines) < 100:  # warnings of the samples first
+            lines.append(watcher.stderr.readline())
+        assert "watching" in lines[-1], lines
+        assert (out / "all.rss").is_file()
+        (articles / "zz-watched.md").write_text(
+            "---\ntitle: Seen by the watcher\noriginalUrl: https://w.example/a\n"
+            "publishedDateTime: 2099-01-01T00:00:00Z\n---\n",
+            encoding="utf-8",
+        )
+        assert _wait_for(lambda: b"Seen by the watcher" in (out / "all.rss").read_bytes())
+        (articles / "zz-watched.md").unlink()
+        assert _wait_for(lambda: b"Seen by the watcher" not in (out / "all.rss").read_bytes())
+    finally:
+        watcher.send_signal(signal.SIGTERM)
+        stdout, _ = watcher.communicate(timeout=30)
+    assert watcher.returncode == 0
+    assert stdout.count("written") >= 3  # the first export, then one per change
+    fresh = tmp_path / "fresh"
+    assert run("export", *base, "--no-cache", str(fresh), cache=tmp_path / "other").returncode == 0
+    for name in ("all.rss", "all.atom", "all.json", "index.html", "feeds.opml"):
+        assert (out / name).read_bytes() == (fresh / name).read_bytes(), name
