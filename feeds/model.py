@@ -1,8 +1,11 @@
 """The values every stage passes along: immutable, validated once by the reader.
 
 An ``Article`` is only ever built by :mod:`feeds.reader`, after every check has
-run, so later stages (catalog, render, web, export) never re-validate it.
-Datetimes are always timezone-aware and in UTC.
+run, so later stages (catalog, render, web, export) never re-validate it; the
+parse cache restores one with :meth:`Article.deferred`, its renderer-only fields
+still encoded until first read. Datetimes are always timezone-aware and in UTC.
+The record functions at the end turn an Article into builtins and back (the
+cache's format) and give its digest.
 """
 
 from __future__ import annotations
