@@ -216,10 +216,14 @@ class Article:
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not Article:
             return NotImplemented
-        return self is other or self.values() == other.values()  # type: ignore[attr-defined]
+        if self is other:
+            return True
+        return self.digest == other.digest and self.values() == other.values()  # type: ignore[attr-defined]
 
     def __hash__(self) -> int:
-        return hash(self.values())
+        # the digest is computed once (or comes from the cache): the renderer's memos hash
+        # the same article for every feed and format that holds it
+        return hash(self.digest)
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{name}={value!r}" for name, value in zip(ARTICLE_FIELDS, self.values(), strict=True))
