@@ -2,21 +2,24 @@
 
 A :class:`Live` holds the current :class:`Snapshot` (catalog, every selected
 article, problem counts, load time and a per-generation memo for the web
-layer). A background thread per process polls the articles folder's
-fingerprint and, when it changed, reads the folder and builds a new catalog,
-then swaps the snapshot in one assignment: requests keep getting the old bytes
-until the new ones are ready, and a failed rebuild keeps the last good snapshot
-and is reported. Filtered feeds (``/filter.rss?topic=ai``) are built here from
+layer). A background thread per process keeps it fresh: an inotify watcher
+(:mod:`feeds.watch`) wakes it as soon as files change and names them, so a
+reload re-stats only those files; where no watcher can run it polls the whole
+folder every ``reload_interval`` instead. When the folder's fingerprint
+changed it reads the changed files and builds a new catalog, then swaps the
+snapshot in one assignment: requests keep getting the old bytes until the new
+ones are ready, and a failed rebuild keeps the last good snapshot and is
+reported. Filtered feeds (``/filter.rss?topic=ai``) are built here from
 the full article list, since catalog feeds hold only the newest N.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 import re
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,6 +41,7 @@ from feeds.config import Settings
 from feeds.load import IncrementalLoader, scan_identities
 from feeds.model import Article
 from feeds.reader import Folder, read_folder
+from feeds.watch import FOLDER_REPLACED, FolderScan, FolderWatcher, WatchUnavailable, full_scan_interval, scan_digest
 
 FILTER_KEYS = ("topic", "provider", "min_quality", "q")
 MAX_FILTER_PARAMS = 20
@@ -85,18 +89,15 @@ def scan_folder(root: Path) -> Scan:
 
 
 def fingerprint(root: Path, scan: Scan | None = None) -> str:
-    """A digest of the sorted (relative path, identity) of every article file.
+    """A digest of the (relative path, identity) of every article file (:func:`feeds.watch.scan_digest`).
 
-    Cheap (one stat per file, no reads), so it can run every few seconds.
-    Raises :class:`LoadError` when the folder itself cannot be listed.
+    Equal folders give equal fingerprints in every process, so workers agree on
+    a change (:func:`feeds.websub.claim_change`). Files removed between listing
+    and stat are left out: the next scan sees them gone. Raises
+    :class:`LoadError` when the folder itself cannot be listed.
     """
     scanned, _ = scan if scan is not None else scan_folder(root)
-    digest = hashlib.sha256()
-    for name, identity in scanned:
-        if identity is None:  # removed between listing and stat: the next poll sees it gone
-            continue
-        digest.update(f"{name}\0{identity}\n".encode("utf-8", "surrogateescape"))
-    return digest.hexdigest()
+    return scan_digest(scanned)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,12 +167,14 @@ def _one_line(exc: BaseException) -> str:
 
 
 class Live:
-    """The current snapshot of one process, and the poller that keeps it fresh.
+    """The current snapshot of one process, and the reload thread that keeps it fresh.
 
-    The poller thread is started lazily by :meth:`ensure_polling` (on a
-    request, or from a server's post-fork hook), never at import or in
-    :meth:`__init__`, so a pre-forking server's master holds no thread and
-    every worker polls for itself.
+    The reload thread (and its watcher) is started lazily by
+    :meth:`ensure_polling` (on a request, or from a server's post-fork hook),
+    never at import or in :meth:`__init__`, so a pre-forking server's master
+    holds no thread and no inotify watch, and every worker watches for itself.
+    ``watching`` says how this process notices changes: ``"inotify"``, or
+    ``"polling ..."`` with the reason the watcher could not run.
     """
 
     def __init__(self, settings: Settings, loader: Loader | None = None) -> None:
@@ -190,23 +193,32 @@ class Live:
         # the latest WebSub report of this process (None before any ping), for /healthz
         self.last_ping: websub.PingReport | None = None
         self._pings: list[threading.Thread] = []
+        # the folder's last scan, patched from the watcher's names between full scans
+        self.folder_scan = FolderScan(settings.articles_dir)
+        self._watcher: FolderWatcher | None = None
+        self.watching = "not started"
         try:
-            self.state = build_snapshot(settings, self.loader, 1)
+            scan = scan_folder(settings.articles_dir)
+            self.folder_scan.replace(scan, census=False)
+            self.state = build_snapshot(settings, self.loader, 1, self.folder_scan.fingerprint, scan)
         except Exception as exc:  # noqa: BLE001 - a bad first load must still let the app start
             self.state = empty_snapshot(settings, _one_line(exc))
 
-    def refresh(self) -> bool:
+    def refresh(self, changed: Iterable[str] | None = None) -> bool:
         """Rebuild when the folder's fingerprint changed; True when a new snapshot was swapped in.
 
-        The one place that catches any exception: it runs on the poller thread,
+        ``changed`` names the files (relative, "/"-separated) a watcher saw
+        change: only those are stat'ed again. None, or a patch the scan cannot
+        be sure of, scans the whole folder.
+
+        The one place that catches any exception: it runs on the reload thread,
         which must outlive every bad rebuild (the error shows in /healthz). A
         rebuild that failed is not retried until the files change again.
         """
         with self._rebuild:
             old = self.state
             try:
-                scan = scan_folder(self.settings.articles_dir)
-                mark = fingerprint(self.settings.articles_dir, scan)
+                scan, mark = self._scan(changed)
             except LoadError as exc:
                 self._keep(old, exc)
                 return False
@@ -229,6 +241,16 @@ class Live:
             if self.settings.websub_hub is not None:
                 self._ping_later(old, new)
             return True
+
+    def _scan(self, changed: Iterable[str] | None) -> tuple[Scan, str]:
+        """The folder's scan and fingerprint now: patched from ``changed`` when it can be, else a full scan."""
+        root = self.settings.articles_dir
+        _check_listable(root)  # a vanished folder must not patch into an empty one
+        folder = self.folder_scan
+        if changed is None or not folder.patch(changed):
+            # the census (for later patches) is only worth its listing while a watcher runs
+            folder.replace(scan_folder(root), census=self._watcher is not None)
+        return folder.scan(), folder.fingerprint
 
     def _ping_later(self, old: Snapshot, new: Snapshot) -> None:
         """Tell the hub which feeds this swap changed, on a thread of its own (the poller never waits).
@@ -272,25 +294,79 @@ class Live:
         with self._starting:
             if self._pid == pid:
                 return
-            if self._thread is not None:  # inherited through fork: the thread did not come along
+            if self._thread is not None:  # inherited through fork: the threads did not come along
                 self._rebuild = threading.Lock()
+                self._watcher = None
             self._stop = threading.Event()
             thread = threading.Thread(target=self._poll, name="feeds-reload", daemon=True)
             thread.start()
             self._thread, self._pid = thread, pid
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop the poller (tests and orderly shutdown); a later request starts it again."""
+        """Stop the reload thread and its watcher (tests and orderly shutdown); a later request starts it again."""
         self._stop.set()
         if self._thread is not None and self._pid == os.getpid():
+            watcher = self._watcher
+            if watcher is not None:
+                watcher.wake()
             self._thread.join(timeout)
         self._thread, self._pid = None, None
 
     def _poll(self) -> None:
+        """The reload thread: wait for the watcher's names (or poll when there is none), then refresh.
+
+        A full scan runs when the watcher starts (events before it are not
+        known), whenever it asks for one, and every :func:`feeds.watch.full_scan_interval`
+        as a safety net. A watcher that fails or ends (the folder moved away)
+        is replaced; until then, and where none can run, the folder is polled.
+        """
         stop = self._stop
-        while not stop.is_set():
-            self.refresh()
-            stop.wait(self.settings.reload_interval)
+        interval = self.settings.reload_interval
+        every = full_scan_interval(interval)
+        watcher: FolderWatcher | None = None
+        retry_at = full_at = 0.0
+        try:
+            while not stop.is_set():
+                trouble = watcher.trouble() if watcher is not None else None
+                if watcher is not None and trouble is not None:
+                    watcher.stop()
+                    watcher = self._watcher = None
+                    self.watching = f"polling every {interval:g} s: {trouble}"
+                    # a failed watch would likely fail again: poll for a while before the next try
+                    retry_at = 0.0 if trouble == FOLDER_REPLACED else time.monotonic() + every
+                if watcher is None and time.monotonic() >= retry_at:
+                    watcher, retry_at = self._start_watching(every)
+                    full_at = 0.0
+                if watcher is None:
+                    self.refresh()
+                    stop.wait(interval)
+                    continue
+                changes = watcher.take()
+                if changes.rescan is not None or time.monotonic() >= full_at:
+                    self.refresh()
+                    full_at = time.monotonic() + every
+                elif changes.names:
+                    self.refresh(changes.names)
+                watcher.wait(interval)
+        finally:
+            if watcher is not None:
+                watcher.stop()
+            self._watcher = None
+
+    def _start_watching(self, every: float) -> tuple[FolderWatcher | None, float]:
+        """A running watcher, or None and when to try again; ``watching`` says which."""
+        root = self.settings.articles_dir
+        watcher = FolderWatcher(root)
+        try:
+            watcher.start()
+        except WatchUnavailable as exc:
+            self.watching = f"polling every {self.settings.reload_interval:g} s: {exc}"
+            # a missing folder may be back any moment; other reasons do not pass soon
+            wait = self.settings.reload_interval if not root.is_dir() else every
+            return None, time.monotonic() + wait
+        self._watcher = watcher
+        self.watching = "inotify"
+        return watcher, 0.0
 
 
 # ----- filtered feeds -----------------------------------------------------------------------------

@@ -15,7 +15,7 @@ STAGES = [
     {"text", "safe_yaml", "dates"},
     {"config"},
     {"reader"},
-    {"load"},
+    {"load", "watch"},
     {"catalog"},
     {"render"},
     {"site", "signature"},

@@ -1,0 +1,299 @@
+"""The inotify watcher and the patched scan: every change is seen, the scan always equals a fresh one."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from feeds import watch
+from feeds.config import Settings
+from feeds.live import Live
+from feeds.load import scan_identities
+from feeds.watch import FolderScan, FolderWatcher, WatchUnavailable, full_scan_interval, scan_digest
+from feeds.web import create_app
+from tests.conftest import BASE_URL, PROJECT
+from tests.test_web import ARTICLES, make_articles, wait_for, write_article
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="inotify is Linux only")
+
+
+def fresh(root: Path) -> list:
+    return scan_identities(root)
+
+
+def make_settings(tmp_path: Path, reload_interval: float) -> Settings:
+    return Settings(
+        base_url=BASE_URL,
+        articles_dir=make_articles(tmp_path / "articles"),
+        reload_interval=reload_interval,
+        cache_dir=tmp_path / "cache",
+    )
+
+
+def start(settings: Settings) -> tuple[Flask, FlaskClient, Live]:
+    """An app whose reload thread runs, once its watcher made the first full scan (or gave up)."""
+    app = create_app(settings)
+    client = app.test_client()
+    live: Live = app.extensions["feeds"]
+    client.get("/healthz")  # starts the reload thread
+    # Live.__init__ made the first full scan; a started watcher makes the second (with its census)
+    wait_for(lambda: live.watching.startswith("polling") or live.folder_scan.full_scans >= 2)
+    return app, client, live
+
+
+@pytest.fixture
+def watched(tmp_path: Path) -> Iterator[tuple[FlaskClient, Live, Path]]:
+    # an hour between polls: anything seen within the test was seen through the watcher
+    settings = make_settings(tmp_path, reload_interval=3600)
+    app, client, live = start(settings)
+    assert live.watching == "inotify"
+    yield client, live, settings.articles_dir
+    live.stop()
+
+
+def newest(root: Path, name: str, title: str) -> None:
+    """An article dated after every other, so it is at the top of /all.rss."""
+    write_article(root, name, title, ["Science"], "Wired", published_at="2099-01-01T00:00:00Z")
+
+
+def served(client: FlaskClient, text: str) -> bool:
+    return text.encode() in client.get("/all.rss").data
+
+
+def settled(live: Live, root: Path) -> bool:
+    return live.folder_scan.entries == fresh(root) and live.state.fingerprint == scan_digest(fresh(root))
+
+
+# ----- the live app with a watcher ---------------------------------------------------------------
+
+
+def test_the_watcher_sees_each_kind_of_change_and_patches_the_scan_to_a_fresh_one(watched):
+    client, live, root = watched
+    scan = live.folder_scan
+    assert scan.entries == fresh(root)
+    full = scan.full_scans
+
+    newest(root, "new.md", "Volcano sensors go online")
+    wait_for(lambda: served(client, "Volcano sensors go online") and settled(live, root))
+
+    newest(root, "new.md", "Volcano sensors go offline")
+    wait_for(lambda: served(client, "Volcano sensors go offline") and settled(live, root))
+    assert not served(client, "Volcano sensors go online")
+
+    (root / "a1.md").unlink()
+    wait_for(lambda: not served(client, ARTICLES[0][1]) and settled(live, root))
+
+    (root / "a2.md").rename(root / "renamed.md")
+    wait_for(lambda: "renamed.md" in dict(live.folder_scan.entries) and settled(live, root))
+    assert served(client, ARTICLES[1][1])
+    assert scan.full_scans == full, "files were patched, never rescanned"
+    assert scan.patches >= 4
+
+    (root / "sub").mkdir()
+    write_article(root / "sub", "deep.md", "Deep sea cables", ["Science"], "Wired", published_at="2099-02-01T00:00:00Z")
+    wait_for(lambda: served(client, "Deep sea cables") and settled(live, root))
+    assert scan.full_scans > full, "a new folder is a full scan"
+
+    full = scan.full_scans
+    write_article(root / "sub", "deeper.md", "Deeper still", ["Science"], "Wired", published_at="2099-03-01T00:00:00Z")
+    (root / ".draft.md").write_text("---\ntitle: hidden\n---\n")  # a dotfile: never listed
+    wait_for(lambda: served(client, "Deeper still") and settled(live, root))
+    assert scan.full_scans == full, "a file in a known folder is patched"
+    assert client.get("/healthz").json["last_error"] is None
+
+
+def test_a_symlink_in_the_folder_makes_every_change_a_full_scan(tmp_path):
+    settings = make_settings(tmp_path, reload_interval=3600)
+    root = settings.articles_dir
+    (root / "sub").mkdir()
+    write_article(root / "sub", "target.md", "Linked story", ["Science"], "Wired")
+    (root / "link.md").symlink_to("sub/target.md")  # listed under both names: a patch could not know
+    app, client, live = start(settings)
+    try:
+        assert live.folder_scan.unsure == "link.md is a symlink"
+        full = live.folder_scan.full_scans
+        write_article(root / "sub", "target.md", "Linked story, updated", ["Science"], "Wired")
+        wait_for(lambda: served(client, "Linked story, updated") and settled(live, root))
+        assert live.folder_scan.full_scans > full
+    finally:
+        live.stop()
+
+
+def test_an_overflow_makes_a_full_scan_that_finds_what_the_lost_events_hid(watched, monkeypatch):
+    client, live, root = watched
+    full = live.folder_scan.full_scans
+    with monkeypatch.context() as lost:
+        lost.setattr(FolderWatcher, "_event", lambda self, event: None)  # the kernel drops every event
+        newest(root, "lost.md", "Never announced")
+    assert not served(client, "Never announced")
+    # what watchdog logs when the kernel's queue overflowed
+    logging.getLogger("watchdog.observers.inotify_c").warning("Inotify queue overflowed; filesystem events were lost")
+    wait_for(lambda: served(client, "Never announced") and settled(live, root))
+    assert live.folder_scan.full_scans > full
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        WatchUnavailable("injected: no watcher here"),
+        OSError(errno.EMFILE, "Too many open files (injected)"),
+    ],
+)
+def test_a_watcher_that_cannot_start_falls_back_to_polling(tmp_path, monkeypatch, failure):
+    def broken(*args, **kwargs):
+        raise failure
+
+    if isinstance(failure, WatchUnavailable):
+        monkeypatch.setattr(watch, "_observer", broken)
+    else:
+        monkeypatch.setattr("watchdog.observers.inotify.InotifyObserver", broken)
+    settings = make_settings(tmp_path, reload_interval=0.2)
+    app, client, live = start(settings)
+    try:
+        assert live.watching.startswith("polling every 0.2 s:") and "injected" in live.watching
+        root = settings.articles_dir
+        newest(root, "new.md", "Polled in")
+        wait_for(lambda: served(client, "Polled in") and settled(live, root))
+        assert client.get("/healthz").json["last_error"] is None  # polling works: nothing to report
+    finally:
+        live.stop()
+
+
+def test_a_watch_that_dies_is_replaced_by_polling_and_changes_are_still_seen(tmp_path):
+    settings = make_settings(tmp_path, reload_interval=0.2)
+    app, client, live = start(settings)
+    try:
+        assert live.watching == "inotify"
+        live._watcher._observer.stop()  # the watch ends under the app
+        wait_for(lambda: live.watching.startswith("polling"))
+        assert "the watch stopped" in live.watching
+        root = settings.articles_dir
+        newest(root, "new.md", "Still seen")
+        wait_for(lambda: served(client, "Still seen") and settled(live, root))
+    finally:
+        live.stop()
+
+
+def test_a_folder_moved_away_and_back_gets_a_new_watch(tmp_path):
+    settings = make_settings(tmp_path, reload_interval=0.2)
+    app, client, live = start(settings)
+    root = settings.articles_dir
+    try:
+        first = live._watcher
+        root.rename(tmp_path / "away")
+        wait_for(lambda: client.get("/healthz").json["last_error"] is not None)
+        (tmp_path / "away").rename(root)
+        wait_for(lambda: live.watching == "inotify" and live._watcher is not first and live._watcher is not None)
+        wait_for(lambda: client.get("/healthz").json["last_error"] is None)
+        newest(root, "new.md", "Back again")
+        wait_for(lambda: served(client, "Back again") and settled(live, root))
+    finally:
+        live.stop()
+
+
+def test_stopping_leaves_no_thread_and_a_request_starts_watching_again(tmp_path):
+    before = set(threading.enumerate())
+    settings = make_settings(tmp_path, reload_interval=3600)
+    app, client, live = start(settings)
+    assert live.watching == "inotify"
+    assert {t.name for t in set(threading.enumerate()) - before} >= {"feeds-reload", "feeds-watch"}
+    live.stop()
+    assert set(threading.enumerate()) == before
+    client.get("/healthz")
+    wait_for(lambda: live._watcher is not None)
+    live.stop()
+    assert set(threading.enumerate()) == before
+
+
+def test_only_the_live_app_imports_watchdog_and_only_when_it_watches():
+    code = "import sys, feeds.cli, feeds.export, feeds.web, feeds.serve; print('watchdog' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT, check=True)
+    assert result.stdout.strip() == "False"
+
+
+# ----- the patched scan on its own --------------------------------------------------------------
+
+
+def census_scan(root: Path) -> FolderScan:
+    scan = FolderScan(root)
+    unreadable: list = []
+    scan.replace((scan_identities(root, unreadable), unreadable), census=True)
+    return scan
+
+
+def test_patching_names_gives_exactly_a_fresh_scan_and_its_digest(tmp_path):
+    root = make_articles(tmp_path / "articles")
+    (root / "a").mkdir()
+    write_article(root / "a", "b.md", "In a folder", ["X"], "Wired")
+    scan = census_scan(root)
+    assert scan.unsure is None and scan.folders == {"a"}
+    steps = [
+        (lambda: write_article(root, "a-c.md", "Sorts after a/ in a walk", ["X"], "Wired"), ["a-c.md"]),
+        (lambda: write_article(root / "a", "0.md", "First in a", ["X"], "Wired"), ["a/0.md"]),
+        (lambda: (root / "a3.md").write_text("changed"), ["a3.md"]),
+        (lambda: (root / "a1.md").unlink(), ["a1.md"]),
+        (lambda: (root / "a2.md").rename(root / "z.md"), ["a2.md", "z.md"]),
+        (lambda: (root / ".hidden.md").write_text("x"), [".hidden.md"]),
+        (lambda: os.mkfifo(root / "pipe.md"), ["pipe.md"]),
+        (lambda: None, ["never-existed.md"]),
+    ]
+    for change, names in steps:
+        change()
+        assert scan.patch(names)
+        assert scan.entries == fresh(root)
+        assert scan.fingerprint == scan_digest(fresh(root))
+
+
+@pytest.mark.parametrize(
+    "names, why",
+    [
+        (["newdir/x.md"], "a folder the census did not see"),
+        (["a"], "a known folder"),
+        ([""], "the folder itself"),
+        (["a//x.md"], "not a name a walk makes"),
+    ],
+)
+def test_a_patch_refuses_what_it_cannot_be_sure_of(tmp_path, names, why):
+    root = make_articles(tmp_path / "articles")
+    (root / "a").mkdir()
+    scan = census_scan(root)
+    (root / "newdir").mkdir()  # after the census: its watch may have come too late
+    write_article(root / "newdir", "x.md", "Unseen", ["X"], "Wired")
+    assert not scan.patch(names), why
+
+
+def test_a_patch_refuses_a_new_symlink_and_a_scan_without_census(tmp_path):
+    root = make_articles(tmp_path / "articles")
+    scan = census_scan(root)
+    (root / "link.md").symlink_to("a1.md")
+    assert not scan.patch(["link.md"])
+    assert census_scan(root).unsure == "link.md is a symlink"
+    plain = FolderScan(root)
+    plain.replace((scan_identities(root), []), census=False)
+    assert plain.unsure is not None and not plain.patch(["a1.md"])
+
+
+def test_a_full_scan_updates_the_digest_incrementally_to_the_same_value(tmp_path):
+    root = make_articles(tmp_path / "articles")
+    scan = census_scan(root)
+    (root / "a1.md").unlink()
+    write_article(root, "b.md", "New", ["X"], "Wired")
+    scan.replace((scan_identities(root), []), census=True)
+    assert scan.fingerprint == scan_digest(fresh(root)) == scan_digest(reversed(fresh(root)))
+    assert scan.fingerprint != scan_digest([])
+
+
+def test_the_safety_scan_interval_follows_the_reload_interval():
+    assert full_scan_interval(0.2) == 30.0
+    assert full_scan_interval(0.5) == 60.0
+    assert full_scan_interval(3.0) == 360.0
