@@ -245,9 +245,8 @@ def _watch(args: argparse.Namespace, settings: Settings) -> ExitStatus:
     live.on_new_snapshot = export_snapshot
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    how = getattr(live, "watching", "polling")
-    print(f"feeds: watching {settings.articles_dir} ({how}); Ctrl-C stops", file=sys.stderr, flush=True)
     live.ensure_polling()
+    print(f"feeds: watching {settings.articles_dir} for changes; Ctrl-C stops", file=sys.stderr, flush=True)
     try:
         stop.wait()
     finally:

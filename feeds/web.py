@@ -428,6 +428,8 @@ def create_app(settings: Settings, *, live: Live | None = None) -> Flask:
             # max_feed_bytes; `feeds export` checks every feed
             "over_budget": over_budget_paths(state, settings),
             "websub": current.last_ping.line() if current.last_ping is not None else None,
+            # how this worker notices changes: "inotify", or "polling every N s: <why no watcher>"
+            "watching": current.watching,
         }
         status = 200 if state.loaded_at is not None else 503
         headers = (("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff"))

@@ -513,6 +513,7 @@ def test_healthz_reports_counts_and_the_load_time(client):
     assert health["problems"] == 0 and health["errors"] == 0
     assert health["loaded_at"].endswith("Z")
     assert health["last_error"] is None
+    assert health["watching"] == "inotify" or health["watching"].startswith(("not started", "polling"))
 
 
 def test_healthz_counts_problem_files(live_settings):
