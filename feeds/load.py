@@ -607,7 +607,7 @@ class IncrementalLoader:
             # all cores only for the first load: later ones may run on a thread of a
             # threaded server, where forking a process pool is unsafe
             self._loads += 1
-            loaded = _load_results(self.settings, self.use_cache, None if self._loads == 1 else 1)
+            loaded = _load_results(self.settings, self.use_cache, None if self._loads == 1 else 1, scan)
             self.last_stats = loaded.stats
             self._known = dict(zip(loaded.names, zip(loaded.identities, loaded.results, strict=True), strict=True))
             self._unreadable = loaded.unreadable

@@ -568,15 +568,22 @@ def collect(results: list[ReadResult], listing_problems: list[Problem] | tuple[P
     Every copy of a story is ranked at once, so each dropped copy names the one
     that was kept (never another dropped copy), whatever order the files came in.
     """
-    problems: list[Problem] = [*listing_problems, *(p for r in results for p in r.problems)]
-    copies: dict[str, list[Article]] = {}
+    problems: list[Problem] = list(listing_problems)
+    first: dict[str, Article] = {}  # uid → its first copy, in path order
+    copies: dict[str, list[Article]] = {}  # only the uids with more than one copy (rare)
     for result in results:
-        if result.article is not None:
-            copies.setdefault(result.article.uid, []).append(result.article)
+        if result.problems:
+            problems.extend(result.problems)
+        article = result.article
+        if article is not None:
+            earlier = first.setdefault(article.uid, article)
+            if earlier is not article:
+                copies.setdefault(article.uid, [earlier]).append(article)
     kept = []
-    for group in copies.values():
-        if len(group) == 1:  # the common case: no duplicate to settle
-            kept.append(group[0])
+    for uid, article in first.items():
+        group = copies.get(uid)
+        if group is None:  # the common case: no duplicate to settle
+            kept.append(article)
             continue
         winner, *losers = sorted(group, key=_duplicate_rank)
         kept.append(winner)
