@@ -17,6 +17,7 @@ Atomic against a killed process, not against power loss: nothing is fsynced.
 from __future__ import annotations
 
 import fcntl
+import gc
 import json
 import os
 import shutil
@@ -29,7 +30,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from feeds import cdn
-from feeds.catalog import Catalog
+from feeds.catalog import Catalog, archive_items
 from feeds.cdn import ENCODINGS, FileInfo
 from feeds.config import Settings
 from feeds.load import die_with_parent
@@ -159,8 +160,13 @@ def _locked(store: Path) -> Iterator[None]:
 _held_locks: set[int] = set()
 
 
+_in_worker = False  # True in a forked render worker
+
+
 def _render_worker_start() -> None:
     """A render worker: drop the lock copies and end with the export that forked it."""
+    global _in_worker
+    _in_worker = True
     for descriptor in _held_locks:
         os.close(descriptor)
     die_with_parent()
@@ -254,6 +260,14 @@ def _render_chunk(paths: list[str]) -> list[tuple[str, Rendered, dict[str, bytes
         if rendered is None:  # pragma: no cover - site_paths only lists renderable paths
             raise AssertionError(f"site path {path} has no renderer")
         results.append((path, rendered, {e.suffix: e.compress(rendered.body) for e in ENCODINGS}))
+    if _in_worker:  # bounded memory: a worker keeps no decoded article from one chunk to the next
+        for path in paths:
+            document = feed_document(path, catalog, settings)
+            if document is not None:
+                feed, page, _ = document
+                items = feed.items if page == 0 else archive_items(feed, page, settings.archive_page_size)
+                for article in items or feed.older[-1:]:
+                    article.release_details()
     return results
 
 
@@ -276,6 +290,9 @@ def render_paths(
                 yield from _render_chunk(chunk)
             return
         context = get_context("fork")
+        # everything alive now (the catalog) is only read by the workers: freeze it, so their
+        # garbage collections never walk it and copy its pages (copy-on-write memory)
+        gc.freeze()
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_render_worker_start)
         try:
             for results in pool.map(_render_chunk, chunks):

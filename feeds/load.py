@@ -286,34 +286,44 @@ def _write_cache(path: Path, entries: dict) -> str | None:
     """Write one shard: its details file first, then its entries file naming it, each atomically
     (temporary file + rename); a run that dies in between leaves the old pair in use."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        stem = path.name.split(".", 1)[0]
-        details_name = f"{stem}.{os.urandom(6).hex()}.details"
-        stored: dict = {}
-        temporary = path.with_name(f"{details_name}.{os.getpid()}.tmp")
-        offset = 0
-        with temporary.open("wb") as handle:
-            for name, (identity, record) in entries.items():
-                if type(record) is tuple and len(record) == 4 and record[0] is not None:
-                    data = _packed_bytes(record[1])
-                    handle.write(data)
-                    record = (record[0], (offset, len(data)), record[2], record[3])
-                    offset += len(data)
-                stored[name] = (identity, record)
-        os.replace(temporary, path.with_name(details_name))
-        payload = marshal.dumps((details_name, stored))
-        header = CACHE_MAGIC + CACHE_VERSION.to_bytes(4, "big") + zlib.crc32(payload).to_bytes(4, "big")
-        temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        with temporary.open("wb") as handle:
-            handle.write(header)
-            handle.write(payload)
-        os.replace(temporary, path)
-        for old in path.parent.glob(f"{stem}.*.details"):
-            if old.name != details_name:  # an open reader keeps its copy until it closes it
-                old.unlink(missing_ok=True)
+        details_name, stored = _write_details(path, entries)
+        _write_index(path, details_name, stored)
     except OSError as exc:
         return f"parse cache {path} not written ({exc.strerror}); the next run reads every file"
     return None
+
+
+def _write_details(path: Path, entries: dict) -> tuple[str, dict]:
+    """A new details file for shard ``path``: (its name, the entries with (offset, length) for details)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    details_name = f"{path.name.split('.', 1)[0]}.{os.urandom(6).hex()}.details"
+    stored: dict = {}
+    temporary = path.with_name(f"{details_name}.{os.getpid()}.tmp")
+    offset = 0
+    with temporary.open("wb") as handle:
+        for name, (identity, record) in entries.items():
+            if type(record) is tuple and len(record) == 4 and record[0] is not None:
+                data = _packed_bytes(record[1])
+                handle.write(data)
+                record = (record[0], (offset, len(data)), record[2], record[3])
+                offset += len(data)
+            stored[name] = (identity, record)
+    os.replace(temporary, path.with_name(details_name))
+    return details_name, stored
+
+
+def _write_index(path: Path, details_name: str, stored: dict) -> None:
+    """The shard's index naming ``details_name``; then the shard's older details files go."""
+    payload = marshal.dumps((details_name, stored))
+    header = CACHE_MAGIC + CACHE_VERSION.to_bytes(4, "big") + zlib.crc32(payload).to_bytes(4, "big")
+    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    with temporary.open("wb") as handle:
+        handle.write(header)
+        handle.write(payload)
+    os.replace(temporary, path)
+    for old in path.parent.glob(f"{path.name.split('.', 1)[0]}.*.details"):
+        if old.name != details_name:  # an open reader keeps its copy until it closes it
+            old.unlink(missing_ok=True)
 
 
 def _remove_outdated(folder: Path) -> None:
@@ -450,8 +460,8 @@ def _load_results(
 ) -> _Loaded:
     """Every file's result in path order, from the cache where fresh, parsed on all cores otherwise.
 
-    ``background``: write the cache's changed shards on a thread of their own (see
-    :func:`finish_cache_writes`), so a cold export renders while 200 MB reach the disk.
+    ``background``: write the cache's index files on a thread of their own (see
+    :func:`finish_cache_writes`); the details files are written first, always.
     """
     root = settings.articles_dir
     workers = workers if workers is not None else (os.cpu_count() or 1)
@@ -492,13 +502,8 @@ def _load_results(
             misses = list(range(len(names)))
             shards = [{} for _ in shards]
     if use_cache:
-        save = (folder, shards, names, identities, records, misses, shard_of)
-        if background:
-            thread = threading.Thread(target=_save_in_background, args=save, name="feeds-cache-write")
-            _pending_writes.append(thread)
-            thread.start()
-        else:
-            warning = _save_shards(*save) or warning
+        saved = _save_shards(folder, shards, names, identities, records, misses, shard_of, results, background)
+        warning = warning or saved
     stats = LoadStats(len(names), len(names) - len(misses), len(misses), warning)
     return _Loaded(names, identities, results, stats, unreadable)
 
@@ -507,8 +512,8 @@ _pending_writes: list[threading.Thread] = []
 _write_warnings: list[str] = []
 
 
-def _save_in_background(*save: object) -> None:
-    warning = _save_shards(*save)  # type: ignore[arg-type]
+def _save_in_background(folder: Path, written: dict[int, tuple[str, dict]]) -> None:
+    warning = _write_indexes(folder, written)
     if warning:
         _write_warnings.append(warning)
 
@@ -524,9 +529,15 @@ def finish_cache_writes() -> list[str]:
 
 def _save_shards(
     folder: Path, shards: list[dict], names: list[str], identities: list, records: list, misses: list[int],
-    shard_of: list[int],
+    shard_of: list[int], results: list[ReadResult] | None = None, background: bool = False,
 ) -> str | None:
-    """Rewrite only the shards whose entries changed (a parsed file, a file gone)."""
+    """Rewrite only the shards whose entries changed (a parsed file, a file gone).
+
+    First every changed shard's details file; the articles just parsed then read
+    their details from it, so the copies in memory are freed before a render
+    pool forks (which would otherwise share, then copy, ~2 KB per article).
+    Then the index files, on a thread of their own when ``background``.
+    """
     dirty = {shard_of[index] for index in misses}
     kept = [0] * CACHE_SHARDS
     for index in range(len(names)):
@@ -538,9 +549,56 @@ def _save_shards(
     for index, name in enumerate(names):
         if shard_of[index] in dirty and identities[index] is not None:
             fresh[shard_of[index]][name] = (identities[index], records[index])
+    written: dict[int, tuple[str, dict]] = {}
+    try:
+        for shard in sorted(dirty):
+            written[shard] = _write_details(folder / f"{shard:02x}.cache", fresh[shard])
+    except OSError as exc:
+        return f"parse cache {folder} not written ({exc.strerror}); the next run reads every file"
+    if results is not None:
+        _relocate(folder, written, names, records, misses, shard_of, results)
+    if background:
+        thread = threading.Thread(target=_save_in_background, args=(folder, written), name="feeds-cache-write")
+        _pending_writes.append(thread)
+        thread.start()
+        return None
+    return _write_indexes(folder, written)
+
+
+def _relocate(
+    folder: Path, written: dict[int, tuple[str, dict]], names: list[str], records: list, misses: list[int],
+    shard_of: list[int], results: list[ReadResult],
+) -> None:
+    """Point each just-parsed article at its details in the new details file (same bytes)."""
+    opened: dict[int, _DetailsFile] = {}
+    for index in misses:
+        shard = shard_of[index]
+        article = results[index].article
+        if article is None or shard not in written:
+            continue
+        details_name, stored = written[shard]
+        entry = stored.get(names[index])
+        if entry is None:
+            continue
+        head, (offset, length), digest, problems = entry[1]
+        if shard not in opened:
+            try:
+                opened[shard] = _DetailsFile(folder / details_name)
+            except OSError:
+                continue
+        located = _Located((opened[shard], offset, length, head, digest))
+        article.relocate_details(_unpack_located, located)
+        records[index] = (head, located, digest, problems)
+
+
+def _write_indexes(folder: Path, written: dict[int, tuple[str, dict]]) -> str | None:
     warning = None
-    for shard in sorted(dirty):
-        warning = warning or _write_cache(folder / f"{shard:02x}.cache", fresh[shard])
+    for shard, (details_name, stored) in sorted(written.items()):
+        path = folder / f"{shard:02x}.cache"
+        try:
+            _write_index(path, details_name, stored)
+        except OSError as exc:
+            warning = warning or f"parse cache {path} not written ({exc.strerror}); the next run reads every file"
     _remove_outdated(folder)
     return warning
 

@@ -169,13 +169,26 @@ class Article:
         return article
 
     def _restore_details(self) -> tuple:
-        restore = self._packed
-        if restore is None:  # another thread restored them in between
-            return self._details  # type: ignore[return-value]
-        details = restore[0](restore[1])
-        _set(self, "_details", details)  # before _packed is cleared: see the check above
-        _set(self, "_packed", None)
+        # two threads may both decode: equal values, the last assignment wins, nothing breaks
+        unpack, packed = self._packed  # type: ignore[misc]
+        details = unpack(packed)
+        _set(self, "_details", details)
         return details
+
+    def relocate_details(self, unpack: Callable[[Any], tuple], packed: Any) -> None:
+        """Read the details from another copy of the same packed bytes from now on (the parse
+        cache's file), so the copy in memory can be freed. Only for a deferred article."""
+        if self._packed is not None:
+            _set(self, "_packed", (unpack, packed))
+
+    def release_details(self) -> None:
+        """Forget the decoded details when they can be decoded again (a deferred article).
+
+        A render worker calls it after each batch of documents, so its memory
+        holds the articles it is rendering, not every article it ever rendered.
+        """
+        if self._packed is not None:
+            _set(self, "_details", None)
 
     title = _detail("title")
     link = _detail("link")

@@ -168,7 +168,7 @@ def _provider_home(article: Article) -> str | None:
     return f"https://{domain}/" if domain else None
 
 
-@functools.lru_cache(maxsize=8_192)
+@functools.lru_cache(maxsize=2_048)
 def content_html(article: Article) -> str:
     """The item's HTML body: lead image, excerpt, video, source and related links.
 
@@ -473,7 +473,7 @@ def _json_text(value: object) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-@functools.lru_cache(maxsize=8_192)
+@functools.lru_cache(maxsize=2_048)
 def _json_item_text(article: Article) -> str:
     return _json_text(_json_item(article))
 
