@@ -74,3 +74,25 @@ def test_foundation_modules_import_only_backwards(module: str) -> None:
         elif isinstance(node, ast.Import):
             imported |= {a.name.split(".")[1] for a in node.names if a.name.startswith("feeds.")}
     assert imported <= ALLOWED[module], imported - ALLOWED[module]
+
+
+def test_deferred_details_decode_once_and_can_be_released_and_decoded_again() -> None:
+    from feeds.model import HEAD_FIELDS, details_record, pack_details, unpack_details
+
+    article = _article(summary="S", images=(Image("https://e.com/i.jpg", 10, 20),), provider=Provider("E", "e.com"))
+    head = tuple(getattr(article, name) for name in HEAD_FIELDS)
+    calls = []
+
+    def unpack(packed: bytes) -> tuple:
+        calls.append(packed)
+        return unpack_details(packed)
+
+    deferred = Article.deferred(head, pack_details(details_record(article)), unpack)
+    assert calls == [] and deferred.source == article.source  # the head needs no decoding
+    assert deferred == article and deferred.title == "T" and len(calls) == 1
+    deferred.release_details()
+    assert deferred.images == article.images and len(calls) == 2
+    article.release_details()  # an article built whole has nothing to release
+    assert article.title == "T"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        deferred.title = "changed"  # type: ignore[misc]
