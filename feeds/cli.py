@@ -162,11 +162,11 @@ def _export_once(args: argparse.Namespace, settings: Settings) -> ExitStatus:
     folder, catalog = load(settings, use_cache=not args.no_cache, scan=scan, background=True)
     try:
         return _export_catalog(args, settings, started, fingerprint, folder, catalog)
-    except CacheDamaged as exc:  # damaged after it was written (disk, another tool): never publish from it
-        print(f"feeds: warning: {exc}; deleting it and reading every file", file=sys.stderr)
+    except CacheDamaged as exc:  # damaged, and its file changed since (else it is read again silently)
+        print(f"feeds: warning: {exc}; reading every file without the cache", file=sys.stderr)
         finish_cache_writes()
         shutil.rmtree(cache_path(settings), ignore_errors=True)
-        folder, catalog = load(settings, use_cache=True, scan=scan, background=True)
+        folder, catalog = load(settings, use_cache=False, scan=scan)
         return _export_catalog(args, settings, started, fingerprint, folder, catalog)
     finally:
         for warning in finish_cache_writes():
@@ -232,8 +232,9 @@ def _watch(args: argparse.Namespace, settings: Settings) -> ExitStatus:
         started = time.monotonic()
         try:
             summary = export_site(snapshot.catalog, settings, args.out_dir, reuse=not args.no_cache)
-        except (ExportError, OSError) as exc:  # shown here; Live keeps the old snapshot and retries on a change
-            print(f"feeds: error: {exc}", file=sys.stderr, flush=True)
+        except Exception as exc:  # shown here; Live keeps the old snapshot and retries at the next change
+            print(f"feeds: error: export failed ({type(exc).__name__}: {exc}); retrying at the next change",
+                  file=sys.stderr, flush=True)  # fmt: skip
             raise
         if quiet_if_unchanged and not summary.published:
             return

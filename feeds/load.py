@@ -21,6 +21,7 @@ import shutil
 import signal
 import sys
 import threading
+import time
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -197,18 +198,21 @@ class CacheDamaged(RuntimeError):
 
 
 class _DetailsFile:
-    """An open shard details file; closed when no deferred article needs it any more."""
+    """An open shard details file, and the articles folder and settings its entries were read
+    with (to read a file again when its cached details turn out damaged). Closed when no
+    deferred article needs it any more."""
 
-    __slots__ = ("fd", "path", "__weakref__")
+    __slots__ = ("fd", "path", "origin", "__weakref__")
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, origin: tuple[Path, Settings] | None = None) -> None:
         self.path = path
+        self.origin = origin
         self.fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
 
     def read(self, offset: int, length: int) -> bytes:
         data = os.pread(self.fd, length, offset)
         if len(data) != length:
-            raise CacheDamaged(f"parse cache {self.path} is shorter than its index says; run with --no-cache")
+            raise CacheDamaged(f"parse cache {self.path} is shorter than its index says")
         return data
 
     def __del__(self) -> None:
@@ -219,27 +223,45 @@ class _DetailsFile:
 
 
 class _Located(tuple):
-    """(details file, offset, length, head record, digest): where a cached article's details are."""
+    """(details file, offset, length, head record, digest, file name): where a cached article's details are."""
 
     __slots__ = ()
 
 
+def _located_bytes(located: _Located) -> bytes:
+    """The packed details, checked against the article's digest.
+
+    Damaged bytes (a short file, flipped bits) are never used: the article's
+    file is read again instead, and its details are taken when they give the
+    very same digest; otherwise CacheDamaged.
+    """
+    details, offset, length, head, digest, name = located
+    try:
+        data = details.read(offset, length)
+        if record_digest(head, data) == digest:
+            return data
+    except (CacheDamaged, OSError, ValueError, OverflowError):
+        pass
+    if details.origin is not None:
+        root, settings = details.origin
+        record = _result_record(read_article(root / name, settings, root=root))
+        if record[0] is not None and record[2] == digest:
+            return record[1]
+    raise CacheDamaged(f"parse cache {details.path} is damaged and {name} changed since; delete {details.path.parent}")
+
+
 def _unpack_located(located: _Located) -> tuple:
-    details, offset, length, head, digest = located
-    data = details.read(offset, length)
-    if record_digest(head, data) != digest:
-        raise CacheDamaged(f"parse cache {details.path} does not match its index; run with --no-cache")
-    return unpack_details(data)
+    return unpack_details(_located_bytes(located))
 
 
 def _packed_bytes(packed: object) -> bytes:
-    """A record's packed details as bytes, wherever they are."""
+    """A record's packed details as bytes, wherever they are (checked, see :func:`_located_bytes`)."""
     if type(packed) is _Located:
-        return packed[0].read(packed[1], packed[2])  # type: ignore[index]
+        return _located_bytes(packed)  # type: ignore[arg-type]
     return packed  # type: ignore[return-value]
 
 
-def _read_cache(path: Path) -> tuple[dict, str | None]:
+def _read_cache(path: Path, origin: tuple[Path, Settings] | None = None) -> tuple[dict, str | None]:
     """One shard's entries (records' details located in its details file), or {} and a warning
     when it is corrupt or foreign. A CRC-32 guards the entries; each article's digest guards its details.
     """
@@ -265,7 +287,7 @@ def _read_cache(path: Path) -> tuple[dict, str | None]:
     if "/" in details_name or not details_name.endswith(".details"):
         return {}, f"parse cache {path} is corrupt; rebuilding it"
     try:
-        details = _DetailsFile(path.parent / details_name)
+        details = _DetailsFile(path.parent / details_name, origin)
     except OSError as exc:
         return {}, f"parse cache {path.parent / details_name} unreadable ({exc.strerror}); rebuilding it"
     located = {}
@@ -278,7 +300,8 @@ def _read_cache(path: Path) -> tuple[dict, str | None]:
         if head is None or type(offset) is not int or type(length) is not int:
             located[name] = entry
         else:
-            located[name] = (identity, (head, _Located((details, offset, length, head, digest)), digest, problems))
+            where = _Located((details, offset, length, head, digest, name))
+            located[name] = (identity, (head, where, digest, problems))
     return located, None
 
 
@@ -294,43 +317,93 @@ def _write_cache(path: Path, entries: dict) -> str | None:
 
 
 def _write_details(path: Path, entries: dict) -> tuple[str, dict]:
-    """A new details file for shard ``path``: (its name, the entries with (offset, length) for details)."""
+    """A new details file for shard ``path``: (its name, the entries with (offset, length) for details).
+
+    An entry whose old details are damaged and whose file changed since is left
+    out (the next run reads that file again). The file's name carries this
+    process's id, so a concurrent writer never deletes it while it is in use.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    details_name = f"{path.name.split('.', 1)[0]}.{os.urandom(6).hex()}.details"
+    details_name = f"{path.name.split('.', 1)[0]}.{os.getpid()}-{os.urandom(6).hex()}.details"
     stored: dict = {}
     temporary = path.with_name(f"{details_name}.{os.getpid()}.tmp")
-    offset = 0
-    with temporary.open("wb") as handle:
-        for name, (identity, record) in entries.items():
-            if type(record) is tuple and len(record) == 4 and record[0] is not None:
-                data = _packed_bytes(record[1])
-                handle.write(data)
-                record = (record[0], (offset, len(data)), record[2], record[3])
-                offset += len(data)
-            stored[name] = (identity, record)
-    os.replace(temporary, path.with_name(details_name))
+    try:
+        offset = 0
+        with temporary.open("wb") as handle:
+            for name, (identity, record) in entries.items():
+                if type(record) is tuple and len(record) == 4 and record[0] is not None:
+                    try:
+                        data = _packed_bytes(record[1])
+                    except CacheDamaged:
+                        continue
+                    handle.write(data)
+                    record = (record[0], (offset, len(data)), record[2], record[3])
+                    offset += len(data)
+                stored[name] = (identity, record)
+        os.replace(temporary, path.with_name(details_name))
+    except BaseException:
+        temporary.unlink(missing_ok=True)  # a full disk must not stay full of our leftovers
+        raise
     return details_name, stored
 
 
 def _write_index(path: Path, details_name: str, stored: dict) -> None:
-    """The shard's index naming ``details_name``; then the shard's older details files go."""
+    """The shard's index naming ``details_name``; then the shard's details files nobody uses go."""
     payload = marshal.dumps((details_name, stored))
     header = CACHE_MAGIC + CACHE_VERSION.to_bytes(4, "big") + zlib.crc32(payload).to_bytes(4, "big")
     temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    with temporary.open("wb") as handle:
-        handle.write(header)
-        handle.write(payload)
-    os.replace(temporary, path)
-    for old in path.parent.glob(f"{path.name.split('.', 1)[0]}.*.details"):
-        if old.name != details_name:  # an open reader keeps its copy until it closes it
-            old.unlink(missing_ok=True)
+    try:
+        with temporary.open("wb") as handle:
+            handle.write(header)
+            handle.write(payload)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    stem = path.name.split(".", 1)[0]
+    for old in path.parent.glob(f"{stem}.*"):
+        if old.name != details_name and old.name != path.name and _abandoned(old.name):
+            old.unlink(missing_ok=True)  # an open reader keeps its copy until it closes it
+
+
+def _abandoned(name: str) -> bool:
+    """A details or temporary file of this process, or of a process that is gone.
+
+    Another live process's files may be its index's details or a write in
+    progress: they stay until that process writes again or ends.
+    """
+    parts = name.split(".")
+    if len(parts) < 3 or parts[-1] not in ("details", "tmp"):
+        return False
+    owner = parts[-2] if parts[-1] == "tmp" else parts[1].split("-", 1)[0]
+    if not owner.isdigit():
+        return True  # not a name this code makes
+    pid = int(owner)
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, another user's
+        return False
+    return False
+
+
+OUTDATED_AFTER_SECONDS = 7 * 86_400
 
 
 def _remove_outdated(folder: Path) -> None:
-    """Caches of the same articles folder for older code or settings are dead weight: delete them."""
+    """Caches of the same articles folder for other code or settings, unused for a week, are dead
+    weight: delete them. (A second config on the same folder, used now and then, keeps its own.)"""
     place = folder.name.rsplit("-", 1)[0]
+    now = time.time()
     for outdated in folder.parent.glob(f"{place}-*"):
-        if outdated != folder:
+        try:
+            idle = now - outdated.stat().st_mtime
+        except OSError:
+            continue
+        if outdated != folder and idle > OUTDATED_AFTER_SECONDS:
             if outdated.is_dir() and not outdated.is_symlink():
                 shutil.rmtree(outdated, ignore_errors=True)
             else:
@@ -471,7 +544,7 @@ def _load_results(
     shards: list[dict] = []
     with _bulk_allocation():
         for path in shard_paths(settings) if use_cache else ():
-            entries, read_warning = _read_cache(path)
+            entries, read_warning = _read_cache(path, (root, settings))
             shards.append(entries)
             warning = warning or read_warning
         scanned, unreadable = scan if scan is not None else scan_folder(root)
@@ -502,7 +575,9 @@ def _load_results(
             misses = list(range(len(names)))
             shards = [{} for _ in shards]
     if use_cache:
-        saved = _save_shards(folder, shards, names, identities, records, misses, shard_of, results, background)
+        saved = _save_shards(
+            folder, shards, names, identities, records, misses, shard_of, results, background, (root, settings)
+        )
         warning = warning or saved
     stats = LoadStats(len(names), len(names) - len(misses), len(misses), warning)
     return _Loaded(names, identities, results, stats, unreadable)
@@ -530,6 +605,7 @@ def finish_cache_writes() -> list[str]:
 def _save_shards(
     folder: Path, shards: list[dict], names: list[str], identities: list, records: list, misses: list[int],
     shard_of: list[int], results: list[ReadResult] | None = None, background: bool = False,
+    origin: tuple[Path, Settings] | None = None,
 ) -> str | None:
     """Rewrite only the shards whose entries changed (a parsed file, a file gone).
 
@@ -556,7 +632,7 @@ def _save_shards(
     except OSError as exc:
         return f"parse cache {folder} not written ({exc.strerror}); the next run reads every file"
     if results is not None:
-        _relocate(folder, written, names, records, misses, shard_of, results)
+        _relocate(folder, written, names, records, misses, shard_of, results, origin)
     if background:
         thread = threading.Thread(target=_save_in_background, args=(folder, written), name="feeds-cache-write")
         _pending_writes.append(thread)
@@ -567,7 +643,7 @@ def _save_shards(
 
 def _relocate(
     folder: Path, written: dict[int, tuple[str, dict]], names: list[str], records: list, misses: list[int],
-    shard_of: list[int], results: list[ReadResult],
+    shard_of: list[int], results: list[ReadResult], origin: tuple[Path, Settings] | None,
 ) -> None:
     """Point each just-parsed article at its details in the new details file (same bytes)."""
     opened: dict[int, _DetailsFile] = {}
@@ -583,10 +659,10 @@ def _relocate(
         head, (offset, length), digest, problems = entry[1]
         if shard not in opened:
             try:
-                opened[shard] = _DetailsFile(folder / details_name)
+                opened[shard] = _DetailsFile(folder / details_name, origin)
             except OSError:
                 continue
-        located = _Located((opened[shard], offset, length, head, digest))
+        located = _Located((opened[shard], offset, length, head, digest, names[index]))
         article.relocate_details(_unpack_located, located)
         records[index] = (head, located, digest, problems)
 

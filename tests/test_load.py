@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -223,22 +225,39 @@ def test_a_background_cache_write_is_complete_once_finished(cached_settings: Set
     assert (again.parsed, again.cached) == (0, again.files) and warm == cold
 
 
-def test_damaged_details_are_refused_when_read_never_rendered(cached_settings: Settings) -> None:
+def _damage_details(settings: Settings) -> None:
+    for details in cache_path(settings).glob("*.details"):
+        data = bytearray(details.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        details.write_bytes(bytes(data[: len(data) - 7]))  # a flipped byte and a short file
+
+
+def test_damaged_details_are_never_used_the_file_is_read_again(cached_settings: Settings) -> None:
     load_folder(cached_settings)
-    details = sorted(cache_path(cached_settings).glob("*.details"), key=lambda p: p.stat().st_size)[-1]
-    data = bytearray(details.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    details.write_bytes(bytes(data))
+    _damage_details(cached_settings)
     folder, stats = load_folder(cached_settings)
     assert stats.cached == stats.files  # the index is intact: the damage shows when details are read
-    damaged = 0
+    assert folder == read_folder(cached_settings.articles_dir, cached_settings)
+    target = sorted(cached_settings.articles_dir.glob("*.txt"))[0]  # a rewritten shard copies no damage
+    target.write_text(target.read_text(encoding="utf-8").replace('title: "', 'title: "New: ', 1), encoding="utf-8")
+    folder, _ = load_folder(cached_settings)
+    assert folder == read_folder(cached_settings.articles_dir, cached_settings)
+
+
+def test_damaged_details_of_a_file_changed_since_are_refused(cached_settings: Settings) -> None:
+    load_folder(cached_settings)
+    folder, _ = load_folder(cached_settings)  # every article deferred
+    _damage_details(cached_settings)
+    for path in cached_settings.articles_dir.glob("*.txt"):
+        path.write_text(path.read_text(encoding="utf-8").replace('title: "', 'title: "Edited: ', 1), encoding="utf-8")
+    refused = 0
     for article in folder.articles:
         try:
-            assert article.title
+            assert not article.title.startswith("Edited: ")  # never the new file's details under the old digest
         except load.CacheDamaged as exc:
-            assert str(details) in str(exc) and "--no-cache" in str(exc)
-            damaged += 1
-    assert damaged >= 1
+            assert "delete" in str(exc)
+            refused += 1
+    assert refused >= 1
 
 
 def test_a_shard_pair_rewritten_keeps_one_details_file(cached_settings: Settings) -> None:
@@ -250,3 +269,30 @@ def test_a_shard_pair_rewritten_keeps_one_details_file(cached_settings: Settings
     stems = [p.name.split(".", 1)[0] for p in cache_path(cached_settings).glob("*.details")]
     assert len(stems) == len(set(stems))  # the old details file of the rewritten shard is gone
     assert folder == read_folder(cached_settings.articles_dir, cached_settings)
+
+
+def test_only_abandoned_details_and_temporary_files_are_deleted() -> None:
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    mine, alive, dead = os.getpid(), os.getppid(), gone.pid
+    assert load._abandoned(f"03.{mine}-ab12.details") and load._abandoned(f"03.{dead}-ab12.details")
+    assert not load._abandoned(f"03.{alive}-ab12.details")  # another running process may still index it
+    assert load._abandoned(f"03.cache.{dead}.tmp") and not load._abandoned(f"03.cache.{alive}.tmp")
+    assert load._abandoned("03.9f8e7d6c5b4a.details")  # an older naming: nobody can own it
+    assert not load._abandoned("03.cache")
+
+
+def test_a_failed_cache_write_leaves_no_temporary_file(cached_settings: Settings, monkeypatch) -> None:
+    load_folder(cached_settings)
+    folder = cache_path(cached_settings)
+    target = sorted(cached_settings.articles_dir.glob("*.txt"))[0]
+    target.write_text(target.read_text(encoding="utf-8").replace('title: "', 'title: "New: ', 1), encoding="utf-8")
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(load.os, "replace", full)
+    folder_read, stats = load_folder(cached_settings)
+    assert stats.cache_warning and "not written" in stats.cache_warning
+    assert folder_read == read_folder(cached_settings.articles_dir, cached_settings)
+    assert not list(folder.glob("*.tmp"))
