@@ -567,7 +567,7 @@ def _load_results(
             records[index] = record
         try:
             results = _results_from_records(records)
-        except (TypeError, ValueError, IndexError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             # a foreign cache with the right header: never trust it, read everything again
             warning = f"parse cache {folder} holds unreadable entries; rebuilding it"
             records = _parse(root, names, settings, workers)
