@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from feeds import websub
+from feeds import load, websub
 from feeds.catalog import (
     Catalog,
     Feed,
@@ -38,7 +38,7 @@ from feeds.catalog import (
     topic_key,
 )
 from feeds.config import Settings
-from feeds.load import IncrementalLoader, scan_identities
+from feeds.load import IncrementalLoader, Scan
 from feeds.model import Article
 from feeds.reader import Folder, read_folder
 from feeds.watch import FOLDER_REPLACED, FolderScan, FolderWatcher, WatchUnavailable, full_scan_interval, scan_digest
@@ -73,9 +73,6 @@ def _check_listable(root: Path) -> None:
         ) from None
 
 
-Scan = tuple[list, list]  # (relative name, identity) of every file, and folders that could not be listed
-
-
 def scan_folder(root: Path) -> Scan:
     """One pass over the folder's file identities (one stat each, no reads), shared by the
     fingerprint and the incremental loader so a reload scans once.
@@ -84,8 +81,7 @@ def scan_folder(root: Path) -> Scan:
     or unreadable folder must not look like an empty one and wipe every feed.
     """
     _check_listable(root)
-    unreadable: list = []
-    return scan_identities(root, unreadable), unreadable
+    return load.scan_folder(root)
 
 
 def fingerprint(root: Path, scan: Scan | None = None) -> str:

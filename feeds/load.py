@@ -26,20 +26,20 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from multiprocessing import get_context
 from pathlib import Path
 
 from feeds import code_fingerprint
 from feeds.config import Settings
 from feeds.model import (
+    EPOCH,
     Article,
     Problem,
     Provider,
     Severity,
     details_record,
     head_record,
-    moment_from_micros,
     pack_details,
     record_digest,
     unpack_details,
@@ -105,25 +105,13 @@ def article_record(a: Article) -> tuple:
     return (head_record(a), details_record(a))
 
 
-def article_from_record(r: tuple, providers: dict | None = None) -> Article:
-    """Rebuild an Article, its details left packed until read (see :meth:`Article.deferred`).
-
-    ``providers`` (shared across calls) makes equal Providers one object.
-    """
-    head, packed, digest = r[0], r[1], r[2] if len(r) > 2 else None
-    if isinstance(packed, tuple):  # an article_record: pack it
-        packed = pack_details(packed)
-    source, uid, micros, published, provider, topics, quality, kind = head
-    if provider is not None:
-        cache = providers if providers is not None else {}
-        found = cache.get(provider)
-        if found is None:
-            found = cache[provider] = Provider(*provider)
-        provider = found
-    return Article.deferred(
-        (source, uid, moment_from_micros(micros), published, provider, topics, quality, kind),
-        packed, unpack_details, digest,
-    )  # fmt: skip
+def article_from_record(r: tuple) -> Article:
+    """Rebuild an Article from :func:`article_record`, its details left packed until read."""
+    head, details = r
+    packed = pack_details(details)
+    article = _results_from_records([(head, packed, record_digest(head, packed), ())])[0].article
+    assert article is not None
+    return article
 
 
 def _result_record(result: ReadResult) -> tuple:
@@ -136,20 +124,15 @@ def _result_record(result: ReadResult) -> tuple:
     return (head, packed, record_digest(head, packed), problems)
 
 
-def _result_from_record(record: tuple, providers: dict | None = None) -> ReadResult:
-    """Raises TypeError/ValueError for anything not shaped like :func:`_result_record`'s output."""
-    return _results_from_records([record], providers)[0]
-
-
-def _results_from_records(records: list, providers: dict | None = None) -> list[ReadResult]:
+def _results_from_records(records: list) -> list[ReadResult]:
     """Every record's ReadResult (articles deferred), checking each record's shape.
 
     The hot loop of a warm load (100,000 records): one pass, no helper calls per
     record. Raises TypeError/ValueError for anything not shaped like
     :func:`_result_record`'s output, so a foreign cache is never trusted.
     """
-    providers = providers if providers is not None else {}
-    deferred, epoch, micro = Article.deferred, _EPOCH, timedelta(microseconds=1)
+    providers: dict = {}  # equal Providers become one object
+    deferred, epoch, micro = Article.deferred, EPOCH, timedelta(microseconds=1)
     results = []
     append = results.append
     for record in records:
@@ -179,9 +162,6 @@ def _results_from_records(records: list, providers: dict | None = None) -> list[
             problems = tuple(Problem(p[0], Severity(p[1]), p[2], p[3]) for p in problems)
         append(ReadResult(article, problems))
     return results
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 # ----- the cache file ------------------------------------------------------------------------------
@@ -604,8 +584,7 @@ def finish_cache_writes() -> list[str]:
 
 def _save_shards(
     folder: Path, shards: list[dict], names: list[str], identities: list, records: list, misses: list[int],
-    shard_of: list[int], results: list[ReadResult] | None = None, background: bool = False,
-    origin: tuple[Path, Settings] | None = None,
+    shard_of: list[int], results: list[ReadResult], background: bool, origin: tuple[Path, Settings],
 ) -> str | None:
     """Rewrite only the shards whose entries changed (a parsed file, a file gone).
 
@@ -631,8 +610,7 @@ def _save_shards(
             written[shard] = _write_details(folder / f"{shard:02x}.cache", fresh[shard])
     except OSError as exc:
         return f"parse cache {folder} not written ({exc.strerror}); the next run reads every file"
-    if results is not None:
-        _relocate(folder, written, names, records, misses, shard_of, results, origin)
+    _relocate(folder, written, names, records, misses, shard_of, results, origin)
     if background:
         thread = threading.Thread(target=_save_in_background, args=(folder, written), name="feeds-cache-write")
         _pending_writes.append(thread)
@@ -643,7 +621,7 @@ def _save_shards(
 
 def _relocate(
     folder: Path, written: dict[int, tuple[str, dict]], names: list[str], records: list, misses: list[int],
-    shard_of: list[int], results: list[ReadResult], origin: tuple[Path, Settings] | None,
+    shard_of: list[int], results: list[ReadResult], origin: tuple[Path, Settings],
 ) -> None:
     """Point each just-parsed article at its details in the new details file (same bytes)."""
     opened: dict[int, _DetailsFile] = {}

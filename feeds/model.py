@@ -273,19 +273,19 @@ def _init(article: Article, head: tuple, details: tuple | None, packed: tuple | 
 
 # ----- records: an Article as builtin values (the parse cache stores them) ---------------------------
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # records count microseconds from here
 
 
 def _micros(moment: datetime | None) -> int | None:
     if moment is None:
         return None
-    delta = moment - _EPOCH
+    delta = moment - EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def moment_from_micros(micros: int | None) -> datetime | None:
     """The UTC datetime ``micros`` microseconds after the epoch (None stays None)."""
-    return None if micros is None else _EPOCH + timedelta(microseconds=micros)
+    return None if micros is None else EPOCH + timedelta(microseconds=micros)
 
 
 def _provider_record(provider: Provider | None) -> tuple | None:
