@@ -109,6 +109,11 @@ def archive_items(feed: Feed, page: int, page_size: int) -> tuple[Article, ...]:
     return tuple(reversed(feed.older[(page - 1) * page_size : page * page_size]))
 
 
+def document_items(feed: Feed, page: int, page_size: int) -> tuple[Article, ...]:
+    """The items of a feed document: the current one (page 0) or archive page ``page``."""
+    return feed.items if page == 0 else archive_items(feed, page, page_size)
+
+
 def topic_aliases(settings: Settings) -> dict[str, str]:
     """The configured aliases as folded alias → canonical topic name (as configured)."""
     return {" ".join(alias.split()).casefold(): target for alias, target in settings.topic_aliases}

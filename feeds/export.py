@@ -30,7 +30,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from feeds import cdn
-from feeds.catalog import Catalog, archive_items
+from feeds.catalog import Catalog, document_items
 from feeds.cdn import ENCODINGS, FileInfo
 from feeds.config import Settings
 from feeds.load import die_with_parent
@@ -264,9 +264,7 @@ def _render_chunk(paths: list[str]) -> list[tuple[str, Rendered, dict[str, bytes
         for path in paths:
             document = feed_document(path, catalog, settings)
             if document is not None:
-                feed, page, _ = document
-                items = feed.items if page == 0 else archive_items(feed, page, settings.archive_page_size)
-                for article in items or feed.older[-1:]:
+                for article in document_items(document[0], document[1], settings.archive_page_size):
                     article.release_details()
     return results
 

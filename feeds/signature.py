@@ -14,7 +14,7 @@ import dataclasses
 import hashlib
 
 from feeds import code_fingerprint
-from feeds.catalog import Catalog, Feed, archive_items, archive_pages
+from feeds.catalog import Catalog, Feed, archive_pages, document_items
 from feeds.config import Settings
 from feeds.model import Article
 
@@ -59,7 +59,7 @@ class Signer:
         from the newest older item.
         """
         pages = archive_pages(feed, self.page_size)
-        items = feed.items if page == 0 else archive_items(feed, page, self.page_size)
+        items = document_items(feed, page, self.page_size)
         digest = hashlib.sha256(self.base)
         # not feed.total: the feed document does not show it (the index page does)
         links = pages if page == 0 else page < pages
