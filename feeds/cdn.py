@@ -219,5 +219,9 @@ def render_manifest(types: Mapping[str, str], infos: Mapping[str, FileInfo], set
                 "encodings": encodings,
             }
         )
-    document = {"version": MANIFEST_VERSION, "base_url": settings.site_url, "files": files}
-    return (json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+    # one file per line: readable and diff-friendly, and json's C encoder (which an indent
+    # disables) writes it several times faster, which counts at tens of thousands of files
+    lines = ",\n".join(json.dumps(entry, sort_keys=True, ensure_ascii=False) for entry in files)
+    head = json.dumps({"base_url": settings.site_url}, ensure_ascii=False)[1:-1]
+    files_text = f"[\n{lines}\n]" if files else "[]"
+    return f'{{{head},\n"files": {files_text},\n"version": {MANIFEST_VERSION}}}\n'.encode()

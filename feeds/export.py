@@ -36,7 +36,7 @@ from feeds.config import Settings
 from feeds.load import die_with_parent
 from feeds.render import Rendered, over_budget
 from feeds.signature import Signer
-from feeds.site import feed_document, gzip_bytes, render_path, site_paths
+from feeds.site import feed_document, gzip_bytes, render_path, site_documents, site_paths
 
 __all__ = ["ExportError", "ExportSummary", "export_site", "gzip_bytes", "site_files"]
 
@@ -100,17 +100,21 @@ def _generations(out_dir: Path) -> Path:
     return out_dir.parent / f".{out_dir.name}.d"
 
 
-def _safe_target(root: Path, relative: str) -> Path:
-    """Join and check structurally that the result stays inside ``root`` (STYLE §15).
+def _checked_relative(relative: str) -> str:
+    """``relative`` itself, once checked structurally to stay inside the folder it is joined to (STYLE §15).
 
     Lexical, no file-system calls: every part must be a plain name (no ``..``,
-    ``.``, empty part, NUL or backslash), and ``root`` is a generation folder this
+    ``.``, empty part, NUL or backslash), and the folder is a generation this
     export created itself, so no symlink inside it can lead elsewhere.
     """
-    parts = relative.split("/")
-    if any(part in ("", ".", "..") or "\0" in part or "\\" in part for part in parts):
+    if any(part in ("", ".", "..") or "\0" in part or "\\" in part for part in relative.split("/")):
         raise ExportError(f"refusing to write {relative!r}: it would leave the output folder")
-    return root.joinpath(*parts)
+    return relative
+
+
+def _safe_target(root: Path, relative: str) -> Path:
+    """``root / relative``, refused when ``relative`` could leave ``root`` (see :func:`_checked_relative`)."""
+    return root.joinpath(*_checked_relative(relative).split("/"))
 
 
 def _current_generation(out_dir: Path) -> Path | None:
@@ -120,12 +124,11 @@ def _current_generation(out_dir: Path) -> Path | None:
     return None
 
 
-def _clean_leftovers(store: Path, keep: Path | None) -> None:
-    """Remove generations a killed or finished run left behind, except the live one."""
+def _clean_leftovers(store: Path, keep: set[Path]) -> None:
+    """Remove generations (and their signatures) a killed or finished run left behind, except ``keep``."""
+    kept_names = {_LOCK_NAME} | {g.name for g in keep} | {_signatures_file(store, g).name for g in keep}
     for entry in store.iterdir():
-        if entry.name == _LOCK_NAME or (keep is not None and entry.resolve() == keep):
-            continue
-        if keep is not None and entry == _signatures_file(store, keep):
+        if entry.name in kept_names:
             continue
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry, ignore_errors=True)
@@ -173,26 +176,37 @@ def _render_worker_start() -> None:
 
 
 class _Generation:
-    """Fills one new generation folder, reusing the previous generation's files."""
+    """Fills one new generation folder, reusing the previous generation's files.
+
+    Paths are plain strings here: an incremental export at 100,000 articles walks
+    tens of thousands of files, and pathlib's per-call overhead was a third of it.
+    ``old_files`` is what the previous generation holds (a file may have gone since:
+    every use copes with that). ``stats`` records each placed file's [size, mtime_ns];
+    a hard link keeps both, so a reused file's recorded stat is carried over unstat'ed.
+    """
 
     def __init__(self, root: Path, previous: Path | None, old_files: set[str]) -> None:
-        self.root, self.previous, self.old_files = root, previous, old_files
+        self.root, self.previous, self.old_files = str(root), str(previous) if previous else None, old_files
         self.infos: dict[str, FileInfo] = {}
+        self.stats: dict[str, list | None] = {}
         self.written = self.unchanged = 0
-        self._folders: set[Path] = set()  # folders already made in this generation
+        self._folders: set[str] = set()  # folders already made in this generation
 
-    def _old(self, relative: str) -> Path | None:
+    def _old(self, relative: str) -> str | None:
         if self.previous is None or relative not in self.old_files:
             return None
-        return self.previous / relative
+        return f"{self.previous}/{relative}"
 
-    def _make_parent(self, target: Path) -> None:
-        parent = target.parent
+    def _target(self, relative: str) -> str:
+        """Where ``relative`` goes in the new generation (checked to stay inside), its folder made."""
+        target = f"{self.root}/{_checked_relative(relative)}"
+        parent = os.path.dirname(target)
         if parent not in self._folders:
-            parent.mkdir(parents=True, exist_ok=True)
+            os.makedirs(parent, exist_ok=True)
             self._folders.add(parent)
+        return target
 
-    def _link_or_copy(self, old: Path, target: Path) -> None:
+    def _link_or_copy(self, old: str, target: str) -> None:
         try:
             os.link(old, target)
         except OSError:  # a file system without hard links: a copy keeps bytes and mtime
@@ -200,17 +214,19 @@ class _Generation:
 
     def put(self, relative: str, data: bytes) -> bool:
         """Place one file; True when it is the previous generation's file, unchanged."""
-        target = _safe_target(self.root, relative)
-        self._make_parent(target)
+        target = self._target(relative)
         old = self._old(relative)
         self.infos[relative] = FileInfo.of(data)
-        if old is not None and old.stat().st_size == len(data) and old.read_bytes() == data:
+        if old is not None and _same_bytes(old, data):
             self._link_or_copy(old, target)
             self.unchanged += 1
-            return True
-        target.write_bytes(data)
-        self.written += 1
-        return False
+        else:
+            with open(target, "wb") as handle:
+                handle.write(data)
+            self.written += 1
+            old = None
+        self.stats[relative] = _stat_of(target)
+        return old is not None
 
     def reuse(self, relative: str, old_infos: dict[str, FileInfo], old_stats: dict[str, list]) -> bool:
         """Keep the previous generation's file and its encodings as they are, unrendered.
@@ -221,28 +237,33 @@ class _Generation:
         """
         names = [relative] + [relative + encoding.suffix for encoding in ENCODINGS]
         olds = [self._old(name) for name in names]
-        if any(old is None or _stat_of(old) != old_stats.get(name) for name, old in zip(names, olds, strict=True)):
-            return False
         for name, old in zip(names, olds, strict=True):
-            target = _safe_target(self.root, name)
-            self._make_parent(target)
-            self._link_or_copy(old, target)
-            self.infos[name] = old_infos.get(name) or FileInfo.of(old.read_bytes())
+            if old is None or _stat_of(old) != old_stats.get(name):
+                return False
+        for name, old in zip(names, olds, strict=True):
+            self._link_or_copy(old, self._target(name))
+            self.infos[name] = old_infos.get(name) or FileInfo.of(_read(old))
+            self.stats[name] = old_stats[name]
             self.unchanged += 1
         return True
 
-    def put_compressed(self, relative: str, encoded: dict[str, bytes], *, source_unchanged: bool) -> None:
-        """Write every encoding (suffix → bytes); an unchanged file reuses its old copies."""
+    def put_compressed(self, relative: str, encoded: dict[str, bytes]) -> None:
+        """Write every encoding (suffix → bytes); one equal to the previous generation's is linked."""
         for encoding in ENCODINGS:
-            name = relative + encoding.suffix
-            old = self._old(name)
-            if source_unchanged and old is not None:
-                target = _safe_target(self.root, name)
-                self._link_or_copy(old, target)
-                self.infos[name] = FileInfo.of(old.read_bytes())
-                self.unchanged += 1
-            else:
-                self.put(name, encoded[encoding.suffix])
+            self.put(relative + encoding.suffix, encoded[encoding.suffix])
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def _same_bytes(path: str, data: bytes) -> bool:
+    """True when the file at ``path`` holds exactly ``data`` (False when it is gone)."""
+    try:
+        return os.stat(path).st_size == len(data) and _read(path) == data
+    except OSError:
+        return False
 
 
 PARALLEL_RENDER_THRESHOLD = 200  # fewer documents than this render in-process: a pool costs more
@@ -319,7 +340,7 @@ def unchanged_since(out_dir: Path, fingerprint: str) -> dict | None:
         live = _current_generation(out_dir)
         if live is None or live.parent != store:
             return None
-        _clean_leftovers(store, live)
+        _clean_leftovers(store, {live})
         if not (live / cdn.MANIFEST_PATH).is_file():
             return None
         recorded = _read_json(_signatures_file(store, live))
@@ -359,20 +380,23 @@ def export_site(
         _restore_moved_aside(out_dir, store)
         legacy = _plain_export_folder(out_dir)
         previous = _current_generation(out_dir) or legacy
-        _clean_leftovers(store, previous if previous and previous.parent == store else None)
+        kept = previous if previous and previous.parent == store else None
         number = 1 + max((int(p.name[1:]) for p in store.glob("g[0-9]*") if p.name[1:].isdigit()), default=0)
         generation = store / f"g{number:06d}"
         generation.mkdir()
-        old_files = _list_files(previous) if previous else set()
-        new = _Generation(generation, previous, old_files)
-        types: dict[str, str] = {}
-        paths = site_paths(catalog, settings)
-        # a feed whose signature is the previous export's keeps its files unrendered
-        signer = Signer(catalog, settings)
         old_signatures = _read_json(_signatures_file(store, previous)) if previous else {}
-        old_infos = _manifest_infos(previous) if previous else {}
         old_stats = old_signatures.get(_FILES_KEY) if reuse else None
         old_stats = old_stats if isinstance(old_stats, dict) else {}  # nothing reusable without it
+        # the files the previous export recorded (a walk only without that record: a walk costs
+        # a stat per file, and each recorded file is stat'ed again before it is reused anyway)
+        old_files = set(old_stats) if old_stats else _list_files(previous) if previous else set()
+        new = _Generation(generation, previous, old_files)
+        types: dict[str, str] = {}
+        documents = site_documents(catalog, settings)
+        paths = [path for path, _ in documents]
+        # a feed whose signature is the previous export's keeps its files unrendered
+        signer = Signer(catalog, settings)
+        old_infos = _manifest_infos(previous) if previous else {}
         signatures: dict[str, object] = {}
         old_over = old_signatures.get(_OVER_BUDGET_KEY)
         old_over = set(old_over) if isinstance(old_over, list) else set()
@@ -387,8 +411,7 @@ def export_site(
                 progress(done, len(paths))
 
         to_render: list[str] = []
-        for path in paths:
-            document = feed_document(path, catalog, settings)  # feeds and their archive pages
+        for path, document in documents:  # document: a feed's current document or archive page
             if document is not None:
                 feed, page, fmt = document
                 signatures[path] = signer.document(feed, page, fmt.extension)
@@ -399,8 +422,9 @@ def export_site(
                     advance()
                     continue
             to_render.append(path)
+        document_of = dict(documents)
         for path, rendered, encoded in render_paths(to_render, catalog, settings):
-            document = feed_document(path, catalog, settings)
+            document = document_of[path]
             current = document is not None and document[1] == 0  # a feed's current document
             types[path] = rendered.media_type
             unchanged = new.put(path, rendered.body)
@@ -409,7 +433,7 @@ def export_site(
                     changed.append(path)
                 if over_budget(rendered, settings):
                     over.append(path)
-            new.put_compressed(path, encoded, source_unchanged=unchanged)
+            new.put_compressed(path, encoded)
             advance()
         types = {path: types[path] for path in paths}  # site order, however the two passes filled it
         new.put(cdn.HEADERS_PATH, cdn.render_headers(types, settings))
@@ -418,27 +442,31 @@ def export_site(
         removed = len(old_files - set(new.infos))
         files = len(new.infos)
         signatures[_OVER_BUDGET_KEY] = over
-        signatures[_FILES_KEY] = {name: _stat_of(generation / name) for name in new.infos}
+        signatures[_FILES_KEY] = new.stats
         if inputs is not None:
             signatures[_INPUTS_KEY] = inputs
         if new.written == 0 and removed == 0 and legacy is None and previous is not None:
             shutil.rmtree(generation)  # nothing changed: leave the live generation alone
             _write_json(_signatures_file(store, previous), signatures)
+            _clean_leftovers(store, {kept} if kept else set())
             return ExportSummary(
                 out_dir, len(catalog.feeds), files, 0, files, 0, False, previous, over_budget=tuple(over)
             )
         _write_json(_signatures_file(store, generation), signatures)
         _flip(out_dir, generation, legacy, store)
+        # after the flip (the new site is visible by now): what killed runs left, and generations
+        # older than the one live until just now, which a reader mid-flip may still be using
+        _clean_leftovers(store, {generation, kept} if kept else {generation})
     return ExportSummary(
         out_dir, len(catalog.feeds), files, new.written, new.unchanged, removed, True, generation,
         changed=tuple(changed), over_budget=tuple(over),
     )  # fmt: skip
 
 
-def _stat_of(path: Path) -> list | None:
+def _stat_of(path: str | Path) -> list | None:
     """[size, mtime_ns] (a list: what JSON gives back), or None when the file is gone."""
     try:
-        stat = path.stat()
+        stat = os.stat(path)
     except OSError:
         return None
     return [stat.st_size, stat.st_mtime_ns]

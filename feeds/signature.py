@@ -46,6 +46,14 @@ class Signer:
             self._articles[article.uid] = digest
         return digest
 
+    def _items(self, items: tuple[Article, ...]) -> bytes:
+        """The items' digests, joined: one C-level pass over a warm memo (an export signs every document)."""
+        known = self._articles
+        try:
+            return b"".join([known[article.uid] for article in items])
+        except KeyError:
+            return b"".join([self._article(article) for article in items])
+
     def feed(self, feed: Feed, extension: str) -> str:
         """The signature of one feed's current document in one format (by file extension)."""
         return self.document(feed, 0, extension)
@@ -65,6 +73,5 @@ class Signer:
         links = pages if page == 0 else page < pages
         digest.update(repr((extension, feed.kind.value, feed.key, feed.slug, feed.name, feed.title,
                             feed.description, page, links, len(items))).encode())  # fmt: skip
-        for article in items or (feed.older[-1:] if page else ()):
-            digest.update(self._article(article))
+        digest.update(self._items(items or (feed.older[-1:] if page else ())))
         return digest.hexdigest()
