@@ -28,6 +28,13 @@ def _settings_digest(settings: Settings) -> bytes:
     return hashlib.sha256(repr(dataclasses.astuple(settings)).encode()).digest()
 
 
+# uid → (article, its digest), kept across Signers while the provider paths stay equal: a
+# reload keeps every unchanged Article object, so `export --watch` digests only what changed.
+# Checked by identity (the very same frozen object), so an entry can never go stale.
+_remembered: dict[str, tuple[Article, bytes]] = {}
+_remembered_paths: list[dict] = [{}]  # the provider paths every remembered digest was made with
+
+
 class Signer:
     """Signs the feeds of one catalog; each article is digested once however many feeds hold it."""
 
@@ -36,14 +43,22 @@ class Signer:
         self.base = _code_version() + _settings_digest(settings)
         self.page_size = settings.archive_page_size
         self._articles: dict[str, bytes] = {}
+        self._pages: dict[tuple[str, int], tuple[int, bytes]] = {}
+        if catalog.provider_paths != _remembered_paths[0] or len(_remembered) > 2 * catalog.article_count + 1000:
+            _remembered.clear()  # other paths, or mostly articles gone since
+            _remembered_paths[0] = catalog.provider_paths
 
     def _article(self, article: Article) -> bytes:
-        digest = self._articles.get(article.uid)
-        if digest is None:
+        uid = article.uid
+        known = _remembered.get(uid)
+        if known is not None and known[0] is article:
+            digest = known[1]
+        else:
             # the provider feed path is what the renderer reads from the catalog (RSS <source url>)
             provider_path = self.catalog.provider_paths.get(article.provider) if article.provider else None
             digest = hashlib.sha256(article.digest + repr(provider_path).encode()).digest()
-            self._articles[article.uid] = digest
+            _remembered[uid] = (article, digest)
+        self._articles[uid] = digest
         return digest
 
     def _items(self, items: tuple[Article, ...]) -> bytes:
@@ -67,11 +82,21 @@ class Signer:
         from the newest older item.
         """
         pages = archive_pages(feed, self.page_size)
-        items = document_items(feed, page, self.page_size)
+        count, items_digest = self._page(feed, page)
         digest = hashlib.sha256(self.base)
         # not feed.total: the feed document does not show it (the index page does)
         links = pages if page == 0 else page < pages
         digest.update(repr((extension, feed.kind.value, feed.key, feed.slug, feed.name, feed.title,
-                            feed.description, page, links, len(items))).encode())  # fmt: skip
-        digest.update(self._items(items or (feed.older[-1:] if page else ())))
+                            feed.description, page, links, count)).encode())  # fmt: skip
+        digest.update(items_digest)
         return digest.hexdigest()
+
+    def _page(self, feed: Feed, page: int) -> tuple[int, bytes]:
+        """(item count, digest of the items) of one document: computed once for all its formats."""
+        key = (feed.path, page)
+        known = self._pages.get(key)
+        if known is None:
+            items = document_items(feed, page, self.page_size)
+            shown = items or (feed.older[-1:] if page else ())
+            known = self._pages[key] = (len(items), hashlib.sha256(self._items(shown)).digest())
+        return known

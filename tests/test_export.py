@@ -335,6 +335,82 @@ def test_an_export_killed_at_any_stage_leaves_a_complete_site(articles: Path, tm
         assert contents(out) != old_site and summary.published
 
 
+def assert_site_is(out: Path, articles: Path) -> None:
+    """OUT_DIR holds exactly the site of ``articles``: every path, its .gz, and the metadata files."""
+    settings, catalog = load(articles)
+    site = contents(out)
+    paths = site_paths(catalog, settings)
+    assert set(site) == feed_files(paths) | set(METADATA_PATHS)
+    for path in paths:
+        body = render_path(path, catalog, settings).body
+        assert site[path] == body and gzip.decompress(site[path + ".gz"]) == body, path
+
+
+def three_exports(articles: Path, out: Path) -> tuple[Path, Path]:
+    """Export, add an article, export, add another; return (the first generation, the live one)."""
+    export(articles, out)
+    first = out.resolve()
+    write_article(articles, "zz-one.md", title="One more", topics=["Space"], provider="Orbit Daily")
+    export(articles, out)
+    write_article(articles, "zz-two.md", title="Two more", topics=["Oceans"], provider="Sea Times",
+                  date="2030-01-02T12:00:00Z")  # fmt: skip
+    return first, out.resolve()
+
+
+def test_the_generation_before_the_live_one_is_updated_in_place_and_the_live_one_is_left_whole(
+    articles: Path, tmp_path: Path
+) -> None:
+    """Export n+1 brings generation n-1 up to date instead of hard-linking every file into a new one."""
+    out, store = tmp_path / "out", tmp_path / ".out.d"
+    first, live = three_exports(articles, out)
+    assert first != live
+    before = snapshot(live)
+    summary = export(articles, out)
+    assert summary.published and summary.generation == first and out.resolve() == first
+    assert snapshot(live) == before  # the generation live until now: same inodes, mtimes and bytes
+    assert_site_is(out, articles)
+    assert sorted(p.name for p in store.glob("g*")) == sorted([first.name, live.name])
+    # files that did not change are the very files (inodes) the previous live generation had
+    settings, catalog = load(articles)
+    unchanged = [p for p in site_paths(catalog, settings) if p.startswith("providers/") and "orbit" not in p
+                 and "sea-times" not in p]  # fmt: skip
+    assert unchanged and all((out / p).stat().st_ino == (live / p).stat().st_ino for p in unchanged)
+    assert export(articles, out).published is False  # and the next run sees nothing to do
+
+
+def test_a_damaged_or_stray_file_in_the_standby_generation_never_reaches_the_site(
+    articles: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    first, _live = three_exports(articles, out)
+    damaged = first / "providers" / next(p.name for p in (first / "providers").iterdir() if p.suffix == ".rss")
+    damaged.unlink()  # its own inode: the live generation's copy stays as it was
+    damaged.write_bytes(b"CORRUPT")
+    (first / "topics" / "space.json").unlink()  # a file of the standby gone
+    export(articles, out)
+    assert out.resolve() == first
+    assert_site_is(out, articles)
+
+
+@pytest.mark.parametrize("stage", ["before-write", "midway", "before-flip"])
+def test_an_export_killed_while_updating_the_standby_leaves_the_live_site_whole(
+    articles: Path, tmp_path: Path, stage: str
+) -> None:
+    out, store = tmp_path / "out", tmp_path / ".out.d"
+    first, live = three_exports(articles, out)
+    old_site = contents(out)
+    run_killed(articles, out, stage)
+    assert out.resolve() == live and contents(out) == old_site
+    complete = stage == "before-flip"  # updated whole, its record written: a standby as good as any
+    assert (store / f"signatures.{first.name}.json").exists() is complete  # else never trusted again
+    export(articles, out)
+    assert_site_is(out, articles)
+    new_live = out.resolve()
+    # a half-updated standby is not reused: a fresh generation takes its place
+    assert new_live == first if complete else new_live not in (first, live)
+    assert sorted(p.name for p in store.glob("g*")) == sorted([live.name, new_live.name])
+
+
 def files_in_new_generation(store: Path, live: Path) -> int:
     """How far a running export got; the folder may vanish under us (a cleaning run)."""
     fresh = [g for g in store.glob("g*") if g.resolve() != live]
