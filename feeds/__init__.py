@@ -11,7 +11,9 @@ from pathlib import Path
 __version__ = "0.1.0"
 
 # Libraries whose behaviour shapes what we read or write (their versions are part of the fingerprint).
-_SHAPING_LIBRARIES = ("PyYAML", "ftfy", "python-dateutil", "feedgen", "lxml", "python-slugify", "text-unidecode")
+_SHAPING_LIBRARIES = (
+    "PyYAML", "ftfy", "python-dateutil", "feedgen", "lxml", "python-slugify", "text-unidecode", "zlib-ng"
+)
 
 
 @functools.cache
