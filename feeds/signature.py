@@ -47,17 +47,23 @@ class Signer:
         if catalog.provider_paths != _remembered_paths[0] or len(_remembered) > 2 * catalog.article_count + 1000:
             _remembered.clear()  # other paths, or mostly articles gone since
             _remembered_paths[0] = catalog.provider_paths
+        self._paths = _remembered_paths[0]  # equal to ours; the memo serves us while it is still for these
+
+    def _memo(self) -> dict[str, tuple[Article, bytes]]:
+        """The shared memo, or a private empty one once a Signer of other provider paths took it over."""
+        return _remembered if _remembered_paths[0] is self._paths else {}
 
     def _article(self, article: Article) -> bytes:
         uid = article.uid
-        known = _remembered.get(uid)
+        memo = self._memo()
+        known = memo.get(uid)
         if known is not None and known[0] is article:
             digest = known[1]
         else:
             # the provider feed path is what the renderer reads from the catalog (RSS <source url>)
             provider_path = self.catalog.provider_paths.get(article.provider) if article.provider else None
             digest = hashlib.sha256(article.digest + repr(provider_path).encode()).digest()
-            _remembered[uid] = (article, digest)
+            memo[uid] = (article, digest)
         self._articles[uid] = digest
         return digest
 
@@ -67,7 +73,14 @@ class Signer:
         try:
             return b"".join([known[article.uid] for article in items])
         except KeyError:
-            return b"".join([self._article(article) for article in items])
+            pass
+        # first sight in this Signer: what an earlier Signer made for the very same object is good
+        remembered = self._memo()
+        for article in items:
+            if article.uid not in known:
+                entry = remembered.get(article.uid)
+                known[article.uid] = entry[1] if entry is not None and entry[0] is article else self._article(article)
+        return b"".join([known[article.uid] for article in items])
 
     def feed(self, feed: Feed, extension: str) -> str:
         """The signature of one feed's current document in one format (by file extension)."""

@@ -59,11 +59,12 @@ def site_documents(catalog: Catalog, settings: Settings) -> list[tuple[str, tupl
     documents: list[tuple[str, tuple[Feed, int, Format] | None]] = [
         (INDEX_PATH, None), (OPML_PATH, None), (STYLESHEET_PATH, None)
     ]  # fmt: skip
-    for feed in catalog.feeds:
-        documents.extend((f"{feed.path}.{fmt.extension}", (feed, 0, fmt)) for fmt in formats)
-    for feed in catalog.feeds:
+    feed_paths = [(feed, feed.path) for feed in catalog.feeds]  # a property: computed once per feed
+    for feed, path in feed_paths:
+        documents.extend((f"{path}.{fmt.extension}", (feed, 0, fmt)) for fmt in formats)
+    for feed, path in feed_paths:
         for page in range(1, archive_pages(feed, settings.archive_page_size) + 1):
-            documents.extend((archive_path(feed.path, page, fmt), (feed, page, fmt)) for fmt in formats)
+            documents.extend((archive_path(path, page, fmt), (feed, page, fmt)) for fmt in formats)
     return documents
 
 

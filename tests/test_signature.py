@@ -57,3 +57,20 @@ def test_settings_change_every_signature() -> None:
     before, _ = _signatures(articles, settings)
     after, _ = _signatures(articles, dataclasses.replace(settings, site_title="Another title"))
     assert all(before[path] != after[path] for path in before)
+
+
+def test_signers_of_other_provider_paths_never_share_an_article_digest() -> None:
+    """Digests are remembered across Signers (for `export --watch`), but only for the same provider paths."""
+    settings = Settings(base_url=BASE_URL)
+    catalog = build_catalog(read_folder(SAMPLES, settings).articles, settings)
+    moved_paths = {provider: path + "-moved" for provider, path in catalog.provider_paths.items()}
+    moved = dataclasses.replace(catalog, provider_paths=moved_paths)
+    feed = catalog.get("all")
+    assert feed is not None and feed.items
+    first, second = Signer(catalog, settings), Signer(moved, settings)  # the second takes the memo over
+    moved_signature, kept_signature = second.feed(feed, "rss"), first.feed(feed, "rss")
+    assert moved_signature != kept_signature  # the RSS <source url> of every item moved
+    assert kept_signature == Signer(catalog, settings).feed(feed, "rss")
+    assert moved_signature == Signer(moved, settings).feed(feed, "rss")
+    # and a Signer made after another of the same paths reuses its digests, with equal results
+    assert Signer(moved, settings).feed(feed, "atom") == second.feed(feed, "atom")
