@@ -9,15 +9,17 @@ any point leaves the previous generation in place; the next run removes what
 the killed one left behind. An export that changes nothing publishes nothing.
 
 Two generations are kept: the live one and the one live before it (the
-*standby*). The next export brings the standby up to date in place — only the
-files that differ from the new site are replaced, removed or added, each as a
-new file (never written into, since a standby file may be a hard link to a live
-one) — and flips to it. At 100,000 articles with archive pages that is a few
-files instead of ~30,000 hard links per change. The standby's record (its
-signatures file) is deleted before it is touched, so a run killed halfway leaves
-a folder that is never trusted again: the next run builds a fresh generation.
-A file put into the standby folder by hand, outside any record, is not looked for
-(it would be published with the rest: `.OUT_DIR.d` is the export's alone).
+*standby*). The next export recycles the standby: renames it to the new
+generation's name (a reader still copying it by its old path sees files vanish,
+as when it was deleted, never a mix), brings it up to date — only the files that
+differ from the new site are replaced, removed or added, each as a new file
+(never written into: a standby file may be a hard link to a live one); files
+outside its record and folders left empty go — and flips to it. At 100,000
+articles with archive pages that is a few files instead of ~30,000 hard links
+per change. The standby's record (its signatures file) is deleted before it is
+touched, so a run killed halfway leaves a folder that is never trusted again:
+the next run builds a fresh generation. A standby holding a symlink is not
+recycled either.
 
 The generation that was live before the flip is kept until the next export, so
 a reader that resolved ``OUT_DIR`` just before the flip (nginx mid-request,
@@ -27,6 +29,7 @@ Atomic against a killed process, not against power loss: nothing is fsynced.
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import gc
 import json
@@ -107,6 +110,16 @@ def site_files(catalog: Catalog, settings: Settings) -> dict[str, bytes]:
     return files
 
 
+def _real_out_dir(out_dir: Path) -> Path:
+    """``out_dir`` with its parent's symlinks resolved (not its own: it is the export's symlink).
+
+    The live generation is found by resolving ``out_dir``; the store must be spelled
+    the same way, or the live generation would not be recognised as one of its own.
+    """
+    out_dir = out_dir.absolute()
+    return out_dir.parent.resolve() / out_dir.name
+
+
 def _generations(out_dir: Path) -> Path:
     return out_dir.parent / f".{out_dir.name}.d"
 
@@ -135,23 +148,69 @@ def _current_generation(out_dir: Path) -> Path | None:
     return None
 
 
+def _standby_candidate(store: Path, live: Path) -> Path | None:
+    """The newest generation beside the live one that has its export's record (signatures file)."""
+    candidates = sorted((g for g in store.glob("g[0-9]*") if g.name != live.name and g.is_dir()), reverse=True)
+    return next((g for g in candidates if _signatures_file(store, g).is_file()), None)
+
+
 def _standby(store: Path, live: Path) -> _Standby | None:
-    """The newest complete generation beside the live one whose export's record is intact, if any.
+    """The standby generation, when its record is intact; None when there is none to trust.
 
     Only a generation with its signatures file qualifies: an export that starts
     changing a standby deletes that file first, so a half-updated one never does.
     """
-    candidates = sorted((g for g in store.glob("g[0-9]*") if g.is_dir() and g.name != live.name), reverse=True)
-    for candidate in candidates:
-        recorded = _read_json(_signatures_file(store, candidate))
-        stats = recorded.get(_FILES_KEY)
-        if isinstance(stats, dict) and stats and (candidate / cdn.MANIFEST_PATH).is_file():
-            return _Standby(candidate, stats, recorded)
+    candidate = _standby_candidate(store, live)
+    if candidate is None:
+        return None
+    recorded = _read_json(_signatures_file(store, candidate))
+    stats = recorded.get(_FILES_KEY)
+    if isinstance(stats, dict) and stats and (candidate / cdn.MANIFEST_PATH).is_file():
+        return _Standby(candidate, stats, recorded)
     return None
 
 
+def _walk_or_none(root: Path) -> tuple[list[str], list[str]] | None:
+    try:
+        return _walk(str(root))
+    except OSError:
+        return None
+
+
+def _walk(root: str) -> tuple[list[str], list[str]] | None:
+    """(files, folders) under ``root``, relative, from directory entries alone (no stat per file).
+
+    None when anything is neither a plain file nor a folder (a symlink, say): a
+    standby with such a thing in it is not updated in place (a symlinked folder
+    could lead its updates into the live generation), a fresh generation is made.
+    """
+    files: list[str] = []
+    folders: list[str] = []
+    pending = [""]
+    while pending:
+        relative = pending.pop()
+        with os.scandir(f"{root}/{relative}" if relative else root) as entries:
+            for entry in entries:
+                name = f"{relative}/{entry.name}" if relative else entry.name
+                if entry.is_symlink():
+                    return None
+                if entry.is_dir(follow_symlinks=False):
+                    folders.append(name)
+                    pending.append(name)
+                elif entry.is_file(follow_symlinks=False):
+                    files.append(name)
+                else:
+                    return None
+    return files, folders
+
+
 def _clean_leftovers(store: Path, keep: set[Path]) -> None:
-    """Remove generations (and their signatures) a killed or finished run left behind, except ``keep``."""
+    """Remove generations (and their records) a killed or finished run left behind, except ``keep``.
+
+    Whatever ``keep`` says, the generation ``OUT_DIR`` points to is never removed.
+    """
+    live = _current_generation(store.parent / store.name[1:].removesuffix(".d"))
+    keep = keep | {live} if live is not None else keep
     kept_names = {_LOCK_NAME} | {g.name for g in keep} | {_signatures_file(store, g).name for g in keep}
     for entry in store.iterdir():
         if entry.name in kept_names:
@@ -160,6 +219,8 @@ def _clean_leftovers(store: Path, keep: set[Path]) -> None:
             shutil.rmtree(entry, ignore_errors=True)
         else:
             entry.unlink(missing_ok=True)
+    for name in [name for name in _parsed if name.startswith(f"{store}/") and not os.path.exists(name)]:
+        del _parsed[name]  # what this process remembered of files now gone
 
 
 def _list_files(root: Path) -> set[str]:
@@ -205,10 +266,10 @@ def _render_worker_start() -> None:
 class _Standby:
     """A complete generation that is not live (the one live before the last flip), as its export left it.
 
-    Brought up to date in place, it becomes the next generation: only what differs
-    from the new site is touched, instead of hard-linking every file into a new
-    folder (tens of thousands of links at 100,000 articles). ``stats`` and
-    ``signatures`` are what its export recorded; ``infos`` come from its manifest.
+    Renamed to the next generation's name and brought up to date there, it saves
+    hard-linking every file into a new folder (tens of thousands of links at
+    100,000 articles): only what differs from the new site is touched. ``stats``
+    and ``signatures`` are what its export recorded.
     """
 
     root: Path
@@ -217,7 +278,7 @@ class _Standby:
 
 
 class _Generation:
-    """Fills the next generation folder: a new one, or the standby one updated in place.
+    """Fills the next generation folder: a new one, or a recycled standby brought up to date.
 
     Files equal to the live (previous) generation's are hard links to them, so
     their bytes, inode and mtime stay as they were. Nothing is ever written into
@@ -229,11 +290,21 @@ class _Generation:
     [size, mtime_ns]; a hard link keeps both, so a linked file's stat is carried over.
     """
 
-    def __init__(self, root: Path, previous: Path | None, old_files: set[str], standby: _Standby | None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        previous: Path | None,
+        old_files: set[str],
+        standby: _Standby | None = None,
+        walked: tuple[list[str], list[str]] | None = None,
+    ) -> None:
         self.root, self.previous, self.old_files = str(root), str(previous) if previous else None, old_files
         self.standby = standby
-        # files the folder holds now (a standby's, as its export recorded them), until replaced or removed
-        self.present: dict[str, list] = dict(standby.stats) if standby else {}
+        # files the folder holds now (``walked``: a standby's), with the stat its export recorded
+        # (None for a file outside the record: it goes), until each is replaced or removed
+        files, self._old_folders = walked if walked is not None else ([], [])
+        recorded = standby.stats if standby is not None else {}
+        self.present: dict[str, list | None] = {name: recorded.get(name) for name in files}
         self.infos: dict[str, FileInfo] = {}
         self.stats: dict[str, list | None] = {}
         # [size, mtime_ns] of the live generation's file, for each file placed equal to it
@@ -253,20 +324,16 @@ class _Generation:
         if parent not in self._folders:
             os.makedirs(parent, exist_ok=True)
             self._folders.add(parent)
-        if self.present.pop(relative, None) is not None:
-            try:
-                os.unlink(target)
-            except FileNotFoundError:
-                pass
+        if relative in self.present:
+            del self.present[relative]
+            _unlink(target)
         return target
 
     def _link_or_copy(self, old: str, target: str) -> None:
         try:
             os.link(old, target)
-        except FileExistsError:  # a stray file in a standby, unrecorded: it goes (never copy into it)
-            os.unlink(target)
-            self._link_or_copy(old, target)
         except OSError:  # a file system without hard links: a copy keeps bytes and mtime
+            _unlink(target)  # never copy into an existing file: it may be a live one's hard link
             shutil.copy2(old, target)
 
     def put(self, relative: str, data: bytes) -> bool:
@@ -279,12 +346,7 @@ class _Generation:
             self.unchanged += 1
             self.stats[relative] = self.live_stats[relative] = _stat_of(target)
             return True
-        try:
-            handle = open(target, "xb")  # x: never into an existing file (see the class)
-        except FileExistsError:  # a stray file in a standby, unrecorded: it goes
-            os.unlink(target)
-            handle = open(target, "xb")
-        with handle:
+        with open(target, "xb") as handle:  # x: never into an existing file (see the class)
             handle.write(data)
         self.written += 1
         self.stats[relative] = _stat_of(target)
@@ -300,21 +362,21 @@ class _Generation:
         a damaged or edited file is rendered again, never kept.
         """
         names = [relative] + [relative + encoding.suffix for encoding in ENCODINGS]
+        olds = [self._old(name) for name in names]
+        for name, old in zip(names, olds, strict=True):
+            if old is None or _stat_of(old) != old_stats.get(name):
+                return False
         standby = self.standby
         if standby is not None and standby.signatures.get(relative) == signature:
-            # the standby's own copy, when it is as recorded: the live one need not even be looked at
+            # the standby's own copy, when it is as its export recorded it: nothing to do
             pairs = [(name, self.present.get(name)) for name in names]
             if all(stat is not None and _stat_of(f"{self.root}/{name}") == stat for name, stat in pairs):
                 for name, stat in pairs:
                     del self.present[name]
                     self.infos[name] = old_infos.get(name) or FileInfo.of(_read(f"{self.root}/{name}"))
-                    self.stats[name], self.live_stats[name] = stat, old_stats.get(name)
+                    self.stats[name], self.live_stats[name] = stat, old_stats[name]
                     self.unchanged += 1
                 return True
-        olds = [self._old(name) for name in names]
-        for name, old in zip(names, olds, strict=True):
-            if old is None or _stat_of(old) != old_stats.get(name):
-                return False
         for name, old in zip(names, olds, strict=True):
             self._link_or_copy(old, self._target(name))
             self.infos[name] = old_infos.get(name) or FileInfo.of(_read(old))
@@ -328,9 +390,22 @@ class _Generation:
             self.put(relative + encoding.suffix, encoded[encoding.suffix])
 
     def remove_rest(self) -> None:
-        """Remove what a standby held that the new site does not (a feed gone, an archive page fewer)."""
+        """Remove what a standby held that the new site does not (a feed gone, a stray file), then its empty folders."""
         for relative in list(self.present):
-            self._target(relative)
+            _unlink(f"{self.root}/{relative}")
+        self.present.clear()
+        for folder in sorted(self._old_folders, key=lambda name: name.count("/"), reverse=True):
+            try:
+                os.rmdir(f"{self.root}/{folder}")  # only succeeds when empty
+            except OSError:
+                pass
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def _read(path: str) -> bytes:
@@ -411,7 +486,7 @@ def unchanged_since(out_dir: Path, fingerprint: str) -> dict | None:
     write. Leftovers of a killed run are cleaned up either way (under the export
     lock), and an export whose manifest is gone never counts as current.
     """
-    out_dir = out_dir.absolute()
+    out_dir = _real_out_dir(out_dir)
     store = _generations(out_dir)
     if not store.is_dir():
         return None
@@ -420,8 +495,8 @@ def unchanged_since(out_dir: Path, fingerprint: str) -> dict | None:
         live = _current_generation(out_dir)
         if live is None or live.parent != store:
             return None
-        standby = _standby(store, live)
-        _clean_leftovers(store, {live, standby.root} if standby else {live})
+        standby = _standby_candidate(store, live)
+        _clean_leftovers(store, {live, standby} if standby else {live})
         if not (live / cdn.MANIFEST_PATH).is_file():
             return None
         recorded = _read_json(_signatures_file(store, live))
@@ -449,7 +524,7 @@ def export_site(
     that nothing changed without reading a single article. ``reuse=False``
     renders every file again, trusting nothing of the previous export.
     """
-    out_dir = out_dir.absolute()
+    out_dir = _real_out_dir(out_dir)
     if out_dir.exists() and not out_dir.is_symlink() and not out_dir.is_dir():
         raise ExportError(f"{out_dir} exists and is not a folder")
     store = _generations(out_dir)
@@ -469,22 +544,31 @@ def export_site(
         # a stat per file, and each recorded file is stat'ed again before it is reused anyway)
         old_files = set(old_stats) if old_stats else _list_files(previous) if previous else set()
         standby = _standby(store, kept) if reuse and kept is not None and old_stats else None
-        if standby is not None:
-            generation = standby.root
-            # from here on the standby is being changed: without its record, a killed run
-            # leaves it as a leftover to remove, never as a standby to trust
-            _signatures_file(store, generation).unlink()
+        walked = _walk_or_none(standby.root) if standby is not None else None
+        number = 1 + max((int(p.name[1:]) for p in store.glob("g[0-9]*") if p.name[1:].isdigit()), default=0)
+        generation = store / f"g{number:06d}"
+        if standby is not None and walked is not None:
+            # Recycled: its record goes first (a killed run leaves a leftover to remove, never a
+            # standby to trust), then the folder takes the new generation's name, so a reader
+            # still copying it by its old path fails loudly (files vanish, as when it was
+            # deleted) instead of copying a mix of two sites.
+            _signatures_file(store, standby.root).unlink()
+            os.rename(standby.root, generation)
+            standby = dataclasses.replace(standby, root=generation)
         else:
-            number = 1 + max((int(p.name[1:]) for p in store.glob("g[0-9]*") if p.name[1:].isdigit()), default=0)
-            generation = store / f"g{number:06d}"
+            standby = walked = None
             generation.mkdir()
-        new = _Generation(generation, previous, old_files, standby)
+        new = _Generation(generation, previous, old_files, standby, walked)
         types: dict[str, str] = {}
         documents = site_documents(catalog, settings)
         paths = [path for path, _ in documents]
         # a feed whose signature is the previous export's keeps its files unrendered
         signer = Signer(catalog, settings)
-        old_infos = _manifest_infos(previous) if previous else {}
+        # digests of the live files, from its manifest, when the manifest is as its export left it
+        manifest_intact = previous is not None and _stat_of(previous / cdn.MANIFEST_PATH) == old_stats.get(
+            cdn.MANIFEST_PATH
+        )
+        old_infos = _manifest_infos(previous) if previous is not None and manifest_intact else {}
         signatures: dict[str, object] = {}
         old_over = old_signatures.get(_OVER_BUDGET_KEY)
         old_over = set(old_over) if isinstance(old_over, list) else set()
@@ -572,16 +656,17 @@ def _stat_of(path: str | Path) -> list | None:
 # What this process last wrote or read of its own metadata files, by path: (identity, value).
 # An export reads the previous one's signatures and manifest; `export --watch` wrote them
 # itself a moment ago, so the parsed value is taken again as long as the file's identity
-# (inode, size, mtime_ns) is what it was. Values are shared: callers never change them.
-_parsed: dict[str, tuple[tuple[int, int, int], object]] = {}
+# (device, inode, size, mtime_ns, ctime_ns) is what it was. Values are shared: callers never change them.
+_parsed: dict[str, tuple[tuple[int, ...], object]] = {}
 
 
-def _identity(path: Path) -> tuple[int, int, int] | None:
+def _identity(path: Path) -> tuple[int, ...] | None:
     try:
         stat = os.stat(path)
     except OSError:
         return None
-    return (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    # ctime too: unlike mtime it cannot be set back (touch -r, cp -p, rsync --inplace)
+    return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
 
 
 def _remember(path: Path, value: object) -> None:

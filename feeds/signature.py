@@ -28,11 +28,12 @@ def _settings_digest(settings: Settings) -> bytes:
     return hashlib.sha256(repr(dataclasses.astuple(settings)).encode()).digest()
 
 
-# uid → (article, its digest), kept across Signers while the provider paths stay equal: a
-# reload keeps every unchanged Article object, so `export --watch` digests only what changed.
-# Checked by identity (the very same frozen object), so an entry can never go stale.
-_remembered: dict[str, tuple[Article, bytes]] = {}
-_remembered_paths: list[dict] = [{}]  # the provider paths every remembered digest was made with
+# (provider paths, memo): uid → (article, its digest), kept across Signers while the provider
+# paths stay equal. A reload keeps every unchanged Article object, so `export --watch` digests
+# only what changed; entries are checked by identity (the very same frozen object), so one can
+# never go stale. Replaced whole (one assignment) when the paths change, and each Signer keeps
+# the memo it started with, so Signers of other paths (in other threads too) never share one.
+_shared: tuple[dict, dict[str, tuple[Article, bytes]]] = ({}, {})
 
 
 class Signer:
@@ -44,18 +45,16 @@ class Signer:
         self.page_size = settings.archive_page_size
         self._articles: dict[str, bytes] = {}
         self._pages: dict[tuple[str, int], tuple[int, bytes]] = {}
-        if catalog.provider_paths != _remembered_paths[0] or len(_remembered) > 2 * catalog.article_count + 1000:
-            _remembered.clear()  # other paths, or mostly articles gone since
-            _remembered_paths[0] = catalog.provider_paths
-        self._paths = _remembered_paths[0]  # equal to ours; the memo serves us while it is still for these
-
-    def _memo(self) -> dict[str, tuple[Article, bytes]]:
-        """The shared memo, or a private empty one once a Signer of other provider paths took it over."""
-        return _remembered if _remembered_paths[0] is self._paths else {}
+        global _shared
+        paths, memo = _shared
+        if paths != catalog.provider_paths or len(memo) > 2 * catalog.article_count + 1000:
+            memo = {}  # other paths, or mostly articles gone since
+            _shared = (catalog.provider_paths, memo)
+        self._memo = memo
 
     def _article(self, article: Article) -> bytes:
         uid = article.uid
-        memo = self._memo()
+        memo = self._memo
         known = memo.get(uid)
         if known is not None and known[0] is article:
             digest = known[1]
@@ -75,7 +74,7 @@ class Signer:
         except KeyError:
             pass
         # first sight in this Signer: what an earlier Signer made for the very same object is good
-        remembered = self._memo()
+        remembered = self._memo
         for article in items:
             if article.uid not in known:
                 entry = remembered.get(article.uid)

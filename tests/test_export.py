@@ -357,19 +357,21 @@ def three_exports(articles: Path, out: Path) -> tuple[Path, Path]:
     return first, out.resolve()
 
 
-def test_the_generation_before_the_live_one_is_updated_in_place_and_the_live_one_is_left_whole(
+def test_the_generation_before_the_live_one_is_recycled_and_the_live_one_is_left_whole(
     articles: Path, tmp_path: Path
 ) -> None:
-    """Export n+1 brings generation n-1 up to date instead of hard-linking every file into a new one."""
+    """Export n+1 renames generation n-1 and brings it up to date, instead of hard-linking every file anew."""
     out, store = tmp_path / "out", tmp_path / ".out.d"
     first, live = three_exports(articles, out)
     assert first != live
-    before = snapshot(live)
+    first_folder, before = first.stat().st_ino, snapshot(live)
     summary = export(articles, out)
-    assert summary.published and summary.generation == first and out.resolve() == first
+    recycled = out.resolve()
+    assert summary.published and summary.generation == recycled and recycled.name not in (first.name, live.name)
+    assert recycled.stat().st_ino == first_folder and not first.exists()  # the same folder, renamed
     assert snapshot(live) == before  # the generation live until now: same inodes, mtimes and bytes
     assert_site_is(out, articles)
-    assert sorted(p.name for p in store.glob("g*")) == sorted([first.name, live.name])
+    assert sorted(p.name for p in store.glob("g*")) == sorted([live.name, recycled.name])
     # files that did not change are the very files (inodes) the previous live generation had
     settings, catalog = load(articles)
     unchanged = [p for p in site_paths(catalog, settings) if p.startswith("providers/") and "orbit" not in p
@@ -378,36 +380,85 @@ def test_the_generation_before_the_live_one_is_updated_in_place_and_the_live_one
     assert export(articles, out).published is False  # and the next run sees nothing to do
 
 
-def test_a_damaged_or_stray_file_in_the_standby_generation_never_reaches_the_site(
-    articles: Path, tmp_path: Path
-) -> None:
+def test_damaged_missing_or_stray_files_in_the_standby_never_reach_the_site(articles: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     first, _live = three_exports(articles, out)
+    first_folder = first.stat().st_ino
     damaged = first / "providers" / next(p.name for p in (first / "providers").iterdir() if p.suffix == ".rss")
     damaged.unlink()  # its own inode: the live generation's copy stays as it was
     damaged.write_bytes(b"CORRUPT")
     (first / "topics" / "space.json").unlink()  # a file of the standby gone
+    (first / "debug.txt").write_text("left by hand")  # strays, outside any record
+    (first / "topics" / "old").mkdir()
+    (first / "topics" / "old" / "x.rss").write_text("<rss/>")
     export(articles, out)
-    assert out.resolve() == first
+    assert out.resolve().stat().st_ino == first_folder  # recycled, strays and all
+    assert_site_is(out, articles)  # exactly the site: no stray file
+    assert not (out / "topics" / "old").exists()  # nor the folder it was in
+
+
+@pytest.mark.parametrize("damage", ["missing", "replaced", "gz replaced"])
+def test_damage_to_the_live_generation_is_repaired_even_with_a_standby(
+    articles: Path, tmp_path: Path, damage: str
+) -> None:
+    """The standby may hold a good copy, but the live site must not stay broken: the next export repairs it."""
+    out = tmp_path / "out"
+    three_exports(articles, out)
+    export(articles, out)  # a standby exists from now on
+    export(articles, out)  # nothing changed: the standby now equals the live generation
+    damaged = out / ("topics/space.rss.gz" if damage == "gz replaced" else "topics/space.rss")
+    damaged.unlink()
+    if damage != "missing":
+        damaged.write_bytes(b"CORRUPT")  # a new inode: the standby's copy is untouched
+    export(articles, out)  # no input changed
+    assert_site_is(out, articles)
+    assert export(articles, out).published is False
+
+
+def test_a_standby_holding_a_symlink_is_not_recycled(articles: Path, tmp_path: Path) -> None:
+    """A symlinked folder in the standby could lead its in-place updates into the live generation."""
+    out = tmp_path / "out"
+    first, live = three_exports(articles, out)
+    before = snapshot(live)
+    shutil.rmtree(first / "topics")
+    (first / "topics").symlink_to(live / "topics")
+    first_folder = first.stat().st_ino
+    export(articles, out)
+    assert snapshot(live) == before
+    assert out.resolve().stat().st_ino != first_folder  # a fresh generation
     assert_site_is(out, articles)
 
 
+def test_an_out_dir_under_a_symlinked_folder_keeps_its_live_generation(articles: Path, tmp_path: Path) -> None:
+    """/var/www -> /srv/www: the store and the live generation must be spelled alike, or the live one is lost."""
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "alias").symlink_to(real)
+    out = tmp_path / "alias" / "out"
+    for _ in range(4):
+        export(articles, out)  # nothing changes after the first
+        assert_site_is(out, articles)
+    write_article(articles, "zz-one.md", title="One more", topics=["Space"], provider="Orbit Daily")
+    for _ in range(3):
+        export(articles, out)
+        assert_site_is(out, articles)
+
+
 @pytest.mark.parametrize("stage", ["before-write", "midway", "before-flip"])
-def test_an_export_killed_while_updating_the_standby_leaves_the_live_site_whole(
+def test_an_export_killed_while_recycling_the_standby_leaves_the_live_site_whole(
     articles: Path, tmp_path: Path, stage: str
 ) -> None:
     out, store = tmp_path / "out", tmp_path / ".out.d"
     first, live = three_exports(articles, out)
-    old_site = contents(out)
+    first_folder, old_site = first.stat().st_ino, contents(out)
     run_killed(articles, out, stage)
     assert out.resolve() == live and contents(out) == old_site
-    complete = stage == "before-flip"  # updated whole, its record written: a standby as good as any
-    assert (store / f"signatures.{first.name}.json").exists() is complete  # else never trusted again
+    assert not first.exists() and not (store / f"signatures.{first.name}.json").exists()
     export(articles, out)
     assert_site_is(out, articles)
     new_live = out.resolve()
-    # a half-updated standby is not reused: a fresh generation takes its place
-    assert new_live == first if complete else new_live not in (first, live)
+    # only a recycled folder completed before the kill (its record written) is recycled again
+    assert (new_live.stat().st_ino == first_folder) is (stage == "before-flip")
     assert sorted(p.name for p in store.glob("g*")) == sorted([live.name, new_live.name])
 
 
