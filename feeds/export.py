@@ -29,7 +29,6 @@ Atomic against a killed process, not against power loss: nothing is fsynced.
 
 from __future__ import annotations
 
-import dataclasses
 import fcntl
 import gc
 import json
@@ -154,37 +153,35 @@ def _standby_candidate(store: Path, live: Path) -> Path | None:
     return next((g for g in candidates if _signatures_file(store, g).is_file()), None)
 
 
-def _standby(store: Path, live: Path) -> _Standby | None:
-    """The standby generation, when its record is intact; None when there is none to trust.
+def _standby(store: Path, live: Path) -> Path | None:
+    """The standby generation, when its export's record is intact; None when there is none to trust.
 
-    Only a generation with its signatures file qualifies: an export that starts
-    changing a standby deletes that file first, so a half-updated one never does.
+    Only a generation with its signatures file (and the files it records) qualifies:
+    an export that starts recycling a standby deletes that file first, so a
+    half-updated one never does.
     """
     candidate = _standby_candidate(store, live)
     if candidate is None:
         return None
-    recorded = _read_json(_signatures_file(store, candidate))
-    stats = recorded.get(_FILES_KEY)
-    if isinstance(stats, dict) and stats and (candidate / cdn.MANIFEST_PATH).is_file():
-        return _Standby(candidate, stats, recorded)
-    return None
+    stats = _read_json(_signatures_file(store, candidate)).get(_FILES_KEY)
+    return candidate if isinstance(stats, dict) and stats and (candidate / cdn.MANIFEST_PATH).is_file() else None
 
 
-def _walk_or_none(root: Path) -> tuple[list[str], list[str]] | None:
+def _walk_or_none(root: Path) -> tuple[dict[str, int], list[str]] | None:
     try:
         return _walk(str(root))
     except OSError:
         return None
 
 
-def _walk(root: str) -> tuple[list[str], list[str]] | None:
-    """(files, folders) under ``root``, relative, from directory entries alone (no stat per file).
+def _walk(root: str) -> tuple[dict[str, int], list[str]] | None:
+    """({file: inode}, folders) under ``root``, relative, from directory entries alone (no stat per file).
 
     None when anything is neither a plain file nor a folder (a symlink, say): a
     standby with such a thing in it is not updated in place (a symlinked folder
     could lead its updates into the live generation), a fresh generation is made.
     """
-    files: list[str] = []
+    files: dict[str, int] = {}
     folders: list[str] = []
     pending = [""]
     while pending:
@@ -198,7 +195,7 @@ def _walk(root: str) -> tuple[list[str], list[str]] | None:
                     folders.append(name)
                     pending.append(name)
                 elif entry.is_file(follow_symlinks=False):
-                    files.append(name)
+                    files[name] = entry.inode()
                 else:
                     return None
     return files, folders
@@ -262,21 +259,6 @@ def _render_worker_start() -> None:
     die_with_parent()
 
 
-@dataclass(frozen=True, slots=True)
-class _Standby:
-    """A complete generation that is not live (the one live before the last flip), as its export left it.
-
-    Renamed to the next generation's name and brought up to date there, it saves
-    hard-linking every file into a new folder (tens of thousands of links at
-    100,000 articles): only what differs from the new site is touched. ``stats``
-    and ``signatures`` are what its export recorded.
-    """
-
-    root: Path
-    stats: dict[str, list]
-    signatures: dict[str, object]
-
-
 class _Generation:
     """Fills the next generation folder: a new one, or a recycled standby brought up to date.
 
@@ -295,16 +277,12 @@ class _Generation:
         root: Path,
         previous: Path | None,
         old_files: set[str],
-        standby: _Standby | None = None,
-        walked: tuple[list[str], list[str]] | None = None,
+        walked: tuple[dict[str, int], list[str]] | None = None,
     ) -> None:
         self.root, self.previous, self.old_files = str(root), str(previous) if previous else None, old_files
-        self.standby = standby
-        # files the folder holds now (``walked``: a standby's), with the stat its export recorded
-        # (None for a file outside the record: it goes), until each is replaced or removed
-        files, self._old_folders = walked if walked is not None else ([], [])
-        recorded = standby.stats if standby is not None else {}
-        self.present: dict[str, list | None] = {name: recorded.get(name) for name in files}
+        # files the folder holds now (``walked``: a recycled standby's) with their inodes, until
+        # each is kept, replaced or removed; and its folders, to remove those left empty
+        self.present, self._old_folders = walked if walked is not None else ({}, [])
         self.infos: dict[str, FileInfo] = {}
         self.stats: dict[str, list | None] = {}
         # [size, mtime_ns] of the live generation's file, for each file placed equal to it
@@ -352,33 +330,31 @@ class _Generation:
         self.stats[relative] = _stat_of(target)
         return False
 
-    def reuse(self, relative: str, signature: str, old_infos: dict[str, FileInfo], old_stats: dict[str, list]) -> bool:
+    def reuse(self, relative: str, old_infos: dict[str, FileInfo], old_stats: dict[str, list]) -> bool:
         """Keep a document (``relative`` and its encodings) unrendered: its signature is unchanged.
 
-        A standby that holds the same document (same signature, every file as its
-        export recorded it) keeps its own files untouched; otherwise the live
-        generation's files are linked. False (and nothing placed) when one of those
-        is missing or is not as its export left it (size and mtime it recorded):
-        a damaged or edited file is rendered again, never kept.
+        False (and nothing placed) when one of the live generation's files is
+        missing or is not as its export left it (size and mtime it recorded): a
+        damaged or edited file is rendered again, never kept. Otherwise the live
+        files are hard-linked, unless a recycled standby already holds them: the
+        same inode under its own name (what it linked, or was linked from, before).
         """
         names = [relative] + [relative + encoding.suffix for encoding in ENCODINGS]
         olds = [self._old(name) for name in names]
+        inodes = []
         for name, old in zip(names, olds, strict=True):
-            if old is None or _stat_of(old) != old_stats.get(name):
+            try:
+                found = os.stat(old) if old is not None else None
+            except OSError:
+                found = None
+            if found is None or [found.st_size, found.st_mtime_ns] != old_stats.get(name):
                 return False
-        standby = self.standby
-        if standby is not None and standby.signatures.get(relative) == signature:
-            # the standby's own copy, when it is as its export recorded it: nothing to do
-            pairs = [(name, self.present.get(name)) for name in names]
-            if all(stat is not None and _stat_of(f"{self.root}/{name}") == stat for name, stat in pairs):
-                for name, stat in pairs:
-                    del self.present[name]
-                    self.infos[name] = old_infos.get(name) or FileInfo.of(_read(f"{self.root}/{name}"))
-                    self.stats[name], self.live_stats[name] = stat, old_stats[name]
-                    self.unchanged += 1
-                return True
-        for name, old in zip(names, olds, strict=True):
-            self._link_or_copy(old, self._target(name))
+            inodes.append(found.st_ino)
+        for name, old, inode in zip(names, olds, inodes, strict=True):
+            if self.present.get(name) == inode:
+                del self.present[name]  # the live file itself, under the standby's name: keep it
+            else:
+                self._link_or_copy(old, self._target(name))
             self.infos[name] = old_infos.get(name) or FileInfo.of(_read(old))
             self.stats[name] = self.live_stats[name] = old_stats[name]
             self.unchanged += 1
@@ -544,7 +520,7 @@ def export_site(
         # a stat per file, and each recorded file is stat'ed again before it is reused anyway)
         old_files = set(old_stats) if old_stats else _list_files(previous) if previous else set()
         standby = _standby(store, kept) if reuse and kept is not None and old_stats else None
-        walked = _walk_or_none(standby.root) if standby is not None else None
+        walked = _walk_or_none(standby) if standby is not None else None
         number = 1 + max((int(p.name[1:]) for p in store.glob("g[0-9]*") if p.name[1:].isdigit()), default=0)
         generation = store / f"g{number:06d}"
         if standby is not None and walked is not None:
@@ -552,13 +528,12 @@ def export_site(
             # standby to trust), then the folder takes the new generation's name, so a reader
             # still copying it by its old path fails loudly (files vanish, as when it was
             # deleted) instead of copying a mix of two sites.
-            _signatures_file(store, standby.root).unlink()
-            os.rename(standby.root, generation)
-            standby = dataclasses.replace(standby, root=generation)
+            _signatures_file(store, standby).unlink()
+            os.rename(standby, generation)
         else:
             standby = walked = None
             generation.mkdir()
-        new = _Generation(generation, previous, old_files, standby, walked)
+        new = _Generation(generation, previous, old_files, walked)
         types: dict[str, str] = {}
         documents = site_documents(catalog, settings)
         paths = [path for path, _ in documents]
@@ -587,8 +562,7 @@ def export_site(
             if document is not None:
                 feed, page, fmt = document
                 signatures[path] = signer.document(feed, page, fmt.extension)
-                signature = signatures[path]
-                if old_signatures.get(path) == signature and new.reuse(path, signature, old_infos, old_stats):
+                if old_signatures.get(path) == signatures[path] and new.reuse(path, old_infos, old_stats):
                     types[path] = fmt.media_type
                     if path in old_over:
                         over.append(path)

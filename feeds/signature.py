@@ -28,12 +28,16 @@ def _settings_digest(settings: Settings) -> bytes:
     return hashlib.sha256(repr(dataclasses.astuple(settings)).encode()).digest()
 
 
-# (provider paths, memo): uid → (article, its digest), kept across Signers while the provider
-# paths stay equal. A reload keeps every unchanged Article object, so `export --watch` digests
-# only what changed; entries are checked by identity (the very same frozen object), so one can
-# never go stale. Replaced whole (one assignment) when the paths change, and each Signer keeps
-# the memo it started with, so Signers of other paths (in other threads too) never share one.
-_shared: tuple[dict, dict[str, tuple[Article, bytes]]] = ({}, {})
+# (provider paths, memo): id(article) → (article, its digest), kept across Signers while the
+# provider paths stay equal. A reload keeps every unchanged Article object, so `export --watch`
+# digests only what changed. Keyed by identity: the entry holds the object, so its id cannot be
+# reused while the entry exists, and a frozen object's digest never goes stale. Replaced whole
+# (one assignment) when the paths change, and each Signer keeps the memo it started with, so
+# Signers of other paths (in other threads too) never share one.
+_shared: tuple[dict, dict[int, tuple[Article, bytes]], dict] = ({}, {}, {})
+# The third part: (feed path, page) → (items, count, digest of the items) of the last Signer's
+# documents: a document whose items are the very same objects (a tuple comparison that checks
+# identity first: no per-item Python work) keeps its digest.
 
 
 class Signer:
@@ -43,43 +47,30 @@ class Signer:
         self.catalog = catalog
         self.base = _code_version() + _settings_digest(settings)
         self.page_size = settings.archive_page_size
-        self._articles: dict[str, bytes] = {}
         self._pages: dict[tuple[str, int], tuple[int, bytes]] = {}
         global _shared
-        paths, memo = _shared
+        paths, memo, pages = _shared
         if paths != catalog.provider_paths or len(memo) > 2 * catalog.article_count + 1000:
-            memo = {}  # other paths, or mostly articles gone since
-            _shared = (catalog.provider_paths, memo)
-        self._memo = memo
+            memo, pages = {}, {}  # other paths, or mostly articles gone since
+            _shared = (catalog.provider_paths, memo, pages)
+        self._memo, self._earlier_pages = memo, pages
 
     def _article(self, article: Article) -> bytes:
-        uid = article.uid
-        memo = self._memo
-        known = memo.get(uid)
-        if known is not None and known[0] is article:
-            digest = known[1]
-        else:
+        entry = self._memo.get(id(article))
+        if entry is None:
             # the provider feed path is what the renderer reads from the catalog (RSS <source url>)
             provider_path = self.catalog.provider_paths.get(article.provider) if article.provider else None
             digest = hashlib.sha256(article.digest + repr(provider_path).encode()).digest()
-            memo[uid] = (article, digest)
-        self._articles[uid] = digest
-        return digest
+            entry = self._memo[id(article)] = (article, digest)
+        return entry[1]
 
     def _items(self, items: tuple[Article, ...]) -> bytes:
         """The items' digests, joined: one C-level pass over a warm memo (an export signs every document)."""
-        known = self._articles
+        memo = self._memo
         try:
-            return b"".join([known[article.uid] for article in items])
+            return b"".join([memo[id(article)][1] for article in items])
         except KeyError:
-            pass
-        # first sight in this Signer: what an earlier Signer made for the very same object is good
-        remembered = self._memo
-        for article in items:
-            if article.uid not in known:
-                entry = remembered.get(article.uid)
-                known[article.uid] = entry[1] if entry is not None and entry[0] is article else self._article(article)
-        return b"".join([known[article.uid] for article in items])
+            return b"".join([self._article(article) for article in items])
 
     def feed(self, feed: Feed, extension: str) -> str:
         """The signature of one feed's current document in one format (by file extension)."""
@@ -110,5 +101,11 @@ class Signer:
         if known is None:
             items = document_items(feed, page, self.page_size)
             shown = items or (feed.older[-1:] if page else ())
-            known = self._pages[key] = (len(items), hashlib.sha256(self._items(shown)).digest())
+            earlier = self._earlier_pages.get(key)
+            if earlier is not None and earlier[1][0] == len(items) and earlier[0] == shown:
+                known = earlier[1]
+            else:
+                known = (len(items), hashlib.sha256(self._items(shown)).digest())
+                self._earlier_pages[key] = (shown, known)
+            self._pages[key] = known
         return known

@@ -74,3 +74,25 @@ def test_signers_of_other_provider_paths_never_share_an_article_digest() -> None
     assert moved_signature == Signer(moved, settings).feed(feed, "rss")
     # and a Signer made after another of the same paths reuses its digests, with equal results
     assert Signer(moved, settings).feed(feed, "atom") == second.feed(feed, "atom")
+
+
+def test_a_signer_reusing_earlier_page_digests_signs_as_a_fresh_one_would() -> None:
+    """Digests of documents whose items are the same objects are reused across Signers; a change is not."""
+    import feeds.signature as signature
+
+    settings = Settings(base_url=BASE_URL, include_unpublished=True, archive_page_size=2, items_per_feed=2)
+    articles = list(read_folder(SAMPLES, settings).articles)
+    catalog = build_catalog(articles, settings)
+    target = max(articles, key=lambda a: a.published_at)
+    changed = build_catalog([a.replace(title="Changed") if a is target else a for a in articles], settings)
+
+    def every_document(signer: Signer, of) -> dict[tuple[str, int, str], str]:
+        return {(feed.path, page, fmt.extension): signer.document(feed, page, fmt.extension)
+                for feed in of.feeds for page in range(0, 3) for fmt in Format}  # fmt: skip
+
+    first = every_document(Signer(catalog, settings), catalog)
+    again = every_document(Signer(catalog, settings), catalog)  # from the earlier Signer's memo
+    after = every_document(Signer(changed, settings), changed)
+    signature._shared = ({}, {}, {})  # forget everything: what a fresh process computes
+    assert again == first and after == every_document(Signer(changed, settings), changed)
+    assert {key[0] for key in first if first[key] != after[key]} >= {"all"}
