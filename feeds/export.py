@@ -18,8 +18,16 @@ outside its record and folders left empty go — and flips to it. At 100,000
 articles with archive pages that is a few files instead of ~30,000 hard links
 per change. The standby's record (its signatures file) is deleted before it is
 touched, so a run killed halfway leaves a folder that is never trusted again:
-the next run builds a fresh generation. A standby holding a symlink is not
-recycled either.
+the next run builds a fresh generation. A standby holding a symlink, or a folder
+where a file goes (or the reverse), is not recycled either. The limit: a reader
+that entered the old generation's folder (``cd`` into it, ``tar -C``) rather than
+opening each file by its full path can, if it is still reading two exports
+later, copy a mix without an error.
+
+Files are trusted by the [size, mtime_ns] their export recorded: a file edited
+in place with its mtime set back is not noticed. A file added to the live site
+by hand is noticed (each export and the no-change check list the folder) and is
+not in the next generation.
 
 The generation that was live before the flip is kept until the next export, so
 a reader that resolved ``OUT_DIR`` just before the flip (nginx mid-request,
@@ -172,6 +180,21 @@ def _walk_or_none(root: Path) -> tuple[dict[str, int], list[str]] | None:
         return _walk(str(root))
     except OSError:
         return None
+
+
+def _holds_exactly(generation: Path, names: set[str]) -> bool:
+    """True when ``generation`` holds exactly the files ``names`` (and no symlink)."""
+    walked = _walk_or_none(generation)
+    return walked is not None and walked[0].keys() == names
+
+
+def _conflicts(walked: tuple[dict[str, int], list[str]], names: set[str]) -> bool:
+    """True when a folder stands where one of ``names`` goes, or a file where a folder of theirs goes."""
+    files, folders = walked
+    parents = {name.rpartition("/")[0] for name in names} - {""}
+    parents |= {parent.rpartition("/")[0] for parent in parents} - {""}  # site paths are ≤ 3 folders deep
+    parents |= {parent.rpartition("/")[0] for parent in parents} - {""}
+    return not names.isdisjoint(folders) or not parents.isdisjoint(files)
 
 
 def _walk(root: str) -> tuple[dict[str, int], list[str]] | None:
@@ -481,6 +504,8 @@ def unchanged_since(out_dir: Path, fingerprint: str) -> dict | None:
         return None
     if any(_stat_of(live / name) != stat for name, stat in stats.items()):
         return None  # a file was damaged or edited since: export for real, which repairs it
+    if not _holds_exactly(live, set(stats)):
+        return None  # a file was added by hand: export for real, which publishes the site without it
     return inputs
 
 
@@ -519,8 +544,14 @@ def export_site(
         # the files the previous export recorded (a walk only without that record: a walk costs
         # a stat per file, and each recorded file is stat'ed again before it is reused anyway)
         old_files = set(old_stats) if old_stats else _list_files(previous) if previous else set()
+        documents = site_documents(catalog, settings)
+        paths = [path for path, _ in documents]
         standby = _standby(store, kept) if reuse and kept is not None and old_stats else None
         walked = _walk_or_none(standby) if standby is not None else None
+        if walked is not None:
+            names = {name for path in paths for name in (path, *(path + e.suffix for e in ENCODINGS))}
+            if _conflicts(walked, names | set(cdn.METADATA_PATHS)):
+                walked = None  # a folder where a file goes, or the reverse: not worth mending, start afresh
         number = 1 + max((int(p.name[1:]) for p in store.glob("g[0-9]*") if p.name[1:].isdigit()), default=0)
         generation = store / f"g{number:06d}"
         if standby is not None and walked is not None:
@@ -535,8 +566,6 @@ def export_site(
             generation.mkdir()
         new = _Generation(generation, previous, old_files, walked)
         types: dict[str, str] = {}
-        documents = site_documents(catalog, settings)
-        paths = [path for path, _ in documents]
         # a feed whose signature is the previous export's keeps its files unrendered
         signer = Signer(catalog, settings)
         # digests of the live files, from its manifest, when the manifest is as its export left it
@@ -595,7 +624,10 @@ def export_site(
         signatures[_FILES_KEY] = new.stats
         if inputs is not None:
             signatures[_INPUTS_KEY] = inputs
-        if new.written == 0 and removed == 0 and legacy is None and previous is not None:
+        unchanged = new.written == 0 and removed == 0 and legacy is None and previous is not None
+        if unchanged and not _holds_exactly(previous, set(new.infos)):
+            unchanged = False  # a file was added to the live site by hand: publish the site without it
+        if unchanged:
             # nothing changed: the live generation stays; an updated standby stays one (it equals it)
             if standby is not None:
                 _write_json(_signatures_file(store, generation), signatures)

@@ -589,3 +589,45 @@ def test_a_site_path_that_could_leave_the_output_folder_is_refused(tmp_path: Pat
     with pytest.raises(ExportError, match="leave the output folder"):
         _safe_target(tmp_path, relative)
     assert _safe_target(tmp_path, "topics/ai.rss") == tmp_path / "topics" / "ai.rss"
+
+
+def test_a_file_added_to_the_live_site_by_hand_is_gone_after_the_next_export(articles: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    three_exports(articles, out)
+    export(articles, out)
+    (out / "topics" / "debug.txt").write_text("left by hand")
+    assert export(articles, out).published  # no input changed, but the site did
+    assert_site_is(out, articles)
+    assert export(articles, out).published is False
+
+
+def test_the_cli_no_change_shortcut_notices_a_file_added_by_hand(articles: Path, tmp_path: Path) -> None:
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    command = [sys.executable, "-m", "feeds.cli", "export", "--articles", str(articles), "--base-url", BASE_URL,
+               str(out)]  # fmt: skip
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache)}
+    subprocess.run(command, check=True, capture_output=True, env=env, cwd=PROJECT)
+    (out / "stray.txt").write_text("left by hand")
+    second = subprocess.run(command, check=True, capture_output=True, text=True, env=env, cwd=PROJECT)
+    assert "nothing changed" not in second.stdout
+    assert not (out / "stray.txt").exists()
+    third = subprocess.run(command, check=True, capture_output=True, text=True, env=env, cwd=PROJECT)
+    assert "nothing changed" in third.stdout
+
+
+@pytest.mark.parametrize("shape", ["folder where a file goes", "file where a folder goes"])
+def test_a_standby_whose_shape_conflicts_with_the_site_is_not_recycled(
+    articles: Path, tmp_path: Path, shape: str
+) -> None:
+    out = tmp_path / "out"
+    first, live = three_exports(articles, out)
+    before, first_folder = snapshot(live), first.stat().st_ino
+    if shape == "folder where a file goes":
+        (first / "all.rss").unlink()
+        (first / "all.rss").mkdir()
+    else:
+        shutil.rmtree(first / "topics")
+        (first / "topics").write_text("not a folder")
+    export(articles, out)
+    assert out.resolve().stat().st_ino != first_folder and snapshot(live) == before
+    assert_site_is(out, articles)
