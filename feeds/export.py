@@ -42,7 +42,7 @@ import gc
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
@@ -155,24 +155,18 @@ def _current_generation(out_dir: Path) -> Path | None:
     return None
 
 
-def _standby_candidate(store: Path, live: Path) -> Path | None:
-    """The newest generation beside the live one that has its export's record (signatures file)."""
-    candidates = sorted((g for g in store.glob("g[0-9]*") if g.name != live.name and g.is_dir()), reverse=True)
-    return next((g for g in candidates if _signatures_file(store, g).is_file()), None)
-
-
 def _standby(store: Path, live: Path) -> Path | None:
-    """The standby generation, when its export's record is intact; None when there is none to trust.
+    """The newest generation beside the live one with its export's record (signatures file) and manifest.
 
-    Only a generation with its signatures file (and the files it records) qualifies:
-    an export that starts recycling a standby deletes that file first, so a
-    half-updated one never does.
+    The record is written whole (a rename) when its generation is complete, and an
+    export that starts recycling a standby deletes it first, so a half-updated
+    folder never qualifies. Its contents are not needed: recycling trusts a file
+    only when it is the verified live file itself (same inode).
     """
-    candidate = _standby_candidate(store, live)
-    if candidate is None:
-        return None
-    stats = _read_json(_signatures_file(store, candidate)).get(_FILES_KEY)
-    return candidate if isinstance(stats, dict) and stats and (candidate / cdn.MANIFEST_PATH).is_file() else None
+    candidates = sorted((g for g in store.glob("g[0-9]*") if g.name != live.name and g.is_dir()), reverse=True)
+    return next(
+        (g for g in candidates if _signatures_file(store, g).is_file() and (g / cdn.MANIFEST_PATH).is_file()), None
+    )
 
 
 def _walk_or_none(root: Path) -> tuple[dict[str, int], list[str]] | None:
@@ -180,6 +174,13 @@ def _walk_or_none(root: Path) -> tuple[dict[str, int], list[str]] | None:
         return _walk(str(root))
     except OSError:
         return None
+
+
+def _with_encodings(paths: Iterable[str]) -> Iterator[str]:
+    """Each site path, then its precompressed copies' names."""
+    for path in paths:
+        yield path
+        yield from (path + encoding.suffix for encoding in ENCODINGS)
 
 
 def _holds_exactly(generation: Path, names: set[str]) -> bool:
@@ -224,12 +225,13 @@ def _walk(root: str) -> tuple[dict[str, int], list[str]] | None:
     return files, folders
 
 
-def _clean_leftovers(store: Path, keep: set[Path]) -> None:
+def _clean_leftovers(out_dir: Path, keep: set[Path]) -> None:
     """Remove generations (and their records) a killed or finished run left behind, except ``keep``.
 
-    Whatever ``keep`` says, the generation ``OUT_DIR`` points to is never removed.
+    Whatever ``keep`` says, the generation ``out_dir`` points to is never removed.
     """
-    live = _current_generation(store.parent / store.name[1:].removesuffix(".d"))
+    store = _generations(out_dir)
+    live = _current_generation(out_dir)
     keep = keep | {live} if live is not None else keep
     kept_names = {_LOCK_NAME} | {g.name for g in keep} | {_signatures_file(store, g).name for g in keep}
     for entry in store.iterdir():
@@ -494,8 +496,8 @@ def unchanged_since(out_dir: Path, fingerprint: str) -> dict | None:
         live = _current_generation(out_dir)
         if live is None or live.parent != store:
             return None
-        standby = _standby_candidate(store, live)
-        _clean_leftovers(store, {live, standby} if standby else {live})
+        standby = _standby(store, live)
+        _clean_leftovers(out_dir, {live, standby} if standby else {live})
         if not (live / cdn.MANIFEST_PATH).is_file():
             return None
         recorded = _read_json(_signatures_file(store, live))
@@ -549,8 +551,7 @@ def export_site(
         standby = _standby(store, kept) if reuse and kept is not None and old_stats else None
         walked = _walk_or_none(standby) if standby is not None else None
         if walked is not None:
-            names = {name for path in paths for name in (path, *(path + e.suffix for e in ENCODINGS))}
-            if _conflicts(walked, names | set(cdn.METADATA_PATHS)):
+            if _conflicts(walked, set(_with_encodings(paths)) | set(cdn.METADATA_PATHS)):
                 walked = None  # a folder where a file goes, or the reverse: not worth mending, start afresh
         number = 1 + max((int(p.name[1:]) for p in store.glob("g[0-9]*") if p.name[1:].isdigit()), default=0)
         generation = store / f"g{number:06d}"
@@ -616,8 +617,7 @@ def export_site(
         new.put(cdn.HEADERS_PATH, cdn.render_headers(types, settings))
         new.put(cdn.NGINX_PATH, cdn.render_nginx(types, settings))
         new.put(cdn.MANIFEST_PATH, cdn.render_manifest(types, new.infos, settings))
-        listed = (name for path in types for name in (path, *(path + e.suffix for e in ENCODINGS)))
-        manifest_infos = {name: new.infos[name] for name in listed if name in new.infos}
+        manifest_infos = {name: new.infos[name] for name in _with_encodings(types) if name in new.infos}
         removed = len(old_files - set(new.infos))
         files = len(new.infos)
         signatures[_OVER_BUDGET_KEY] = over
@@ -634,7 +634,7 @@ def export_site(
             else:
                 shutil.rmtree(generation)
             _write_json(_signatures_file(store, previous), {**signatures, _FILES_KEY: new.live_stats})
-            _clean_leftovers(store, {kept, generation} if standby else {kept} if kept else set())
+            _clean_leftovers(out_dir, {kept, generation} if standby else {kept} if kept else set())
             return ExportSummary(
                 out_dir, len(catalog.feeds), files, 0, files, 0, False, previous, over_budget=tuple(over)
             )
@@ -643,7 +643,7 @@ def export_site(
         _flip(out_dir, generation, legacy, store)
         # after the flip (the new site is visible by now): what killed runs left, and generations
         # older than the one live until just now, which a reader mid-flip may still be using
-        _clean_leftovers(store, {generation, kept} if kept else {generation})
+        _clean_leftovers(out_dir, {generation, kept} if kept else {generation})
     return ExportSummary(
         out_dir, len(catalog.feeds), files, new.written, new.unchanged, removed, True, generation,
         changed=tuple(changed), over_budget=tuple(over),
