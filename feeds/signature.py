@@ -29,16 +29,15 @@ def _settings_digest(settings: Settings) -> bytes:
     return hashlib.sha256(repr(dataclasses.astuple(settings)).encode()).digest()
 
 
-# (provider paths, memo): id(article) → (article, its digest), kept across Signers while the
-# provider paths stay equal. A reload keeps every unchanged Article object, so `export --watch`
-# digests only what changed. Keyed by identity: the entry holds the object, so its id cannot be
-# reused while the entry exists, and a frozen object's digest never goes stale. Replaced whole
-# (one assignment) when the paths change, and each Signer keeps the memo it started with, so
-# Signers of other paths (in other threads too) never share one.
+# (provider paths, articles, documents), kept across Signers while the provider paths stay equal:
+# - articles: id(article) → (article, its digest). A reload keeps every unchanged Article object,
+#   so `export --watch` digests only what changed. The entry holds the object, so its id cannot
+#   be reused while the entry exists, and a frozen object's digest never goes stale.
+# - documents: (feed path, page) → (the items shown, (item count, digest of the items)). A
+#   document whose items are the very same objects keeps its digest (compared by identity, in C).
+# Replaced whole (one assignment) when the paths change, and each Signer keeps the memos it
+# started with, so Signers of other paths (in other threads too) never share one.
 _shared: tuple[dict, dict[int, tuple[Article, bytes]], dict] = ({}, {}, {})
-# The third part: (feed path, page) → (items, count, digest of the items) of the last Signer's
-# documents: a document whose items are the very same objects (a tuple comparison that checks
-# identity first: no per-item Python work) keeps its digest.
 
 
 class Signer:

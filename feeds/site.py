@@ -40,7 +40,7 @@ def gzip_bytes(data: bytes) -> bytes:
     """Byte-stable gzip for both outlets: no file name, mtime 0, so reruns match.
 
     zlib-ng at level 6 makes files the size of zlib's level 9 (within 0.1% on
-    our feeds) 2.2 times as fast; gzip is a third of a cold export's render
+    our feeds) 2.3 times as fast; gzip is a third of a cold export's render
     time with archive pages (``python bench/gzip_levels.py`` shows the figures).
     """
     return gzip_ng.compress(data, compresslevel=6, mtime=0)
