@@ -19,7 +19,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from feeds.config import Settings
-from feeds.site import INDEX_PATH, gzip_bytes
+from feeds.render import Rendered
+from feeds.site import INDEX_PATH, gzip_rendered
 
 HEADERS_PATH = "_headers"
 NGINX_PATH = "_nginx.conf"
@@ -34,7 +35,7 @@ class Encoding:
 
     name: str  # the Content-Encoding token (RFC 9110 §8.4.1)
     suffix: str
-    compress: Callable[[bytes], bytes]
+    compress: Callable[[Rendered], bytes]
 
 
 # Only gzip: every client and server knows it. Brotli (.br) was measured and left
@@ -42,7 +43,7 @@ class Encoding:
 # ×5 on the synthetic one) for files 19% smaller than gzip -9, and only nginx
 # with ngx_brotli or Caddy would serve them (Netlify, Cloudflare Pages and S3
 # do not use precompressed files). One more Encoding here is all it would take.
-ENCODINGS: tuple[Encoding, ...] = (Encoding("gzip", ".gz", gzip_bytes),)
+ENCODINGS: tuple[Encoding, ...] = (Encoding("gzip", ".gz", gzip_rendered),)
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,22 +42,26 @@ import gc
 import json
 import os
 import shutil
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from multiprocessing import get_context
 from pathlib import Path
+from typing import IO
 
 from feeds import cdn
 from feeds.catalog import Catalog, document_items
 from feeds.cdn import ENCODINGS, FileInfo
 from feeds.config import Settings
 from feeds.load import die_with_parent
-from feeds.render import Rendered, over_budget
+from feeds.model import Article
+from feeds.render import Format, Fragments, Rendered, item_fragment, over_budget
 from feeds.signature import Signer
-from feeds.site import feed_document, gzip_bytes, render_path, site_documents, site_paths
+from feeds.site import feed_document, gzip_bytes, gzip_rendered, render_path, site_documents, site_paths
 
 __all__ = ["ExportError", "ExportSummary", "export_site", "gzip_bytes", "site_files"]
 
@@ -113,7 +117,7 @@ def site_files(catalog: Catalog, settings: Settings) -> dict[str, bytes]:
         if rendered is None:  # pragma: no cover - site_paths only lists renderable paths
             raise AssertionError(f"site path {path} has no renderer")
         files[path] = rendered.body
-        files[path + COMPRESSED_SUFFIX] = gzip_bytes(rendered.body)
+        files[path + COMPRESSED_SUFFIX] = gzip_rendered(rendered)
     return files
 
 
@@ -284,6 +288,16 @@ def _render_worker_start() -> None:
     die_with_parent()
 
 
+@dataclass(frozen=True, slots=True)
+class _Placed:
+    """One file a generation received: its manifest entry, its [size, mtime_ns], and whether it is the live one's."""
+
+    name: str
+    info: FileInfo
+    stat: list | None
+    unchanged: bool
+
+
 class _Generation:
     """Fills the next generation folder: a new one, or a recycled standby brought up to date.
 
@@ -320,16 +334,24 @@ class _Generation:
             return None
         return f"{self.previous}/{relative}"
 
-    def _target(self, relative: str) -> str:
-        """Where ``relative`` goes (checked to stay inside), its folder made and any file there removed."""
+    def _prepared(self, relative: str) -> str:
+        """Where ``relative`` goes (checked to stay inside), its folder made and any file there removed.
+
+        Changes no state but the folders made, so a forked render worker can place
+        files too (see :meth:`place`); :meth:`absorb` forgets the file removed.
+        """
         target = f"{self.root}/{_checked_relative(relative)}"
         parent = os.path.dirname(target)
         if parent not in self._folders:
-            os.makedirs(parent, exist_ok=True)
+            os.makedirs(parent, exist_ok=True)  # several workers may make the same folder
             self._folders.add(parent)
         if relative in self.present:
-            del self.present[relative]
             _unlink(target)
+        return target
+
+    def _target(self, relative: str) -> str:
+        target = self._prepared(relative)
+        self.present.pop(relative, None)
         return target
 
     def _link_or_copy(self, old: str, target: str) -> None:
@@ -339,21 +361,39 @@ class _Generation:
             _unlink(target)  # never copy into an existing file: it may be a live one's hard link
             shutil.copy2(old, target)
 
-    def put(self, relative: str, data: bytes) -> bool:
-        """Place one file; True when it is the live generation's file, unchanged."""
-        target = self._target(relative)
+    def place(self, relative: str, data: bytes, sha256: str = "") -> _Placed:
+        """Write (or link, when it equals the live generation's) one file; what happened, to :meth:`absorb`.
+
+        Only the file system changes here, so a forked render worker places the
+        documents it renders (their bytes never cross a pipe) and the export
+        absorbs what it reports; in-process, :meth:`put` does both.
+        """
+        target = self._prepared(relative)
         old = self._old(relative)
-        self.infos[relative] = FileInfo.of(data)
+        info = FileInfo(len(data), sha256) if sha256 else FileInfo.of(data)  # sha256: the renderer's
         if old is not None and _same_bytes(old, data):
             self._link_or_copy(old, target)
-            self.unchanged += 1
-            self.stats[relative] = self.live_stats[relative] = _stat_of(target)
-            return True
+            return _Placed(relative, info, _stat_of(target), True)
         with open(target, "xb") as handle:  # x: never into an existing file (see the class)
             handle.write(data)
-        self.written += 1
-        self.stats[relative] = _stat_of(target)
-        return False
+        return _Placed(relative, info, _stat_of(target), False)
+
+    def absorb(self, placed: _Placed) -> bool:
+        """Record a placed file (see :meth:`place`); True when it is the live generation's file, unchanged."""
+        name = placed.name
+        self.present.pop(name, None)
+        self.infos[name] = placed.info
+        self.stats[name] = placed.stat
+        if placed.unchanged:
+            self.live_stats[name] = placed.stat
+            self.unchanged += 1
+        else:
+            self.written += 1
+        return placed.unchanged
+
+    def put(self, relative: str, data: bytes) -> bool:
+        """Place one file; True when it is the live generation's file, unchanged."""
+        return self.absorb(self.place(relative, data))
 
     def reuse(self, relative: str, old_infos: dict[str, FileInfo], old_stats: dict[str, list]) -> bool:
         """Keep a document (``relative`` and its encodings) unrendered: its signature is unchanged.
@@ -385,10 +425,11 @@ class _Generation:
             self.unchanged += 1
         return True
 
-    def put_compressed(self, relative: str, encoded: dict[str, bytes]) -> None:
-        """Write every encoding (suffix → bytes); one equal to the live generation's is linked."""
-        for encoding in ENCODINGS:
-            self.put(relative + encoding.suffix, encoded[encoding.suffix])
+    def place_document(self, relative: str, rendered: Rendered, encoded: dict[str, bytes]) -> list[_Placed]:
+        """:meth:`place` a document and every encoding of it (suffix → bytes), the document first."""
+        placed = [self.place(relative, rendered.body, rendered.sha256)]
+        placed.extend(self.place(relative + e.suffix, encoded[e.suffix]) for e in ENCODINGS)
+        return placed
 
     def remove_rest(self) -> None:
         """Remove what a standby held that the new site does not (a feed gone, a stray file), then its empty folders."""
@@ -424,19 +465,131 @@ def _same_bytes(path: str, data: bytes) -> bool:
 
 PARALLEL_RENDER_THRESHOLD = 200  # fewer documents than this render in-process: a pool costs more
 _RENDER_CHUNK = 16
-_render_context: tuple[Catalog, Settings] | None = None  # what forked render workers inherit
+_ITEM_CHUNK = 256  # articles per task of the item pass
+# what forked render workers inherit: the catalog, the settings, the items rendered once
+# (or None) and the generation they place files in
+_render_context: tuple[Catalog, Settings, Fragments | None, _Generation | None] | None = None
+_item_articles: list[Article] = []  # the item pass's articles, inherited by its workers
+_item_formats: tuple[Format, ...] = ()
+
+
+class _ItemStore:
+    """Every article's item bytes for one export, rendered once, then read back by each document.
+
+    An article is an item of several documents (the all feed, each of its topics,
+    its provider; current document or archive page) in each format. Rendering
+    every document's items anew had feedgen build each entry about four times
+    per format: 70% of a cold export with archive pages. The item pass builds
+    each once (on all cores) and writes the bytes to an unnamed temporary file
+    beside the export; documents splice them in (:func:`feeds.render.render_feed`'s
+    ``fragments``). A file rather than memory: at 100,000 articles it holds a
+    third of a gigabyte, which would otherwise be in every process at once.
+    An Atom entry whose ``updated`` is not its publication time (a tie moved
+    it by a few milliseconds) is rendered where it is needed.
+    """
+
+    def __init__(self, handle: IO[bytes], slots: dict[int, tuple[int, ...]], catalog: Catalog, settings: Settings):
+        self._handle, self._slots, self._catalog, self._settings = handle, slots, catalog, settings
+        self._descriptor = handle.fileno()
+        self._column = {fmt: index for index, fmt in enumerate(_item_formats)}
+
+    def __call__(self, article: Article, fmt: Format, updated: datetime) -> bytes:
+        slot = self._slots.get(id(article))
+        column = self._column.get(fmt)
+        if slot is None or column is None or (fmt is Format.ATOM and updated != article.published_at):
+            return item_fragment(article, fmt, self._catalog, self._settings, updated)
+        offset = slot[0] + sum(slot[1 : 1 + column])
+        return os.pread(self._descriptor, slot[1 + column], offset)
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+def _render_items(bounds: tuple[int, int]) -> tuple[bytes, list[tuple[int, ...]]]:
+    """The item bytes of some articles in every format, end to end, and each one's lengths."""
+    assert _render_context is not None
+    catalog, settings = _render_context[:2]
+    parts: list[bytes] = []
+    lengths: list[tuple[int, ...]] = []
+    for article in _item_articles[bounds[0] : bounds[1]]:
+        rendered = [item_fragment(article, fmt, catalog, settings, article.published_at) for fmt in _item_formats]
+        parts.extend(rendered)
+        lengths.append(tuple(map(len, rendered)))
+        if _in_worker:  # bounded memory, as in _render_chunk
+            article.release_details()
+    return b"".join(parts), lengths
+
+
+def _shared_items(paths: list[str], catalog: Catalog, settings: Settings) -> tuple[list[Article], tuple[Format, ...]]:
+    """The distinct articles of the feed documents among ``paths`` (first appearance order), and their formats."""
+    seen: dict[int, Article] = {}
+    formats: set[Format] = set()
+    for path in paths:
+        document = feed_document(path, catalog, settings)
+        if document is not None:
+            formats.add(document[2])
+            for article in document_items(document[0], document[1], settings.archive_page_size):
+                seen.setdefault(id(article), article)
+    return list(seen.values()), tuple(fmt for fmt in Format if fmt in formats)
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    # everything alive now (the catalog) is only read by the workers: freeze it, so their
+    # garbage collections never walk it and copy its pages (copy-on-write memory)
+    gc.freeze()
+    return ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork"), initializer=_render_worker_start)
+
+
+def _pooled(pool: ProcessPoolExecutor, function: Callable, tasks: list) -> Iterator:
+    """``pool.map``: a worker that dies makes the export fail (BrokenProcessPool), never hang."""
+    try:
+        yield from pool.map(function, tasks)
+    except BrokenProcessPool as exc:  # a worker was killed (the OOM killer, say)
+        raise ExportError(f"a render worker died ({exc}); nothing was published") from None
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # an error here must not wait for every chunk
+
+
+def _item_store(
+    paths: list[str], catalog: Catalog, settings: Settings, workers: int, scratch: Path | None
+) -> _ItemStore | None:
+    """The item pass (see :class:`_ItemStore`); None when the documents have no item."""
+    global _item_articles, _item_formats
+    articles, formats = _shared_items(paths, catalog, settings)
+    if not articles:
+        return None
+    _item_articles, _item_formats = articles, formats
+    handle = tempfile.TemporaryFile(dir=scratch)  # unnamed where the OS allows: nothing left if killed
+    try:
+        bounds = [(start, min(start + _ITEM_CHUNK, len(articles))) for start in range(0, len(articles), _ITEM_CHUNK)]
+        pooled = workers > 1 and hasattr(os, "fork")
+        results = _pooled(_pool(workers), _render_items, bounds) if pooled else map(_render_items, bounds)
+        slots: dict[int, tuple[int, ...]] = {}
+        offset = 0
+        for (start, stop), (data, lengths) in zip(bounds, results, strict=True):
+            handle.write(data)
+            for article, sizes in zip(articles[start:stop], lengths, strict=True):
+                slots[id(article)] = (offset, *sizes)
+                offset += sum(sizes)
+        handle.flush()
+    except BaseException:
+        handle.close()
+        raise
+    finally:
+        _item_articles = []
+    return _ItemStore(handle, slots, catalog, settings)
 
 
 def _render_chunk(paths: list[str]) -> list[tuple[str, Rendered, dict[str, bytes]]]:
     """Render and compress some site paths (in a worker, or in-process)."""
     assert _render_context is not None
-    catalog, settings = _render_context
+    catalog, settings, fragments, _ = _render_context
     results = []
     for path in paths:
-        rendered = render_path(path, catalog, settings)
+        rendered = render_path(path, catalog, settings, fragments)
         if rendered is None:  # pragma: no cover - site_paths only lists renderable paths
             raise AssertionError(f"site path {path} has no renderer")
-        results.append((path, rendered, {e.suffix: e.compress(rendered.body) for e in ENCODINGS}))
+        results.append((path, rendered, {e.suffix: e.compress(rendered) for e in ENCODINGS}))
     if _in_worker:  # bounded memory: a worker keeps no decoded article from one chunk to the next
         for path in paths:
             document = feed_document(path, catalog, settings)
@@ -446,38 +599,70 @@ def _render_chunk(paths: list[str]) -> list[tuple[str, Rendered, dict[str, bytes
     return results
 
 
+def _place_chunk(paths: list[str]) -> list[tuple[str, str, bool, list[_Placed]]]:
+    """Render some site paths and place them in the generation: (path, media type, over budget, placed files)."""
+    assert _render_context is not None and _render_context[3] is not None
+    settings, generation = _render_context[1], _render_context[3]
+    placed = []
+    for path, rendered, encoded in _render_chunk(paths):
+        files = generation.place_document(path, rendered, encoded)
+        placed.append((path, rendered.media_type, over_budget(rendered, settings), files))
+    return placed
+
+
+def _run(
+    paths: list[str],
+    catalog: Catalog,
+    settings: Settings,
+    workers: int | None,
+    scratch: Path | None,
+    generation: _Generation | None,
+    chunk_function: Callable[[list[str]], list],
+) -> Iterator:
+    global _render_context
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    _render_context = (catalog, settings, None, generation)
+    store = None
+    try:
+        if len(paths) >= PARALLEL_RENDER_THRESHOLD:
+            store = _item_store(paths, catalog, settings, workers, scratch)
+            _render_context = (catalog, settings, store, generation)
+        chunks = [paths[i : i + _RENDER_CHUNK] for i in range(0, len(paths), _RENDER_CHUNK)]
+        if workers <= 1 or len(paths) < PARALLEL_RENDER_THRESHOLD or not hasattr(os, "fork"):
+            for chunk in chunks:
+                yield from chunk_function(chunk)
+            return
+        for results in _pooled(_pool(workers), chunk_function, chunks):
+            yield from results
+    finally:
+        _render_context = None
+        if store is not None:
+            store.close()
+
+
 def render_paths(
-    paths: list[str], catalog: Catalog, settings: Settings, workers: int | None = None
+    paths: list[str], catalog: Catalog, settings: Settings, workers: int | None = None, scratch: Path | None = None
 ) -> Iterator[tuple[str, Rendered, dict[str, bytes]]]:
     """(path, rendered, compressed copies) for each path, in order; on all cores when there are many.
 
     Rendering is pure, so worker processes (forked: they inherit the catalog)
-    give the same bytes as rendering in-process. A worker that dies makes the
-    export fail (BrokenProcessPool), never hang.
+    give the same bytes as rendering in-process. Many documents first get every
+    item rendered once (:class:`_ItemStore`, a temporary file in ``scratch``).
+    A worker that dies makes the export fail (BrokenProcessPool), never hang.
     """
-    global _render_context
-    workers = workers if workers is not None else (os.cpu_count() or 1)
-    _render_context = (catalog, settings)
-    try:
-        chunks = [paths[i : i + _RENDER_CHUNK] for i in range(0, len(paths), _RENDER_CHUNK)]
-        if workers <= 1 or len(paths) < PARALLEL_RENDER_THRESHOLD or not hasattr(os, "fork"):
-            for chunk in chunks:
-                yield from _render_chunk(chunk)
-            return
-        context = get_context("fork")
-        # everything alive now (the catalog) is only read by the workers: freeze it, so their
-        # garbage collections never walk it and copy its pages (copy-on-write memory)
-        gc.freeze()
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_render_worker_start)
-        try:
-            for results in pool.map(_render_chunk, chunks):
-                yield from results
-        except BrokenProcessPool as exc:  # a worker was killed (the OOM killer, say)
-            raise ExportError(f"a render worker died ({exc}); nothing was published") from None
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)  # an error here must not wait for every chunk
-    finally:
-        _render_context = None
+    return _run(paths, catalog, settings, workers, scratch, None, _render_chunk)
+
+
+def _place_paths(
+    paths: list[str], catalog: Catalog, settings: Settings, generation: _Generation, scratch: Path | None = None
+) -> Iterator[tuple[str, str, bool, list[_Placed]]]:
+    """:func:`render_paths`, each document written into ``generation`` where it was rendered.
+
+    A worker writes the files it renders (a third of the export's bytes would
+    otherwise be pickled through a pipe, then hashed and written by one
+    process); the caller :meth:`~_Generation.absorb` s what each reports.
+    """
+    return _run(paths, catalog, settings, None, scratch, generation, _place_chunk)
 
 
 def unchanged_since(out_dir: Path, fingerprint: str) -> dict | None:
@@ -600,17 +785,16 @@ def export_site(
                     continue
             to_render.append(path)
         document_of = dict(documents)
-        for path, rendered, encoded in render_paths(to_render, catalog, settings):
+        for path, media_type, over_limit, placed in _place_paths(to_render, catalog, settings, new, store):
             document = document_of[path]
             current = document is not None and document[1] == 0  # a feed's current document
-            types[path] = rendered.media_type
-            unchanged = new.put(path, rendered.body)
+            types[path] = media_type
+            unchanged = [new.absorb(file) for file in placed][0]  # the document's own file comes first
             if current:
                 if not unchanged:
                     changed.append(path)
-                if over_budget(rendered, settings):
+                if over_limit:
                     over.append(path)
-            new.put_compressed(path, encoded)
             advance()
         types = {path: types[path] for path in paths}  # site order, however the two passes filled it
         new.remove_rest()

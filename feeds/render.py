@@ -14,13 +14,18 @@ import hashlib
 import html
 import json
 import posixpath
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
+from feedgen.entry import FeedEntry
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
+from feedgen.ext.media import MediaEntryExtension
 from feedgen.feed import FeedGenerator
 from feedgen.util import xml_elem
+from lxml import etree
 
 from feeds import __version__
 from feeds.catalog import Catalog, Feed, archive_items, archive_pages
@@ -38,6 +43,8 @@ STYLESHEET_PATH = "feed.xsl"
 ARCHIVE_FOLDER = "archive"
 HISTORY_NS = "http://purl.org/syndication/history/1.0"  # RFC 5005 fh:archive
 ATOM_NS = "http://www.w3.org/2005/Atom"
+CONTENT_NS = "http://purl.org/rss/1.0/modules/content/"
+MEDIA_NS = "http://search.yahoo.com/mrss/"
 _IMAGE_TYPES = {
     ".jpg": "image/jpeg",
     ".jpeg": "image/jpeg",
@@ -82,17 +89,21 @@ class Rendered:
     media_type: str
     last_modified: datetime | None
     dropped: int = 0  # oldest items left out to keep the feed within settings.max_feed_bytes
+    archive_page: bool = False  # an RFC 5005 archive page (compressed for speed: see feeds.site.gzip_rendered)
+    sha256: str = ""  # hex SHA-256 of the body (the ETag is its first 32 digits; the export's manifest has it whole)
 
 
-def make_rendered(body: bytes, media_type: str, last_modified: datetime | None, dropped: int = 0) -> Rendered:
+def make_rendered(
+    body: bytes, media_type: str, last_modified: datetime | None, dropped: int = 0, archive_page: bool = False
+) -> Rendered:
     """Wrap bytes: the ETag comes from the bytes, Last-Modified loses its fraction.
 
     HTTP dates have whole seconds (RFC 9110 §5.6.7); a fraction would make every
     If-Modified-Since comparison miss.
     """
-    etag = hashlib.sha256(body).hexdigest()[:32]
+    digest = hashlib.sha256(body).hexdigest()
     stamp = last_modified.replace(microsecond=0) if last_modified else None
-    return Rendered(body, etag, media_type, stamp, dropped)
+    return Rendered(body, digest[:32], media_type, stamp, dropped, archive_page, digest)
 
 
 def over_budget(rendered: Rendered, settings: Settings) -> bool:
@@ -201,10 +212,6 @@ def content_html(article: Article) -> str:
             items.append(f'<li><a href="{esc(related.link)}">{esc(related.title)}</a>{by}</li>')
         parts.append("<p>Related:</p><ul>" + "".join(items) + "</ul>")
     return "\n".join(parts)
-
-
-class _AtomEnclosureFeedExtension(BaseExtension):
-    """Feed-level half of the extension below (feedgen wants one of each)."""
 
 
 class _AtomEnclosureExtension(BaseEntryExtension):
@@ -320,17 +327,21 @@ def _new_generator(
         generator.archive.links = links
     # feedgen stamps lastBuildDate/updated with the clock unless set.
     generator.updated(updated)
-    if fmt is Format.ATOM:
-        generator.register_extension(
-            "enclosure_fix", _AtomEnclosureFeedExtension, _AtomEnclosureExtension, atom=True, rss=False
-        )
     return generator
 
 
-def _add_entry(
-    generator: FeedGenerator, article: Article, fmt: Format, catalog: Catalog, settings: Settings, updated: datetime
-) -> None:
-    entry = generator.add_entry(order="append")  # feedgen prepends by default
+def _new_entry(fmt: Format) -> FeedEntry:
+    """A feedgen entry with the extensions ``FeedGenerator.add_entry`` would give it, in the same order."""
+    entry = FeedEntry()
+    # the class itself, as add_entry does: FeedEntry.load_extension("media") first tries to
+    # import a module feedgen.ext.media_entry, which does not exist (a file system search per entry)
+    entry.register_extension("media", MediaEntryExtension, atom=True, rss=True)
+    if fmt is Format.ATOM:
+        entry.register_extension("enclosure_fix", _AtomEnclosureExtension, atom=True, rss=False)
+    return entry
+
+
+def _fill_entry(entry: FeedEntry, article: Article, fmt: Format, source_url: str | None, updated: datetime) -> None:
     entry.title(article.title)
     entry.link(href=article.link, rel="alternate")
     entry.guid(article.uid, permalink=False)
@@ -350,7 +361,6 @@ def _add_entry(
     lead_type = image_type(lead) if lead else None
     if article.provider is not None:
         if fmt is Format.RSS:
-            source_url = _provider_feed_url(catalog, settings, article)
             if source_url:
                 entry.source(url=source_url, title=article.provider.name)
         else:
@@ -373,6 +383,91 @@ def _add_entry(
     if lead is not None:
         size = {k: str(v) for k, v in (("width", lead.width), ("height", lead.height)) if v}
         entry.media.thumbnail(url=lead.url, group=None, **size)
+
+
+# What one item's bytes depend on besides the article: its format, its Atom <updated>
+# (None for RSS and JSON, which show no such date) and its RSS <source url> (None for the
+# others). Hashing an Article is cheap (its digest is computed once).
+_FRAGMENT_MEMO = 4_096
+
+
+class _Placement(threading.local):
+    """An empty document root of each format, built the way feedgen builds its own.
+
+    An entry is serialised inside it, at the depth it has in a real document, so
+    lxml's pretty-printer indents it exactly as feedgen's ``rss_str``/``atom_str``
+    would; per thread, since the entry is attached while it is serialised.
+    """
+
+    def __init__(self) -> None:
+        rss = xml_elem("rss", version="2.0", nsmap={"media": MEDIA_NS, "atom": ATOM_NS, "content": CONTENT_NS})
+        self.parents = {
+            Format.RSS: xml_elem("channel", rss),
+            Format.ATOM: xml_elem("feed", xmlns=ATOM_NS, nsmap={"media": MEDIA_NS}),
+        }
+
+
+_placement = _Placement()
+_ITEM_TAGS = {Format.RSS: (b"<item>", b"</item>", b"    "), Format.ATOM: (b"<entry>", b"</entry>", b"  ")}
+
+
+@functools.lru_cache(maxsize=_FRAGMENT_MEMO)
+def _xml_fragment(article: Article, fmt: Format, updated: datetime | None, source_url: str | None) -> bytes:
+    entry = _new_entry(fmt)
+    _fill_entry(entry, article, fmt, source_url, updated or article.published_at)
+    element = entry.rss_entry() if fmt is Format.RSS else entry.atom_entry()
+    parent = _placement.parents[fmt]
+    parent.append(element)
+    try:
+        document = etree.tostring(parent.getroottree(), pretty_print=True, encoding="UTF-8")
+    finally:
+        parent.remove(element)
+    start, end, indent = _ITEM_TAGS[fmt]
+    # the parent holds nothing else, and text cannot hold a raw "<": the first start tag
+    # and the last end tag are this entry's own
+    return indent + document[document.index(start) : document.rindex(end) + len(end)] + b"\n"
+
+
+@functools.lru_cache(maxsize=_FRAGMENT_MEMO)
+def _json_fragment(article: Article) -> bytes:
+    return b"    " + _json_text(_json_item(article)).encode("utf-8")
+
+
+def item_fragment(article: Article, fmt: Format, catalog: Catalog, settings: Settings, updated: datetime) -> bytes:
+    """One item's bytes exactly as a document of ``fmt`` holds them: indented, ending its line.
+
+    ``updated`` is the entry's Atom ``<updated>`` (see :func:`_distinct_updated`).
+    feedgen builds the entry (its element for RSS and Atom); an article sits in
+    several feeds, so a document is its feedgen-made frame with these fragments
+    spliced in (:func:`_xml_feed`), not feedgen run again over every item of
+    every feed. Memoised; the exporter hands out fragments it rendered once per
+    article instead (its ``fragments`` argument to :func:`render_path`).
+    """
+    if fmt is Format.JSON:
+        return _json_fragment(article)
+    if fmt is Format.RSS:
+        return _xml_fragment(article, fmt, None, _provider_feed_url(catalog, settings, article))
+    return _xml_fragment(article, fmt, updated, None)
+
+
+# (article, format, Atom updated) → the item's bytes; see item_fragment
+Fragments = Callable[[Article, Format, datetime], bytes]
+
+
+def memo_fragments(catalog: Catalog, settings: Settings) -> Fragments:
+    """The default :data:`Fragments`: :func:`item_fragment` (memoised) for this catalog and settings."""
+    return functools.partial(_fragment_of, catalog, settings)
+
+
+def _fragment_of(catalog: Catalog, settings: Settings, article: Article, fmt: Format, updated: datetime) -> bytes:
+    return item_fragment(article, fmt, catalog, settings, updated)
+
+
+def _spliced(frame: bytes, fmt: Format, fragments: list[bytes]) -> bytes:
+    """feedgen's document without entries (``frame``) with the entries where feedgen puts them: last."""
+    closing = b"  </channel>" if fmt is Format.RSS else b"</feed>"
+    at = frame.rindex(closing)  # the frame's own text cannot hold a raw "<"
+    return b"".join((frame[:at], *fragments, frame[at:]))
 
 
 def _distinct_updated(items: tuple[Article, ...]) -> list[datetime]:
@@ -418,6 +513,7 @@ def _xml_feed(
     catalog: Catalog,
     settings: Settings,
     self_url: str,
+    fragments: Fragments,
     links: ArchiveLinks | None = None,
     updated: datetime | None = None,
 ) -> bytes:
@@ -428,11 +524,9 @@ def _xml_feed(
     stamp = max(filter(None, (updated, newest_entry))) if (updated or newest_entry) else None
     stamp = stamp or site_newest or EMPTY_FEED_DATE
     generator = _new_generator(feed, fmt, settings, self_url, stamp, links)
-    for article, item_updated in zip(feed.items, item_stamps, strict=True):
-        _add_entry(generator, article, fmt, catalog, settings, item_updated)
-    if fmt is Format.RSS:
-        return _with_stylesheet(generator.rss_str(pretty=True), settings)
-    return _with_stylesheet(generator.atom_str(pretty=True), settings)
+    frame = generator.rss_str(pretty=True) if fmt is Format.RSS else generator.atom_str(pretty=True)
+    items = [fragments(article, fmt, stamp) for article, stamp in zip(feed.items, item_stamps, strict=True)]
+    return _with_stylesheet(_spliced(frame, fmt, items), settings)
 
 
 def _iso(moment: datetime) -> str:
@@ -454,9 +548,7 @@ def _json_item(article: Article) -> dict:
         item["authors"] = [author]
     if article.topics:
         item["tags"] = list(article.topics)
-    attachments = [
-        {"url": image.url, "mime_type": image_type(image)} for image in article.images if image_type(image)
-    ]
+    attachments = [{"url": image.url, "mime_type": image_type(image)} for image in article.images if image_type(image)]
     if attachments:
         item["attachments"] = attachments
     return item
@@ -473,12 +565,9 @@ def _json_text(value: object) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-@functools.lru_cache(maxsize=2_048)
-def _json_item_text(article: Article) -> str:
-    return _json_text(_json_item(article))
-
-
-def _json_feed(feed: Feed, settings: Settings, self_url: str, next_url: str | None = None) -> bytes:
+def _json_feed(
+    feed: Feed, settings: Settings, self_url: str, fragments: Fragments, next_url: str | None = None
+) -> bytes:
     """JSON Feed 1.1: the feed's fields one per line, then one line per item.
 
     ``next_url`` (JSON Feed 1.1 pagination: older items) links the archive chain.
@@ -497,28 +586,38 @@ def _json_feed(feed: Feed, settings: Settings, self_url: str, next_url: str | No
     if next_url is not None:
         document["next_url"] = next_url
     lines = [f"  {_json_text(key)}: {_json_text(value)}," for key, value in document.items()]
-    items = ",\n".join(f"    {_json_item_text(article)}" for article in feed.items)
-    lines.append(f'  "items": [\n{items}\n  ]' if items else '  "items": []')
-    return ("{\n" + "\n".join(lines) + "\n}\n").encode("utf-8")
+    head = ("{\n" + "\n".join(lines) + "\n").encode("utf-8")
+    if not feed.items:
+        return head + b'  "items": []\n}\n'
+    items = b",\n".join([fragments(article, Format.JSON, article.published_at) for article in feed.items])
+    return b"".join((head, b'  "items": [\n', items, b"\n  ]\n}\n"))
 
 
 def render_feed(
-    feed: Feed, fmt: Format, catalog: Catalog, settings: Settings, *, self_url: str | None = None
+    feed: Feed,
+    fmt: Format,
+    catalog: Catalog,
+    settings: Settings,
+    *,
+    self_url: str | None = None,
+    fragments: Fragments | None = None,
 ) -> Rendered:
     """One feed in one format. Depends only on its arguments: same input, same bytes.
 
     ``self_url`` (the feed's id and rel=self link) defaults to the feed's path
     under the base URL; the live app's filtered feeds pass their canonical
-    query URL, which no path can spell.
+    query URL, which no path can spell. ``fragments`` gives each item's bytes
+    (default: :func:`item_fragment`); whatever gives them, they must be its bytes.
     """
     url = self_url or feed_url(settings, feed.path, fmt)
     links = _archive_links(feed, fmt, settings, 0) if self_url is None else None
+    fragments = fragments or memo_fragments(catalog, settings)
 
     def body_of(items: tuple[Article, ...]) -> bytes:
         shown = feed if items is feed.items else dataclasses.replace(feed, items=items)
         if fmt is Format.JSON:
-            return _json_feed(shown, settings, url, links.prev if links else None)
-        return _xml_feed(shown, fmt, catalog, settings, url, links)
+            return _json_feed(shown, settings, url, fragments, links.prev if links else None)
+        return _xml_feed(shown, fmt, catalog, settings, url, fragments, links)
 
     body = body_of(feed.items)
     budget = settings.max_feed_bytes
@@ -540,7 +639,9 @@ def render_feed(
     return make_rendered(body, fmt.media_type, feed.updated)
 
 
-def render_archive(feed: Feed, page: int, fmt: Format, catalog: Catalog, settings: Settings) -> Rendered | None:
+def render_archive(
+    feed: Feed, page: int, fmt: Format, catalog: Catalog, settings: Settings, fragments: Fragments | None = None
+) -> Rendered | None:
     """Archive page ``page`` of ``feed`` (RFC 5005 §4), or None when there is no such page.
 
     Its items are ``older`` items only, never the current document's, and no byte
@@ -555,8 +656,9 @@ def render_archive(feed: Feed, page: int, fmt: Format, catalog: Catalog, setting
     shown = dataclasses.replace(feed, items=items, older=())
     url = settings.site_url + archive_path(feed.path, page, fmt)
     updated = items[0].published_at if items else feed.older[-1].published_at
+    fragments = fragments or memo_fragments(catalog, settings)
     if fmt is Format.JSON:
-        body = _json_feed(shown, settings, url, links.prev)
+        body = _json_feed(shown, settings, url, fragments, links.prev)
     else:
-        body = _xml_feed(shown, fmt, catalog, settings, url, links, updated)
-    return make_rendered(body, fmt.media_type, updated)
+        body = _xml_feed(shown, fmt, catalog, settings, url, fragments, links, updated)
+    return make_rendered(body, fmt.media_type, updated, archive_page=True)

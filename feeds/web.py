@@ -27,7 +27,7 @@ from feeds.catalog import FeedKind
 from feeds.config import Settings
 from feeds.live import FeedFilter, FilterError, Live, Snapshot, filter_feed, parse_filter
 from feeds.render import ARCHIVE_FOLDER, STYLESHEET_PATH, Format, Rendered, over_budget, render_feed
-from feeds.site import INDEX_PATH, OPML_PATH, enabled_formats, gzip_bytes, render_path, split_feed_path
+from feeds.site import INDEX_PATH, OPML_PATH, enabled_formats, gzip_rendered, render_path, split_feed_path
 
 MAX_PATH_CHARS = 512
 FILTER_CACHE_SIZE = 256
@@ -122,7 +122,7 @@ class Page:
             with self._lock:
                 if self._gzip is None:
                     self._gzip = prepare(
-                        gzip_bytes(self.rendered.body),
+                        gzip_rendered(self.rendered),
                         self.rendered.etag + "-gz",
                         self.rendered,
                         self.settings,
