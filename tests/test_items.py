@@ -1,0 +1,197 @@
+"""Items rendered once, spliced into documents: the same bytes as feedgen writing each document itself.
+
+A feed document is feedgen's frame (channel or feed, no entries) with each
+item's bytes spliced in (``feeds.render``); the exporter renders every
+article's items once for the whole export (``feeds.export._ItemStore``). These
+tests hold both to the reference: feedgen adding every entry to the document
+and serialising it, as the renderer did before (and as feedgen's users do).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from feedgen.ext.base import BaseExtension
+
+from feeds import render
+from feeds.catalog import Catalog, archive_pages, build_catalog, document_items
+from feeds.config import Settings
+from feeds.export import export_site, render_paths
+from feeds.model import Image, Provider
+from feeds.reader import read_folder
+from feeds.render import Format, render_archive, render_feed
+from feeds.site import (
+    ARCHIVE_GZIP_LEVEL,
+    GZIP_LEVEL,
+    feed_document,
+    gzip_bytes,
+    gzip_rendered,
+    render_path,
+    site_paths,
+)
+from feeds.web import create_app
+
+from .conftest import BASE_URL, SAMPLES, require_shared
+from .test_render import HOSTILE, make_article
+
+REAL = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "real"
+
+
+class _FeedHalf(BaseExtension):
+    """feedgen wants a feed-level class beside an entry extension."""
+
+
+def feedgen_document(feed, fmt: Format, catalog: Catalog, settings: Settings, page: int) -> bytes:
+    """The reference: feedgen adds every entry to the document itself (``add_entry``) and serialises it."""
+    if page:
+        items = render.archive_items(feed, page, settings.archive_page_size)
+        shown = dataclasses.replace(feed, items=items, older=())
+        url = settings.site_url + render.archive_path(feed.path, page, fmt)
+        updated = items[0].published_at if items else feed.older[-1].published_at
+    else:
+        shown, url, updated = feed, render.feed_url(settings, feed.path, fmt), None
+    links = render._archive_links(feed, fmt, settings, page)
+    stamps = render._distinct_updated(shown.items)
+    stamp = max(filter(None, (updated, max(stamps) if stamps else None)), default=None)
+    stamp = stamp or (catalog.feeds[0].updated if catalog.feeds else None) or render.EMPTY_FEED_DATE
+    generator = render._new_generator(shown, fmt, settings, url, stamp, links)
+    if fmt is Format.ATOM:
+        generator.register_extension("enclosure_fix", _FeedHalf, render._AtomEnclosureExtension, atom=True, rss=False)
+    for article, item_stamp in zip(shown.items, stamps, strict=True):
+        entry = generator.add_entry(order="append")
+        source = render._provider_feed_url(catalog, settings, article) if fmt is Format.RSS else None
+        render._fill_entry(entry, article, fmt, source, item_stamp)
+    document = generator.rss_str(pretty=True) if fmt is Format.RSS else generator.atom_str(pretty=True)
+    return render._with_stylesheet(document, settings)
+
+
+def every_xml_document(catalog: Catalog, settings: Settings):
+    for feed in catalog.feeds:
+        for fmt in (Format.RSS, Format.ATOM):
+            yield feed, fmt, 0
+            for page in range(1, archive_pages(feed, settings.archive_page_size) + 1):
+                yield feed, fmt, page
+
+
+def assert_spliced_equals_feedgen(catalog: Catalog, settings: Settings) -> int:
+    checked = 0
+    for feed, fmt, page in every_xml_document(catalog, settings):
+        ours = render_archive(feed, page, fmt, catalog, settings) if page else render_feed(feed, fmt, catalog, settings)
+        assert ours.body == feedgen_document(feed, fmt, catalog, settings, page), (feed.path, fmt, page)
+        checked += 1
+    return checked
+
+
+def tied_catalog() -> tuple[Catalog, Settings]:
+    """Hostile text, ties (same second: Atom ``updated`` moves by milliseconds), images, providers, topics."""
+    settings = Settings(base_url=BASE_URL, archive_page_size=3, items_per_feed=4, websub_hub="https://hub.example/")
+    t0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+    articles = []
+    for n in range(14):
+        articles.append(
+            make_article(
+                n,
+                title=HOSTILE[n % len(HOSTILE)] + f" #{n}",
+                summary=HOSTILE[(n + 1) % len(HOSTILE)] + "\nsecond line\n\tindented",
+                published_at=t0 - timedelta(minutes=10 * (n // 3)),  # three at a time in the same second
+                provider=Provider(f"Provider {n % 2} & <Co>", f"p{n % 2}.example") if n % 4 else None,
+                topics=("AI", "Ünïcode ☃") if n % 2 else ("AI",),
+                images=(Image(f"https://img.example/{n}.jpg?a=1&b=<2>", 640, 480),) if n % 3 else (),
+            )
+        )
+    return build_catalog(articles, settings), settings
+
+
+def test_spliced_documents_equal_feedgen_writing_every_entry_itself_on_samples() -> None:
+    settings = Settings(base_url=BASE_URL, archive_page_size=2, items_per_feed=3)
+    catalog = build_catalog(read_folder(SAMPLES, settings).articles, settings)
+    assert assert_spliced_equals_feedgen(catalog, settings) > 20
+
+
+def test_spliced_documents_equal_feedgen_with_ties_hostile_text_and_a_hub() -> None:
+    catalog, settings = tied_catalog()
+    stamps = render._distinct_updated(catalog.get("all").items)
+    assert any(s != a.published_at for s, a in zip(stamps, catalog.get("all").items, strict=True)), "no tie"
+    assert assert_spliced_equals_feedgen(catalog, settings) > 20
+
+
+def test_spliced_documents_equal_feedgen_on_the_real_corpus() -> None:
+    corpus = require_shared(REAL)
+    settings = Settings(base_url=BASE_URL, archive_page_size=25, include_unpublished=True)
+    catalog = build_catalog(read_folder(corpus, settings).articles, settings)
+    assert assert_spliced_equals_feedgen(catalog, settings) > 100
+
+
+def test_the_item_pass_builds_each_entry_once_and_gives_the_plain_bytes(monkeypatch) -> None:
+    catalog, settings = tied_catalog()
+    paths = site_paths(catalog, settings)
+    many = (paths * 20)[:250]  # over PARALLEL_RENDER_THRESHOLD: the item pass runs
+    plain = {path: render_path(path, catalog, settings) for path in paths}
+    render._xml_fragment.cache_clear()
+    built: list[tuple[str, Format]] = []
+    real_fill = render._fill_entry
+
+    def counting_fill(entry, article, fmt, *rest):
+        built.append((article.uid, fmt))
+        return real_fill(entry, article, fmt, *rest)
+
+    monkeypatch.setattr(render, "_fill_entry", counting_fill)
+    results = list(render_paths(many, catalog, settings, workers=1))
+    assert [path for path, _, _ in results] == many
+    for path, rendered, encoded in results:
+        assert rendered.body == plain[path].body, path
+        assert encoded == {".gz": gzip_rendered(plain[path])}
+    # once per article and XML format in the item pass, plus the Atom entries a tie moved
+    ties = set()
+    for path in paths:
+        parts = feed_document(path, catalog, settings)
+        if parts is not None and parts[2] is Format.ATOM:
+            items = document_items(parts[0], parts[1], settings.archive_page_size)
+            stamps = render._distinct_updated(items)
+            ties |= {a.uid for a, s in zip(items, stamps, strict=True) if s != a.published_at}
+    articles = {a.uid for feed in catalog.feeds for a in feed.items + feed.older}
+    assert sum(1 for _, fmt in built if fmt is Format.RSS) == len(articles)
+    atom_built = [uid for uid, fmt in built if fmt is Format.ATOM]
+    assert len(atom_built) - len(articles) <= len(ties) * len(catalog.feeds)
+    assert set(atom_built) == articles
+
+
+def test_archive_pages_are_gzipped_for_speed_current_documents_for_size(tmp_path: Path) -> None:
+    catalog, settings = tied_catalog()
+    export_site(catalog, settings, tmp_path / "out")
+    for path in site_paths(catalog, settings):
+        rendered = render_path(path, catalog, settings)
+        exported = (tmp_path / "out" / (path + ".gz")).read_bytes()
+        level = ARCHIVE_GZIP_LEVEL if path.startswith("archive/") else GZIP_LEVEL
+        assert exported == gzip_bytes(rendered.body, level) == gzip_rendered(rendered), path
+        assert gzip.decompress(exported) == rendered.body
+    assert ARCHIVE_GZIP_LEVEL < GZIP_LEVEL
+
+
+def test_the_app_gzips_an_archive_page_as_the_export_did(tmp_path: Path) -> None:
+    settings = Settings(base_url=BASE_URL, articles_dir=SAMPLES, archive_page_size=2, items_per_feed=3)
+    catalog = build_catalog(read_folder(SAMPLES, settings).articles, settings)
+    export_site(catalog, settings, tmp_path / "out")
+    client = create_app(settings).test_client()
+    archived = [p for p in site_paths(catalog, settings) if p.startswith("archive/")]
+    assert archived
+    for path in archived[:12] + ["all.rss"]:
+        response = client.get("/" + path, headers={"Accept-Encoding": "gzip"})
+        assert response.headers["Content-Encoding"] == "gzip"
+        assert response.data == (tmp_path / "out" / (path + ".gz")).read_bytes(), path
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_export_through_the_item_pass_equals_the_renderer(tmp_path: Path, workers: int, monkeypatch) -> None:
+    import feeds.export as export_module
+
+    catalog, settings = tied_catalog()
+    monkeypatch.setattr(export_module, "PARALLEL_RENDER_THRESHOLD", 10)
+    monkeypatch.setattr(export_module.os, "cpu_count", lambda: workers)
+    export_site(catalog, settings, tmp_path / "out")
+    for path in site_paths(catalog, settings):
+        assert (tmp_path / "out" / path).read_bytes() == render_path(path, catalog, settings).body, path
