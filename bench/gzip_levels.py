@@ -1,11 +1,11 @@
 """How fast, and how small, the precompressed copies are: stdlib zlib against zlib-ng, per level.
 
 Not a test: it prints figures. Give an export folder (``feeds export`` output);
-every feed document in it (not the .gz copies) is compressed with each
+every feed document in it (not the .gz copies; ``--archive``: archive pages only) is compressed with each
 candidate, and the speed (MB/s of input) and size ratio (compressed / plain)
-are printed. ``feeds.site.gzip_bytes`` uses the choice these figures justify.
+are printed. ``feeds.site.gzip_rendered`` uses the choices these figures justify.
 
-    python bench/gzip_levels.py /tmp/feeds-bench/export-10000 [--limit 400]
+    python bench/gzip_levels.py /tmp/feeds-bench/export-10000 [--limit 400] [--archive]
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ CANDIDATES: dict[str, Callable[[bytes], bytes]] = {
     "zlib 6 (stdlib)": lambda data: gzip.compress(data, compresslevel=6, mtime=0),
     "zlib-ng 9": lambda data: gzip_ng.compress(data, compresslevel=9, mtime=0),
     "zlib-ng 6": lambda data: gzip_ng.compress(data, compresslevel=6, mtime=0),
+    "zlib-ng 2": lambda data: gzip_ng.compress(data, compresslevel=2, mtime=0),
     "zlib-ng 1": lambda data: gzip_ng.compress(data, compresslevel=1, mtime=0),
 }
 
@@ -31,8 +32,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("export_dir", type=Path)
     parser.add_argument("--limit", type=int, default=400, help="documents to compress (default 400)")
+    parser.add_argument("--archive", action="store_true", help="archive pages only (archive/...; level 2 in the site)")
     args = parser.parse_args()
-    names = sorted(p for p in args.export_dir.rglob("*") if p.suffix in (".rss", ".atom", ".json") and p.is_file())
+    root = args.export_dir / "archive" if args.archive else args.export_dir
+    names = sorted(p for p in root.rglob("*") if p.suffix in (".rss", ".atom", ".json") and p.is_file())
     documents = [p.read_bytes() for p in names[: args.limit]]
     total = sum(map(len, documents))
     if not total:
