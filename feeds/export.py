@@ -38,32 +38,24 @@ Atomic against a killed process, not against power loss: nothing is fsynced.
 from __future__ import annotations
 
 import fcntl
-import gc
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
-from datetime import datetime
-from multiprocessing import get_context
 from pathlib import Path
-from typing import IO
 
 from feeds import cdn
-from feeds.catalog import Catalog, document_items
+from feeds.bulk import WorkerDied, place_documents
+from feeds.catalog import Catalog
 from feeds.cdn import ENCODINGS, FileInfo
 from feeds.config import Settings
-from feeds.load import die_with_parent
-from feeds.model import Article
-from feeds.render import Format, Fragments, Rendered, item_fragment, over_budget
+from feeds.render import Rendered
 from feeds.signature import Signer
-from feeds.site import feed_document, gzip_bytes, gzip_rendered, render_path, site_documents, site_paths
+from feeds.site import gzip_rendered, render_path, site_documents, site_paths
 
-__all__ = ["ExportError", "ExportSummary", "export_site", "gzip_bytes", "site_files"]
+__all__ = ["ExportError", "ExportSummary", "export_site", "site_files"]
 
 COMPRESSED_SUFFIX = ".gz"
 _LOCK_NAME = ".lock"
@@ -276,16 +268,10 @@ def _locked(store: Path) -> Iterator[None]:
 _held_locks: set[int] = set()
 
 
-_in_worker = False  # True in a forked render worker
-
-
-def _render_worker_start() -> None:
-    """A render worker: drop the lock copies and end with the export that forked it."""
-    global _in_worker
-    _in_worker = True
+def _close_inherited_locks() -> None:
+    """In a forked render worker: drop the copies of the export's locks (see ``_held_locks``)."""
     for descriptor in _held_locks:
         os.close(descriptor)
-    die_with_parent()
 
 
 @dataclass(frozen=True, slots=True)
@@ -463,208 +449,6 @@ def _same_bytes(path: str, data: bytes) -> bool:
         return False
 
 
-PARALLEL_RENDER_THRESHOLD = 200  # fewer documents than this render in-process: a pool costs more
-_RENDER_CHUNK = 16
-_ITEM_CHUNK = 256  # articles per task of the item pass
-# what forked render workers inherit: the catalog, the settings, the items rendered once
-# (or None) and the generation they place files in
-_render_context: tuple[Catalog, Settings, Fragments | None, _Generation | None] | None = None
-_item_articles: list[Article] = []  # the item pass's articles, inherited by its workers
-_item_formats: tuple[Format, ...] = ()
-
-
-class _ItemStore:
-    """Every article's item bytes for one export, rendered once, then read back by each document.
-
-    An article is an item of several documents (the all feed, each of its topics,
-    its provider; current document or archive page) in each format. Rendering
-    every document's items anew had feedgen build each entry about four times
-    per format: 70% of a cold export with archive pages. The item pass builds
-    each once (on all cores) and writes the bytes to an unnamed temporary file
-    beside the export; documents splice them in (:func:`feeds.render.render_feed`'s
-    ``fragments``). A file rather than memory: at 100,000 articles it holds a
-    third of a gigabyte, which would otherwise be in every process at once.
-    An Atom entry whose ``updated`` is not its publication time (a tie moved
-    it by a few milliseconds) is rendered where it is needed.
-    """
-
-    def __init__(self, handle: IO[bytes], slots: dict[int, tuple[int, ...]], catalog: Catalog, settings: Settings):
-        self._handle, self._slots, self._catalog, self._settings = handle, slots, catalog, settings
-        self._descriptor = handle.fileno()
-        self._column = {fmt: index for index, fmt in enumerate(_item_formats)}
-
-    def __call__(self, article: Article, fmt: Format, updated: datetime) -> bytes:
-        slot = self._slots.get(id(article))
-        column = self._column.get(fmt)
-        if slot is None or column is None or (fmt is Format.ATOM and updated != article.published_at):
-            return item_fragment(article, fmt, self._catalog, self._settings, updated)
-        offset = slot[0] + sum(slot[1 : 1 + column])
-        return os.pread(self._descriptor, slot[1 + column], offset)
-
-    def close(self) -> None:
-        self._handle.close()
-
-
-def _render_items(bounds: tuple[int, int]) -> tuple[bytes, list[tuple[int, ...]]]:
-    """The item bytes of some articles in every format, end to end, and each one's lengths."""
-    assert _render_context is not None
-    catalog, settings = _render_context[:2]
-    parts: list[bytes] = []
-    lengths: list[tuple[int, ...]] = []
-    for article in _item_articles[bounds[0] : bounds[1]]:
-        rendered = [item_fragment(article, fmt, catalog, settings, article.published_at) for fmt in _item_formats]
-        parts.extend(rendered)
-        lengths.append(tuple(map(len, rendered)))
-        if _in_worker:  # bounded memory, as in _render_chunk
-            article.release_details()
-    return b"".join(parts), lengths
-
-
-def _shared_items(paths: list[str], catalog: Catalog, settings: Settings) -> tuple[list[Article], tuple[Format, ...]]:
-    """The distinct articles of the feed documents among ``paths`` (first appearance order), and their formats."""
-    seen: dict[int, Article] = {}
-    formats: set[Format] = set()
-    for path in paths:
-        document = feed_document(path, catalog, settings)
-        if document is not None:
-            formats.add(document[2])
-            for article in document_items(document[0], document[1], settings.archive_page_size):
-                seen.setdefault(id(article), article)
-    return list(seen.values()), tuple(fmt for fmt in Format if fmt in formats)
-
-
-def _pool(workers: int) -> ProcessPoolExecutor:
-    # everything alive now (the catalog) is only read by the workers: freeze it, so their
-    # garbage collections never walk it and copy its pages (copy-on-write memory)
-    gc.freeze()
-    return ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork"), initializer=_render_worker_start)
-
-
-def _pooled(pool: ProcessPoolExecutor, function: Callable, tasks: list) -> Iterator:
-    """``pool.map``: a worker that dies makes the export fail (BrokenProcessPool), never hang."""
-    try:
-        yield from pool.map(function, tasks)
-    except BrokenProcessPool as exc:  # a worker was killed (the OOM killer, say)
-        raise ExportError(f"a render worker died ({exc}); nothing was published") from None
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)  # an error here must not wait for every chunk
-
-
-def _item_store(
-    paths: list[str], catalog: Catalog, settings: Settings, workers: int, scratch: Path | None
-) -> _ItemStore | None:
-    """The item pass (see :class:`_ItemStore`); None when the documents have no item."""
-    global _item_articles, _item_formats
-    articles, formats = _shared_items(paths, catalog, settings)
-    if not articles:
-        return None
-    _item_articles, _item_formats = articles, formats
-    handle = tempfile.TemporaryFile(dir=scratch)  # unnamed where the OS allows: nothing left if killed
-    try:
-        bounds = [(start, min(start + _ITEM_CHUNK, len(articles))) for start in range(0, len(articles), _ITEM_CHUNK)]
-        pooled = workers > 1 and hasattr(os, "fork")
-        results = _pooled(_pool(workers), _render_items, bounds) if pooled else map(_render_items, bounds)
-        slots: dict[int, tuple[int, ...]] = {}
-        offset = 0
-        for (start, stop), (data, lengths) in zip(bounds, results, strict=True):
-            handle.write(data)
-            for article, sizes in zip(articles[start:stop], lengths, strict=True):
-                slots[id(article)] = (offset, *sizes)
-                offset += sum(sizes)
-        handle.flush()
-    except BaseException:
-        handle.close()
-        raise
-    finally:
-        _item_articles = []
-    return _ItemStore(handle, slots, catalog, settings)
-
-
-def _render_chunk(paths: list[str]) -> list[tuple[str, Rendered, dict[str, bytes]]]:
-    """Render and compress some site paths (in a worker, or in-process)."""
-    assert _render_context is not None
-    catalog, settings, fragments, _ = _render_context
-    results = []
-    for path in paths:
-        rendered = render_path(path, catalog, settings, fragments)
-        if rendered is None:  # pragma: no cover - site_paths only lists renderable paths
-            raise AssertionError(f"site path {path} has no renderer")
-        results.append((path, rendered, {e.suffix: e.compress(rendered) for e in ENCODINGS}))
-    if _in_worker:  # bounded memory: a worker keeps no decoded article from one chunk to the next
-        for path in paths:
-            document = feed_document(path, catalog, settings)
-            if document is not None:
-                for article in document_items(document[0], document[1], settings.archive_page_size):
-                    article.release_details()
-    return results
-
-
-def _place_chunk(paths: list[str]) -> list[tuple[str, str, bool, list[_Placed]]]:
-    """Render some site paths and place them in the generation: (path, media type, over budget, placed files)."""
-    assert _render_context is not None and _render_context[3] is not None
-    settings, generation = _render_context[1], _render_context[3]
-    placed = []
-    for path, rendered, encoded in _render_chunk(paths):
-        files = generation.place_document(path, rendered, encoded)
-        placed.append((path, rendered.media_type, over_budget(rendered, settings), files))
-    return placed
-
-
-def _run(
-    paths: list[str],
-    catalog: Catalog,
-    settings: Settings,
-    workers: int | None,
-    scratch: Path | None,
-    generation: _Generation | None,
-    chunk_function: Callable[[list[str]], list],
-) -> Iterator:
-    global _render_context
-    workers = workers if workers is not None else (os.cpu_count() or 1)
-    _render_context = (catalog, settings, None, generation)
-    store = None
-    try:
-        if len(paths) >= PARALLEL_RENDER_THRESHOLD:
-            store = _item_store(paths, catalog, settings, workers, scratch)
-            _render_context = (catalog, settings, store, generation)
-        chunks = [paths[i : i + _RENDER_CHUNK] for i in range(0, len(paths), _RENDER_CHUNK)]
-        if workers <= 1 or len(paths) < PARALLEL_RENDER_THRESHOLD or not hasattr(os, "fork"):
-            for chunk in chunks:
-                yield from chunk_function(chunk)
-            return
-        for results in _pooled(_pool(workers), chunk_function, chunks):
-            yield from results
-    finally:
-        _render_context = None
-        if store is not None:
-            store.close()
-
-
-def render_paths(
-    paths: list[str], catalog: Catalog, settings: Settings, workers: int | None = None, scratch: Path | None = None
-) -> Iterator[tuple[str, Rendered, dict[str, bytes]]]:
-    """(path, rendered, compressed copies) for each path, in order; on all cores when there are many.
-
-    Rendering is pure, so worker processes (forked: they inherit the catalog)
-    give the same bytes as rendering in-process. Many documents first get every
-    item rendered once (:class:`_ItemStore`, a temporary file in ``scratch``).
-    A worker that dies makes the export fail (BrokenProcessPool), never hang.
-    """
-    return _run(paths, catalog, settings, workers, scratch, None, _render_chunk)
-
-
-def _place_paths(
-    paths: list[str], catalog: Catalog, settings: Settings, generation: _Generation, scratch: Path | None = None
-) -> Iterator[tuple[str, str, bool, list[_Placed]]]:
-    """:func:`render_paths`, each document written into ``generation`` where it was rendered.
-
-    A worker writes the files it renders (a third of the export's bytes would
-    otherwise be pickled through a pipe, then hashed and written by one
-    process); the caller :meth:`~_Generation.absorb` s what each reports.
-    """
-    return _run(paths, catalog, settings, None, scratch, generation, _place_chunk)
-
-
 def unchanged_since(out_dir: Path, fingerprint: str) -> dict | None:
     """The inputs the live export recorded, when their ``fingerprint`` equals this one; else None.
 
@@ -785,17 +569,26 @@ def export_site(
                     continue
             to_render.append(path)
         document_of = dict(documents)
-        for path, media_type, over_limit, placed in _place_paths(to_render, catalog, settings, new, store):
-            document = document_of[path]
-            current = document is not None and document[1] == 0  # a feed's current document
-            types[path] = media_type
-            unchanged = [new.absorb(file) for file in placed][0]  # the document's own file comes first
-            if current:
-                if not unchanged:
-                    changed.append(path)
-                if over_limit:
-                    over.append(path)
-            advance()
+        placing = place_documents(
+            to_render, catalog, settings, new, scratch=store, on_worker_start=_close_inherited_locks
+        )
+        try:
+            with closing(placing):
+                for path, media_type, over_limit, placed in placing:
+                    document = document_of[path]
+                    current = document is not None and document[1] == 0  # a feed's current document
+                    types[path] = media_type
+                    unchanged = new.absorb(placed[0])  # the document itself; then its encodings
+                    for encoded in placed[1:]:
+                        new.absorb(encoded)
+                    if current:
+                        if not unchanged:
+                            changed.append(path)
+                        if over_limit:
+                            over.append(path)
+                    advance()
+        except WorkerDied as exc:
+            raise ExportError(f"{exc}; nothing was published") from None
         types = {path: types[path] for path in paths}  # site order, however the two passes filled it
         new.remove_rest()
         new.put(cdn.HEADERS_PATH, cdn.render_headers(types, settings))

@@ -423,8 +423,8 @@ def _xml_fragment(article: Article, fmt: Format, updated: datetime | None, sourc
     finally:
         parent.remove(element)
     start, end, indent = _ITEM_TAGS[fmt]
-    # the parent holds nothing else, and text cannot hold a raw "<": the first start tag
-    # and the last end tag are this entry's own
+    # the entry is the parent's only child and the root has no text, so the first start
+    # tag of its name and the last end tag are the entry's own (nested ones lie between)
     return indent + document[document.index(start) : document.rindex(end) + len(end)] + b"\n"
 
 
@@ -440,8 +440,8 @@ def item_fragment(article: Article, fmt: Format, catalog: Catalog, settings: Set
     feedgen builds the entry (its element for RSS and Atom); an article sits in
     several feeds, so a document is its feedgen-made frame with these fragments
     spliced in (:func:`_xml_feed`), not feedgen run again over every item of
-    every feed. Memoised; the exporter hands out fragments it rendered once per
-    article instead (its ``fragments`` argument to :func:`render_path`).
+    every feed. Memoised; a big export hands out fragments it rendered once per
+    article instead (``feeds.bulk``, through :func:`feeds.site.render_path`'s ``fragments``).
     """
     if fmt is Format.JSON:
         return _json_fragment(article)
@@ -454,7 +454,7 @@ def item_fragment(article: Article, fmt: Format, catalog: Catalog, settings: Set
 Fragments = Callable[[Article, Format, datetime], bytes]
 
 
-def memo_fragments(catalog: Catalog, settings: Settings) -> Fragments:
+def _memo_fragments(catalog: Catalog, settings: Settings) -> Fragments:
     """The default :data:`Fragments`: :func:`item_fragment` (memoised) for this catalog and settings."""
     return functools.partial(_fragment_of, catalog, settings)
 
@@ -466,7 +466,7 @@ def _fragment_of(catalog: Catalog, settings: Settings, article: Article, fmt: Fo
 def _spliced(frame: bytes, fmt: Format, fragments: list[bytes]) -> bytes:
     """feedgen's document without entries (``frame``) with the entries where feedgen puts them: last."""
     closing = b"  </channel>" if fmt is Format.RSS else b"</feed>"
-    at = frame.rindex(closing)  # the frame's own text cannot hold a raw "<"
+    at = frame.rindex(closing)  # the last line of the frame: nothing follows the closing tag but the root's
     return b"".join((frame[:at], *fragments, frame[at:]))
 
 
@@ -525,7 +525,7 @@ def _xml_feed(
     stamp = stamp or site_newest or EMPTY_FEED_DATE
     generator = _new_generator(feed, fmt, settings, self_url, stamp, links)
     frame = generator.rss_str(pretty=True) if fmt is Format.RSS else generator.atom_str(pretty=True)
-    items = [fragments(article, fmt, stamp) for article, stamp in zip(feed.items, item_stamps, strict=True)]
+    items = [fragments(article, fmt, moment) for article, moment in zip(feed.items, item_stamps, strict=True)]
     return _with_stylesheet(_spliced(frame, fmt, items), settings)
 
 
@@ -611,7 +611,7 @@ def render_feed(
     """
     url = self_url or feed_url(settings, feed.path, fmt)
     links = _archive_links(feed, fmt, settings, 0) if self_url is None else None
-    fragments = fragments or memo_fragments(catalog, settings)
+    fragments = fragments or _memo_fragments(catalog, settings)
 
     def body_of(items: tuple[Article, ...]) -> bytes:
         shown = feed if items is feed.items else dataclasses.replace(feed, items=items)
@@ -656,7 +656,7 @@ def render_archive(
     shown = dataclasses.replace(feed, items=items, older=())
     url = settings.site_url + archive_path(feed.path, page, fmt)
     updated = items[0].published_at if items else feed.older[-1].published_at
-    fragments = fragments or memo_fragments(catalog, settings)
+    fragments = fragments or _memo_fragments(catalog, settings)
     if fmt is Format.JSON:
         body = _json_feed(shown, settings, url, fragments, links.prev)
     else:

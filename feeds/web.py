@@ -11,6 +11,7 @@ redirect's Location: absolute URLs come from ``settings.site_url`` only.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import threading
@@ -116,14 +117,21 @@ class Page:
         )
 
     def gzip(self) -> Variant:
-        """The gzip variant: its own strong ETag (RFC 9110 §8.8.3), compressed once."""
+        """The gzip variant: its own strong ETag (RFC 9110 §8.8.3), compressed once.
+
+        The ETag names the compressed bytes too (a digest of them after "-gz-"): the
+        same document gzipped at another level or by another zlib-ng gives other
+        bytes, and a strong validator must never name two byte sequences (a cache
+        would splice a range of one into the other).
+        """
         variant = self._gzip
         if variant is None:
             with self._lock:
                 if self._gzip is None:
+                    packed = gzip_rendered(self.rendered)
                     self._gzip = prepare(
-                        gzip_rendered(self.rendered),
-                        self.rendered.etag + "-gz",
+                        packed,
+                        f"{self.rendered.etag}-gz-{hashlib.sha256(packed).hexdigest()[:12]}",
                         self.rendered,
                         self.settings,
                         encoding="gzip",

@@ -21,13 +21,14 @@ STAGES = [
     {"site", "signature"},
     {"websub"},
     {"cdn", "live"},
+    {"bulk"},
     {"export", "web"},
     {"serve"},
     {"cli"},
 ]
 SAME_STAGE_ALLOWED = {("signature", "site")}
 RANK = {module: rank for rank, stage in enumerate(STAGES) for module in stage}
-OUTLETS = ("web", "export", "cdn", "live", "serve", "cli", "websub")
+OUTLETS = ("web", "export", "bulk", "cdn", "live", "serve", "cli", "websub")
 
 
 def _imports(module: str) -> tuple[set[str], set[str]]:

@@ -36,6 +36,7 @@ SUFFIXES = tuple(e.suffix for e in ENCODINGS)
 KILL_DRIVER = """
 import os, signal, sys
 from pathlib import Path
+import feeds.bulk as bulk
 import feeds.export as export
 from feeds.catalog import build_catalog
 from feeds.config import Settings
@@ -48,7 +49,7 @@ catalog = build_catalog(read_folder(settings.articles_dir, settings).articles, s
 def die():
     os.kill(os.getpid(), signal.SIGKILL)
 
-render_path, flip = export.render_path, export._flip
+render_path, flip = bulk.render_path, export._flip
 
 def render_then_maybe_die(path, *args):
     if stage == "before-write":
@@ -66,7 +67,7 @@ def flip_then_maybe_die(*args):
     if stage == "after-flip":
         die()  # the symlink points at the new generation; nothing cleaned yet
 
-export.render_path = render_then_maybe_die
+bulk.render_path = render_then_maybe_die
 export._flip = flip_then_maybe_die
 export.export_site(catalog, settings, Path(out), progress=progress)
 """
@@ -504,20 +505,20 @@ def test_cli_export_killed_after_varying_delays_never_breaks_the_live_site(tmp_p
 
 def test_one_added_article_renders_only_the_feeds_it_belongs_to(tmp_path: Path, monkeypatch) -> None:
     """Feeds whose signature did not change keep their files without being rendered again."""
-    import feeds.export as export_module
+    import feeds.bulk as bulk_module
 
     articles = Path(shutil.copytree(SAMPLES, tmp_path / "articles"))
     out = tmp_path / "out"
     export(articles, out)
     write_article(articles, "zz-new.md", title="Brand new", topics=["Space"], provider="Orbit Daily")
     rendered: list[str] = []
-    real_render_path = export_module.render_path
+    real_render_path = bulk_module.render_path
 
     def recording(path, *args):
         rendered.append(path)
         return real_render_path(path, *args)
 
-    monkeypatch.setattr(export_module, "render_path", recording)
+    monkeypatch.setattr(bulk_module, "render_path", recording)
     export(articles, out)
     settings, catalog = load(articles)
     pages = ("index.html", "feeds.opml", "feed.xsl")
@@ -554,32 +555,41 @@ def test_the_cli_no_change_shortcut_never_trusts_a_damaged_export(articles: Path
 
 
 def test_parallel_rendering_gives_the_sequential_bytes(articles: Path) -> None:
-    from feeds.export import PARALLEL_RENDER_THRESHOLD, render_paths
+    from feeds.bulk import PARALLEL_THRESHOLD, render_documents
 
     settings, catalog = load(articles)
     paths = site_paths(catalog, settings)
-    many = (paths * (PARALLEL_RENDER_THRESHOLD // len(paths) + 1))[: PARALLEL_RENDER_THRESHOLD + 10]
-    sequential = list(render_paths(many, catalog, settings, workers=1))
-    parallel = list(render_paths(many, catalog, settings, workers=2))
+    many = (paths * (PARALLEL_THRESHOLD // len(paths) + 1))[: PARALLEL_THRESHOLD + 10]
+    sequential = list(render_documents(many, catalog, settings, workers=1))
+    parallel = list(render_documents(many, catalog, settings, workers=2))
     assert [(p, r.body, e) for p, r, e in parallel] == [(p, r.body, e) for p, r, e in sequential]
 
 
-def test_a_render_worker_that_dies_fails_the_export_cleanly(articles: Path, monkeypatch) -> None:
-    import feeds.export as export_module
+@pytest.mark.parametrize("where", ["render_path", "item_fragment"])  # a document worker; an item pass worker
+def test_a_render_worker_that_dies_fails_the_export_cleanly(
+    articles: Path, tmp_path: Path, monkeypatch, where: str
+) -> None:
+    import feeds.bulk as bulk_module
 
     settings, catalog = load(articles)
     parent = os.getpid()
-    real = export_module.render_path
+    real = getattr(bulk_module, where)
 
-    def dying(path, *args):
+    def dying(*args):
         if os.getpid() != parent:  # in a forked worker: as the OOM killer would
             os.kill(os.getpid(), signal.SIGKILL)
-        return real(path, *args)
+        return real(*args)
 
-    monkeypatch.setattr(export_module, "render_path", dying)
-    paths = site_paths(catalog, settings) * 10
-    with pytest.raises(ExportError, match="render worker died"):
-        list(export_module.render_paths(paths, catalog, settings, workers=2))
+    with monkeypatch.context() as patch:
+        patch.setattr(bulk_module, where, dying)
+        patch.setattr(bulk_module, "PARALLEL_THRESHOLD", 10)  # the samples' site: pool and item pass
+        patch.setattr(bulk_module.os, "cpu_count", lambda: 2)
+        with pytest.raises(ExportError, match="render worker died.*nothing was published"):
+            export_site(catalog, settings, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    export_site(catalog, settings, tmp_path / "out")  # the next run builds the site
+    for path in site_paths(catalog, settings):
+        assert (tmp_path / "out" / path).read_bytes() == render_path(path, catalog, settings).body
 
 
 @pytest.mark.parametrize(

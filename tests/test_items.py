@@ -18,9 +18,10 @@ import pytest
 from feedgen.ext.base import BaseExtension
 
 from feeds import render
+from feeds.bulk import render_documents
 from feeds.catalog import Catalog, archive_pages, build_catalog, document_items
 from feeds.config import Settings
-from feeds.export import export_site, render_paths
+from feeds.export import export_site
 from feeds.model import Image, Provider
 from feeds.reader import read_folder
 from feeds.render import Format, render_archive, render_feed
@@ -86,12 +87,13 @@ def assert_spliced_equals_feedgen(catalog: Catalog, settings: Settings) -> int:
     return checked
 
 
-def tied_catalog() -> tuple[Catalog, Settings]:
+def tied_catalog(count: int = 14, **overrides) -> tuple[Catalog, Settings]:
     """Hostile text, ties (same second: Atom ``updated`` moves by milliseconds), images, providers, topics."""
     settings = Settings(base_url=BASE_URL, archive_page_size=3, items_per_feed=4, websub_hub="https://hub.example/")
+    settings = dataclasses.replace(settings, **overrides)
     t0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
     articles = []
-    for n in range(14):
+    for n in range(count):
         articles.append(
             make_article(
                 n,
@@ -140,7 +142,7 @@ def test_the_item_pass_builds_each_entry_once_and_gives_the_plain_bytes(monkeypa
         return real_fill(entry, article, fmt, *rest)
 
     monkeypatch.setattr(render, "_fill_entry", counting_fill)
-    results = list(render_paths(many, catalog, settings, workers=1))
+    results = list(render_documents(many, catalog, settings, workers=1))
     assert [path for path, _, _ in results] == many
     for path, rendered, encoded in results:
         assert rendered.body == plain[path].body, path
@@ -187,11 +189,42 @@ def test_the_app_gzips_an_archive_page_as_the_export_did(tmp_path: Path) -> None
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_export_through_the_item_pass_equals_the_renderer(tmp_path: Path, workers: int, monkeypatch) -> None:
-    import feeds.export as export_module
+    import feeds.bulk as bulk_module
 
     catalog, settings = tied_catalog()
-    monkeypatch.setattr(export_module, "PARALLEL_RENDER_THRESHOLD", 10)
-    monkeypatch.setattr(export_module.os, "cpu_count", lambda: workers)
+    monkeypatch.setattr(bulk_module, "PARALLEL_THRESHOLD", 10)
+    monkeypatch.setattr(bulk_module.os, "cpu_count", lambda: workers)
     export_site(catalog, settings, tmp_path / "out")
     for path in site_paths(catalog, settings):
         assert (tmp_path / "out" / path).read_bytes() == render_path(path, catalog, settings).body, path
+
+
+def test_workers_bring_a_recycled_standby_up_to_date(tmp_path: Path, monkeypatch) -> None:
+    """Forked workers place files into a recycled generation: the published site is exactly the renderer's."""
+    import feeds.bulk as bulk_module
+
+    monkeypatch.setattr(bulk_module, "PARALLEL_THRESHOLD", 10)
+    monkeypatch.setattr(bulk_module.os, "cpu_count", lambda: 2)
+    out = tmp_path / "out"
+    for count, page_size in ((14, 3), (9, 3), (17, 2), (12, 3)):  # the third and fourth recycle a standby
+        catalog, settings = tied_catalog(count, archive_page_size=page_size)
+        summary = export_site(catalog, settings, out)
+        assert summary.published
+        expected = set()
+        for path in site_paths(catalog, settings):
+            rendered = render_path(path, catalog, settings)
+            assert (out / path).read_bytes() == rendered.body, (count, path)
+            assert (out / (path + ".gz")).read_bytes() == gzip_rendered(rendered), (count, path)
+            expected |= {path, path + ".gz"}
+        present = {str(p.relative_to(out.resolve())) for p in out.resolve().rglob("*") if p.is_file()}
+        assert present - expected == {"_headers", "_nginx.conf", "_manifest.json"}, count
+
+
+def test_a_budget_cut_feed_through_the_item_pass_equals_the_plain_render() -> None:
+    catalog, settings = tied_catalog(30, max_feed_bytes=9_000, items_per_feed=12)
+    paths = site_paths(catalog, settings)
+    results = list(render_documents((paths * 40)[:300], catalog, settings, workers=1))
+    assert any(rendered.dropped for _, rendered, _ in results)
+    for path, rendered, _ in results:
+        plain = render_path(path, catalog, settings)
+        assert (rendered.body, rendered.dropped) == (plain.body, plain.dropped), path
