@@ -25,6 +25,7 @@ early (an error in the caller) shuts its pool down at once.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import gc
 import os
@@ -131,13 +132,12 @@ class _ItemStore:
     where it is needed.
     """
 
-    def __init__(
-        self, handle: IO[bytes], articles: tuple[Article, ...], spans: tuple[array, array], job: _Job
-    ) -> None:
+    def __init__(self, handle: IO[bytes], spans: tuple[array, array], job: _Job) -> None:
+        """``job``: the item pass's (its articles and formats, in the order ``spans`` follow)."""
         self._handle, self._descriptor = handle, handle.fileno()
         # article (by identity) → its row; row * width + column → (offset, length)
-        self._rows = {id(article): row for row, article in enumerate(articles)}
-        self._articles = articles  # keeps every id above alive, so none can be reused
+        self._rows = {id(article): row for row, article in enumerate(job.articles)}
+        self._articles = job.articles  # keeps every id above alive, so none can be reused
         self._offsets, self._lengths = spans
         self._columns = {fmt: column for column, fmt in enumerate(job.formats)}
         self._width = len(job.formats)
@@ -202,7 +202,7 @@ def _item_store(
     except BaseException:
         handle.close()
         raise
-    return _ItemStore(handle, items_job.articles, (offsets, lengths), items_job)
+    return _ItemStore(handle, (offsets, lengths), items_job)
 
 
 # --- documents ----------------------------------------------------------------------------------------
@@ -247,7 +247,7 @@ def _bulk(
     big = len(paths) >= PARALLEL_THRESHOLD
     store = _item_store(paths, job, workers, scratch, on_start) if big else None
     try:
-        job = _Job(job.catalog, job.settings, store, job.placer)
+        job = dataclasses.replace(job, fragments=store)
         chunks = [paths[i : i + _DOCUMENT_CHUNK] for i in range(0, len(paths), _DOCUMENT_CHUNK)]
         with closing(_mapped(job, function, chunks, workers if big else 1, on_start)) as results:
             for result in results:

@@ -390,7 +390,7 @@ class _Generation:
         files are hard-linked, unless a recycled standby already holds them: the
         same inode under its own name (what it linked, or was linked from, before).
         """
-        names = [relative] + [relative + encoding.suffix for encoding in ENCODINGS]
+        names = list(_with_encodings([relative]))
         olds = [self._old(name) for name in names]
         inodes = []
         for name, old in zip(names, olds, strict=True):

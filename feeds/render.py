@@ -80,17 +80,21 @@ class Format(enum.Enum):
 class Rendered:
     """Bytes ready to serve or write, with their HTTP metadata.
 
-    ``etag`` is a strong validator (hex digest of the bytes, unquoted);
-    ``last_modified`` is whole seconds in UTC, or None when nothing is dated.
+    ``sha256`` is the hex digest of the bytes (the export's manifest has it whole);
+    ``etag`` is a strong validator made from it (unquoted); ``last_modified`` is
+    whole seconds in UTC, or None when nothing is dated.
     """
 
     body: bytes
-    etag: str
+    sha256: str
     media_type: str
     last_modified: datetime | None
     dropped: int = 0  # oldest items left out to keep the feed within settings.max_feed_bytes
     archive_page: bool = False  # an RFC 5005 archive page (compressed for speed: see feeds.site.gzip_rendered)
-    sha256: str = ""  # hex SHA-256 of the body (the ETag is its first 32 digits; the export's manifest has it whole)
+
+    @property
+    def etag(self) -> str:
+        return self.sha256[:32]
 
 
 def make_rendered(
@@ -101,9 +105,8 @@ def make_rendered(
     HTTP dates have whole seconds (RFC 9110 §5.6.7); a fraction would make every
     If-Modified-Since comparison miss.
     """
-    digest = hashlib.sha256(body).hexdigest()
     stamp = last_modified.replace(microsecond=0) if last_modified else None
-    return Rendered(body, digest[:32], media_type, stamp, dropped, archive_page, digest)
+    return Rendered(body, hashlib.sha256(body).hexdigest(), media_type, stamp, dropped, archive_page)
 
 
 def over_budget(rendered: Rendered, settings: Settings) -> bool:
@@ -385,10 +388,7 @@ def _fill_entry(entry: FeedEntry, article: Article, fmt: Format, source_url: str
         entry.media.thumbnail(url=lead.url, group=None, **size)
 
 
-# What one item's bytes depend on besides the article: its format, its Atom <updated>
-# (None for RSS and JSON, which show no such date) and its RSS <source url> (None for the
-# others). Hashing an Article is cheap (its digest is computed once).
-_FRAGMENT_MEMO = 4_096
+_FRAGMENT_MEMO = 4_096  # items remembered per memo (see item_fragment)
 
 
 class _Placement(threading.local):
@@ -413,6 +413,12 @@ _ITEM_TAGS = {Format.RSS: (b"<item>", b"</item>", b"    "), Format.ATOM: (b"<ent
 
 @functools.lru_cache(maxsize=_FRAGMENT_MEMO)
 def _xml_fragment(article: Article, fmt: Format, updated: datetime | None, source_url: str | None) -> bytes:
+    """An RSS or Atom item's bytes: what they depend on besides the article is the key.
+
+    ``updated``: the Atom ``<updated>`` (None for RSS, which shows no such date);
+    ``source_url``: the RSS ``<source url>`` (None for Atom). Hashing an Article is
+    cheap (its digest is computed once).
+    """
     entry = _new_entry(fmt)
     _fill_entry(entry, article, fmt, source_url, updated or article.published_at)
     element = entry.rss_entry() if fmt is Format.RSS else entry.atom_entry()
@@ -456,11 +462,7 @@ Fragments = Callable[[Article, Format, datetime], bytes]
 
 def _memo_fragments(catalog: Catalog, settings: Settings) -> Fragments:
     """The default :data:`Fragments`: :func:`item_fragment` (memoised) for this catalog and settings."""
-    return functools.partial(_fragment_of, catalog, settings)
-
-
-def _fragment_of(catalog: Catalog, settings: Settings, article: Article, fmt: Format, updated: datetime) -> bytes:
-    return item_fragment(article, fmt, catalog, settings, updated)
+    return lambda article, fmt, updated: item_fragment(article, fmt, catalog, settings, updated)
 
 
 def _spliced(frame: bytes, fmt: Format, fragments: list[bytes]) -> bytes:
