@@ -36,6 +36,7 @@ from feeds.catalog import (
     provider_key,
     topic_aliases,
     topic_key,
+    update_catalog,
 )
 from feeds.config import Settings
 from feeds.load import IncrementalLoader, Scan
@@ -117,6 +118,8 @@ class Snapshot:
     last_error: str | None = None
     last_error_at: datetime | None = None
     memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+    # the folder's articles in path order, which the catalog was built from (see update_catalog)
+    read: tuple[Article, ...] = field(default=(), compare=False, repr=False)
 
 
 def empty_snapshot(settings: Settings, error: str | None = None) -> Snapshot:
@@ -127,12 +130,19 @@ def empty_snapshot(settings: Settings, error: str | None = None) -> Snapshot:
 
 
 def build_snapshot(
-    settings: Settings, loader: Loader, generation: int, mark: str | None = None, scan: Scan | None = None
+    settings: Settings,
+    loader: Loader,
+    generation: int,
+    mark: str | None = None,
+    scan: Scan | None = None,
+    previous: Snapshot | None = None,
 ) -> Snapshot:
     """Read and index the folder whose fingerprint is ``mark`` (taken now when None).
 
     The fingerprint is taken before reading, so a file changed during the read
-    makes the next poll rebuild again. Raises LoadError, or whatever the loader raises.
+    makes the next poll rebuild again. ``previous``, the snapshot being replaced,
+    lets an edit that moves no article keep its catalog (:func:`update_catalog`).
+    Raises LoadError, or whatever the loader raises.
     """
     if mark is None:
         scan = scan_folder(settings.articles_dir)
@@ -142,13 +152,16 @@ def build_snapshot(
     else:
         folder = loader(settings)
     _check_listable(settings.articles_dir)  # vanished during the read: not an empty folder
-    catalog = build_catalog(folder.articles, settings)
+    if previous is not None and previous.read:
+        catalog = update_catalog(previous.catalog, previous.read, folder.articles, settings)
+    else:
+        catalog = build_catalog(folder.articles, settings)
     # every selected article, newest first: the all feed's items, then its older ones newest first
     everything = catalog.get("all")
     articles = everything.items + everything.older[::-1] if everything is not None else ()
     errors = sum(1 for p in folder.problems if p.is_error)
     return Snapshot(
-        catalog, articles, len(folder.problems), errors, folder.files, generation, mark, _now()
+        catalog, articles, len(folder.problems), errors, folder.files, generation, mark, _now(), read=folder.articles
     )
 
 
@@ -225,7 +238,7 @@ class Live:
             if mark == self._failed_mark:
                 return False
             try:
-                new = build_snapshot(self.settings, self.loader, old.generation + 1, mark, scan)
+                new = build_snapshot(self.settings, self.loader, old.generation + 1, mark, scan, old)
                 if self.on_new_snapshot is not None:
                     self.on_new_snapshot(new)
             except Exception as exc:  # noqa: BLE001 - see the docstring

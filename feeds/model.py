@@ -115,7 +115,7 @@ class Article:
     100,000 cached articles then builds only what the catalog reads.
     """
 
-    __slots__ = (*HEAD_FIELDS, "_details", "_packed", "_digest")
+    __slots__ = (*HEAD_FIELDS, "_details", "_packed", "_digest", "_newest_first")
 
     source: str
     uid: str
@@ -218,6 +218,18 @@ class Article:
             _set(self, "_digest", digest)
         return digest
 
+    @property
+    def newest_first(self) -> tuple[float, str, str]:
+        """The catalog's sort key: newest first, ties by uid, then by source (:func:`feeds.catalog.select_articles`).
+
+        Computed once: a reload keeps unchanged Article objects and sorts them all again.
+        """
+        key = self._newest_first
+        if key is None:
+            key = (-self.published_at.timestamp(), self.uid, self.source)
+            _set(self, "_newest_first", key)
+        return key
+
     def values(self) -> tuple:
         """Every field's value, in :data:`ARTICLE_FIELDS` (constructor) order."""
         return tuple(getattr(self, name) for name in ARTICLE_FIELDS)
@@ -269,6 +281,7 @@ def _init(article: Article, head: tuple, details: tuple | None, packed: tuple | 
     _set(article, "_details", details)
     _set(article, "_packed", packed)
     _set(article, "_digest", digest)
+    _set(article, "_newest_first", None)
 
 
 # ----- records: an Article as builtin values (the parse cache stores them) ---------------------------

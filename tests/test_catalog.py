@@ -20,6 +20,7 @@ from feeds.catalog import (
     provider_key,
     topic_aliases,
     topic_key,
+    update_catalog,
 )
 from feeds.config import Settings
 from feeds.model import Article, Provider
@@ -192,6 +193,56 @@ def test_catalog_does_not_depend_on_article_order(rows, rnd: random.Random) -> N
     assert first == second
     paths = [feed.path for feed in first.feeds]
     assert len(paths) == len(set(paths))
+
+
+EDITS = ("title", "summary", "hours", "topics", "provider", "published", "remove", "add")
+
+
+@hypothesis_settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.lists(topic_names, max_size=3, unique=True), provider_names,
+                  st.integers(0, 5)),  # fmt: skip
+        min_size=1,
+        max_size=25,
+    ),
+    st.lists(st.tuples(st.integers(0, 24), st.sampled_from(EDITS)), min_size=1, max_size=3),
+)
+def test_updating_a_catalog_gives_what_building_it_anew_gives(rows, edits) -> None:
+    """update_catalog (a reload's shortcut) against build_catalog, for edits that move articles and that do not."""
+    old = [article(i, topics=t, provider=p, hours=h) for i, (t, p, h) in enumerate(rows)]
+    new = list(old)
+    for index, edit in edits:
+        if not new:
+            break
+        at = index % len(new)
+        if edit == "title":
+            new[at] = new[at].replace(title=new[at].title + " (corrected)")
+        elif edit == "summary":
+            new[at] = new[at].replace(summary="A new summary.")
+        elif edit == "hours":
+            new[at] = new[at].replace(published_at=new[at].published_at + timedelta(hours=index + 1))
+        elif edit == "topics":
+            new[at] = new[at].replace(topics=(*new[at].topics[1:], "Fresh Topic"))
+        elif edit == "provider":
+            new[at] = new[at].replace(provider=Provider("Newcomer", None))
+        elif edit == "published":
+            new[at] = new[at].replace(published=not new[at].published)
+        elif edit == "remove":
+            del new[at]
+        else:
+            new.append(article(1000 + index, topics=["AI"], hours=index))
+    settings = make_settings(items_per_feed=3)
+    previous = build_catalog(old, settings)
+    updated = update_catalog(previous, old, new, settings)
+    assert updated == build_catalog(new, settings)
+    held = {id(a) for feed in updated.feeds for a in (*feed.items, *feed.older)}
+    assert held <= {id(a) for a in new}  # never an object of the old folder: its details may be stale
+    if all(edit in ("title", "summary") for _, edit in edits):  # nothing moved: the old feeds were kept
+        changed = {id(a) for a in new} - {id(a) for a in old}
+        for before, after in zip(previous.feeds, updated.feeds, strict=True):
+            if not changed & {id(a) for a in (*after.items, *after.older)}:
+                assert after is before
 
 
 def test_feed_holds_the_newest_n_newest_first_with_ties_by_uid() -> None:

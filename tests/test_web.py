@@ -568,6 +568,24 @@ def test_a_new_article_file_appears_and_a_deleted_one_disappears(app, client, li
     assert client.get("/topics/science.rss").status_code == 404
 
 
+def test_an_edited_title_reaches_every_feed_of_the_article_as_a_fresh_build_would(app, client, live_settings):
+    """An edit that moves no article keeps the catalog and swaps the article in (update_catalog): same bytes."""
+    name, _, topics, provider, quality, published_at, excerpt = ARTICLES[2]
+    paths = ["all.rss", "all.atom", "all.json", "topics/ai.rss", "topics/policy.atom", "providers/politico.json"]
+    for path in paths:
+        assert b"Regulators look at AI models" in client.get(f"/{path}").data
+    write_article(live_settings.articles_dir, name, "Regulators rewrite the AI rules", topics, provider, quality,
+                  published_at, excerpt)  # fmt: skip
+    wait_for(lambda: b"Regulators rewrite the AI rules" in client.get("/all.rss").data)
+    live: Live = app.extensions["feeds"]
+    fresh = Live(live_settings)  # a new process's catalog: built from scratch
+    for path in paths:
+        served = client.get(f"/{path}", headers={"Accept-Encoding": "identity"}).data
+        assert b"Regulators rewrite the AI rules" in served and b"Regulators look at AI models" not in served
+        assert served == render_path(path, fresh.state.catalog, live_settings).body
+    assert live.state.catalog == fresh.state.catalog
+
+
 def test_a_failed_rebuild_keeps_serving_the_last_good_state(app, client, live_settings):
     live: Live = app.extensions["feeds"]
     before = client.get("/all.rss").data
