@@ -731,7 +731,10 @@ class IncrementalLoader:
             current, unreadable = scan
         known = self._known
         stale = [(name, identity) for name, identity in current if name not in known or known[name][0] != identity]
-        gone = known.keys() - {name for name, _ in current}
+        # names are unique, so nothing is gone when the known ones and the new ones add up to
+        # the scan: no set of 100,000 names to build for a change that removed nothing
+        added = sum(1 for name, _ in stale if name not in known)
+        gone = known.keys() - {name for name, _ in current} if len(known) + added != len(current) else set()
         if not stale and not gone and unreadable == self._unreadable:
             return None
         for name in gone:
