@@ -192,37 +192,43 @@ def render_nginx(types: Mapping[str, str], settings: Settings) -> bytes:
     return "\n".join(lines).encode("utf-8")
 
 
+# each manifest line by what it says, from the last manifest made: under `export --watch` a change
+# alters a dozen of them, and encoding every line again was a sixth of a change's export at 100k
+_manifest_lines: dict[tuple, str] = {}
+
+
 def render_manifest(types: Mapping[str, str], infos: Mapping[str, FileInfo], settings: Settings) -> bytes:
     """``_manifest.json``: every served path with type, cache rule, size, SHA-256 and encodings.
 
     For upload tools (S3 and the like) that must set Content-Type themselves,
     and for checking a copy. Sorted, so the same export gives the same bytes.
     """
-    files = []
+    global _manifest_lines
+    known, lines = _manifest_lines, {}
+    cache = cache_control(settings)
     for path in sorted(types):
         info = infos[path]
-        encodings = {
-            enc.name: {
-                "path": path + enc.suffix,
-                "size": infos[path + enc.suffix].size,
-                "sha256": infos[path + enc.suffix].sha256,
-            }
+        encoded = tuple(
+            (enc.name, path + enc.suffix, infos[path + enc.suffix].size, infos[path + enc.suffix].sha256)
             for enc in ENCODINGS
             if path + enc.suffix in infos
-        }
-        files.append(
-            {
+        )
+        key = (path, types[path], cache, info.size, info.sha256, encoded)
+        line = known.get(key)
+        if line is None:
+            entry = {
                 "path": path,
                 "content_type": types[path],
-                "cache_control": cache_control(settings),
+                "cache_control": cache,
                 "size": info.size,
                 "sha256": info.sha256,
-                "encodings": encodings,
+                "encodings": {name: {"path": at, "size": size, "sha256": sha} for name, at, size, sha in encoded},
             }
-        )
-    # one file per line: readable and diff-friendly, and json's C encoder (which an indent
-    # disables) writes it several times faster, which counts at tens of thousands of files
-    lines = ",\n".join(json.dumps(entry, sort_keys=True, ensure_ascii=False) for entry in files)
+            # one file per line: readable and diff-friendly, and json's C encoder (which an indent
+            # disables) writes it several times faster, which counts at tens of thousands of files
+            line = json.dumps(entry, sort_keys=True, ensure_ascii=False)
+        lines[key] = line
+    _manifest_lines = lines  # only the last manifest's lines: memory follows the site's size
+    files_text = "[\n" + ",\n".join(lines.values()) + "\n]" if lines else "[]"
     head = json.dumps({"base_url": settings.site_url}, ensure_ascii=False)[1:-1]
-    files_text = f"[\n{lines}\n]" if files else "[]"
     return f'{{{head},\n"files": {files_text},\n"version": {MANIFEST_VERSION}}}\n'.encode()
