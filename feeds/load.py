@@ -694,6 +694,7 @@ class IncrementalLoader:
         self._folder: Folder | None = None
         self._loads = 0
         self._unreadable: list[Problem] = []
+        self._scanned: list | None = None  # the scan the last refresh compared (see refresh)
 
     def __call__(self, settings: Settings, *, scan: tuple[list, list] | None = None) -> Folder:
         """The current Folder, changed or not: the live app's loader interface.
@@ -713,7 +714,7 @@ class IncrementalLoader:
         """The current Folder, or None when nothing changed since the previous call."""
         root = self.settings.articles_dir
         if not root.is_dir():
-            self._known = None
+            self._known = self._scanned = None
             return missing_folder(root)
         if self._known is None:
             # all cores only for the first load: later ones may run on a thread of a
@@ -730,7 +731,14 @@ class IncrementalLoader:
         else:
             current, unreadable = scan
         known = self._known
-        stale = [(name, identity) for name, identity in current if name not in known or known[name][0] != identity]
+        previous, self._scanned = self._scanned, list(current)  # a copy: the caller may reuse its list
+        if previous is not None and previous is not current and len(previous) == len(current):
+            # the very (name, identity) pair the last refresh saw, at the same place, is unchanged:
+            # after a watcher's patch only its few new pairs are looked up
+            candidates = [entry for before, entry in zip(previous, current, strict=True) if before is not entry]
+        else:
+            candidates = current
+        stale = [(name, identity) for name, identity in candidates if name not in known or known[name][0] != identity]
         # names are unique, so nothing is gone when the known ones and the new ones add up to
         # the scan: no set of 100,000 names to build for a change that removed nothing
         added = sum(1 for name, _ in stale if name not in known)

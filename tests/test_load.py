@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from feeds.load import (
     default_cache_dir,
     finish_cache_writes,
     load_folder,
+    scan_identities,
     shard_paths,
 )
 from feeds.model import ARTICLE_FIELDS, Article, Image, Provider, Related
@@ -173,6 +175,27 @@ def test_incremental_loader_rereads_only_what_changed(cached_settings: Settings)
     added.unlink()
     assert loader.refresh() == read_folder(root, cached_settings)
     assert loader.refresh() is None
+
+
+def test_incremental_loader_compares_only_what_a_patched_scan_replaced(cached_settings: Settings) -> None:
+    """A watcher's scan is the last one with a few pairs replaced: the loader compares those, and is
+    never fooled by a caller that patches one list in place and passes it again."""
+    loader = IncrementalLoader(cached_settings)
+    root = cached_settings.articles_dir
+    listing = scan_identities(root)
+    loader.refresh((listing, []))
+    assert loader.refresh((listing, [])) is None
+    name = listing[1][0]
+    text = (root / name).read_text(encoding="utf-8")
+    (root / name).write_text(re.sub(r"^title: .*$", 'title: "Patched title"', text, count=1, flags=re.M), "utf-8")
+    listing[1] = (name, dict(scan_identities(root))[name])  # in place: the same list object, one new pair
+    folder = loader.refresh((listing, []))
+    assert folder == read_folder(root, cached_settings)
+    assert loader.last_stats is not None and loader.last_stats.parsed == 1
+    assert "Patched title" in {a.title for a in folder.articles}
+    assert loader.refresh((list(listing), [])) is None  # equal pairs, another list: nothing to do
+    listing[2] = (listing[2][0], (0, 0, 0, 0))  # a pair unlike the file's: read again, the same result
+    assert loader.refresh((listing, [])) == read_folder(root, cached_settings)
 
 
 def test_a_rewrite_that_keeps_size_and_mtime_is_still_noticed(cached_settings: Settings) -> None:
