@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import enum
 import hashlib
-import itertools
 import operator
 import re
 from collections import Counter, defaultdict
@@ -347,9 +346,10 @@ def update_catalog(
     def swap(articles: tuple[Article, ...]) -> tuple[Article, ...]:
         return tuple(swapped.get(id(article), article) for article in articles)
 
+    ids = swapped.keys()
     feeds = tuple(
         dataclasses.replace(feed, items=swap(feed.items), older=swap(feed.older))
-        if any(id(article) in swapped for article in itertools.chain(feed.items, feed.older))
+        if not (ids.isdisjoint(map(id, feed.items)) and ids.isdisjoint(map(id, feed.older)))
         else feed
         for feed in previous.feeds
     )
