@@ -172,16 +172,17 @@ def test_slugs_are_unique_per_name(names: list[str]) -> None:
 
 topic_names = st.sampled_from(["AI", "ai", "C", "C++", "C#", "c plus plus", "Data", ".NET", "NET"])
 provider_names = st.sampled_from(["IGN", "GameRant on MSN", "Game Rant on MSN", "Polygon", None])
+# (topics, provider, hours) of up to 25 articles
+catalog_rows = st.lists(
+    st.tuples(st.lists(topic_names, max_size=3, unique=True), provider_names, st.integers(0, 5)),
+    min_size=1,
+    max_size=25,
+)
 
 
 @hypothesis_settings(max_examples=60, deadline=None)
 @given(
-    st.lists(
-        st.tuples(st.lists(topic_names, max_size=3, unique=True), provider_names,
-                  st.integers(0, 5)),  # fmt: skip
-        min_size=1,
-        max_size=25,
-    ),
+    catalog_rows,
     st.randoms(use_true_random=False),
 )
 def test_catalog_does_not_depend_on_article_order(rows, rnd: random.Random) -> None:
@@ -200,12 +201,7 @@ EDITS = ("title", "summary", "hours", "topics", "provider", "published", "remove
 
 @hypothesis_settings(max_examples=80, deadline=None)
 @given(
-    st.lists(
-        st.tuples(st.lists(topic_names, max_size=3, unique=True), provider_names,
-                  st.integers(0, 5)),  # fmt: skip
-        min_size=1,
-        max_size=25,
-    ),
+    catalog_rows,
     st.lists(st.tuples(st.integers(0, 24), st.sampled_from(EDITS)), min_size=1, max_size=3),
 )
 def test_updating_a_catalog_gives_what_building_it_anew_gives(rows, edits) -> None:
