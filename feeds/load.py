@@ -731,10 +731,12 @@ class IncrementalLoader:
         else:
             current, unreadable = scan
         known = self._known
-        previous, self._scanned = self._scanned, list(current)  # a copy: the caller may reuse its list
-        if previous is not None and previous is not current and len(previous) == len(current):
-            # the very (name, identity) pair the last refresh saw, at the same place, is unchanged:
-            # after a watcher's patch only its few new pairs are looked up
+        # The scan the last *completed* refresh applied: ``known`` then holds exactly its names
+        # and identities, so the very (name, identity) pair at the same place needs no lookup,
+        # and after a watcher's patch only its few new pairs are compared. Forgotten until this
+        # refresh completes: one that fails while reading must leave nothing marked as seen.
+        previous, self._scanned = self._scanned, None
+        if previous is not None and len(previous) == len(current):
             candidates = [entry for before, entry in zip(previous, current, strict=True) if before is not entry]
         else:
             candidates = current
@@ -744,6 +746,7 @@ class IncrementalLoader:
         added = sum(1 for name, _ in stale if name not in known)
         gone = known.keys() - {name for name, _ in current} if len(known) + added != len(current) else set()
         if not stale and not gone and unreadable == self._unreadable:
+            self._scanned = list(current)  # a copy: the caller may reuse its list
             return None
         for name in gone:
             del known[name]
@@ -751,4 +754,6 @@ class IncrementalLoader:
             known[name] = (identity, read_article(root / name, self.settings, root=root))
         self.last_stats = LoadStats(len(current), len(current) - len(stale), len(stale))
         self._unreadable = unreadable
-        return collect([known[name][1] for name, _ in current], unreadable)
+        folder = collect([known[name][1] for name, _ in current], unreadable)
+        self._scanned = list(current)
+        return folder

@@ -198,6 +198,36 @@ def test_incremental_loader_compares_only_what_a_patched_scan_replaced(cached_se
     assert loader.refresh((listing, [])) == read_folder(root, cached_settings)
 
 
+def test_a_refresh_that_failed_while_reading_is_compared_again(cached_settings: Settings, monkeypatch) -> None:
+    """What a failed refresh scanned is not marked as seen: its change is found by the next one,
+    even when that one's scan is a patch for another file (a watcher's)."""
+    loader = IncrementalLoader(cached_settings)
+    root = cached_settings.articles_dir
+    listing = scan_identities(root)
+    loader.refresh((list(listing), []))
+    loader.refresh((list(listing), []))
+
+    def retitle(index: int, title: str) -> None:
+        name = listing[index][0]
+        text = (root / name).read_text(encoding="utf-8")
+        (root / name).write_text(re.sub(r"^title: .*$", f'title: "{title}"', text, count=1, flags=re.M), "utf-8")
+        listing[index] = (name, dict(scan_identities(root))[name])
+
+    retitle(3, "First edit")
+
+    def memory_error(*args, **kwargs):
+        raise MemoryError("what read_article lets through")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(load, "read_article", memory_error)
+        with pytest.raises(MemoryError):
+            loader.refresh((list(listing), []))
+    retitle(5, "Second edit")
+    folder = loader.refresh((list(listing), []))
+    assert {"First edit", "Second edit"} <= {a.title for a in folder.articles}
+    assert folder == read_folder(root, cached_settings)
+
+
 def test_a_rewrite_that_keeps_size_and_mtime_is_still_noticed(cached_settings: Settings) -> None:
     load_folder(cached_settings)
     target = sorted(cached_settings.articles_dir.glob("*.txt"))[0]
