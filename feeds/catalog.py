@@ -195,9 +195,7 @@ def _display_name(spellings: Counter, preferred: str | None = None) -> str:
     return min(spellings.items(), key=lambda item: (-item[1], item[0]))[0]
 
 
-# uid breaks ties between equal dates; source only matters for duplicate uids,
-# which the reader never lets through, but keeps any input order-independent
-_newest_first = operator.attrgetter("newest_first")
+_newest_first = operator.attrgetter("newest_first")  # Article.newest_first: dates, then uid, then source
 
 
 def select_articles(articles: Iterable[Article], settings: Settings) -> list[Article]:
@@ -353,6 +351,8 @@ def update_catalog(
         else feed
         for feed in previous.feeds
     )
+    if all(map(operator.is_, feeds, previous.feeds)):  # the edited articles are in no feed (unpublished)
+        return previous
     return dataclasses.replace(previous, feeds=feeds, by_path={feed.path: feed for feed in feeds})
 
 
