@@ -10,10 +10,12 @@ folder), then measures, each in a fresh process:
 - warm export: cache present, nothing changed;
 - one change: one article file rewritten, export again (time to updated output;
   the new title must be in ``OUT/all.rss``, else the figure reads ERROR);
-- one change with ``feeds export --watch`` running: time from the rewrite until
-  ``OUT/all.rss`` has the new title (median of 3 changes);
+- one change with ``feeds export --watch`` running: time from the change until
+  ``OUT/all.rss`` has the new title, for an edit (the rewrite above: no article
+  moves between feeds) and for a new article file (the newest: it enters the all
+  feed, its topics and provider); median of 3 changes each;
 - live reload: ``feeds serve --workers 1`` (reload_interval 0.5 s) sees the same
-  kind of change; time until the new title is served (median of 3 changes);
+  two kinds of change; time until the new title is served (median of 3 each);
 - requests/s of ``feeds serve --workers 2`` (what ``feeds serve`` runs by default)
   for GET /all.rss: full 200 responses, and 304 answers to If-None-Match with the
   ETag; measured with ``wrk -t1 -c16 -d5s`` when installed (the 304 run counts
@@ -223,6 +225,32 @@ def touch_one_article(corpus: Path, marker: str) -> str:
     return title
 
 
+ADDED_PREFIX = "zzzz-bench-added-"  # new article files sort last; removed after each measurement
+
+
+def add_one_article(corpus: Path, marker: str) -> str:
+    """Write a new article file (a copy of the first with its own title and URLs), the newest; return its title."""
+    first = sorted(p for p in corpus.iterdir() if not p.name.startswith("."))[0]
+    title = f"Benchmark new article {marker}"
+    lines = []
+    for line in first.read_text(encoding="utf-8").split("\n"):
+        key = line.split(":", 1)[0]
+        if key == "title":
+            line = f'title: "{title}"'
+        elif key == "publishedDateTime":
+            line = "publishedDateTime: 2099-01-02T00:00:00Z"
+        elif key in ("originalUrl", "webUrl", "ampWebUrl", "cdnAmpWebUrl"):  # its own story, not a duplicate
+            line = f'{key}: "https://bench.example.org/added/{marker}"'
+        lines.append(line)
+    (corpus / f"{ADDED_PREFIX}{marker}.txt").write_text("\n".join(lines), encoding="utf-8")
+    return title
+
+
+def remove_added_articles(corpus: Path) -> None:
+    for path in corpus.glob(f"{ADDED_PREFIX}*.txt"):
+        path.unlink()
+
+
 def feeds_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "feeds.cli", *args]
 
@@ -279,11 +307,16 @@ class LiveServer:
 CHANGE_SAMPLES = 3  # one-change latencies are the median of this many changes
 
 
-def _median_latency(show: Callable[[str], bool], what: str, corpus: Path) -> float | None:
-    """Median seconds from rewriting one article until ``show(title)`` is true (polled every 20 ms)."""
+Latencies = tuple[float | None, float | None]  # (an edit, a new article file)
+
+
+def _median_latency(
+    show: Callable[[str], bool], what: str, corpus: Path, change: Callable[[Path, str], str] = touch_one_article
+) -> float | None:
+    """Median seconds from ``change`` (an article edited, or added) until ``show(title)`` holds (polled every 20 ms)."""
     samples = []
     for _ in range(CHANGE_SAMPLES):
-        title = touch_one_article(corpus, f"{what}-{time.time_ns()}")
+        title = change(corpus, f"{what}-{time.time_ns()}")
         changed = time.perf_counter()
         while not show(title):
             if time.perf_counter() - changed > 120:
@@ -295,22 +328,27 @@ def _median_latency(show: Callable[[str], bool], what: str, corpus: Path) -> flo
     return statistics.median(samples)
 
 
-def measure_live_reload(corpus: Path, env: dict[str, str], work: Path, archives: bool) -> float | None:
-    """Seconds from one file change until the live app serves it (median of 3; one worker)."""
+def measure_live_reload(corpus: Path, env: dict[str, str], work: Path, archives: bool) -> Latencies:
+    """Seconds from one edited, then one added, article file until the live app serves it (medians of 3; one worker)."""
     config = write_config(work / "bench-live.yaml", archives, "reload_interval: 0.5\n")
-    with LiveServer(corpus, env, config, RELOAD_WORKERS) as server:
-        url = server.base + FEED
-        urllib.request.urlopen(url, timeout=60).read()
+    try:
+        with LiveServer(corpus, env, config, RELOAD_WORKERS) as server:
+            url = server.base + FEED
+            urllib.request.urlopen(url, timeout=60).read()
 
-        def served(title: str) -> bool:
-            with urllib.request.urlopen(url, timeout=60) as response:
-                return title.encode() in response.read()
+            def served(title: str) -> bool:
+                with urllib.request.urlopen(url, timeout=60) as response:
+                    return title.encode() in response.read()
 
-        return _median_latency(served, "live reload", corpus)
+            edit = _median_latency(served, "live-edit", corpus)
+            return edit, _median_latency(served, "live-new", corpus, add_one_article)
+    finally:
+        remove_added_articles(corpus)
 
 
-def measure_export_watch(corpus: Path, env: dict[str, str], config: Path, out: Path) -> float | None:
-    """Seconds from one file change until ``feeds export --watch`` has it in OUT/all.rss (median of 3)."""
+def measure_export_watch(corpus: Path, env: dict[str, str], config: Path, out: Path) -> Latencies:
+    """Seconds from one edited, then one added, article file until ``feeds export --watch`` has it in
+    OUT/all.rss (medians of 3)."""
     process = subprocess.Popen(
         feeds_command("export", "--config", str(config), "--articles", str(corpus), "--watch", str(out)),
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
@@ -322,9 +360,14 @@ def measure_export_watch(corpus: Path, env: dict[str, str], config: Path, out: P
                 break
         else:
             print(f"error: feeds export --watch exited with {process.wait()}", file=sys.stderr)
-            return None
+            return None, None
+
+        def exported(title: str) -> bool:
+            return title.encode() in (out / "all.rss").read_bytes()
+
         threading.Thread(target=process.stderr.read, daemon=True).start()  # keep draining
-        return _median_latency(lambda title: title.encode() in (out / "all.rss").read_bytes(), "export --watch", corpus)
+        edit = _median_latency(exported, "watch-edit", corpus)
+        return edit, _median_latency(exported, "watch-new", corpus, add_one_article)
     finally:
         process.terminate()
         try:
@@ -332,6 +375,7 @@ def measure_export_watch(corpus: Path, env: dict[str, str], config: Path, out: P
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        remove_added_articles(corpus)
 
 
 def _wrk(url: str, duration: int, connections: int, script: Path | None, etag: str) -> tuple[float, int, int]:
@@ -503,8 +547,8 @@ class Row:
     warm: Run
     one_change: Run
     one_change_ok: bool  # the new title reached OUT/all.rss
-    watch_change: float | None
-    live_reload: float | None
+    watch_change: Latencies
+    live_reload: Latencies
     rps_full: float | None
     rps_304: float | None
 
@@ -532,7 +576,7 @@ def bench_size(size: int, work: Path, archives: bool, args: argparse.Namespace) 
     if not one_change_ok:
         print(f"error: after one change, {out / 'all.rss'} does not have the new title {title!r}", file=sys.stderr)
     watch_change = measure_export_watch(corpus, env, config, out)
-    live_reload = measure_live_reload(corpus, env, work, archives) if args.live else None
+    live_reload = measure_live_reload(corpus, env, work, archives) if args.live else (None, None)
     rps_full, rps_304 = measure_live_rps(corpus, env, work, archives, args) if args.live else (None, None)
     return Row(cold, warm, one_change, one_change_ok, watch_change, live_reload, rps_full, rps_304)
 
@@ -546,6 +590,10 @@ def _fmt(value: float | None, unit: str = "s") -> str:
     return f"{value:.2f} {unit}" if unit == "s" else f"{value:.0f} {unit}".rstrip()
 
 
+def _pair(latencies: Latencies) -> str:
+    return " / ".join(_fmt(value) for value in latencies)
+
+
 def _ratio(ours: float | None, hugo: float | None) -> str:
     return "—" if ours is None or not hugo else f"{ours / hugo:.2f}×"
 
@@ -555,7 +603,7 @@ def _cells(size: int, row: Row, hugo: Run | None) -> tuple[str, ...]:
     pss = max(run.pss_tree for run in row.exports)
     return (
         f"{size:,}", _fmt(row.cold.seconds), _fmt(row.warm.seconds),
-        _fmt(row.one_change.seconds) if row.one_change_ok else "ERROR", _fmt(row.watch_change), _fmt(row.live_reload),
+        _fmt(row.one_change.seconds) if row.one_change_ok else "ERROR", _pair(row.watch_change), _pair(row.live_reload),
         _fmt(max_rss, "MiB"), _fmt(pss, "MiB"), _fmt(row.rps_full, ""), _fmt(row.rps_304, ""),
         _fmt(hugo.seconds if hugo else None), _fmt(hugo.max_rss if hugo else None, "MiB"),
         _fmt(hugo.pss_tree if hugo else None, "MiB"),
@@ -570,8 +618,8 @@ HEADER = (
     "cold",
     "warm",
     "1 change",
-    "1 change --watch",
-    "live reload",
+    "--watch: edit / new",
+    "live: edit / new",
     "max RSS",
     "PSS tree",
     "req/s full",
@@ -656,8 +704,8 @@ def main() -> int:
         for size in sizes:
             for config in configs:
                 row = bench_size(size, args.work, config, args)
-                failed |= not row.one_change_ok or row.watch_change is None
-                failed |= args.live and None in (row.live_reload, row.rps_full)
+                failed |= not row.one_change_ok or None in row.watch_change
+                failed |= args.live and (None in row.live_reload or row.rps_full is None)
                 if size not in hugo_runs:  # Hugo's build does not depend on our archive setting: once a size
                     hugo_runs[size] = measure_hugo(ensure_corpus(args.work, size), args.work)
                 tables[config].append(_cells(size, row, hugo_runs[size]))
@@ -681,12 +729,12 @@ def main() -> int:
         "(checked: the new title is in all.rss)"
     )
     print(
-        f"1 change --watch: feeds export --watch running, time until OUT{FEED} has the new title "
-        f"(median of {CHANGE_SAMPLES} changes)"
+        f"--watch: feeds export --watch running, time until OUT{FEED} has the new title: after an edit (no article "
+        f"moves) / after a new article file (the newest); median of {CHANGE_SAMPLES} changes each"
     )
     print(
-        f"live reload: feeds serve --workers {RELOAD_WORKERS}, reload_interval 0.5 s, time until GET {FEED} "
-        f"has the new title (median of {CHANGE_SAMPLES} changes)"
+        f"live: feeds serve --workers {RELOAD_WORKERS}, reload_interval 0.5 s, time until GET {FEED} "
+        f"has the new title: after an edit / a new article file (median of {CHANGE_SAMPLES} each)"
     )
     print(
         f"req/s: GET {FEED} from feeds serve --workers {RPS_WORKERS} (gthread), no compression; full = 200 with "
