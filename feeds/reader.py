@@ -604,5 +604,9 @@ def _source(article: Article) -> str:
 
 
 def _duplicate_rank(article: Article) -> tuple[bool, float, str]:
-    """Published first, then the newest date, then the first path: a total order."""
-    return (not article.published, -article.published_at.timestamp(), article.source)
+    """Published first, then the newest date, then the first path: a total order.
+
+    The date is the catalog's own sort key's (computed once per article), not
+    recomputed: a reload settles every duplicate group again.
+    """
+    return (not article.published, article.newest_first[0], article.source)
