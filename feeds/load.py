@@ -694,7 +694,7 @@ class IncrementalLoader:
         self._folder: Folder | None = None
         self._loads = 0
         self._unreadable: list[Problem] = []
-        self._scanned: list | None = None  # the scan the last refresh compared (see refresh)
+        self._scanned: list | None = None  # the scan the last completed refresh applied (see refresh)
 
     def __call__(self, settings: Settings, *, scan: tuple[list, list] | None = None) -> Folder:
         """The current Folder, changed or not: the live app's loader interface.
