@@ -14,6 +14,7 @@ STAGES = [
     {"model"},
     {"text", "safe_yaml", "dates"},
     {"config"},
+    {"article_fields"},
     {"reader"},
     {"load", "watch"},
     {"catalog"},

@@ -58,7 +58,8 @@ ALLOWED = {
     "safe_yaml": set(),
     "dates": set(),
     "config": {"model"},
-    "reader": {"model", "config", "text", "safe_yaml", "dates"},
+    "article_fields": {"model", "config", "text", "dates"},
+    "reader": {"model", "config", "text", "safe_yaml", "article_fields"},
 }
 
 

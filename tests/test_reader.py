@@ -17,12 +17,12 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from feeds.config import Settings
+from feeds.dates import parse_date
 from feeds.model import Article, Problem, Severity
 from feeds.reader import (
     collect,
     find_article_files,
     make_uid,
-    parse_date,
     read_article,
     read_folder,
 )

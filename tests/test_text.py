@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from feeds import safe_yaml
-from feeds.reader import MAX_BODY_CHARS, MAX_NAME_CHARS, decode, split_front_matter
+from feeds.article_fields import MAX_NAME_CHARS
+from feeds.reader import MAX_BODY_CHARS, decode, split_front_matter
 from feeds.text import (
     MAX_URL_CHARS,
     _clean_text_slow,
