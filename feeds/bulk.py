@@ -46,7 +46,7 @@ from feeds.cdn import ENCODINGS
 from feeds.config import Settings
 from feeds.load import die_with_parent
 from feeds.model import Article
-from feeds.render import Format, Fragments, Rendered, item_fragment, over_budget
+from feeds.render import WRITERS, Format, Fragments, Rendered, item_fragment, over_budget
 from feeds.site import feed_document, render_path
 
 # Fewer documents than this render in-process and without the item pass: a pool
@@ -127,8 +127,8 @@ def _mapped(
 class _ItemStore:
     """Every article's item bytes for one render, read back with one ``pread`` each.
 
-    An Atom entry whose ``updated`` is not its publication time (a tie moved it
-    by a few milliseconds), or an article the pass did not see, is rendered
+    An item dated in its document (an Atom entry) whose date is not its publication
+    time (a tie moved it by a few milliseconds), or an article the pass did not see, is rendered
     where it is needed.
     """
 
@@ -140,13 +140,15 @@ class _ItemStore:
         self._articles = job.articles  # keeps every id above alive, so none can be reused
         self._offsets, self._lengths = spans
         self._columns = {fmt: column for column, fmt in enumerate(job.formats)}
+        # formats whose item shows its date in one document (a tie moves it there): FeedWriter.dated_items
+        self._dated = frozenset(fmt for fmt in job.formats if WRITERS[fmt].dated_items)
         self._width = len(job.formats)
         self._catalog, self._settings = job.catalog, job.settings
 
     def __call__(self, article: Article, fmt: Format, updated: datetime) -> bytes:
         row = self._rows.get(id(article))
         column = self._columns.get(fmt)
-        if row is None or column is None or (fmt is Format.ATOM and updated != article.published_at):
+        if row is None or column is None or (updated != article.published_at and fmt in self._dated):
             return item_fragment(article, fmt, self._catalog, self._settings, updated)
         index = row * self._width + column
         return os.pread(self._descriptor, self._lengths[index], self._offsets[index])

@@ -18,9 +18,10 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from feeds.formats import FORMAT_NAMES
+
 DEFAULT_CONFIG = Path("config/feeds.yaml")
 LOCAL_BASE_URL = "http://127.0.0.1:8000/"
-FORMAT_NAMES = ("rss", "atom", "json")
 
 
 class ConfigError(Exception):

@@ -239,8 +239,7 @@ in the title or summary; at most 20 parameters of 100 characters each.</p>
 def render_opml(catalog: Catalog, settings: Settings) -> Rendered:
     """OPML 2.0: every feed with absolute xmlUrl and htmlUrl, grouped All / Topics / Providers."""
     formats = enabled_formats(settings)
-    preferred = Format.RSS if Format.RSS in formats else formats[0]
-    kind_name = {Format.RSS: "rss", Format.ATOM: "atom", Format.JSON: "json"}
+    preferred = formats[0]  # the first enabled in the site's order (RSS, unless the config leaves it out)
     lines = [
         '<?xml version="1.0" encoding="UTF-8"?>',
         '<opml version="2.0">',
@@ -258,7 +257,7 @@ def render_opml(catalog: Catalog, settings: Settings) -> Rendered:
             attributes = " ".join(
                 f"{name}={quoteattr(value)}"
                 for name, value in (
-                    ("type", kind_name[preferred]),
+                    ("type", preferred.extension),  # OPML 2.0: "rss" by custom; the format otherwise
                     ("text", feed.name),
                     ("title", feed.title),
                     ("xmlUrl", feed_url(settings, feed.path, preferred)),

@@ -27,7 +27,7 @@ from werkzeug.http import is_resource_modified, parse_etags, remove_entity_heade
 from feeds.catalog import FeedKind
 from feeds.config import Settings
 from feeds.live import FeedFilter, FilterError, Live, Snapshot, filter_feed, parse_filter
-from feeds.render import ARCHIVE_FOLDER, STYLESHEET_PATH, Format, Rendered, over_budget, render_feed
+from feeds.render import ARCHIVE_FOLDER, STYLESHEET_PATH, WRITERS, Format, Rendered, over_budget, render_feed
 from feeds.site import INDEX_PATH, OPML_PATH, enabled_formats, gzip_rendered, render_path, split_feed_path
 
 MAX_PATH_CHARS = 512
@@ -41,7 +41,8 @@ _GZIP_NAMES = frozenset(("gzip", "x-gzip"))
 # under this type (see respond); feed readers keep the registered types.
 BROWSER_XML_TYPE = "application/xml; charset=utf-8"
 FILTER_SLOTS = 2  # filtered feeds computed at once per process (each scans every article)
-_XML_FEED_TYPES = tuple(fmt.media_type for fmt in (Format.RSS, Format.ATOM))
+# the types of documents that carry a stylesheet (feeds.writer.FeedWriter.styled)
+_STYLED_TYPES = frozenset(fmt.media_type for fmt, writer in WRITERS.items() if writer.styled)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +82,7 @@ def prepare(
     response.cache_control.public = True
     response.cache_control.max_age = settings.cache_max_age
     response.vary.add("Accept-Encoding")
-    if rendered.media_type in _XML_FEED_TYPES:
+    if rendered.media_type in _STYLED_TYPES:
         # RSS and Atom are negotiated on Accept (browser navigations get application/xml):
         # every variant says so, or a shared cache could hand a reader's copy to a browser
         response.vary.add("Accept")
@@ -204,7 +205,7 @@ def browser_navigation(page: Page, environ: dict[str, Any]) -> bool:
     nor does a revalidation (If-None-Match), which gets the variant the client stored.
     """
     media_type = page.rendered.media_type
-    if media_type not in _XML_FEED_TYPES or "HTTP_ACCEPT" not in environ or "HTTP_IF_NONE_MATCH" in environ:
+    if media_type not in _STYLED_TYPES or "HTTP_ACCEPT" not in environ or "HTTP_IF_NONE_MATCH" in environ:
         return False
     accept = request.accept_mimetypes
     return accept.quality("text/html") > accept.quality(media_type.split(";")[0])

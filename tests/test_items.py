@@ -17,14 +17,16 @@ from pathlib import Path
 import pytest
 from feedgen.ext.base import BaseExtension
 
-from feeds import render
+from feeds import render, xmlfeed
+from feeds.atom import AtomEnclosureExtension
 from feeds.bulk import render_documents
-from feeds.catalog import Catalog, archive_pages, build_catalog, document_items
+from feeds.catalog import Catalog, archive_items, archive_pages, build_catalog, document_items
 from feeds.config import Settings
 from feeds.export import export_site
 from feeds.model import Image, Provider
 from feeds.reader import read_folder
 from feeds.render import Format, render_archive, render_feed
+from feeds.rss import provider_feed_url
 from feeds.site import (
     ARCHIVE_GZIP_LEVEL,
     GZIP_LEVEL,
@@ -48,26 +50,27 @@ class _FeedHalf(BaseExtension):
 
 def feedgen_document(feed, fmt: Format, catalog: Catalog, settings: Settings, page: int) -> bytes:
     """The reference: feedgen adds every entry to the document itself (``add_entry``) and serialises it."""
+    writer = render.WRITERS[fmt]
     if page:
-        items = render.archive_items(feed, page, settings.archive_page_size)
+        items = archive_items(feed, page, settings.archive_page_size)
         shown = dataclasses.replace(feed, items=items, older=())
         url = settings.site_url + render.archive_path(feed.path, page, fmt)
         updated = items[0].published_at if items else feed.older[-1].published_at
     else:
         shown, url, updated = feed, render.feed_url(settings, feed.path, fmt), None
-    links = render._archive_links(feed, fmt, settings, page)
-    stamps = render._distinct_updated(shown.items)
+    links = render.archive_links(feed, fmt, settings, page)
+    stamps = xmlfeed.distinct_updated(shown.items)
     stamp = max(filter(None, (updated, max(stamps) if stamps else None)), default=None)
     stamp = stamp or (catalog.feeds[0].updated if catalog.feeds else None) or render.EMPTY_FEED_DATE
-    generator = render._new_generator(shown, fmt, settings, url, stamp, links)
+    generator = writer.new_generator(shown, settings, url, stamp, links)
     if fmt is Format.ATOM:
-        generator.register_extension("enclosure_fix", _FeedHalf, render._AtomEnclosureExtension, atom=True, rss=False)
+        generator.register_extension("enclosure_fix", _FeedHalf, AtomEnclosureExtension, atom=True, rss=False)
     for article, item_stamp in zip(shown.items, stamps, strict=True):
         entry = generator.add_entry(order="append")
-        source = render._provider_feed_url(catalog, settings, article) if fmt is Format.RSS else None
-        render._fill_entry(entry, article, fmt, source, item_stamp)
+        source = provider_feed_url(catalog, settings, article) if fmt is Format.RSS else None
+        writer.fill_entry(entry, article, source, item_stamp)
     document = generator.rss_str(pretty=True) if fmt is Format.RSS else generator.atom_str(pretty=True)
-    return render._with_stylesheet(document, settings)
+    return xmlfeed.with_stylesheet(document, settings)
 
 
 def every_xml_document(catalog: Catalog, settings: Settings):
@@ -116,7 +119,7 @@ def test_spliced_documents_equal_feedgen_writing_every_entry_itself_on_samples()
 
 def test_spliced_documents_equal_feedgen_with_ties_hostile_text_and_a_hub() -> None:
     catalog, settings = tied_catalog()
-    stamps = render._distinct_updated(catalog.get("all").items)
+    stamps = xmlfeed.distinct_updated(catalog.get("all").items)
     assert any(s != a.published_at for s, a in zip(stamps, catalog.get("all").items, strict=True)), "no tie"
     assert assert_spliced_equals_feedgen(catalog, settings) > 20
 
@@ -133,15 +136,15 @@ def test_the_item_pass_builds_each_entry_once_and_gives_the_plain_bytes(monkeypa
     paths = site_paths(catalog, settings)
     many = (paths * 20)[:250]  # over PARALLEL_RENDER_THRESHOLD: the item pass runs
     plain = {path: render_path(path, catalog, settings) for path in paths}
-    render._xml_fragment.cache_clear()
+    xmlfeed.xml_item.cache_clear()
     built: list[tuple[str, Format]] = []
-    real_fill = render._fill_entry
+    real_fill = xmlfeed.XmlWriter.fill_entry
 
-    def counting_fill(entry, article, fmt, *rest):
-        built.append((article.uid, fmt))
-        return real_fill(entry, article, fmt, *rest)
+    def counting_fill(writer, entry, article, *rest):
+        built.append((article.uid, writer.format))
+        return real_fill(writer, entry, article, *rest)
 
-    monkeypatch.setattr(render, "_fill_entry", counting_fill)
+    monkeypatch.setattr(xmlfeed.XmlWriter, "fill_entry", counting_fill)
     results = list(render_documents(many, catalog, settings, workers=1))
     assert [path for path, _, _ in results] == many
     for path, rendered, encoded in results:
@@ -153,7 +156,7 @@ def test_the_item_pass_builds_each_entry_once_and_gives_the_plain_bytes(monkeypa
         parts = feed_document(path, catalog, settings)
         if parts is not None and parts[2] is Format.ATOM:
             items = document_items(parts[0], parts[1], settings.archive_page_size)
-            stamps = render._distinct_updated(items)
+            stamps = xmlfeed.distinct_updated(items)
             ties |= {a.uid for a, s in zip(items, stamps, strict=True) if s != a.published_at}
     articles = {a.uid for feed in catalog.feeds for a in feed.items + feed.older}
     assert sum(1 for _, fmt in built if fmt is Format.RSS) == len(articles)

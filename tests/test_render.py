@@ -366,3 +366,17 @@ def test_entries_published_in_the_same_second_get_distinct_updated_never_after_t
     assert all(entry.published_parsed == parsed.entries[0].published_parsed for entry in parsed.entries)
     feed_updated = datetime.fromisoformat(parsed.feed.updated)
     assert all(datetime.fromisoformat(stamp) <= feed_updated for stamp in stamps)
+
+
+def test_every_format_has_exactly_one_writer_and_only_writers_name_a_format() -> None:
+    """Formats are data (issue 14): one writer per Format, and no other module of feeds/ names a member."""
+    from feeds.render import WRITERS
+
+    assert set(WRITERS) == set(Format)
+    assert all(writer.format is fmt for fmt, writer in WRITERS.items())
+    writers = {"rss.py", "atom.py", "jsonfeed.py", "formats.py"}
+    package = Path(__file__).resolve().parent.parent / "feeds"
+    for module in package.glob("*.py"):
+        if module.name not in writers:
+            text = module.read_text(encoding="utf-8")
+            assert not any(f"Format.{fmt.name}" in text for fmt in Format), module.name
