@@ -57,7 +57,7 @@ ALLOWED = {
     "text": set(),
     "safe_yaml": set(),
     "dates": set(),
-    "config": {"model"},
+    "config": {"model", "formats"},
     "article_fields": {"model", "config", "text", "dates"},
     "reader": {"model", "config", "text", "safe_yaml", "article_fields"},
 }
