@@ -7,16 +7,21 @@ BIN := $(VENV)/bin
 
 .PHONY: serve test export check bench clean
 
+# What serving needs (the runtime dependencies), then, for `make test` only, the test extra on top.
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(BIN)/.installed-test: $(BIN)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
 serve: $(BIN)/.installed
 	$(BIN)/feeds serve
 
-test: $(BIN)/.installed
+test: $(BIN)/.installed-test
 	$(BIN)/ruff check feeds tests wsgi.py bench tools
 	$(BIN)/pytest
 

@@ -10,7 +10,7 @@ each error and warning type occurred, in how many feeds, and how many feeds
 were validated. Exit status 1 when anything was found, so it can gate a
 release by hand.
 
-    python tools/validate_feeds.py /work/shared/corpus/real
+    python tools/validate_feeds.py ../shared/corpus/real
     python tools/validate_feeds.py samples/articles --include-unpublished
     python tools/validate_feeds.py DIR --keep /tmp/out --jobs 2 --show 3
 """
@@ -26,7 +26,9 @@ from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-VALIDATOR = Path("/work/shared/tools/w3c_validate.sh")
+PROJECT = Path(__file__).resolve().parent.parent
+# ../shared beside the project root, wherever the project is cloned (as the tests and benchmarks find it)
+VALIDATOR = PROJECT.parent / "shared" / "tools" / "w3c_validate.sh"
 BASE_URL = "https://feeds.example.org/"
 _EVENT = re.compile(r"^(ERROR|WARNING) (.*) \[(\w+)\]$")
 
@@ -75,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--show", type=int, default=2, help="example messages shown per type")
     parser.add_argument("--validator", type=Path, default=VALIDATOR)
     args = parser.parse_args(argv)
+    if not args.validator.is_file():
+        parser.error(f"{args.validator} is absent: put ../shared beside the project, or give --validator")
     base_url = args.base_url.rstrip("/") + "/"
 
     with tempfile.TemporaryDirectory(prefix="validate-feeds-") as scratch:
