@@ -76,23 +76,29 @@ class _Job:
     placer: Placer | None = None
     articles: tuple[Article, ...] = ()  # the item pass's
     formats: tuple[Format, ...] = ()
+    in_worker: bool = False  # in a forked worker: drop each article's decoded details after use
 
 
-_worker_job: _Job | None = None  # in a forked worker only (see _start_worker)
-_in_worker = False
+# The job of this process when it is a forked render worker: empty in every other process. The
+# pool's initializer puts the job here once, at the worker's start (the worker process owns it and
+# lives exactly as long as the job); a process pool has no other channel from its initializer to the
+# tasks that would not pickle the catalog with every task.
+_worker_job: list[_Job] = []
 
 
 def _start_worker(job: _Job, on_start: Callable[[], None] | None) -> None:
-    global _worker_job, _in_worker
-    _worker_job, _in_worker = job, True
+    # Everything inherited from the parent (the catalog) is only read here: freeze it, so this
+    # worker's garbage collections never walk it and copy its pages (copy-on-write memory). Here,
+    # not in the parent: gc.freeze() is process-wide state, and this process is the job's own.
+    gc.freeze()
+    _worker_job.append(dataclasses.replace(job, in_worker=True))
     if on_start is not None:
         on_start()
     die_with_parent()
 
 
 def _in_job(function: Callable[[_Job, Any], Any], task: Any) -> Any:
-    assert _worker_job is not None
-    return function(_worker_job, task)
+    return function(_worker_job[0], task)
 
 
 def _mapped(
@@ -107,9 +113,6 @@ def _mapped(
         for task in tasks:
             yield function(job, task)
         return
-    # everything alive now (the catalog) is only read by the workers: freeze it, so their
-    # garbage collections never walk it and copy its pages (copy-on-write memory)
-    gc.freeze()
     pool = ProcessPoolExecutor(
         max_workers=workers, mp_context=get_context("fork"), initializer=_start_worker, initargs=(job, on_start)
     )
@@ -163,7 +166,7 @@ def _render_items(job: _Job, bounds: tuple[int, int]) -> tuple[bytes, list[int]]
     for article in job.articles[bounds[0] : bounds[1]]:
         moment = article.published_at
         parts.extend(item_fragment(article, fmt, job.catalog, job.settings, moment) for fmt in job.formats)
-        if _in_worker:  # bounded memory, as in _render_documents
+        if job.in_worker:  # bounded memory, as in _render_documents
             article.release_details()
     return b"".join(parts), [len(part) for part in parts]
 
@@ -218,7 +221,7 @@ def _render_documents(job: _Job, paths: list[str]) -> list[tuple[str, Rendered, 
         if rendered is None:  # pragma: no cover - callers only list renderable paths
             raise AssertionError(f"site path {path} has no renderer")
         results.append((path, rendered, {e.suffix: e.compress(rendered) for e in ENCODINGS}))
-    if _in_worker:  # bounded memory: a worker keeps no decoded article from one chunk to the next
+    if job.in_worker:  # bounded memory: a worker keeps no decoded article from one chunk to the next
         for path in paths:
             document = feed_document(path, job.catalog, job.settings)
             if document is not None:

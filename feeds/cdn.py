@@ -192,19 +192,28 @@ def render_nginx(types: Mapping[str, str], settings: Settings) -> bytes:
     return "\n".join(lines).encode("utf-8")
 
 
-# each manifest line by what it says, from the last manifest made: under `export --watch` a change
-# alters a dozen of them, and encoding every line again was a sixth of a change's export at 100k
-_manifest_lines: dict[tuple, str] = {}
+class ManifestLines:
+    """Each manifest line by what it says, from the last manifest rendered with this object.
+
+    Its owner keeps it between manifests (an exporter under `export --watch`): a change alters
+    a dozen lines, and encoding every line again was a sixth of a change's export at 100k.
+    Only the last manifest's lines are kept, so memory follows the site's size.
+    """
+
+    def __init__(self) -> None:
+        self.lines: dict[tuple, str] = {}
 
 
-def render_manifest(types: Mapping[str, str], infos: Mapping[str, FileInfo], settings: Settings) -> bytes:
+def render_manifest(
+    types: Mapping[str, str], infos: Mapping[str, FileInfo], settings: Settings, memo: ManifestLines | None = None
+) -> bytes:
     """``_manifest.json``: every served path with type, cache rule, size, SHA-256 and encodings.
 
     For upload tools (S3 and the like) that must set Content-Type themselves,
     and for checking a copy. Sorted, so the same export gives the same bytes.
+    ``memo`` reuses the lines of the manifest rendered before with it (same bytes, less work).
     """
-    global _manifest_lines
-    known, lines = _manifest_lines, {}
+    known, lines = memo.lines if memo is not None else {}, {}
     cache = cache_control(settings)
     for path in sorted(types):
         info = infos[path]
@@ -228,7 +237,8 @@ def render_manifest(types: Mapping[str, str], infos: Mapping[str, FileInfo], set
             # disables) writes it several times faster, which counts at tens of thousands of files
             line = json.dumps(entry, sort_keys=True, ensure_ascii=False)
         lines[key] = line
-    _manifest_lines = lines  # only the last manifest's lines: memory follows the site's size
+    if memo is not None:
+        memo.lines = lines
     files_text = "[\n" + ",\n".join(lines.values()) + "\n]" if lines else "[]"
     head = json.dumps({"base_url": settings.site_url}, ensure_ascii=False)[1:-1]
     return f'{{{head},\n"files": {files_text},\n"version": {MANIFEST_VERSION}}}\n'.encode()

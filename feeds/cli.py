@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, TextIO
 from feeds import websub
 from feeds.catalog import Catalog, build_catalog
 from feeds.config import ConfigError, Settings, load_settings, with_overrides
-from feeds.export import ExportError, ExportSummary, export_site, unchanged_since
+from feeds.export import ExportError, ExportMemos, ExportSummary, export_site, unchanged_since
 from feeds.load import (
     CacheDamaged,
     IncrementalLoader,
@@ -139,13 +139,14 @@ def _progress(stream: TextIO):
 
 
 def _export(args: argparse.Namespace, settings: Settings) -> ExitStatus:
-    status = _export_once(args, settings)
+    memos = ExportMemos()  # kept from one export to the next under --watch
+    status = _export_once(args, settings, memos)
     if not args.watch or status is ExitStatus.USAGE:
         return status
-    return _watch(args, settings)
+    return _watch(args, settings, memos)
 
 
-def _export_once(args: argparse.Namespace, settings: Settings) -> ExitStatus:
+def _export_once(args: argparse.Namespace, settings: Settings, memos: ExportMemos) -> ExitStatus:
     started = time.monotonic()
     if settings.base_url is None:
         print(
@@ -155,26 +156,32 @@ def _export_once(args: argparse.Namespace, settings: Settings) -> ExitStatus:
         )
     scan = scan_folder(settings.articles_dir) if settings.articles_dir.is_dir() else None  # one scan per run
     fingerprint = input_fingerprint(settings, scan)
-    prior = None if args.no_cache else unchanged_since(args.out_dir, fingerprint)
+    prior = None if args.no_cache else unchanged_since(args.out_dir, fingerprint, memos)
     if prior is not None:
         return _unchanged_export(args, prior, started)
     # the parse cache is written while the site renders; finished before this function returns
     folder, catalog = load(settings, use_cache=not args.no_cache, scan=scan, background=True)
     try:
-        return _export_catalog(args, settings, started, fingerprint, folder, catalog)
+        return _export_catalog(args, settings, started, fingerprint, folder, catalog, memos)
     except CacheDamaged as exc:  # damaged, and its file changed since (else it is read again silently)
         print(f"feeds: warning: {exc}; reading every file without the cache", file=sys.stderr)
         finish_cache_writes()
         shutil.rmtree(cache_path(settings), ignore_errors=True)
         folder, catalog = load(settings, use_cache=False, scan=scan)
-        return _export_catalog(args, settings, started, fingerprint, folder, catalog)
+        return _export_catalog(args, settings, started, fingerprint, folder, catalog, memos)
     finally:
         for warning in finish_cache_writes():
             print(f"feeds: warning: {warning}", file=sys.stderr)
 
 
 def _export_catalog(
-    args: argparse.Namespace, settings: Settings, started: float, fingerprint: str, folder: Folder, catalog: Catalog
+    args: argparse.Namespace,
+    settings: Settings,
+    started: float,
+    fingerprint: str,
+    folder: Folder,
+    catalog: Catalog,
+    memos: ExportMemos,
 ) -> ExitStatus:
     errors, warnings = _report(folder.problems, sys.stderr)
     inputs = {
@@ -182,7 +189,8 @@ def _export_catalog(
         "warnings": warnings, "feeds": len(catalog.feeds), "articles": catalog.article_count,
     }  # fmt: skip
     summary = export_site(
-        catalog, settings, args.out_dir, progress=_progress(sys.stderr), inputs=inputs, reuse=not args.no_cache
+        catalog, settings, args.out_dir, progress=_progress(sys.stderr), inputs=inputs, reuse=not args.no_cache,
+        memos=memos,
     )
     _announce(summary, settings, args.out_dir, catalog.article_count, f"{errors} errors, {warnings} warnings", started)
     return ExitStatus.PROBLEMS if errors else ExitStatus.OK
@@ -212,7 +220,7 @@ def _announce(
         print(report.line(), file=sys.stderr)
 
 
-def _watch(args: argparse.Namespace, settings: Settings) -> ExitStatus:
+def _watch(args: argparse.Namespace, settings: Settings, memos: ExportMemos) -> ExitStatus:
     """Keep the export current: the live app's reload machinery (a file watcher, incremental
     reads, one catalog per change), with an export instead of a page swap after every change.
 
@@ -231,7 +239,9 @@ def _watch(args: argparse.Namespace, settings: Settings) -> ExitStatus:
     def export_snapshot(snapshot: Snapshot, *, quiet_if_unchanged: bool = False) -> None:
         started = time.monotonic()
         try:
-            summary = export_site(snapshot.catalog, settings, args.out_dir, reuse=not args.no_cache)
+            summary = export_site(
+                snapshot.catalog, settings, args.out_dir, reuse=not args.no_cache, memos=memos
+            )
         except Exception as exc:  # shown here; Live keeps the old snapshot and retries at the next change
             print(f"feeds: error: export failed ({type(exc).__name__}: {exc}); retrying at the next change",
                   file=sys.stderr, flush=True)  # fmt: skip

@@ -42,6 +42,7 @@ from feeds.config import Settings
 from feeds.load import IncrementalLoader, Scan
 from feeds.model import Article
 from feeds.reader import Folder, read_folder
+from feeds.signature import SignatureMemo
 from feeds.watch import FOLDER_REPLACED, FolderScan, FolderWatcher, WatchUnavailable, full_scan_interval, scan_digest
 
 FILTER_KEYS = ("topic", "provider", "min_quality", "q")
@@ -201,6 +202,8 @@ class Live:
         self.on_new_snapshot: Callable[[Snapshot], None] | None = None
         # the latest WebSub report of this process (None before any ping), for /healthz
         self.last_ping: websub.PingReport | None = None
+        # digests of unchanged articles, kept from one ping's comparison to the next
+        self._signatures = SignatureMemo()
         self._pings: list[threading.Thread] = []
         # the folder's last scan, patched from the watcher's names between full scans
         self.folder_scan = FolderScan(settings.articles_dir)
@@ -275,7 +278,7 @@ class Live:
             # before the hub fetches them (it may reach any worker)
             if self._stop.wait(2 * self.settings.reload_interval):
                 return
-            paths = websub.changed_feed_paths(old.catalog, new.catalog, self.settings)
+            paths = websub.changed_feed_paths(old.catalog, new.catalog, self.settings, self._signatures)
             if paths and websub.claim_change(self.settings, old.fingerprint, new.fingerprint):
                 hub = self.settings.websub_hub or ""
                 self.last_ping = websub.ping_hub(hub, websub.feed_urls(paths, self.settings))

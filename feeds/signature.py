@@ -29,31 +29,46 @@ def _settings_digest(settings: Settings) -> bytes:
     return hashlib.sha256(repr(dataclasses.astuple(settings)).encode()).digest()
 
 
-# (provider paths, articles, documents), kept across Signers while the provider paths stay equal:
-# - articles: id(article) → (article, its digest). A reload keeps every unchanged Article object,
-#   so `export --watch` digests only what changed. The entry holds the object, so its id cannot
-#   be reused while the entry exists, and a frozen object's digest never goes stale.
-# - documents: (feed path, page) → (the items shown, (item count, digest of the items)). A
-#   document whose items are the very same objects keeps its digest (compared by identity, in C).
-# Replaced whole (one assignment) when the paths change, and each Signer keeps the memos it
-# started with, so Signers of other paths (in other threads too) never share one.
-_shared: tuple[dict, dict[int, tuple[Article, bytes]], dict] = ({}, {}, {})
+class SignatureMemo:
+    """Digests kept across Signers, for as long as its owner lives (an exporter under ``--watch``, a server).
+
+    It holds (provider paths, articles, documents), used while the provider paths stay equal:
+
+    - articles: id(article) → (article, its digest). A reload keeps every unchanged Article object,
+      so `export --watch` digests only what changed. The entry holds the object, so its id cannot
+      be reused while the entry exists, and a frozen object's digest never goes stale.
+    - documents: (feed path, page) → (the items shown, (item count, digest of the items)). A
+      document whose items are the very same objects keeps its digest (compared by identity, in C).
+
+    Replaced whole (one assignment) when the paths change, and each Signer keeps the memos it
+    started with, so Signers of other paths (in other threads too) never share one.
+    """
+
+    def __init__(self) -> None:
+        self._current: tuple[dict, dict[int, tuple[Article, bytes]], dict] = ({}, {}, {})
+
+    def for_catalog(self, catalog: Catalog) -> tuple[dict[int, tuple[Article, bytes]], dict]:
+        """(article digests, document digests) a Signer of ``catalog`` may read and add to."""
+        paths, memo, pages = self._current
+        if paths != catalog.provider_paths or len(memo) > 2 * catalog.article_count + 1000:
+            memo, pages = {}, {}  # other paths, or mostly articles gone since
+            self._current = (catalog.provider_paths, memo, pages)
+        return memo, pages
 
 
 class Signer:
-    """Signs the feeds of one catalog; each article is digested once however many feeds hold it."""
+    """Signs the feeds of one catalog; each article is digested once however many feeds hold it.
 
-    def __init__(self, catalog: Catalog, settings: Settings) -> None:
+    ``memo`` carries digests over from earlier Signers (see :class:`SignatureMemo`); without
+    one, this Signer computes everything afresh, as a new process would.
+    """
+
+    def __init__(self, catalog: Catalog, settings: Settings, memo: SignatureMemo | None = None) -> None:
         self.catalog = catalog
         self.base = _code_version() + _settings_digest(settings)
         self.page_size = settings.archive_page_size
         self._pages: dict[tuple[str, int], tuple[int, bytes]] = {}
-        global _shared
-        paths, memo, pages = _shared
-        if paths != catalog.provider_paths or len(memo) > 2 * catalog.article_count + 1000:
-            memo, pages = {}, {}  # other paths, or mostly articles gone since
-            _shared = (catalog.provider_paths, memo, pages)
-        self._memo, self._earlier_pages = memo, pages
+        self._memo, self._earlier_pages = (memo or SignatureMemo()).for_catalog(catalog)
 
     def _article(self, article: Article) -> bytes:
         entry = self._memo.get(id(article))

@@ -29,7 +29,7 @@ from pathlib import Path
 from feeds.catalog import Catalog
 from feeds.config import Settings
 from feeds.load import default_cache_dir
-from feeds.signature import Signer
+from feeds.signature import SignatureMemo, Signer
 from feeds.site import enabled_formats
 
 TIMEOUT = 5.0
@@ -121,13 +121,16 @@ def feed_urls(paths: Sequence[str], settings: Settings) -> tuple[str, ...]:
     return tuple(f"{settings.site_url}{path}" for path in paths)
 
 
-def changed_feed_paths(old: Catalog, new: Catalog, settings: Settings) -> tuple[str, ...]:
+def changed_feed_paths(
+    old: Catalog, new: Catalog, settings: Settings, memo: SignatureMemo | None = None
+) -> tuple[str, ...]:
     """Site paths of the feeds whose bytes differ between two catalogs (new feeds too), in site order.
 
     Compared by render signature (every field of every item, the feed's identity),
     so nothing is rendered. A feed that disappeared is not listed: it has no URL to fetch.
+    ``memo``: the caller's digests from earlier calls (a server keeps one), so only what changed is digested.
     """
-    old_signer, new_signer = Signer(old, settings), Signer(new, settings)
+    old_signer, new_signer = Signer(old, settings, memo), Signer(new, settings, memo)
     formats = enabled_formats(settings)
     changed = []
     for feed in new.feeds:

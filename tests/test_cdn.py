@@ -5,9 +5,19 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from feeds.catalog import Catalog, build_catalog
-from feeds.cdn import header_patterns, media_types_by_extension, render_headers, render_nginx
+from feeds.cdn import (
+    FileInfo,
+    ManifestLines,
+    header_patterns,
+    media_types_by_extension,
+    render_headers,
+    render_manifest,
+    render_nginx,
+)
 from feeds.config import Settings
 from feeds.reader import read_folder
 from feeds.site import INDEX_PATH, render_path, site_paths
@@ -94,3 +104,21 @@ def test_nginx_snippet_refuses_a_value_that_would_break_out_of_its_quotes() -> N
     settings = Settings(base_url=BASE_URL)
     with pytest.raises(ValueError, match="nginx"):
         render_nginx({"all.rss": 'application/rss+xml"; evil'}, settings)
+
+
+@given(
+    st.lists(st.dictionaries(st.sampled_from(["all.rss", "a/b.atom", "c.json", "index.html"]),
+                             st.tuples(st.integers(0, 3), st.sampled_from(["x", "y"])), max_size=4),
+             min_size=1, max_size=4),
+    st.sampled_from([0, 600]),
+)  # fmt: skip
+def test_manifest_lines_carried_over_give_the_bytes_of_a_fresh_manifest(sites: list[dict], max_age: int) -> None:
+    """ManifestLines (kept by an exporter between `--watch` runs) is only a memo: any sequence of
+    manifests rendered with one gives, each time, the bytes rendering without it gives."""
+    settings = Settings(base_url=BASE_URL, cache_max_age=max_age)
+    memo = ManifestLines()
+    for site in sites:
+        types = {path: "application/rss+xml" if path.endswith(".rss") else "text/plain" for path in site}
+        infos = {path: FileInfo(size, digest) for path, (size, digest) in site.items()}
+        infos |= {path + ".gz": FileInfo(size + 1, digest * 2) for path, (size, digest) in site.items() if size}
+        assert render_manifest(types, infos, settings, memo) == render_manifest(types, infos, settings)

@@ -20,7 +20,8 @@ import pytest
 from feeds.catalog import Catalog, build_catalog
 from feeds.cdn import ENCODINGS, MANIFEST_PATH, METADATA_PATHS
 from feeds.config import Settings
-from feeds.export import ExportError, _safe_target, export_site
+from feeds.export import ExportError, export_site
+from feeds.generation import safe_target
 from feeds.reader import read_folder
 from feeds.site import render_path, site_paths
 
@@ -38,6 +39,7 @@ import os, signal, sys
 from pathlib import Path
 import feeds.bulk as bulk
 import feeds.export as export
+import feeds.outdir as outdir
 from feeds.catalog import build_catalog
 from feeds.config import Settings
 from feeds.reader import read_folder
@@ -49,7 +51,7 @@ catalog = build_catalog(read_folder(settings.articles_dir, settings).articles, s
 def die():
     os.kill(os.getpid(), signal.SIGKILL)
 
-render_path, flip = bulk.render_path, export._flip
+render_path, flip = bulk.render_path, outdir.flip
 
 def render_then_maybe_die(path, *args):
     if stage == "before-write":
@@ -68,7 +70,7 @@ def flip_then_maybe_die(*args):
         die()  # the symlink points at the new generation; nothing cleaned yet
 
 bulk.render_path = render_then_maybe_die
-export._flip = flip_then_maybe_die
+outdir.flip = flip_then_maybe_die
 export.export_site(catalog, settings, Path(out), progress=progress)
 """
 
@@ -597,8 +599,8 @@ def test_a_render_worker_that_dies_fails_the_export_cleanly(
 )
 def test_a_site_path_that_could_leave_the_output_folder_is_refused(tmp_path: Path, relative: str) -> None:
     with pytest.raises(ExportError, match="leave the output folder"):
-        _safe_target(tmp_path, relative)
-    assert _safe_target(tmp_path, "topics/ai.rss") == tmp_path / "topics" / "ai.rss"
+        safe_target(tmp_path, relative)
+    assert safe_target(tmp_path, "topics/ai.rss") == tmp_path / "topics" / "ai.rss"
 
 
 def test_a_file_added_to_the_live_site_by_hand_is_gone_after_the_next_export(articles: Path, tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from feeds.catalog import build_catalog
 from feeds.config import Settings
 from feeds.reader import read_folder
 from feeds.render import Format, render_feed
-from feeds.signature import Signer
+from feeds.signature import SignatureMemo, Signer
 
 from .conftest import BASE_URL, SAMPLES
 
@@ -67,19 +67,18 @@ def test_signers_of_other_provider_paths_never_share_an_article_digest() -> None
     moved = dataclasses.replace(catalog, provider_paths=moved_paths)
     feed = catalog.get("all")
     assert feed is not None and feed.items
-    first, second = Signer(catalog, settings), Signer(moved, settings)  # the second takes the memo over
+    memo = SignatureMemo()
+    first, second = Signer(catalog, settings, memo), Signer(moved, settings, memo)  # the second takes it over
     moved_signature, kept_signature = second.feed(feed, "rss"), first.feed(feed, "rss")
     assert moved_signature != kept_signature  # the RSS <source url> of every item moved
-    assert kept_signature == Signer(catalog, settings).feed(feed, "rss")
-    assert moved_signature == Signer(moved, settings).feed(feed, "rss")
+    assert kept_signature == Signer(catalog, settings, memo).feed(feed, "rss")
+    assert moved_signature == Signer(moved, settings, memo).feed(feed, "rss")
     # and a Signer made after another of the same paths reuses its digests, with equal results
-    assert Signer(moved, settings).feed(feed, "atom") == second.feed(feed, "atom")
+    assert Signer(moved, settings, memo).feed(feed, "atom") == second.feed(feed, "atom")
 
 
 def test_a_signer_reusing_earlier_page_digests_signs_as_a_fresh_one_would() -> None:
     """Digests of documents whose items are the same objects are reused across Signers; a change is not."""
-    import feeds.signature as signature
-
     settings = Settings(base_url=BASE_URL, include_unpublished=True, archive_page_size=2, items_per_feed=2)
     articles = list(read_folder(SAMPLES, settings).articles)
     catalog = build_catalog(articles, settings)
@@ -90,9 +89,10 @@ def test_a_signer_reusing_earlier_page_digests_signs_as_a_fresh_one_would() -> N
         return {(feed.path, page, fmt.extension): signer.document(feed, page, fmt.extension)
                 for feed in of.feeds for page in range(0, 3) for fmt in Format}  # fmt: skip
 
-    first = every_document(Signer(catalog, settings), catalog)
-    again = every_document(Signer(catalog, settings), catalog)  # from the earlier Signer's memo
-    after = every_document(Signer(changed, settings), changed)
-    signature._shared = ({}, {}, {})  # forget everything: what a fresh process computes
+    memo = SignatureMemo()
+    first = every_document(Signer(catalog, settings, memo), catalog)
+    again = every_document(Signer(catalog, settings, memo), catalog)  # from the earlier Signer's memo
+    after = every_document(Signer(changed, settings, memo), changed)
+    # a Signer without the memo computes everything afresh, as a new process would
     assert again == first and after == every_document(Signer(changed, settings), changed)
     assert {key[0] for key in first if first[key] != after[key]} >= {"all"}
