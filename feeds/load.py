@@ -26,17 +26,14 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
 from multiprocessing import get_context
 from pathlib import Path
 
 from feeds import code_fingerprint
 from feeds.config import Settings
 from feeds.model import (
-    EPOCH,
     Article,
     Problem,
-    Provider,
     Severity,
     details_record,
     head_record,
@@ -96,7 +93,7 @@ def _shard_of(name: str) -> int:
 #
 # A file's record is (head, packed details, digest, problems): the catalog's fields as
 # builtins, the renderer's fields as canonical bytes (decoded only when rendered, see
-# Article.deferred), the article's digest (signatures), and the file's problems. A file
+# Article.restore), the article's digest (signatures), and the file's problems. A file
 # that gave no article has (None, None, None, problems).
 
 
@@ -131,8 +128,7 @@ def _results_from_records(records: list) -> list[ReadResult]:
     record. Raises TypeError/ValueError for anything not shaped like
     :func:`_result_record`'s output, so a foreign cache is never trusted.
     """
-    providers: dict = {}  # equal Providers become one object
-    deferred, epoch, micro = Article.deferred, EPOCH, timedelta(microseconds=1)
+    restore = Article.restore
     results = []
     append = results.append
     for record in records:
@@ -149,15 +145,7 @@ def _results_from_records(records: list) -> list[ReadResult]:
                 unpack = _unpack_located
             else:
                 raise TypeError("not a parse record")
-            source, uid, micros, published, provider, topics, quality, kind = head
-            if provider is not None:
-                found = providers.get(provider)
-                if found is None:
-                    found = providers[provider] = Provider(*provider)
-                provider = found
-            when = epoch + micro * micros
-            article = deferred((source, uid, when, published, provider, topics, quality, kind), packed,
-                               unpack, digest)  # fmt: skip
+            article = restore(head, packed, unpack, digest)
         if problems:
             problems = tuple(Problem(p[0], Severity(p[1]), p[2], p[3]) for p in problems)
         append(ReadResult(article, problems))

@@ -2,19 +2,21 @@
 
 An ``Article`` is only ever built by :mod:`feeds.reader`, after every check has
 run, so later stages (catalog, render, web, export) never re-validate it; the
-parse cache restores one with :meth:`Article.deferred`, its renderer-only fields
+parse cache restores one with :meth:`Article.restore`, its renderer-only fields
 still encoded until first read. Datetimes are always timezone-aware and in UTC.
-The record functions at the end turn an Article into builtins and back (the
-cache's format) and give its digest.
+Article's fields are declared once, in the class; the record functions at the
+end turn an Article into builtins and back (the cache's format) and give its digest.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import enum
+import functools
 import hashlib
 import marshal
-from collections.abc import Callable
-from dataclasses import FrozenInstanceError, dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -73,33 +75,80 @@ class Related:
     image: Image | None = None
 
 
-# The fields of an Article, in constructor order. The catalog needs only the first
-# group ("head": which feeds an article is in, and where); the rest ("details") is
-# what the renderer shows, and an Article restored from the parse cache decodes it
-# only when something reads it, so a big catalog costs little until it is rendered.
-HEAD_FIELDS = ("source", "uid", "published_at", "published", "provider", "topics", "quality", "kind")
-DETAIL_FIELDS = (
-    "title", "link", "summary", "original_url", "web_url", "amp_url", "cdn_amp_url", "category", "heat",
-    "images", "related", "featured_embed_url", "body",
-)  # fmt: skip
-ARTICLE_FIELDS = (
-    "source", "uid", "title", "link", "published_at", "summary", "original_url", "web_url", "amp_url",
-    "cdn_amp_url", "category", "kind", "quality", "heat", "published", "provider", "topics", "images", "related",
-    "featured_embed_url", "body",
-)  # fmt: skip
-_DETAIL_INDEX = {name: index for index, name in enumerate(DETAIL_FIELDS)}
+# ----- how a field is stored: the parse cache keeps builtins (marshal), the catalog a head ---------
 
 
-def _detail(name: str) -> property:
-    index = _DETAIL_INDEX[name]
+@dataclass(frozen=True, slots=True)
+class Codec:
+    """How one field's value becomes builtins (what the parse cache stores) and back again."""
 
-    def read(self: Article) -> Any:
-        details = self._details
-        return (details if details is not None else self._restore_details())[index]
-
-    return property(read, doc=f"``{name}`` (a detail: decoded on first use when restored from the cache)")
+    encode: Callable[[Any], Any]
+    decode: Callable[[Any], Any]
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # records count microseconds from here
+
+
+def _micros(moment: datetime | None) -> int | None:
+    if moment is None:
+        return None
+    delta = moment - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def moment_from_micros(micros: int | None) -> datetime | None:
+    """The UTC datetime ``micros`` microseconds after the epoch (None stays None)."""
+    return None if micros is None else EPOCH + timedelta(microseconds=micros)
+
+
+def _provider_record(provider: Provider | None) -> tuple | None:
+    return None if provider is None else (provider.name, provider.domain)
+
+
+@functools.lru_cache(maxsize=4096)
+def _provider(name: str, domain: str | None) -> Provider:
+    # a pure constructor: equal providers of 100,000 restored articles become a few objects
+    return Provider(name, domain)
+
+
+def _provider_from_record(record: tuple | None) -> Provider | None:
+    return None if record is None else _provider(*record)
+
+
+def _image_record(image: Image | None) -> tuple | None:
+    return None if image is None else (image.url, image.width, image.height)
+
+
+def _related_record(r: Related) -> tuple:
+    return (r.title, r.link, r.summary, _micros(r.published_at), _provider_record(r.provider), _image_record(r.image))
+
+
+def _related_from_record(x: tuple) -> Related:
+    image = Image(*x[5]) if x[5] else None
+    return Related(x[0], x[1], x[2], moment_from_micros(x[3]), _provider_from_record(x[4]), image)
+
+
+MOMENT = Codec(_micros, moment_from_micros)
+PROVIDER = Codec(_provider_record, _provider_from_record)
+IMAGES = Codec(lambda images: tuple(_image_record(i) for i in images), lambda r: tuple(Image(*i) for i in r))
+RELATED = Codec(lambda related: tuple(map(_related_record, related)), lambda r: tuple(map(_related_from_record, r)))
+
+
+def _field(*, head: bool = False, codec: Codec | None = None, **options: Any) -> Any:
+    """An Article field. ``head``: the catalog reads it (which feeds an article is in, and
+    where), so a restored article has it at once; the others ("details") are what the
+    renderer shows, decoded on first read. ``codec``: when its value is not builtins already."""
+    return field(metadata={"head": head, "codec": codec}, **options)
+
+
+def _private() -> Any:
+    return field(default=None, init=False, repr=False, compare=False)
+
+
+# ----- the Article: its fields are declared here, once ---------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class Article:
     """One clean article: every text is XML-safe, every URL absolute http(s).
 
@@ -110,99 +159,83 @@ class Article:
     ``featured_embed_url`` is the http(s) ``src`` of the file's ``featuredContent``
     iframe (a video player); the raw HTML itself is never kept.
 
-    A frozen value like a dataclass (equality, hash and repr over every field),
-    hand-written so that :meth:`deferred` can leave the details encoded: restoring
-    100,000 cached articles then builds only what the catalog reads.
+    The field list below is the only one: the constructor, :data:`HEAD_FIELDS`,
+    :data:`DETAIL_FIELDS`, the cache's records (:func:`head_record`,
+    :func:`details_record`) and :meth:`restore` all derive from it. Equality and
+    hash go by every field's value (through :attr:`digest`). :meth:`restore`
+    leaves the details encoded until something reads one: restoring 100,000
+    cached articles then builds only what the catalog reads.
     """
 
-    __slots__ = (*HEAD_FIELDS, "_details", "_packed", "_digest", "_newest_first")
-
-    source: str
-    uid: str
-    published_at: datetime
-    published: bool
-    provider: Provider | None
-    topics: tuple[str, ...]
-    quality: int | None
-    kind: str | None
-
-    def __init__(
-        self,
-        source: str,
-        uid: str,
-        title: str,
-        link: str,
-        published_at: datetime,
-        summary: str = "",
-        original_url: str | None = None,
-        web_url: str | None = None,
-        amp_url: str | None = None,
-        cdn_amp_url: str | None = None,
-        category: str | None = None,
-        kind: str | None = None,
-        quality: int | None = None,
-        heat: int | None = None,
-        published: bool = True,
-        provider: Provider | None = None,
-        topics: tuple[str, ...] = (),
-        images: tuple[Image, ...] = (),
-        related: tuple[Related, ...] = (),
-        featured_embed_url: str | None = None,
-        body: str = "",
-    ) -> None:
-        details = (
-            title, link, summary, original_url, web_url, amp_url, cdn_amp_url, category, heat, images, related,
-            featured_embed_url, body,
-        )  # fmt: skip
-        _init(self, (source, uid, published_at, published, provider, topics, quality, kind), details, None, None)
+    source: str = _field(head=True)
+    uid: str = _field(head=True)
+    title: str
+    link: str
+    published_at: datetime = _field(head=True, codec=MOMENT)
+    summary: str = ""
+    original_url: str | None = None
+    web_url: str | None = None
+    amp_url: str | None = None
+    cdn_amp_url: str | None = None
+    category: str | None = None
+    kind: str | None = _field(head=True, default=None)
+    quality: int | None = _field(head=True, default=None)
+    heat: int | None = None
+    published: bool = _field(head=True, default=True)
+    provider: Provider | None = _field(head=True, codec=PROVIDER, default=None)
+    topics: tuple[str, ...] = _field(head=True, default=())
+    images: tuple[Image, ...] = _field(codec=IMAGES, default=())
+    related: tuple[Related, ...] = _field(codec=RELATED, default=())
+    featured_embed_url: str | None = None
+    body: str = ""
+    # not part of the value: where a restored article's encoded details are, and two memos
+    _packed: tuple | None = _private()
+    _digest: bytes | None = _private()
+    _newest_first: tuple | None = _private()
 
     @classmethod
-    def deferred(cls, head: tuple, packed: Any, unpack: Callable[[Any], tuple], digest: bytes | None = None) -> Article:
-        """An Article whose details are ``unpack(packed)``, called once, when first read.
-
-        ``head`` holds the :data:`HEAD_FIELDS` values in order; ``unpack`` must
-        return the :data:`DETAIL_FIELDS` values in order. ``digest``, when given,
-        is what :attr:`digest` would compute (the parse cache stores it).
+    def restore(cls, head: tuple, packed: Any, unpack: Callable[[Any], tuple], digest: bytes | None = None) -> Article:
+        """An Article from its :func:`head_record`, whose details are ``unpack(packed)``, called
+        when one is first read. ``unpack`` must return the :data:`DETAIL_FIELDS` values in order;
+        ``digest``, when given, is what :attr:`digest` would compute (the parse cache stores it).
         """
-        article = cls.__new__(cls)
-        _init(article, head, None, (unpack, packed), digest)
+        article = _new(cls)
+        for put, decode, value in zip(_HEAD_SLOTS, _HEAD_DECODERS, head, strict=True):
+            put(article, value if decode is None else decode(value))
+        _set(article, "_packed", (unpack, packed))
+        _set(article, "_digest", digest)
+        _set(article, "_newest_first", None)
         return article
 
-    def _restore_details(self) -> tuple:
+    def __getattr__(self, name: str) -> Any:
+        # reached only for a slot without a value: a restored article's details before first use
+        if name not in _DETAIL_INDEX or self._packed is None:
+            raise AttributeError(f"'Article' object has no attribute {name!r}")
         # two threads may both decode: equal values, the last assignment wins, nothing breaks
-        unpack, packed = self._packed  # type: ignore[misc]
+        unpack, packed = self._packed
         details = unpack(packed)
-        _set(self, "_details", details)
-        return details
+        for put, value in zip(_PUT_DETAIL, details, strict=True):
+            put(self, value)
+        return details[_DETAIL_INDEX[name]]
 
     def relocate_details(self, unpack: Callable[[Any], tuple], packed: Any) -> None:
         """Read the details from another copy of the same packed bytes from now on (the parse
-        cache's file), so the copy in memory can be freed. Only for a deferred article."""
+        cache's database), so the copy in memory can be freed. Only for a restored article."""
         if self._packed is not None:
             _set(self, "_packed", (unpack, packed))
 
     def release_details(self) -> None:
-        """Forget the decoded details when they can be decoded again (a deferred article).
+        """Forget the decoded details when they can be decoded again (a restored article).
 
         A render worker calls it after each batch of documents, so its memory
         holds the articles it is rendering, not every article it ever rendered.
         """
         if self._packed is not None:
-            _set(self, "_details", None)
-
-    title = _detail("title")
-    link = _detail("link")
-    summary = _detail("summary")
-    original_url = _detail("original_url")
-    web_url = _detail("web_url")
-    amp_url = _detail("amp_url")
-    cdn_amp_url = _detail("cdn_amp_url")
-    category = _detail("category")
-    heat = _detail("heat")
-    images = _detail("images")
-    related = _detail("related")
-    featured_embed_url = _detail("featured_embed_url")
-    body = _detail("body")
+            for slot in _DETAIL_SLOTS:
+                try:
+                    slot.__delete__(self)
+                except AttributeError:  # never decoded
+                    return
 
     @property
     def lead_image(self) -> Image | None:
@@ -235,8 +268,8 @@ class Article:
         return tuple(getattr(self, name) for name in ARTICLE_FIELDS)
 
     def replace(self, **changes: Any) -> Article:
-        """A copy with some fields changed (what ``dataclasses.replace`` does for the other values)."""
-        return Article(**{**dict(zip(ARTICLE_FIELDS, self.values(), strict=True)), **changes})
+        """A copy with some fields changed (``dataclasses.replace``)."""
+        return dataclasses.replace(self, **changes)
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not Article:
@@ -250,94 +283,49 @@ class Article:
         # the same article for every feed and format that holds it
         return hash(self.digest)
 
-    def __repr__(self) -> str:
-        shown = ", ".join(f"{name}={value!r}" for name, value in zip(ARTICLE_FIELDS, self.values(), strict=True))
-        return f"Article({shown})"
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise FrozenInstanceError(f"cannot assign to field {name!r}")
-
-    def __delattr__(self, name: str) -> None:
-        raise FrozenInstanceError(f"cannot delete field {name!r}")
-
     def __reduce__(self) -> tuple:
         return (Article, self.values())
 
 
+_new = object.__new__
 _set = object.__setattr__
-
-
-def _init(article: Article, head: tuple, details: tuple | None, packed: tuple | None, digest: bytes | None) -> None:
-    # unrolled: restoring a cached catalog calls this 100,000 times
-    source, uid, published_at, published, provider, topics, quality, kind = head
-    _set(article, "source", source)
-    _set(article, "uid", uid)
-    _set(article, "published_at", published_at)
-    _set(article, "published", published)
-    _set(article, "provider", provider)
-    _set(article, "topics", topics)
-    _set(article, "quality", quality)
-    _set(article, "kind", kind)
-    _set(article, "_details", details)
-    _set(article, "_packed", packed)
-    _set(article, "_digest", digest)
-    _set(article, "_newest_first", None)
+_FIELDS = tuple(f for f in dataclasses.fields(Article) if f.init)
+ARTICLE_FIELDS = tuple(f.name for f in _FIELDS)  # constructor order
+_HEAD = tuple(f for f in _FIELDS if f.metadata.get("head"))  # a plain field has no metadata: a detail
+_DETAILS = tuple(f for f in _FIELDS if f not in _HEAD)
+HEAD_FIELDS = tuple(f.name for f in _HEAD)
+DETAIL_FIELDS = tuple(f.name for f in _DETAILS)
+_HEAD_CODECS = tuple(f.metadata["codec"] for f in _HEAD)
+_DETAIL_CODECS = tuple(f.metadata.get("codec") for f in _DETAILS)
+_HEAD_DECODERS = tuple(codec and codec.decode for codec in _HEAD_CODECS)
+_HEAD_SLOTS = tuple(vars(Article)[name].__set__ for name in HEAD_FIELDS)  # the slots' own setters: no frozen check
+_DETAIL_SLOTS = tuple(vars(Article)[name] for name in DETAIL_FIELDS)
+_DETAIL_INDEX = {name: index for index, name in enumerate(DETAIL_FIELDS)}
+_PUT_DETAIL = tuple(slot.__set__ for slot in _DETAIL_SLOTS)
 
 
 # ----- records: an Article as builtin values (the parse cache stores them) ---------------------------
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # records count microseconds from here
 
-
-def _micros(moment: datetime | None) -> int | None:
-    if moment is None:
-        return None
-    delta = moment - EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def moment_from_micros(micros: int | None) -> datetime | None:
-    """The UTC datetime ``micros`` microseconds after the epoch (None stays None)."""
-    return None if micros is None else EPOCH + timedelta(microseconds=micros)
-
-
-def _provider_record(provider: Provider | None) -> tuple | None:
-    return None if provider is None else (provider.name, provider.domain)
-
-
-def _image_record(image: Image | None) -> tuple | None:
-    return None if image is None else (image.url, image.width, image.height)
+def _encode(values: Iterable[Any], codecs: tuple[Codec | None, ...]) -> tuple:
+    return tuple(value if codec is None else codec.encode(value) for value, codec in zip(values, codecs, strict=True))
 
 
 def head_record(a: Article) -> tuple:
-    """The :data:`HEAD_FIELDS` as builtins (datetime → microseconds, provider → tuple)."""
-    return (
-        a.source, a.uid, _micros(a.published_at), a.published, _provider_record(a.provider), a.topics, a.quality,
-        a.kind,
-    )  # fmt: skip
+    """The :data:`HEAD_FIELDS` as builtins (the input of :meth:`Article.restore`)."""
+    return _encode((getattr(a, name) for name in HEAD_FIELDS), _HEAD_CODECS)
 
 
 def details_record(a: Article) -> tuple:
     """The :data:`DETAIL_FIELDS` as builtins (the inverse of :func:`details_from_record`)."""
-    return (
-        a.title, a.link, a.summary, a.original_url, a.web_url, a.amp_url, a.cdn_amp_url, a.category, a.heat,
-        tuple(_image_record(i) for i in a.images),
-        tuple(
-            (r.title, r.link, r.summary, _micros(r.published_at), _provider_record(r.provider), _image_record(r.image))
-            for r in a.related
-        ),
-        a.featured_embed_url, a.body,
-    )  # fmt: skip
+    return _encode((getattr(a, name) for name in DETAIL_FIELDS), _DETAIL_CODECS)
 
 
-def details_from_record(r: tuple) -> tuple:
+def details_from_record(record: tuple) -> tuple:
     """The detail values, objects again, from :func:`details_record`'s tuple."""
-    related = tuple(
-        Related(x[0], x[1], x[2], moment_from_micros(x[3]), Provider(*x[4]) if x[4] else None,
-                Image(*x[5]) if x[5] else None)
-        for x in r[10]
-    )  # fmt: skip
-    return (*r[:9], tuple(Image(*i) for i in r[9]), related, r[11], r[12])
+    return tuple(
+        value if codec is None else codec.decode(value) for value, codec in zip(record, _DETAIL_CODECS, strict=True)
+    )
 
 
 def pack_details(record: tuple) -> bytes:
@@ -347,7 +335,7 @@ def pack_details(record: tuple) -> bytes:
 
 
 def unpack_details(packed: bytes) -> tuple:
-    """The detail values from :func:`pack_details`' bytes (for :meth:`Article.deferred`)."""
+    """The detail values from :func:`pack_details`' bytes (for :meth:`Article.restore`)."""
     return details_from_record(marshal.loads(packed))
 
 

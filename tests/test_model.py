@@ -78,17 +78,16 @@ def test_foundation_modules_import_only_backwards(module: str) -> None:
 
 
 def test_deferred_details_decode_once_and_can_be_released_and_decoded_again() -> None:
-    from feeds.model import HEAD_FIELDS, details_record, pack_details, unpack_details
+    from feeds.model import details_record, head_record, pack_details, unpack_details
 
     article = _article(summary="S", images=(Image("https://e.com/i.jpg", 10, 20),), provider=Provider("E", "e.com"))
-    head = tuple(getattr(article, name) for name in HEAD_FIELDS)
     calls = []
 
     def unpack(packed: bytes) -> tuple:
         calls.append(packed)
         return unpack_details(packed)
 
-    deferred = Article.deferred(head, pack_details(details_record(article)), unpack)
+    deferred = Article.restore(head_record(article), pack_details(details_record(article)), unpack)
     assert calls == [] and deferred.source == article.source  # the head needs no decoding
     assert deferred == article and deferred.title == "T" and len(calls) == 1
     deferred.release_details()
