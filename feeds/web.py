@@ -22,7 +22,7 @@ from typing import Any
 from flask import Flask, Response, abort, request
 from werkzeug.datastructures import Accept, Headers
 from werkzeug.exceptions import HTTPException
-from werkzeug.http import is_resource_modified, parse_etags, remove_entity_headers
+from werkzeug.http import parse_etags, remove_entity_headers
 
 from feeds.catalog import FeedKind
 from feeds.config import Settings
@@ -77,8 +77,9 @@ def prepare(
     """
     response = Response(body, content_type=BROWSER_XML_TYPE if browser else rendered.media_type)
     response.set_etag(etag)  # strong: the bytes themselves (feeds.render.make_rendered)
-    if rendered.last_modified is not None:
-        response.last_modified = rendered.last_modified
+    # No Last-Modified (issue 16): the newest item's date does not move when a backdated article
+    # arrives or one is removed, so If-Modified-Since would answer 304 over changed bytes. The ETag
+    # names the bytes, so every change is seen, and two servers over one folder agree on it.
     response.cache_control.public = True
     response.cache_control.max_age = settings.cache_max_age
     response.vary.add("Accept-Encoding")
@@ -219,17 +220,27 @@ def respond(page: Page, environ: dict[str, Any]) -> Response:
         variant = page.browser(gzip)
     elif gzip:
         variant = page.gzip()
-    if (
-        "HTTP_IF_NONE_MATCH" in environ
-        or "HTTP_IF_MODIFIED_SINCE" in environ
-        or "HTTP_IF_MATCH" in environ
-    ) and not is_resource_modified(
-        environ, etag=variant.etag, last_modified=page.rendered.last_modified
-    ):
-        # Werkzeug's Response.make_conditional rule: a failed If-Match is 412, else 304
-        status = 412 if parse_etags(environ.get("HTTP_IF_MATCH")) else 304
-        return PreparedResponse(variant, status)
+    if "HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MATCH" in environ:
+        return PreparedResponse(variant, conditional_status(environ, variant.etag))
     return PreparedResponse(variant, 200)
+
+
+def conditional_status(environ: dict[str, Any], etag: str) -> int:
+    """200, 304 or 412 for a GET or HEAD of an existing representation tagged ``etag`` (RFC 9110 §13.2.2).
+
+    The preconditions in the RFC's order: If-Match (strong comparison; ``*`` holds
+    whenever the representation exists, §13.1.1), then If-None-Match (weak
+    comparison, §13.1.2). If-Unmodified-Since and If-Modified-Since are ignored:
+    these responses carry no Last-Modified (§13.1.3, §13.1.4). Werkzeug parses the
+    lists; its ``is_resource_modified`` answers 412 for ``If-Match: *``.
+    """
+    if_match = environ.get("HTTP_IF_MATCH")
+    if if_match is not None and not parse_etags(if_match).contains(etag):
+        return 412
+    if_none_match = environ.get("HTTP_IF_NONE_MATCH")
+    if if_none_match is not None and parse_etags(if_none_match).contains_weak(etag):
+        return 304
+    return 200
 
 
 class _Memo:

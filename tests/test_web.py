@@ -165,7 +165,7 @@ def test_feeds_have_content_type_caching_and_safety_headers(client, url, media_t
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Access-Control-Allow-Origin"] == "*"
     assert response.headers["Vary"] == vary_for(url)
-    assert response.headers["Last-Modified"]
+    assert "Last-Modified" not in response.headers  # the ETag is the validator (issue 16)
     assert int(response.headers["Content-Length"]) == len(response.data)
 
 
@@ -209,20 +209,44 @@ def test_if_none_match_compares_weakly_and_lists_work(client):
     assert client.get("/all.json", headers={"If-None-Match": '"other"'}).status_code == 200
 
 
-def test_if_modified_since_gives_304_at_or_after_last_modified_and_200_before(client):
-    last_modified = client.get("/topics/ai.rss").headers["Last-Modified"]
-    assert last_modified == "Sun, 05 May 2024 10:00:00 GMT"
-    assert client.get("/topics/ai.rss", headers={"If-Modified-Since": last_modified}).status_code == 304
-    later = "Mon, 06 May 2024 00:00:00 GMT"
-    assert client.get("/topics/ai.rss", headers={"If-Modified-Since": later}).status_code == 304
-    earlier = "Sat, 04 May 2024 00:00:00 GMT"
-    assert client.get("/topics/ai.rss", headers={"If-Modified-Since": earlier}).status_code == 200
+def test_if_modified_since_never_gives_304_there_is_no_last_modified(client):
+    for moment in ("Sun, 05 May 2024 10:00:00 GMT", "Fri, 01 Jan 2100 00:00:00 GMT"):
+        assert client.get("/topics/ai.rss", headers={"If-Modified-Since": moment}).status_code == 200
 
 
-def test_if_none_match_wins_over_if_modified_since(client):
-    last_modified = client.get("/all.rss").headers["Last-Modified"]
-    headers = {"If-None-Match": '"stale"', "If-Modified-Since": last_modified}
-    assert client.get("/all.rss", headers=headers).status_code == 200
+def test_a_backdated_article_is_never_hidden_by_if_modified_since(app, client, live_settings):
+    """Issue 16: the newest item's date does not move for a backdated article; the bytes do."""
+    first = client.get("/all.rss")
+    held = {"If-Modified-Since": "Fri, 01 Jan 2100 00:00:00 GMT", "If-None-Match": '"other"'}
+    write_article(live_settings.articles_dir, "old.md", "A backdated scoop", ["AI"], "Wired",
+                  published_at="2020-01-01T00:00:00Z")  # fmt: skip
+    wait_for(lambda: b"A backdated scoop" in client.get("/all.rss").data)
+    for headers in ({"If-Modified-Since": "Fri, 01 Jan 2100 00:00:00 GMT"}, held):
+        again = client.get("/all.rss", headers=headers)
+        assert again.status_code == 200 and b"A backdated scoop" in again.data
+    assert client.get("/all.rss", headers={"If-None-Match": first.headers["ETag"]}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({"If-Match": "*"}, 200),  # RFC 9110 §13.1.1: true whenever the representation exists
+        ({"If-Match": "CURRENT"}, 200),
+        ({"If-Match": '"other", CURRENT'}, 200),
+        ({"If-Match": '"other"'}, 412),
+        ({"If-Match": "W/CURRENT"}, 412),  # If-Match compares strongly
+        ({"If-Match": "*", "If-None-Match": "CURRENT"}, 304),
+        ({"If-Match": '"other"', "If-None-Match": "CURRENT"}, 412),  # If-Match is evaluated first
+        ({"If-None-Match": "W/CURRENT"}, 304),  # If-None-Match compares weakly
+        ({"If-Match": "*", "If-None-Match": '"other"'}, 200),
+    ],
+)
+def test_preconditions_follow_rfc_9110_in_order(client, headers, status):
+    etag = client.get("/all.json").headers["ETag"]
+    sent = {name: value.replace("CURRENT", etag) for name, value in headers.items()}
+    response = client.get("/all.json", headers=sent)
+    assert response.status_code == status
+    assert (response.data != b"") == (status == 200)
 
 
 def test_head_sends_the_get_headers_and_no_body(client):
