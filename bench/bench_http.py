@@ -1,19 +1,25 @@
-"""HTTP benchmark: the live app under gunicorn against a bare Flask app serving the same bytes.
+"""HTTP benchmark: the live app under each server setup, side by side, against a bare Flask app.
 
-Not a test: it prints a table of figures to quote. Both servers run side by
-side in one run, with the same gunicorn settings as ``feeds serve`` (2 workers,
-threaded), on 127.0.0.1:
+Not a test: it prints tables of figures to quote. Every server runs at once on
+127.0.0.1 with 2 workers, so background load hits them alike:
 
-- ours: ``python -m feeds.cli serve`` on a synthetic corpus (``../shared/tools/gen_corpus.py``);
-- bare: a minimal Flask app returning the bytes of our ``/all.rss`` with the
-  idiomatic ``Response(body); set_etag(); make_conditional(request)``.
+- one ``feeds`` server per entry of :data:`feeds.serve.SERVER_SETUPS` (``asgi``, the
+  default: requests read on an event loop; ``gthread``: round one's threaded workers)
+  over a synthetic corpus (``../shared/tools/gen_corpus.py``);
+- bare: a minimal Flask app under gthread returning the bytes of our ``/all.rss`` with
+  the idiomatic ``Response(body); set_etag(); make_conditional(request)``.
 
-``wrk`` measures requests/s for a full 200 response of the 50-item all feed and
-for 304 answers (``If-None-Match`` with the current ETag). Rounds alternate
-between the servers so background load hits both alike; the median is shown.
+Scenarios:
+
+- throughput: ``wrk`` requests/s for a full 200 response of the 50-item all feed and for
+  304 answers (``If-None-Match``); rounds alternate between the servers, median shown;
+- slow clients: 200 connections that send nothing and 20 that trickle a header line every
+  second stay open while ``/all.rss`` is probed every 0.25 s; the worst and p95 probe times;
+- filter flood: 16 clients send distinct ``/filter.rss?q=…`` queries as fast as they are
+  answered while ``/all.rss`` is probed; p95 of the probes and the filter answers' statuses.
 
     python bench/bench_http.py                         # 3 rounds of 5 s, 32 connections
-    python bench/bench_http.py --rounds 5 --duration 10 --connections 64
+    python bench/bench_http.py --rounds 5 --duration 10 --connections 64 --articles 100000
 """
 
 from __future__ import annotations
@@ -27,14 +33,19 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.error
 import urllib.request
+from collections import Counter
+from email.message import Message
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
 GEN_CORPUS = PROJECT.parent / "shared" / "tools" / "gen_corpus.py"
 BASE_URL = "https://feeds.example.org/"
 FEED_PATH = "/all.rss"
+PROBE_TIMEOUT = 30.0
 
 
 def free_port() -> int:
@@ -43,7 +54,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
+def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 600) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -56,9 +67,15 @@ def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 60) -> N
     raise SystemExit(f"no answer from {url} after {timeout} s")
 
 
-def fetch(url: str) -> tuple[bytes, dict[str, str]]:
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return response.read(), dict(response.headers.items())
+def fetch(url: str, timeout: float = PROBE_TIMEOUT) -> tuple[int, bytes, Message]:
+    """Status, body and headers (looked up in any case) of ``GET url``."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.read(), response.headers
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read(), exc.headers
+    except OSError:  # timed out, refused or reset: no answer
+        return 0, b"", Message()
 
 
 def wrk(url: str, duration: int, connections: int, headers: list[str]) -> float:
@@ -70,6 +87,19 @@ def wrk(url: str, duration: int, connections: int, headers: list[str]) -> float:
     if re.search(r"Non-2xx or 3xx responses", output):
         raise SystemExit(f"errors during the run:\n{output}")
     return float(match.group(1))
+
+
+def feeds_server(port: int, config: Path, setup: str, workers: int) -> int:
+    """One of our server setups, exactly as ``feeds serve`` runs the default one."""
+    import gc
+
+    from feeds.config import load_settings
+    from feeds.serve import run_app
+    from feeds.web import create_app
+
+    app = create_app(load_settings(config))
+    gc.freeze()
+    return run_app(app, "127.0.0.1", port, workers, setup)
 
 
 def bare_server(port: int, body_file: Path, etag: str, media_type: str, workers: int) -> int:
@@ -91,9 +121,86 @@ def bare_server(port: int, body_file: Path, etag: str, media_type: str, workers:
     def healthz() -> str:
         return "ok"
 
-    options = gunicorn_options("127.0.0.1", port, workers)
-    options.pop("post_worker_init")
-    return run_gunicorn(app, options)
+    return run_gunicorn(app, gunicorn_options("127.0.0.1", port, workers, "gthread"))
+
+
+def probe_while(url: str, busy: threading.Event, interval: float = 0.25) -> list[float]:
+    """Seconds each ``GET url`` took, probing every ``interval`` until ``busy`` is cleared."""
+    times = []
+    while busy.is_set():
+        started = time.monotonic()
+        status, _, _ = fetch(url)
+        times.append(time.monotonic() - started if status == 200 else PROBE_TIMEOUT)
+        time.sleep(interval)
+    return times
+
+
+def slow_clients(base: str, port: int, seconds: float, idle: int = 200, trickling: int = 20) -> list[float]:
+    """Probe times of ``/all.rss`` while ``idle`` silent and ``trickling`` slow-header connections are open."""
+    quiet = [socket.create_connection(("127.0.0.1", port)) for _ in range(idle)]
+    slow = [socket.create_connection(("127.0.0.1", port)) for _ in range(trickling)]
+    busy = threading.Event()
+    busy.set()
+    times: list[float] = []
+    prober = threading.Thread(target=lambda: times.extend(probe_while(base + FEED_PATH, busy)))
+    try:
+        for sock in slow:
+            sock.sendall(b"GET /all.rss HTTP/1.1\r\nHost: a\r\n")
+        prober.start()
+        deadline = time.monotonic() + seconds
+        line = 0
+        while time.monotonic() < deadline:
+            for sock in slow:
+                try:
+                    sock.sendall(f"X-Slow-{line}: 1\r\n".encode())
+                except OSError:
+                    pass  # the server closed it: fine
+            line += 1
+            time.sleep(1)
+    finally:
+        busy.clear()
+        if prober.is_alive():
+            prober.join()
+        for sock in quiet + slow:
+            sock.close()
+    return times
+
+
+def filter_flood(base: str, seconds: float, clients: int = 16) -> tuple[list[float], Counter]:
+    """Probe times of ``/all.rss`` and the filter answers' statuses under ``clients`` distinct-query loops."""
+    busy = threading.Event()
+    busy.set()
+    statuses: Counter = Counter()
+    lock = threading.Lock()
+
+    def flood(client: int) -> None:
+        number = 0
+        while busy.is_set():
+            status, _, _ = fetch(f"{base}/filter.rss?q=word{client}x{number}&min_quality={number % 90}")
+            number += 1
+            with lock:
+                statuses[status] += 1
+
+    floods = [threading.Thread(target=flood, args=(n,)) for n in range(clients)]
+    for thread in floods:
+        thread.start()
+    times: list[float] = []
+    prober = threading.Thread(target=lambda: times.extend(probe_while(base + FEED_PATH, busy)))
+    prober.start()
+    time.sleep(seconds)
+    busy.clear()
+    for thread in [prober, *floods]:
+        thread.join()
+    return times, statuses
+
+
+def worst(values: list[float]) -> float:
+    return max(values, default=float("nan"))
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
 
 
 def main() -> int:
@@ -103,67 +210,95 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--articles", type=int, default=500, help="synthetic corpus size")
+    parser.add_argument("--corpus", type=Path, help="an existing corpus folder to use instead of generating one")
+    parser.add_argument("--scenario-seconds", type=float, default=15, help="length of each slow/flood scenario")
     parser.add_argument("--bare-server", nargs=4, metavar=("PORT", "BODY", "ETAG", "TYPE"), help=argparse.SUPPRESS)
+    parser.add_argument("--feeds-server", nargs=3, metavar=("PORT", "CONFIG", "SETUP"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare_server:
         port, body, etag, media_type = args.bare_server
         return bare_server(int(port), Path(body), etag, media_type, args.workers)
+    if args.feeds_server:
+        port, config, setup = args.feeds_server
+        return feeds_server(int(port), Path(config), setup, args.workers)
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (Debian package wrk)")
-    if not GEN_CORPUS.exists():
+    if args.corpus is None and not GEN_CORPUS.exists():
         raise SystemExit(f"{GEN_CORPUS} is absent: ../shared must be beside the project")
+
+    sys.path.insert(0, str(PROJECT))
+    from feeds.serve import SERVER_SETUPS
 
     work = Path(tempfile.mkdtemp(prefix="feeds-bench-http-"))
     servers: list[subprocess.Popen] = []
     try:
-        corpus = work / "articles"
-        subprocess.run([sys.executable, str(GEN_CORPUS), str(corpus), "--count", str(args.articles)],
-                       check=True, stdout=subprocess.DEVNULL)
+        corpus = args.corpus.resolve() if args.corpus else work / "articles"
+        if args.corpus is None:
+            subprocess.run([sys.executable, str(GEN_CORPUS), str(corpus), "--count", str(args.articles)],
+                           check=True, stdout=subprocess.DEVNULL)  # fmt: skip
         config = work / "feeds.yaml"
-        config.write_text(f'base_url: "{BASE_URL}"\narticles_dir: articles\nitems_per_feed: 50\n')
+        config.write_text(f'base_url: "{BASE_URL}"\narticles_dir: "{corpus}"\nitems_per_feed: 50\n')
         env = {**os.environ, "PYTHONPATH": str(PROJECT)}
-        ours_port, bare_port = free_port(), free_port()
-        ours = subprocess.Popen(
-            [sys.executable, "-m", "feeds.cli", "serve", "--config", str(config), "--port", str(ours_port),
-             "--workers", str(args.workers)],
-            cwd=PROJECT, env=env, stdout=subprocess.DEVNULL,
-        )
-        servers.append(ours)
-        ours_url = f"http://127.0.0.1:{ours_port}"
-        wait_until_up(ours_url + "/healthz", ours)
-        body, headers = fetch(ours_url + FEED_PATH)
+        urls: dict[str, str] = {}
+        for setup in SERVER_SETUPS:
+            port = free_port()
+            process = subprocess.Popen(
+                [sys.executable, __file__, "--workers", str(args.workers), "--feeds-server", str(port), str(config),
+                 setup], cwd=PROJECT, env=env, stdout=subprocess.DEVNULL,
+            )  # fmt: skip
+            servers.append(process)
+            urls[setup] = f"http://127.0.0.1:{port}"
+            wait_until_up(urls[setup] + "/healthz", process)
+        _, body, headers = fetch(urls["asgi"] + FEED_PATH)
         etag = headers["ETag"].strip('"')
-        items = body.count(b"<item>")
         body_file = work / "all.rss"
         body_file.write_bytes(body)
+        bare_port = free_port()
         bare = subprocess.Popen(
             [sys.executable, __file__, "--workers", str(args.workers), "--bare-server", str(bare_port),
-             str(body_file), etag, headers["Content-Type"]],
-            cwd=PROJECT, env=env, stdout=subprocess.DEVNULL,
-        )
+             str(body_file), etag, headers["Content-Type"]], cwd=PROJECT, env=env, stdout=subprocess.DEVNULL,
+        )  # fmt: skip
         servers.append(bare)
-        bare_url = f"http://127.0.0.1:{bare_port}"
-        wait_until_up(bare_url + "/healthz", bare)
-        bare_body, bare_headers = fetch(bare_url + FEED_PATH)
-        assert bare_body == body and bare_headers["ETag"] == headers["ETag"], "the two servers differ"
+        urls["bare"] = f"http://127.0.0.1:{bare_port}"
+        wait_until_up(urls["bare"] + "/healthz", bare)
+        for name, url in urls.items():
+            _, other, other_headers = fetch(url + FEED_PATH)
+            assert other == body and other_headers["ETag"] == headers["ETag"], f"{name} serves other bytes"
 
+        print(f"python bench/bench_http.py {' '.join(sys.argv[1:])}")
+        print(f"GET {FEED_PATH}: {body.count(b'<item>')} items, {len(body)} bytes; {args.workers} workers each; "
+              f"wrk -t2 -c{args.connections} -d{args.duration}s, median of {args.rounds} alternating rounds; "
+              f"{os.cpu_count()} cores shared with wrk; load average before: {os.getloadavg()[0]:.2f}")  # fmt: skip
+        print()
         cases = {"200 full response": [], "304 If-None-Match": [f'If-None-Match: "{etag}"']}
         results: dict[tuple[str, str], list[float]] = {}
         for _ in range(args.rounds):
             for case, extra in cases.items():
-                for name, url in (("ours", ours_url), ("bare", bare_url)):
-                    rate = wrk(url + FEED_PATH, args.duration, args.connections, extra)
-                    results.setdefault((case, name), []).append(rate)
-        print(f"GET {FEED_PATH}: {items} items, {len(body)} bytes; gunicorn gthread, {args.workers} workers; "
-              f"wrk -t2 -c{args.connections} -d{args.duration}s, median of {args.rounds} alternating rounds; "
-              f"{os.cpu_count()} cores shared with wrk")
-        print()
-        print(f"| {'case':<20} | {'ours req/s':>10} | {'bare req/s':>10} | {'ours/bare':>9} |")
-        print(f"|{'-' * 22}|{'-' * 12}|{'-' * 12}|{'-' * 11}|")
+                for name, url in urls.items():
+                    results.setdefault((case, name), []).append(wrk(url + FEED_PATH, args.duration,
+                                                                    args.connections, extra))  # fmt: skip
+        names = list(urls)
+        print("| case | " + " | ".join(f"{name} req/s" for name in names) + " | asgi/gthread |")
+        print("|---|" + "---:|" * (len(names) + 1))
         for case in cases:
-            ours_rate = statistics.median(results[(case, "ours")])
-            bare_rate = statistics.median(results[(case, "bare")])
-            print(f"| {case:<20} | {ours_rate:>10.0f} | {bare_rate:>10.0f} | {ours_rate / bare_rate:>9.2f} |")
+            rates = [statistics.median(results[(case, name)]) for name in names]
+            ratio = rates[names.index("asgi")] / rates[names.index("gthread")]
+            print(f"| {case} | " + " | ".join(f"{rate:.0f}" for rate in rates) + f" | {ratio:.2f} |")
+        print(f"\nload average after throughput: {os.getloadavg()[0]:.2f}\n")
+
+        print(f"| scenario ({args.scenario_seconds:g} s each) | setup | probes | p95 s | worst s | filter answers |")
+        print("|---|---|---:|---:|---:|---|")
+        for setup in SERVER_SETUPS:
+            port = int(urls[setup].rsplit(":", 1)[1])
+            times = slow_clients(urls[setup], port, args.scenario_seconds)
+            print(f"| 200 idle + 20 trickling | {setup} | {len(times)} | {percentile(times, 0.95):.2f} | "
+                  f"{worst(times):.2f} | |")  # fmt: skip
+        for setup in SERVER_SETUPS:
+            times, statuses = filter_flood(urls[setup], args.scenario_seconds)
+            shown = ", ".join(f"{count} × {status}" for status, count in sorted(statuses.items()))
+            print(f"| 16 clients of distinct filters | {setup} | {len(times)} | {percentile(times, 0.95):.2f} | "
+                  f"{worst(times):.2f} | {shown} |")  # fmt: skip
+        print(f"\nload average at the end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
         return 0
     finally:
         for server in servers:

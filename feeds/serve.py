@@ -1,10 +1,18 @@
-"""``feeds serve``: the Flask app under gunicorn, a production WSGI server.
+"""``feeds serve``: the Flask app under gunicorn, a production server.
 
 The app is built once in gunicorn's master (articles read once, hot pages
 rendered once) and inherited by each forked worker; each worker then starts
 its own reload poller from gunicorn's ``post_worker_init`` hook, so no thread
-ever runs in the master. Threaded workers keep connections alive and are not
-held up by one slow client.
+ever runs in the master.
+
+Slow clients (issue 16): each worker reads requests on an asyncio event loop
+(gunicorn's ``asgi`` worker), so a connection that sends nothing or trickles
+its headers costs a socket and a little memory, never a thread. Only a request
+whose headers are complete reaches the Flask app, on one of
+:data:`THREADS_PER_WORKER` threads (a2wsgi's WSGI-to-ASGI bridge). gunicorn's
+``gthread`` worker gives each new connection a thread until its headers are
+read, so 8 idle connections stalled every reader; ``bench/bench_http.py``
+measures both setups side by side.
 """
 
 from __future__ import annotations
@@ -12,8 +20,10 @@ from __future__ import annotations
 import dataclasses
 import gc
 import sys
+from collections.abc import Callable
 from typing import Any
 
+from a2wsgi import WSGIMiddleware
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
@@ -29,13 +39,39 @@ def local_url(host: str, port: int) -> str:
     return f"http://{shown}:{port}/"
 
 
-def gunicorn_options(host: str, port: int, workers: int) -> dict[str, Any]:
+@dataclasses.dataclass(frozen=True, slots=True)
+class ServerSetup:
+    """How gunicorn runs the Flask app: its worker settings and the callable it is given."""
+
+    name: str
+    options: dict[str, Any]
+    wrap: Callable[[Flask], Any]
+
+
+def _threads_over_asyncio(app: Flask) -> Any:
+    # the executor starts its threads on the first request, so a forking master holds none
+    return WSGIMiddleware(app, workers=THREADS_PER_WORKER)
+
+
+SERVER_SETUPS = {
+    setup.name: setup
+    for setup in (
+        # requests read on an event loop, the app run on a thread pool: the default (issue 16)
+        ServerSetup("asgi", {"worker_class": "asgi", "asgi_lifespan": "off", "worker_connections": 1000},
+                    _threads_over_asyncio),  # fmt: skip
+        # round one's setup, kept for the benchmark: a thread per connection until its headers are read
+        ServerSetup("gthread", {"worker_class": "gthread", "threads": THREADS_PER_WORKER}, lambda app: app),
+    )
+}
+DEFAULT_SETUP = "asgi"
+
+
+def gunicorn_options(host: str, port: int, workers: int, setup: str = DEFAULT_SETUP) -> dict[str, Any]:
     """The gunicorn settings ``feeds serve`` runs with (the benchmark uses the same)."""
     return {
         "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
         "workers": max(1, workers),
-        "worker_class": "gthread",
-        "threads": THREADS_PER_WORKER,
+        **SERVER_SETUPS[setup].options,
         "keepalive": 5,
         "graceful_timeout": 5,
         "accesslog": None,
@@ -43,15 +79,16 @@ def gunicorn_options(host: str, port: int, workers: int) -> dict[str, Any]:
         "loglevel": "warning",
         # gunicorn ≥ 25 opens a control socket in ~/.gunicorn by default: two servers would share it
         "control_socket_disable": True,
-        "post_worker_init": _start_polling,
     }
 
 
-def _start_polling(worker: Any) -> None:
-    """Each worker polls the articles folder for itself, starting as soon as it is forked."""
-    live = getattr(worker.wsgi, "extensions", {}).get("feeds")
-    if live is not None:
-        live.ensure_polling()
+def _start_polling(app: Flask) -> Callable[[Any], None]:
+    """gunicorn's ``post_worker_init`` hook: each worker polls the folder for itself, from its fork on."""
+
+    def start(worker: Any) -> None:
+        app.extensions["feeds"].ensure_polling()
+
+    return start
 
 
 class GunicornServer(BaseApplication):
@@ -68,6 +105,12 @@ class GunicornServer(BaseApplication):
 
     def load(self) -> Any:
         return self.application
+
+
+def run_app(app: Flask, host: str, port: int, workers: int, setup: str = DEFAULT_SETUP) -> int:
+    """Serve the built ``app`` under gunicorn with a :data:`SERVER_SETUPS` entry; gunicorn's exit status."""
+    options = {**gunicorn_options(host, port, workers, setup), "post_worker_init": _start_polling(app)}
+    return run_gunicorn(SERVER_SETUPS[setup].wrap(app), options)
 
 
 def run_gunicorn(app: Any, options: dict[str, Any]) -> int:
@@ -102,4 +145,4 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, workers
         print(f"feeds: note: feed links use the base URL {settings.site_url}", file=sys.stderr)
     if state.last_error is not None:
         print(f"feeds: warning: {state.last_error}", file=sys.stderr)
-    return run_gunicorn(app, gunicorn_options(host, port, workers))
+    return run_app(app, host, port, workers)

@@ -262,16 +262,16 @@ def test_concurrent_requests_while_articles_come_and_go(server):
 def test_serve_without_a_base_url_uses_its_own_address(tmp_path, monkeypatch, capsys):
     started = {}
 
-    def fake_run(app, options):
-        started.update(app=app, options=options)
+    def fake_run(app, host, port, workers):
+        started.update(app=app, host=host, port=port, workers=workers)
         return 0
 
-    monkeypatch.setattr(serve_module, "run_gunicorn", fake_run)
+    monkeypatch.setattr(serve_module, "run_app", fake_run)
     settings = Settings(base_url=None, articles_dir=make_articles(tmp_path / "articles"))
     assert serve(settings, host="127.0.0.1", port=8123, workers=3) == 0
     app = started["app"]
     assert b'href="http://127.0.0.1:8123/all.rss"' in app.test_client().get("/all.rss").data
-    assert started["options"]["bind"] == "127.0.0.1:8123" and started["options"]["workers"] == 3
+    assert (started["host"], started["port"], started["workers"]) == ("127.0.0.1", 8123, 3)
     feeds = len(app.extensions["feeds"].state.catalog.feeds)
     assert capsys.readouterr().out == (
         f"Serving {feeds} feeds on http://127.0.0.1:8123/ — open it in a browser\n"
@@ -302,3 +302,34 @@ def test_wsgi_module_builds_the_app_from_feeds_config_and_starts_no_thread(tmp_p
     assert at_import == f"1 {len(ARTICLES)}"  # articles read, no thread yet
     assert status == "200"
     assert names == "['MainThread', 'feeds-reload']"  # the first request started the poller
+
+
+def test_idle_and_trickling_connections_hold_up_no_reader(server):
+    """Issue 16: 200 connections that send nothing and 20 that trickle a header line a second.
+
+    Under round one's gthread workers (8 threads) these held every thread and a probe waited
+    until they gave up; here headers are read on the event loop, so probes are answered while
+    all of them are open. The 10 s limit is a hang detector, not a speed bound (bench_http.py
+    measures the latency).
+    """
+    idle = [socket.create_connection(("127.0.0.1", server.port), timeout=10) for _ in range(200)]
+    trickling = [socket.create_connection(("127.0.0.1", server.port), timeout=10) for _ in range(20)]
+    try:
+        for sock in trickling:
+            sock.sendall(b"GET /all.rss HTTP/1.1\r\nHost: a\r\n")
+        answered = 0
+        for round_number in range(4):
+            for sock in trickling:
+                sock.sendall(f"X-Slow-{round_number}: 1\r\n".encode())
+            status, _, body = server.request("GET", "/all.rss")
+            assert status == 200 and b"Drones deliver medicine" in body
+            answered += 1
+            time.sleep(1)
+        assert answered == 4
+        for sock in trickling:  # a trickled request that completes is answered too
+            sock.sendall(b"Connection: close\r\n\r\n")
+        for sock in trickling[:3]:
+            assert sock.recv(64).startswith(b"HTTP/1.1 200")
+    finally:
+        for sock in idle + trickling:
+            sock.close()
