@@ -8,37 +8,21 @@ found; 2 bad usage or bad config. Problems are one line each,
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import enum
 import os
-import shutil
 import signal
 import sys
 import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
 from feeds import websub
-from feeds.catalog import Catalog, build_catalog
 from feeds.config import ConfigError, Settings, load_settings, with_overrides
-from feeds.export import ExportError, ExportMemos, ExportSummary, export_site, unchanged_since
-from feeds.load import (
-    CacheDamaged,
-    IncrementalLoader,
-    Scan,
-    cache_path,
-    finish_cache_writes,
-    input_fingerprint,
-    load_folder,
-    scan_folder,
-)
+from feeds.export import ExportError
+from feeds.exporter import Exporter, ExportObserver, ExportRun, read_catalog
 from feeds.model import Problem
-from feeds.reader import Folder
-
-if TYPE_CHECKING:
-    from feeds.live import Snapshot
 
 
 class ExitStatus(enum.IntEnum):
@@ -102,18 +86,11 @@ def _report(problems: Sequence[Problem], out: TextIO) -> tuple[int, int]:
     return errors, warnings
 
 
-def load(
-    settings: Settings, *, use_cache: bool = True, scan: Scan | None = None, background: bool = False
-) -> tuple[Folder, Catalog]:
-    folder, stats = load_folder(settings, use_cache=use_cache, scan=scan, background=background)
-    if stats.cache_warning:
-        print(f"feeds: warning: {stats.cache_warning}", file=sys.stderr)
-    return folder, build_catalog(folder.articles, settings)
-
-
 def _check(args: argparse.Namespace, settings: Settings) -> ExitStatus:
     started = time.monotonic()
-    folder, catalog = load(settings, use_cache=not args.no_cache)
+    folder, catalog, notes = read_catalog(settings, use_cache=not args.no_cache)
+    for note in notes:
+        print(f"feeds: warning: {note}", file=sys.stderr)
     errors, warnings = _report(folder.problems, sys.stdout)
     unpublished = catalog.unpublished_count
     note = f" ({unpublished} unpublished, not in feeds)" if unpublished and not settings.include_unpublished else ""
@@ -138,146 +115,71 @@ def _progress(stream: TextIO):
     return show
 
 
+class _Lines(ExportObserver):
+    """The export's runs as lines: warnings and problems on stderr, one summary line on stdout."""
+
+    def exported(self, run: ExportRun) -> None:
+        for note in run.notes:
+            print(f"feeds: warning: {note}", file=sys.stderr)
+        for line in run.problems:
+            print(line, file=sys.stderr)
+        problems = f"{run.errors} errors, {run.warnings} warnings"
+        summary = run.summary
+        if summary is None:
+            print(
+                f"{run.feeds} feeds, nothing changed since the last export (0 written), {run.articles} articles, "
+                f"{problems}, {run.seconds:.2f}s → {run.out_dir}",
+                flush=True,
+            )
+            return
+        budget = (
+            f", {len(summary.over_budget)} feeds over max_feed_bytes: oldest items dropped"
+            if summary.over_budget
+            else ""
+        )
+        print(
+            f"{summary.feeds} feeds, {summary.files} files ({summary.written} written, {summary.unchanged} unchanged, "
+            f"{summary.removed} removed), {run.articles} articles, {problems}{budget}, "
+            f"{run.seconds:.2f}s → {run.out_dir}",
+            flush=True,
+        )
+
+    def pinged(self, report: websub.PingReport) -> None:
+        print(report.line(), file=sys.stderr)
+
+    def failed(self, error: Exception) -> None:
+        print(
+            f"feeds: error: export failed ({type(error).__name__}: {error}); retrying at the next change",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
 def _export(args: argparse.Namespace, settings: Settings) -> ExitStatus:
-    memos = ExportMemos()  # kept from one export to the next under --watch
-    status = _export_once(args, settings, memos)
-    if not args.watch or status is ExitStatus.USAGE:
-        return status
-    return _watch(args, settings, memos)
-
-
-def _export_once(args: argparse.Namespace, settings: Settings, memos: ExportMemos) -> ExitStatus:
-    started = time.monotonic()
     if settings.base_url is None:
         print(
             f"feeds: warning: no base URL (--base-url or base_url in the config); "
             f"using {settings.site_url} for absolute links",
             file=sys.stderr,
         )
-    scan = scan_folder(settings.articles_dir) if settings.articles_dir.is_dir() else None  # one scan per run
-    fingerprint = input_fingerprint(settings, scan)
-    prior = None if args.no_cache else unchanged_since(args.out_dir, fingerprint, memos)
-    if prior is not None:
-        return _unchanged_export(args, prior, started)
-    # the parse cache is written while the site renders; finished before this function returns
-    folder, catalog = load(settings, use_cache=not args.no_cache, scan=scan, background=True)
-    try:
-        return _export_catalog(args, settings, started, fingerprint, folder, catalog, memos)
-    except CacheDamaged as exc:  # damaged, and its file changed since (else it is read again silently)
-        print(f"feeds: warning: {exc}; reading every file without the cache", file=sys.stderr)
-        finish_cache_writes()
-        shutil.rmtree(cache_path(settings), ignore_errors=True)
-        folder, catalog = load(settings, use_cache=False, scan=scan)
-        return _export_catalog(args, settings, started, fingerprint, folder, catalog, memos)
-    finally:
-        for warning in finish_cache_writes():
-            print(f"feeds: warning: {warning}", file=sys.stderr)
-
-
-def _export_catalog(
-    args: argparse.Namespace,
-    settings: Settings,
-    started: float,
-    fingerprint: str,
-    folder: Folder,
-    catalog: Catalog,
-    memos: ExportMemos,
-) -> ExitStatus:
-    errors, warnings = _report(folder.problems, sys.stderr)
-    inputs = {
-        "fingerprint": fingerprint, "problems": [str(p) for p in folder.problems], "errors": errors,
-        "warnings": warnings, "feeds": len(catalog.feeds), "articles": catalog.article_count,
-    }  # fmt: skip
-    summary = export_site(
-        catalog, settings, args.out_dir, progress=_progress(sys.stderr), inputs=inputs, reuse=not args.no_cache,
-        memos=memos,
+    exporter = Exporter(
+        settings, args.out_dir, use_cache=not args.no_cache, progress=_progress(sys.stderr), observers=[_Lines()]
     )
-    _announce(summary, settings, args.out_dir, catalog.article_count, f"{errors} errors, {warnings} warnings", started)
-    return ExitStatus.PROBLEMS if errors else ExitStatus.OK
-
-
-def _announce(
-    summary: ExportSummary, settings: Settings, out_dir: Path, articles: int, problems: str, started: float
-) -> None:
-    """The export's summary line, then the WebSub ping for the feeds it changed."""
-    budget = (
-        f", {len(summary.over_budget)} feeds over max_feed_bytes: oldest items dropped" if summary.over_budget else ""
-    )
-    print(
-        f"{summary.feeds} feeds, {summary.files} files ({summary.written} written, {summary.unchanged} unchanged, "
-        f"{summary.removed} removed), {articles} articles, {problems}{budget}, "
-        f"{time.monotonic() - started:.2f}s → {out_dir}",
-        flush=True,
-    )
-    if settings.websub_hub is not None and summary.changed and settings.base_url is None:
-        print("feeds: warning: websub_hub is set but there is no base URL; the hub was not pinged", file=sys.stderr)
-    elif settings.websub_hub is not None and summary.changed:
-        # after the flip, so the hub fetches the new bytes; a failing hub never changes the exit status
-        report = websub.ping_hub(
-            settings.websub_hub, websub.feed_urls(summary.changed, settings),
-            timeout=websub.TIMEOUT, retries=websub.RETRIES, backoff=websub.BACKOFF,
-        )  # fmt: skip
-        print(report.line(), file=sys.stderr)
-
-
-def _watch(args: argparse.Namespace, settings: Settings, memos: ExportMemos) -> ExitStatus:
-    """Keep the export current: the live app's reload machinery (a file watcher, incremental
-    reads, one catalog per change), with an export instead of a page swap after every change.
-
-    Runs until Ctrl-C or SIGTERM. A failed export is reported and retried at the next change;
-    the previous export stays published meanwhile.
-    """
-    from feeds.live import Live  # the outlet that owns reloading; imported only for --watch
-
-    # this command pings the hub after each export itself, as a one-shot export does
-    quiet = dataclasses.replace(settings, websub_hub=None)
-    live = Live(quiet, IncrementalLoader(quiet, use_cache=not args.no_cache))
-    if live.state.last_error is not None:
-        print(f"feeds: error: {live.state.last_error}", file=sys.stderr)
-        return ExitStatus.USAGE
-
-    def export_snapshot(snapshot: Snapshot, *, quiet_if_unchanged: bool = False) -> None:
-        started = time.monotonic()
-        try:
-            summary = export_site(
-                snapshot.catalog, settings, args.out_dir, reuse=not args.no_cache, memos=memos
-            )
-        except Exception as exc:  # shown here; Live keeps the old snapshot and retries at the next change
-            print(f"feeds: error: export failed ({type(exc).__name__}: {exc}); retrying at the next change",
-                  file=sys.stderr, flush=True)  # fmt: skip
-            raise
-        if quiet_if_unchanged and not summary.published:
-            return
-        problems = f"{snapshot.errors} errors, {snapshot.problems - snapshot.errors} warnings"
-        _announce(summary, settings, args.out_dir, snapshot.catalog.article_count, problems, started)
-
-    # files that changed between the first export and this load are exported now
-    export_snapshot(live.state, quiet_if_unchanged=True)
-    live.on_new_snapshot = export_snapshot
+    run = exporter.run()
+    status = ExitStatus.PROBLEMS if run.errors else ExitStatus.OK
+    if not args.watch:
+        return status
+    exporter.progress = None  # one line per change under --watch
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    live.ensure_polling()
-    print(f"feeds: watching {settings.articles_dir} for changes; Ctrl-C stops", file=sys.stderr, flush=True)
     try:
+        exporter.start_watching()
+        print(f"feeds: watching {settings.articles_dir} for changes; Ctrl-C stops", file=sys.stderr, flush=True)
         stop.wait()
     finally:
-        live.stop()
+        exporter.stop_watching()
         signal.signal(signal.SIGTERM, previous)
     return ExitStatus.OK
-
-
-def _unchanged_export(args: argparse.Namespace, prior: dict, started: float) -> ExitStatus:
-    """Nothing the export depends on changed: say so (and the problems it had) without reading articles."""
-    problems = prior.get("problems", [])
-    for line in problems if isinstance(problems, list) else []:
-        print(line, file=sys.stderr)
-    errors, warnings = int(prior.get("errors", 0)), int(prior.get("warnings", 0))
-    print(
-        f"{prior.get('feeds', 0)} feeds, nothing changed since the last export (0 written), "
-        f"{prior.get('articles', 0)} articles, {errors} errors, {warnings} warnings, "
-        f"{time.monotonic() - started:.2f}s → {args.out_dir}"
-    )
-    return ExitStatus.PROBLEMS if errors else ExitStatus.OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:

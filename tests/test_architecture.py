@@ -33,13 +33,13 @@ STAGES = [
     {"bulk", "generation", "records"},
     {"outdir"},
     {"export", "web"},
-    {"serve"},
+    {"exporter", "serve"},
     {"cli"},
 ]
 SAME_STAGE_ALLOWED = {("signature", "site")}
 RANK = {module: rank for rank, stage in enumerate(STAGES) for module in stage}
 OUTLETS = (
-    "web", "export", "generation", "records", "outdir", "bulk", "cdn", "live", "serve", "cli", "websub",
+    "web", "export", "exporter", "generation", "records", "outdir", "bulk", "cdn", "live", "serve", "cli", "websub",
     "site", "render", "writer", "jsonfeed",
 )  # fmt: skip
 MAX_LINES = 450

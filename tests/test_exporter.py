@@ -1,0 +1,87 @@
+"""The exporter object: one per OUT_DIR, its runs told to observers before the hub, its memos its own."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from feeds.catalog import build_catalog
+from feeds.config import Settings
+from feeds.export import site_files
+from feeds.exporter import Exporter, ExportObserver, ExportRun
+from feeds.reader import read_folder
+from feeds.websub import PingReport
+from tests.conftest import BASE_URL, SAMPLES
+from tests.test_websub import Hub, _retitle
+
+
+class Recorder(ExportObserver):
+    """Records what it is told, and what the live site held when it was told."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.events: list[tuple[str, object]] = []
+
+    def exported(self, run: ExportRun) -> None:
+        live = {path: (self.out / path).read_bytes() for path in run.changed}
+        self.events.append(("exported", (run, live)))
+
+    def pinged(self, report: PingReport) -> None:
+        self.events.append(("pinged", report))
+
+
+def _settings(tmp_path: Path, articles: Path, **overrides: object) -> Settings:
+    return Settings(base_url=BASE_URL, articles_dir=articles, cache_dir=tmp_path / "cache", **overrides)
+
+
+def _published(out: Path) -> dict[str, bytes]:
+    """Every file the export published, metadata aside."""
+    return {
+        p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name[0] != "_"
+    }
+
+
+def test_observers_see_each_run_after_the_flip_and_before_the_hub(tmp_path: Path) -> None:
+    articles = Path(shutil.copytree(SAMPLES, tmp_path / "articles"))
+    out = tmp_path / "public"
+    hub = Hub()
+    try:
+        recorder = Recorder(out)
+        exporter = Exporter(_settings(tmp_path, articles, websub_hub=hub.url), out, observers=[recorder])
+        first = exporter.run()
+        assert first.summary is not None and first.summary.published and first.changed
+        assert [kind for kind, _ in recorder.events] == ["exported", "pinged"]
+        _, (told, live) = recorder.events[0]
+        assert told is first and set(live) == set(first.changed)  # every changed feed was live when told
+
+        recorder.events.clear()
+        _retitle(articles)
+        second = exporter.run()
+        assert second.summary is not None and 0 < len(second.changed) < len(first.changed)
+        assert [kind for kind, _ in recorder.events] == ["exported", "pinged"]
+        _, (_, live) = recorder.events[0]
+        assert all(b"A retitled story for WebSub" in body for body in live.values())
+        assert len(hub.urls()) == len(first.changed) + len(second.changed)  # pinged after being told, each once
+
+        recorder.events.clear()
+        third = exporter.run()
+        assert third.summary is None and third.changed == ()  # nothing changed: nothing read, nothing pinged
+        assert third.articles == second.articles and third.feeds == second.feeds
+        assert [kind for kind, _ in recorder.events] == ["exported"]
+    finally:
+        hub.server.shutdown()
+        hub.server.server_close()
+
+
+def test_an_exporter_kept_across_changes_publishes_what_a_fresh_export_would(tmp_path: Path) -> None:
+    """Its memos (signatures, manifest lines, records) only save work: same files as a new process's export."""
+    articles = Path(shutil.copytree(SAMPLES, tmp_path / "articles"))
+    settings = _settings(tmp_path, articles)
+    kept = Exporter(settings, tmp_path / "kept")
+    kept.run()
+    _retitle(articles)
+    kept.run()
+    Exporter(settings, tmp_path / "fresh").run()  # a new object: nothing carried over
+    catalog = build_catalog(read_folder(articles, settings).articles, settings)
+    assert _published(tmp_path / "kept") == _published(tmp_path / "fresh") == site_files(catalog, settings)
+    assert (tmp_path / "kept" / "_manifest.json").read_bytes() == (tmp_path / "fresh" / "_manifest.json").read_bytes()
