@@ -17,14 +17,17 @@ from typing import Any
 from feeds.config import Settings
 from feeds.dates import parse_date
 from feeds.model import Article, Image, Problem, Provider, Related, Severity
+from feeds.safe_yaml import Unreadable
 from feeds.text import clean_domain, clean_text, clean_url, link_key
 
+REQUIRED_FIELDS = ("title", "publishedDateTime")  # and a link: originalUrl or webUrl
 MAX_TOPICS = 50
 MAX_IMAGES = 20
 MAX_RELATED = 20
 MAX_NAME_CHARS = 200
 MAX_SHOWN_CHARS = 80
 _IFRAME_SRC = re.compile(r"""<iframe\b[^>]*?\bsrc\s*=\s*["']([^"'<>\s]+)["']""", re.IGNORECASE)
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")
 _UID_NAMESPACE = uuid.UUID("6f1b0a39-2a57-4d43-9d6c-2b6f1f0e7a11")
 
 
@@ -42,6 +45,14 @@ class FileProblems:
     def __init__(self, shown: str, text: str = "", line_offset: int = 1) -> None:
         self.shown, self.text, self.offset = shown, text, line_offset
         self.items: list[Problem] = []
+        self.unreadable: dict[str, Unreadable] = {}  # field path → the value YAML could not build there
+
+    def unreadable_field(self, where: str, value: Unreadable) -> None:
+        """A value YAML could not build costs its field: a warning, or for a required field the error it causes."""
+        self.unreadable[where] = value
+        if where not in REQUIRED_FIELDS:
+            message = f"'{where}' cannot be read ({value}); ignored"
+            self.items.append(Problem(self.shown, Severity.WARNING, message, value.line + self.offset))
 
     def line_of(self, key: str) -> int | None:
         match = re.search(rf"^{re.escape(key)}\s*:", self.text, re.MULTILINE)
@@ -168,8 +179,8 @@ def _image(data: Any, problems: FileProblems, where: str, base_host: str | None)
     size = []
     for key in ("width", "height"):
         value = data.get(key)
-        if isinstance(value, str) and value.strip().isdigit():
-            value = int(value.strip())
+        if isinstance(value, str) and _WHOLE_NUMBER.fullmatch(value.strip()):
+            value = int(value.strip())  # ASCII digits only: int() refuses "²", and a long one is not a size
         if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= 100_000:
             size.append(value)
         else:
@@ -294,6 +305,8 @@ def parse_article(data: dict, source: str, settings: Settings, problems: FilePro
     host = provider.domain if provider else None
     title = fields.text("title", settings.max_title_chars)
     if not title:
+        if "title" in problems.unreadable:
+            return problems.error(f"'title' (required) cannot be read ({problems.unreadable['title']})", "title")
         return problems.error(
             "missing 'title' (required)" if "title" not in data else "'title' is empty or not text", "title"
         )
@@ -308,11 +321,12 @@ def parse_article(data: dict, source: str, settings: Settings, problems: FilePro
     raw_date = data.get("publishedDateTime")
     published_at = parse_date(raw_date)
     if published_at is None:
-        what = (
-            "missing 'publishedDateTime' (required)"
-            if raw_date is None
-            else f"'publishedDateTime' is not a usable date: {_shown(raw_date)}"
-        )
+        if "publishedDateTime" in problems.unreadable:
+            what = f"'publishedDateTime' (required) cannot be read ({problems.unreadable['publishedDateTime']})"
+        elif raw_date is None:
+            what = "missing 'publishedDateTime' (required)"
+        else:
+            what = f"'publishedDateTime' is not a usable date: {_shown(raw_date)}"
         return problems.error(what, "publishedDateTime")
     article = Article(
         source=source,

@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -22,6 +23,7 @@ from feeds import safe_yaml
 from feeds.article_fields import FileProblems, ReadResult, kind_of, make_uid, parse_article
 from feeds.config import Settings
 from feeds.model import Article, Problem, Severity
+from feeds.safe_yaml import Unreadable
 from feeds.text import clean_text, repair_mojibake
 
 __all__ = [  # make_uid and ReadResult are part of the reader's interface, defined with the fields
@@ -33,6 +35,7 @@ MAX_BODY_CHARS = 100_000  # the body is kept but not rendered; bound the cleanin
 MAX_VALUES = 20_000  # YAML nodes in one front matter; real articles have about 100
 _COUNT_VALUES_ABOVE = 50_000  # characters; fewer hold at most ~25,000 nodes, a few MB composed
 MAX_FILES = 1_000_000
+MAX_PATH_CHARS = 120  # a field's path in a message (images[0].url)
 # YAML 1.1 §5.1 printable characters; anything else makes libyaml refuse the whole file
 _NOT_YAML = re.compile("[^\t\n\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _C1 = re.compile("[\x80-\x9f]")
@@ -118,7 +121,7 @@ def _read_text(raw: bytes, shown: str, settings: Settings, problems: FileProblem
     try:
         if len(front) > _COUNT_VALUES_ABOVE and _count_values(front) > MAX_VALUES:
             return problems.error(f"front matter holds more than {MAX_VALUES} values; not read (an article has ~100)")
-        data = safe_yaml.load(front)
+        data, unreadable = safe_yaml.load_counting_unreadable(front)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else None
@@ -127,13 +130,70 @@ def _read_text(raw: bytes, shown: str, settings: Settings, problems: FileProblem
     if data is None:
         problems.warn("front matter is empty; not an article")
         return ReadResult(None, tuple(problems.items))
+    if isinstance(data, Unreadable):
+        return problems.error(f"front matter cannot be read ({data})", line=data.line + 1)
     if not isinstance(data, dict):
         return problems.error(f"front matter must be a mapping of key: value, not {kind_of(data)}", line=2)
+    if unreadable:
+        data = without_unreadable(data, problems)
     result = parse_article(data, shown, settings, problems)
     if result.article is not None and body.strip():
         cleaned, _ = clean_text(body[: MAX_BODY_CHARS * 2], MAX_BODY_CHARS, single_line=False)
         result = ReadResult(result.article.replace(body=cleaned), result.problems)
     return result
+
+
+def without_unreadable(data: dict, problems: FileProblems) -> dict:
+    """``data`` without its :class:`Unreadable` values and the entries they key; each is reported once,
+    by the first field it sits in (issue 15: one bad value costs its field, never the article).
+
+    Parts shared through aliases stay shared and each is walked once, so an alias bomb costs no more
+    here than in the loader.
+    """
+    copies: dict[int, Any] = {}
+
+    def report(where: str, value: Unreadable) -> None:
+        if id(value) not in copies:
+            copies[id(value)] = value  # reported: aliases of it are not reported again
+            problems.unreadable_field(where[:MAX_PATH_CHARS], value)
+
+    def copy(value: Any, where: str) -> Any:
+        kind = type(value)
+        if kind not in (dict, list, tuple, set):
+            return value
+        known = copies.get(id(value))
+        if known is not None:
+            return known
+        if kind is dict:
+            mapping = copies[id(value)] = {}
+            for key, item in value.items():
+                name = key if isinstance(key, str) else repr(key)[:MAX_PATH_CHARS]
+                here = f"{where}.{name}" if where else name
+                if type(key) is Unreadable:
+                    report(f"{where or 'front matter'} (a key)", key)
+                elif type(item) is Unreadable:
+                    report(here, item)
+                else:
+                    mapping[key] = copy(item, here)
+            return mapping
+        if kind is list:
+            sequence = copies[id(value)] = []
+            for index, item in enumerate(value):
+                if type(item) is Unreadable:
+                    report(f"{where}[{index}]", item)
+                else:
+                    sequence.append(copy(item, f"{where}[{index}]"))
+            return sequence
+        # the pairs of an !!omap or !!pairs, the members of a !!set: no cycle passes only through them
+        kept = []
+        for item in value:
+            if type(item) is Unreadable:
+                report(where, item)
+            else:
+                kept.append(copy(item, where))
+        return tuple(kept) if kind is tuple else set(kept)
+
+    return copy(data, "")
 
 
 def _count_values(front: str) -> int:

@@ -1,19 +1,38 @@
-"""Safe YAML loading for front matter: PyYAML's safe semantics, at about twice its speed.
+"""Safe YAML loading for front matter: PyYAML's safe semantics, total, at about twice its speed.
 
 libyaml (C) scans, parses and composes the node graph, resolving every plain
 scalar's tag as PyYAML's safe loader does; only building Python objects from
-that graph is Python code. :func:`load` builds the common shapes (mappings,
-sequences, strings, decimal ints, booleans, nulls) directly and hands every
-other node (timestamps, floats, anything tagged) to the safe constructor, so
-the result is what ``yaml.load(text, SafeLoader)`` gives. On any fault the
-safe constructor builds the document again, so the error raised is the one it
-meets first (it builds in another order). Aliases are built once and shared,
-never expanded, so an alias bomb costs no memory.
+that graph is Python code. :func:`load` gives what ``yaml.safe_load`` gives,
+with these documented differences (tests/test_safe_yaml.py holds it to them):
 
-One deliberate difference: merge keys (``<<``) are refused, wherever they are
-(also before the safe constructor is handed a node or a document). No article needs
-them, and PyYAML's own merge handling grows exponentially on nested merges of
-aliases in some releases (yaml/pyyaml#897), a "merge bomb".
+- **A value the safe constructor cannot build is an** :class:`Unreadable`
+  **instead of an exception for the whole document** (issue 15): a bad scalar
+  (``!!int abc``, ``!!bool maybe``, ``!!timestamp soon``, an integer over 4,300
+  digits), an unknown or ``!!python/...`` tag (nothing is ever constructed from
+  it), a collection of the wrong shape (``!!omap {a: 1}``), an unhashable key
+  (the key becomes the Unreadable). One bad value costs that value, never its
+  neighbours; the reader drops it with a warning naming its field.
+- **A mapping with a merge key** (``<<``) is an Unreadable: no article needs
+  them, and PyYAML's merging grows exponentially on nested merges of aliases in
+  some releases (yaml/pyyaml#897), a "merge bomb". Nothing is merged, ever.
+- **A timestamp Python cannot hold** (``2024-02-30``, ``0000-01-01``) stays
+  text, so the reader's date parser names it in its message.
+- **An integer written with more than 4,300 digits is an Unreadable in every
+  base**: Python refuses longer decimal ones (``int`` raises), and a sexagesimal
+  one (``1:2:3:…``) costs quadratic time to build.
+
+Only parse errors (bad syntax, bad characters) still raise ``yaml.YAMLError``.
+
+The fast path: :func:`load` builds plain mappings and sequences (the default
+``!!map``/``!!seq`` tags, no ``=`` or ``<<`` key, hashable keys) and the common
+scalars itself and hands other scalars to the constructor, one node at a time.
+On meeting anything else (a tagged collection, an ``=`` or ``<<`` key, an
+unhashable key) it starts again with the whole safe constructor on the
+untouched graph: SafeConstructor mutates nodes as it builds tagged collections
+(``flatten_mapping`` retags ``=`` keys), so its result depends on its build
+order, which only it can reproduce. The fast path never hands a collection to
+the constructor, so it never meets that order. Aliases are built once and
+shared, never expanded, so an alias bomb costs no memory.
 
 Speed: libyaml calls back into Python to resolve the tag of every node. Our
 Loader answers quoted scalars and collections directly and remembers the tag
@@ -26,6 +45,7 @@ change to PyYAML's shared ``Resolver`` cannot make that memo stale.
 from __future__ import annotations
 
 import re
+from collections.abc import Hashable
 from typing import Any
 
 import yaml
@@ -40,6 +60,13 @@ _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
 _MERGE = "tag:yaml.org,2002:merge"
 _VALUE = "tag:yaml.org,2002:value"  # a plain "=" key, which SafeConstructor turns into text
+_SET = "tag:yaml.org,2002:set"
+_OMAP = "tag:yaml.org,2002:omap"
+_PAIRS = "tag:yaml.org,2002:pairs"
+_INT = "tag:yaml.org,2002:int"
+_MAX_INT_DIGITS = 4_300  # Python's own limit for decimal integers (sys.get_int_max_str_digits)
+_INT_LIMIT = 10**_MAX_INT_DIGITS  # the smallest integer str() refuses to write
+_TOO_LONG = f"an integer of more than {_MAX_INT_DIGITS:,} digits"
 _MEMO_SIZE = 10_000  # plain scalars remembered; cleared when full, so memory stays bounded
 _MEMO_TEXT_CHARS = 100  # longer scalars are prose or URLs, which rarely recur
 _ScalarNode = yaml.ScalarNode
@@ -48,13 +75,57 @@ _SequenceNode = yaml.SequenceNode
 
 
 class Loader(_BaseLoader):  # type: ignore[misc,valid-type]
-    """The safe loader, except that a timestamp Python cannot hold stays text.
+    """The safe loader, total: a value it cannot build is an :class:`Unreadable` (see the module docstring).
 
-    ``2024-02-30`` or ``0000-01-01`` would make SafeConstructor raise a bare
-    ValueError; as text they reach the reader's date parser and get a clear message.
+    ``unreadable`` counts the Unreadable values the current document holds.
     """
 
+    unreadable = 0
+
     _plain_tags: dict[str, str] = {}  # plain scalar text -> tag; replaced whenever a resolver is added
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        """SafeConstructor's, except that a node it cannot build becomes an Unreadable.
+
+        Collections are checked for shape before SafeConstructor sees them: it
+        checks only after handing out the empty collection, when an error could
+        no longer be confined to it.
+        """
+        if node in self.constructed_objects:
+            return self.constructed_objects[node]
+        if node in self.recursive_objects:  # a key built while it is being built; not remembered
+            return self._unreadable(node, "a value that contains itself")
+        problem = _shape_problem(node)
+        if problem is None:
+            deep_before = self.deep_construct
+            try:
+                return super().construct_object(node, deep)
+            except _CONSTRUCTION_ERRORS as exc:
+                # restore what BaseConstructor.construct_object leaves behind when a constructor raises
+                self.deep_construct = deep_before
+                self.recursive_objects.pop(node, None)
+                problem = _explain(exc, node.tag)
+        value = self.constructed_objects[node] = self._unreadable(node, problem)
+        return value
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        """SafeConstructor's, except that an unhashable key becomes an Unreadable (its value is not built)."""
+        if type(node) is not _MappingNode:
+            return super().construct_mapping(node, deep)  # raises (never reached: _shape_problem)
+        self.flatten_mapping(node)  # only retags "=" keys: a mapping with "<<" never gets here (_shape_problem)
+        mapping = {}
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, Hashable):
+                mapping[key] = self.construct_object(value_node, deep=deep)
+            else:
+                mapping[self._unreadable(key_node, f"{_kind(key)} cannot be a key")] = None
+        return mapping
+
+    def _unreadable(self, node: yaml.Node, problem: str) -> Unreadable:
+        self.unreadable += 1
+        text = node.value if isinstance(node, yaml.ScalarNode) else None
+        return Unreadable(node.tag, problem, text, node.start_mark.line + 1)
 
     @classmethod
     def add_implicit_resolver(cls, tag: str, regexp: Any, first: Any) -> None:
@@ -102,6 +173,91 @@ Loader.yaml_implicit_resolvers = {
 }
 
 
+
+
+class Unreadable:
+    """A YAML value the safe constructor cannot build: its tag, why, its text (scalars) and line.
+
+    Compared by identity, like the node it stands for; hashable, so it can stand for a key.
+    """
+
+    __slots__ = ("tag", "problem", "text", "line")
+
+    def __init__(self, tag: str, problem: str, text: str | None, line: int) -> None:
+        self.tag, self.problem, self.text, self.line = tag, problem, text, line
+
+    def __str__(self) -> str:
+        tag = self.tag.replace("tag:yaml.org,2002:", "!!")
+        if self.text is None:
+            return f"{tag}: {self.problem}"
+        shown = repr(self.text[:40] + "…" if len(self.text) > 40 else self.text)
+        return f"{tag} {shown}: {self.problem}"
+
+    def __repr__(self) -> str:
+        return f"Unreadable({self.tag!r}, {self.problem!r}, line {self.line})"
+
+
+# What a constructor raises on a value it cannot build: ConstructorError for a wrong
+# node kind, an unknown tag or bad base64; ValueError for int("abc") (and the 4,300-digit
+# limit); KeyError for !!bool maybe; AttributeError for !!timestamp soon (PyYAML
+# 6.0 calls .groupdict() on a failed match); OverflowError and TypeError for out-of-range
+# dates. RecursionError and MemoryError are not among them: the reader reports those.
+_CONSTRUCTION_ERRORS = (yaml.YAMLError, ValueError, KeyError, AttributeError, OverflowError, TypeError, IndexError)
+_WHAT_TAGS_HOLD = {
+    "tag:yaml.org,2002:int": "an integer",
+    "tag:yaml.org,2002:float": "a number",
+    "tag:yaml.org,2002:bool": "true or false",
+    "tag:yaml.org,2002:timestamp": "a date",
+    "tag:yaml.org,2002:null": "null",
+}
+
+
+def _kind(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", set: "a set"}.get(type(value), type(value).__name__)
+
+
+def _explain(exc: Exception, tag: str) -> str:
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem:
+        return "unknown tag" if exc.problem.startswith("could not determine a constructor") else exc.problem
+    return f"not {_WHAT_TAGS_HOLD.get(tag, 'readable')}"
+
+
+def _shape_problem(node: yaml.Node) -> str | None:
+    """Why SafeConstructor would fail to fill this collection node (it checks only after
+    handing the empty collection out), or why we refuse to (merge keys, overlong integers)."""
+    tag, kind = node.tag, type(node)
+    if tag == _INT and kind is _ScalarNode:
+        return _TOO_LONG if len(node.value) > _MAX_INT_DIGITS else None
+    if tag in (_MAP, _SET):
+        if kind is not _MappingNode:
+            return f"expected a mapping, but found a {node.id}"
+        if any(key.tag == _MERGE for key, _ in node.value):
+            return "merge keys (<<) are not read"
+    elif tag == _SEQ:
+        if kind is not _SequenceNode:
+            return f"expected a sequence, but found a {node.id}"
+    elif tag in (_OMAP, _PAIRS):
+        if kind is not _SequenceNode or any(
+            type(item) is not _MappingNode or len(item.value) != 1 for item in node.value
+        ):
+            return "expected a sequence of one-entry mappings"
+    elif kind is _MappingNode and _value_key_cycle(node):
+        return "a value that contains itself"
+    return None
+
+
+def _value_key_cycle(node: yaml.MappingNode) -> bool:
+    """Whether SafeConstructor.construct_scalar, which reads a scalar-tagged mapping as its "=" key's
+    value, would follow "=" keys round a cycle (``&a !!str {=: *a}``) until Python's recursion limit."""
+    seen = set()
+    while type(node) is _MappingNode:
+        if id(node) in seen:
+            return True
+        seen.add(id(node))
+        node = next((value for key, value in node.value if key.tag == _VALUE), None)
+    return False
+
+
 def _timestamp(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
     try:
         return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
@@ -109,15 +265,20 @@ def _timestamp(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
         return loader.construct_scalar(node)
 
 
+def _integer(loader: yaml.SafeLoader, node: yaml.Node) -> int:
+    """SafeConstructor's, refusing what Python cannot print (a hex or sexagesimal integer can get there)."""
+    value = yaml.SafeLoader.construct_yaml_int(loader, node)
+    if not -_INT_LIMIT < value < _INT_LIMIT:
+        raise yaml.constructor.ConstructorError(None, None, _TOO_LONG, node.start_mark)
+    return value
+
+
 Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
+Loader.add_constructor(_INT, _integer)
 
 
 class _NeedsFullConstructor(Exception):
-    """A node shape the fast path leaves to the safe constructor ("=" keys)."""
-
-
-class MergeKeyError(yaml.constructor.ConstructorError):
-    """Front matter used a ``<<`` merge key, which is refused (see the module docstring)."""
+    """A node the fast path leaves to the whole safe constructor (see the module docstring)."""
 
 
 # What SafeConstructor makes of the commonest typed scalars, without calling it:
@@ -128,7 +289,6 @@ _BOOLS = {
     for word, value in yaml.constructor.SafeConstructor.bool_values.items()
     for spelled in (word, word.title(), word.upper())
 }
-_INT_TAG = "tag:yaml.org,2002:int"
 _BOOL_TAG = "tag:yaml.org,2002:bool"
 _NULL_TAG = "tag:yaml.org,2002:null"
 _DECIMAL = re.compile(r"0|-?[1-9][0-9]{0,17}")
@@ -138,7 +298,7 @@ def _scalar(node: yaml.ScalarNode, loader: Loader) -> Any:
     tag, text = node.tag, node.value
     if tag == _NULL_TAG:
         return None
-    if tag == _INT_TAG and _DECIMAL.fullmatch(text):
+    if tag == _INT and _DECIMAL.fullmatch(text):
         return int(text)
     if tag == _BOOL_TAG and text in _BOOLS:
         return _BOOLS[text]
@@ -146,6 +306,7 @@ def _scalar(node: yaml.ScalarNode, loader: Loader) -> Any:
 
 
 def _build(node: yaml.Node, loader: Loader, built: dict[int, Any]) -> Any:
+    """The fast path: plain collections and scalars only; raises _NeedsFullConstructor for the rest."""
     kind = type(node)
     if kind is _ScalarNode:
         return node.value if node.tag == _STR else _scalar(node, loader)
@@ -161,13 +322,12 @@ def _build(node: yaml.Node, loader: Loader, built: dict[int, Any]) -> Any:
             key_tag = key_node.tag
             if key_tag == _STR and type(key_node) is _ScalarNode:
                 key = key_node.value
-            elif key_tag == _MERGE:
-                raise _merge_key_error(key_node)
-            elif key_tag == _VALUE:  # SafeConstructor retags it, as it constructs: let it, exactly
+            elif key_tag == _MERGE or key_tag == _VALUE:  # SafeConstructor refuses or retags them
                 raise _NeedsFullConstructor
             else:
                 key = _build(key_node, loader, built)
-            # an unhashable key raises TypeError here: load() lets SafeConstructor say so
+                if not isinstance(key, Hashable):
+                    raise _NeedsFullConstructor
             if value_node.tag == _STR and type(value_node) is _ScalarNode:
                 mapping[key] = value_node.value
             else:
@@ -180,51 +340,27 @@ def _build(node: yaml.Node, loader: Loader, built: dict[int, Any]) -> Any:
             is_text = item.tag == _STR and type(item) is _ScalarNode
             sequence.append(item.value if is_text else _build(item, loader, built))
         return sequence
-    _refuse_merge_keys(node)  # SafeConstructor would merge them
-    value = loader.construct_object(node, deep=True)
-    built[id(node)] = value  # a collection: aliases of it share this one object
-    return value
-
-
-def _merge_key_error(key_node: yaml.Node) -> MergeKeyError:
-    return MergeKeyError(None, None, "merge keys (<<) are not allowed in front matter", key_node.start_mark)
-
-
-def _refuse_merge_keys(root: yaml.Node) -> None:
-    """Raise MergeKeyError if any mapping under ``root`` has a ``<<`` key: before SafeConstructor builds it."""
-    seen: set[int] = set()
-    pending = [root]
-    while pending:
-        node = pending.pop()
-        if id(node) in seen or type(node) is _ScalarNode:
-            continue
-        seen.add(id(node))  # each node once: aliases cost nothing
-        if type(node) is _MappingNode:
-            for key_node, value_node in node.value:
-                if key_node.tag == _MERGE:
-                    raise _merge_key_error(key_node)
-                pending += (key_node, value_node)
-        else:
-            pending += node.value
+    raise _NeedsFullConstructor
 
 
 def load(text: str) -> Any:
-    """The single YAML document in ``text``, as the safe loader builds it; raises yaml.YAMLError."""
+    """The single YAML document in ``text`` (see the module docstring); raises yaml.YAMLError on bad syntax."""
+    return load_counting_unreadable(text)[0]
+
+
+def load_counting_unreadable(text: str) -> tuple[Any, int]:
+    """:func:`load`, and how many :class:`Unreadable` values the document holds (0: none to look for)."""
     loader = Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:
-            return None
+            return None, 0
         try:
-            return _build(node, loader, {})
-        except (MergeKeyError, RecursionError):
-            raise
-        except Exception:  # noqa: BLE001 - not swallowed: SafeConstructor raises it again, or the one it meets first
-            # SafeConstructor builds in another order, so when a document has
-            # several faults its error is the one to give; "=" keys and
-            # unhashable keys are left to it too
-            _refuse_merge_keys(node)
-            yaml.constructor.SafeConstructor.__init__(loader)  # forget the partial build
-            return loader.construct_document(node)
+            return _build(node, loader, {}), loader.unreadable
+        except _NeedsFullConstructor:
+            # the fast path built scalars only, so the graph is as composed: start again
+            yaml.constructor.SafeConstructor.__init__(loader)
+            loader.unreadable = 0
+            return loader.construct_document(node), loader.unreadable
     finally:
         loader.dispose()

@@ -58,7 +58,7 @@ ALLOWED = {
     "safe_yaml": set(),
     "dates": set(),
     "config": {"model", "formats"},
-    "article_fields": {"model", "config", "text", "dates"},
+    "article_fields": {"model", "config", "text", "dates", "safe_yaml"},
     "reader": {"model", "config", "text", "safe_yaml", "article_fields"},
 }
 
