@@ -75,7 +75,9 @@ class Catalog:
     web app's 301s (other spellings of a path, e.g. its case, are the web app's
     business). ``provider_slugs`` maps a :func:`provider_key` to its feed slug;
     ``provider_paths`` maps each published :class:`Provider` value to its feed
-    path, so the renderer never recomputes a key per item.
+    path, so the renderer never recomputes a key per item; ``topic_paths`` maps
+    each spelling of a topic the articles use to its feed path (a feed's page
+    links an item's topics).
     """
 
     feeds: tuple[Feed, ...]
@@ -85,6 +87,7 @@ class Catalog:
     article_count: int
     unpublished_count: int
     provider_paths: dict[Provider, str] = field(default_factory=dict)
+    topic_paths: dict[str, str] = field(default_factory=dict)
 
     def get(self, path: str) -> Feed | None:
         return self.by_path.get(path)
@@ -282,12 +285,15 @@ def build_catalog(articles: Iterable[Article], settings: Settings) -> Catalog:
     ]
     redirects: dict[str, str] = {}
     provider_slugs: dict[str, str] = {}
+    topic_slugs: dict[str, str] = {}
     for kind in (FeedKind.TOPIC, FeedKind.PROVIDER):
         preferred = configured if kind is FeedKind.TOPIC else {}
         names = {key: _display_name(counts, preferred.get(key)) for key, counts in spellings[kind].items()}
         slugs = assign_slugs(names)
         if kind is FeedKind.PROVIDER:
             provider_slugs = slugs
+        else:
+            topic_slugs = slugs
         about = "about" if kind is FeedKind.TOPIC else "from"
         family = [
             Feed(
@@ -312,8 +318,9 @@ def build_catalog(articles: Iterable[Article], settings: Settings) -> Catalog:
         provider: f"{FeedKind.PROVIDER.value}/{provider_slugs[key]}"
         for provider, key in provider_keys.items()
     }
+    topic_paths = {spelling: f"{FeedKind.TOPIC.value}/{topic_slugs[key]}" for spelling, key in topic_keys.items()}
     return Catalog(
-        tuple(feeds), by_path, redirects, provider_slugs, len(ordered), unpublished, provider_paths
+        tuple(feeds), by_path, redirects, provider_slugs, len(ordered), unpublished, provider_paths, topic_paths
     )
 
 

@@ -82,8 +82,8 @@ def media_types_by_extension(types: Mapping[str, str]) -> dict[str, str]:
 
 
 def cross_origin(path: str) -> bool:
-    """Feeds and OPML may be read by scripts on other sites, as the web app allows; pages not."""
-    return path != INDEX_PATH
+    """Feeds and OPML may be read by scripts on other sites, as the web app allows; pages (index, feed pages) not."""
+    return extension(path) != extension(INDEX_PATH)
 
 
 def header_patterns(paths: Iterable[str]) -> list[str]:

@@ -23,6 +23,7 @@ from feeds.rss import RSS_WRITER
 from feeds.writer import (
     ARCHIVE_FOLDER,
     EMPTY_FEED_DATE,
+    PAGE_EXTENSION,
     STYLESHEET_PATH,
     ArchiveLinks,
     FeedWriter,
@@ -33,12 +34,13 @@ from feeds.writer import (
     feed_url,
     image_type,
     make_rendered,
+    page_url,
 )
 
 __all__ = [  # the renderer's vocabulary, for the stages after it
-    "ARCHIVE_FOLDER", "EMPTY_FEED_DATE", "STYLESHEET_PATH", "WRITERS", "ArchiveLinks", "FeedWriter", "Format",
-    "Fragments", "Rendered", "archive_links", "archive_path", "content_html", "feed_url", "image_type",
-    "item_fragment", "make_rendered", "over_budget", "render_archive", "render_feed",
+    "ARCHIVE_FOLDER", "EMPTY_FEED_DATE", "PAGE_EXTENSION", "STYLESHEET_PATH", "WRITERS", "ArchiveLinks", "FeedWriter",
+    "Format", "Fragments", "Rendered", "archive_links", "archive_path", "content_html", "feed_url", "image_type",
+    "item_fragment", "make_rendered", "over_budget", "page_url", "render_archive", "render_feed",
 ]  # fmt: skip
 
 # Every format's writer, the one place a format is registered (tests/test_render.py checks each Format has one).

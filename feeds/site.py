@@ -14,10 +14,13 @@ from xml.sax.saxutils import quoteattr
 
 from zlib_ng import gzip_ng
 
-from feeds.catalog import Catalog, Feed, FeedKind, archive_pages
+from feeds.catalog import Catalog, Feed, archive_pages
 from feeds.config import Settings
+from feeds.feed_page import render_feed_page
+from feeds.index_page import SECTIONS, render_index
 from feeds.render import (
     ARCHIVE_FOLDER,
+    PAGE_EXTENSION,
     STYLESHEET_PATH,
     Format,
     Fragments,
@@ -31,10 +34,8 @@ from feeds.render import (
 
 INDEX_PATH = "index.html"
 OPML_PATH = "feeds.opml"
-HTML_TYPE = "text/html; charset=utf-8"
 OPML_TYPE = "text/x-opml; charset=utf-8"
 STYLESHEET_TYPE = "text/xsl; charset=utf-8"
-_SECTIONS = ((FeedKind.ALL, "All articles"), (FeedKind.TOPIC, "Topics"), (FeedKind.PROVIDER, "Providers"))
 
 
 GZIP_LEVEL = 6
@@ -78,6 +79,7 @@ def site_documents(catalog: Catalog, settings: Settings) -> list[tuple[str, tupl
     feed_paths = [(feed, feed.path) for feed in catalog.feeds]  # a property: computed once per feed
     for feed, path in feed_paths:
         documents.extend((f"{path}.{fmt.extension}", (feed, 0, fmt)) for fmt in formats)
+        documents.append((f"{path}.{PAGE_EXTENSION}", None))  # the feed's page (feeds.feed_page)
     for feed, path in feed_paths:
         for page in range(1, archive_pages(feed, settings.archive_page_size) + 1):
             documents.extend((archive_path(path, page, fmt), (feed, page, fmt)) for fmt in formats)
@@ -85,7 +87,8 @@ def site_documents(catalog: Catalog, settings: Settings) -> list[tuple[str, tupl
 
 
 def site_paths(catalog: Catalog, settings: Settings) -> list[str]:
-    """Every file of the site, relative, in a fixed order: pages first, then feeds, then archive pages."""
+    """Every file of the site, relative, in a fixed order: index, OPML, stylesheet, then each feed's
+    documents and page, then archive pages."""
     return [path for path, _ in site_documents(catalog, settings)]
 
 
@@ -96,6 +99,12 @@ def split_feed_path(path: str, settings: Settings) -> tuple[str, Format] | None:
     if fmt is None or fmt not in enabled_formats(settings):
         return None
     return stem, fmt
+
+
+def split_page_path(path: str) -> str | None:
+    """``topics/ai.html`` → ``topics/ai`` (the feed whose page it would be); None for other paths."""
+    stem, dot, extension = path.rpartition(".")
+    return stem if dot and extension == PAGE_EXTENSION else None
 
 
 def split_archive_path(path: str, settings: Settings) -> tuple[str, int, Format] | None:
@@ -139,7 +148,7 @@ def render_path(path: str, catalog: Catalog, settings: Settings, fragments: Frag
     ``fragments``: where feed documents take their items' bytes (see :func:`feeds.render.render_feed`).
     """
     if path == INDEX_PATH:
-        return render_index(catalog, settings)
+        return render_index(catalog, settings, enabled_formats(settings), settings.site_url + OPML_PATH)
     if path == OPML_PATH:
         return render_opml(catalog, settings)
     if path == STYLESHEET_PATH:
@@ -148,6 +157,10 @@ def render_path(path: str, catalog: Catalog, settings: Settings, fragments: Frag
     if archive is not None:
         feed = catalog.get(archive[0])
         return None if feed is None else render_archive(feed, archive[1], archive[2], catalog, settings, fragments)
+    page = split_page_path(path)
+    if page is not None:
+        feed = catalog.get(page)
+        return None if feed is None else render_feed_page(feed, catalog, settings, enabled_formats(settings))
     parts = split_feed_path(path, settings)
     if parts is None:
         return None
@@ -157,83 +170,6 @@ def render_path(path: str, catalog: Catalog, settings: Settings, fragments: Frag
 
 def _newest(catalog: Catalog):
     return catalog.feeds[0].updated if catalog.feeds else None
-
-
-def _date(feed: Feed) -> str:
-    return feed.updated.strftime("%Y-%m-%d %H:%M UTC") if feed.updated else "—"
-
-
-def render_index(catalog: Catalog, settings: Settings) -> Rendered:
-    """An HTML page listing every feed with its links; readable without JavaScript."""
-    esc = html.escape
-    formats = enabled_formats(settings)
-    all_feed = catalog.get("all")
-    discovery = ""
-    if all_feed is not None:
-        discovery = "".join(
-            f'<link rel="alternate" type="{fmt.media_type.split(";")[0]}" '
-            f'title="{esc(all_feed.title)} ({fmt.extension.upper()})" href="{esc(feed_url(settings, "all", fmt))}">\n'
-            for fmt in formats
-        )
-    sections = []
-    for kind, heading in _SECTIONS:
-        rows = []
-        for feed in catalog.of_kind(kind):
-            links = " ".join(
-                f'<a href="{esc(feed_url(settings, feed.path, fmt))}">{fmt.extension.upper()}</a>' for fmt in formats
-            )
-            pages = archive_pages(feed, settings.archive_page_size)
-            if pages:
-                archive = " ".join(
-                    f'<a href="{esc(settings.site_url + archive_path(feed.path, pages, fmt))}">'
-                    f"{fmt.extension.upper()}</a>"
-                    for fmt in formats
-                )
-                links += f' <span class="archive">archive ({pages} page{"s" if pages > 1 else ""}): {archive}</span>'
-            rows.append(
-                f'<tr id="{esc(feed.path)}"><th scope="row">{esc(feed.name)}</th>'
-                f"<td>{feed.total}</td><td>{_date(feed)}</td><td>{links}</td></tr>"
-            )
-        if rows:
-            sections.append(
-                f"<section><h2>{heading}</h2>\n<table>\n<thead><tr><th>Feed</th><th>Articles</th>"
-                f"<th>Newest</th><th>Subscribe</th></tr></thead>\n<tbody>\n"
-                + "\n".join(rows)
-                + "\n</tbody></table></section>"
-            )
-    opml = esc(settings.site_url + OPML_PATH)
-    body = f"""<!DOCTYPE html>
-<html lang="{esc(settings.language)}">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{esc(settings.site_title)}</title>
-{discovery}<style>
-body {{ font: 16px/1.5 system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; }}
-table {{ border-collapse: collapse; width: 100%; }}
-th, td {{ text-align: left; padding: .25rem .5rem; border-bottom: 1px solid #ddd; }}
-td a {{ margin-right: .5rem; }}
-</style>
-</head>
-<body>
-<header>
-<h1>{esc(settings.site_title)}</h1>
-<p>{esc(settings.site_description)}</p>
-<p>{catalog.article_count} articles in {len(catalog.feeds)} feeds. Copy a feed link into your reader,
-or import <a href="{opml}">every feed as OPML</a>.</p>
-<p>Live server only: combine feeds with
-<code>{esc(settings.site_url)}filter.rss?topic=ai&amp;topic=robotics&amp;provider=wired&amp;min_quality=50&amp;q=chips</code>
-(also <code>.atom</code> and <code>.json</code>). Several values of one parameter match any of them; different
-parameters must all match. <code>topic</code> and <code>provider</code> take a name or a slug, <code>q</code> a word
-in the title or summary; at most 20 parameters of 100 characters each.</p>
-</header>
-<main>
-{chr(10).join(sections)}
-</main>
-</body>
-</html>
-"""
-    return make_rendered(body.encode("utf-8"), HTML_TYPE, _newest(catalog))
 
 
 def render_opml(catalog: Catalog, settings: Settings) -> Rendered:
@@ -248,7 +184,7 @@ def render_opml(catalog: Catalog, settings: Settings) -> Rendered:
         "  </head>",
         "  <body>",
     ]
-    for kind, heading in _SECTIONS:
+    for kind, heading in SECTIONS:
         feeds = catalog.of_kind(kind)
         if not feeds:
             continue

@@ -27,7 +27,17 @@ from werkzeug.http import parse_etags, remove_entity_headers
 from feeds.catalog import FeedKind
 from feeds.config import Settings
 from feeds.live import FeedFilter, FilterError, Live, Snapshot, filter_feed, parse_filter
-from feeds.render import ARCHIVE_FOLDER, STYLESHEET_PATH, WRITERS, Format, Rendered, over_budget, render_feed
+from feeds.page_layout import CONTENT_SECURITY_POLICY_HEADER, PAGE_TYPE
+from feeds.render import (
+    ARCHIVE_FOLDER,
+    PAGE_EXTENSION,
+    STYLESHEET_PATH,
+    WRITERS,
+    Format,
+    Rendered,
+    over_budget,
+    render_feed,
+)  # fmt: skip
 from feeds.site import INDEX_PATH, OPML_PATH, enabled_formats, gzip_rendered, render_path, split_feed_path
 
 MAX_PATH_CHARS = 512
@@ -35,6 +45,8 @@ FILTER_CACHE_SIZE = 256
 FILTER_PATH = "filter"
 _TEXT = "text/plain; charset=utf-8"
 _HTML = "text/html; charset=utf-8"
+# the 404 page loads nothing at all
+_NOT_FOUND_POLICY = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 _GZIP_NAMES = frozenset(("gzip", "x-gzip"))
 # Chromium shows application/rss+xml and atom+xml as plain text and applies no
 # stylesheet; it does for application/xml. A browser navigation gets the same bytes
@@ -88,6 +100,8 @@ def prepare(
         # every variant says so, or a shared cache could hand a reader's copy to a browser
         response.vary.add("Accept")
     response.headers["X-Content-Type-Options"] = "nosniff"
+    if rendered.media_type == PAGE_TYPE:  # our pages: their own inline style and script, images (feeds.page_layout)
+        response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY_HEADER
     if cross_origin:
         response.access_control_allow_origin = "*"
     if encoding is not None:
@@ -274,7 +288,7 @@ def site_page(snapshot: Snapshot, path: str, settings: Settings) -> Page | None:
             rendered = render_path(path, snapshot.catalog, settings)
             if rendered is None:
                 return None
-            page = Page(rendered, settings, cross_origin=path != INDEX_PATH)
+            page = Page(rendered, settings, cross_origin=rendered.media_type != PAGE_TYPE)
             memo.pages[path] = page
     return page
 
@@ -306,7 +320,9 @@ def over_budget_paths(snapshot: Snapshot, settings: Settings) -> list[str]:
     memo = _memo(snapshot)
     with memo.lock:
         pages = list(memo.pages.items())
-    return sorted(path for path, page in pages if over_budget(page.rendered, settings))
+    return sorted(
+        path for path, page in pages if page.rendered.media_type != PAGE_TYPE and over_budget(page.rendered, settings)
+    )
 
 
 def warm(snapshot: Snapshot, settings: Settings) -> None:
@@ -315,6 +331,7 @@ def warm(snapshot: Snapshot, settings: Settings) -> None:
         INDEX_PATH,
         OPML_PATH,
         *(f"all.{fmt.extension}" for fmt in enabled_formats(settings)),
+        f"all.{PAGE_EXTENSION}",
     ):
         site_page(snapshot, path, settings)
 
@@ -460,7 +477,10 @@ def create_app(settings: Settings, *, live: Live | None = None) -> Flask:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
         if exc.code == 404:
-            headers = (("Content-Type", _HTML), ("X-Content-Type-Options", "nosniff"))
+            headers = (
+                ("Content-Type", _HTML), ("X-Content-Type-Options", "nosniff"),
+                ("Content-Security-Policy", _NOT_FOUND_POLICY),
+            )  # fmt: skip
             return Response(not_found, 404, headers)
         response = exc.get_response()
         response.headers["X-Content-Type-Options"] = "nosniff"

@@ -81,6 +81,14 @@ def feed_url(settings: Settings, path: str, fmt: Format) -> str:
     return f"{settings.site_url}{path}.{fmt.extension}"
 
 
+PAGE_EXTENSION = "html"  # a feed's page for people sits beside its documents: topics/ai.html
+
+
+def page_url(settings: Settings, path: str) -> str:
+    """The absolute URL of the HTML page of the feed at ``path`` (see :mod:`feeds.feed_page`)."""
+    return f"{settings.site_url}{path}.{PAGE_EXTENSION}"
+
+
 def archive_path(feed_path: str, page: int, fmt: Format) -> str:
     """``archive/topics/ai/3.rss``: feed paths never start with ``archive/`` (slugs have no '/')."""
     return f"{ARCHIVE_FOLDER}/{feed_path}/{page}.{fmt.extension}"

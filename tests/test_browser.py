@@ -46,11 +46,10 @@ def feed_paths(server: Server) -> list[str]:
 
 def test_the_index_has_a_row_for_every_feed(server, browser):
     browser.get(site_url(server))
-    rows = browser.find_elements(By.CSS_SELECTOR, "main tbody tr")
+    rows = browser.find_elements(By.CSS_SELECTOR, "main .feeds > li")
     assert [row.get_attribute("id") for row in rows] == feed_paths(server)
     robotics = browser.find_element(By.ID, "topics/robotics")
-    assert robotics.find_element(By.TAG_NAME, "th").text == "Robotics"
-    assert [a.text for a in robotics.find_elements(By.TAG_NAME, "a")] == ["RSS", "ATOM", "JSON"]
+    assert [a.text for a in robotics.find_elements(By.TAG_NAME, "a")] == ["Robotics", "RSS", "Atom", "JSON Feed"]
 
 
 def test_the_index_has_autodiscovery_links_for_the_all_feed(server, browser):
@@ -67,7 +66,7 @@ def test_the_index_has_autodiscovery_links_for_the_all_feed(server, browser):
 @pytest.mark.parametrize("extension", ["rss", "atom", "json"])
 def test_clicking_a_feed_link_opens_that_feed(server, browser, extension):
     browser.get(site_url(server))
-    browser.find_element(By.CSS_SELECTOR, f'tr[id="topics/robotics"] a[href$=".{extension}"]').click()
+    browser.find_element(By.CSS_SELECTOR, f'li[id="topics/robotics"] a[href$=".{extension}"]').click()
     url = f"{site_url(server)}topics/robotics.{extension}"
     assert browser.current_url == url
     served = server.request("GET", f"/topics/robotics.{extension}")[2]

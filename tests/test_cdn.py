@@ -71,7 +71,7 @@ def test_headers_file_gives_every_path_the_apps_type_and_cache_control(corpus: s
         assert headers["Content-Type"] == media_type, path
         assert headers["Cache-Control"] == "public, max-age=600"
         assert headers["X-Content-Type-Options"] == "nosniff"
-        assert headers.get("Access-Control-Allow-Origin") == (None if path in ("", INDEX_PATH) else "*")
+        assert headers.get("Access-Control-Allow-Origin") == (None if path == "" or path.endswith(".html") else "*")
 
 
 @pytest.mark.parametrize(

@@ -191,7 +191,8 @@ def test_adding_one_article_rewrites_only_its_feeds_and_the_index(articles: Path
     holding = [f for f in catalog.feeds if any(a.title == "An added story" for a in f.items)]
     assert sorted(f.kind.name for f in holding) == ["ALL", "PROVIDER", "TOPIC"]
     feed_paths = [f"{f.path}.{ext}" for f in holding for ext in settings.formats]
-    expected = feed_files(feed_paths) | feed_files(["index.html"]) | {MANIFEST_PATH}
+    pages = [f"{f.path}.html" for f in holding]  # each feed's page shows its newest items
+    expected = feed_files(feed_paths + pages) | feed_files(["index.html"]) | {MANIFEST_PATH}
     assert changed_files(before, after) == expected  # OPML lists feeds only: no new feed, same bytes
     assert (summary.written, summary.removed) == (len(expected), 0)
     assert summary.unchanged == len(after) - len(expected)
@@ -232,7 +233,7 @@ def test_feeds_that_no_longer_exist_are_removed(articles: Path, tmp_path: Path) 
     lonely = write_article(articles, "2030-01-01-lonely.md", title="Lonely", topics=["Zymurgy"], provider="Solo Press")
     export(articles, out)
     gone = feed_files([f"{folder}.{ext}" for folder in ("topics/zymurgy", "providers/solo-press")
-                       for ext in ("rss", "atom", "json")])  # fmt: skip
+                       for ext in ("rss", "atom", "json", "html")])  # fmt: skip
     assert gone <= set(contents(out))
     lonely.unlink()
     summary = export(articles, out)
@@ -524,7 +525,7 @@ def test_one_added_article_renders_only_the_feeds_it_belongs_to(tmp_path: Path, 
     export(articles, out)
     settings, catalog = load(articles)
     pages = ("index.html", "feeds.opml", "feed.xsl")
-    feeds_rendered = {path.rsplit(".", 1)[0] for path in rendered if path not in pages}
+    feeds_rendered = {path.rsplit(".", 1)[0] for path in rendered if path not in pages and not path.endswith(".html")}
     assert feeds_rendered == {"all", "topics/space", "providers/orbit-daily"}
     site = contents(out)
     for path in site_paths(catalog, settings):  # what was kept unrendered is what rendering gives

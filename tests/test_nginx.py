@@ -188,7 +188,7 @@ def test_every_path_has_the_apps_content_type_and_cache_headers(site: Site) -> N
         assert headers["Content-Type"] == render_path(path, site.catalog, site.settings).media_type
         assert headers["Cache-Control"] == f"public, max-age={site.settings.cache_max_age}"
         assert headers["X-Content-Type-Options"] == "nosniff"
-        assert headers.get("Access-Control-Allow-Origin") == (None if path == INDEX_PATH else "*")
+        assert headers.get("Access-Control-Allow-Origin") == (None if path.endswith(".html") else "*")
     assert site.nginx.get("all.rss")[1]["Content-Type"] == "application/rss+xml; charset=utf-8"
 
 

@@ -26,7 +26,7 @@ import yaml
 from feeds.catalog import Catalog, FeedKind, build_catalog
 from feeds.config import Settings, load_settings, with_overrides
 from feeds.reader import find_article_files, read_folder, split_front_matter
-from feeds.render import Format, feed_url, image_type
+from feeds.render import Format, feed_url, image_type, page_url
 from feeds.site import INDEX_PATH, OPML_PATH, STYLESHEET_PATH, render_path, site_paths
 
 from .conftest import BASE_URL, PROJECT, SAMPLES, require_tool
@@ -63,12 +63,15 @@ def test_every_site_path_renders_and_nothing_else_does() -> None:
     catalog, settings = seed_catalog()
     paths = site_paths(catalog, settings)
     assert paths[:3] == [INDEX_PATH, OPML_PATH, STYLESHEET_PATH]
-    assert len(paths) == len(set(paths)) == 3 + 3 * len(catalog.feeds)  # the seed is too small for archives
+    # three documents and a page per feed; the seed is too small for archives
+    assert len(paths) == len(set(paths)) == 3 + 4 * len(catalog.feeds)
+    assert [p for p in paths if p.endswith(".html")] == [INDEX_PATH] + [f"{f.path}.html" for f in catalog.feeds]
     for path in paths:
         rendered = render_path(path, catalog, settings)
         assert rendered is not None and rendered.body
     for path in ["all", "all.xml", "topics/../all.rss", "topics/AI.rss", "/all.rss", "x/index.html",
-                 "archive/all/1.rss", "archive/all.rss", "archive/feed.xsl"]:
+                 "archive/all/1.rss", "archive/all.rss", "archive/feed.xsl", "topics/nope.html", "all.html.html",
+                 "archive/all/1.html", "index.html.html", "topics/AI.html", "topics.html"]:
         assert render_path(path, catalog, settings) is None
 
 
@@ -101,7 +104,7 @@ def check_index(body: bytes, catalog: Catalog, settings: Settings) -> None:
     page.close()
     assert body.startswith(b"<!DOCTYPE html>\n")
     assert ("html", {"lang": settings.language}) in page.tags
-    assert not any(tag in ("script", "iframe") for tag, _ in page.tags)
+    assert not any(tag == "iframe" or (tag == "script" and a) for tag, a in page.tags)  # one inline script
     discovery = [a for tag, a in page.tags if tag == "link" and a.get("rel") == "alternate"]
     assert [(a["type"], a["href"]) for a in discovery] == [
         (fmt.media_type.split(";")[0], feed_url(settings, "all", fmt)) for fmt in Format
@@ -109,8 +112,9 @@ def check_index(body: bytes, catalog: Catalog, settings: Settings) -> None:
     hrefs = {a["href"] for tag, a in page.tags if tag == "a"}
     for feed in catalog.feeds:
         assert {feed_url(settings, feed.path, fmt) for fmt in Format} <= hrefs
+        assert page_url(settings, feed.path) in hrefs
     assert settings.site_url + OPML_PATH in hrefs
-    ids = [a["id"] for tag, a in page.tags if tag == "tr" and "id" in a]
+    ids = [a["id"] for tag, a in page.tags if tag == "li" and "id" in a]
     assert ids == [feed.path for feed in catalog.feeds]
 
 
@@ -142,6 +146,22 @@ def test_real_export_has_every_feed_of_the_catalog(real_export) -> None:
     assert catalog.of_kind(FeedKind.TOPIC) and catalog.of_kind(FeedKind.PROVIDER)
     check_opml((out / OPML_PATH).read_bytes(), catalog, settings)
     check_index((out / INDEX_PATH).read_bytes(), catalog, settings)
+
+
+def test_real_export_has_a_page_for_every_feed_with_every_item_and_its_sized_image(real_export) -> None:
+    out, catalog, settings = real_export
+    for feed in catalog.feeds:
+        page = _Page()
+        page.feed((out / f"{feed.path}.html").read_bytes().decode("utf-8"))
+        discovery = [a["href"] for tag, a in page.tags if tag == "link" and a.get("rel") == "alternate"]
+        assert discovery == [feed_url(settings, feed.path, fmt) for fmt in Format], feed.path
+        hrefs = {a.get("href") for tag, a in page.tags if tag == "a"}
+        assert {article.link for article in feed.items} <= hrefs, feed.path
+        images = {a["src"]: a for tag, a in page.tags if tag == "img"}
+        for article in feed.items:
+            lead = article.lead_image
+            if lead is not None:
+                assert (images[lead.url]["width"], images[lead.url]["height"]) == (str(lead.width), str(lead.height))
 
 
 def test_real_export_feeds_parse_and_match_the_articles(real_export) -> None:
