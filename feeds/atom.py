@@ -39,6 +39,7 @@ class AtomEnclosureExtension(BaseEntryExtension):
 
 class AtomWriter(XmlWriter):
     format = Format.ATOM
+    label = "Atom"
     dated_items = True  # <updated> of a tied entry moves by milliseconds within one feed
     item_tags = (b"<entry>", b"</entry>", b"  ")
     closing = b"</feed>"

@@ -16,7 +16,7 @@ from feeds.catalog import Catalog, Feed, archive_pages
 from feeds.config import Settings
 from feeds.model import Article
 from feeds.page_layout import PAGE_TYPE, esc, page_document, time_element
-from feeds.render import Format, Rendered, archive_path, feed_url, make_rendered, page_url
+from feeds.render import WRITERS, Format, Rendered, archive_path, feed_url, make_rendered, page_url
 
 # Web readers whose subscribe flow opens from a link holding the feed's URL (percent-encoded):
 # (name, the link before the URL). A reader is one line here.
@@ -26,12 +26,11 @@ READERS = (
     ("NewsBlur", "https://www.newsblur.com/?url="),
     ("The Old Reader", "https://theoldreader.com/feeds/subscribe?url="),
 )
-# How each format is named to people (its extension upper-cased reads badly for Atom and JSON Feed)
-FORMAT_LABELS = {Format.RSS: "RSS", Format.ATOM: "Atom", Format.JSON: "JSON Feed"}
 
 
 def format_label(fmt: Format) -> str:
-    return FORMAT_LABELS.get(fmt, fmt.extension.upper())
+    """The format's name as people read it ("JSON Feed", not "JSON"), from its writer."""
+    return WRITERS[fmt].label
 
 
 def discovery_links(feed: Feed, settings: Settings, formats: tuple[Format, ...]) -> str:
@@ -54,7 +53,7 @@ def _subscribe(feed: Feed, settings: Settings, formats: tuple[Format, ...]) -> s
             f'<button type="button" data-copy="{field_id}" hidden>Copy<span class="skip"> the {label} URL</span>'
             "</button></div>"
         )
-    preferred = Format.RSS if Format.RSS in formats else formats[0]
+    preferred = formats[0]  # the first enabled in the site's order (RSS, unless the config leaves it out)
     subscribe_to = quote(feed_url(settings, feed.path, preferred), safe="")
     readers = "".join(f'<li><a href="{esc(link + subscribe_to)}">{esc(name)}</a></li>' for name, link in READERS)
     pages = archive_pages(feed, settings.archive_page_size)

@@ -58,6 +58,7 @@ def _json_fragment(article: Article) -> bytes:
 
 class JsonWriter(FeedWriter):
     format = Format.JSON
+    label = "JSON Feed"
 
     def item(self, article: Article, catalog: Catalog, settings: Settings, updated: datetime) -> bytes:
         return _json_fragment(article)  # a JSON item depends on the article alone

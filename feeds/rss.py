@@ -56,6 +56,7 @@ def provider_feed_url(catalog: Catalog, settings: Settings, article: Article) ->
 
 class RssWriter(XmlWriter):
     format = Format.RSS
+    label = "RSS"
     item_tags = (b"<item>", b"</item>", b"    ")
     closing = b"  </channel>"
 

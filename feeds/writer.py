@@ -116,9 +116,11 @@ class FeedWriter:
     bytes as ``application/xml`` (the only type Chromium applies a stylesheet to).
     ``dated_items``: an item's bytes depend on the ``updated`` stamp it has in one
     document (Atom moves tied entries apart by milliseconds), not on the article alone.
+    ``label``: the format's name as people read it (the pages' links and fields).
     """
 
     format: ClassVar[Format]
+    label: ClassVar[str]
     styled: ClassVar[bool] = False
     dated_items: ClassVar[bool] = False
 
