@@ -34,6 +34,20 @@ class ConfigError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class PublishSettings:
+    """The config's ``publish:`` section: where ``feeds publish`` puts an export (command-line options win)."""
+
+    target: str | None = None  # s3://BUCKET[/PREFIX]
+    endpoint_url: str | None = None  # an S3-compatible API (R2, B2, MinIO, Ceph); None: AWS
+    region: str | None = None  # None: boto3's own choice (AWS_REGION, ~/.aws/config)
+    cloudfront_distribution: str | None = None
+    cloudflare_zone: str | None = None
+    cloudflare_api_url: str = "https://api.cloudflare.com/client/v4"
+    max_deletes: int = 256  # as hugo deploy's default
+    workers: int = 16  # concurrent uploads
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the pipeline may be configured with; defaults are safe ones."""
 
@@ -61,6 +75,7 @@ class Settings:
     max_feed_bytes: int = 512_000
     # RFC 5005 archive pages of older items, this many per page (0: no archive pages)
     archive_page_size: int = 100
+    publish: PublishSettings = PublishSettings()
     config_file: str | None = None  # where these settings came from, for messages
 
     @property
@@ -174,6 +189,39 @@ def _path(value: Any, path: str, key: str, relative_to: Path) -> Path:
     return candidate if candidate.is_absolute() else relative_to / candidate
 
 
+def _identifier(value: Any, path: str, key: str) -> str:
+    """A CloudFront distribution id or Cloudflare zone id: letters and digits only (it goes in a URL path)."""
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9]{1,64}", value):
+        raise _fail(path, key, "must be an id of 1 to 64 letters and digits")
+    return value
+
+
+_PUBLISH_CHECKS: dict[str, Any] = {
+    "target": lambda v, p, k: _str(v, p, k, max_len=1024),  # parsed by feeds.publish_plan.parse_target
+    "endpoint_url": lambda v, p, k: None if v is None else check_base_url(v, p, k).rstrip("/"),
+    "region": lambda v, p, k: None if v is None else _str(v, p, k, max_len=64),
+    "cloudfront_distribution": lambda v, p, k: None if v is None else _identifier(v, p, k),
+    "cloudflare_zone": lambda v, p, k: None if v is None else _identifier(v, p, k),
+    "cloudflare_api_url": lambda v, p, k: check_base_url(v, p, k).rstrip("/"),
+    "max_deletes": lambda v, p, k: _int(v, p, k, 0, 10_000_000),
+    "workers": lambda v, p, k: _int(v, p, k, 1, 256),
+}
+
+
+def _publish(value: Any, path: str, key: str) -> PublishSettings:
+    if value is None:
+        return PublishSettings()
+    if not isinstance(value, dict):
+        raise _fail(path, key, "must be a mapping (target, endpoint_url, cloudfront_distribution, ...)")
+    values = {}
+    for name, item in value.items():
+        check = _PUBLISH_CHECKS.get(name) if isinstance(name, str) else None
+        if check is None:
+            raise _fail(path, f"{key}.{name}", f"unknown key (known keys: {', '.join(sorted(_PUBLISH_CHECKS))})")
+        values[name] = check(item, path, f"{key}.{name}")
+    return PublishSettings(**values)
+
+
 # key → how its YAML value becomes a Settings field. Unknown keys are errors.
 _CHECKS: dict[str, Any] = {
     "site_title": lambda v, p, k, _: _str(v, p, k),
@@ -197,6 +245,7 @@ _CHECKS: dict[str, Any] = {
     "websub_hub": lambda v, p, k, _: None if v is None else check_hub_url(v, p, k),
     "max_feed_bytes": lambda v, p, k, _: _byte_budget(v, p, k),
     "archive_page_size": lambda v, p, k, _: _int(v, p, k, 0, 10_000),
+    "publish": lambda v, p, k, _: _publish(v, p, k),
 }
 
 
@@ -235,6 +284,18 @@ def load_settings(config_path: Path | None = None) -> Settings:
             raise ConfigError(shown, str(key), f"unknown key (known keys: {known})")
         values[key] = check(value, shown, key, root)
     return Settings(**values, config_file=shown)
+
+
+def publish_overrides(settings: PublishSettings, **options: Any) -> PublishSettings:
+    """The ``publish:`` section with command-line options (those not None) applied, checked like the keys.
+
+    An option's messages name it as typed (``--endpoint-url``), not as the config key.
+    """
+    changes = {}
+    for name, value in options.items():
+        if value is not None:
+            changes[name] = _PUBLISH_CHECKS[name](value, "--" + name.replace("_", "-"), name)
+    return dataclasses.replace(settings, **changes) if changes else settings
 
 
 def with_overrides(settings: Settings, *, articles_dir: Path | None = None, base_url: str | None = None) -> Settings:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from feeds.config import ConfigError, Settings, check_base_url, load_settings, with_overrides
+from feeds.config import ConfigError, Settings, check_base_url, load_settings, publish_overrides, with_overrides
 from tests.conftest import PROJECT
 
 
@@ -228,3 +228,34 @@ def test_values_that_would_break_a_feed_are_refused_in_one_line(
     message = str(caught.value)
     assert "\n" not in message and fragment in message
     assert caught.value.key == key
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "fragment"),
+    [
+        ("publish: s3://b", "publish", "must be a mapping"),
+        ("publish: {bucket: b}", "publish.bucket", "unknown key"),
+        ("publish: {endpoint_url: 'ftp://minio'}", "publish.endpoint_url", "http:// or https://"),
+        ("publish: {cloudfront_distribution: 'E1/../x'}", "publish.cloudfront_distribution", "letters and digits"),
+        ("publish: {cloudflare_zone: ''}", "publish.cloudflare_zone", "letters and digits"),
+        ("publish: {max_deletes: -1}", "publish.max_deletes", "from 0"),
+        ("publish: {workers: 0}", "publish.workers", "from 1 to 256"),
+        ("publish: {target: 3}", "publish.target", "non-empty string"),
+    ],
+)
+def test_bad_publish_value_names_file_and_key(tmp_path: Path, text: str, key: str, fragment: str) -> None:
+    path = _write(tmp_path, text + "\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(path)
+    assert str(info.value).startswith(f"{path}: error: key '{key}': ") and fragment in str(info.value)
+
+
+def test_publish_section_and_command_line_overrides(tmp_path: Path) -> None:
+    path = _write(tmp_path, "publish:\n  target: s3://b/p\n  endpoint_url: http://127.0.0.1:9000/\n  workers: 4\n")
+    section = load_settings(path).publish
+    assert (section.target, section.endpoint_url, section.workers, section.max_deletes) == (
+        "s3://b/p", "http://127.0.0.1:9000", 4, 256
+    )  # fmt: skip
+    assert publish_overrides(section, workers=8, target=None).workers == 8
+    with pytest.raises(ConfigError, match="--max-deletes"):
+        publish_overrides(section, max_deletes=-5)
