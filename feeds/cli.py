@@ -16,13 +16,17 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from feeds import websub
-from feeds.config import ConfigError, Settings, load_settings, with_overrides
+from feeds.config import ConfigError, Settings, load_settings, publish_overrides, with_overrides
 from feeds.export import ExportError
 from feeds.exporter import Exporter, ExportObserver, ExportRun, read_catalog
 from feeds.model import Problem
+from feeds.publish_plan import PublishUnusable
+
+if TYPE_CHECKING:
+    from feeds.publish import Publisher, PublishSummary
 
 
 class ExitStatus(enum.IntEnum):
@@ -61,12 +65,29 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="after the export, keep watching the articles folder and export again after every change (Ctrl-C stops)",
     )
+    export.add_argument(
+        "--publish",
+        metavar="s3://BUCKET[/PREFIX]",
+        help="after each export, publish it there as `feeds publish` does (with the config's publish: section)",
+    )
     export.add_argument("out_dir", type=Path, metavar="OUT_DIR")
     serve = commands.add_parser("serve", help="serve the feeds over HTTP (a production WSGI server)")
     _common(serve, base_url=True)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    publish = commands.add_parser("publish", help="upload an export to S3-compatible storage and purge the CDN")
+    publish.add_argument("--config", type=Path, metavar="FILE", help="config file (default: config/feeds.yaml)")
+    publish.add_argument("--endpoint-url", metavar="URL", help="an S3-compatible API (R2, B2, MinIO); default AWS")
+    publish.add_argument("--region", help="the bucket's region (default: boto3's, e.g. AWS_REGION)")
+    publish.add_argument("--cloudfront-distribution", metavar="ID", help="invalidate the changed paths there")
+    publish.add_argument("--cloudflare-zone", metavar="ZONE", help="purge changed URLs there (CLOUDFLARE_API_TOKEN)")
+    publish.add_argument("--dry-run", action="store_true", help="print what would change; write nothing")
+    publish.add_argument("--verify", action="store_true", help="list the bucket and repair objects changed by hand")
+    publish.add_argument("--max-deletes", type=int, metavar="N", help="delete at most N objects (default 256)")
+    publish.add_argument("--workers", type=int, metavar="N", help="concurrent uploads (default 16)")
+    publish.add_argument("out_dir", type=Path, metavar="OUT_DIR")
+    publish.add_argument("target", nargs="?", metavar="s3://BUCKET[/PREFIX]", help="default: publish.target")
     return parser
 
 
@@ -155,6 +176,57 @@ class _Lines(ExportObserver):
         )
 
 
+class _PublishEachRun(ExportObserver):
+    """``export --publish``: each run's export goes up (and is purged) before the exporter pings the hub."""
+
+    def __init__(self, publisher: Publisher) -> None:
+        self.publisher = publisher
+        self.status = ExitStatus.OK  # of the last publish
+
+    def exported(self, run: ExportRun) -> None:
+        # also when nothing changed since the last export: a publish that failed then is completed now
+        self.status = _publish_export(self.publisher, run.out_dir)
+
+
+def _publisher(
+    settings: Settings, *, websub_hub: str | None, dry_run: bool = False, verify: bool = False, **options
+) -> Publisher:
+    """A Publisher for the config's ``publish:`` section with the command line's options over it."""
+    from feeds.publish import Publisher, PublishOptions  # boto3 is imported only when publishing
+
+    checked = publish_overrides(settings.publish, **options)
+    return Publisher(PublishOptions(checked, dry_run, verify, websub_hub), progress=sys.stderr)
+
+
+def _publish_export(publisher: Publisher, out_dir: Path, describe=None) -> ExitStatus:
+    """One publish of ``out_dir``: report lines and the summary line; exit status 0, 1 or 2."""
+    try:
+        summary = publisher.publish(out_dir, describe=describe)
+    except PublishUnusable as exc:
+        print(f"feeds: error: {exc}", file=sys.stderr, flush=True)
+        return ExitStatus.USAGE
+    return _publish_report(summary)
+
+
+def _publish_report(summary: PublishSummary) -> ExitStatus:
+    """Failures and reports one line each on stderr, then the summary line."""
+    for line in (*summary.failures, *summary.reports):
+        print(line, file=sys.stderr)
+    print(summary.line(), flush=True)
+    return ExitStatus.PROBLEMS if summary.failures else ExitStatus.OK
+
+
+def _publish(args: argparse.Namespace) -> ExitStatus:
+    """``feeds publish``: needs the config (its publish: section, its WebSub hub), never the articles."""
+    settings = load_settings(args.config)
+    publisher = _publisher(
+        settings, websub_hub=settings.websub_hub, dry_run=args.dry_run, verify=args.verify, target=args.target,
+        endpoint_url=args.endpoint_url, region=args.region, cloudfront_distribution=args.cloudfront_distribution,
+        cloudflare_zone=args.cloudflare_zone, max_deletes=args.max_deletes, workers=args.workers,
+    )  # fmt: skip
+    return _publish_export(publisher, args.out_dir, describe=print)
+
+
 def _export(args: argparse.Namespace, settings: Settings) -> ExitStatus:
     if settings.base_url is None:
         print(
@@ -162,11 +234,18 @@ def _export(args: argparse.Namespace, settings: Settings) -> ExitStatus:
             f"using {settings.site_url} for absolute links",
             file=sys.stderr,
         )
+    observers: list[ExportObserver] = [_Lines()]
+    if args.publish:  # made before the export: a bad target or a missing secret stops it before any work
+        # the exporter pings the hub itself, after its observers: so after this upload and purge
+        publishing = _PublishEachRun(_publisher(settings, websub_hub=None, target=args.publish))
+        observers.append(publishing)
     exporter = Exporter(
-        settings, args.out_dir, use_cache=not args.no_cache, progress=_progress(sys.stderr), observers=[_Lines()]
+        settings, args.out_dir, use_cache=not args.no_cache, progress=_progress(sys.stderr), observers=observers
     )
     run = exporter.run()
     status = ExitStatus.PROBLEMS if run.errors else ExitStatus.OK
+    if args.publish:
+        status = max(status, publishing.status)
     if not args.watch:
         return status
     exporter.progress = None  # one line per change under --watch
@@ -185,6 +264,8 @@ def _export(args: argparse.Namespace, settings: Settings) -> ExitStatus:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "publish":
+            return _publish(args)
         settings = _settings(args)
         if args.command == "check":
             return _check(args, settings)
@@ -195,6 +276,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve(settings, host=args.host, port=args.port, workers=args.workers)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
+        return ExitStatus.USAGE
+    except PublishUnusable as exc:
+        print(f"feeds: error: {exc}", file=sys.stderr)
         return ExitStatus.USAGE
     except ExportError as exc:
         print(f"feeds: error: {exc}", file=sys.stderr)
