@@ -24,7 +24,7 @@ import hashlib
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +39,7 @@ from feeds.publish_plan import (
     Manifest,
     Plan,
     PlanError,
+    PublishUnusable,
     decode_state,
     encode_state,
     make_plan,
@@ -48,10 +49,6 @@ from feeds.publish_plan import (
 )
 from feeds.purge import PURGERS, CdnPurger, PurgeTarget
 from feeds.s3_store import Bucket, RequestCounter
-
-
-class PublishUnusable(Exception):
-    """Bad usage or config for a publish (no target, a bad one, no export, a missing secret): one line."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +168,7 @@ class Publisher:
         )
         self._progress_stream = progress
 
-    def publish(self, out_dir: Path, *, describe=None) -> PublishSummary:
+    def publish(self, out_dir: Path, *, describe: Callable[[str], None] | None = None) -> PublishSummary:
         """Bring the bucket to ``out_dir``'s export. Raises PublishUnusable/StoreUnusable (exit 2).
 
         ``describe``: called with one line per planned change (``--dry-run``).

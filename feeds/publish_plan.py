@@ -45,6 +45,10 @@ class PlanError(ValueError):
     """A target URL, manifest or state object we cannot use; the message names it and says why."""
 
 
+class PublishUnusable(Exception):
+    """Nothing can be published (bad target, no export, no bucket, credentials refused...): exit 2, one line."""
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
     """``s3://BUCKET[/PREFIX]``: where the site goes. ``prefix`` is empty or ends in one '/'."""

@@ -21,7 +21,7 @@ import boto3
 import botocore.config
 import botocore.exceptions
 
-from feeds.publish_plan import Entry, Target
+from feeds.publish_plan import Entry, PublishUnusable, Target
 
 # S3's DeleteObjects takes at most 1,000 keys a request.
 DELETE_BATCH = 1_000
@@ -31,7 +31,7 @@ _REFUSED_CREDENTIALS = {
 }  # fmt: skip
 
 
-class StoreUnusable(Exception):
+class StoreUnusable(PublishUnusable):
     """The bucket cannot be used at all (credentials refused, no such bucket, endpoint down); one line."""
 
 

@@ -228,6 +228,13 @@ def test_refused_credentials_are_exit_2_one_line_and_never_printed(tmp_path: Pat
     assert "s3cr3t" not in result.stderr + result.stdout
 
 
+def test_a_folder_that_is_not_an_export_is_exit_2_and_one_line(tmp_path: Path, capsys) -> None:
+    (tmp_path / "site").mkdir()
+    assert main(["publish", "--endpoint-url", "http://127.0.0.1:9", str(tmp_path / "site"), "s3://bucket"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot read the export's manifest" in err
+
+
 @pytest.mark.parametrize(
     ("target", "message"),
     [
