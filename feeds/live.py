@@ -9,15 +9,15 @@ folder every ``reload_interval`` instead. When the folder's fingerprint
 changed it reads the changed files and builds a new catalog, then swaps the
 snapshot in one assignment: requests keep getting the old bytes until the new
 ones are ready, and a failed rebuild keeps the last good snapshot and is
-reported. Filtered feeds (``/filter.rss?topic=ai``) are built here from
-the full article list, since catalog feeds hold only the newest N.
+reported. Filtered feeds (``/filter.rss?topic=ai``) are built by
+:mod:`feeds.filters` from the snapshot's full article list, since catalog
+feeds hold only the newest N.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -25,33 +25,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 from feeds import load, websub
 from feeds.catalog import (
     Catalog,
-    Feed,
-    FeedKind,
     build_catalog,
-    provider_key,
-    topic_aliases,
-    topic_key,
     update_catalog,
 )
 from feeds.config import Settings
+from feeds.folder_scan import FolderScan, scan_digest
 from feeds.load import IncrementalLoader, Scan
 from feeds.model import Article
 from feeds.reader import Folder, read_folder
 from feeds.signature import SignatureMemo
-from feeds.watch import FOLDER_REPLACED, FolderScan, FolderWatcher, WatchUnavailable, full_scan_interval, scan_digest
-
-FILTER_KEYS = ("topic", "provider", "min_quality", "q")
-MAX_FILTER_PARAMS = 20
-MAX_FILTER_CHARS = 100
-_WORD = re.compile(r"\w+")
-_INTEGER = re.compile(r"[+-]?[0-9]{1,10}")
-# control characters (XML 1.0 forbids most; none belongs in a filter value)
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+from feeds.watch import FOLDER_REPLACED, FolderWatcher, WatchUnavailable, full_scan_interval
 
 Loader = Callable[[Settings], Folder]
 
@@ -87,7 +74,7 @@ def scan_folder(root: Path) -> Scan:
 
 
 def fingerprint(root: Path, scan: Scan | None = None) -> str:
-    """A digest of the (relative path, identity) of every article file (:func:`feeds.watch.scan_digest`).
+    """A digest of the (relative path, identity) of every article file (:func:`feeds.folder_scan.scan_digest`).
 
     Equal folders give equal fingerprints in every process, so workers agree on
     a change (:func:`feeds.websub.claim_change`). Files removed between listing
@@ -231,7 +218,7 @@ class Live:
             old = self.state
             try:
                 scan, mark = self._scan(changed)
-            except LoadError as exc:
+            except Exception as exc:  # noqa: BLE001 - see the docstring (issue 16: a scan's failure killed the thread)
                 self._keep(old, exc)
                 return False
             if mark == old.fingerprint:
@@ -301,11 +288,13 @@ class Live:
     def ensure_polling(self) -> None:
         """Start this process's poller thread if it is not running (cheap when it is)."""
         pid = os.getpid()
-        if self._pid == pid:
+        if self._pid == pid and self._thread is not None and self._thread.is_alive():
             return
         with self._starting:
-            if self._pid == pid:
+            if self._pid == pid and self._thread is not None and self._thread.is_alive():
                 return
+            if self._pid == pid and self._thread is not None:  # the reload thread died: say so, start another
+                self._keep(self.state, RuntimeError("the reload thread stopped; started again"))
             if self._thread is not None:  # inherited through fork: the threads did not come along
                 self._rebuild = threading.Lock()
                 self._watcher = None
@@ -334,36 +323,52 @@ class Live:
         """
         stop = self._stop
         interval = self.settings.reload_interval
-        every = full_scan_interval(interval)
         watcher: FolderWatcher | None = None
         retry_at = full_at = 0.0
         try:
             while not stop.is_set():
-                trouble = watcher.trouble() if watcher is not None else None
-                if watcher is not None and trouble is not None:
-                    watcher.stop()
-                    watcher = self._watcher = None
-                    self.watching = f"polling every {interval:g} s: {trouble}"
-                    # a failed watch would likely fail again: poll for a while before the next try
-                    retry_at = 0.0 if trouble == FOLDER_REPLACED else time.monotonic() + every
-                if watcher is None and time.monotonic() >= retry_at:
-                    watcher, retry_at = self._start_watching(every)
-                    full_at = 0.0
-                if watcher is None:
-                    self.refresh()
+                try:
+                    watcher, retry_at, full_at = self._poll_once(watcher, retry_at, full_at)
+                except Exception as exc:  # noqa: BLE001 - the reload thread outlives every failure (issue 16)
+                    self._keep(self.state, exc)
+                    if watcher is not None:  # a fresh watcher and full scan next time
+                        watcher.stop()
+                        watcher = self._watcher = None
                     stop.wait(interval)
-                    continue
-                changes = watcher.take()
-                if changes.rescan is not None or time.monotonic() >= full_at:
-                    self.refresh()
-                    full_at = time.monotonic() + every
-                elif changes.names:
-                    self.refresh(changes.names)
-                watcher.wait(interval)
         finally:
             if watcher is not None:
                 watcher.stop()
             self._watcher = None
+
+    def _poll_once(
+        self, watcher: FolderWatcher | None, retry_at: float, full_at: float
+    ) -> tuple[FolderWatcher | None, float, float]:
+        """One turn of :meth:`_poll`: (watcher, when to retry starting one, when the next full scan is due)."""
+        stop = self._stop
+        interval = self.settings.reload_interval
+        every = full_scan_interval(interval)
+        trouble = watcher.trouble() if watcher is not None else None
+        if watcher is not None and trouble is not None:
+            watcher.stop()
+            watcher = self._watcher = None
+            self.watching = f"polling every {interval:g} s: {trouble}"
+            # a failed watch would likely fail again: poll for a while before the next try
+            retry_at = 0.0 if trouble == FOLDER_REPLACED else time.monotonic() + every
+        if watcher is None and time.monotonic() >= retry_at:
+            watcher, retry_at = self._start_watching(every)
+            full_at = 0.0
+        if watcher is None:
+            self.refresh()
+            stop.wait(interval)
+            return watcher, retry_at, full_at
+        changes = watcher.take()
+        if changes.rescan is not None or time.monotonic() >= full_at:
+            self.refresh()
+            full_at = time.monotonic() + every
+        elif changes.names:
+            self.refresh(changes.names)
+        watcher.wait(interval)
+        return watcher, retry_at, full_at
 
     def _start_watching(self, every: float) -> tuple[FolderWatcher | None, float]:
         """A running watcher, or None and when to try again; ``watching`` says which."""
@@ -379,150 +384,3 @@ class Live:
         self._watcher = watcher
         self.watching = "inotify"
         return watcher, 0.0
-
-
-# ----- filtered feeds -----------------------------------------------------------------------------
-
-
-class FilterError(ValueError):
-    """A filter query the app refuses (400); the message is one line."""
-
-
-@dataclass(frozen=True, slots=True)
-class FeedFilter:
-    """A normalized filter: OR within a kind, AND across kinds; values deduplicated and sorted.
-
-    Topics and providers are the feed slug when the catalog knows them,
-    otherwise their identity key; words are casefolded. So equal queries
-    written in any order, case or spelling give one filter and one set of bytes.
-    """
-
-    topics: tuple[str, ...] = ()
-    providers: tuple[str, ...] = ()
-    min_quality: int | None = None
-    words: tuple[str, ...] = ()
-
-    def query(self) -> str:
-        """The canonical query string (fixed key order, sorted values), without '?'."""
-        pairs = [("topic", t) for t in self.topics] + [("provider", p) for p in self.providers]
-        if self.min_quality is not None:
-            pairs.append(("min_quality", str(self.min_quality)))
-        pairs += [("q", w) for w in self.words]
-        return urlencode(pairs)
-
-
-def parse_filter(
-    pairs: Iterable[tuple[str, str]], catalog: Catalog, settings: Settings
-) -> FeedFilter:
-    """Query parameters → a normalized FeedFilter, or FilterError naming what is wrong."""
-    pairs = list(pairs)
-    if len(pairs) > MAX_FILTER_PARAMS:
-        raise FilterError(f"at most {MAX_FILTER_PARAMS} filter parameters, got {len(pairs)}")
-    aliases = topic_aliases(settings)
-    topic_slugs = {f.key: f.slug for f in catalog.of_kind(FeedKind.TOPIC)}
-    values: dict[str, list[str]] = {key: [] for key in FILTER_KEYS}
-    for key, value in pairs:
-        if key not in values:
-            raise FilterError(f"unknown parameter {key[:40]!r}; use {', '.join(FILTER_KEYS)}")
-        if len(value) > MAX_FILTER_CHARS:
-            raise FilterError(f"{key} must be at most {MAX_FILTER_CHARS} characters")
-        if not value.strip():
-            raise FilterError(f"{key} must not be empty")
-        if _CONTROL.search(value):
-            raise FilterError(f"{key} must not contain control characters")
-        values[key].append(value.strip())
-    topics = {_topic_id(v, catalog, aliases, topic_slugs) for v in values["topic"]}
-    providers = {_provider_id(v, catalog) for v in values["provider"]}
-    words = set()
-    for value in values["q"]:
-        found = _WORD.findall(value.casefold())
-        if not found:
-            raise FilterError("q must contain a word (letters or digits)")
-        words.add(" ".join(found))
-    qualities = set(values["min_quality"])
-    if len(qualities) > 1:
-        raise FilterError("min_quality may be given once")
-    quality = None
-    if qualities:
-        text = qualities.pop()
-        if not _INTEGER.fullmatch(text):
-            raise FilterError("min_quality must be a whole number")
-        quality = int(text)
-    return FeedFilter(
-        tuple(sorted(topics)), tuple(sorted(providers)), quality, tuple(sorted(words))
-    )
-
-
-def _topic_id(value: str, catalog: Catalog, aliases: dict[str, str], slugs: dict[str, str]) -> str:
-    key = topic_key(value, aliases)
-    if key in slugs:
-        return slugs[key]
-    feed = catalog.get(f"{FeedKind.TOPIC.value}/{value.lower()}")
-    path = catalog.redirects.get(f"{FeedKind.TOPIC.value}/{value.lower()}")
-    feed = feed or (catalog.get(path) if path else None)
-    return feed.slug if feed is not None else key
-
-
-def _provider_id(value: str, catalog: Catalog) -> str:
-    key = provider_key(value, None)
-    if key in catalog.provider_slugs:
-        return catalog.provider_slugs[key]
-    feed = catalog.get(f"{FeedKind.PROVIDER.value}/{value.lower()}")
-    return feed.slug if feed is not None else key
-
-
-def _words(article: Article) -> set[str]:
-    return set(_WORD.findall(f"{article.title}\n{article.summary}".casefold()))
-
-
-def filter_feed(snapshot: Snapshot, wanted: FeedFilter, settings: Settings) -> Feed:
-    """The filtered feed: every matching article of the snapshot, the newest N as items."""
-    catalog = snapshot.catalog
-    aliases = topic_aliases(settings)
-    slug_keys = {f.slug: f.key for f in catalog.of_kind(FeedKind.TOPIC)}
-    topic_keys = {slug_keys.get(t, t) for t in wanted.topics}
-    provider_keys = {k for k, slug in catalog.provider_slugs.items() if slug in wanted.providers}
-    provider_keys |= set(wanted.providers)
-    phrases = [w.split() for w in wanted.words]
-    matching = []
-    for article in snapshot.articles:
-        if wanted.min_quality is not None and (
-            article.quality is None or article.quality < wanted.min_quality
-        ):
-            continue
-        if topic_keys and not any(topic_key(t, aliases) in topic_keys for t in article.topics):
-            continue
-        if provider_keys and (
-            article.provider is None
-            or provider_key(article.provider.name, article.provider.domain) not in provider_keys
-        ):
-            continue
-        if phrases:
-            words = _words(article)
-            if not any(all(w in words for w in phrase) for phrase in phrases):
-                continue
-        matching.append(article)
-    title = f"Filtered: {_describe(wanted)} — {settings.site_title}"
-    return Feed(
-        kind=FeedKind.ALL,
-        key="filter",
-        slug="filter",
-        name=title,
-        title=title,
-        description=f"The newest articles matching {_describe(wanted)}.",
-        items=tuple(matching[: settings.items_per_feed]),
-        total=len(matching),
-    )
-
-
-def _describe(wanted: FeedFilter) -> str:
-    parts = []
-    if wanted.topics:
-        parts.append("topic " + " or ".join(wanted.topics))
-    if wanted.providers:
-        parts.append("provider " + " or ".join(wanted.providers))
-    if wanted.min_quality is not None:
-        parts.append(f"quality at least {wanted.min_quality}")
-    if wanted.words:
-        parts.append("words " + " or ".join(f"“{w}”" for w in wanted.words))
-    return "; ".join(parts) or "everything"

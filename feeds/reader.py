@@ -10,8 +10,10 @@ limit. This module finds, opens, decodes and parses the files;
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +38,10 @@ MAX_VALUES = 20_000  # YAML nodes in one front matter; real articles have about 
 _COUNT_VALUES_ABOVE = 50_000  # characters; fewer hold at most ~25,000 nodes, a few MB composed
 MAX_FILES = 1_000_000
 MAX_PATH_CHARS = 120  # a field's path in a message (images[0].url)
+MAX_FOLDER_DEPTH = 32  # folders below the articles folder; a deeper one is a named problem (issue 16)
+# Never follow a symlink at open time (the walk checked the name, a rename may have swapped it since) and
+# never block: a FIFO swapped in for an article would hold the reload thread in open() for good (issue 16).
+_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 # YAML 1.1 §5.1 printable characters; anything else makes libyaml refuse the whole file
 _NOT_YAML = re.compile("[^\t\n\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _C1 = re.compile("[\x80-\x9f]")
@@ -88,12 +94,11 @@ def read_article(path: Path, settings: Settings, *, root: Path | None = None) ->
     shown = _printable_path(path.relative_to(root).as_posix() if root is not None else str(path))
     problems = FileProblems(shown)
     try:
-        with path.open("rb") as handle:
-            # read(n) allocates n bytes up front: ask for the file's size, not the limit
-            expected = os.fstat(handle.fileno()).st_size
-            raw = handle.read(min(expected, settings.max_file_bytes) + 1)
+        raw = _read_bytes(path, root, settings.max_file_bytes)
     except OSError as exc:
         return problems.error(f"cannot read the file ({exc.strerror or exc})")
+    if isinstance(raw, str):
+        return problems.error(raw)
     if len(raw) > settings.max_file_bytes:
         return problems.error(f"file is larger than the limit of {settings.max_file_bytes} bytes; not read")
     try:
@@ -102,6 +107,31 @@ def read_article(path: Path, settings: Settings, *, root: Path | None = None) ->
         return problems.error("front matter is nested too deeply to read")
     except Exception as exc:  # noqa: BLE001 - the one per-file boundary (STYLE §4)
         return problems.error(f"internal error while reading: {type(exc).__name__}: {exc}")
+
+
+def _read_bytes(path: Path, root: Path | None, limit: int) -> bytes | str:
+    """The file's bytes, at most ``limit + 1`` of them, or why it is not read; raises OSError.
+
+    Opened with :data:`_OPEN_FLAGS`, then checked on the descriptor (``fstat``),
+    so what is read is the regular file that was opened, whatever the name
+    points at by then. A name that is a symlink (the walk lists those staying
+    inside the folder) is resolved and its target opened the same way.
+    """
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        target = os.path.realpath(path)
+        if root is None or not _inside(target, os.path.realpath(root)):
+            return "is a symlink out of the articles folder; not read"
+        fd = os.open(target, _OPEN_FLAGS)
+    with open(fd, "rb") as handle:  # owns fd from here on
+        found = os.fstat(fd)
+        if not stat.S_ISREG(found.st_mode):
+            return "is not a regular file (replaced while the folder was read?); not read"
+        # read(n) allocates n bytes up front: ask for the file's size, not the limit
+        return handle.read(min(found.st_size, limit) + 1)
 
 
 def _read_text(raw: bytes, shown: str, settings: Settings, problems: FileProblems) -> ReadResult:
@@ -232,45 +262,76 @@ def walk_article_files(root: Path, unreadable: list[Problem] | None = None) -> I
     stay inside ``root``; each real folder is visited once, so a symlink cycle
     cannot loop. The entries carry their ``stat()`` (one system call, cached),
     which is all an identity check needs: no Path objects on the hot path.
-    A folder that cannot be listed is added to ``unreadable`` as an error-level
+    A folder that cannot be listed, or lies more than :data:`MAX_FOLDER_DEPTH`
+    folders below ``root``, is added to ``unreadable`` as an error-level
     Problem, so its articles never vanish from the feeds unreported.
+
+    The walk keeps its own stack (issue 16: a 1,000-deep folder raised
+    RecursionError and killed the reload thread) and resolves only symlinks, so
+    its cost grows with the number of folders, not with their depth squared.
     """
-    real_root = root.resolve()
-    seen: set[Path] = set()
+    real_root = os.path.realpath(root)
     count = 0
-
-    def walk(folder: str, prefix: str) -> Iterator[tuple[str, os.DirEntry]]:
-        nonlocal count
-        real = Path(folder).resolve()
-        if real in seen or not real.is_relative_to(real_root):
-            return
-        seen.add(real)
+    seen: set[tuple[int, int]] = set()  # (device, inode) of every folder entered
+    try:
+        found = os.stat(root)
+        seen.add((found.st_dev, found.st_ino))
+    except OSError:
+        pass  # _listing reports it
+    top = _listing(str(root), "", unreadable)
+    stack = [(top, "")] if top is not None else []
+    while stack:
+        entries, prefix = stack[-1]
+        entry = next(entries, None)
+        if entry is None:
+            stack.pop()
+            continue
+        if entry.name.startswith("."):
+            continue
         try:
-            with os.scandir(folder) as scan:
-                entries = sorted(scan, key=lambda e: e.name)
-        except OSError as exc:
-            if unreadable is not None:
-                shown = _printable_path(prefix.rstrip("/") or ".")
-                message = f"cannot list this folder ({exc.strerror or exc}); its articles are left out"
-                unreadable.append(Problem(shown, Severity.ERROR, message))
-            return
-        for entry in entries:
-            if entry.name.startswith("."):
+            if entry.is_symlink() and not _inside(os.path.realpath(entry.path), real_root):
                 continue
-            try:
-                if entry.is_symlink() and not Path(entry.path).resolve().is_relative_to(real_root):
+            if entry.is_dir():
+                found = entry.stat()
+                if (found.st_dev, found.st_ino) in seen:
                     continue
-                if entry.is_dir():
-                    yield from walk(entry.path, f"{prefix}{entry.name}/")
-                elif entry.is_file():
-                    count += 1
-                    if count > MAX_FILES:
-                        return
-                    yield prefix + entry.name, entry
-            except OSError:
-                continue
+                seen.add((found.st_dev, found.st_ino))
+                name = f"{prefix}{entry.name}/"
+                if len(stack) >= MAX_FOLDER_DEPTH:  # this folder would be MAX_FOLDER_DEPTH + 1 deep
+                    message = f"folders nest more than {MAX_FOLDER_DEPTH} deep here; the articles below are left out"
+                    _report_folder(unreadable, name, message)
+                    continue
+                listing = _listing(entry.path, name, unreadable)
+                if listing is not None:
+                    stack.append((listing, name))
+            elif entry.is_file():
+                count += 1
+                if count > MAX_FILES:
+                    return
+                yield prefix + entry.name, entry
+        except OSError:
+            continue
 
-    yield from walk(str(root), "")
+
+def _listing(folder: str, prefix: str, unreadable: list[Problem] | None) -> Iterator[os.DirEntry] | None:
+    """The folder's entries sorted by name, or None (reported in ``unreadable``) when it cannot be listed."""
+    try:
+        with os.scandir(folder) as scan:
+            return iter(sorted(scan, key=lambda e: e.name))
+    except OSError as exc:
+        message = f"cannot list this folder ({exc.strerror or exc}); its articles are left out"
+        _report_folder(unreadable, prefix, message)
+        return None
+
+
+def _report_folder(unreadable: list[Problem] | None, prefix: str, message: str) -> None:
+    if unreadable is not None:
+        unreadable.append(Problem(_printable_path(prefix.rstrip("/") or "."), Severity.ERROR, message))
+
+
+def _inside(real_path: str, real_root: str) -> bool:
+    """True when a resolved path is the resolved root or lies under it (compared by path parts)."""
+    return real_path == real_root or real_path.startswith(real_root.rstrip(os.sep) + os.sep)
 
 
 def find_article_files(root: Path) -> Iterator[Path]:

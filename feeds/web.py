@@ -26,7 +26,8 @@ from werkzeug.http import parse_etags, remove_entity_headers
 
 from feeds.catalog import FeedKind
 from feeds.config import Settings
-from feeds.live import FeedFilter, FilterError, Live, Snapshot, filter_feed, parse_filter
+from feeds.filters import FeedFilter, FilterError, FilterIndex, filter_feed, parse_filter
+from feeds.live import Live, Snapshot
 from feeds.page_layout import CONTENT_SECURITY_POLICY_HEADER, PAGE_TYPE
 from feeds.render import (
     ARCHIVE_FOLDER,
@@ -52,7 +53,8 @@ _GZIP_NAMES = frozenset(("gzip", "x-gzip"))
 # stylesheet; it does for application/xml. A browser navigation gets the same bytes
 # under this type (see respond); feed readers keep the registered types.
 BROWSER_XML_TYPE = "application/xml; charset=utf-8"
-FILTER_SLOTS = 2  # filtered feeds computed at once per process (each scans every article)
+FILTER_SLOTS = 2  # filtered feeds computed at once per process; more at once are shed (503), never queued
+FILTER_RETRY_AFTER = "1"  # seconds, in the 503 of a shed filter request (RFC 9110 §10.2.3)
 # the types of documents that carry a stylesheet (feeds.writer.FeedWriter.styled)
 _STYLED_TYPES = frozenset(fmt.media_type for fmt, writer in WRITERS.items() if writer.styled)
 
@@ -264,9 +266,15 @@ class _Memo:
         self.lock = threading.Lock()
         self.pages: dict[str, Page] = {}
         self.filters: dict[tuple[str, str], Page] = {}
-        # filtered feeds are computed outside ``lock`` (a slow query must not hold up the
-        # site's pages) and at most FILTER_SLOTS at a time (new queries cannot pile up)
+        # filtered feeds are computed outside ``lock`` (a query must not hold up the site's pages)
+        # and at most FILTER_SLOTS at a time; a request finding none free is shed, not queued
         self.filter_slots = threading.BoundedSemaphore(FILTER_SLOTS)
+        self.index_lock = threading.Lock()
+        self.index: FilterIndex | None = None
+
+
+class FilterBusy(Exception):
+    """Every filter slot of this process is taken: answer 503 at once instead of holding a thread."""
 
 
 def _memo(snapshot: Snapshot) -> _Memo:
@@ -294,20 +302,30 @@ def site_page(snapshot: Snapshot, path: str, settings: Settings) -> Page | None:
 
 
 def filter_page(snapshot: Snapshot, wanted: FeedFilter, fmt: Format, settings: Settings) -> Page:
-    """The page for a filtered feed; the newest FILTER_CACHE_SIZE distinct queries are kept."""
+    """The page for a filtered feed; the newest FILTER_CACHE_SIZE distinct queries are kept.
+
+    Raises :class:`FilterBusy` when FILTER_SLOTS filters are being made already.
+    """
     memo = _memo(snapshot)
     query = wanted.query()
     key = (fmt.extension, query)
     page = memo.filters.get(key)
     if page is not None:
         return page
-    with memo.filter_slots:
-        page = memo.filters.get(key)  # another request may have made it while this one waited
-        if page is not None:
-            return page
+    if not memo.filter_slots.acquire(blocking=False):
+        raise FilterBusy
+    try:
+        index = memo.index
+        if index is None:
+            with memo.index_lock:  # built once per snapshot, by the first filter request
+                if memo.index is None:
+                    memo.index = FilterIndex(snapshot.articles, settings)
+                index = memo.index
         self_url = f"{settings.site_url}{FILTER_PATH}.{fmt.extension}" + (f"?{query}" if query else "")
-        feed = filter_feed(snapshot, wanted, settings)
+        feed = filter_feed(snapshot.articles, index, wanted, snapshot.catalog, settings)
         page = Page(render_feed(feed, fmt, snapshot.catalog, settings, self_url=self_url), settings, cross_origin=True)
+    finally:
+        memo.filter_slots.release()
     with memo.lock:
         while len(memo.filters) >= FILTER_CACHE_SIZE:
             memo.filters.pop(next(iter(memo.filters)))
@@ -445,7 +463,12 @@ def create_app(settings: Settings, *, live: Live | None = None) -> Flask:
             wanted = parse_filter(request.args.items(multi=True), state.catalog, settings)
         except FilterError as exc:
             return _plain(400, f"bad filter: {exc}")
-        return respond(filter_page(state, wanted, fmt, settings), request.environ)
+        try:
+            page = filter_page(state, wanted, fmt, settings)
+        except FilterBusy:
+            shed = (("Retry-After", FILTER_RETRY_AFTER), ("Cache-Control", "no-store"))
+            return _plain(503, "busy: too many filtered feeds are being made; retry in a second", shed)
+        return respond(page, request.environ)
 
     @app.get("/healthz")
     def healthz() -> Response:

@@ -21,8 +21,9 @@ STAGES = [
     {"config"},
     {"article_fields"},
     {"reader"},
-    {"load", "watch"},
+    {"load", "folder_scan", "watch"},
     {"catalog"},
+    {"filters"},
     {"writer"},
     {"xmlfeed", "jsonfeed"},
     {"rss", "atom"},
@@ -48,16 +49,15 @@ OUTLETS = (
 )  # fmt: skip
 MAX_LINES = 450
 # Issue 14 item 6: their owners split these this round; each leaves this set when it is ≤ MAX_LINES.
-SPLIT_IN_PROGRESS = {"load", "live", "watch", "web"}
+SPLIT_IN_PROGRESS = {"load", "web"}
 # Module-level containers that start empty, each with the reason it is not a cache of the process:
 STARTS_EMPTY_ALLOWED = {
     # set once, in a forked render worker only, by its pool's initializer: that process is its owner and
     # lives exactly as long as the job (a pool has no other channel to its tasks short of pickling the catalog)
     ("bulk", "_worker_job"),
-    # issue 14: "store" replaces these with the SQLite cache, "live" removes the watcher registry
+    # issue 14: "store" replaces these with the SQLite cache
     ("load", "_pending_writes"),
     ("load", "_write_warnings"),
-    ("watch", "_WATCHERS"),
 }
 _CONTAINER_CALLS = {"dict", "list", "set", "defaultdict", "OrderedDict", "deque", "Counter", "WeakSet",
                     "WeakValueDictionary", "WeakKeyDictionary", "bytearray"}  # fmt: skip

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import threading
 import tracemalloc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import astuple, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +24,7 @@ from feeds.config import Settings
 from feeds.dates import parse_date
 from feeds.model import Article, Problem, Severity
 from feeds.reader import (
+    MAX_FOLDER_DEPTH,
     collect,
     find_article_files,
     make_uid,
@@ -411,6 +416,55 @@ def test_symlink_out_of_the_folder_is_not_followed(tmp_path: Path) -> None:
     os.symlink(root / "in.md", root / "inside-link.md")
     found = [p.relative_to(root).as_posix() for p in find_article_files(root)]
     assert found == ["in.md", "inside-link.md"]
+
+
+@contextmanager
+def deep_folder(root: Path, depth: int) -> Iterator[Path]:
+    """``root/d/d/…/d``, ``depth`` levels, removed again bottom up (shutil.rmtree recurses: RecursionError)."""
+    deep = root
+    for _ in range(depth):  # one level at a time: pathlib's mkdir(parents=True) recurses too
+        deep = deep / "d"
+        deep.mkdir(exist_ok=True)
+    try:
+        yield deep
+    finally:
+        subprocess.run(["find", str(root / "d"), "-depth", "-delete"], check=True)
+
+
+def test_a_folder_deeper_than_the_limit_is_a_named_problem_not_a_recursion_error(tmp_path: Path) -> None:
+    """Issue 16: a 1,000-deep folder raised RecursionError out of every scan."""
+    _tree(tmp_path, ["a.md", "/".join(["d"] * (MAX_FOLDER_DEPTH - 1)) + "/kept.md"])
+    with deep_folder(tmp_path, 1000) as deep:
+        (deep / "bottom.md").write_bytes(_story("https://example.com/bottom"))
+        folder = read_folder(tmp_path, Settings())
+    assert [a.source for a in folder.articles] == ["a.md", "/".join(["d"] * (MAX_FOLDER_DEPTH - 1)) + "/kept.md"]
+    [problem] = folder.problems
+    assert problem.is_error and problem.path == "/".join(["d"] * MAX_FOLDER_DEPTH)
+    assert f"more than {MAX_FOLDER_DEPTH} deep" in problem.message
+
+
+def test_a_fifo_swapped_in_after_the_walk_is_a_problem_and_never_blocks(tmp_path: Path) -> None:
+    """Issue 16: the walk saw a regular file; a rename put a FIFO there before the open."""
+    fifo = tmp_path / "a.md"
+    os.mkfifo(fifo)
+    results = []
+    reading = threading.Thread(target=lambda: results.append(read_article(fifo, Settings(), root=tmp_path)))
+    reading.start()
+    reading.join(30)  # a blocking open() would never return: no writer ever opens the FIFO
+    assert not reading.is_alive(), "read_article blocked on a FIFO"
+    [result] = results
+    assert result.article is None and "not a regular file" in result.problems[0].message
+
+
+def test_a_symlink_swapped_in_after_the_walk_is_read_only_inside_the_folder(tmp_path: Path) -> None:
+    outside, root = tmp_path / "outside", tmp_path / "root"
+    _tree(outside, ["secret.md"])
+    _tree(root, ["in.md"])
+    (root / "a.md").symlink_to(outside / "secret.md")
+    refused = read_article(root / "a.md", Settings(), root=root)
+    assert refused.article is None and "symlink out of the articles folder" in refused.problems[0].message
+    (root / "b.md").symlink_to(root / "in.md")
+    assert read_article(root / "b.md", Settings(), root=root).article is not None
 
 
 def test_missing_folder_is_an_error_problem(tmp_path: Path) -> None:

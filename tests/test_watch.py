@@ -17,11 +17,13 @@ from flask.testing import FlaskClient
 
 from feeds import watch
 from feeds.config import Settings
+from feeds.folder_scan import FolderScan, scan_digest
 from feeds.live import Live
 from feeds.load import scan_identities
-from feeds.watch import FolderScan, FolderWatcher, WatchUnavailable, full_scan_interval, scan_digest
+from feeds.watch import FolderWatcher, WatchUnavailable, full_scan_interval
 from feeds.web import create_app
 from tests.conftest import BASE_URL, PROJECT
+from tests.test_reader import deep_folder
 from tests.test_web import ARTICLES, make_articles, wait_for, write_article
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="inotify is Linux only")
@@ -297,3 +299,25 @@ def test_the_safety_scan_interval_follows_the_reload_interval():
     assert full_scan_interval(0.2) == 30.0
     assert full_scan_interval(0.5) == 60.0
     assert full_scan_interval(3.0) == 360.0
+
+
+def test_a_1000_deep_folder_and_a_fifo_never_freeze_reloads(tmp_path):
+    """Issue 16: the deep folder killed the reload thread (RecursionError), a FIFO blocked it in open()."""
+    settings = make_settings(tmp_path, reload_interval=0.5)
+    root = settings.articles_dir
+    app, client, live = start(settings)
+    try:
+        with deep_folder(root, 1000) as deep:
+            (deep / "bottom.md").write_text("---\ntitle: Too deep\n---\n")
+            os.mkfifo(root / "fifo.md")
+            newest(root, "fresh.md", "Served despite the folder")
+            wait_for(lambda: served(client, "Served despite the folder"), timeout=30)
+            health = client.get("/healthz").json
+            assert health["status"] == "ok" and health["errors"] >= 1  # the deep folder, named
+            assert live._thread is not None and live._thread.is_alive()
+            os.unlink(root / "fifo.md")
+            (root / "fifo.md").symlink_to("/dev/zero")  # never read: it leads out of the folder
+            newest(root, "fresher.md", "Served after the swap")
+            wait_for(lambda: served(client, "Served after the swap"), timeout=30)
+    finally:
+        live.stop()

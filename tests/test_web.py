@@ -524,6 +524,24 @@ def test_filtered_feeds_support_conditional_get_and_gzip(client):
     assert again.status_code == 304
 
 
+def test_filter_requests_beyond_the_free_slots_are_shed_with_503_at_once(app, client):
+    """Issue 16: a request finding every filter slot taken holds no thread waiting for one."""
+    kept = client.get("/filter.rss?topic=robotics")
+    slots = web._memo(app.extensions["feeds"].state).filter_slots
+    for _ in range(web.FILTER_SLOTS):
+        assert slots.acquire(blocking=False)
+    try:
+        shed = client.get("/filter.rss?topic=ai")
+        assert shed.status_code == 503
+        assert shed.headers["Retry-After"] == web.FILTER_RETRY_AFTER and shed.headers["Cache-Control"] == "no-store"
+        assert client.get("/filter.rss?topic=robotics").data == kept.data  # a kept answer needs no slot
+        assert client.get("/all.rss").status_code == 200
+    finally:
+        for _ in range(web.FILTER_SLOTS):
+            slots.release()
+    assert client.get("/filter.rss?topic=ai").status_code == 200
+
+
 # ----- health and reload ----------------------------------------------------------------------------
 
 
@@ -629,6 +647,37 @@ def test_a_failed_rebuild_keeps_serving_the_last_good_state(app, client, live_se
     (live_settings.articles_dir / "new.md").touch()
     wait_for(lambda: b"Never shown" in client.get("/all.rss").data)
     assert client.get("/healthz").json["last_error"] is None
+
+
+def test_any_failure_of_a_scan_is_reported_and_the_reload_thread_lives_on(app, client, live_settings, monkeypatch):
+    """Issue 16: a RecursionError from the scan escaped refresh's handler and killed the reload thread."""
+    live: Live = app.extensions["feeds"]
+    client.get("/healthz")
+    with monkeypatch.context() as broken:
+        def deep_scan(*args, **kwargs):
+            raise RecursionError("maximum recursion depth exceeded")
+
+        broken.setattr(live, "_scan", deep_scan)
+        write_article(live_settings.articles_dir, "new.md", "After the storm", ["AI"], "Wired")
+        wait_for(lambda: client.get("/healthz").json["status"] == "error")
+        assert client.get("/healthz").json["last_error"] == "RecursionError: maximum recursion depth exceeded"
+    assert live._thread is not None and live._thread.is_alive()
+    live.refresh()  # the next turn of the reload thread would do the same
+    wait_for(lambda: b"After the storm" in client.get("/all.rss").data)
+    assert client.get("/healthz").json["status"] == "ok"
+
+
+def test_a_reload_thread_that_died_is_started_again_and_reported(app, client, live_settings):
+    live: Live = app.extensions["feeds"]
+    client.get("/healthz")
+    live._stop.set()  # the thread ends as if it had died (its _pid stays set)
+    live._thread.join(10)
+    assert not live._thread.is_alive()
+    health = client.get("/healthz").json  # any request starts it again
+    assert health["last_error"] == "RuntimeError: the reload thread stopped; started again"
+    assert live._thread.is_alive()
+    write_article(live_settings.articles_dir, "new.md", "Back again", ["AI"], "Wired")
+    wait_for(lambda: b"Back again" in client.get("/all.rss").data)
 
 
 def test_a_vanished_articles_folder_keeps_the_feeds_and_is_reported(app, client, live_settings):
