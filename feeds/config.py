@@ -33,6 +33,10 @@ class ConfigError(Exception):
         super().__init__(f"{path}: error: {where}{message}")
 
 
+# The settings that change what reading an article file gives: the parse cache is keyed by their values.
+READER_SETTINGS = ("max_file_bytes", "max_title_chars", "max_summary_chars")
+
+
 @dataclass(frozen=True, slots=True)
 class PublishSettings:
     """The config's ``publish:`` section: where ``feeds publish`` puts an export (command-line options win)."""

@@ -20,7 +20,6 @@ hub fetches the feeds. The command line is one observer: it turns runs into line
 from __future__ import annotations
 
 import dataclasses
-import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -35,8 +34,7 @@ from feeds.load import (
     CacheDamaged,
     IncrementalLoader,
     Scan,
-    cache_path,
-    finish_cache_writes,
+    discard_cache,
     input_fingerprint,
     load_folder,
     scan_folder,
@@ -90,10 +88,10 @@ class ExportObserver:
 
 
 def read_catalog(
-    settings: Settings, *, use_cache: bool = True, scan: Scan | None = None, background: bool = False
+    settings: Settings, *, use_cache: bool = True, scan: Scan | None = None
 ) -> tuple[Folder, Catalog, tuple[str, ...]]:
     """Every article file read (through the parse cache), the catalog built: (folder, catalog, cache warnings)."""
-    folder, stats = load_folder(settings, use_cache=use_cache, scan=scan, background=background)
+    folder, stats = load_folder(settings, use_cache=use_cache, scan=scan)
     notes = (stats.cache_warning,) if stats.cache_warning else ()
     return folder, build_catalog(folder.articles, settings), notes
 
@@ -135,20 +133,15 @@ class Exporter:
             self._tell(run)
             return run
         notes: list[str] = []
-        # the parse cache is written while the site renders; finished before this method returns
-        folder, catalog, warned = read_catalog(settings, use_cache=self.use_cache, scan=scan, background=True)
+        folder, catalog, warned = read_catalog(settings, use_cache=self.use_cache, scan=scan)
         notes += warned
         try:
-            try:
-                summary = self._export(folder, catalog, fingerprint)
-            except CacheDamaged as exc:  # damaged, and its file changed since (else it is read again silently)
-                notes.append(f"{exc}; reading every file without the cache")
-                finish_cache_writes()
-                shutil.rmtree(cache_path(settings), ignore_errors=True)
-                folder, catalog, _ = read_catalog(settings, use_cache=False, scan=scan)
-                summary = self._export(folder, catalog, fingerprint)
-        finally:
-            notes += finish_cache_writes()
+            summary = self._export(folder, catalog, fingerprint)
+        except CacheDamaged as exc:  # damaged, and its file changed since (else it is read again silently)
+            notes.append(f"{exc}; reading every file without the cache")
+            discard_cache(settings)
+            folder, catalog, _ = read_catalog(settings, use_cache=False, scan=scan)
+            summary = self._export(folder, catalog, fingerprint)
         errors = sum(1 for problem in folder.problems if problem.is_error)
         run = ExportRun(
             self.out_dir, summary, len(catalog.feeds), catalog.article_count, errors,

@@ -43,6 +43,20 @@ def settings() -> Settings:
 
 
 @pytest.fixture
+def articles(tmp_path: Path) -> Path:
+    """A copy of the sample articles (a test may change it)."""
+    folder = tmp_path / "articles"
+    shutil.copytree(SAMPLES, folder)
+    return folder
+
+
+@pytest.fixture
+def cached_settings(tmp_path: Path, articles: Path) -> Settings:
+    """Settings for :func:`articles` with a parse cache folder of their own."""
+    return Settings(base_url=BASE_URL, articles_dir=articles, cache_dir=tmp_path / "cache")
+
+
+@pytest.fixture
 def real_corpus() -> Path:
     return require_shared(REAL_CORPUS)
 

@@ -21,6 +21,7 @@ STAGES = [
     {"config"},
     {"article_fields"},
     {"reader"},
+    {"parsecache"},
     {"load", "folder_scan", "watch"},
     {"catalog"},
     {"filters"},

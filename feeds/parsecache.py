@@ -1,0 +1,323 @@
+"""The parse cache: every article file's parse result, in one SQLite database.
+
+One database per articles folder, reader settings (:data:`feeds.config.READER_SETTINGS`)
+and reader code (:func:`feeds.reader_fingerprint`): other settings or other reader
+code open another file, so their entries can never be mixed up. An entry is the
+file's name, identity (size, mtime, ctime, inode), head record (what the catalog
+reads), article digest and problems, and is used only when the scanned identity is
+the very same. The details (what only the renderer reads) are a row of their own,
+keyed by the article's digest: a load reads the entries with one query (~30 MB at
+100,000 files), and a restored article reads its details with one point query when
+it is first rendered, checking them against its digest.
+
+SQLite in WAL mode gives the transactions and the concurrency: the live app's
+workers, an export and ``feeds check`` may read and write one database at once;
+a writer's entries are committed together with their details, so a reader sees
+both or neither. Damage is never trusted: each entry carries a CRC-32, details
+must give the article's digest, and a database SQLite calls malformed is deleted
+and built again with a warning; what the damage hid is read from the files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import marshal
+import os
+import shutil
+import sqlite3
+import threading
+import time
+import zlib
+from collections.abc import Iterable
+from pathlib import Path
+
+from feeds import reader_fingerprint
+from feeds.config import READER_SETTINGS, Settings
+from feeds.model import details_record, head_record, pack_details, record_digest, unpack_details
+from feeds.reader import ReadResult, read_article
+
+SCHEMA_VERSION = 1  # PRAGMA user_version of a database this code wrote
+UNUSED_DETAILS_KEPT_SECONDS = 3_600  # another process may still render an article a newer entry replaced
+OUTDATED_AFTER_SECONDS = 7 * 86_400
+_CHUNK = 4_096  # files per write transaction: keeps the WAL small, each chunk is whole on its own
+
+_SCHEMA = (
+    """CREATE TABLE entries (
+        name BLOB PRIMARY KEY,  -- the file's relative path, UTF-8 (undecodable bytes surrogate-escaped)
+        digest BLOB,            -- its article's digest (a key of details), NULL when it gave none
+        entry BLOB NOT NULL,    -- marshal: (name, identity, head record, digest, problems)
+        crc INTEGER NOT NULL    -- zlib.crc32(entry): SQLite does not check its pages' contents
+    )""",
+    "CREATE INDEX entries_by_digest ON entries(digest)",
+    """CREATE TABLE details (
+        digest BLOB PRIMARY KEY,
+        packed BLOB NOT NULL,   -- feeds.model.pack_details bytes: record_digest(head, packed) == digest
+        unused_since INTEGER    -- when the last entry naming it went (Unix seconds), NULL while named
+    )""",
+    "CREATE INDEX details_unused ON details(unused_since) WHERE unused_since IS NOT NULL",
+)
+
+
+class CacheDamaged(RuntimeError):
+    """A cached article's details are gone or damaged and its file changed since: read without the cache."""
+
+
+def default_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/feeds``, or ``~/.cache/feeds`` when that is unset."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "feeds"
+
+
+def cache_path(settings: Settings) -> Path:
+    """The database of one articles folder, reader settings and reader code."""
+    folder = str(settings.articles_dir.resolve())
+    reader_settings = tuple(getattr(settings, name) for name in READER_SETTINGS)
+    place = hashlib.sha256(folder.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    # this module's own source too: it decides what an entry holds
+    key = repr((reader_settings, reader_fingerprint(), Path(__file__).read_bytes(), SCHEMA_VERSION)).encode()
+    return (settings.cache_dir or default_cache_dir()) / f"parse-{place}-{hashlib.sha256(key).hexdigest()[:16]}.sqlite3"
+
+
+def discard_cache(settings: Settings) -> None:
+    """Delete the database of ``settings`` (its WAL and shared-memory files first, see :func:`_delete`)."""
+    _delete(cache_path(settings))
+
+
+def _delete(path: Path) -> None:
+    # The WAL and index go first: a process opening the database meanwhile then finds the old
+    # file without its WAL (and rebuilds it itself when damaged), never a new file with an old WAL.
+    # Processes that have it open keep reading their copy until they close it.
+    for suffix in ("-wal", "-shm", ""):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def result_record(result: ReadResult) -> tuple:
+    """A file's record: (head record, packed details, digest, problems); (None, None, None, problems)
+    for a file that gave no article. What a parse produces and the cache stores."""
+    problems = tuple((p.path, p.severity.value, p.message, p.line) for p in result.problems)
+    article = result.article
+    if article is None:
+        return (None, None, None, problems)
+    head = head_record(article)
+    packed = pack_details(details_record(article))
+    return (head, packed, record_digest(head, packed), problems)
+
+
+class Damaged(Exception):
+    """The database cannot be trusted (SQLite says so, or an entry fails its CRC)."""
+
+
+def is_damage(exc: sqlite3.Error) -> bool:
+    """Whether SQLite refused the file itself (corrupt, or not a database), not the moment (locked, full disk)."""
+    return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB
+
+
+class ParseCache:
+    """An open parse cache database. Safe to share between threads; a forked child opens its own
+    connection (an SQLite connection must not cross a fork). ``root`` and ``settings`` are what
+    its entries were read with: a file is read again when its cached details turn out damaged."""
+
+    def __init__(self, path: Path, root: Path, settings: Settings) -> None:
+        self.path = path
+        self.root = root
+        self.settings = settings
+        self._opened: tuple[int, sqlite3.Connection, threading.Lock] | None = None
+        self._inherited: list[sqlite3.Connection] = []  # never closed in a child: the parent still uses it
+        self._guard = threading.Lock()
+
+    @classmethod
+    def open(cls, settings: Settings) -> tuple[ParseCache | None, str | None]:
+        """The cache of ``settings`` (created or rebuilt as needed), or None and why not."""
+        path = cache_path(settings)
+        if path.resolve().is_relative_to(settings.articles_dir.resolve()):
+            return None, f"parse cache {path} would be inside the articles folder; not using a cache"
+        cache = cls(path, settings.articles_dir, settings)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            cache._prepare()
+        except Damaged as exc:
+            return cache._rebuilt(f"parse cache {path} is damaged ({exc}); rebuilding it")
+        except sqlite3.DatabaseError as exc:
+            if not is_damage(exc):
+                return None, f"parse cache {path} unusable ({exc}); reading every file"
+            return cache._rebuilt(f"parse cache {path} is damaged ({exc}); rebuilding it")
+        except (OSError, sqlite3.Error) as exc:
+            return None, f"parse cache {path} unusable ({exc}); reading every file"
+        _remove_outdated(path)
+        return cache, None
+
+    def _rebuilt(self, warning: str) -> tuple[ParseCache | None, str | None]:
+        try:
+            self.rebuild()
+        except (OSError, sqlite3.Error, Damaged) as exc:
+            return None, f"{warning}; failed too ({exc}), reading every file"
+        return self, warning
+
+    def rebuild(self) -> None:
+        """Delete the database (it is damaged) and create an empty one. Raises sqlite3.Error, OSError."""
+        with self._guard:
+            opened, self._opened = self._opened, None
+        if opened is not None and opened[0] == os.getpid():
+            with opened[2]:
+                opened[1].close()  # before the files go: it must not fold its WAL into the new database
+        _delete(self.path)
+        self._prepare()
+
+    def _connection(self) -> tuple[sqlite3.Connection, threading.Lock]:
+        with self._guard:
+            opened = self._opened
+            if opened is None or opened[0] != os.getpid():
+                if opened is not None:
+                    self._inherited.append(opened[1])
+                connection = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+                connection.execute("PRAGMA journal_mode=WAL")  # readers never wait for a writer
+                connection.execute("PRAGMA synchronous=NORMAL")  # a crash may lose the last commit, never consistency
+                opened = self._opened = (os.getpid(), connection, threading.Lock())
+            return opened[1], opened[2]
+
+    def _prepare(self) -> None:
+        """Create the tables in an empty database; a database of another schema counts as damaged."""
+        connection, lock = self._connection()
+        with lock:
+            if connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+                return
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                version = connection.execute("PRAGMA user_version").fetchone()[0]
+                tables = connection.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0]
+                if version == 0 and tables == 0:
+                    for statement in _SCHEMA:
+                        connection.execute(statement)
+                    connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                elif version != SCHEMA_VERSION:
+                    raise Damaged(f"schema version {version}, not {SCHEMA_VERSION}")
+                connection.execute("COMMIT")
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+
+    def entries(self) -> dict[str, tuple]:
+        """Every entry, by file name: (name, identity, head record, digest, problems). Raises
+        :class:`Damaged` when SQLite finds the database malformed or an entry fails its CRC."""
+        connection, lock = self._connection()
+        try:
+            with lock:
+                rows = connection.execute("SELECT entry, crc FROM entries").fetchall()
+        except sqlite3.DatabaseError as exc:
+            if is_damage(exc):
+                raise Damaged(str(exc)) from None
+            raise
+        loads, crc32 = marshal.loads, zlib.crc32
+        entries = {}
+        try:
+            for blob, crc in rows:
+                if type(blob) is not bytes or crc32(blob) != crc:
+                    raise Damaged("an entry fails its CRC")
+                entry = loads(blob)
+                entries[entry[0]] = entry
+        except (ValueError, EOFError, TypeError, IndexError, KeyError):
+            raise Damaged("an entry is not one this code writes") from None
+        return entries
+
+    def save(self, written: Iterable[tuple[str, tuple, tuple]], gone: Iterable[str], replaced: Iterable[bytes]) -> None:
+        """Store ``(name, identity, record)`` entries (records as :func:`result_record` gives them),
+        delete the entries of ``gone`` names, and mark the details of ``replaced`` digests unused when
+        no entry names them any more. Each chunk of files is one transaction. Raises sqlite3.Error."""
+        connection, lock = self._connection()
+        rows: list[tuple] = []
+        details: list[tuple[bytes, bytes]] = []
+        with lock:
+            for name, identity, (head, packed, digest, problems) in written:
+                blob = marshal.dumps((name, identity, head, digest, problems))
+                rows.append((name.encode("utf-8", "surrogateescape"), digest, blob, zlib.crc32(blob)))
+                if head is not None:
+                    details.append((digest, packed))
+                if len(rows) >= _CHUNK:
+                    self._write(connection, rows, details, (), ())
+                    rows, details = [], []
+            self._write(connection, rows, details, [name.encode("utf-8", "surrogateescape") for name in gone], replaced)
+
+    @staticmethod
+    def _write(
+        connection: sqlite3.Connection, rows: list, details: list, gone: Iterable[bytes], replaced: Iterable[bytes]
+    ) -> None:
+        connection.execute("BEGIN IMMEDIATE")  # one writer at a time; the others wait (timeout above)
+        try:
+            connection.executemany(
+                "INSERT INTO details(digest, packed) VALUES (?, ?) "
+                "ON CONFLICT(digest) DO UPDATE SET unused_since = NULL",
+                details,
+            )
+            connection.executemany(
+                "INSERT INTO entries(name, digest, entry, crc) VALUES (?, ?, ?, ?) ON CONFLICT(name) DO UPDATE "
+                "SET digest = excluded.digest, entry = excluded.entry, crc = excluded.crc",
+                rows,
+            )
+            connection.executemany("DELETE FROM entries WHERE name = ?", ((name,) for name in gone))
+            now = int(time.time())
+            connection.executemany(
+                "UPDATE details SET unused_since = ? WHERE digest = ? AND unused_since IS NULL "
+                "AND NOT EXISTS (SELECT 1 FROM entries WHERE entries.digest = details.digest)",
+                ((now, digest) for digest in replaced),
+            )
+            connection.execute("DELETE FROM details WHERE unused_since < ?", (now - UNUSED_DETAILS_KEPT_SECONDS,))
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+
+    def details(self, digest: bytes) -> bytes | None:
+        """The packed details stored under ``digest``, or None (gone, or the database unreadable)."""
+        connection, lock = self._connection()
+        try:
+            with lock:
+                row = connection.execute("SELECT packed FROM details WHERE digest = ?", (digest,)).fetchone()
+        except sqlite3.Error:
+            return None
+        return row[0] if row is not None and type(row[0]) is bytes else None
+
+
+class Located(tuple):
+    """(cache, digest, head record, file name): where a restored article's details are."""
+
+    __slots__ = ()
+
+
+def located_bytes(located: Located) -> bytes:
+    """The packed details, checked against the article's digest.
+
+    Damaged or missing bytes are never used: the article's file is read again
+    instead, and its details are taken when they give the very same digest;
+    otherwise :class:`CacheDamaged`.
+    """
+    cache, digest, head, name = located
+    data = cache.details(digest)
+    if data is not None and record_digest(head, data) == digest:
+        return data
+    record = result_record(read_article(cache.root / name, cache.settings, root=cache.root))
+    if record[0] is not None and record[2] == digest:
+        return record[1]
+    raise CacheDamaged(f"parse cache {cache.path} lost the details of {name}, which changed since")
+
+
+def unpack_located(located: Located) -> tuple:
+    """The detail values of a restored article (its ``unpack`` for :meth:`feeds.model.Article.restore`)."""
+    return unpack_details(located_bytes(located))
+
+
+def _remove_outdated(path: Path) -> None:
+    """Caches of the same articles folder for other reader code or settings (and the shard folders
+    of older versions), unused for a week, are dead weight: delete them. (A second config on the
+    same folder, used now and then, keeps its own.)"""
+    place = path.name.split(".", 1)[0].rsplit("-", 1)[0]
+    now = time.time()
+    for outdated in path.parent.glob(f"{place}-*"):
+        try:
+            idle = now - outdated.stat().st_mtime
+        except OSError:
+            continue
+        if not outdated.name.startswith(path.name) and idle > OUTDATED_AFTER_SECONDS:
+            if outdated.is_dir() and not outdated.is_symlink():
+                shutil.rmtree(outdated, ignore_errors=True)
+            else:
+                outdated.unlink(missing_ok=True)

@@ -1,0 +1,306 @@
+"""The SQLite parse cache: sound after damage and concurrent writers, never stale, keyed by the reader's code."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import gc
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from feeds import READER_MODULES, parsecache
+from feeds.catalog import build_catalog
+from feeds.config import READER_SETTINGS, Settings
+from feeds.export import site_files
+from feeds.load import CacheDamaged, load_folder
+from feeds.parsecache import cache_path
+from feeds.reader import read_folder
+
+from .conftest import PROJECT
+
+
+@pytest.fixture
+def settings(cached_settings: Settings) -> Settings:
+    return cached_settings  # a copy of the samples, a cache folder of its own (conftest)
+
+
+def _titled(folder: Path) -> list[Path]:
+    """The article files with a ``title: "..."`` line (what the edits below change), in name order."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and 'title: "' in p.read_text(encoding="utf-8"))
+
+
+def _closed_cache(settings: Settings) -> Path:
+    """Fill the cache, then let every connection close (SQLite folds the WAL into the file)."""
+    load_folder(settings)
+    gc.collect()
+    path = cache_path(settings)
+    assert path.exists() and not Path(f"{path}-wal").exists()
+    return path
+
+
+def _site(settings: Settings, **options) -> dict[str, bytes]:
+    folder, _ = load_folder(settings, **options)
+    return site_files(build_catalog(folder.articles, settings), settings)
+
+
+def _query(path: Path, sql: str, *parameters) -> list:
+    with sqlite3.connect(path) as connection:
+        return connection.execute(sql, parameters).fetchall()
+
+
+def test_the_cache_is_one_sqlite_database_in_wal_mode_that_passes_integrity_check(settings: Settings) -> None:
+    _, stats = load_folder(settings)
+    path = cache_path(settings)
+    assert [p.name for p in settings.cache_dir.iterdir() if not p.name.endswith(("-wal", "-shm"))] == [path.name]
+    assert _query(path, "PRAGMA integrity_check") == [("ok",)]
+    assert _query(path, "PRAGMA journal_mode") == [("wal",)]
+    assert _query(path, "SELECT count(*) FROM entries") == [(stats.files,)]
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _garbage_header(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(b"not a database at all!!" + data[24:])
+
+
+def _flip_every_page(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    for offset in range(4096 + 2000, len(data), 4096):  # past page 1 (the schema): inside each page
+        data[offset] ^= 0x55
+    path.write_bytes(bytes(data))
+
+
+def _empty(path: Path) -> None:
+    path.write_bytes(b"")
+
+
+def _other_schema(path: Path) -> None:
+    path.unlink()
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE entries (x)")
+
+
+@pytest.mark.parametrize(
+    ("damage", "warned"),
+    [
+        (_truncate, True),
+        (_garbage_header, True),
+        (_other_schema, True),
+        (_empty, False),  # an empty file is an empty database to SQLite: nothing to trust, nothing to warn about
+        (_flip_every_page, False),  # may hit only blobs: those show as a CRC or digest fails, the file read again
+    ],
+)
+def test_a_damaged_database_is_rebuilt_and_the_output_equals_a_cold_run(
+    settings: Settings, damage, warned: bool
+) -> None:
+    cold = _site(settings, use_cache=False)
+    damage(_closed_cache(settings))
+    folder, stats = load_folder(settings)
+    assert folder == read_folder(settings.articles_dir, settings)
+    if warned:
+        assert stats.cache_warning and "rebuilding" in stats.cache_warning
+    assert _site(settings) == cold
+    gc.collect()
+    if damage is not _flip_every_page:
+        assert stats.parsed == stats.files
+        assert _query(cache_path(settings), "PRAGMA integrity_check") == [("ok",)]
+    _, again = load_folder(settings)
+    assert again.cache_warning is None and again.parsed == 0 and _site(settings) == cold
+
+
+def test_an_entry_that_fails_its_crc_is_never_used(settings: Settings) -> None:
+    path = _closed_cache(settings)
+    # a changed byte SQLite cannot notice: the quality in a head record, the CRC left as it was
+    (blob,) = _query(path, "SELECT entry FROM entries WHERE digest IS NOT NULL LIMIT 1")[0]
+    with sqlite3.connect(path) as connection:
+        connection.execute("UPDATE entries SET entry = ? WHERE entry = ?", (blob[:-1] + bytes([blob[-1] ^ 1]), blob))
+    folder, stats = load_folder(settings)
+    assert stats.cache_warning and "damaged" in stats.cache_warning
+    assert folder == read_folder(settings.articles_dir, settings)
+    _, again = load_folder(settings)  # rebuilt
+    assert again.cache_warning is None and again.parsed == 0
+
+
+def test_damaged_details_are_never_used_the_file_is_read_again(settings: Settings) -> None:
+    path = _closed_cache(settings)
+    with sqlite3.connect(path) as connection:
+        connection.execute("UPDATE details SET packed = substr(packed, 1, length(packed) - 3)")
+    folder, stats = load_folder(settings)
+    assert stats.cached == stats.files  # the entries are intact: the damage shows when details are read
+    assert folder == read_folder(settings.articles_dir, settings)
+
+
+def test_damaged_details_of_a_file_changed_since_are_refused(settings: Settings) -> None:
+    path = _closed_cache(settings)
+    folder, _ = load_folder(settings)  # every article restored, its details in the database
+    with sqlite3.connect(path) as connection:
+        connection.execute("DELETE FROM details")
+    for file in _titled(settings.articles_dir):
+        file.write_text(file.read_text(encoding="utf-8").replace('title: "', 'title: "Edited: ', 1), encoding="utf-8")
+    refused = 0
+    for article in folder.articles:
+        try:
+            assert not article.title.startswith("Edited: ")  # never the new file's details under the old digest
+        except CacheDamaged:
+            refused += 1
+    assert refused >= 1
+
+
+def _edit(file: Path, title: str) -> None:
+    file.write_text(file.read_text(encoding="utf-8").replace('title: "', f'title: "{title}', 1), encoding="utf-8")
+    os.utime(file, ns=(1, 1))  # a different mtime even on coarse file systems
+
+
+def test_a_changed_file_is_read_again_and_its_old_details_go_later(settings: Settings, monkeypatch) -> None:
+    path = _closed_cache(settings)
+    target = _titled(settings.articles_dir)[0]
+    (old,) = _query(path, "SELECT digest FROM entries WHERE name = ?", target.name.encode())[0]
+    _edit(target, "Changed: ")
+    folder, stats = load_folder(settings)
+    assert stats.parsed == 1 and folder == read_folder(settings.articles_dir, settings)
+    # kept a while: another process (a live worker) may still render the article it replaced
+    assert _query(path, "SELECT unused_since IS NOT NULL FROM details WHERE digest = ?", old) == [(1,)]
+    later = time.time() + parsecache.UNUSED_DETAILS_KEPT_SECONDS + 1
+    monkeypatch.setattr(parsecache.time, "time", lambda: later)
+    _edit(_titled(settings.articles_dir)[1], "Again: ")
+    load_folder(settings)
+    assert _query(path, "SELECT count(*) FROM details WHERE digest = ?", old) == [(0,)]
+    assert _query(path, "SELECT count(*) FROM details WHERE unused_since IS NULL") == _query(
+        path, "SELECT count(*) FROM entries WHERE digest IS NOT NULL"
+    )
+
+
+@pytest.mark.parametrize("setting", READER_SETTINGS)
+def test_other_reader_settings_never_use_the_entries_of_these(settings: Settings, setting: str) -> None:
+    load_folder(settings)
+    other = dataclasses.replace(settings, **{setting: getattr(settings, setting) // 10 + 1})
+    folder, stats = load_folder(other)
+    assert stats.parsed == stats.files and cache_path(other) != cache_path(settings)
+    assert folder == read_folder(other.articles_dir, other)
+
+
+def test_other_reader_code_never_uses_the_entries_of_this(settings: Settings, monkeypatch) -> None:
+    load_folder(settings)
+    monkeypatch.setattr(parsecache, "reader_fingerprint", lambda: "another reader")
+    _, stats = load_folder(settings)
+    assert stats.parsed == stats.files
+
+
+def _package_copy(root: Path, edited: str | None) -> Path:
+    shutil.copytree(PROJECT / "feeds", root / "feeds", ignore=shutil.ignore_patterns("__pycache__"))
+    if edited:
+        with (root / "feeds" / f"{edited}.py").open("a", encoding="utf-8") as handle:
+            handle.write("# a comment: no behaviour changes\n")
+    return root
+
+
+def _load_with(package: Path, settings: Settings) -> str:
+    code = textwrap.dedent(f"""
+        from pathlib import Path
+        from feeds.config import Settings
+        from feeds.load import load_folder
+        _, stats = load_folder(Settings(articles_dir=Path({str(settings.articles_dir)!r}),
+                                        cache_dir=Path({str(settings.cache_dir)!r})))
+        print(stats.parsed, stats.cached)
+    """)
+    environment = {**os.environ, "PYTHONPATH": str(package)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=package, env=environment, capture_output=True, text=True, check=True
+    )
+    return done.stdout.split()[0]
+
+
+@pytest.mark.parametrize(("edited", "warm"), [("web", True), ("render", True), ("text", False), ("reader", False)])
+def test_a_comment_outside_the_reader_modules_keeps_the_cache_warm(
+    tmp_path: Path, settings: Settings, edited: str, warm: bool
+) -> None:
+    assert _load_with(_package_copy(tmp_path / "before", None), settings) != "0"  # cold
+    parsed = _load_with(_package_copy(tmp_path / "after", edited), settings)
+    assert (parsed == "0") is warm
+
+
+def test_the_reader_modules_are_everything_the_reader_imports() -> None:
+    """READER_MODULES must name every module whose code decides what a file reads as (config's
+    part is its settings, keyed by value: READER_SETTINGS)."""
+    seen, todo = set(), ["reader"]
+    while todo:
+        module = todo.pop()
+        seen.add(module)
+        tree = ast.parse((PROJECT / "feeds" / f"{module}.py").read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module == "feeds":
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("feeds."):
+                names = [node.module.split(".")[1]]
+            todo += [n for n in names if (PROJECT / "feeds" / f"{n}.py").exists() and n not in seen | {"config"}]
+    assert seen <= set(READER_MODULES), seen - set(READER_MODULES)
+
+
+def test_the_reader_reads_only_the_reader_settings() -> None:
+    used = set()
+    for module in READER_MODULES:
+        tree = ast.parse((PROJECT / "feeds" / f"{module}.py").read_text(encoding="utf-8"))
+        used |= {
+            node.attr for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "settings"
+        }  # fmt: skip
+    assert used <= set(READER_SETTINGS), used - set(READER_SETTINGS)
+
+
+_WRITER = """
+import sys, time
+from pathlib import Path
+from feeds import parsecache
+from feeds.config import Settings
+from feeds.load import load_folder
+parsecache._CHUNK = 7  # many small transactions, interleaved with the other writers'
+articles, cache, go, mine = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
+for file in sorted(articles.glob(f"{mine}-*.md")):  # this writer's own edits
+    file.write_text(file.read_text(encoding="utf-8").replace('title: "', 'title: "' + mine + ' ', 1), encoding="utf-8")
+(go.parent / f"ready-{mine}").touch()
+while not go.exists():
+    time.sleep(0.01)
+for _ in range(3):
+    folder, stats = load_folder(Settings(articles_dir=articles, cache_dir=cache), workers=1)
+    assert stats.cache_warning is None, stats.cache_warning
+"""
+
+
+def test_concurrent_writers_never_corrupt_or_lose_entries(tmp_path: Path, settings: Settings) -> None:
+    sources = _titled(settings.articles_dir)
+    writers = [f"w{n}" for n in range(4)]
+    for writer in writers:
+        for index, source in enumerate(sources[:10]):
+            text = source.read_text(encoding="utf-8").replace("https://", f"https://{writer}-{index}.", 1)
+            (settings.articles_dir / f"{writer}-{index}.md").write_text(text, encoding="utf-8")
+    go = tmp_path / "go"
+    environment = {**os.environ, "PYTHONPATH": str(PROJECT)}
+    arguments = [str(settings.articles_dir), str(settings.cache_dir), str(go)]
+    processes = [
+        subprocess.Popen([sys.executable, "-c", _WRITER, *arguments, writer], env=environment, stderr=subprocess.PIPE)
+        for writer in writers
+    ]
+    while not all((tmp_path / f"ready-{writer}").exists() for writer in writers):  # every edit made
+        time.sleep(0.05)
+        assert all(process.poll() is None for process in processes)
+    go.touch()
+    for process in processes:
+        _, errors = process.communicate(timeout=300)
+        assert process.returncode == 0, errors.decode()
+    path = cache_path(settings)
+    assert _query(path, "PRAGMA integrity_check") == [("ok",)]
+    folder, stats = load_folder(settings)
+    assert stats.parsed == 0 and stats.cached == stats.files  # every writer's last entries are there
+    assert folder == read_folder(settings.articles_dir, settings)
