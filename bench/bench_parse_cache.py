@@ -91,7 +91,13 @@ def main(argv: list[str] | None = None) -> None:
             for checkout in order:
                 for measure, result in _one_round(checkout, corpus, args.work, args.archives == "on").items():
                     table.setdefault((corpus.name, checkout, measure), []).append(result)
-                print(f"# {corpus.name} round {round_number + 1} {names[checkout]} done", file=sys.stderr)
+                    run, load = result
+                    print(
+                        f"# {corpus.name} round {round_number + 1} {names[checkout]} {measure}: {run.seconds:.2f} s, "
+                        f"PSS tree {run.pss_tree:.0f} MiB, max RSS {run.max_rss:.0f} MiB, load {load:.1f}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
     _empty_trash(args.work)
     print("| corpus | measure | " + " | ".join(names[c] for c in checkouts) + " | ratio | PSS tree (MiB) | load avg |")
     print("| --- | --- | " + " | ".join("---:" for _ in checkouts) + " | ---: | ---: | ---: |")

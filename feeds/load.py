@@ -45,6 +45,7 @@ from feeds.parsecache import (
     ParseCache,
     default_cache_dir,
     discard_cache,
+    is_damage,
     result_record,
     unpack_located,
 )
@@ -256,7 +257,7 @@ def _load_results(settings: Settings, use_cache: bool, workers: int | None, scan
         if cache is not None:
             try:
                 records, entries = _cached_records(cache, scanned, misses)
-            except (Damaged, sqlite3.Error) as exc:
+            except (Damaged, sqlite3.Error, TypeError, ValueError) as exc:  # an entry of another shape
                 warning, cache = _cache_trouble(cache, exc)
                 misses, records = list(range(len(names))), [None] * len(names)
         else:
@@ -283,7 +284,7 @@ def _cache_trouble(cache: ParseCache | None, exc: Exception) -> tuple[str | None
     """The warning for a cache that failed while read, and the cache to write to (rebuilt when damaged)."""
     if cache is None:
         return None, None
-    if isinstance(exc, Damaged):
+    if not isinstance(exc, sqlite3.Error) or is_damage(exc):
         try:
             cache.rebuild()
         except (OSError, sqlite3.Error) as again:

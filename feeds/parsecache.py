@@ -268,8 +268,8 @@ class ParseCache:
 
     def details(self, digest: bytes) -> bytes | None:
         """The packed details stored under ``digest``, or None (gone, or the database unreadable)."""
-        connection, lock = self._connection()
         try:
+            connection, lock = self._connection()
             with lock:
                 row = connection.execute("SELECT packed FROM details WHERE digest = ?", (digest,)).fetchone()
         except sqlite3.Error:

@@ -50,7 +50,7 @@ OUTLETS = (
 )  # fmt: skip
 MAX_LINES = 450
 # Issue 14 item 6: their owners split these this round; each leaves this set when it is ≤ MAX_LINES.
-SPLIT_IN_PROGRESS = {"load", "web"}
+SPLIT_IN_PROGRESS = {"web"}
 # Module-level containers that start empty, each with the reason it is not a cache of the process:
 STARTS_EMPTY_ALLOWED = {
     # set once, in a forked render worker only, by its pool's initializer: that process is its owner and

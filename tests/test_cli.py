@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -243,8 +244,11 @@ def test_a_damaged_parse_cache_never_changes_the_export(tmp_path: Path) -> None:
     out, cache = tmp_path / "out", tmp_path / "cache"
     export = ("export", "--articles", str(articles), "--base-url", "https://feeds.example.org/", str(out))
     assert run(*export, cache=cache).returncode == 0
-    for details in cache.rglob("*.details"):  # damage every article's cached details
-        details.write_bytes(bytes(b ^ 0x5A for b in details.read_bytes()))
+    databases = list(cache.rglob("parse-*.sqlite3"))
+    assert databases
+    for database in databases:  # damage every article's cached details
+        with sqlite3.connect(database) as connection:
+            connection.execute("UPDATE details SET packed = zeroblob(length(packed))")
     (articles / "zz-new.md").write_text("---\ntitle: New\noriginalUrl: https://n.example/a\n"
                                         "publishedDateTime: 2001-01-01T00:00:00Z\n---\n", encoding="utf-8")
     done = run(*export, cache=cache)

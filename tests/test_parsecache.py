@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import gc
+import marshal
 import os
 import shutil
 import sqlite3
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import zlib
 from pathlib import Path
 
 import pytest
@@ -129,6 +131,30 @@ def test_an_entry_that_fails_its_crc_is_never_used(settings: Settings) -> None:
     assert stats.cache_warning and "damaged" in stats.cache_warning
     assert folder == read_folder(settings.articles_dir, settings)
     _, again = load_folder(settings)  # rebuilt
+    assert again.cache_warning is None and again.parsed == 0
+
+
+@pytest.mark.parametrize(
+    "reshape",
+    [
+        lambda entry: (*entry[:2], "not a head record", *entry[3:]),
+        lambda entry: (*entry[:2], entry[2], "not a digest", entry[4]),
+        lambda entry: entry[:3],
+    ],
+    ids=["head", "digest", "short"],
+)
+def test_entries_of_the_wrong_shape_are_never_trusted(settings: Settings, reshape) -> None:
+    """An entry with a good CRC but not what this code writes (a foreign writer): rebuilt, never used."""
+    path = _closed_cache(settings)
+    with sqlite3.connect(path) as connection:
+        for (blob,) in connection.execute("SELECT entry FROM entries WHERE digest IS NOT NULL").fetchall():
+            changed = marshal.dumps(reshape(marshal.loads(blob)))
+            update = "UPDATE entries SET entry = ?, crc = ? WHERE entry = ?"
+            connection.execute(update, (changed, zlib.crc32(changed), blob))
+    folder, stats = load_folder(settings)
+    assert stats.cache_warning and "damaged" in stats.cache_warning
+    assert folder == read_folder(settings.articles_dir, settings)
+    _, again = load_folder(settings)
     assert again.cache_warning is None and again.parsed == 0
 
 
