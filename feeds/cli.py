@@ -88,7 +88,20 @@ def build_parser() -> argparse.ArgumentParser:
     publish.add_argument("--workers", type=int, metavar="N", help="concurrent uploads (default 16)")
     publish.add_argument("out_dir", type=Path, metavar="OUT_DIR")
     publish.add_argument("target", nargs="?", metavar="s3://BUCKET[/PREFIX]", help="default: publish.target")
+    stats = commands.add_parser("stats", help="how many people read each feed (live app's records, access logs)")
+    stats.add_argument("--config", type=Path, metavar="FILE", help="config file (default: config/feeds.yaml)")
+    stats.add_argument("--days", type=_days, default=30, metavar="N", help="trend over the last N days (default 30)")
+    stats.add_argument("--json", action="store_true", help="print the report as JSON")
+    stats.add_argument("--html", type=Path, metavar="FILE", help="also write the report as one HTML file")
+    stats.add_argument("--log", type=Path, nargs="+", action="extend", default=[], metavar="FILE",
+                       help="first read access logs (nginx/Apache combined, CloudFront; .gz too)")  # fmt: skip
     return parser
+
+
+def _days(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 3650:
+        raise argparse.ArgumentTypeError(f"must be a whole number of days from 1 to 3650, not {text!r}")
+    return int(text)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -261,11 +274,34 @@ def _export(args: argparse.Namespace, settings: Settings) -> ExitStatus:
     return ExitStatus.OK
 
 
+def _stats(args: argparse.Namespace, settings: Settings) -> ExitStatus:
+    """Read the access logs given, roll up old detail, print the report (and write its HTML page)."""
+    from feeds import stats_html, stats_logs, stats_report  # the statistics stack, only for this command
+    from feeds.site import enabled_formats
+    from feeds.stats_store import StatsStore, stats_db_path
+
+    store = StatsStore(stats_db_path(settings))
+    try:
+        extensions = frozenset(fmt.extension for fmt in enabled_formats(settings))
+        for log in args.log:
+            print(stats_logs.import_log(store, log, extensions).line(), file=sys.stderr)
+        stats_report.tidy(store, settings.stats_detail_days)
+        report = stats_report.build_report(store, args.days)
+    finally:
+        store.close()
+    print(stats_report.format_json(report) if args.json else stats_report.format_text(report), end="")
+    if args.html is not None:
+        stats_html.write_html(report, args.html)
+    return ExitStatus.OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "publish":
             return _publish(args)
+        if args.command == "stats":
+            return _stats(args, load_settings(args.config))
         settings = _settings(args)
         if args.command == "check":
             return _check(args, settings)

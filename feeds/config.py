@@ -9,6 +9,7 @@ ever meets a half-valid setting.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 from dataclasses import dataclass, field
@@ -80,6 +81,13 @@ class Settings:
     # RFC 5005 archive pages of older items, this many per page (0: no archive pages)
     archive_page_size: int = 100
     publish: PublishSettings = PublishSettings()
+    # subscriber statistics (feeds.stats_store): record the live app's feed fetches (False: don't),
+    # into this file (None: stats.sqlite3 in the cache folder), keeping detail this many days
+    stats: bool = True
+    stats_db: Path | None = None
+    stats_detail_days: int = 30
+    # proxies whose X-Forwarded-For names the client (addresses or networks); nobody else is believed
+    trusted_proxies: tuple[str, ...] = ()
     config_file: str | None = None  # where these settings came from, for messages
 
     @property
@@ -187,6 +195,17 @@ def _aliases(value: Any, path: str, key: str) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(pairs))
 
 
+def _networks(value: Any, path: str, key: str) -> tuple[str, ...]:
+    """Addresses or networks (``10.0.0.0/8``, ``::1``), normalised; a bad one is named."""
+    networks = []
+    for text in _str_list(value, path, key):
+        try:
+            networks.append(str(ipaddress.ip_network(text, strict=False)))
+        except ValueError:
+            raise _fail(path, key, f"{text!r} is not an IP address or network") from None
+    return tuple(networks)
+
+
 def _path(value: Any, path: str, key: str, relative_to: Path) -> Path:
     text = _str(value, path, key, max_len=4096)
     candidate = Path(os.path.expanduser(text))
@@ -250,6 +269,10 @@ _CHECKS: dict[str, Any] = {
     "max_feed_bytes": lambda v, p, k, _: _byte_budget(v, p, k),
     "archive_page_size": lambda v, p, k, _: _int(v, p, k, 0, 10_000),
     "publish": lambda v, p, k, _: _publish(v, p, k),
+    "stats": lambda v, p, k, _: _bool(v, p, k),
+    "stats_db": lambda v, p, k, root: None if v is None else _path(v, p, k, root),
+    "stats_detail_days": lambda v, p, k, _: _int(v, p, k, 1, 3_650),
+    "trusted_proxies": lambda v, p, k, _: _networks(v, p, k),
 }
 
 

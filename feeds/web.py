@@ -40,6 +40,8 @@ from feeds.render import (
     render_feed,
 )  # fmt: skip
 from feeds.site import INDEX_PATH, OPML_PATH, enabled_formats, gzip_rendered, render_path, split_feed_path
+from feeds.stats_recorder import recorder_for
+from feeds.stats_store import is_feed_path
 
 MAX_PATH_CHARS = 512
 FILTER_CACHE_SIZE = 256
@@ -405,6 +407,16 @@ def create_app(settings: Settings, *, live: Live | None = None) -> Flask:
     not_found = _not_found_page(settings)
     formats = {fmt.extension: fmt for fmt in enabled_formats(settings)}
     cache_control = ("Cache-Control", f"public, max-age={settings.cache_max_age}")
+    recorder = recorder_for(settings)  # None when `stats: false`
+    if recorder is not None:
+        feed_extensions = frozenset(formats)
+
+        @app.after_request
+        def count_fetch(response: Response) -> Response:
+            # a feed that was served (or redirected): queued for the statistics, written off the request path
+            if response.status_code < 400 and is_feed_path(request.path, feed_extensions):
+                recorder.record(request.path, response.status_code, response.content_length or 0, request.environ)
+            return response
 
     def snapshot() -> Snapshot:
         current.ensure_polling()

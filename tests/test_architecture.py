@@ -17,12 +17,15 @@ from .conftest import PROJECT
 # (or, where listed, its own helpers of the same stage).
 STAGES = [
     {"model", "formats"},
-    {"text", "safe_yaml", "dates"},
+    {"text", "safe_yaml", "dates", "agents"},
     {"config"},
     {"article_fields"},
     {"reader"},
     {"parsecache"},
     {"load", "folder_scan", "watch"},
+    {"stats_store"},
+    {"stats_recorder", "stats_logs", "stats_report"},
+    {"stats_html"},
     {"catalog"},
     {"filters"},
     {"writer"},
@@ -47,6 +50,7 @@ OUTLETS = (
     "web", "export", "exporter", "generation", "records", "outdir", "bulk", "cdn", "live", "serve", "cli", "websub",
     "site", "render", "writer", "jsonfeed", "page_layout", "feed_page", "index_page",
     "publish_plan", "s3_store", "purge", "publish",  # issue 17
+    "agents", "stats_store", "stats_recorder", "stats_logs", "stats_report", "stats_html",
 )  # fmt: skip
 MAX_LINES = 450
 # Issue 14 item 6: their owners split these this round; each leaves this set when it is ≤ MAX_LINES.
