@@ -42,7 +42,7 @@ _QUOTED = r'"((?:[^"\\]|\\.)*)"'
 # nginx `log_format combined` / Apache "%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-agent}i\""
 _COMBINED = re.compile(
     rf"(?P<address>\S+) \S+ \S+ \[(?P<time>[^\]]{{1,40}})\] {_QUOTED} (?P<status>\d{{3}}) (?P<size>\d{{1,15}}|-)"
-    rf"(?: {_QUOTED} {_QUOTED})?"
+    rf"(?: {_QUOTED} {_QUOTED}(?: .*)?)?"  # more fields after the User-Agent (nginx's `main` format) are ignored
 )
 _TIME = re.compile(r"(\d{2})/([A-Z][a-z]{2})/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})")
 _MONTHS = {name: number for number, name in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
@@ -89,8 +89,10 @@ class LineParser:
         if text.startswith("#"):
             if text.startswith("#Fields:"):
                 names = text[len("#Fields:") :].split()
-                self.fields = {name: column for column, name in enumerate(names)}
-                return None if all(name in self.fields for name in _CLOUDFRONT_NEEDS) else False
+                fields = {name: column for column, name in enumerate(names)}
+                complete = all(name in fields for name in _CLOUDFRONT_NEEDS)
+                self.fields = fields if complete else None  # without the fields we need: not CloudFront's
+                return None if complete else False
             return None  # other W3C directives (#Version)
         if self.fields is not None:
             return self._cloudfront(text.split("\t"))
@@ -106,7 +108,7 @@ class LineParser:
         return Fetch(when, path, int(status), 0 if size == "-" else int(size), address, agent)
 
     def _combined(self, text: str) -> Fetch | None | bool:
-        match = _COMBINED.match(text)
+        match = _COMBINED.fullmatch(text)
         if match is None:
             return False
         when = _parse_time(match["time"])

@@ -93,6 +93,7 @@ class StatsRecorder:
         self._writer: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self.failures = 0  # failed writes so far (each retried)
+        self._retry_wait = threading.Event()  # the pause before a retry; close() ends it
 
     def record(self, path: str, status: int, size: int, environ: dict[str, Any]) -> None:
         """Queue one fetch (the request path's whole cost: a tuple and a put)."""
@@ -120,10 +121,11 @@ class StatsRecorder:
         if writer is None or self._pid != os.getpid() or not writer.is_alive():
             return
         self._queue.put(_STOP)
+        self._retry_wait.set()  # a writer waiting to retry tries once more now, then stops
         writer.join()
 
     def _write_forever(self) -> None:
-        store = StatsStore(self.db_path)
+        store: StatsStore | None = None
         pending: list[Fetch] = []
         day = None
         try:
@@ -131,24 +133,27 @@ class StatsRecorder:
                 stop = self._take(pending)
                 today = utc_day(self.clock())
                 try:
+                    if store is None:
+                        store = StatsStore(self.db_path)
                     if today != day:  # once a day per process: forget old keys, roll up old detail
                         store.forget_keys(today)
                         store.roll_up(today, self.detail_days)
                         day = today
                     store.add(pending)
                     pending.clear()
-                except sqlite3.Error as exc:  # kept and retried: a busy or full disk must not lose fetches
+                except (sqlite3.Error, OSError) as exc:  # kept and retried: a busy or full disk must not lose fetches
                     self.failures += 1
                     print(f"feeds: warning: statistics not written to {self.db_path} ({exc}); retrying",
                           file=sys.stderr, flush=True)  # fmt: skip
                     if stop:
                         return
-                    threading.Event().wait(RETRY_SECONDS)
+                    self._retry_wait.wait(RETRY_SECONDS)
                     continue
                 if stop:
                     return
         finally:
-            store.close()
+            if store is not None:
+                store.close()
 
     def _take(self, pending: list[Fetch]) -> bool:
         """Wait for a fetch (unless ``pending`` holds a retry), then take what is queued, up to BATCH_LIMIT,

@@ -408,6 +408,7 @@ def create_app(settings: Settings, *, live: Live | None = None) -> Flask:
     formats = {fmt.extension: fmt for fmt in enabled_formats(settings)}
     cache_control = ("Cache-Control", f"public, max-age={settings.cache_max_age}")
     recorder = recorder_for(settings)  # None when `stats: false`
+    app.extensions["feeds_stats"] = recorder
     if recorder is not None:
         feed_extensions = frozenset(formats)
 

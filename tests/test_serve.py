@@ -301,7 +301,8 @@ def test_wsgi_module_builds_the_app_from_feeds_config_and_starts_no_thread(tmp_p
     at_import, status, names = result.stdout.splitlines()
     assert at_import == f"1 {len(ARTICLES)}"  # articles read, no thread yet
     assert status == "200"
-    assert names == "['MainThread', 'feeds-reload']"  # the first request started the poller
+    # the first request started the poller, and its feed fetch the statistics writer
+    assert names == "['MainThread', 'feeds-reload', 'feeds-stats-writer']"
 
 
 def test_idle_and_trickling_connections_hold_up_no_reader(server):

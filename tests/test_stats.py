@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import signal
+import socket
+import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import PROJECT, SAMPLES
+from .conftest import PROJECT, SAMPLES, require_tool
 from .test_serve import free_port
 
 TIMEOUT = 15
@@ -131,3 +135,123 @@ def test_the_live_app_counts_167_subscribers(tmp_path: Path) -> None:
     assert feed["subscribers"] == 167
     assert feed["by_reader"] == EXPECTED
     assert feed["fetches"] == len(VISITS) and feed["not_modified"] == 2
+
+
+def test_the_database_holds_no_client_address(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    with serving(config) as port:
+        visit(port)
+    files = [path for path in tmp_path.glob("stats.sqlite3*") if path.is_file()]
+    assert files
+    for path in files:
+        data = path.read_bytes()
+        for source in {source for source, _, _ in VISITS}:
+            assert source.encode() not in data and socket.inet_aton(source) not in data, (path, source)
+        assert b"Mozilla" not in data and b"newsboat/" not in data  # User-Agent strings are not kept either
+    with sqlite3.connect(tmp_path / "stats.sqlite3") as db:
+        (readers,) = db.execute("SELECT COUNT(DISTINCT reader) FROM fetches WHERE reader IS NOT NULL").fetchone()
+    assert readers == 3
+
+
+def test_several_workers_never_lose_or_double_count_a_fetch(tmp_path: Path) -> None:
+    """4 workers, 8 client threads, 400 fetches by 40 readers behind a trusted proxy (X-Forwarded-For);
+    each reader's fetches land on several workers, and the shared day key makes them one reader."""
+    config = write_config(tmp_path, trusted_proxies=["127.0.0.1"])
+    newsboat = "newsboat/2.21.0 (Linux x86_64)"
+    errors: list[BaseException] = []
+
+    def client(offset: int) -> None:
+        try:
+            for number in range(50):
+                reader = f"198.51.100.{(offset * 50 + number) % 40 + 1}"
+                headers = {"User-Agent": newsboat, "X-Forwarded-For": f"203.0.113.9, {reader}"}
+                assert get(port, FEED, "127.0.0.1", headers)[0] == 200
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+
+    with serving(config, workers=4) as port:
+        threads = [threading.Thread(target=client, args=(offset,)) for offset in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert not errors, errors
+    feed = feed_report(report(config))
+    assert feed["fetches"] == 400
+    # 203.0.113.9 is left of the first untrusted hop: the client's own claim, never believed
+    assert feed["by_reader"] == {"Newsboat": 40}
+
+
+def test_x_forwarded_for_from_an_untrusted_address_is_ignored(tmp_path: Path) -> None:
+    config = write_config(tmp_path)  # no trusted proxies
+    with serving(config) as port:
+        for number in range(5):
+            headers = {"User-Agent": "newsboat/2.21.0 (Linux x86_64)", "X-Forwarded-For": f"198.51.100.{number}"}
+            assert get(port, FEED, "127.0.0.2", headers)[0] == 200
+    assert feed_report(report(config))["by_reader"] == {"Newsboat": 1}
+
+
+NGINX_CONF = """\
+{user}daemon off;
+worker_processes 1;
+pid {run}/nginx.pid;
+error_log {run}/error.log warn;
+events {{ worker_connections 64; }}
+http {{
+    types {{ application/rss+xml rss; }}
+    access_log {run}/access.log combined;
+    client_body_temp_path {run}/client_body;
+    proxy_temp_path {run}/proxy;
+    fastcgi_temp_path {run}/fastcgi;
+    uwsgi_temp_path {run}/uwsgi;
+    scgi_temp_path {run}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        root {root};
+    }}
+}}
+"""
+
+
+@contextmanager
+def nginx(run: Path, root: Path) -> Iterator[int]:
+    """A real nginx serving ``root`` and writing a combined-format access log to ``run/access.log``."""
+    binary = require_tool("nginx")
+    run.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    config = run / "nginx.conf"
+    user = "user root;\n" if os.geteuid() == 0 else ""  # workers must read the tmp dir
+    config.write_text(NGINX_CONF.format(user=user, run=run, port=port, root=root), encoding="utf-8")
+    process = subprocess.Popen([binary, "-p", str(run), "-c", str(config), "-e", str(run / "error.log")],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline, (run / "error.log").read_text()
+                time.sleep(0.05)
+        yield port
+    finally:
+        process.send_signal(signal.SIGTERM)  # nginx writes its log as it goes; SIGTERM is a fast shutdown
+        process.wait(TIMEOUT)
+
+
+def test_the_same_visits_in_an_nginx_log_count_167_once(tmp_path: Path) -> None:
+    config = write_config(tmp_path, stats=False)
+    out = tmp_path / "site"
+    exported = feeds("export", "--config", str(config), str(out))
+    assert exported.returncode == 0, exported.stderr
+    with nginx(tmp_path / "nginx", out.resolve()) as port:
+        visit(port)
+    log = tmp_path / "nginx" / "access.log"
+    first = feeds("stats", "--config", str(config), "--json", "--log", str(log))
+    assert first.returncode == 0, first.stderr
+    assert f"{len(VISITS)} lines read, {len(VISITS)} feed fetches recorded" in first.stderr
+    feed = feed_report(json.loads(first.stdout))
+    assert (feed["subscribers"], feed["by_reader"], feed["not_modified"]) == (167, EXPECTED, 2)
+    again = feeds("stats", "--config", str(config), "--json", "--log", str(log))
+    assert "0 lines read, 0 feed fetches recorded; the first" in again.stderr
+    assert feed_report(json.loads(again.stdout)) == feed
