@@ -20,6 +20,7 @@ Scenarios:
 
     python bench/bench_http.py                         # 3 rounds of 5 s, 32 connections
     python bench/bench_http.py --rounds 5 --duration 10 --connections 64 --articles 100000
+    python bench/bench_http.py --stats                 # only: /all.rss with subscriber statistics on and off
 """
 
 from __future__ import annotations
@@ -212,6 +213,7 @@ def main() -> int:
     parser.add_argument("--articles", type=int, default=500, help="synthetic corpus size")
     parser.add_argument("--corpus", type=Path, help="an existing corpus folder to use instead of generating one")
     parser.add_argument("--scenario-seconds", type=float, default=15, help="length of each slow/flood scenario")
+    parser.add_argument("--stats", action="store_true", help="only compare statistics on and off (issue 19)")
     parser.add_argument("--bare-server", nargs=4, metavar=("PORT", "BODY", "ETAG", "TYPE"), help=argparse.SUPPRESS)
     parser.add_argument("--feeds-server", nargs=3, metavar=("PORT", "CONFIG", "SETUP"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -226,6 +228,8 @@ def main() -> int:
     if args.corpus is None and not GEN_CORPUS.exists():
         raise SystemExit(f"{GEN_CORPUS} is absent: ../shared must be beside the project")
 
+    if args.stats:
+        return stats_on_and_off(args)
     sys.path.insert(0, str(PROJECT))
     from feeds.serve import SERVER_SETUPS
 
@@ -308,6 +312,91 @@ def main() -> int:
                 server.wait(10)
             except subprocess.TimeoutExpired:
                 server.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+# What a reader sends: the statistics' costliest fetch (a keyed hash besides the queue and the row)
+READER_AGENT = "User-Agent: newsboat/2.21.0 (Linux x86_64)"
+
+
+def wrk_requests(url: str, duration: int, connections: int, headers: list[str]) -> tuple[float, int]:
+    """(requests/s, requests completed) of one wrk run."""
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", *sum((["-H", h] for h in headers), [])]
+    output = subprocess.run([*command, url], check=True, capture_output=True, text=True).stdout
+    rate, total = re.search(r"Requests/sec:\s+([0-9.]+)", output), re.search(r"(\d+) requests in", output)
+    if rate is None or total is None or "Non-2xx or 3xx responses" in output:
+        raise SystemExit(f"cannot read wrk's output, or errors during the run:\n{output}")
+    return float(rate.group(1)), int(total.group(1))
+
+
+def stats_on_and_off(args: argparse.Namespace) -> int:
+    """``feeds serve`` with subscriber statistics on and off, side by side in alternating rounds (issue 19).
+
+    Afterwards the "on" server is stopped (its workers write what they still queue) and its database
+    must hold at least every fetch wrk completed (a server may answer a few that wrk gave up on).
+    """
+    import sqlite3
+
+    work = Path(tempfile.mkdtemp(prefix="feeds-bench-stats-"))
+    servers: dict[str, subprocess.Popen] = {}
+    try:
+        corpus = args.corpus.resolve() if args.corpus else work / "articles"
+        if args.corpus is None:
+            subprocess.run([sys.executable, str(GEN_CORPUS), str(corpus), "--count", str(args.articles)],
+                           check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+        env = {**os.environ, "PYTHONPATH": str(PROJECT)}
+        urls: dict[str, str] = {}
+        for name, enabled in (("on", "true"), ("off", "false")):
+            config = work / f"{name}.yaml"
+            config.write_text(f'base_url: "{BASE_URL}"\narticles_dir: "{corpus}"\nitems_per_feed: 50\n'
+                              f"stats: {enabled}\nstats_db: stats-{name}.sqlite3\n")  # fmt: skip
+            port = free_port()
+            servers[name] = subprocess.Popen(
+                [sys.executable, "-m", "feeds.cli", "serve", "--config", str(config), "--port", str(port),
+                 "--workers", str(args.workers)], cwd=PROJECT, env=env, stdout=subprocess.DEVNULL,
+            )  # fmt: skip
+            urls[name] = f"http://127.0.0.1:{port}"
+            wait_until_up(urls[name] + "/healthz", servers[name])
+        _, body, headers = fetch(urls["on"] + FEED_PATH)
+        cases = {"200 full response": [READER_AGENT],
+                 "304 If-None-Match": [READER_AGENT, f"If-None-Match: {headers['ETag']}"]}  # fmt: skip
+        results: dict[tuple[str, str], list[float]] = {}
+        completed = 1  # the fetch above
+        load_before = os.getloadavg()
+        for _ in range(args.rounds):
+            for case, extra in cases.items():
+                for name in ("on", "off"):
+                    rate, total = wrk_requests(urls[name] + FEED_PATH, args.duration, args.connections, extra)
+                    results.setdefault((case, name), []).append(rate)
+                    completed += total if name == "on" else 0
+        load_after = os.getloadavg()
+        servers["on"].terminate()
+        servers["on"].wait(60)
+        with sqlite3.connect(work / "stats-on.sqlite3") as db:
+            (recorded,) = db.execute("SELECT SUM(fetches) FROM fetches").fetchone()
+        print(f"python bench/bench_http.py {' '.join(sys.argv[1:])}")
+        print(f"GET {FEED_PATH}: {len(body)} bytes, User-Agent newsboat; feeds serve, {args.workers} workers each; "
+              f"wrk -t2 -c{args.connections} -d{args.duration}s, median of {args.rounds} alternating rounds; "
+              f"{os.cpu_count()} cores shared with wrk; load average before "
+              f"{' '.join(f'{v:.2f}' for v in load_before)}, after {' '.join(f'{v:.2f}' for v in load_after)}")
+        print()
+        print("| case | stats on req/s | stats off req/s | on/off | rounds (on/off) |")
+        print("|---|---:|---:|---:|---|")
+        for case in cases:
+            on, off = results[(case, "on")], results[(case, "off")]
+            rounds = ", ".join(f"{a:.0f}/{b:.0f}" for a, b in zip(on, off, strict=True))
+            ratio = statistics.median(on) / statistics.median(off)
+            print(f"| {case} | {statistics.median(on):.0f} | {statistics.median(off):.0f} | {ratio:.2f} | {rounds} |")
+        print(f"\nfetches recorded: {recorded} (wrk completed {completed})")
+        return 0 if recorded >= completed else 1
+    finally:
+        for server in servers.values():
+            if server.poll() is None:
+                server.terminate()
+                try:
+                    server.wait(10)
+                except subprocess.TimeoutExpired:
+                    server.kill()
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import secrets
 import sqlite3
 from collections import Counter
@@ -125,6 +126,14 @@ def is_feed_path(path: str, extensions: frozenset[str]) -> bool:
     return path.rpartition(".")[2] in extensions
 
 
+def _canonical(address: str) -> str:
+    """One spelling per address (``2001:DB8::1`` and ``2001:db8:0::1`` are one reader); other text as it is."""
+    try:
+        return ipaddress.ip_address(address).compressed
+    except ValueError:
+        return address
+
+
 def utc_day(moment: datetime) -> str:
     return moment.astimezone(UTC).date().isoformat()
 
@@ -209,7 +218,7 @@ class StatsStore:
             day = utc_day(fetch.when)
             reader = None
             if agent.kind is AgentKind.READER:
-                identity = f"{fetch.address}\n{fetch.user_agent}".encode("utf-8", "surrogateescape")
+                identity = f"{_canonical(fetch.address)}\n{fetch.user_agent}".encode("utf-8", "surrogateescape")
                 reader = hmac.digest(self.day_key(day), identity, hashlib.sha256)[:READER_HASH_BYTES]
             key = (day, fetch.path, fetch.status, agent.name, agent.kind.value, agent.subscribers, agent.feed_id,
                    reader)  # fmt: skip

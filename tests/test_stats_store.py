@@ -30,9 +30,9 @@ def by_reader(store: StatsStore, day: str = "2026-03-14", path: str = "/all.rss"
 
 def test_two_writers_share_the_day_key_so_a_reader_counts_once(tmp_path: Path) -> None:
     one, two = StatsStore(tmp_path / "s.db"), StatsStore(tmp_path / "s.db")  # two gunicorn workers
-    one.add([fetch()])
-    two.add([fetch(), fetch("192.0.2.2")])
-    assert by_reader(one) == {"Newsboat": 2}
+    one.add([fetch(), fetch("2001:DB8:0::1")])
+    two.add([fetch(), fetch("192.0.2.2"), fetch("2001:db8::1")])
+    assert by_reader(one) == {"Newsboat": 3}
     assert one.day_key("2026-03-14") == two.day_key("2026-03-14")
     one.close(), two.close()
 
