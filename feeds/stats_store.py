@@ -38,7 +38,7 @@ from pathlib import Path
 
 from feeds.agents import AgentKind, classify_agent
 from feeds.config import Settings
-from feeds.load import default_cache_dir
+from feeds.parsecache import default_cache_dir
 
 BUSY_TIMEOUT_MS = 30_000  # several workers and a `feeds stats --log` may write at once; each waits its turn
 READER_HASH_BYTES = 16
