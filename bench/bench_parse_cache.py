@@ -78,11 +78,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/feeds-bench-parse-cache"))
     parser.add_argument("--archives", choices=("on", "off"), default="on")
     args = parser.parse_args(argv)
+    args.work = args.work.resolve()
+    args.corpora = [corpus.resolve() for corpus in args.corpora]
     args.work.mkdir(parents=True, exist_ok=True)
+    # `python -m` puts the working folder first on sys.path: run where no feeds package is, so
+    # each revision imports its own (PYTHONPATH), whatever its venv's editable install points at
+    os.chdir(args.work)
     checkouts = [args.base.resolve(), PROJECT]
     names = {checkout: _revision(checkout) for checkout in checkouts}
     print(f"# {' '.join([Path(sys.argv[0]).name, *sys.argv[1:]])}")
     print(f"# revisions: {', '.join(names[c] + ' (' + str(c) + ')' for c in checkouts)}; archives {args.archives}")
+    for checkout in checkouts:
+        python = str(checkout / ".venv" / "bin" / "python")
+        where = subprocess.run(
+            [python, "-c", "import feeds; print(feeds.__file__)"], env={**os.environ, "PYTHONPATH": str(checkout)},
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+        if not Path(where).resolve().is_relative_to(checkout.resolve()):
+            raise SystemExit(f"{checkout} imports feeds from {where}")
+        print(f"# {names[checkout]} imports {where}")
     table: dict[tuple[str, Path, str], list[tuple[Run, float]]] = {}
     for corpus in args.corpora:
         _read_through(corpus)
