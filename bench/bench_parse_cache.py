@@ -13,6 +13,9 @@ process's max RSS and the peak summed PSS of its process tree, as
   document rendered, every article's details read from the cache);
 - 1 change: one article file rewritten, the first export again.
 
+``--check-only`` times ``feeds check`` instead (cold cache, warm, after one change): the
+load through the parse cache without rendering, for when a full export is too long to repeat.
+
     git worktree add /tmp/base c5e1eb2 && (cd /tmp/base && python3 -m venv .venv && .venv/bin/pip install -e .)
     python ../shared/tools/gen_corpus.py /tmp/corpus-10k --count 10000
     python bench/bench_parse_cache.py --base /tmp/base /tmp/corpus-10k /tmp/corpus-100k --rounds 3
@@ -42,7 +45,9 @@ def _revision(folder: Path) -> str:
     return done.stdout.strip() + ("+" if dirty.stdout.strip() else "")
 
 
-def _one_round(checkout: Path, corpus: Path, work: Path, archives: bool) -> dict[str, tuple[Run, float]]:
+def _one_round(
+    checkout: Path, corpus: Path, work: Path, archives: bool, check_only: bool
+) -> dict[str, tuple[Run, float]]:
     """Every measure of one revision on one corpus: (run, load average when it started)."""
     tag = f"{checkout.name}-{corpus.name}"
     cache_home, out, fresh = work / f"cache-{tag}", work / f"out-{tag}", work / f"fresh-{tag}"
@@ -58,13 +63,16 @@ def _one_round(checkout: Path, corpus: Path, work: Path, archives: bool) -> dict
         "new OUT": [python, "-m", "feeds.cli", "export", *common, str(fresh)],
         "1 change": [python, "-m", "feeds.cli", "export", *common, str(out)],
     }
+    if check_only:  # no rendering: what reading the folder through the parse cache costs
+        check = [python, "-m", "feeds.cli", "check", *common]
+        commands = {"cold": check, "warm": check, "1 change": check}
     results = {}
     for measure, command in commands.items():
         if measure == "1 change":
             title = touch_one_article(corpus, f"{tag}-{time.time_ns()}")
         load = os.getloadavg()[0]
         results[measure] = (run_measured(command, env), load)
-        if measure == "1 change" and title.encode() not in (out / "all.rss").read_bytes():
+        if measure == "1 change" and not check_only and title.encode() not in (out / "all.rss").read_bytes():
             raise SystemExit(f"{checkout}: after one change, {out / 'all.rss'} lacks the new title")
     _reset(work, fresh)  # the new OUT export is big; the next round starts from nothing anyway
     return results
@@ -77,6 +85,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--work", type=Path, default=Path("/tmp/feeds-bench-parse-cache"))
     parser.add_argument("--archives", choices=("on", "off"), default="on")
+    parser.add_argument("--check-only", action="store_true", help="time `feeds check` (cold, warm, 1 change) only")
     args = parser.parse_args(argv)
     args.work = args.work.resolve()
     args.corpora = [corpus.resolve() for corpus in args.corpora]
@@ -103,7 +112,8 @@ def main(argv: list[str] | None = None) -> None:
         for round_number in range(args.rounds):
             order = checkouts if round_number % 2 == 0 else checkouts[::-1]  # alternate who goes first
             for checkout in order:
-                for measure, result in _one_round(checkout, corpus, args.work, args.archives == "on").items():
+                results = _one_round(checkout, corpus, args.work, args.archives == "on", args.check_only)
+                for measure, result in results.items():
                     table.setdefault((corpus.name, checkout, measure), []).append(result)
                     run, load = result
                     print(
@@ -116,7 +126,7 @@ def main(argv: list[str] | None = None) -> None:
     print("| corpus | measure | " + " | ".join(names[c] for c in checkouts) + " | ratio | PSS tree (MiB) | load avg |")
     print("| --- | --- | " + " | ".join("---:" for _ in checkouts) + " | ---: | ---: | ---: |")
     for corpus in args.corpora:
-        for measure in MEASURES:
+        for measure in ("cold", "warm", "1 change") if args.check_only else MEASURES:
             seconds = [statistics.median(r.seconds for r, _ in table[(corpus.name, c, measure)]) for c in checkouts]
             pss = [statistics.median(r.pss_tree for r, _ in table[(corpus.name, c, measure)]) for c in checkouts]
             loads = [load for c in checkouts for _, load in table[(corpus.name, c, measure)]]

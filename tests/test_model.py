@@ -7,8 +7,25 @@ import dataclasses
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from feeds.model import Article, Image, Problem, Provider, Related, Severity
+from feeds.model import (
+    ARTICLE_FIELDS,
+    DETAIL_FIELDS,
+    HEAD_FIELDS,
+    Article,
+    Image,
+    Problem,
+    Provider,
+    Related,
+    Severity,
+    details_record,
+    head_record,
+    pack_details,
+    record_digest,
+    unpack_details,
+)
 from tests.conftest import PROJECT
 
 
@@ -96,3 +113,42 @@ def test_deferred_details_decode_once_and_can_be_released_and_decoded_again() ->
     assert article.title == "T"
     with pytest.raises(dataclasses.FrozenInstanceError):
         deferred.title = "changed"  # type: ignore[misc]
+
+
+# ----- the one field declaration: every derived form holds every value ------------------------------
+
+_texts = st.text(max_size=20)
+_urls = st.from_regex(r"https://[a-z]{1,8}\.org/[a-z0-9]{0,8}", fullmatch=True)
+# fold=0: a UTC datetime the reader makes never has fold set (equal either way; only repr shows it)
+_moments = st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.just(UTC)).map(
+    lambda moment: moment.replace(fold=0)
+)
+_providers = st.none() | st.builds(Provider, _texts, st.none() | st.from_regex(r"[a-z]{1,8}\.com", fullmatch=True))
+_images = st.builds(Image, _urls, st.none() | st.integers(0, 10_000), st.none() | st.integers(0, 10_000))
+_counts = st.none() | st.integers(-(2**40), 2**40)
+_articles = st.builds(
+    Article, source=_texts, uid=_texts, title=_texts, link=_urls, published_at=_moments, summary=_texts,
+    original_url=st.none() | _urls, web_url=st.none() | _urls, amp_url=st.none() | _urls,
+    cdn_amp_url=st.none() | _urls, category=st.none() | _texts, kind=st.none() | _texts, quality=_counts,
+    heat=_counts, published=st.booleans(), provider=_providers, topics=st.lists(_texts, max_size=3).map(tuple),
+    images=st.lists(_images, max_size=3).map(tuple),
+    related=st.lists(
+        st.builds(Related, _texts, _urls, _texts, st.none() | _moments, _providers, st.none() | _images), max_size=2
+    ).map(tuple),
+    featured_embed_url=st.none() | _urls, body=_texts,
+)  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(_articles)
+def test_an_article_restored_from_its_records_equals_the_article_built_whole(article: Article) -> None:
+    """Article.restore (the parse cache's fast constructor) against the dataclass constructor."""
+    packed = pack_details(details_record(article))
+    head = head_record(article)
+    restored = Article.restore(head, packed, unpack_details, record_digest(head, packed))
+    assert [getattr(restored, name) for name in HEAD_FIELDS] == [getattr(article, name) for name in HEAD_FIELDS]
+    assert restored.values() == article.values() and restored == article and hash(restored) == hash(article)
+    assert restored.digest == article.digest and repr(restored) == repr(article)
+    restored.release_details()
+    assert restored.values() == article.values() and restored.replace(title="x") == article.replace(title="x")
+    assert set(HEAD_FIELDS) | set(DETAIL_FIELDS) == set(ARTICLE_FIELDS) and not set(HEAD_FIELDS) & set(DETAIL_FIELDS)
