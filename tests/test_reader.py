@@ -621,6 +621,15 @@ def test_real_corpus_field_values(real_folder) -> None:
     assert msn.lead_image.url.startswith("https://img-s-msn-com.akamaized.net/tenant/amp/entityid/AA18pEAG.img?")
 
 
+def test_real_corpus_ampersand_entities_in_urls_are_read_as_ampersands(real_folder) -> None:
+    """WordPress writes "&" in URLs as "&#038;" (issue 15): read as "&", never as a fragment."""
+    bgr = _real(real_folder, "SmartableAI-diablo4/2020-11-05-blizzard-says-its-diablo-4-announcement-wasnt-delayed.md")
+    assert bgr.lead_image.url == "https://bgr.com/wp-content/uploads/2018/11/diablo-immortal.jpg?quality=70&strip=all"
+    urls = [image.url for article in real_folder.articles for image in article.images]
+    urls += [related.image.url for article in real_folder.articles for related in article.related if related.image]
+    assert not [url for url in urls if "#038" in url or "&amp;" in url or "&#38;" in url]
+
+
 def test_real_three_way_duplicate_names_the_kept_copy(real_folder) -> None:
     kept = "everyday-cc-powerapps/2021-06-10-microsoft-power-platform-stories.md"
     dropped = [p.path for p in real_folder.problems if p.message.startswith(f"duplicate of {kept} ")]

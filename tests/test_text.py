@@ -228,6 +228,14 @@ urlish = st.builds(
             "#frag",
             "?q#frag",
             "?q=[1]",
+            "?a=1&amp;b=2",
+            "?a=1&#038;b=2",
+            "?a=1&#38;b",
+            "?a&amp;#038;b",
+            "?a&amp;amp;b",
+            "?a&#x26;b&AMP;c",
+            "?a&amp",
+            "?a&#0380;b",
         ),
         _mostly(st.just(""), " ", "\n", "\x0b", "\x85", "\xa0", "\ufffe", "#"),
     ),
@@ -271,8 +279,19 @@ def test_clean_url_returns_an_already_clean_url_itself(raw: str) -> None:
         ("https://e.com/" + "a" * (MAX_URL_CHARS - len("https://e.com/") + 1), None),
         ("https://e.com/a|b", "https://e.com/a%7Cb"),
         ("https://%65.com/", None),
+        # issue 15: "&" written as an HTML entity, as WordPress writes it (lines of the real corpus)
+        ("https://bgr.com/wp-content/uploads/2018/11/diablo-immortal.jpg?quality=70&#038;strip=all",
+         "https://bgr.com/wp-content/uploads/2018/11/diablo-immortal.jpg?quality=70&strip=all"),
+        ("https://i2.wp.com/www.thumbsticks.com/wp-content/uploads/2021/02/diablo-iv-art.jpg?fit=1280%2C720&#038;ssl=1",
+         "https://i2.wp.com/www.thumbsticks.com/wp-content/uploads/2021/02/diablo-iv-art.jpg?fit=1280%2C720&ssl=1"),
+        ("https://e.com/a?x=1&#38;y=2", "https://e.com/a?x=1&y=2"),
+        ("https://e.com/a?x=1&#x26;y=2", "https://e.com/a?x=1&y=2"),
+        ("https://e.com/a?x=1&amp;y=2", "https://e.com/a?x=1&y=2"),
+        ("https://e.com/a?x=1&amp;#038;y=2", "https://e.com/a?x=1&y=2"),
+        ("https://e.com/a?x=1&amp;amp;y=2", "https://e.com/a?x=1&y=2"),
+        ("https://e.com/a?x=1&ampy=2", "https://e.com/a?x=1&ampy=2"),  # not an entity: kept
     ],
-)
+)  # fmt: skip
 def test_clean_url_changes_what_the_fast_path_must_not_pass(raw: str, expected: str | None) -> None:
     assert clean_url(raw) == expected == _clean_url_slow(raw)
 
