@@ -45,6 +45,8 @@ _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEX
 # YAML 1.1 §5.1 printable characters; anything else makes libyaml refuse the whole file
 _NOT_YAML = re.compile("[^\t\n\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _C1 = re.compile("[\x80-\x9f]")
+_AROUND_C1 = re.compile("[^\x00-\x7f]{0,3}[\x80-\x9f][^\x00-\x7f]{0,3}")  # a mojibake sequence is 2-4 characters
+MAX_C1_REPAIRS = 1_000
 _CLOSING_LINE = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.MULTILINE)
 
 
@@ -241,6 +243,10 @@ def _count_values(front: str) -> int:
     return count
 
 
+def _repaired(match: re.Match) -> str:
+    return repair_mojibake(match.group())
+
+
 def _printable(front: str, problems: FileProblems) -> str:
     """Drop the characters YAML refuses (controls, U+FFFE), so one stray byte costs no article.
 
@@ -248,7 +254,9 @@ def _printable(front: str, problems: FileProblems) -> str:
     repair runs first, while the sequence is still whole.
     """
     if _C1.search(front):
-        front = repair_mojibake(front)
+        # only around each C1 control, and only so many: ftfy over a whole front matter of
+        # repeated mojibake took seconds (tools/fuzz_reader.py found it)
+        front = _AROUND_C1.sub(_repaired, front, count=MAX_C1_REPAIRS)
     cleaned, count = _NOT_YAML.subn("", front)
     if count:
         problems.warn(f"removed {count} control or non-character code point(s) YAML does not allow")
