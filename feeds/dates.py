@@ -1,6 +1,7 @@
-"""Dates from untrusted article files → timezone-aware UTC, or None. Never the clock.
+"""Dates from untrusted article files → timezone-aware UTC, or None; and the one RFC 3339 form we write.
 
-The reader's helper (like :mod:`feeds.text`): total functions, no IO.
+The reader's helper (like :mod:`feeds.text`): total functions, no IO, never the clock.
+Dates are kept to the millisecond: what the feeds can write so every reader reads it.
 """
 
 from __future__ import annotations
@@ -53,7 +54,41 @@ def parse_date(value: Any) -> datetime | None:
         parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
     except (ValueError, OverflowError, OSError, TypeError, date_parser.ParserError):
         return None
-    return parsed if _EPOCH_RANGE[0] <= parsed < _EPOCH_RANGE[1] else None
+    if not _EPOCH_RANGE[0] <= parsed < _EPOCH_RANGE[1]:
+        return None
+    return parsed.replace(microsecond=parsed.microsecond // 1000 * 1000)  # milliseconds: see format_rfc3339
+
+
+def format_rfc3339(moment: datetime) -> str:
+    """``moment`` in UTC as RFC 3339 (``+00:00``): whole seconds, or three fraction digits when it has a fraction.
+
+    Never six: ROME 1.12 reads ``10:00:00.001000`` as a full second later (it
+    takes the digits as milliseconds); three digits are read right by every
+    reader tried (issue 15). Below a millisecond is dropped (the reader keeps none).
+    """
+    utc = moment.astimezone(UTC)
+    text = f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}"
+    milliseconds = utc.microsecond // 1000
+    return f"{text}.{milliseconds:03d}+00:00" if milliseconds else f"{text}+00:00"
+
+
+class Rfc3339Datetime(datetime):
+    """A datetime whose ``isoformat()`` is :func:`format_rfc3339`, for feedgen.
+
+    feedgen 1.0 writes every Atom date with ``datetime.isoformat()`` (six fraction
+    digits whenever there is a fraction) and has no way to format it otherwise;
+    handing it these is the one workaround, in :mod:`feeds.xmlfeed`.
+    """
+
+    def isoformat(self, sep: str = "T", timespec: str = "auto") -> str:
+        return format_rfc3339(self)
+
+    @classmethod
+    def of(cls, moment: datetime) -> Rfc3339Datetime:
+        if type(moment) is cls:
+            return moment
+        utc = moment.astimezone(UTC)
+        return cls(utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second, utc.microsecond, UTC)
 
 
 def _zone(name: str | None, offset: int | None) -> tzinfo | None:

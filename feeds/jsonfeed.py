@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import functools
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 
 from feeds.catalog import Catalog, Feed
 from feeds.config import Settings
+from feeds.dates import format_rfc3339
 from feeds.formats import Format
 from feeds.model import Article
 from feeds.writer import ArchiveLinks, FeedWriter, Fragments, content_html, image_type, provider_home
@@ -16,7 +17,7 @@ _FRAGMENT_MEMO = 4_096  # items remembered
 
 
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return format_rfc3339(moment).replace("+00:00", "Z")
 
 
 def json_text(value: object) -> str:

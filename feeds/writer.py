@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import ClassVar
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from feeds.catalog import Catalog, Feed
 from feeds.config import Settings
@@ -38,6 +38,16 @@ _IMAGE_TYPES = {
     ".gif": "image/gif",
     ".webp": "image/webp",
     ".avif": "image/avif",
+}
+# Image CDNs that resize on the fly take the format to send from a query parameter,
+# and their URLs often have no extension (issue 15): MSN's ".../AA1b1ddI.img?...&f=jpg",
+# imgix's "fm=", and others' "format=" and "ext=". Their spellings of a type:
+_FORMAT_PARAMETERS = ("f", "fm", "format", "ext")
+_FORMAT_TYPES = {
+    **{extension[1:]: media_type for extension, media_type in _IMAGE_TYPES.items()},
+    "pjpg": "image/jpeg",  # imgix: progressive JPEG
+    "png8": "image/png",
+    "png32": "image/png",
 }
 
 # (article, format, Atom updated) → the item's bytes; see feeds.render.item_fragment
@@ -147,15 +157,22 @@ class FeedWriter:
 
 
 def image_type(image: Image) -> str | None:
-    """MIME type from the URL's extension; None when unknown (no enclosure beats a wrong one)."""
+    """MIME type from what the URL says: a known extension, else a format query parameter
+    (``f=jpg``, ``fm=png``, ``format=webp``, ``ext=gif``); None when unknown (no type beats a wrong one)."""
     return _url_image_type(image.url)
 
 
 @functools.lru_cache(maxsize=65_536)
 def _url_image_type(url: str) -> str | None:
     # memoised: one image is typed once per feed and format that holds it
-    extension = posixpath.splitext(urlsplit(url).path)[1].lower()
-    return _IMAGE_TYPES.get(extension)
+    parts = urlsplit(url)
+    known = _IMAGE_TYPES.get(posixpath.splitext(parts.path)[1].lower())
+    if known is not None or not parts.query:
+        return known
+    for name, value in parse_qsl(parts.query):
+        if name.lower() in _FORMAT_PARAMETERS and value.lower() in _FORMAT_TYPES:
+            return _FORMAT_TYPES[value.lower()]
+    return None
 
 
 def provider_home(article: Article) -> str | None:

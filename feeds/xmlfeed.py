@@ -23,6 +23,7 @@ from lxml import etree
 from feeds import __version__
 from feeds.catalog import Catalog, Feed
 from feeds.config import Settings
+from feeds.dates import Rfc3339Datetime
 from feeds.model import Article
 from feeds.writer import (
     EMPTY_FEED_DATE,
@@ -147,7 +148,7 @@ class XmlWriter(FeedWriter):
             generator.register_extension("archive", ArchiveFeedExtension, NoEntryExtension, atom=True, rss=True)
             generator.archive.links = links
         # feedgen stamps lastBuildDate/updated with the clock unless set.
-        generator.updated(updated)
+        generator.updated(Rfc3339Datetime.of(updated))  # three fraction digits at most (issue 15)
         return generator
 
     def new_entry(self) -> FeedEntry:
@@ -163,8 +164,8 @@ class XmlWriter(FeedWriter):
         entry.title(article.title)
         entry.link(href=article.link, rel="alternate")
         entry.guid(article.uid, permalink=False)
-        entry.published(article.published_at)
-        entry.updated(updated)
+        entry.published(Rfc3339Datetime.of(article.published_at))  # see Rfc3339Datetime
+        entry.updated(Rfc3339Datetime.of(updated))
         if article.summary:
             self.add_summary(entry, article)
         entry.content(content_html(article), type="html")
@@ -175,6 +176,8 @@ class XmlWriter(FeedWriter):
         if article.provider is not None:
             self.add_provider(entry, article, source_url)
         if lead is not None and lead_type is not None:
+            # no enclosure when the URL tells no type, in Atom too, though RFC 4287 §4.2.7.3 makes its type
+            # optional: feedparser then calls it text/html, and a wrong type is worse than none (issue 15)
             self.add_enclosure(entry, lead.url, lead_type)
         for image in article.images:
             extra = {k: str(v) for k, v in (("width", image.width), ("height", image.height)) if v}

@@ -21,7 +21,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from feeds.config import Settings
-from feeds.dates import parse_date
+from feeds.dates import Rfc3339Datetime, format_rfc3339, parse_date
 from feeds.model import Article, Problem, Severity
 from feeds.reader import (
     MAX_FOLDER_DEPTH,
@@ -312,6 +312,8 @@ def _assert_clean(article: Article) -> None:
     [
         ("2024-03-14T10:00:00Z", utc(2024, 3, 14, 10)),
         ("2024-03-14T10:00:00.250-05:30", datetime(2024, 3, 14, 15, 30, 0, 250000, tzinfo=UTC)),
+        ("2024-03-14T10:00:00.123456789Z", datetime(2024, 3, 14, 10, 0, 0, 123000, tzinfo=UTC)),  # to the millisecond
+        (datetime(2024, 3, 14, 10, 0, 0, 999, tzinfo=UTC), utc(2024, 3, 14, 10)),
         ("March 14, 2024", utc(2024, 3, 14)),
         ("Thu, 14 Mar 2024 09:30:00 PDT", utc(2024, 3, 14, 16, 30)),
         (0, utc(1970, 1, 1)),
@@ -327,6 +329,21 @@ def _assert_clean(article: Article) -> None:
 )
 def test_parse_date_is_total_and_never_reads_the_clock(value: object, expected: datetime | None) -> None:
     assert parse_date(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("moment", "text"),
+    [
+        (utc(2024, 3, 14, 10), "2024-03-14T10:00:00+00:00"),
+        (datetime(2024, 3, 14, 10, 0, 0, 1000, tzinfo=UTC), "2024-03-14T10:00:00.001+00:00"),
+        (datetime(2024, 3, 14, 10, 0, 0, 250999, tzinfo=UTC), "2024-03-14T10:00:00.250+00:00"),
+        (datetime(2024, 3, 14, 10, 0, 0, 999, tzinfo=UTC), "2024-03-14T10:00:00+00:00"),
+        (datetime.fromisoformat("2024-03-14T12:00:00.5+02:00"), "2024-03-14T10:00:00.500+00:00"),
+    ],
+)
+def test_format_rfc3339_writes_three_fraction_digits_or_none(moment: datetime, text: str) -> None:
+    assert format_rfc3339(moment) == Rfc3339Datetime.of(moment).isoformat() == text
+    assert Rfc3339Datetime.of(moment) == moment
 
 
 # ----- duplicates ------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ them and review the diff:
 from __future__ import annotations
 
 import dataclasses
+import html
 import html.parser
 import json
 import os
@@ -25,7 +26,7 @@ from feeds.model import Article, Image, Provider, Related
 from feeds.reader import make_uid, read_article, read_folder
 from feeds.render import EMPTY_FEED_DATE, Format, content_html, image_type, over_budget, render_feed
 
-from .conftest import BASE_URL, SAMPLES
+from .conftest import BASE_URL, REAL_CORPUS, SAMPLES, require_shared
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 SEED_FILE = SAMPLES / "000_ebe1555fe9b9f06c.txt"
@@ -173,13 +174,43 @@ def test_json_item_fields() -> None:
         ("https://x.org/a", None),
         ("https://x.org/a.php?img=b.jpg", None),
         ("https://x.org/a.svg", None),
+        # issue 15: no known extension, the format a resizing CDN is asked for (MSN, imgix, others)
+        ("https://img-s-msn-com.akamaized.net/tenant/amp/entityid/AA1b1ddI.img?h=630&w=1200&m=6&f=jpg", "image/jpeg"),
+        ("https://x.imgix.net/photo?w=800&fm=png", "image/png"),
+        ("https://x.imgix.net/photo?fm=pjpg", "image/jpeg"),
+        ("https://i.insider.com/6182a79723745d001824d68a?width=1200&format=jpeg", "image/jpeg"),
+        ("https://x.org/render?id=7&ext=WEBP", "image/webp"),
+        ("https://x.org/a.png?f=jpg", "image/png"),  # a known extension comes first
+        ("https://x.org/render?f=json", None),
+        ("https://x.org/render?fmt=jpg", None),
     ],
-)
-def test_image_mime_type_comes_from_the_extension(url: str, mime: str | None) -> None:
+)  # fmt: skip
+def test_image_mime_type_comes_from_the_extension_else_a_format_parameter(url: str, mime: str | None) -> None:
     assert image_type(Image(url)) == mime
 
 
+def test_real_corpus_msn_and_wordpress_images_are_enclosures_everywhere() -> None:
+    """Issue 15: an MSN image gets an image/jpeg enclosure; a WordPress "&#038;" URL reads "&strip=all" in the
+    enclosure, media:content, media:thumbnail and the content's <img>."""
+    corpus = require_shared(REAL_CORPUS) / "SmartableAI-diablo4"
+    names = ["2023-03-25-best-diablo-4-settings-how-to-stop-diablo-4-killing-gpu.md",
+             "2020-11-05-blizzard-says-its-diablo-4-announcement-wasnt-delayed.md"]  # fmt: skip
+    articles = [read_article(corpus / name, Settings()).article for name in names]
+    bodies = render_all(articles)
+    for fmt in (Format.RSS, Format.ATOM):
+        entries = {entry.link: entry for entry in feedparser.parse(bodies[fmt]).entries}
+        for article in articles:
+            entry, url = entries[article.link], article.lead_image.url
+            assert [(e.href, e.type) for e in entry.enclosures] == [(url, "image/jpeg")]
+            assert [m["url"] for m in entry.media_content] == [url] and entry.media_thumbnail[0]["url"] == url
+            assert f'src="{html.escape(url)}"' in entry.content[0].value
+    assert articles[1].lead_image.url.endswith("diablo-immortal.jpg?quality=70&strip=all")
+    assert articles[0].lead_image.url.startswith("https://img-s-msn-com.akamaized.net/")
+
+
 def test_no_enclosure_when_the_lead_image_type_is_unknown() -> None:
+    """Not in Atom either, though RFC 4287 §4.2.7.3 makes the type optional: feedparser (and the readers
+    built on it) would call an untyped enclosure text/html, and a wrong type is worse than none."""
     article = make_article(images=(Image("https://img.example.com/render?id=7"),))
     bodies = render_all([article])
     for fmt in (Format.RSS, Format.ATOM):
@@ -366,6 +397,24 @@ def test_entries_published_in_the_same_second_get_distinct_updated_never_after_t
     assert all(entry.published_parsed == parsed.entries[0].published_parsed for entry in parsed.entries)
     feed_updated = datetime.fromisoformat(parsed.feed.updated)
     assert all(datetime.fromisoformat(stamp) <= feed_updated for stamp in stamps)
+    # three fraction digits, or none (issue 15: ROME 1.12 reads ".001000" as a second later)
+    assert stamps[:3] == ["2024-05-01T12:00:00+00:00", "2024-05-01T12:00:00.001+00:00", "2024-05-01T12:00:00.002+00:00"]
+    assert parsed.feed.updated == "2024-05-01T12:00:00.299+00:00"
+
+
+@pytest.mark.parametrize(
+    ("published", "atom", "json_date"),
+    [
+        (T0, "2024-05-01T12:00:00+00:00", "2024-05-01T12:00:00Z"),
+        (T0 + timedelta(milliseconds=250), "2024-05-01T12:00:00.250+00:00", "2024-05-01T12:00:00.250Z"),
+        (T0 + timedelta(milliseconds=1), "2024-05-01T12:00:00.001+00:00", "2024-05-01T12:00:00.001Z"),
+    ],
+)
+def test_dates_are_written_with_three_fraction_digits_or_none(published: datetime, atom: str, json_date: str) -> None:
+    bodies = render_all([make_article(published_at=published)])
+    (entry,) = feedparser.parse(bodies[Format.ATOM]).entries
+    assert entry.published == entry.updated == atom
+    assert json.loads(bodies[Format.JSON])["items"][0]["date_published"] == json_date
 
 
 def test_every_format_has_exactly_one_writer_and_only_writers_name_a_format() -> None:
