@@ -19,7 +19,6 @@ A publish (issue 17):
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import os
 import threading
@@ -288,12 +287,3 @@ def _md5(path: Path) -> str:
         return hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
     except OSError:
         return ""
-
-
-def publish_options(
-    settings: PublishSettings, *, websub_hub: str | None, dry_run: bool = False, verify: bool = False, **overrides
-) -> PublishOptions:
-    """The config's section with the command line's options (those not None) applied over it."""
-    changes = {name: value for name, value in overrides.items() if value is not None}
-    return PublishOptions(dataclasses.replace(settings, **changes), dry_run, verify, websub_hub)
-

@@ -26,7 +26,7 @@ from feeds.publish_plan import Entry, PublishUnusable, Target
 # S3's DeleteObjects takes at most 1,000 keys a request.
 DELETE_BATCH = 1_000
 _REFUSED_CREDENTIALS = {
-    "InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "ExpiredToken", "InvalidToken",
+    "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken",
     "AuthorizationHeaderMalformed", "InvalidClientTokenId", "UnrecognizedClientException",
 }  # fmt: skip
 
@@ -86,7 +86,12 @@ class Bucket:
             code = _code(exc)
             if code == "NoSuchBucket":
                 return StoreUnusable(f"{self._where}: no such bucket {self.target.bucket!r}")
-            if code in _REFUSED_CREDENTIALS or code == "403":
+            if code == "AccessDenied" or code == "403":
+                return StoreUnusable(
+                    f"{self._where}: access denied ({code}): check the credentials and the IAM permissions "
+                    "(s3:GetObject, s3:PutObject, s3:DeleteObject, s3:ListBucket; see the README)"
+                )
+            if code in _REFUSED_CREDENTIALS:
                 return StoreUnusable(f"{self._where}: the credentials were refused ({code})")
             return StoreUnusable(f"{self._where}: {code or 'error'}: {exc}")
         return StoreUnusable(f"{self._where}: cannot reach the store ({exc})")

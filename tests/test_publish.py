@@ -7,6 +7,7 @@ publisher says about itself.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import shutil
 import signal
@@ -20,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from feeds.cli import main
+from feeds.publish import _Progress
 from feeds.publish_plan import STATE_NAME, UPLOAD_ORDER, parse_manifest, tier_of
 from tests.conftest import PROJECT, SAMPLES
 from tests.s3_server import MotoServer, distribution_config, publish_environment, run_feeds, start_stub_api
@@ -406,3 +408,18 @@ def _wait_for(condition, timeout: float = 60.0) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(("stream", "shown"), [(_Terminal(), True), (io.StringIO(), False)])
+def test_progress_is_a_line_on_a_terminal_only(stream: io.StringIO, shown: bool) -> None:
+    progress = _Progress(stream, 200, 200 * 50_000)
+    for _ in range(200):
+        progress.add(50_000)
+    text = stream.getvalue()
+    assert ("200/200 files, 10.0/10.0 MB" in text) == shown and "\n" not in text
+    assert text.endswith("\r\033[K") == shown  # the line is cleared for the summary
