@@ -23,6 +23,7 @@ The machine is shared: quote ratios measured side by side, not absolute seconds.
     python bench/bench_publish.py                         # 10k, 3 rounds
     python bench/bench_publish.py --sizes 10000 100000    # and 100k (minutes; GBs in moto's memory)
     python bench/bench_publish.py --work /tmp/publish-bench --rounds 5
+    python bench/bench_publish.py --sizes 100000 --rounds 1 --no-resident
 """
 
 from __future__ import annotations
@@ -204,17 +205,22 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--work", type=Path, default=Path("/tmp/feeds-publish-bench"))
+    parser.add_argument("--no-resident", action="store_true", help="leave out the resident Publisher (time)")
     args = parser.parse_args()
     if shutil.which("hugo") is None:
         raise SystemExit("hugo is not installed (Debian package hugo)")
     args.work.mkdir(parents=True, exist_ok=True)
     revision = run(["git", "-C", str(PROJECT), "rev-parse", "--short", "HEAD"]).stdout.strip()
-    print(f"# bench_publish.py --sizes {' '.join(map(str, args.sizes))} --rounds {args.rounds}  (revision {revision})")
+    options = " --no-resident" if args.no_resident else ""
+    sizes = " ".join(map(str, args.sizes))
+    print(f"# bench_publish.py --sizes {sizes} --rounds {args.rounds}{options}  (revision {revision})")
     rows = []
     for size in args.sizes:
         first, second = prepare(args.work, size)
         files = sum(1 for line in (first / "_manifest.json").read_text().splitlines() if '"path"' in line)
         pairs = {"feeds publish": feeds_pair, "hugo": hugo_pair, "resident": resident_pair}
+        if args.no_resident:
+            del pairs["resident"]
         figures: dict[str, list[list[tuple[float, int]]]] = {tool: [] for tool in pairs}
         for round_number in range(args.rounds):
             order = list(pairs) if round_number % 2 == 0 else list(reversed(pairs))
@@ -226,6 +232,8 @@ def main() -> None:
             theirs = statistics.median(r[step][0] for r in figures["hugo"])
             their_requests = statistics.median(r[step][1] for r in figures["hugo"])
             for tool, label in (("feeds publish", "feeds publish"), ("resident", "export --watch --publish")):
+                if tool not in pairs:
+                    continue
                 ours = statistics.median(r[step][0] for r in figures[tool])
                 our_requests = statistics.median(r[step][1] for r in figures[tool])
                 ratio = ours / theirs
