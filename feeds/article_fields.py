@@ -26,6 +26,7 @@ MAX_IMAGES = 20
 MAX_RELATED = 20
 MAX_NAME_CHARS = 200
 MAX_SHOWN_CHARS = 80
+MAX_PATH_CHARS = 120  # a field's path in a message (images[0].url)
 _IFRAME_SRC = re.compile(r"""<iframe\b[^>]*?\bsrc\s*=\s*["']([^"'<>\s]+)["']""", re.IGNORECASE)
 _WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")
 _UID_NAMESPACE = uuid.UUID("6f1b0a39-2a57-4d43-9d6c-2b6f1f0e7a11")
@@ -351,3 +352,56 @@ def parse_article(data: dict, source: str, settings: Settings, problems: FilePro
         featured_embed_url=_embed_url(data.get("featuredContent"), problems),
     )
     return ReadResult(article, tuple(problems.items))
+
+
+def without_unreadable(data: dict, problems: FileProblems) -> dict:
+    """``data`` without its :class:`Unreadable` values and the entries they key; each is reported once,
+    by the first field it sits in (issue 15: one bad value costs its field, never the article).
+
+    Parts shared through aliases stay shared and each is walked once, so an alias bomb costs no more
+    here than in the loader.
+    """
+    copies: dict[int, Any] = {}
+
+    def report(where: str, value: Unreadable) -> None:
+        if id(value) not in copies:
+            copies[id(value)] = value  # reported: aliases of it are not reported again
+            problems.unreadable_field(where[:MAX_PATH_CHARS], value)
+
+    def copy(value: Any, where: str) -> Any:
+        kind = type(value)
+        if kind not in (dict, list, tuple, set):
+            return value
+        known = copies.get(id(value))
+        if known is not None:
+            return known
+        if kind is dict:
+            mapping = copies[id(value)] = {}
+            for key, item in value.items():
+                name = key if isinstance(key, str) else repr(key)[:MAX_PATH_CHARS]
+                here = f"{where}.{name}" if where else name
+                if type(key) is Unreadable:
+                    report(f"{where or 'front matter'} (a key)", key)
+                elif type(item) is Unreadable:
+                    report(here, item)
+                else:
+                    mapping[key] = copy(item, here)
+            return mapping
+        if kind is list:
+            sequence = copies[id(value)] = []
+            for index, item in enumerate(value):
+                if type(item) is Unreadable:
+                    report(f"{where}[{index}]", item)
+                else:
+                    sequence.append(copy(item, f"{where}[{index}]"))
+            return sequence
+        # the pairs of an !!omap or !!pairs, the members of a !!set: no cycle passes only through them
+        kept = []
+        for item in value:
+            if type(item) is Unreadable:
+                report(where, item)
+            else:
+                kept.append(copy(item, where))
+        return tuple(kept) if kind is tuple else set(kept)
+
+    return copy(data, "")

@@ -17,12 +17,11 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 from feeds import safe_yaml
-from feeds.article_fields import FileProblems, ReadResult, kind_of, make_uid, parse_article
+from feeds.article_fields import FileProblems, ReadResult, kind_of, make_uid, parse_article, without_unreadable
 from feeds.config import Settings
 from feeds.model import Article, Problem, Severity
 from feeds.safe_yaml import Unreadable
@@ -37,7 +36,6 @@ MAX_BODY_CHARS = 100_000  # the body is kept but not rendered; bound the cleanin
 MAX_VALUES = 20_000  # YAML nodes in one front matter; real articles have about 100
 _COUNT_VALUES_ABOVE = 50_000  # characters; fewer hold at most ~25,000 nodes, a few MB composed
 MAX_FILES = 1_000_000
-MAX_PATH_CHARS = 120  # a field's path in a message (images[0].url)
 MAX_FOLDER_DEPTH = 32  # folders below the articles folder; a deeper one is a named problem (issue 16)
 # Never follow a symlink at open time (the walk checked the name, a rename may have swapped it since) and
 # never block: a FIFO swapped in for an article would hold the reload thread in open() for good (issue 16).
@@ -173,59 +171,6 @@ def _read_text(raw: bytes, shown: str, settings: Settings, problems: FileProblem
         cleaned, _ = clean_text(body[: MAX_BODY_CHARS * 2], MAX_BODY_CHARS, single_line=False)
         result = ReadResult(result.article.replace(body=cleaned), result.problems)
     return result
-
-
-def without_unreadable(data: dict, problems: FileProblems) -> dict:
-    """``data`` without its :class:`Unreadable` values and the entries they key; each is reported once,
-    by the first field it sits in (issue 15: one bad value costs its field, never the article).
-
-    Parts shared through aliases stay shared and each is walked once, so an alias bomb costs no more
-    here than in the loader.
-    """
-    copies: dict[int, Any] = {}
-
-    def report(where: str, value: Unreadable) -> None:
-        if id(value) not in copies:
-            copies[id(value)] = value  # reported: aliases of it are not reported again
-            problems.unreadable_field(where[:MAX_PATH_CHARS], value)
-
-    def copy(value: Any, where: str) -> Any:
-        kind = type(value)
-        if kind not in (dict, list, tuple, set):
-            return value
-        known = copies.get(id(value))
-        if known is not None:
-            return known
-        if kind is dict:
-            mapping = copies[id(value)] = {}
-            for key, item in value.items():
-                name = key if isinstance(key, str) else repr(key)[:MAX_PATH_CHARS]
-                here = f"{where}.{name}" if where else name
-                if type(key) is Unreadable:
-                    report(f"{where or 'front matter'} (a key)", key)
-                elif type(item) is Unreadable:
-                    report(here, item)
-                else:
-                    mapping[key] = copy(item, here)
-            return mapping
-        if kind is list:
-            sequence = copies[id(value)] = []
-            for index, item in enumerate(value):
-                if type(item) is Unreadable:
-                    report(f"{where}[{index}]", item)
-                else:
-                    sequence.append(copy(item, f"{where}[{index}]"))
-            return sequence
-        # the pairs of an !!omap or !!pairs, the members of a !!set: no cycle passes only through them
-        kept = []
-        for item in value:
-            if type(item) is Unreadable:
-                report(where, item)
-            else:
-                kept.append(copy(item, where))
-        return tuple(kept) if kind is tuple else set(kept)
-
-    return copy(data, "")
 
 
 def _count_values(front: str) -> int:
