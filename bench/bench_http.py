@@ -329,6 +329,48 @@ def wrk_requests(url: str, duration: int, connections: int, headers: list[str]) 
     return float(rate.group(1)), int(total.group(1))
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its children (gunicorn's workers), from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        if int(entry.name) == pid or int(fields[1]) == pid:  # fields[1]: the parent's pid
+            total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return total
+
+
+def recording_cost(work: Path, count: int = 20_000) -> tuple[float, float]:
+    """(µs a request spends queueing a fetch, µs of CPU the writer thread spends per fetch), in this process."""
+    sys.path.insert(0, str(PROJECT))
+    from datetime import UTC, datetime
+
+    from feeds.stats_recorder import StatsRecorder
+    from feeds.stats_store import Fetch, StatsStore
+
+    environ = {"REMOTE_ADDR": "192.0.2.1", "HTTP_USER_AGENT": READER_AGENT.partition(": ")[2]}
+    recorder = StatsRecorder(work / "cost-recorder.sqlite3")
+    recorder.record(FEED_PATH, 200, 1, environ)  # starts the writer
+    started = time.perf_counter()
+    for _ in range(count):
+        recorder.record(FEED_PATH, 200, 133_000, environ)
+    queueing = (time.perf_counter() - started) / count
+    recorder.close()
+    store = StatsStore(work / "cost-store.sqlite3")
+    fetches = [Fetch(datetime.now(UTC), FEED_PATH, 200, 133_000, f"192.0.2.{n % 250}", environ["HTTP_USER_AGENT"])
+               for n in range(count)]  # fmt: skip
+    started = time.process_time()
+    store.add(fetches)
+    writing = (time.process_time() - started) / count
+    store.close()
+    return queueing * 1e6, writing * 1e6
+
+
 def stats_on_and_off(args: argparse.Namespace) -> int:
     """``feeds serve`` with subscriber statistics on and off, side by side in alternating rounds (issue 19).
 
@@ -361,13 +403,17 @@ def stats_on_and_off(args: argparse.Namespace) -> int:
         cases = {"200 full response": [READER_AGENT],
                  "304 If-None-Match": [READER_AGENT, f"If-None-Match: {headers['ETag']}"]}  # fmt: skip
         results: dict[tuple[str, str], list[float]] = {}
+        cpu: dict[tuple[str, str], list[float]] = {}
         completed = 1  # the fetch above
         load_before = os.getloadavg()
         for _ in range(args.rounds):
             for case, extra in cases.items():
                 for name in ("on", "off"):
+                    cpu_before = cpu_seconds(servers[name].pid)
                     rate, total = wrk_requests(urls[name] + FEED_PATH, args.duration, args.connections, extra)
                     results.setdefault((case, name), []).append(rate)
+                    # the servers' CPU per request: far less disturbed by other load on the machine than req/s
+                    cpu.setdefault((case, name), []).append((cpu_seconds(servers[name].pid) - cpu_before) / total)
                     completed += total if name == "on" else 0
         load_after = os.getloadavg()
         servers["on"].terminate()
@@ -380,14 +426,25 @@ def stats_on_and_off(args: argparse.Namespace) -> int:
               f"{os.cpu_count()} cores shared with wrk; load average before "
               f"{' '.join(f'{v:.2f}' for v in load_before)}, after {' '.join(f'{v:.2f}' for v in load_after)}")
         print()
-        print("| case | stats on req/s | stats off req/s | on/off | rounds (on/off) |")
-        print("|---|---:|---:|---:|---|")
+        print("| case | stats on req/s | stats off req/s | on/off | median of each round's on/off | rounds (on/off) |")
+        print("|---|---:|---:|---:|---:|---|")
         for case in cases:
             on, off = results[(case, "on")], results[(case, "off")]
             rounds = ", ".join(f"{a:.0f}/{b:.0f}" for a, b in zip(on, off, strict=True))
             ratio = statistics.median(on) / statistics.median(off)
-            print(f"| {case} | {statistics.median(on):.0f} | {statistics.median(off):.0f} | {ratio:.2f} | {rounds} |")
-        print(f"\nfetches recorded: {recorded} (wrk completed {completed})")
+            paired = statistics.median(a / b for a, b in zip(on, off, strict=True))  # neighbours in time
+            print(f"| {case} | {statistics.median(on):.0f} | {statistics.median(off):.0f} | {ratio:.2f} | "
+                  f"{paired:.2f} | {rounds} |")
+        print()
+        print("| case | server CPU µs/request, stats on | stats off | off/on (the req/s ratio if CPU-bound) |")
+        print("|---|---:|---:|---:|")
+        for case in cases:
+            on_cpu, off_cpu = statistics.median(cpu[(case, "on")]), statistics.median(cpu[(case, "off")])
+            print(f"| {case} | {on_cpu * 1e6:.0f} | {off_cpu * 1e6:.0f} | {off_cpu / on_cpu:.2f} |")
+        queueing, writing = recording_cost(work)
+        print(f"\nin-process cost of recording one fetch: {queueing:.1f} µs on the request path (queueing), "
+              f"{writing:.1f} µs CPU in the writer thread (classify, hash, batched insert)")
+        print(f"fetches recorded: {recorded} (wrk completed {completed})")
         return 0 if recorded >= completed else 1
     finally:
         for server in servers.values():

@@ -27,7 +27,10 @@ from typing import Any
 from feeds.config import Settings
 from feeds.stats_store import Fetch, StatsStore, stats_db_path, utc_day
 
-BATCH_LIMIT = 5_000  # fetches per transaction at most
+BATCH_LIMIT = 20_000  # fetches per transaction at most
+# After the first fetch of a batch the writer waits this long for more: one transaction per worker and
+# interval however busy the server (a transaction per fetch cost a loaded server a third of its requests/s)
+BATCH_SECONDS = 0.5
 RETRY_SECONDS = 1.0  # after a failed write (the file busy past the timeout, disk full), try again this late
 _STOP = None
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -93,7 +96,7 @@ class StatsRecorder:
         self._writer: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self.failures = 0  # failed writes so far (each retried)
-        self._retry_wait = threading.Event()  # the pause before a retry; close() ends it
+        self._closing = threading.Event()  # set by close(): no more waiting for a batch to fill, or to retry
 
     def record(self, path: str, status: int, size: int, environ: dict[str, Any]) -> None:
         """Queue one fetch (the request path's whole cost: a tuple and a put)."""
@@ -121,7 +124,7 @@ class StatsRecorder:
         if writer is None or self._pid != os.getpid() or not writer.is_alive():
             return
         self._queue.put(_STOP)
-        self._retry_wait.set()  # a writer waiting to retry tries once more now, then stops
+        self._closing.set()  # a writer waiting for more fetches or to retry writes now, then stops
         writer.join()
 
     def _write_forever(self) -> None:
@@ -147,7 +150,7 @@ class StatsRecorder:
                           file=sys.stderr, flush=True)  # fmt: skip
                     if stop:
                         return
-                    self._retry_wait.wait(RETRY_SECONDS)
+                    self._closing.wait(RETRY_SECONDS)
                     continue
                 if stop:
                     return
@@ -156,9 +159,10 @@ class StatsRecorder:
                 store.close()
 
     def _take(self, pending: list[Fetch]) -> bool:
-        """Wait for a fetch (unless ``pending`` holds a retry), then take what is queued, up to BATCH_LIMIT,
-        into ``pending``; True when the stop mark was among them."""
+        """Wait for a fetch (unless ``pending`` holds a retry) and BATCH_SECONDS more, then take what is
+        queued, up to BATCH_LIMIT, into ``pending``; True when the stop mark was among them."""
         items = [] if pending else [self._queue.get()]
+        self._closing.wait(BATCH_SECONDS)
         while len(items) < BATCH_LIMIT:
             try:
                 items.append(self._queue.get_nowait())
