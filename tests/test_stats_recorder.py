@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 from pathlib import Path
 
@@ -31,7 +32,7 @@ PROXIES = ("127.0.0.1/32", "10.0.0.0/8")
     ],
 )
 def test_client_address(remote: str, forwarded_for: str | None, expected: str) -> None:
-    trusted = tuple(__import__("ipaddress").ip_network(net) for net in PROXIES)
+    trusted = tuple(ipaddress.ip_network(net) for net in PROXIES)
     assert client_address(remote, forwarded_for, trusted) == expected
 
 
