@@ -2,8 +2,9 @@
 a crawler, and the same visits through a real nginx whose access log ``feeds stats --log`` reads.
 
 Every client fetches from its own loopback address (127.0.0.N: Linux routes all of 127/8 to ``lo``), so
-individual readers are told apart by their address as on the Internet. The servers are stopped before the
-report is read: a worker writes what it has queued when it exits.
+individual readers are told apart by their address as on the Internet; one of the three readers is the
+real newsboat (from 127.0.0.1), the others send real readers' User-Agents through http.client. The
+servers are stopped before the report is read: a worker writes what it has queued when it exits.
 """
 
 from __future__ import annotations
@@ -62,9 +63,28 @@ def get(port: int, path: str, source: str, headers: dict[str, str]) -> tuple[int
         connection.close()
 
 
-def visit(port: int, visits=VISITS) -> None:
+def run_newsboat(port: int, home: Path) -> None:
+    """Debian's newsboat fetches the feed once (from 127.0.0.1): the real reader in place of its line in VISITS."""
+    newsboat = require_tool("newsboat")
+    home.mkdir(exist_ok=True)
+    (home / "urls").write_text(f"http://127.0.0.1:{port}{FEED}\n", encoding="utf-8")
+    (home / "config").write_text("", encoding="utf-8")
+    run = subprocess.run(
+        [newsboat, "-u", "urls", "-c", "cache.db", "-C", "config", "-x", "reload"], cwd=home,
+        env={**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home), "XDG_DATA_HOME": str(home)},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    with sqlite3.connect(home / "cache.db") as db:  # newsboat's own record that it read the feed
+        assert db.execute("SELECT count(*) FROM rss_item").fetchone()[0] > 0
+
+
+def visit(port: int, root: Path, visits=VISITS) -> None:
     etags: dict[str, str] = {}
     for source, agent, revalidate in visits:
+        if agent.startswith("newsboat/"):
+            run_newsboat(port, root / "newsboat")
+            continue
         headers = {"User-Agent": agent}
         if revalidate:
             headers["If-None-Match"] = etags[source]
@@ -129,7 +149,7 @@ def serving(config: Path, workers: int = 2) -> Iterator[int]:
 def test_the_live_app_counts_167_subscribers(tmp_path: Path) -> None:
     config = write_config(tmp_path)
     with serving(config) as port:
-        visit(port)
+        visit(port, tmp_path)
     data = report(config)
     feed = feed_report(data)
     assert feed["subscribers"] == 167
@@ -140,12 +160,12 @@ def test_the_live_app_counts_167_subscribers(tmp_path: Path) -> None:
 def test_the_database_holds_no_client_address(tmp_path: Path) -> None:
     config = write_config(tmp_path)
     with serving(config) as port:
-        visit(port)
+        visit(port, tmp_path)
     files = [path for path in tmp_path.glob("stats.sqlite3*") if path.is_file()]
     assert files
     for path in files:
         data = path.read_bytes()
-        for source in {source for source, _, _ in VISITS}:
+        for source in {"127.0.0.1"} | {source for source, _, _ in VISITS}:
             assert source.encode() not in data and socket.inet_aton(source) not in data, (path, source)
         assert b"Mozilla" not in data and b"newsboat/" not in data  # User-Agent strings are not kept either
     with sqlite3.connect(tmp_path / "stats.sqlite3") as db:
@@ -245,7 +265,7 @@ def test_the_same_visits_in_an_nginx_log_count_167_once(tmp_path: Path) -> None:
     exported = feeds("export", "--config", str(config), str(out))
     assert exported.returncode == 0, exported.stderr
     with nginx(tmp_path / "nginx", out.resolve()) as port:
-        visit(port)
+        visit(port, tmp_path)
     log = tmp_path / "nginx" / "access.log"
     first = feeds("stats", "--config", str(config), "--json", "--log", str(log))
     assert first.returncode == 0, first.stderr
