@@ -80,6 +80,9 @@ class Settings:
     max_feed_bytes: int = 512_000
     # RFC 5005 archive pages of older items, this many per page (0: no archive pages)
     archive_page_size: int = 100
+    # bytes of rendered pages and filtered feeds each live worker keeps per generation (issue 16), beyond
+    # the index, OPML and all feeds, which are always kept; the least recently used go first
+    page_cache_bytes: int = 64 * 1024 * 1024
     publish: PublishSettings = PublishSettings()
     # subscriber statistics (feeds.stats_store): record the live app's feed fetches (False: don't),
     # into this file (None: stats.sqlite3 in the cache folder), keeping detail this many days
@@ -268,6 +271,7 @@ _CHECKS: dict[str, Any] = {
     "websub_hub": lambda v, p, k, _: None if v is None else check_hub_url(v, p, k),
     "max_feed_bytes": lambda v, p, k, _: _byte_budget(v, p, k),
     "archive_page_size": lambda v, p, k, _: _int(v, p, k, 0, 10_000),
+    "page_cache_bytes": lambda v, p, k, _: _int(v, p, k, 1_048_576, 1_000_000_000_000),
     "publish": lambda v, p, k, _: _publish(v, p, k),
     "stats": lambda v, p, k, _: _bool(v, p, k),
     "stats_db": lambda v, p, k, root: None if v is None else _path(v, p, k, root),

@@ -15,7 +15,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from feeds import web
+from feeds import page_cache
 from feeds.config import Settings
 from feeds.live import Live, read_articles_folder
 from feeds.site import gzip_bytes, render_path, site_paths
@@ -171,13 +171,13 @@ def test_feeds_have_content_type_caching_and_safety_headers(client, url, media_t
 
 def test_a_hot_feed_is_rendered_once_per_generation(app, client, monkeypatch):
     calls = []
-    original = web.render_path
+    original = page_cache.render_path
 
     def counting(path, catalog, settings):
         calls.append(path)
         return original(path, catalog, settings)
 
-    monkeypatch.setattr(web, "render_path", counting)
+    monkeypatch.setattr(page_cache, "render_path", counting)
     for _ in range(5):
         assert client.get("/topics/drones.rss").status_code == 200
         assert client.get("/topics/drones.rss", headers={"Accept-Encoding": "gzip"}).status_code == 200
@@ -527,17 +527,18 @@ def test_filtered_feeds_support_conditional_get_and_gzip(client):
 def test_filter_requests_beyond_the_free_slots_are_shed_with_503_at_once(app, client):
     """Issue 16: a request finding every filter slot taken holds no thread waiting for one."""
     kept = client.get("/filter.rss?topic=robotics")
-    slots = web._memo(app.extensions["feeds"].state).filter_slots
-    for _ in range(web.FILTER_SLOTS):
+    slots = page_cache.page_memo(app.extensions["feeds"].state, app.extensions["feeds"].settings).filter_slots
+    for _ in range(page_cache.FILTER_SLOTS):
         assert slots.acquire(blocking=False)
     try:
         shed = client.get("/filter.rss?topic=ai")
         assert shed.status_code == 503
-        assert shed.headers["Retry-After"] == web.FILTER_RETRY_AFTER and shed.headers["Cache-Control"] == "no-store"
+        assert shed.headers["Retry-After"] == page_cache.FILTER_RETRY_AFTER
+        assert shed.headers["Cache-Control"] == "no-store"
         assert client.get("/filter.rss?topic=robotics").data == kept.data  # a kept answer needs no slot
         assert client.get("/all.rss").status_code == 200
     finally:
-        for _ in range(web.FILTER_SLOTS):
+        for _ in range(page_cache.FILTER_SLOTS):
             slots.release()
     assert client.get("/filter.rss?topic=ai").status_code == 200
 

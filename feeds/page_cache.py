@@ -1,0 +1,164 @@
+"""What one generation of the live app has rendered: pages kept within a byte budget.
+
+Each :class:`~feeds.live.Snapshot` gets a :class:`PageMemo` (in its ``memo``),
+so a new generation can never serve old bytes. The hottest pages (index, OPML,
+the all feeds: :func:`hot_paths`) are rendered before a generation goes live
+and kept for its whole life; every other page (topic, provider and archive
+pages, filtered feeds) lives in a :class:`ByteBudgetCache` of
+``settings.page_cache_bytes``, least recently used out first (issue 16: a
+crawler of every archive page grew each worker by 1.5 GB). Filtered feeds are
+made at most :data:`FILTER_SLOTS` at a time per process; a request finding
+none free raises :class:`FilterBusy` at once (the app answers 503), so a flood
+of distinct queries queues no thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
+
+from feeds.config import Settings
+from feeds.filters import FeedFilter, FilterIndex, filter_feed
+from feeds.live import Snapshot
+from feeds.page_layout import PAGE_TYPE
+from feeds.render import PAGE_EXTENSION, Format, over_budget, render_feed
+from feeds.responses import Page
+from feeds.site import INDEX_PATH, OPML_PATH, enabled_formats, render_path
+
+FILTER_PATH = "filter"
+FILTER_SLOTS = 2  # filtered feeds made at once per process; more at once are shed (503), never queued
+FILTER_RETRY_AFTER = "1"  # seconds, in the 503 of a shed filter request (RFC 9110 §10.2.3)
+
+
+class FilterBusy(Exception):
+    """Every filter slot of this process is taken: answer 503 at once instead of holding a thread."""
+
+
+class ByteBudgetCache:
+    """Pages by key, the least recently used dropped first once they hold more than ``budget`` bytes.
+
+    A page's size is :attr:`feeds.responses.Page.nbytes`, read again on every hit
+    (its gzip variant is made on first demand, after it was stored). The page
+    just stored is never dropped, so one page over the budget is still served.
+    """
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.total = 0
+        self._pages: OrderedDict[Hashable, Page] = OrderedDict()
+        self._sizes: dict[Hashable, int] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._pages)
+
+    def get(self, key: Hashable) -> Page | None:
+        with self._lock:
+            page = self._pages.get(key)
+            if page is not None:
+                self._pages.move_to_end(key)
+                self._charge(key, page)
+            return page
+
+    def put(self, key: Hashable, page: Page) -> None:
+        with self._lock:
+            self._pages[key] = page
+            self._pages.move_to_end(key)
+            self._charge(key, page)
+
+    def _charge(self, key: Hashable, page: Page) -> None:
+        size = page.nbytes
+        self.total += size - self._sizes.get(key, 0)
+        self._sizes[key] = size
+        while self.total > self.budget and len(self._pages) > 1:
+            old, _ = self._pages.popitem(last=False)
+            self.total -= self._sizes.pop(old)
+
+
+class PageMemo:
+    """The pages of one snapshot: hot ones kept, others within the byte budget; the filter index and slots."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.render_lock = threading.Lock()  # one render of a site path at a time, however many requests wait
+        self.hot: dict[str, Page] = {}
+        self.cache = ByteBudgetCache(settings.page_cache_bytes)
+        self.over_budget: set[str] = set()  # site paths rendered so far whose feed hit max_feed_bytes
+        self.filter_slots = threading.BoundedSemaphore(FILTER_SLOTS)
+        self.index_lock = threading.Lock()
+        self.index: FilterIndex | None = None
+
+
+def page_memo(snapshot: Snapshot, settings: Settings) -> PageMemo:
+    """The snapshot's PageMemo, made on first use."""
+    memo = snapshot.memo.get("web")
+    if memo is None:
+        memo = snapshot.memo.setdefault("web", PageMemo(settings))  # setdefault: one winner across threads
+    return memo
+
+
+def hot_paths(settings: Settings) -> tuple[str, ...]:
+    """The pages every generation renders before it goes live and keeps for its whole life."""
+    return (
+        INDEX_PATH, OPML_PATH, *(f"all.{fmt.extension}" for fmt in enabled_formats(settings)), f"all.{PAGE_EXTENSION}",
+    )  # fmt: skip
+
+
+def site_page(snapshot: Snapshot, path: str, settings: Settings) -> Page | None:
+    """The page for a site path of this snapshot, rendered on first use (again once dropped); None when unknown."""
+    memo = page_memo(snapshot, settings)
+    page = memo.hot.get(path) or memo.cache.get(path)
+    if page is not None:
+        return page
+    with memo.render_lock:
+        page = memo.hot.get(path) or memo.cache.get(path)  # made while this request waited
+        if page is None:
+            rendered = render_path(path, snapshot.catalog, settings)
+            if rendered is None:
+                return None
+            page = Page(rendered, settings, cross_origin=rendered.media_type != PAGE_TYPE)
+            if rendered.media_type != PAGE_TYPE and over_budget(rendered, settings):
+                memo.over_budget.add(path)
+            if path in hot_paths(settings):
+                memo.hot[path] = page
+            else:
+                memo.cache.put(path, page)
+    return page
+
+
+def filter_page(snapshot: Snapshot, wanted: FeedFilter, fmt: Format, settings: Settings) -> Page:
+    """The page for a filtered feed, kept in the byte budget like any page.
+
+    Raises :class:`FilterBusy` when FILTER_SLOTS filters are being made already.
+    The first filter of a generation builds its :class:`~feeds.filters.FilterIndex`.
+    """
+    memo = page_memo(snapshot, settings)
+    query = wanted.query()
+    key = (FILTER_PATH, fmt.extension, query)
+    page = memo.cache.get(key)
+    if page is not None:
+        return page
+    if not memo.filter_slots.acquire(blocking=False):
+        raise FilterBusy
+    try:
+        with memo.index_lock:
+            if memo.index is None:
+                memo.index = FilterIndex(snapshot.articles, settings)
+        self_url = f"{settings.site_url}{FILTER_PATH}.{fmt.extension}" + (f"?{query}" if query else "")
+        feed = filter_feed(snapshot.articles, memo.index, wanted, snapshot.catalog, settings)
+        page = Page(render_feed(feed, fmt, snapshot.catalog, settings, self_url=self_url), settings, cross_origin=True)
+    finally:
+        memo.filter_slots.release()
+    memo.cache.put(key, page)
+    return page
+
+
+def over_budget_paths(snapshot: Snapshot, settings: Settings) -> list[str]:
+    """Site paths rendered in this generation whose feed hit ``max_feed_bytes``, sorted."""
+    return sorted(page_memo(snapshot, settings).over_budget)
+
+
+def warm(snapshot: Snapshot, settings: Settings) -> None:
+    """Render the hottest pages (:func:`hot_paths`) before a snapshot goes live."""
+    for path in hot_paths(settings):
+        site_page(snapshot, path, settings)
