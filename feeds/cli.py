@@ -23,6 +23,7 @@ from feeds.config import ConfigError, Settings, load_settings, publish_overrides
 from feeds.export import ExportError
 from feeds.exporter import Exporter, ExportObserver, ExportRun, read_catalog
 from feeds.model import Problem
+from feeds.outdir import ExportWriteError
 from feeds.publish_plan import PublishUnusable
 
 if TYPE_CHECKING:
@@ -316,6 +317,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PublishUnusable as exc:
         print(f"feeds: error: {exc}", file=sys.stderr)
         return ExitStatus.USAGE
+    except ExportWriteError as exc:  # a full disk: the run failed, not its usage (issue 16)
+        print(f"feeds: error: {exc}", file=sys.stderr)
+        return ExitStatus.PROBLEMS
     except ExportError as exc:
         print(f"feeds: error: {exc}", file=sys.stderr)
         return ExitStatus.USAGE

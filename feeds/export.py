@@ -184,7 +184,7 @@ def export_site(
         store.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ExportError(f"cannot create {store}: {exc.strerror}") from None
-    with outdir.locked(store) as lock:
+    with outdir.locked(store) as lock, outdir.removed_on_failure(out_dir, store) as started:
         outdir.restore_moved_aside(out_dir, store)
         legacy = outdir.plain_export_folder(out_dir, records)
         previous = outdir.current_generation(out_dir) or legacy
@@ -204,6 +204,7 @@ def export_site(
                 walked = None  # a folder where a file goes, or the reverse: not worth mending, start afresh
         number = 1 + max((int(p.name[1:]) for p in store.glob("g[0-9]*") if p.name[1:].isdigit()), default=0)
         generation = store / f"g{number:06d}"
+        started.append(generation)
         if standby is not None and walked is not None:
             # Recycled: its record goes first (a killed run leaves a leftover to remove, never a
             # standby to trust), then the folder takes the new generation's name, so a reader

@@ -96,8 +96,35 @@ def locked(store: Path) -> Iterator[int]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise ExportError(f"another export to {store.parent} is running") from None
+            out_dir = store.parent / store.name[1:].removesuffix(".d")  # store_of's inverse
+            raise ExportError(f"another export to {out_dir} is running") from None
         yield handle.fileno()
+
+
+class ExportWriteError(ExportError):
+    """Writing a generation failed (a full disk, an I/O error); it was removed, the live export is intact."""
+
+
+@contextmanager
+def removed_on_failure(out_dir: Path, store: Path) -> Iterator[list[Path]]:
+    """Yields a list for the generation being written; on OSError it is removed and ExportWriteError names OUT_DIR.
+
+    Issue 16: a full disk left the failed generation filling the disk until the next run, and
+    the message named no path. Runs under the lock (a later export may not have started one).
+    """
+    started: list[Path] = []
+    try:
+        yield started
+    except OSError as exc:
+        live = current_generation(out_dir)
+        for generation in started:
+            if generation.exists() and generation != live:
+                shutil.rmtree(generation, ignore_errors=True)
+                signatures_file(store, generation).unlink(missing_ok=True)
+        reason = exc.strerror or str(exc)
+        raise ExportWriteError(
+            f"{out_dir}: cannot write the export ({reason}); the previous export is intact, the unfinished one removed"
+        ) from None
 
 
 def plain_export_folder(out_dir: Path, memo: RecordMemo) -> Path | None:

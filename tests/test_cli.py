@@ -16,12 +16,14 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from feeds.cli import build_parser, main
-from tests.conftest import PROJECT, SAMPLES
+from tests.conftest import BASE_URL, PROJECT, SAMPLES
 from tests.test_reader import CASES
 
 LINE = re.compile(r"^(?P<path>[^\n]+?)(?::(?P<line>\d+))?: (?P<severity>error|warning): (?P<message>.+)$")
@@ -303,3 +305,44 @@ def test_export_watch_exports_again_after_every_change(tmp_path: Path) -> None:
     assert run("export", *base, "--no-cache", str(fresh), cache=tmp_path / "other").returncode == 0
     for name in ("all.rss", "all.atom", "all.json", "index.html", "feeds.opml"):
         assert (out / name).read_bytes() == (fresh / name).read_bytes(), name
+
+
+@contextmanager
+def small_tmpfs(folder: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of ``size`` mounted on ``folder`` (root only); skips where it cannot be mounted."""
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                             capture_output=True, text=True)  # fmt: skip
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip() or 'not root'}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def test_a_full_disk_exits_1_naming_out_dir_and_leaves_the_previous_export_intact(tmp_path, capsys):
+    """Issue 16: it exited 2 (bad usage) naming no path and left the failed generation on the disk."""
+    articles = Path(shutil.copytree(SAMPLES, tmp_path / "articles"))
+    with small_tmpfs(tmp_path / "disk", "3m") as disk:
+        out = disk / "site"
+        arguments = ["export", "--articles", str(articles), "--base-url", BASE_URL, str(out)]
+        assert main(arguments) == 0
+        before = {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+        generations = sorted(p.name for p in (disk / ".site.d").iterdir())
+        filler = disk / "filler"
+        with filler.open("wb") as handle:  # leave the disk all but full
+            try:
+                while True:
+                    handle.write(b"\0" * 65536)
+            except OSError:
+                pass
+        for path in sorted(articles.glob("*.md"))[:3]:  # every feed changes: the export must write
+            path.write_text(path.read_text().replace("title:", "title: Changed", 1))
+        capsys.readouterr()
+        assert main(arguments) == 1
+        error = capsys.readouterr().err
+        assert error.startswith(f"feeds: error: {out}: cannot write the export (No space left on device)")
+        assert "Traceback" not in error
+        assert sorted(p.name for p in (disk / ".site.d").iterdir()) == generations  # no partial generation
+        assert {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
