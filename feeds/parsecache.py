@@ -63,8 +63,14 @@ class CacheDamaged(RuntimeError):
 
 
 def default_cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/feeds``, or ``~/.cache/feeds`` when that is unset."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    """``$XDG_CACHE_HOME/feeds``, or ``~/.cache/feeds`` when that is unset or relative.
+
+    The XDG Base Directory spec: a relative path in these variables is invalid and
+    must be ignored (it would put the cache wherever the command happens to run).
+    """
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):
+        base = os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "feeds"
 
 

@@ -93,6 +93,8 @@ def test_default_cache_dir_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path
     assert default_cache_dir() == tmp_path / "xdg" / "feeds"
     monkeypatch.delenv("XDG_CACHE_HOME")
     assert default_cache_dir() == Path.home() / ".cache" / "feeds"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")  # the XDG spec: ignore a relative path (issue 16)
+    assert default_cache_dir() == Path.home() / ".cache" / "feeds"
 
 
 def test_real_corpus_output_is_identical_cold_warm_parallel_and_sequential(tmp_path: Path) -> None:
