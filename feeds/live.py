@@ -187,6 +187,9 @@ class Live:
         self._failed_mark: str | None = None
         # called with each new snapshot before it goes live (the web app pre-renders hot pages)
         self.on_new_snapshot: Callable[[Snapshot], None] | None = None
+        # called with each snapshot right after it went live, on the reload thread (the web app builds
+        # its filter index there: requests are served meanwhile); a failure is reported, the swap stands
+        self.on_swapped: Callable[[Snapshot], None] | None = None
         # the latest WebSub report of this process (None before any ping), for /healthz
         self.last_ping: websub.PingReport | None = None
         # digests of unchanged articles, kept from one ping's comparison to the next
@@ -239,6 +242,11 @@ class Live:
             self.state = new  # the swap: one assignment
             if self.settings.websub_hub is not None:
                 self._ping_later(old, new)
+            if self.on_swapped is not None:
+                try:
+                    self.on_swapped(new)
+                except Exception as exc:  # noqa: BLE001 - see the docstring; the new snapshot is served
+                    self._keep(new, exc)
             return True
 
     def _scan(self, changed: Iterable[str] | None) -> tuple[Scan, str]:

@@ -141,16 +141,28 @@ def filter_page(snapshot: Snapshot, wanted: FeedFilter, fmt: Format, settings: S
     if not memo.filter_slots.acquire(blocking=False):
         raise FilterBusy
     try:
-        with memo.index_lock:
-            if memo.index is None:
-                memo.index = FilterIndex(snapshot.articles, settings)
+        index = filter_index(snapshot, settings)
         self_url = f"{settings.site_url}{FILTER_PATH}.{fmt.extension}" + (f"?{query}" if query else "")
-        feed = filter_feed(snapshot.articles, memo.index, wanted, snapshot.catalog, settings)
+        feed = filter_feed(snapshot.articles, index, wanted, snapshot.catalog, settings)
         page = Page(render_feed(feed, fmt, snapshot.catalog, settings, self_url=self_url), settings, cross_origin=True)
     finally:
         memo.filter_slots.release()
     memo.cache.put(key, page)
     return page
+
+
+def filter_index(snapshot: Snapshot, settings: Settings) -> FilterIndex:
+    """The snapshot's filter index, built on first use (once, whichever thread asks first).
+
+    The app builds it as each snapshot goes live (before the fork for the first one,
+    so the workers share it; on the reload thread for later ones), so a filter
+    request normally finds it made; one arriving earlier waits for it in its slot.
+    """
+    memo = page_memo(snapshot, settings)
+    with memo.index_lock:
+        if memo.index is None:
+            memo.index = FilterIndex(snapshot.articles, settings)
+        return memo.index
 
 
 def over_budget_paths(snapshot: Snapshot, settings: Settings) -> list[str]:

@@ -27,6 +27,7 @@ from feeds.page_cache import (
     FILTER_PATH,
     FILTER_RETRY_AFTER,
     FilterBusy,
+    filter_index,
     filter_page,
     over_budget_paths,
     site_page,
@@ -93,7 +94,9 @@ def create_app(settings: Settings, *, live: Live | None = None) -> Flask:
     app.url_map.merge_slashes = False
     current = live if live is not None else Live(settings)
     current.on_new_snapshot = lambda snapshot: warm(snapshot, settings)
+    current.on_swapped = lambda snapshot: filter_index(snapshot, settings)
     warm(current.state, settings)
+    filter_index(current.state, settings)  # in a forking server's master: every worker shares it
     app.extensions["feeds"] = current
     not_found = _not_found_page(settings)
     formats = {fmt.extension: fmt for fmt in enabled_formats(settings)}

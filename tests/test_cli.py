@@ -24,7 +24,7 @@ import pytest
 
 from feeds.cli import build_parser, main
 from tests.conftest import BASE_URL, PROJECT, SAMPLES
-from tests.test_reader import CASES
+from tests.test_reader import CASES, deep_folder
 
 LINE = re.compile(r"^(?P<path>[^\n]+?)(?::(?P<line>\d+))?: (?P<severity>error|warning): (?P<message>.+)$")
 SUMMARY = re.compile(
@@ -88,6 +88,21 @@ def test_check_with_an_error_file_exits_1(tmp_path: Path, capsys: pytest.Capture
     assert [(p["path"], p["line"], p["severity"]) for p in problems] == [("bad.md", None, "error")]
     assert "publishedDateTime" in problems[0]["message"]
     assert (summary["articles"], summary["errors"], summary["files"]) == ("1", "1", "2")
+
+
+def test_check_and_export_name_a_1000_deep_folder_and_a_fifo_instead_of_a_traceback(tmp_path: Path) -> None:
+    """Issue 16: both printed a RecursionError traceback for the deep folder."""
+    articles = Path(shutil.copytree(SAMPLES, tmp_path / "articles"))
+    os.mkfifo(articles / "fifo.md")  # not a regular file: not listed, never opened
+    with deep_folder(articles, 1000) as deep:
+        (deep / "bottom.md").write_text("---\ntitle: Too deep\n---\n")
+        checked = run("check", "--articles", str(articles), cache=tmp_path / "cache")
+        exported = run("export", "--articles", str(articles), "--base-url", BASE_URL, str(tmp_path / "out"),
+                       cache=tmp_path / "cache")  # fmt: skip
+    assert checked.returncode == 1 and "Traceback" not in checked.stderr + checked.stdout
+    deep_name = "/".join(["d"] * 32)
+    assert f"{deep_name}: error: folders nest more than 32 deep" in checked.stdout
+    assert "Traceback" not in exported.stderr + exported.stdout and (tmp_path / "out" / "all.rss").is_file()
 
 
 @pytest.mark.parametrize(

@@ -75,3 +75,16 @@ def test_a_crawl_of_every_page_and_many_filters_stays_within_the_budget_and_serv
     for path in paths[:5] + paths[-5:]:  # made again after being dropped: the renderer's bytes
         assert client.get(f"/{path}").data == render_path(path, catalog, settings).body
     live.stop()
+
+
+def test_each_snapshot_gets_its_filter_index_as_it_goes_live(tmp_path: Path) -> None:
+    """Issue 16: built with the snapshot (before the fork, then on the reload thread), not by a request."""
+    folder = make_articles(tmp_path / "articles")
+    settings = Settings(base_url=BASE_URL, articles_dir=folder, reload_interval=0.2)
+    app = create_app(settings)
+    live = app.extensions["feeds"]
+    assert page_memo(live.state, settings).index is not None  # made in create_app
+    write_article(folder, "new.md", "Indexed at once", ["AI"], "Wired")
+    assert live.refresh()
+    assert page_memo(live.state, settings).index is not None and live.state.generation == 2
+    live.stop()
