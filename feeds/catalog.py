@@ -1,99 +1,63 @@
-"""Articles → the Catalog: every feed that exists, its slug, its path and its newest items.
+"""Articles → the Catalog: every feed of every family, its slug, its path and its newest items.
 
-Built in one pass over the articles (sorted once, newest first), never one scan
-per feed. Everything here is decided by the articles and the settings alone, so
-the same input gives the same catalog whatever the file order.
+Built in one pass over the articles (sorted once, newest first) per group of
+families, never one scan per feed. The families are data (:data:`FAMILIES`,
+specs from :mod:`feeds.families` and :mod:`feeds.configured`); this module loops
+over them and names none. Everything here is decided by the articles and the
+settings alone, so the same input gives the same catalog whatever the file order.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import enum
-import hashlib
 import operator
-import re
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-
-from slugify import slugify
 
 from feeds.config import Settings
+from feeds.configured import CONFIGURED
+from feeds.families import ALL, PROVIDERS, TOPICS, Family, Feed
 from feeds.model import HEAD_FIELDS, Article, Provider
 
-MAX_SLUG_CHARS = 80
-# "C++" and "C#" must not both become "c" (python-slugify would drop the signs)
-_SLUG_REPLACEMENTS = [["++", " plus plus "], ["+", " plus "], ["#", " sharp "], ["&", " and "], ["@", " at "]]
-_DOMAIN_SUFFIX = re.compile(r"\.(?:com|net|org|co\.uk|co|io|uk|de|fr|eu|info|news|tv)$", re.IGNORECASE)
-
-
-class FeedKind(enum.Enum):
-    """The three families of feeds; the value is the URL folder ('' for the all feed)."""
-
-    ALL = ""
-    TOPIC = "topics"
-    PROVIDER = "providers"
-
-
-@dataclass(frozen=True, slots=True)
-class Feed:
-    """One feed, format-independent: what it is, where it lives and its newest items.
-
-    ``path`` is the URL path without extension and without a leading slash
-    (``all``, ``topics/ai``); ``total`` counts every article it has, not only
-    the newest ``items``. ``older`` holds the rest, oldest first (so appending a
-    newer article only ever extends its end): the RFC 5005 archive pages'
-    items, see :func:`archive_pages`. ``items + reversed(older)`` is every article.
-    """
-
-    kind: FeedKind
-    key: str
-    slug: str
-    name: str
-    title: str
-    description: str
-    items: tuple[Article, ...]
-    total: int
-    older: tuple[Article, ...] = ()
-
-    @property
-    def path(self) -> str:
-        return self.slug if self.kind is FeedKind.ALL else f"{self.kind.value}/{self.slug}"
-
-    @property
-    def updated(self) -> datetime | None:
-        """The newest item's date: the feed's ``updated`` and Last-Modified."""
-        return self.items[0].published_at if self.items else None
+# Every family, in the order of the catalog, the index and the OPML: adding a family is one spec and one entry here.
+FAMILIES: tuple[Family, ...] = (ALL, TOPICS, PROVIDERS, CONFIGURED)
 
 
 @dataclass(frozen=True, slots=True)
 class Catalog:
-    """Every feed, in a fixed order (all, topics by slug, providers by slug), plus redirects.
+    """Every feed, family by family in ``families`` order (each by slug), plus redirects.
 
-    ``redirects`` maps a topic alias's path to the canonical feed path, for the
-    web app's 301s (other spellings of a path, e.g. its case, are the web app's
-    business). ``provider_slugs`` maps a :func:`provider_key` to its feed slug;
-    ``provider_paths`` maps each published :class:`Provider` value to its feed
-    path, so the renderer never recomputes a key per item; ``topic_paths`` maps
-    each spelling of a topic the articles use to its feed path (a feed's page
-    links an item's topics).
+    ``redirects`` maps a non-canonical path (a topic alias's) to the canonical feed
+    path, for the web app's 301s (other spellings of a path, e.g. its case, are the
+    web app's business). ``family_slugs`` maps, per family, each identity key to its
+    feed slug; ``source_paths`` maps each distinct value (a :class:`Provider`) of the
+    family whose feed is an RSS item's ``<source>`` to that feed's path, so the
+    renderer never recomputes a key per item; ``value_paths`` maps, per family, each
+    distinct value the articles have (a topic as spelled, a provider) to its feed's
+    path (a feed's page links an item's provider and topics).
     """
 
     feeds: tuple[Feed, ...]
     by_path: dict[str, Feed]
     redirects: dict[str, str]
-    provider_slugs: dict[str, str]
+    family_slugs: dict[Family, dict[str, str]]
     article_count: int
     unpublished_count: int
-    provider_paths: dict[Provider, str] = field(default_factory=dict)
-    topic_paths: dict[str, str] = field(default_factory=dict)
+    source_paths: dict[Provider, str] = field(default_factory=dict)
+    families: tuple[Family, ...] = FAMILIES
+    value_paths: dict[Family, dict[Hashable, str]] = field(default_factory=dict)
 
     def get(self, path: str) -> Feed | None:
         return self.by_path.get(path)
 
-    def of_kind(self, kind: FeedKind) -> tuple[Feed, ...]:
-        return tuple(feed for feed in self.feeds if feed.kind is kind)
+    @property
+    def everything(self) -> Feed | None:
+        """The feed of every selected article: the one feed of a family without keys (the first)."""
+        return next((feed for feed in self.feeds if feed.family.values is None), None)
+
+    def of_family(self, family: Family) -> tuple[Feed, ...]:
+        return tuple(feed for feed in self.feeds if feed.family is family)
 
 
 def archive_pages(feed: Feed, page_size: int) -> int:
@@ -119,85 +83,6 @@ def document_items(feed: Feed, page: int, page_size: int) -> tuple[Article, ...]
     return feed.items if page == 0 else archive_items(feed, page, page_size)
 
 
-def topic_aliases(settings: Settings) -> dict[str, str]:
-    """The configured aliases as folded alias → canonical topic name (as configured)."""
-    return {" ".join(alias.split()).casefold(): target for alias, target in settings.topic_aliases}
-
-
-def topic_key(name: str, aliases: dict[str, str]) -> str:
-    """Topic identity: case and runs of space folded, aliases applied.
-
-    ``aliases`` comes from :func:`topic_aliases`, so "Artificial  intelligence"
-    and "ai" are both the topic "ai" when the config maps the first to "AI".
-    """
-    folded = " ".join(name.split()).casefold()
-    return " ".join(aliases.get(folded, folded).split()).casefold()
-
-
-def provider_key(name: str, domain: str | None) -> str:
-    """Provider identity: the name folded to ASCII letters and digits.
-
-    Case, spaces and punctuation do not count, and a trailing ".com"-like suffix
-    is dropped from a name of two or more words, so "GameRant on MSN", "Game
-    Rant on MSN" and "GameRant on MSN.com" are one provider, and so are "Rock,
-    Paper, Shotgun" and "Rock Paper Shotgun". A one-word name keeps its suffix:
-    "Tech.co" is not the provider called "tech". The name decides, not the
-    domain: brands syndicated on one host (msn.com, youtube.com) stay apart,
-    and "IGN" on ign.com and on youtube.com is one provider. The domain is the
-    identity only when there is no usable name.
-    """
-    text = " ".join(name.split())
-    if " " in text:
-        text = _DOMAIN_SUFFIX.sub("", text)
-    key = slugify(text, separator="")
-    return key or slugify(domain or "", separator="") or "unknown"
-
-
-def make_slug(name: str) -> str:
-    """A URL-safe slug: lowercase ASCII letters, digits and single hyphens, never empty.
-
-    Non-Latin scripts are transliterated ("Данные" → "dannye"); signs that
-    would vanish are spelled out so "C++", "C#" and "C" stay apart; a name with
-    nothing left (".", "🙂") gets "x-" and 8 hex digits of its SHA-256.
-    """
-    slug = slugify(name, max_length=MAX_SLUG_CHARS, word_boundary=True, replacements=_SLUG_REPLACEMENTS)
-    return slug or "x-" + hashlib.sha256(name.encode()).hexdigest()[:8]
-
-
-def assign_slugs(names: dict[str, str]) -> dict[str, str]:
-    """identity key → unique slug, stable across runs.
-
-    When several keys fold to one slug, the key that sorts first keeps the plain
-    slug and every other gets ``-`` and 6 hex digits of its key's SHA-256, so a
-    key's slug never depends on file order.
-    """
-    by_slug: dict[str, list[str]] = defaultdict(list)
-    for key, name in names.items():
-        by_slug[make_slug(name)].append(key)
-    slugs: dict[str, str] = {}
-    taken = set(by_slug)
-    for slug, keys in sorted(by_slug.items()):
-        keys.sort()
-        slugs[keys[0]] = slug
-        for key in keys[1:]:
-            digest = hashlib.sha256(key.encode()).hexdigest()
-            length = 6
-            candidate = f"{slug[: MAX_SLUG_CHARS - 7]}-{digest[:length]}"
-            while candidate in taken:
-                length += 2
-                candidate = f"{slug[: MAX_SLUG_CHARS - length - 1]}-{digest[:length]}"
-            taken.add(candidate)
-            slugs[key] = candidate
-    return slugs
-
-
-def _display_name(spellings: Counter, preferred: str | None = None) -> str:
-    """The configured spelling when there is one, else the most used; ties: the first sorted."""
-    if preferred is not None:
-        return preferred
-    return min(spellings.items(), key=lambda item: (-item[1], item[0]))[0]
-
-
 _newest_first = operator.attrgetter("newest_first")  # Article.newest_first: dates, then uid, then source
 
 
@@ -218,110 +103,128 @@ def select_articles(articles: Iterable[Article], settings: Settings) -> list[Art
     return chosen
 
 
-def build_catalog(articles: Iterable[Article], settings: Settings) -> Catalog:
-    """Group the selected articles into the all feed, topic feeds and provider feeds.
+def build_catalog(
+    articles: Iterable[Article], settings: Settings, families: tuple[Family, ...] = FAMILIES
+) -> Catalog:
+    """Group the selected articles into the feeds of every family.
 
-    One pass over the articles, newest first; provider identity is computed once
-    per distinct :class:`Provider` value, not once per article.
+    One pass over the articles, newest first, for the families whose keys come from
+    the article alone, then one for those that resolve names against them (configured
+    feeds). A family's keys are worked out once per distinct value (an article's
+    topics, its provider), not once per article.
     """
     all_articles = list(articles)
     ordered = select_articles(all_articles, settings)
-    aliases = topic_aliases(settings)
-    configured = {" ".join(t.split()).casefold(): " ".join(t.split()) for t in aliases.values()}
+    feeds: list[Feed] = []
+    redirects: dict[str, str] = {}
+    family_slugs: dict[Family, dict[str, str]] = {}
+    source_paths: dict[Provider, str] = {}
+    value_paths: dict[Family, dict[Hashable, str]] = {}
+    done: list[Family] = []
+    for group in ([f for f in families if not f.needs_lookup], [f for f in families if f.needs_lookup]):
+        so_far = Catalog(tuple(feeds), {feed.path: feed for feed in feeds}, redirects, family_slugs, 0, 0,
+                         families=tuple(done))  # fmt: skip
+        grouped = _group(ordered, group, settings, so_far)
+        for family in group:  # in the catalog: in FAMILIES order, whatever the group
+            members, values = grouped[family]
+            family_feeds = _family_feeds(family, members, settings)
+            feeds.extend(family_feeds)
+            family_slugs[family] = {feed.key: feed.slug for feed in family_feeds}
+            redirects.update(family.redirects(family, family_feeds, settings))
+            slugs = family_slugs[family]
+            value_paths[family] = {value: family.path(slugs[pair[0]]) for value, pair in values.items()}
+            if family.source_feed:
+                source_paths.update(value_paths[family])
+            done.append(family)
+    feeds.sort(key=lambda feed: families.index(feed.family))  # stable: each family stays sorted by slug
+    unpublished = sum(1 for a in all_articles if not a.published)
+    by_path = {feed.path: feed for feed in feeds}
+    return Catalog(
+        tuple(feeds), by_path, redirects, family_slugs, len(ordered), unpublished, source_paths, families, value_paths
+    )
+
+
+# per family: identity key → (newest-first items up to the limit, the rest, how articles spelled it)
+_Members = dict[str, tuple[list[Article], list[Article], Counter]]
+
+
+def _group(
+    ordered: list[Article], group: list[Family], settings: Settings, so_far: Catalog
+) -> dict[Family, tuple[_Members, dict]]:
+    """Every family of ``group``'s members, in one pass; and per family, its keys of each distinct value."""
     limit = settings.items_per_feed
+    result: dict[Family, tuple[_Members, dict]] = {}
+    plans = []
+    for family in group:
+        members: _Members = {}
+        memo: dict = {}
+        result[family] = (members, memo)
+        values_of = family.values(settings, so_far) if family.values is not None else None
+        if family.values is None:  # one feed of every article
+            members[family.fixed_key] = (ordered[:limit], ordered[limit:], Counter())
+        elif values_of is not None:  # None: no article has a key in this build
+            plans.append((values_of, family.single, memo, family.key_of(settings), members))
+    if not plans:
+        return result
 
-    # per family (topics, providers): identity key → newest-first items, the rest, count, spellings
-    groups: dict[FeedKind, dict[str, list[Article]]] = {FeedKind.TOPIC: {}, FeedKind.PROVIDER: {}}
-    overflow: dict[FeedKind, dict[str, list[Article]]] = {FeedKind.TOPIC: {}, FeedKind.PROVIDER: {}}
-    spellings: dict[FeedKind, dict[str, Counter]] = {FeedKind.TOPIC: {}, FeedKind.PROVIDER: {}}
-    topic_keys: dict[str, str] = {}  # each distinct spelling folded once, not once per article
-    provider_keys: dict[Provider, str] = {}
-
-    def add(family: int, key: str, spelling: str, article: Article) -> None:
-        # one dict lookup per structure; FeedKind hashing is slow, so it is looked up by the caller
-        bucket = family_groups[family].get(key)
-        if bucket is None:
-            bucket = family_groups[family][key] = []
-            family_spellings[family][key] = Counter()
-        family_spellings[family][key][spelling] += 1
-        if len(bucket) < limit:
-            bucket.append(article)
+    def add(members: _Members, pair: tuple[str, str], article: Article) -> None:
+        member = members.get(pair[0])
+        if member is None:
+            member = members[pair[0]] = ([], [], Counter())
+        member[2][pair[1]] += 1
+        if len(member[0]) < limit:
+            member[0].append(article)
         else:
-            family_overflow[family].setdefault(key, []).append(article)
-
-    # the same dicts, indexed by a plain int (0 topics, 1 providers) in the hot loop
-    family_groups = [groups[FeedKind.TOPIC], groups[FeedKind.PROVIDER]]
-    family_overflow = [overflow[FeedKind.TOPIC], overflow[FeedKind.PROVIDER]]
-    family_spellings = [spellings[FeedKind.TOPIC], spellings[FeedKind.PROVIDER]]
+            member[1].append(article)
 
     for article in ordered:
-        seen_topics: set[str] = set()
-        for topic in article.topics:
-            key = topic_keys.get(topic)
-            if key is None:
-                key = topic_keys[topic] = topic_key(topic, aliases)
-            if key not in seen_topics:
-                seen_topics.add(key)
-                add(0, key, topic, article)
-        provider = article.provider
-        if provider is not None:
-            key = provider_keys.get(provider)
-            if key is None:
-                key = provider_keys[provider] = provider_key(provider.name, provider.domain)
-            add(1, key, provider.name, article)
+        for values_of, single, memo, key_of, members in plans:
+            values = values_of(article)
+            if single:
+                if values is None:
+                    continue
+                values = (values,)
+            if len(values) == 1:
+                pair = memo.get(values[0])
+                if pair is None:
+                    pair = memo[values[0]] = key_of(values[0])
+                add(members, pair, article)
+            elif values:
+                seen = set()  # an article counts once per key, with its first spelling
+                for value in values:
+                    pair = memo.get(value)
+                    if pair is None:
+                        pair = memo[value] = key_of(value)
+                    if pair[0] not in seen:
+                        seen.add(pair[0])
+                        add(members, pair, article)
+    return result
 
-    feeds = [
-        Feed(
-            kind=FeedKind.ALL,
-            key="all",
-            slug="all",
-            name=settings.site_title,
-            title=settings.site_title,
-            description=settings.site_description,
-            items=tuple(ordered[:limit]),
-            total=len(ordered),
-            older=tuple(reversed(ordered[limit:])),
-        )
-    ]
-    redirects: dict[str, str] = {}
-    provider_slugs: dict[str, str] = {}
-    topic_slugs: dict[str, str] = {}
-    for kind in (FeedKind.TOPIC, FeedKind.PROVIDER):
-        preferred = configured if kind is FeedKind.TOPIC else {}
-        names = {key: _display_name(counts, preferred.get(key)) for key, counts in spellings[kind].items()}
-        slugs = assign_slugs(names)
-        if kind is FeedKind.PROVIDER:
-            provider_slugs = slugs
-        else:
-            topic_slugs = slugs
-        about = "about" if kind is FeedKind.TOPIC else "from"
-        family = [
+
+def _family_feeds(family: Family, members: _Members, settings: Settings) -> list[Feed]:
+    """The family's feeds, by slug: its members' and its declared keys' (a declared feed may be empty)."""
+    empty: tuple[list[Article], list[Article], Counter] = ([], [], Counter())
+    keys = list(members) + [key for key in family.declared(settings) if key not in members]
+    names = {key: family.feed_name(key, members.get(key, empty)[2], settings) for key in keys}
+    slugs = family.slugs(names, settings)
+    feeds = []
+    for key, name in names.items():
+        items, overflow, _ = members.get(key, empty)
+        feeds.append(
             Feed(
-                kind=kind,
+                family=family,
                 key=key,
                 slug=slugs[key],
                 name=name,
-                title=f"{name} — {settings.site_title}",
-                description=f"The newest articles {about} {name}.",
-                items=tuple(groups[kind][key]),
-                total=len(groups[kind][key]) + len(overflow[kind].get(key, ())),
-                older=tuple(reversed(overflow[kind].get(key, ()))),
+                title=family.title(key, name, settings),
+                description=family.description(key, name, settings),
+                items=tuple(items),
+                total=len(items) + len(overflow),
+                older=tuple(reversed(overflow)),
             )
-            for key, name in names.items()
-        ]
-        family.sort(key=lambda f: f.slug)
-        feeds.extend(family)
-        redirects.update(_redirects(kind, family, aliases if kind is FeedKind.TOPIC else {}))
-    unpublished = sum(1 for a in all_articles if not a.published)
-    by_path = {feed.path: feed for feed in feeds}
-    provider_paths = {
-        provider: f"{FeedKind.PROVIDER.value}/{provider_slugs[key]}"
-        for provider, key in provider_keys.items()
-    }
-    topic_paths = {spelling: f"{FeedKind.TOPIC.value}/{topic_slugs[key]}" for spelling, key in topic_keys.items()}
-    return Catalog(
-        tuple(feeds), by_path, redirects, provider_slugs, len(ordered), unpublished, provider_paths, topic_paths
-    )
+        )
+    feeds.sort(key=lambda f: f.slug)
+    return feeds
 
 
 def update_catalog(
@@ -338,12 +241,14 @@ def update_catalog(
     else is built anew.
     """
     if len(old) != len(new):
-        return build_catalog(new, settings)
+        return build_catalog(new, settings, previous.families)
+    # the fields the families read besides the head ones (a configured feed's words: title, summary)
+    fields = (*HEAD_FIELDS, *sorted(set().union(*(f.reads(settings) for f in previous.families)) - set(HEAD_FIELDS)))
     swapped: dict[int, Article] = {}
     for before, after in zip(old, new, strict=True):
         if before is not after:
-            if any(getattr(before, name) != getattr(after, name) for name in HEAD_FIELDS):
-                return build_catalog(new, settings)
+            if any(getattr(before, name) != getattr(after, name) for name in fields):
+                return build_catalog(new, settings, previous.families)
             swapped[id(before)] = after
     if not swapped:
         return previous
@@ -361,16 +266,3 @@ def update_catalog(
     if all(map(operator.is_, feeds, previous.feeds)):  # the edited articles are in no feed (unpublished)
         return previous
     return dataclasses.replace(previous, feeds=feeds, by_path={feed.path: feed for feed in feeds})
-
-
-def _redirects(kind: FeedKind, family: list[Feed], aliases: dict[str, str]) -> dict[str, str]:
-    """Non-canonical paths that should 301 to a feed: an alias's slug, a name's plain slug."""
-    canonical = {f.path for f in family}
-    by_key = {f.key: f for f in family}
-    redirects: dict[str, str] = {}
-    for alias, target in sorted(aliases.items()):
-        feed = by_key.get(" ".join(target.split()).casefold())
-        path = f"{kind.value}/{make_slug(alias)}"
-        if feed is not None and path not in canonical:
-            redirects.setdefault(path, feed.path)
-    return redirects

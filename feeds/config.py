@@ -12,6 +12,7 @@ import dataclasses
 import ipaddress
 import os
 import re
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,35 @@ class ConfigError(Exception):
 
 # The settings that change what reading an article file gives: the parse cache is keyed by their values.
 READER_SETTINGS = ("max_file_bytes", "max_title_chars", "max_summary_chars")
+# A configured feed's keys that select articles, and the /filter parameter each one is
+# (feeds.filters); tests/test_configured.py checks every filterable family has one here.
+SELECTION_KEYS = {"topics": "topic", "providers": "provider", "kinds": "kind", "query": "q"}
+FEED_KEYS = ("title", "description", *SELECTION_KEYS, "min_quality")
+# a configured feed's slug: its file name under feeds/ (never a path, never a hidden file)
+_FEED_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+MAX_FEED_SLUG_CHARS = 80
+
+
+@dataclass(frozen=True, slots=True)
+class FeedDefinition:
+    """One configured feed (``feeds:`` in the config): a saved ``/filter`` query with a name.
+
+    ``selection`` holds (key, values) for the keys given (of :data:`SELECTION_KEYS`),
+    in that order; values of one key match any, different keys must all match.
+    """
+
+    slug: str
+    title: str | None = None
+    description: str | None = None
+    selection: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    min_quality: int | None = None
+
+    def filter_pairs(self) -> list[tuple[str, str]]:
+        """The equivalent ``/filter`` query's (parameter, value) pairs."""
+        pairs = [(SELECTION_KEYS[key], value) for key, values in self.selection for value in values]
+        if self.min_quality is not None:
+            pairs.append(("min_quality", str(self.min_quality)))
+        return pairs
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +121,8 @@ class Settings:
     stats_detail_days: int = 30
     # proxies whose X-Forwarded-For names the client (addresses or networks); nobody else is believed
     trusted_proxies: tuple[str, ...] = ()
+    # configured feeds, published at feeds/<slug>.<format> (the family feeds.configured.CONFIGURED)
+    feeds: tuple[FeedDefinition, ...] = ()
     config_file: str | None = None  # where these settings came from, for messages
 
     @property
@@ -209,6 +241,72 @@ def _networks(value: Any, path: str, key: str) -> tuple[str, ...]:
     return tuple(networks)
 
 
+def _feed(slug: Any, value: Any, path: str, key: str) -> FeedDefinition:
+    where = f"{key}.{slug}"
+    if not isinstance(slug, str) or len(slug) > MAX_FEED_SLUG_CHARS or not _FEED_SLUG.fullmatch(slug):
+        raise _fail(path, f"{key}.{slug}", f"a feed's slug must be lowercase letters a-z, digits and single '-' "
+                    f"between them, at most {MAX_FEED_SLUG_CHARS} characters")  # fmt: skip
+    if not isinstance(value, dict):
+        raise _fail(path, where, f"must be a mapping of {', '.join(FEED_KEYS)}")
+    for name in value:
+        if name not in FEED_KEYS:
+            raise _fail(path, f"{where}.{name}", f"unknown key (known keys: {', '.join(FEED_KEYS)})")
+    selection = []
+    for name in SELECTION_KEYS:
+        if name in value:
+            values = _str_list(value[name], path, f"{where}.{name}")
+            if not values:
+                raise _fail(path, f"{where}.{name}", "must list at least one value (or be left out)")
+            if any(len(v) > 500 or _NOT_XML_TEXT.search(v) for v in values):
+                raise _fail(path, f"{where}.{name}", "values must be at most 500 characters, no control characters")
+            if name == "query" and not all(re.search(r"\w", v) for v in values):
+                raise _fail(path, f"{where}.{name}", "every entry must contain a word (letters or digits)")
+            selection.append((name, values))
+    quality = value.get("min_quality")
+    if quality is not None:
+        quality = _int(quality, path, f"{where}.min_quality", -(10**9), 10**9)
+    if not selection and quality is None:
+        raise _fail(path, where, f"selects nothing: give at least one of {', '.join(FEED_KEYS[2:])}")
+    return FeedDefinition(
+        slug,
+        _str(value["title"], path, f"{where}.title") if "title" in value else None,
+        _str(value["description"], path, f"{where}.description", max_len=2000) if "description" in value else None,
+        tuple(selection),
+        quality,
+    )
+
+
+def _feeds(value: Any, path: str, key: str) -> tuple[FeedDefinition, ...]:
+    """``feeds:``: slug → definition; a slug given twice is refused by the loader (see _UniqueKeyLoader)."""
+    if value is None:
+        return ()
+    if not isinstance(value, dict):
+        raise _fail(path, key, "must be a mapping of slug: feed definition")
+    return tuple(_feed(slug, definition, path, key) for slug, definition in value.items())
+
+
+class DuplicateKey(Exception):
+    """A mapping of the config gives one key twice (PyYAML would keep the last silently)."""
+
+    def __init__(self, key: object, line: int) -> None:
+        super().__init__(key, line)
+        self.key, self.line = key, line
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.safe_load``'s loader that refuses a key given twice in one mapping (a slug twice in ``feeds:``)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, Hashable) and key in seen:
+                raise DuplicateKey(key, key_node.start_mark.line + 1)
+            if isinstance(key, Hashable):
+                seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def _path(value: Any, path: str, key: str, relative_to: Path) -> Path:
     text = _str(value, path, key, max_len=4096)
     candidate = Path(os.path.expanduser(text))
@@ -277,6 +375,7 @@ _CHECKS: dict[str, Any] = {
     "stats_db": lambda v, p, k, root: None if v is None else _path(v, p, k, root),
     "stats_detail_days": lambda v, p, k, _: _int(v, p, k, 1, 3_650),
     "trusted_proxies": lambda v, p, k, _: _networks(v, p, k),
+    "feeds": lambda v, p, k, _: _feeds(v, p, k),
 }
 
 
@@ -294,7 +393,9 @@ def load_settings(config_path: Path | None = None) -> Settings:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(shown, None, f"cannot read the config file ({exc})") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader
+    except DuplicateKey as exc:
+        raise ConfigError(f"{shown}:{exc.line}", str(exc.key), "is given twice in one mapping") from None
     except (ValueError, RecursionError) as exc:  # e.g. a date like 2024-02-30 that YAML resolves and Python refuses
         raise ConfigError(shown, None, f"is not valid YAML ({exc})") from None
     except yaml.YAMLError as exc:

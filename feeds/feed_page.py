@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 from feeds.catalog import Catalog, Feed, archive_pages
 from feeds.config import Settings
+from feeds.families import PROVIDERS, TOPICS
 from feeds.model import Article
 from feeds.page_layout import PAGE_TYPE, esc, page_document, time_element
 from feeds.render import WRITERS, Format, Rendered, archive_path, feed_url, make_rendered, page_url
@@ -89,7 +90,7 @@ def _item(article: Article, catalog: Catalog, settings: Settings) -> str:
         parts.append(f'<img src="{esc(image.url)}" alt=""{size}{unsized} loading="lazy" decoding="async">')
     meta = [time_element(article.published_at)]
     if article.provider is not None:
-        path = catalog.provider_paths.get(article.provider)
+        path = catalog.value_paths[PROVIDERS].get(article.provider)
         name = esc(article.provider.name)
         meta.append(f'<a href="{esc(page_url(settings, path))}">{name}</a>' if path else name)
     parts.append(f'<p class="meta">{" · ".join(meta)}</p>')
@@ -97,7 +98,7 @@ def _item(article: Article, catalog: Catalog, settings: Settings) -> str:
         parts.append(f"<p>{esc(article.summary)}</p>")
     topics = []
     for topic in dict.fromkeys(article.topics):  # one link per spelling, in the article's order
-        path = catalog.topic_paths.get(topic)
+        path = catalog.value_paths[TOPICS].get(topic)
         topics.append(f'<li><a href="{esc(page_url(settings, path))}">{esc(topic)}</a></li>' if path else "")
     if any(topics):
         parts.append(f'<ul class="topics" aria-label="Topics">{"".join(topics)}</ul>')

@@ -1,25 +1,24 @@
-"""Filtered feeds (``/filter.rss?topic=ai&q=robot``): query → normalized filter → matching articles.
+"""Selections of articles: the live app's ``/filter`` query and the config's ``feeds:``, one meaning.
 
-:func:`parse_filter` turns query parameters into a :class:`FeedFilter` (or a
-one-line :class:`FilterError`); :class:`FilterIndex`, built once per snapshot,
-finds its articles without scanning them all; :func:`filter_feed` makes the
-feed. :func:`matches` is the definition the index is held to.
+A :class:`FeedFilter` is normalized (values deduplicated and sorted, names
+resolved to feed slugs), so equal queries written in any order, case or
+spelling are one filter. Its semantics: values of one key match any of them;
+different keys must all match. Names are resolved through every family with a
+filter parameter (:attr:`feeds.families.Family.filter_param`), never by naming one.
 """
 
 from __future__ import annotations
 
-import bisect
 import re
-from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from feeds.catalog import Catalog, Feed, FeedKind, provider_key, topic_aliases, topic_key
 from feeds.config import Settings
+from feeds.families import Family, Feed, Lookup
 from feeds.model import Article
 
-FILTER_KEYS = ("topic", "provider", "min_quality", "q")
+KIND_PARAM, QUALITY_PARAM, WORDS_PARAM = "kind", "min_quality", "q"
 MAX_FILTER_PARAMS = 20
 MAX_FILTER_CHARS = 100
 _WORD = re.compile(r"\w+")
@@ -29,229 +28,202 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 
 
 class FilterError(ValueError):
-    """A filter query the app refuses (400); the message is one line."""
+    """A filter the app refuses (400); the message is one line."""
+
+
+def filter_params(lookup: Lookup) -> tuple[str, ...]:
+    """Every parameter a filter takes: one per filterable family, then kind, min_quality and q."""
+    families = tuple(f.filter_param for f in lookup.families if f.filter_param)
+    return (*families, KIND_PARAM, QUALITY_PARAM, WORDS_PARAM)
 
 
 @dataclass(frozen=True, slots=True)
 class FeedFilter:
-    """A normalized filter: OR within a kind, AND across kinds; values deduplicated and sorted.
+    """A normalized filter: OR within a key, AND across keys.
 
-    Topics and providers are the feed slug when the catalog knows them,
-    otherwise their identity key; words are casefolded. So equal queries
-    written in any order, case or spelling give one filter and one set of bytes.
+    ``names`` holds, per filterable family (its parameter, in family order), the
+    wanted feeds: their slug when the catalog knows them, otherwise their identity
+    key. ``kinds`` and ``words`` are casefolded.
     """
 
-    topics: tuple[str, ...] = ()
-    providers: tuple[str, ...] = ()
+    names: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    kinds: tuple[str, ...] = ()
     min_quality: int | None = None
     words: tuple[str, ...] = ()
 
     def query(self) -> str:
         """The canonical query string (fixed key order, sorted values), without '?'."""
-        pairs = [("topic", t) for t in self.topics] + [("provider", p) for p in self.providers]
+        pairs = [(param, value) for param, values in self.names for value in values]
+        pairs += [(KIND_PARAM, kind) for kind in self.kinds]
         if self.min_quality is not None:
-            pairs.append(("min_quality", str(self.min_quality)))
-        pairs += [("q", w) for w in self.words]
+            pairs.append((QUALITY_PARAM, str(self.min_quality)))
+        pairs += [(WORDS_PARAM, word) for word in self.words]
         return urlencode(pairs)
+
+    def describe(self) -> str:
+        """In words, for a feed's title: ``topic ai or robotics; quality at least 50``."""
+        parts = [f"{param} " + " or ".join(values) for param, values in self.names]
+        if self.kinds:
+            parts.append("kind " + " or ".join(self.kinds))
+        if self.min_quality is not None:
+            parts.append(f"quality at least {self.min_quality}")
+        if self.words:
+            parts.append("words " + " or ".join(f"“{w}”" for w in self.words))
+        return "; ".join(parts) or "everything"
 
 
 def parse_filter(
-    pairs: Iterable[tuple[str, str]], catalog: Catalog, settings: Settings
+    pairs: Iterable[tuple[str, str]], lookup: Lookup, settings: Settings, *, limited: bool = True
 ) -> FeedFilter:
-    """Query parameters → a normalized FeedFilter, or FilterError naming what is wrong."""
+    """(parameter, value) pairs → a normalized FeedFilter, or FilterError naming what is wrong.
+
+    ``limited``: a request's limits apply (at most MAX_FILTER_PARAMS values of
+    MAX_FILTER_CHARS characters); the config's feeds are checked by the config.
+    """
     pairs = list(pairs)
-    if len(pairs) > MAX_FILTER_PARAMS:
+    if limited and len(pairs) > MAX_FILTER_PARAMS:
         raise FilterError(f"at most {MAX_FILTER_PARAMS} filter parameters, got {len(pairs)}")
-    aliases = topic_aliases(settings)
-    topic_slugs = {f.key: f.slug for f in catalog.of_kind(FeedKind.TOPIC)}
-    values: dict[str, list[str]] = {key: [] for key in FILTER_KEYS}
+    params = filter_params(lookup)
+    values: dict[str, list[str]] = {param: [] for param in params}
     for key, value in pairs:
         if key not in values:
-            raise FilterError(f"unknown parameter {key[:40]!r}; use {', '.join(FILTER_KEYS)}")
-        if len(value) > MAX_FILTER_CHARS:
+            raise FilterError(f"unknown parameter {key[:40]!r}; use {', '.join(params)}")
+        if limited and len(value) > MAX_FILTER_CHARS:
             raise FilterError(f"{key} must be at most {MAX_FILTER_CHARS} characters")
         if not value.strip():
             raise FilterError(f"{key} must not be empty")
         if _CONTROL.search(value):
             raise FilterError(f"{key} must not contain control characters")
         values[key].append(value.strip())
-    topics = {_topic_id(v, catalog, aliases, topic_slugs) for v in values["topic"]}
-    providers = {_provider_id(v, catalog) for v in values["provider"]}
+    names = []
+    for family in lookup.families:
+        if family.filter_param and values[family.filter_param]:
+            ids = {_feed_id(family, value, lookup, settings) for value in values[family.filter_param]}
+            names.append((family.filter_param, tuple(sorted(ids))))
     words = set()
-    for value in values["q"]:
+    for value in values[WORDS_PARAM]:
         found = _WORD.findall(value.casefold())
         if not found:
-            raise FilterError("q must contain a word (letters or digits)")
+            raise FilterError(f"{WORDS_PARAM} must contain a word (letters or digits)")
         words.add(" ".join(found))
-    qualities = set(values["min_quality"])
+    qualities = set(values[QUALITY_PARAM])
     if len(qualities) > 1:
-        raise FilterError("min_quality may be given once")
+        raise FilterError(f"{QUALITY_PARAM} may be given once")
     quality = None
     if qualities:
         text = qualities.pop()
         if not _INTEGER.fullmatch(text):
-            raise FilterError("min_quality must be a whole number")
+            raise FilterError(f"{QUALITY_PARAM} must be a whole number")
         quality = int(text)
-    return FeedFilter(
-        tuple(sorted(topics)), tuple(sorted(providers)), quality, tuple(sorted(words))
-    )
+    kinds = tuple(sorted({value.casefold() for value in values[KIND_PARAM]}))
+    return FeedFilter(tuple(names), kinds, quality, tuple(sorted(words)))
 
 
-def _topic_id(value: str, catalog: Catalog, aliases: dict[str, str], slugs: dict[str, str]) -> str:
-    key = topic_key(value, aliases)
+def _feed_id(family: Family, value: str, lookup: Lookup, settings: Settings) -> str:
+    """A name, slug or alias of one of ``family``'s feeds → the feed's slug; an unknown name → its key."""
+    assert family.key_of_name is not None  # a family with a filter parameter resolves names
+    key = family.key_of_name(value, settings)
+    slugs = lookup.family_slugs.get(family, {})
     if key in slugs:
         return slugs[key]
-    feed = catalog.get(f"{FeedKind.TOPIC.value}/{value.lower()}")
-    path = catalog.redirects.get(f"{FeedKind.TOPIC.value}/{value.lower()}")
-    feed = feed or (catalog.get(path) if path else None)
-    return feed.slug if feed is not None else key
+    path = family.path(value.lower())
+    feed = lookup.get(path)
+    if feed is None and path in lookup.redirects:
+        feed = lookup.get(lookup.redirects[path])
+    return feed.slug if feed is not None and feed.family is family else key
 
 
-def _provider_id(value: str, catalog: Catalog) -> str:
-    key = provider_key(value, None)
-    if key in catalog.provider_slugs:
-        return catalog.provider_slugs[key]
-    feed = catalog.get(f"{FeedKind.PROVIDER.value}/{value.lower()}")
-    return feed.slug if feed is not None else key
-
-
-def _words(article: Article) -> set[str]:
+def article_words(article: Article) -> set[str]:
+    """The words of the title and summary, casefolded: what ``q`` looks for."""
     return set(_WORD.findall(f"{article.title}\n{article.summary}".casefold()))
 
 
 @dataclass(frozen=True, slots=True)
 class WantedKeys:
-    """A filter in the terms articles are indexed by: topic keys, provider keys, word phrases."""
+    """A filter in the terms articles are matched and indexed by: per family parameter the wanted
+    identity keys (any), kinds (any), the least quality, word phrases (any; all words of one)."""
 
-    topics: frozenset[str]
-    providers: frozenset[str]
+    names: tuple[tuple[str, frozenset[str]], ...]
+    kinds: frozenset[str]
     min_quality: int | None
     phrases: tuple[tuple[str, ...], ...]
 
 
-def wanted_keys(wanted: FeedFilter, catalog: Catalog) -> WantedKeys:
-    """The identity keys a filter's slugs stand for in ``catalog``."""
-    slug_keys = {f.slug: f.key for f in catalog.of_kind(FeedKind.TOPIC)}
-    providers = {k for k, slug in catalog.provider_slugs.items() if slug in wanted.providers}
-    return WantedKeys(
-        frozenset(slug_keys.get(t, t) for t in wanted.topics),
-        frozenset(providers | set(wanted.providers)),
-        wanted.min_quality,
-        tuple(tuple(w.split()) for w in wanted.words),
-    )
+def wanted_keys(wanted: FeedFilter, lookup: Lookup) -> WantedKeys:
+    """The identity keys a filter's slugs stand for in ``lookup`` (an unknown name stands for its key)."""
+    by_param = {f.filter_param: f for f in lookup.families if f.filter_param}
+    names = []
+    for param, ids in wanted.names:
+        slug_keys = {slug: key for key, slug in lookup.family_slugs.get(by_param[param], {}).items()}
+        names.append((param, frozenset(slug_keys.get(i, i) for i in ids)))
+    phrases = tuple(tuple(w.split()) for w in wanted.words)
+    return WantedKeys(tuple(names), frozenset(wanted.kinds), wanted.min_quality, phrases)
 
 
-def matches(article: Article, keys: WantedKeys, aliases: dict[str, str]) -> bool:
-    """The filter's definition, one article at a time: the reference :class:`FilterIndex` is tested against."""
-    if keys.min_quality is not None and (article.quality is None or article.quality < keys.min_quality):
-        return False
-    if keys.topics and not any(topic_key(t, aliases) in keys.topics for t in article.topics):
-        return False
-    if keys.providers and (
-        article.provider is None
-        or provider_key(article.provider.name, article.provider.domain) not in keys.providers
-    ):
-        return False
-    if keys.phrases:
-        words = _words(article)
-        return any(all(w in words for w in phrase) for phrase in keys.phrases)
-    return True
+def matcher(wanted: FeedFilter, lookup: Lookup, settings: Settings) -> Callable[[Article], bool]:
+    """The filter's definition, one article at a time: configured feeds use it, and
+    :class:`feeds.filter_index.FilterIndex` is held to it.
 
-
-class FilterIndex:
-    """Where each topic, provider, word and quality occurs among a snapshot's articles (issue 16).
-
-    Built once per snapshot, over its articles newest first: each key maps to
-    the positions of the articles holding it, in an ``array`` of 4-byte
-    integers (a Python set per key would cost ten times the memory). A filter
-    is then a few set unions and intersections over the keys it names, not a
-    scan of every article: milliseconds at 100,000 articles. :meth:`positions`
-    equals the positions :func:`matches` accepts (a property test holds it to that).
+    Feeds are matched by identity key (a slug is mapped back to its key) through each
+    family's own keys of the article (:meth:`feeds.families.Family.article_keys`).
     """
+    keys = wanted_keys(wanted, lookup)
+    by_param = {f.filter_param: f for f in lookup.families if f.filter_param}
+    checks: list[Callable[[Article], bool]] = []
+    for param, wanted_ids in keys.names:
+        keys_of = by_param[param].article_keys(settings, lookup)
+        checks.append(lambda article, keys_of=keys_of, ids=wanted_ids: not ids.isdisjoint(keys_of(article)))
+    if keys.kinds:
+        kinds = keys.kinds
+        checks.append(lambda article: article.kind is not None and article.kind.casefold() in kinds)
+    if keys.min_quality is not None:
+        low = keys.min_quality
+        checks.append(lambda article: article.quality is not None and article.quality >= low)
+    if keys.phrases:
+        phrases = keys.phrases
 
-    def __init__(self, articles: Sequence[Article], settings: Settings) -> None:
-        aliases = topic_aliases(settings)
-        topics: dict[str, list[int]] = {}
-        providers: dict[str, list[int]] = {}
-        words: dict[str, list[int]] = {}
-        qualities: list[tuple[int, int]] = []
-        for position, article in enumerate(articles):
-            for key in {topic_key(t, aliases) for t in article.topics}:
-                topics.setdefault(key, []).append(position)
-            if article.provider is not None:
-                key = provider_key(article.provider.name, article.provider.domain)
-                providers.setdefault(key, []).append(position)
-            for word in _words(article):
-                words.setdefault(word, []).append(position)
-            if article.quality is not None:
-                qualities.append((article.quality, position))
-        qualities.sort()
-        self.count = len(articles)
-        self._topics = {key: array("I", found) for key, found in topics.items()}
-        self._providers = {key: array("I", found) for key, found in providers.items()}
-        self._words = {key: array("I", found) for key, found in words.items()}
-        self._quality_values = [quality for quality, _ in qualities]
-        self._quality_positions = array("I", (position for _, position in qualities))
-        postings = sum(len(found) for table in (self._topics, self._providers, self._words) for found in table.values())
-        # what the index holds, roughly: 4 bytes a posting, ~120 a key (the str, its array, its dict slot)
-        self.nbytes = 4 * postings + 120 * (len(self._topics) + len(self._providers) + len(self._words))
-        self.nbytes += 40 * len(qualities)
+        def has_words(article: Article) -> bool:
+            words = article_words(article)
+            return any(all(w in words for w in phrase) for phrase in phrases)
 
-    def positions(self, keys: WantedKeys) -> list[int]:
-        """Positions of the matching articles, ascending (newest first)."""
-        found: set[int] | None = None
-        for part in self._parts(keys):
-            found = part if found is None else found & part
-            if not found:
-                return []
-        return sorted(found) if found is not None else list(range(self.count))
+        checks.append(has_words)  # last: it reads the article's text (the details, for a cached article)
 
-    def _parts(self, keys: WantedKeys) -> Iterator[set[int]]:
-        """One set of positions per kind the filter names (AND across them)."""
-        if keys.topics:
-            yield set().union(*(self._topics.get(key, ()) for key in keys.topics))
-        if keys.providers:
-            yield set().union(*(self._providers.get(key, ()) for key in keys.providers))
-        if keys.min_quality is not None:
-            yield set(self._quality_positions[bisect.bisect_left(self._quality_values, keys.min_quality) :])
-        if keys.phrases:
-            phrases = set()
-            for phrase in keys.phrases:
-                postings = sorted((self._words.get(word, array("I")) for word in phrase), key=len)
-                within = set(postings[0])
-                for posting in postings[1:]:
-                    within.intersection_update(posting)
-                phrases |= within
-            yield phrases
+    def test(article: Article) -> bool:
+        for check in checks:
+            if not check(article):
+                return False
+        return True
+
+    return test
+
+
+# --- the live app's /filter feeds ---------------------------------------------------------------------
+
+# the family of a /filter feed: made per request from a query, never in the catalog
+FILTERED = Family(
+    name="filter",
+    folder="",
+    heading="Filtered",
+    fixed_key="filter",
+    feed_name=lambda key, spellings, settings: key,
+    title=lambda key, name, settings: name,
+    description=lambda key, name, settings: name,
+)
 
 
 def filter_feed(
-    articles: Sequence[Article], index: FilterIndex, wanted: FeedFilter, catalog: Catalog, settings: Settings
+    articles: Sequence[Article], positions: Sequence[int], wanted: FeedFilter, settings: Settings
 ) -> Feed:
-    """The filtered feed: every matching article (``articles`` newest first, indexed by ``index``), the newest N as
-    items."""
-    positions = index.positions(wanted_keys(wanted, catalog))
-    title = f"Filtered: {_describe(wanted)} — {settings.site_title}"
+    """The filtered feed of ``wanted``: ``positions`` are its matching articles among ``articles`` (newest
+    first), as :class:`feeds.filter_index.FilterIndex` finds them; the newest N are its items."""
+    title = f"Filtered: {wanted.describe()} — {settings.site_title}"
     return Feed(
-        kind=FeedKind.ALL,
+        family=FILTERED,
         key="filter",
         slug="filter",
         name=title,
         title=title,
-        description=f"The newest articles matching {_describe(wanted)}.",
+        description=f"The newest articles matching {wanted.describe()}.",
         items=tuple(articles[p] for p in positions[: settings.items_per_feed]),
         total=len(positions),
     )
-
-
-def _describe(wanted: FeedFilter) -> str:
-    parts = []
-    if wanted.topics:
-        parts.append("topic " + " or ".join(wanted.topics))
-    if wanted.providers:
-        parts.append("provider " + " or ".join(wanted.providers))
-    if wanted.min_quality is not None:
-        parts.append(f"quality at least {wanted.min_quality}")
-    if wanted.words:
-        parts.append("words " + " or ".join(f"“{w}”" for w in wanted.words))
-    return "; ".join(parts) or "everything"

@@ -7,14 +7,11 @@ list: hidden without script, when the whole list stays usable as it is. Sans-IO.
 
 from __future__ import annotations
 
-from feeds.catalog import Catalog, Feed, FeedKind
+from feeds.catalog import Catalog, Feed
 from feeds.config import Settings
 from feeds.feed_page import discovery_links, format_label
 from feeds.page_layout import PAGE_TYPE, display_date, esc, page_document, time_element
 from feeds.render import Format, Rendered, feed_url, make_rendered, page_url
-
-# The families in the order the index and the OPML list them: (kind, heading)
-SECTIONS = ((FeedKind.ALL, "All articles"), (FeedKind.TOPIC, "Topics"), (FeedKind.PROVIDER, "Providers"))
 
 
 def _row(feed: Feed, settings: Settings, formats: tuple[Format, ...]) -> str:
@@ -35,18 +32,19 @@ def _row(feed: Feed, settings: Settings, formats: tuple[Format, ...]) -> str:
 def render_index(catalog: Catalog, settings: Settings, formats: tuple[Format, ...], opml_url: str) -> Rendered:
     """The index page for ``formats``; ``opml_url`` is the site's OPML list. Dated by the newest article."""
     sections = []
-    for kind, heading in SECTIONS:
-        feeds = catalog.of_kind(kind)
+    for family in catalog.families:
+        feeds = catalog.of_family(family)
         if not feeds:
             continue
-        section_id = f"family-{kind.name.lower()}"
+        section_id = f"family-{family.name}"
+        heading = esc(family.heading)
         rows = "\n".join(_row(feed, settings, formats) for feed in feeds)
         count = f" ({len(feeds)})" if len(feeds) > 1 else ""
         sections.append(
             f'<section class="family" aria-labelledby="{section_id}">\n<h2 id="{section_id}">{heading}{count}</h2>\n'
             f'<ul class="feeds">\n{rows}\n</ul>\n</section>'
         )
-    all_feed = catalog.get("all")
+    all_feed = catalog.everything
     site = esc(settings.site_url)
     newest = catalog.feeds[0].updated if catalog.feeds else None
     body = (

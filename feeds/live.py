@@ -145,7 +145,7 @@ def build_snapshot(
     else:
         catalog = build_catalog(folder.articles, settings)
     # every selected article, newest first: the all feed's items, then its older ones newest first
-    everything = catalog.get("all")
+    everything = catalog.everything
     articles = everything.items + everything.older[::-1] if everything is not None else ()
     errors = sum(1 for p in folder.problems if p.is_error)
     return Snapshot(

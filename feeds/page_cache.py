@@ -19,7 +19,8 @@ from collections import OrderedDict
 from collections.abc import Hashable
 
 from feeds.config import Settings
-from feeds.filters import FeedFilter, FilterIndex, filter_feed
+from feeds.filter_index import FilterIndex
+from feeds.filters import FeedFilter, filter_feed, wanted_keys
 from feeds.live import Snapshot
 from feeds.page_layout import PAGE_TYPE
 from feeds.render import PAGE_EXTENSION, Format, over_budget, render_feed
@@ -130,7 +131,7 @@ def filter_page(snapshot: Snapshot, wanted: FeedFilter, fmt: Format, settings: S
     """The page for a filtered feed, kept in the byte budget like any page.
 
     Raises :class:`FilterBusy` when FILTER_SLOTS filters are being made already.
-    The first filter of a generation builds its :class:`~feeds.filters.FilterIndex`.
+    The first filter of a generation builds its :class:`~feeds.filter_index.FilterIndex`.
     """
     memo = page_memo(snapshot, settings)
     query = wanted.query()
@@ -143,7 +144,8 @@ def filter_page(snapshot: Snapshot, wanted: FeedFilter, fmt: Format, settings: S
     try:
         index = filter_index(snapshot, settings)
         self_url = f"{settings.site_url}{FILTER_PATH}.{fmt.extension}" + (f"?{query}" if query else "")
-        feed = filter_feed(snapshot.articles, index, wanted, snapshot.catalog, settings)
+        positions = index.positions(wanted_keys(wanted, snapshot.catalog))
+        feed = filter_feed(snapshot.articles, positions, wanted, settings)
         page = Page(render_feed(feed, fmt, snapshot.catalog, settings, self_url=self_url), settings, cross_origin=True)
     finally:
         memo.filter_slots.release()
@@ -161,7 +163,7 @@ def filter_index(snapshot: Snapshot, settings: Settings) -> FilterIndex:
     memo = page_memo(snapshot, settings)
     with memo.index_lock:
         if memo.index is None:
-            memo.index = FilterIndex(snapshot.articles, settings)
+            memo.index = FilterIndex(snapshot.articles, snapshot.catalog, settings)
         return memo.index
 
 

@@ -84,9 +84,10 @@ def item_fragment(article: Article, fmt: Format, catalog: Catalog, settings: Set
     return WRITERS[fmt].item(article, catalog, settings, updated)
 
 
-def _memo_fragments(catalog: Catalog, settings: Settings) -> Fragments:
-    """The default :data:`Fragments`: :func:`item_fragment` (memoised) for this catalog and settings."""
-    return lambda article, fmt, updated: WRITERS[fmt].item(article, catalog, settings, updated)
+def _memo_fragments(writer: FeedWriter, catalog: Catalog, settings: Settings) -> Fragments:
+    """The default :data:`Fragments` of one document: its writer's items (memoised), as :func:`item_fragment`."""
+    item = writer.item
+    return lambda article, fmt, updated: item(article, catalog, settings, updated)
 
 
 def render_feed(
@@ -108,7 +109,7 @@ def render_feed(
     writer = WRITERS[fmt]
     url = self_url or feed_url(settings, feed.path, fmt)
     links = archive_links(feed, fmt, settings, 0) if self_url is None else None
-    fragments = fragments or _memo_fragments(catalog, settings)
+    fragments = fragments or _memo_fragments(writer, catalog, settings)
 
     def body_of(items: tuple[Article, ...]) -> bytes:
         shown = feed if items is feed.items else dataclasses.replace(feed, items=items)
@@ -151,6 +152,7 @@ def render_archive(
     shown = dataclasses.replace(feed, items=items, older=())
     url = settings.site_url + archive_path(feed.path, page, fmt)
     updated = items[0].published_at if items else feed.older[-1].published_at
-    fragments = fragments or _memo_fragments(catalog, settings)
-    body = WRITERS[fmt].document(shown, catalog, settings, url, fragments, links, updated)
+    writer = WRITERS[fmt]
+    fragments = fragments or _memo_fragments(writer, catalog, settings)
+    body = writer.document(shown, catalog, settings, url, fragments, links, updated)
     return make_rendered(body, fmt.media_type, updated, archive_page=True)

@@ -50,7 +50,7 @@ def provider_feed_url(catalog: Catalog, settings: Settings, article: Article) ->
     provider = article.provider
     if provider is None:
         return None
-    path = catalog.provider_paths.get(provider)
+    path = catalog.source_paths.get(provider)
     return feed_url(settings, path, Format.RSS) if path else None
 
 

@@ -50,9 +50,9 @@ class SignatureMemo:
     def for_catalog(self, catalog: Catalog) -> tuple[dict[int, tuple[Article, bytes]], dict]:
         """(article digests, document digests) a Signer of ``catalog`` may read and add to."""
         paths, memo, pages = self._current
-        if paths != catalog.provider_paths or len(memo) > 2 * catalog.article_count + 1000:
+        if paths != catalog.source_paths or len(memo) > 2 * catalog.article_count + 1000:
             memo, pages = {}, {}  # other paths, or mostly articles gone since
-            self._current = (catalog.provider_paths, memo, pages)
+            self._current = (catalog.source_paths, memo, pages)
         return memo, pages
 
 
@@ -74,7 +74,7 @@ class Signer:
         entry = self._memo.get(id(article))
         if entry is None:
             # the provider feed path is what the renderer reads from the catalog (RSS <source url>)
-            provider_path = self.catalog.provider_paths.get(article.provider) if article.provider else None
+            provider_path = self.catalog.source_paths.get(article.provider) if article.provider else None
             digest = hashlib.sha256(article.digest + repr(provider_path).encode()).digest()
             entry = self._memo[id(article)] = (article, digest)
         return entry[1]
@@ -104,7 +104,7 @@ class Signer:
         digest = hashlib.sha256(self.base)
         # not feed.total: the feed document does not show it (the index page does)
         links = pages if page == 0 else page < pages
-        digest.update(repr((extension, feed.kind.value, feed.key, feed.slug, feed.name, feed.title,
+        digest.update(repr((extension, feed.path, feed.key, feed.name, feed.title,
                             feed.description, page, links, count)).encode())  # fmt: skip
         digest.update(items_digest)
         return digest.hexdigest()

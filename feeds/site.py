@@ -17,7 +17,7 @@ from zlib_ng import gzip_ng
 from feeds.catalog import Catalog, Feed, archive_pages
 from feeds.config import Settings
 from feeds.feed_page import render_feed_page
-from feeds.index_page import SECTIONS, render_index
+from feeds.index_page import render_index
 from feeds.render import (
     ARCHIVE_FOLDER,
     PAGE_EXTENSION,
@@ -184,10 +184,11 @@ def render_opml(catalog: Catalog, settings: Settings) -> Rendered:
         "  </head>",
         "  <body>",
     ]
-    for kind, heading in SECTIONS:
-        feeds = catalog.of_kind(kind)
+    for family in catalog.families:
+        feeds = catalog.of_family(family)
         if not feeds:
             continue
+        heading = family.heading
         lines.append(f"    <outline text={quoteattr(heading)} title={quoteattr(heading)}>")
         for feed in feeds:
             attributes = " ".join(

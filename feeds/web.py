@@ -12,6 +12,7 @@ redirect's Location: absolute URLs come from ``settings.site_url`` only.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 from datetime import datetime
@@ -19,7 +20,7 @@ from datetime import datetime
 from flask import Flask, Response, abort, request
 from werkzeug.exceptions import HTTPException
 
-from feeds.catalog import FeedKind
+from feeds.catalog import FAMILIES
 from feeds.config import Settings
 from feeds.filters import FilterError, parse_filter
 from feeds.live import Live, Snapshot
@@ -140,10 +141,6 @@ def create_app(settings: Settings, *, live: Live | None = None) -> Flask:
     def opml() -> Response:
         return serve(OPML_PATH)
 
-    @app.get("/all.<extension>")
-    def all_feed(extension: str) -> Response:
-        return serve(f"all.{extension}")
-
     @app.get(f"/{STYLESHEET_PATH}")
     def stylesheet() -> Response:
         return serve(STYLESHEET_PATH)
@@ -152,13 +149,12 @@ def create_app(settings: Settings, *, live: Live | None = None) -> Flask:
     def archive_page(rest: str) -> Response:
         return serve(f"{ARCHIVE_FOLDER}/{rest}")
 
-    @app.get("/topics/<name>")
-    def topic_feed(name: str) -> Response:
-        return serve(f"{FeedKind.TOPIC.value}/{name}")
-
-    @app.get("/providers/<name>")
-    def provider_feed(name: str) -> Response:
-        return serve(f"{FeedKind.PROVIDER.value}/{name}")
+    for family in FAMILIES:  # a family's feeds: <folder>/<slug>.<ext>, or its one feed at the top (all.<ext>)
+        if family.folder:
+            rule, stem = f"/{family.folder}/<name>", f"{family.folder}/"
+        else:
+            rule, stem = f"/{family.path(family.fixed_key)}.<name>", f"{family.path(family.fixed_key)}."
+        app.add_url_rule(rule, f"{family.name}_feed", functools.partial(lambda stem, name: serve(stem + name), stem))
 
     @app.get(f"/{FILTER_PATH}.<extension>")
     def filtered_feed(extension: str) -> Response:

@@ -12,17 +12,10 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from feeds.catalog import (
-    FeedKind,
-    assign_slugs,
-    build_catalog,
-    make_slug,
-    provider_key,
-    topic_aliases,
-    topic_key,
-    update_catalog,
-)
+from feeds.catalog import build_catalog, update_catalog
 from feeds.config import Settings
+from feeds.families import PROVIDERS, TOPICS
+from feeds.identity import assign_slugs, make_slug, provider_key, topic_aliases, topic_key
 from feeds.model import Article, Provider
 
 from .conftest import BASE_URL
@@ -69,7 +62,7 @@ def test_topic_aliases_from_settings_merge_feeds_and_redirect() -> None:
     catalog = build_catalog(
         [article(1, topics=["Artificial Intelligence"]), article(2, topics=["ai"], hours=1)], settings
     )
-    topics = catalog.of_kind(FeedKind.TOPIC)
+    topics = catalog.of_family(TOPICS)
     assert [(f.path, f.name, f.total) for f in topics] == [("topics/ai", "AI", 2)]
     assert catalog.redirects == {"topics/artificial-intelligence": "topics/ai"}
 
@@ -111,10 +104,10 @@ def test_provider_feed_groups_syndicated_copies_and_knows_each_provider_value() 
     catalog = build_catalog(
         [article(i, provider=name, hours=i) for i, name in enumerate(names)], make_settings()
     )
-    (feed,) = catalog.of_kind(FeedKind.PROVIDER)
+    (feed,) = catalog.of_family(PROVIDERS)
     assert (feed.path, feed.name, feed.total) == ("providers/gamerant-on-msn", "GameRant on MSN", 4)
-    assert set(catalog.provider_paths.values()) == {feed.path}
-    assert len(catalog.provider_paths) == 3
+    assert set(catalog.source_paths.values()) == {feed.path}
+    assert len(catalog.source_paths) == 3
 
 
 @pytest.mark.parametrize(

@@ -189,7 +189,7 @@ def test_adding_one_article_rewrites_only_its_feeds_and_the_index(articles: Path
 
     settings, catalog = load(articles)
     holding = [f for f in catalog.feeds if any(a.title == "An added story" for a in f.items)]
-    assert sorted(f.kind.name for f in holding) == ["ALL", "PROVIDER", "TOPIC"]
+    assert sorted(f.family.name for f in holding) == ["all", "provider", "topic"]
     feed_paths = [f"{f.path}.{ext}" for f in holding for ext in settings.formats]
     pages = [f"{f.path}.html" for f in holding]  # each feed's page shows its newest items
     expected = feed_files(feed_paths + pages) | feed_files(["index.html"]) | {MANIFEST_PATH}

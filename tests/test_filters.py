@@ -1,4 +1,5 @@
-"""Filtered feeds: the per-snapshot index finds exactly the articles the filter's definition accepts."""
+"""Filtered feeds: the per-snapshot index (feeds.filter_index) finds exactly the articles the filter's definition
+(feeds.filters.matcher) accepts."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from feeds.catalog import build_catalog, topic_aliases
-from feeds.filters import FeedFilter, FilterIndex, filter_feed, matches, parse_filter, wanted_keys
+from feeds.catalog import build_catalog
+from feeds.filter_index import FilterIndex
+from feeds.filters import FeedFilter, filter_feed, matcher, parse_filter, wanted_keys
 from tests.test_catalog import article, make_settings
 
 TOPICS = ["AI", "ai", "Artificial Intelligence", "C++", "Data", "Robotics"]
@@ -31,16 +33,21 @@ queries = st.lists(
         st.tuples(st.just("topic"), st.sampled_from([*TOPICS, "artificial-intelligence", "unknown"])),
         st.tuples(st.just("provider"), st.sampled_from(["IGN", "gamerant-on-msn", "polygon", "nobody"])),
         st.tuples(st.just("min_quality"), st.integers(-10, 110).map(str)),
+        st.tuples(st.just("kind"), st.sampled_from(["article", "Video", "nope"])),
         st.tuples(st.just("q"), st.lists(st.sampled_from([*WORDS, "absent"]), min_size=1, max_size=3).map(" ".join)),
     ),
     max_size=5,
 )
 
 
+KINDS = [None, "article", "video"]
+
+
 def corpus(table: list) -> list:
     return [
         dataclasses.replace(article(n, topics=topics, provider=provider, hours=-n, quality=quality),
-                            title=" ".join(["Story", *title]), summary=" ".join(summary))  # fmt: skip
+                            title=" ".join(["Story", *title]), summary=" ".join(summary),
+                            kind=KINDS[n % len(KINDS)])  # fmt: skip
         for n, (topics, provider, quality, title, summary) in enumerate(table)
     ]
 
@@ -56,23 +63,25 @@ def test_the_index_finds_exactly_what_the_definition_accepts(table, pairs) -> No
         pairs = [(p, v) for p, v in pairs if p != "min_quality"]  # given twice with two values: a 400
     wanted = parse_filter(pairs, catalog, settings)
     keys = wanted_keys(wanted, catalog)
-    aliases = topic_aliases(settings)
-    reference = [position for position, a in enumerate(articles) if matches(a, keys, aliases)]
-    assert FilterIndex(articles, settings).positions(keys) == reference
-    feed = filter_feed(articles, FilterIndex(articles, settings), wanted, catalog, settings)
+    test = matcher(wanted, catalog, settings)
+    reference = [position for position, a in enumerate(articles) if test(a)]
+    positions = FilterIndex(articles, catalog, settings).positions(keys)
+    assert positions == reference
+    feed = filter_feed(articles, positions, wanted, settings)
     assert feed.items == tuple(articles[p] for p in reference[:5]) and feed.total == len(reference)
 
 
 def test_an_empty_filter_is_every_article_newest_first() -> None:
     settings = make_settings()
     articles = corpus([([], None, None, [], [])] * 3)
-    assert FilterIndex(articles, settings).positions(wanted_keys(FeedFilter(), build_catalog(articles, settings))) == [
-        0, 1, 2,
-    ]  # fmt: skip
+    catalog = build_catalog(articles, settings)
+    assert FilterIndex(articles, catalog, settings).positions(wanted_keys(FeedFilter(), catalog)) == [0, 1, 2]
 
 
 def test_the_index_reports_its_size_in_bytes() -> None:
     settings = make_settings()
-    small = FilterIndex(corpus([(["AI"], "IGN", 5, ["robot"], [])]), settings)
-    large = FilterIndex(corpus([(["AI"], "IGN", 5, ["robot"], ["data", "chip"])] * 100), settings)
+    one = corpus([(["AI"], "IGN", 5, ["robot"], [])])
+    many = corpus([(["AI"], "IGN", 5, ["robot"], ["data", "chip"])] * 100)
+    small = FilterIndex(one, build_catalog(one, settings), settings)
+    large = FilterIndex(many, build_catalog(many, settings), settings)
     assert 0 < small.nbytes < large.nbytes

@@ -63,8 +63,8 @@ def test_signers_of_other_provider_paths_never_share_an_article_digest() -> None
     """Digests are remembered across Signers (for `export --watch`), but only for the same provider paths."""
     settings = Settings(base_url=BASE_URL)
     catalog = build_catalog(read_folder(SAMPLES, settings).articles, settings)
-    moved_paths = {provider: path + "-moved" for provider, path in catalog.provider_paths.items()}
-    moved = dataclasses.replace(catalog, provider_paths=moved_paths)
+    moved_paths = {provider: path + "-moved" for provider, path in catalog.source_paths.items()}
+    moved = dataclasses.replace(catalog, source_paths=moved_paths)
     feed = catalog.get("all")
     assert feed is not None and feed.items
     memo = SignatureMemo()

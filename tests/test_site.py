@@ -23,8 +23,9 @@ import feedparser
 import pytest
 import yaml
 
-from feeds.catalog import Catalog, FeedKind, build_catalog
+from feeds.catalog import Catalog, build_catalog
 from feeds.config import Settings, load_settings, with_overrides
+from feeds.families import ALL, PROVIDERS, TOPICS
 from feeds.reader import find_article_files, read_folder, split_front_matter
 from feeds.render import Format, feed_url, image_type, page_url
 from feeds.site import INDEX_PATH, OPML_PATH, STYLESHEET_PATH, render_path, site_paths
@@ -142,8 +143,8 @@ def test_real_export_has_every_feed_of_the_catalog(real_export) -> None:
     out, catalog, settings = real_export
     files = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
     assert set(site_paths(catalog, settings)) <= files
-    assert len(catalog.of_kind(FeedKind.ALL)) == 1
-    assert catalog.of_kind(FeedKind.TOPIC) and catalog.of_kind(FeedKind.PROVIDER)
+    assert len(catalog.of_family(ALL)) == 1
+    assert catalog.of_family(TOPICS) and catalog.of_family(PROVIDERS)
     check_opml((out / OPML_PATH).read_bytes(), catalog, settings)
     check_index((out / INDEX_PATH).read_bytes(), catalog, settings)
 
