@@ -64,9 +64,8 @@ def _subscribe(feed: Feed, settings: Settings, formats: tuple[Format, ...]) -> s
             f'<a href="{esc(settings.site_url + archive_path(feed.path, pages, fmt))}">{format_label(fmt)}</a>'
             for fmt in formats
         )
-        older = len(feed.older)
-        archive = (
-            f"<p>Older articles ({older}) are in {pages} archive page{'s' if pages > 1 else ''} "
+        archive = (  # no count of the older articles: it would change this page when only the archive does
+            f"<p>Older articles are in {pages} archive page{'s' if pages > 1 else ''} "
             f"(RFC 5005), newest first: {links}.</p>\n"
         )
     return (

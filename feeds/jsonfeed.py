@@ -11,7 +11,7 @@ from feeds.config import Settings
 from feeds.dates import format_rfc3339
 from feeds.formats import Format
 from feeds.model import Article
-from feeds.writer import ArchiveLinks, FeedWriter, Fragments, content_html, image_type, provider_home
+from feeds.writer import ArchiveLinks, FeedWriter, Fragments, content_html, home_url, image_type, provider_home
 
 _FRAGMENT_MEMO = 4_096  # items remembered
 
@@ -82,7 +82,7 @@ class JsonWriter(FeedWriter):
         document = {
             "version": "https://jsonfeed.org/version/1.1",
             "title": feed.title,
-            "home_page_url": settings.site_url,
+            "home_page_url": home_url(feed, catalog, settings),  # the feed's page
             "feed_url": self_url,
             "description": feed.description,
             "language": settings.language,

@@ -25,7 +25,7 @@ from feeds.live import Snapshot
 from feeds.page_layout import PAGE_TYPE
 from feeds.render import PAGE_EXTENSION, Format, over_budget, render_feed
 from feeds.responses import Page
-from feeds.site import INDEX_PATH, OPML_PATH, enabled_formats, render_path
+from feeds.site import INDEX_PATH, OPML_PATH, enabled_formats, feed_document, render_path
 
 FILTER_PATH = "filter"
 FILTER_SLOTS = 2  # filtered feeds made at once per process; more at once are shed (503), never queued
@@ -117,7 +117,9 @@ def site_page(snapshot: Snapshot, path: str, settings: Settings) -> Page | None:
             rendered = render_path(path, snapshot.catalog, settings)
             if rendered is None:
                 return None
-            page = Page(rendered, settings, cross_origin=rendered.media_type != PAGE_TYPE)
+            document = feed_document(path, snapshot.catalog, settings)
+            current_feed = document is not None and document[1] == 0  # not an archive page
+            page = Page(rendered, settings, cross_origin=rendered.media_type != PAGE_TYPE, negotiated=current_feed)
             if rendered.media_type != PAGE_TYPE and over_budget(rendered, settings):
                 memo.over_budget.add(path)
             if path in hot_paths(settings):
@@ -125,6 +127,22 @@ def site_page(snapshot: Snapshot, path: str, settings: Settings) -> Page | None:
             else:
                 memo.cache.put(path, page)
     return page
+
+
+def page_at_feed_url(snapshot: Snapshot, feed: Page, path: str, settings: Settings) -> Page:
+    """The feed's page (``<feed path>.html``) as a browser gets it at the feed's own URL: with ``Vary: Accept``.
+
+    Its own bytes and ETag, so a browser's revalidation compares with the copy it holds.
+    Kept on the feed's Page (and counted in its bytes), so it goes when the feed's page goes.
+    """
+    alternate = feed.alternate
+    if alternate is None:
+        page = site_page(snapshot, f"{path.rpartition('.')[0]}.{PAGE_EXTENSION}", settings)
+        if page is None:  # pragma: no cover - every feed of the catalog has its page
+            raise AssertionError(f"{path} has no page")
+        alternate = Page(page.rendered, settings, cross_origin=False, negotiated=True)
+        feed.alternate = alternate  # two requests may both make it: equal values, the last one stays
+    return alternate
 
 
 def filter_page(snapshot: Snapshot, wanted: FeedFilter, fmt: Format, settings: Settings) -> Page:

@@ -25,6 +25,7 @@ STYLESHEET = """
     --visited: #d7aefb; --panel: #1e2329; --accent: #f2b8b5; }
 }
 * { box-sizing: border-box; }
+[hidden] { display: none !important; }
 html { -webkit-text-size-adjust: 100%; }
 body { margin: 0; color: var(--fg); background: var(--bg); font: 1.0625rem/1.55 system-ui, -apple-system,
   "Segoe UI", Roboto, sans-serif; overflow-wrap: anywhere; }

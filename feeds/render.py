@@ -24,7 +24,6 @@ from feeds.writer import (
     ARCHIVE_FOLDER,
     EMPTY_FEED_DATE,
     PAGE_EXTENSION,
-    STYLESHEET_PATH,
     ArchiveLinks,
     FeedWriter,
     Fragments,
@@ -32,14 +31,16 @@ from feeds.writer import (
     archive_path,
     content_html,
     feed_url,
+    home_url,
     image_type,
     make_rendered,
     page_url,
 )
 
 __all__ = [  # the renderer's vocabulary, for the stages after it
-    "ARCHIVE_FOLDER", "EMPTY_FEED_DATE", "PAGE_EXTENSION", "STYLESHEET_PATH", "WRITERS", "ArchiveLinks", "FeedWriter",
-    "Format", "Fragments", "Rendered", "archive_links", "archive_path", "content_html", "feed_url", "image_type",
+    "ARCHIVE_FOLDER", "EMPTY_FEED_DATE", "PAGE_EXTENSION", "WRITERS", "ArchiveLinks", "FeedWriter",
+    "Format", "Fragments", "Rendered", "archive_links", "archive_path", "content_html", "feed_url", "home_url",
+    "image_type",
     "item_fragment", "make_rendered", "over_budget", "page_url", "render_archive", "render_feed",
 ]  # fmt: skip
 

@@ -1,8 +1,7 @@
 """Rendered pages as HTTP responses: variants with their headers made once, and conditional GET.
 
-A :class:`Page` holds a rendered path's identity variant, its gzip variant
-(made on first demand) and the variants a browser navigation gets, each with
-its response headers worked out in advance, so a hot feed costs a lookup and
+A :class:`Page` holds a rendered path's identity variant and its gzip variant
+(made on first demand), each with its response headers worked out in advance, so a hot feed costs a lookup and
 :func:`conditional_status` per request. No Last-Modified is sent (issue 16).
 """
 
@@ -19,16 +18,10 @@ from werkzeug.http import parse_etags, remove_entity_headers
 
 from feeds.config import Settings
 from feeds.page_layout import CONTENT_SECURITY_POLICY_HEADER, PAGE_TYPE
-from feeds.render import WRITERS, Rendered
+from feeds.render import Rendered
 from feeds.site import gzip_rendered
 
 _GZIP_NAMES = frozenset(("gzip", "x-gzip"))
-# Chromium shows application/rss+xml and atom+xml as plain text and applies no
-# stylesheet; it does for application/xml. A browser navigation gets the same bytes
-# under this type (see respond); feed readers keep the registered types.
-BROWSER_XML_TYPE = "application/xml; charset=utf-8"
-# the types of documents that carry a stylesheet (feeds.writer.FeedWriter.styled)
-_STYLED_TYPES = frozenset(fmt.media_type for fmt, writer in WRITERS.items() if writer.styled)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,13 +48,13 @@ def prepare(
     *,
     encoding: str | None,
     cross_origin: bool,
-    browser: bool = False,
+    negotiated: bool = False,
 ) -> Variant:
     """The variant for ``body``: its strong ETag, validators and caching headers.
 
-    ``browser``: the variant for a browser navigation, typed application/xml.
+    ``negotiated``: its URL answers by the request's Accept (a feed, or its page for a browser).
     """
-    response = Response(body, content_type=BROWSER_XML_TYPE if browser else rendered.media_type)
+    response = Response(body, content_type=rendered.media_type)
     response.set_etag(etag)  # strong: the bytes themselves (feeds.render.make_rendered)
     # No Last-Modified (issue 16): the newest item's date does not move when a backdated article
     # arrives or one is removed, so If-Modified-Since would answer 304 over changed bytes. The ETag
@@ -69,9 +62,9 @@ def prepare(
     response.cache_control.public = True
     response.cache_control.max_age = settings.cache_max_age
     response.vary.add("Accept-Encoding")
-    if rendered.media_type in _STYLED_TYPES:
-        # RSS and Atom are negotiated on Accept (browser navigations get application/xml):
-        # every variant says so, or a shared cache could hand a reader's copy to a browser
+    if negotiated:
+        # a feed's URL gives a browser the feed's page (see prefers_html): every variant
+        # says so, or a shared cache could hand a reader's copy to a browser (RFC 9110 §12.5.5)
         response.vary.add("Accept")
     response.headers["X-Content-Type-Options"] = "nosniff"
     if rendered.media_type == PAGE_TYPE:  # our pages: their own inline style and script, images (feeds.page_layout)
@@ -88,32 +81,33 @@ def prepare(
 
 
 class Page:
-    """A rendered path as HTTP: the identity variant now, the gzip variant on first demand."""
+    """A rendered path as HTTP: the identity variant now, the gzip variant on first demand.
+
+    ``negotiated``: a feed whose URL gives browsers its page, ``alternate`` (see
+    :func:`feeds.page_cache.page_at_feed_url`).
+    """
 
     # what a prepared variant's headers and objects cost besides its body, roughly (for nbytes)
     VARIANT_OVERHEAD = 2_048
 
-    __slots__ = ("rendered", "identity", "cross_origin", "settings", "_gzip", "_lock", "_browser")
+    __slots__ = ("rendered", "identity", "cross_origin", "negotiated", "alternate", "settings", "_gzip", "_lock")
 
-    def __init__(self, rendered: Rendered, settings: Settings, *, cross_origin: bool) -> None:
+    def __init__(self, rendered: Rendered, settings: Settings, *, cross_origin: bool, negotiated: bool = False) -> None:
         self.rendered, self.settings, self.cross_origin = rendered, settings, cross_origin
+        self.negotiated = negotiated
+        self.alternate: Page | None = None
         self._gzip: Variant | None = None
-        self._browser: dict[bool, Variant] = {}
         self._lock = threading.Lock()
         self.identity = prepare(
-            rendered.body,
-            rendered.etag,
-            rendered,
-            settings,
-            encoding=None,
-            cross_origin=cross_origin,
-        )
+            rendered.body, rendered.etag, rendered, settings, encoding=None, cross_origin=cross_origin,
+            negotiated=negotiated,
+        )  # fmt: skip
 
     @property
     def nbytes(self) -> int:
-        """Bytes this page holds now: its bodies (the browser variants share them) and their headers."""
-        packed = self._gzip
-        size = len(self.identity.body) + self.VARIANT_OVERHEAD * (1 + len(self._browser))
+        """Bytes this page holds now: its bodies and their headers, and its page for browsers (``alternate``)."""
+        packed, alternate = self._gzip, self.alternate
+        size = len(self.identity.body) + self.VARIANT_OVERHEAD + (alternate.nbytes if alternate is not None else 0)
         return size + (len(packed.body) + self.VARIANT_OVERHEAD if packed is not None else 0)
 
     def gzip(self) -> Variant:
@@ -136,30 +130,9 @@ class Page:
                         self.settings,
                         encoding="gzip",
                         cross_origin=self.cross_origin,
+                        negotiated=self.negotiated,
                     )
                 variant = self._gzip
-        return variant
-
-    def browser(self, gzip: bool) -> Variant:
-        """The variant a browser navigation gets: the same bytes and ETag, as application/xml.
-
-        The same ETag, so a browser's later If-None-Match revalidates its copy (a 304
-        keeps the type it stored).
-        """
-        variant = self._browser.get(gzip)
-        if variant is None:
-            plain = self.gzip() if gzip else self.identity
-            with self._lock:
-                variant = prepare(
-                    plain.body,
-                    plain.etag,
-                    self.rendered,
-                    self.settings,
-                    encoding="gzip" if gzip else None,
-                    cross_origin=self.cross_origin,
-                    browser=True,
-                )
-                self._browser[gzip] = variant
         return variant
 
 
@@ -197,26 +170,23 @@ def wants_gzip(accept: Accept) -> bool:
     return wildcard > 0
 
 
-def browser_navigation(page: Page, environ: dict[str, Any]) -> bool:
-    """True for a browser opening an RSS or Atom document: Accept prefers text/html to the feed's type.
+def prefers_html(page: Page, environ: dict[str, Any]) -> bool:
+    """True for a browser navigating to a feed: its Accept rates text/html above the feed's own type.
 
-    Feed readers send no Accept, ``*/*`` or the feed types first, so they never qualify;
-    nor does a revalidation (If-None-Match), which gets the variant the client stored.
+    Browsers send ``text/html`` first on a navigation; feed readers send no Accept,
+    ``*/*``, or the feed types first, so they keep getting the feed (RFC 9110 §12.5.1).
     """
-    media_type = page.rendered.media_type
-    if media_type not in _STYLED_TYPES or "HTTP_ACCEPT" not in environ or "HTTP_IF_NONE_MATCH" in environ:
+    if not page.negotiated or "HTTP_ACCEPT" not in environ:
         return False
     accept = request.accept_mimetypes
-    return accept.quality("text/html") > accept.quality(media_type.split(";")[0])
+    return accept.quality("text/html") > accept.quality(page.rendered.media_type.split(";")[0])
 
 
 def respond(page: Page, environ: dict[str, Any]) -> Response:
     """200, 304 or 412 for ``page`` under the request's conditional headers."""
     variant = page.identity
     gzip = "HTTP_ACCEPT_ENCODING" in environ and wants_gzip(request.accept_encodings)
-    if browser_navigation(page, environ):
-        variant = page.browser(gzip)
-    elif gzip:
+    if gzip:
         variant = page.gzip()
     if "HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MATCH" in environ:
         return PreparedResponse(variant, conditional_status(environ, variant.etag))

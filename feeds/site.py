@@ -7,9 +7,7 @@ One table of paths, one renderer, so the two can never disagree. Sans-IO.
 
 from __future__ import annotations
 
-import functools
 import html
-from importlib import resources
 from xml.sax.saxutils import quoteattr
 
 from zlib_ng import gzip_ng
@@ -21,7 +19,6 @@ from feeds.index_page import render_index
 from feeds.render import (
     ARCHIVE_FOLDER,
     PAGE_EXTENSION,
-    STYLESHEET_PATH,
     Format,
     Fragments,
     Rendered,
@@ -35,7 +32,6 @@ from feeds.render import (
 INDEX_PATH = "index.html"
 OPML_PATH = "feeds.opml"
 OPML_TYPE = "text/x-opml; charset=utf-8"
-STYLESHEET_TYPE = "text/xsl; charset=utf-8"
 
 
 GZIP_LEVEL = 6
@@ -74,7 +70,7 @@ def site_documents(catalog: Catalog, settings: Settings) -> list[tuple[str, tupl
     """
     formats = enabled_formats(settings)
     documents: list[tuple[str, tuple[Feed, int, Format] | None]] = [
-        (INDEX_PATH, None), (OPML_PATH, None), (STYLESHEET_PATH, None)
+        (INDEX_PATH, None), (OPML_PATH, None)
     ]  # fmt: skip
     feed_paths = [(feed, feed.path) for feed in catalog.feeds]  # a property: computed once per feed
     for feed, path in feed_paths:
@@ -87,7 +83,7 @@ def site_documents(catalog: Catalog, settings: Settings) -> list[tuple[str, tupl
 
 
 def site_paths(catalog: Catalog, settings: Settings) -> list[str]:
-    """Every file of the site, relative, in a fixed order: index, OPML, stylesheet, then each feed's
+    """Every file of the site, relative, in a fixed order: index, OPML, then each feed's
     documents and page, then archive pages."""
     return [path for path, _ in site_documents(catalog, settings)]
 
@@ -136,12 +132,6 @@ def feed_document(path: str, catalog: Catalog, settings: Settings) -> tuple[Feed
     return None if feed is None else (feed, 0, parts[1])
 
 
-@functools.cache
-def stylesheet_bytes() -> bytes:
-    """feeds/static/feed.xsl, shipped as package data: the same bytes from the app and the export."""
-    return resources.files("feeds").joinpath("static", STYLESHEET_PATH).read_bytes()
-
-
 def render_path(path: str, catalog: Catalog, settings: Settings, fragments: Fragments | None = None) -> Rendered | None:
     """The bytes for one site path, or None when the site has no such path.
 
@@ -151,8 +141,6 @@ def render_path(path: str, catalog: Catalog, settings: Settings, fragments: Frag
         return render_index(catalog, settings, enabled_formats(settings), settings.site_url + OPML_PATH)
     if path == OPML_PATH:
         return render_opml(catalog, settings)
-    if path == STYLESHEET_PATH:
-        return make_rendered(stylesheet_bytes(), STYLESHEET_TYPE, None)
     archive = split_archive_path(path, settings)
     if archive is not None:
         feed = catalog.get(archive[0])

@@ -31,16 +31,17 @@ from feeds.page_cache import (
     filter_index,
     filter_page,
     over_budget_paths,
+    page_at_feed_url,
     site_page,
     warm,
 )
-from feeds.render import ARCHIVE_FOLDER, STYLESHEET_PATH
-from feeds.responses import BROWSER_XML_TYPE, respond
+from feeds.render import ARCHIVE_FOLDER
+from feeds.responses import prefers_html, respond
 from feeds.site import INDEX_PATH, OPML_PATH, enabled_formats, split_feed_path
 from feeds.stats_recorder import recorder_for
 from feeds.stats_store import is_feed_path
 
-__all__ = ["BROWSER_XML_TYPE", "canonical_location", "create_app"]
+__all__ = ["canonical_location", "create_app"]
 
 MAX_PATH_CHARS = 512
 _TEXT = "text/plain; charset=utf-8"
@@ -126,6 +127,8 @@ def create_app(settings: Settings, *, live: Live | None = None) -> Flask:
         state = snapshot()
         page = site_page(state, path, settings)
         if page is not None:
+            if prefers_html(page, environ):  # a browser opening a feed's URL reads its page
+                page = page_at_feed_url(state, page, path, settings)
             return respond(page, environ)
         location = canonical_location(path, state, settings)
         if location is None:
@@ -141,9 +144,6 @@ def create_app(settings: Settings, *, live: Live | None = None) -> Flask:
     def opml() -> Response:
         return serve(OPML_PATH)
 
-    @app.get(f"/{STYLESHEET_PATH}")
-    def stylesheet() -> Response:
-        return serve(STYLESHEET_PATH)
 
     @app.get(f"/{ARCHIVE_FOLDER}/<path:rest>")
     def archive_page(rest: str) -> Response:

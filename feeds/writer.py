@@ -27,8 +27,6 @@ from feeds.model import Article, Image
 # newest article of the whole site is used (plausible, and fixed by the input);
 # this only when the site has no article at all.
 EMPTY_FEED_DATE = datetime(1970, 1, 1, tzinfo=UTC)
-# the XSLT that shows an RSS or Atom document to a person in a browser (feeds/static/feed.xsl)
-STYLESHEET_PATH = "feed.xsl"
 ARCHIVE_FOLDER = "archive"
 _IMAGE_TYPES = {
     ".jpg": "image/jpeg",
@@ -99,6 +97,12 @@ def page_url(settings: Settings, path: str) -> str:
     return f"{settings.site_url}{path}.{PAGE_EXTENSION}"
 
 
+def home_url(feed: Feed, catalog: Catalog, settings: Settings) -> str:
+    """Where a feed document sends people (RSS channel ``<link>``, Atom ``rel="alternate"``, JSON Feed
+    ``home_page_url``): the feed's page, or the index for a feed without one (the live server's filters)."""
+    return page_url(settings, feed.path) if catalog.get(feed.path) is not None else settings.site_url
+
+
 def archive_path(feed_path: str, page: int, fmt: Format) -> str:
     """``archive/topics/ai/3.rss``: feed paths never start with ``archive/`` (slugs have no '/')."""
     return f"{ARCHIVE_FOLDER}/{feed_path}/{page}.{fmt.extension}"
@@ -121,9 +125,6 @@ class ArchiveLinks:
 class FeedWriter:
     """One format's writer: subclasses set :attr:`format` and write items and documents.
 
-    ``styled``: its documents carry the ``<?xml-stylesheet?>`` of
-    :data:`STYLESHEET_PATH`, so the web app hands a browser's navigation the same
-    bytes as ``application/xml`` (the only type Chromium applies a stylesheet to).
     ``dated_items``: an item's bytes depend on the ``updated`` stamp it has in one
     document (Atom moves tied entries apart by milliseconds), not on the article alone.
     ``label``: the format's name as people read it (the pages' links and fields).
@@ -131,7 +132,6 @@ class FeedWriter:
 
     format: ClassVar[Format]
     label: ClassVar[str]
-    styled: ClassVar[bool] = False
     dated_items: ClassVar[bool] = False
 
     def item(self, article: Article, catalog: Catalog, settings: Settings, updated: datetime) -> bytes:

@@ -2,14 +2,13 @@
 
 What the two XML writers (:mod:`feeds.rss`, :mod:`feeds.atom`) share: the
 generator with the site's fields, the RFC 5005 links, the entry's common fields,
-the splice and the stylesheet. feedgen's known bugs are worked around in these
+and the splice. feedgen's known bugs are worked around in these
 three modules and nowhere else; feedgen never leaves them.
 """
 
 from __future__ import annotations
 
 import functools
-import html
 import threading
 from datetime import datetime, timedelta
 from typing import ClassVar
@@ -27,11 +26,11 @@ from feeds.dates import Rfc3339Datetime
 from feeds.model import Article
 from feeds.writer import (
     EMPTY_FEED_DATE,
-    STYLESHEET_PATH,
     ArchiveLinks,
     FeedWriter,
     Fragments,
     content_html,
+    home_url,
     image_type,
 )
 
@@ -93,7 +92,6 @@ class XmlWriter(FeedWriter):
     ``closing``: the frame's last element line, before which items go.
     """
 
-    styled = True
     item_tags: ClassVar[tuple[bytes, bytes, bytes]]
     closing: ClassVar[bytes]
 
@@ -127,9 +125,16 @@ class XmlWriter(FeedWriter):
     # --- the shared work ------------------------------------------------------------------------
 
     def new_generator(
-        self, feed: Feed, settings: Settings, self_url: str, updated: datetime, links: ArchiveLinks | None = None
+        self,
+        feed: Feed,
+        settings: Settings,
+        self_url: str,
+        updated: datetime,
+        links: ArchiveLinks | None = None,
+        *,
+        home: str,
     ) -> FeedGenerator:
-        """feedgen's generator for ``feed`` without entries: the document's frame."""
+        """feedgen's generator for ``feed`` without entries: the document's frame; ``home``: its link for people."""
         generator = FeedGenerator()
         generator.load_extension("media", atom=True, rss=True)
         generator.id(self_url)
@@ -139,11 +144,11 @@ class XmlWriter(FeedWriter):
         generator.generator(GENERATOR, version=__version__, uri=GENERATOR_URI)
         generator.author({"name": settings.author, "uri": settings.site_url})
         # feedgen RSS takes the channel <link> from the last link() call, whatever
-        # its rel: hub and self first, the site (alternate) last.
+        # its rel: hub and self first, the feed's page (alternate) last.
         if settings.websub_hub is not None:  # W3C WebSub §4: rel="hub" beside rel="self"
             self.add_hub(generator, settings.websub_hub)
         generator.link(href=self_url, rel="self", type=self.format.media_type.split(";")[0])
-        generator.link(href=settings.site_url, rel="alternate", type="text/html")
+        generator.link(href=home, rel="alternate", type="text/html")
         if links is not None:
             generator.register_extension("archive", ArchiveFeedExtension, NoEntryExtension, atom=True, rss=True)
             generator.archive.links = links
@@ -226,12 +231,13 @@ class XmlWriter(FeedWriter):
         newest_entry = max(item_stamps) if item_stamps else None
         stamp = max(filter(None, (updated, newest_entry))) if (updated or newest_entry) else None
         stamp = stamp or site_newest or EMPTY_FEED_DATE
-        frame = self.serialise(self.new_generator(feed, settings, self_url, stamp, links))
+        home = home_url(feed, catalog, settings)
+        frame = self.serialise(self.new_generator(feed, settings, self_url, stamp, links, home=home))
         fmt = self.format
         items = [fragments(article, fmt, moment) for article, moment in zip(feed.items, item_stamps, strict=True)]
         # feedgen puts entries last: before the frame's last element line, which only the root's follows
         at = frame.rindex(self.closing)
-        return with_stylesheet(b"".join((frame[:at], *items, frame[at:])), settings)
+        return b"".join((frame[:at], *items, frame[at:]))
 
 
 @functools.lru_cache(maxsize=_FRAGMENT_MEMO)
@@ -267,18 +273,3 @@ def distinct_updated(items: tuple[Article, ...]) -> list[datetime]:
         next_free[article.published_at] = stamp + timedelta(milliseconds=1)
         stamps.append(stamp)
     return stamps
-
-
-def with_stylesheet(document: bytes, settings: Settings) -> bytes:
-    """The document with ``<?xml-stylesheet?>`` right after its XML declaration.
-
-    The one place the processing instruction is added: feedgen has no API for
-    it. Browsers that apply it show a readable page (feeds/static/feed.xsl);
-    feed readers ignore it. The href is absolute (from the base URL), so it
-    works wherever the document is fetched from on the site.
-    """
-    declaration, newline, rest = document.partition(b"\n")
-    if not declaration.startswith(b"<?xml "):  # pragma: no cover - feedgen always writes one
-        raise AssertionError("feedgen wrote no XML declaration")
-    href = html.escape(settings.site_url + STYLESHEET_PATH, quote=True)
-    return declaration + newline + f'<?xml-stylesheet type="text/xsl" href="{href}"?>\n'.encode() + rest

@@ -62,7 +62,8 @@ def feedgen_document(feed, fmt: Format, catalog: Catalog, settings: Settings, pa
     stamps = xmlfeed.distinct_updated(shown.items)
     stamp = max(filter(None, (updated, max(stamps) if stamps else None)), default=None)
     stamp = stamp or (catalog.feeds[0].updated if catalog.feeds else None) or render.EMPTY_FEED_DATE
-    generator = writer.new_generator(shown, settings, url, stamp, links)
+    home = render.home_url(feed, catalog, settings)
+    generator = writer.new_generator(shown, settings, url, stamp, links, home=home)
     if fmt is Format.ATOM:
         generator.register_extension("enclosure_fix", _FeedHalf, AtomEnclosureExtension, atom=True, rss=False)
     for article, item_stamp in zip(shown.items, stamps, strict=True):
@@ -70,7 +71,7 @@ def feedgen_document(feed, fmt: Format, catalog: Catalog, settings: Settings, pa
         source = provider_feed_url(catalog, settings, article) if fmt is Format.RSS else None
         writer.fill_entry(entry, article, source, item_stamp)
     document = generator.rss_str(pretty=True) if fmt is Format.RSS else generator.atom_str(pretty=True)
-    return xmlfeed.with_stylesheet(document, settings)
+    return document
 
 
 def every_xml_document(catalog: Catalog, settings: Settings):

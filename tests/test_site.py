@@ -28,7 +28,7 @@ from feeds.config import Settings, load_settings, with_overrides
 from feeds.families import ALL, PROVIDERS, TOPICS
 from feeds.reader import find_article_files, read_folder, split_front_matter
 from feeds.render import Format, feed_url, image_type, page_url
-from feeds.site import INDEX_PATH, OPML_PATH, STYLESHEET_PATH, render_path, site_paths
+from feeds.site import INDEX_PATH, OPML_PATH, render_path, site_paths
 
 from .conftest import BASE_URL, PROJECT, SAMPLES, require_tool
 from .test_render import check_golden, seed_catalog
@@ -63,15 +63,15 @@ def test_seed_pages_match_their_golden_files(path: str) -> None:
 def test_every_site_path_renders_and_nothing_else_does() -> None:
     catalog, settings = seed_catalog()
     paths = site_paths(catalog, settings)
-    assert paths[:3] == [INDEX_PATH, OPML_PATH, STYLESHEET_PATH]
+    assert paths[:2] == [INDEX_PATH, OPML_PATH]
     # three documents and a page per feed; the seed is too small for archives
-    assert len(paths) == len(set(paths)) == 3 + 4 * len(catalog.feeds)
+    assert len(paths) == len(set(paths)) == 2 + 4 * len(catalog.feeds)
     assert [p for p in paths if p.endswith(".html")] == [INDEX_PATH] + [f"{f.path}.html" for f in catalog.feeds]
     for path in paths:
         rendered = render_path(path, catalog, settings)
         assert rendered is not None and rendered.body
     for path in ["all", "all.xml", "topics/../all.rss", "topics/AI.rss", "/all.rss", "x/index.html",
-                 "archive/all/1.rss", "archive/all.rss", "archive/feed.xsl", "topics/nope.html", "all.html.html",
+                 "archive/all/1.rss", "archive/all.rss", "feed.xsl", "topics/nope.html", "all.html.html",
                  "archive/all/1.html", "index.html.html", "topics/AI.html", "topics.html"]:
         assert render_path(path, catalog, settings) is None
 

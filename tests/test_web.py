@@ -85,8 +85,8 @@ def make_articles(folder: Path, *, samples: bool = False) -> Path:
 
 
 def vary_for(url: str) -> str:
-    """RSS and Atom are negotiated on Accept too (browser navigations get application/xml)."""
-    return "Accept-Encoding, Accept" if url.endswith((".rss", ".atom")) else "Accept-Encoding"
+    """A feed's URL is negotiated on Accept too (a browser's navigation gets the feed's page)."""
+    return "Accept-Encoding, Accept" if url.endswith((".rss", ".atom", ".json")) else "Accept-Encoding"
 
 
 @pytest.fixture
@@ -298,7 +298,7 @@ def test_gzip_only_when_accept_encoding_allows_it(client, accept_encoding, gzipp
     response = client.get("/all.json", headers={"Accept-Encoding": accept_encoding})
     assert response.status_code == 200
     assert ("Content-Encoding" in response.headers) is gzipped
-    assert response.headers["Vary"] == "Accept-Encoding"
+    assert response.headers["Vary"] == vary_for("/all.json")
 
 
 # ----- errors and redirects -------------------------------------------------------------------------
@@ -706,3 +706,58 @@ def test_an_app_whose_first_load_fails_starts_and_answers_503_on_healthz(tmp_pat
     app.extensions["feeds"].stop()
     assert b"Drones deliver medicine" in client.get("/all.rss").data
     assert client.get("/healthz").json["last_error"] is None
+
+
+# ----- a browser opening a feed's URL gets the feed's page (issue 18) -------------------------------
+
+CHROMIUM_NAVIGATION = (
+    "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,"
+    "application/signed-exchange;v=b3;q=0.7"
+)
+XML_READER = "application/atom+xml,application/rss+xml,application/xml;q=0.9,text/html;q=0.7,*/*;q=0.5"
+JSON_READER = "application/feed+json, application/json;q=0.9, */*;q=0.8"
+# (feed extension, a reader's Accept): none, anything, or its own types first (some list text/html after them)
+READER_ACCEPTS = [
+    *((extension, accept) for extension in ("rss", "atom", "json") for accept in (None, "*/*")),
+    ("rss", XML_READER), ("atom", XML_READER), ("rss", "application/rss+xml"), ("json", JSON_READER),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("extension", ["rss", "atom", "json"])
+def test_a_browser_navigation_to_a_feed_gets_the_feeds_page(client, extension):
+    page = client.get("/topics/robotics.html")
+    response = client.get(f"/topics/robotics.{extension}", headers={"Accept": CHROMIUM_NAVIGATION})
+    assert response.status_code == 200 and response.data == page.data
+    assert response.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert response.headers["Vary"] == "Accept-Encoding, Accept"
+    assert response.headers["ETag"] == page.headers["ETag"]
+    assert "script-src 'sha256-" in response.headers["Content-Security-Policy"]
+    assert "Access-Control-Allow-Origin" not in response.headers
+    again = client.get(
+        f"/topics/robotics.{extension}", headers={"Accept": CHROMIUM_NAVIGATION, "If-None-Match": page.headers["ETag"]}
+    )
+    assert again.status_code == 304 and again.headers["Vary"] == "Accept-Encoding, Accept"
+    packed = client.get(
+        f"/topics/robotics.{extension}", headers={"Accept": CHROMIUM_NAVIGATION, "Accept-Encoding": "gzip"}
+    )
+    assert gzip.decompress(packed.data) == page.data
+
+
+@pytest.mark.parametrize(("extension", "accept"), READER_ACCEPTS)
+def test_a_reader_gets_the_feed_whatever_it_accepts(client, app, extension, accept):
+    response = client.get(f"/topics/robotics.{extension}", headers={"Accept": accept} if accept else {})
+    state = app.extensions["feeds"].state
+    settings = app.extensions["feeds"].settings
+    assert response.data == render_path(f"topics/robotics.{extension}", state.catalog, settings).body
+    assert response.headers["Vary"] == "Accept-Encoding, Accept"
+    assert "Content-Security-Policy" not in response.headers
+
+
+def test_archive_pages_and_filters_are_not_negotiated(client):
+    for url in ("/filter.rss?topic=robotics", "/index.html", "/topics/robotics.html"):
+        response = client.get(url, headers={"Accept": CHROMIUM_NAVIGATION})
+        assert response.status_code == 200 and "Accept" not in response.headers["Vary"].split(", "), url
+    assert client.get("/filter.rss?topic=robotics", headers={"Accept": CHROMIUM_NAVIGATION}).headers[
+        "Content-Type"
+    ].startswith("application/rss+xml")
+    assert client.get("/feed.xsl").status_code == 404  # no XSLT any more
