@@ -17,13 +17,16 @@ import pytest
 
 from feeds.config import Settings
 from feeds.reader import read_article
-from tests.conftest import PROJECT, start_chromium
-from tests.test_serve import Server, running_server
+from tests import test_browser
+from tests.conftest import PROJECT
+from tests.test_serve import Server
 from tests.test_web import wait_for
 
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.by import By  # noqa: E402
 
+# the same fixtures as the index's browser tests: `feeds serve` over the samples, headless Chromium
+server, browser = test_browser.server, test_browser.browser
 FEED_PAGE = "topics/robotics.html"
 FEED_URL = "topics/robotics.rss"
 WIDTHS = (390, 1200)  # a phone, a desktop window (CSS pixels)
@@ -59,22 +62,6 @@ def axe_source() -> str:
             pytest.fail(message)
         pytest.skip(message)
     return bundle.read_text(encoding="utf-8")
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    # no base URL: links point at this very server; one hostile article beside the samples
-    with running_server(tmp_path_factory.mktemp("pages"), base_url=None) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory):
-    driver = start_chromium(tmp_path_factory.mktemp("chromium-profile"))
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 @contextmanager
