@@ -254,7 +254,7 @@ def test_feed_fields_rss_and_atom() -> None:
         assert channel.language == "de"
         assert channel.generator == "feeds"
         links = {link.rel: link.href for link in channel.links}
-        assert links == {"self": f"{BASE_URL}topics/ai.{fmt}", "alternate": BASE_URL}
+        assert links == {"self": f"{BASE_URL}topics/ai.{fmt}", "alternate": f"{BASE_URL}topics/ai.html"}
         assert channel.updated_parsed[:6] == (2024, 5, 1, 15, 0, 0)  # the newest item, not the clock
         assert [e.title for e in parsed.entries] == ["Story 3", "Story 2", "Story 1"]
     assert atom.feed.id == f"{BASE_URL}topics/ai.atom"
@@ -265,7 +265,7 @@ def test_json_feed_has_the_required_fields() -> None:
     document = json.loads(render_all([make_article()])[Format.JSON])
     assert document["version"] == "https://jsonfeed.org/version/1.1"
     assert document["title"] and document["feed_url"] == f"{BASE_URL}all.json"
-    assert document["home_page_url"] == BASE_URL
+    assert document["home_page_url"] == f"{BASE_URL}all.html"  # the feed's page
     for item in document["items"]:
         assert item["id"] and ("content_html" in item or "content_text" in item)
 
