@@ -4,8 +4,8 @@ Not a test: it prints figures to quote (issue 16's 100k-article checks). It runs
 ``feeds serve --workers 2`` (the default server setup) over an existing corpus,
 then:
 
-1. filter cost: the first filter request of a generation (it builds the worker's
-   filter index) and 40 more distinct queries one at a time (median, p95, max);
+1. filter cost: the first filter request of a generation (its filter index was
+   built as the snapshot went live) and 40 more distinct queries one at a time;
 2. memory: the summed PSS of the two workers, before and after 16 clients send
    distinct ``/filter.rss`` queries while 4 crawler threads fetch every page the
    site links to (index, OPML, feeds, archive pages, found by following links),
@@ -128,7 +128,7 @@ def main() -> int:
             status, _, _ = fetch(f"{base}/filter.rss?topic=ai&q=the&q=zz{n}&min_quality={n % 50}")
             timings.append((time.monotonic() - begun) * 1000 if status == 200 else PROBE_TIMEOUT * 1000)
         first, rest = timings[0], timings[1:]
-        print(f"filter requests, one at a time: first {first:.0f} ms (builds that worker's index); next 40: median "
+        print(f"filter requests, one at a time: first {first:.0f} ms; next 40: median "
               f"{statistics.median(rest):.1f} ms, p95 {percentile(rest, 0.95):.1f} ms, max {max(rest):.1f} ms "
               f"(HTTP round trip included)")  # fmt: skip
 
