@@ -42,6 +42,7 @@ from feeds.parsecache import (
     CacheDamaged,
     Damaged,
     Located,
+    Lookup,
     ParseCache,
     default_cache_dir,
     discard_cache,
@@ -226,22 +227,6 @@ class _Loaded:
     unreadable: list[Problem]
 
 
-def _cached_records(cache: ParseCache, scanned: list, misses: list[int]) -> tuple[list, dict]:
-    """Each scanned file's record from ``cache`` where its entry is for this very file version
-    (None elsewhere, its index appended to ``misses``), and every entry by name."""
-    entries = cache.entries()
-    records: list[tuple | None] = [None] * len(scanned)
-    for index, (name, identity) in enumerate(scanned):
-        entry = entries.get(name)
-        if entry is None or identity is None or entry[1] != identity:
-            misses.append(index)
-            continue
-        _, _, head, digest, problems = entry
-        located = None if head is None else Located((cache, digest, head, name))
-        records[index] = (head, located, digest, problems)
-    return records, entries
-
-
 def _load_results(settings: Settings, use_cache: bool, workers: int | None, scan: Scan | None = None) -> _Loaded:
     """Every file's result in path order, from the cache where fresh, parsed on all cores otherwise."""
     root = settings.articles_dir
@@ -251,17 +236,15 @@ def _load_results(settings: Settings, use_cache: bool, workers: int | None, scan
         scanned, unreadable = scan if scan is not None else scan_folder(root)
         names = [name for name, _ in scanned]
         identities = [identity for _, identity in scanned]
-        misses: list[int] = []
+        misses: list[int] = list(range(len(names)))
         records: list[tuple | None] = [None] * len(names)
-        entries: dict = {}
+        lookup: Lookup | None = None
         if cache is not None:
             try:
-                records, entries = _cached_records(cache, scanned, misses)
-            except (Damaged, sqlite3.Error, TypeError, ValueError) as exc:  # an entry of another shape
+                lookup = cache.lookup(scanned)
+                records, misses = lookup.records, lookup.misses
+            except (Damaged, sqlite3.Error) as exc:
                 warning, cache = _cache_trouble(cache, exc)
-                misses, records = list(range(len(names))), [None] * len(names)
-        else:
-            misses = list(range(len(names)))
         parsed = _parse(root, [names[i] for i in misses], settings, workers)
         for index, record in zip(misses, parsed, strict=True):
             records[index] = record
@@ -272,9 +255,9 @@ def _load_results(settings: Settings, use_cache: bool, workers: int | None, scan
             warning, cache = _cache_trouble(cache, Damaged("it holds unreadable entries"))
             records = _parse(root, names, settings, workers)
             results = _results_from_records(records)
-            misses, entries = list(range(len(names))), {}
+            misses, lookup = list(range(len(names))), None
     if cache is not None:
-        saved = _save(cache, scanned, records, misses, entries, results)
+        saved = _save(cache, scanned, records, misses, lookup, results)
         warning = warning or saved
     stats = LoadStats(len(names), len(names) - len(misses), len(misses), warning)
     return _Loaded(names, identities, results, stats, unreadable)
@@ -294,25 +277,16 @@ def _cache_trouble(cache: ParseCache | None, exc: Exception) -> tuple[str | None
 
 
 def _save(
-    cache: ParseCache, scanned: list, records: list, misses: list[int], entries: dict, results: list[ReadResult]
+    cache: ParseCache, scanned: list, records: list, misses: list[int], lookup: Lookup | None, results: list
 ) -> str | None:
     """Store the files just parsed and forget the ones gone, then point each just-parsed article
     at its details in the database (the same bytes), so the copies in memory are freed before a
     render pool forks (which would otherwise share, then copy, ~2 KB per article)."""
     written = [(scanned[i][0], scanned[i][1], records[i]) for i in misses if scanned[i][1] is not None]
-    kept = {name for name, identity in scanned if identity is not None}
-    # a file another writer added since this scan may have its entry already: only a name that is
-    # not there any more goes (an entry kept for a file that failed to stat is merely never fresh)
-    gone = [name for name in entries if name not in kept and not os.path.lexists(cache.root / name)]
-    replaced = [entries[name][3] for name in gone if entries[name][3] is not None]
-    for name, _, record in written:
-        before = entries.get(name)
-        if before is not None and before[3] is not None and before[3] != record[2]:
-            replaced.append(before[3])
-    if not written and not gone:
-        return None
+    if not written and (lookup is None or len(lookup.stored) == len(lookup.keys) - len(misses)):
+        return None  # every stored entry was used: nothing new, nothing gone
     try:
-        cache.save(written, gone, replaced)
+        cache.save(written, lookup)
     except sqlite3.Error as exc:
         return f"parse cache {cache.path} not written ({exc}); the next run reads those files again"
     for index in misses:

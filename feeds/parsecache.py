@@ -30,6 +30,7 @@ import time
 import zlib
 from collections.abc import Iterable
 from pathlib import Path
+from typing import NamedTuple
 
 from feeds import reader_fingerprint
 from feeds.config import READER_SETTINGS, Settings
@@ -45,9 +46,8 @@ _SCHEMA = (
     """CREATE TABLE entries (
         name BLOB PRIMARY KEY,  -- the file's relative path, UTF-8 (undecodable bytes surrogate-escaped)
         digest BLOB,            -- its article's digest (a key of details), NULL when it gave none
-        entry BLOB NOT NULL,    -- marshal: (name, identity, head record, digest, problems)
-        crc INTEGER NOT NULL    -- zlib.crc32(entry): SQLite does not check its pages' contents
-    )""",
+        entry BLOB NOT NULL     -- marshal (identity, head record, digest, problems), then its CRC-32
+    )""",  # the CRC (little-endian) because SQLite does not check its pages' contents
     "CREATE INDEX entries_by_digest ON entries(digest)",
     """CREATE TABLE details (
         digest BLOB PRIMARY KEY,
@@ -107,6 +107,34 @@ def result_record(result: ReadResult) -> tuple:
     head = head_record(article)
     packed = pack_details(details_record(article))
     return (head, packed, record_digest(head, packed), problems)
+
+
+_CRC_RESIDUE = 0x2144DF1C  # zlib.crc32 of any bytes followed by their own CRC-32, little-endian
+
+
+def _key(name: str) -> bytes:
+    return name.encode("utf-8", "surrogateescape")
+
+
+def _stored_digest(blob: bytes) -> bytes | None:
+    """The article digest an entry names (None when it names none, or is damaged)."""
+    if type(blob) is not bytes or zlib.crc32(blob) != _CRC_RESIDUE:
+        return None
+    try:
+        digest = marshal.loads(blob)[2]
+    except (ValueError, EOFError, TypeError, IndexError):
+        return None
+    return digest if type(digest) is bytes else None
+
+
+class Lookup(NamedTuple):
+    """What :meth:`ParseCache.lookup` found: a record or None per scanned file, the misses' indexes,
+    every stored entry (by UTF-8 name) and the scanned names' keys."""
+
+    records: list[tuple | None]
+    misses: list[int]
+    stored: dict[bytes, bytes]
+    keys: list[bytes]
 
 
 class Damaged(Exception):
@@ -202,46 +230,73 @@ class ParseCache:
                 connection.execute("ROLLBACK")
                 raise
 
-    def entries(self) -> dict[str, tuple]:
-        """Every entry, by file name: (name, identity, head record, digest, problems). Raises
-        :class:`Damaged` when SQLite finds the database malformed or an entry fails its CRC."""
+    def lookup(self, scanned: list[tuple[str, tuple | None]]) -> Lookup:
+        """Each scanned (name, identity)'s record where the stored entry is for this very file
+        version (records as :func:`result_record` gives them, details left in the database), the
+        indexes of the others (misses), and what is stored. Raises :class:`Damaged` when SQLite
+        finds the database malformed, or an entry this load would use fails its CRC."""
         connection, lock = self._connection()
         try:
             with lock:
-                rows = connection.execute("SELECT entry, crc FROM entries").fetchall()
+                stored = dict(connection.execute("SELECT name, entry FROM entries"))
         except sqlite3.DatabaseError as exc:
             if is_damage(exc):
                 raise Damaged(str(exc)) from None
             raise
-        loads, crc32 = marshal.loads, zlib.crc32
-        entries = {}
+        # the hot loop of a warm load (100,000 files): no helper calls per file
+        loads, crc32, residue = marshal.loads, zlib.crc32, _CRC_RESIDUE
+        keys = [name.encode("utf-8", "surrogateescape") for name, _ in scanned]
+        records: list[tuple | None] = [None] * len(scanned)
+        misses = []
         try:
-            for blob, crc in rows:
-                if type(blob) is not bytes or crc32(blob) != crc:
-                    raise Damaged("an entry fails its CRC")
-                entry = loads(blob)
-                entries[entry[0]] = entry
-        except (ValueError, EOFError, TypeError, IndexError, KeyError):
+            for index, (name, identity) in enumerate(scanned):
+                blob = stored.get(keys[index])
+                if blob is None or identity is None:
+                    misses.append(index)
+                    continue
+                if type(blob) is not bytes or crc32(blob) != residue:
+                    raise Damaged(f"the entry of {name} fails its CRC")
+                stored_identity, head, digest, problems = loads(blob)  # the CRC's 4 bytes are ignored
+                if stored_identity != identity:
+                    misses.append(index)
+                    continue
+                records[index] = (head, None if head is None else Located((self, digest, head, name)), digest, problems)
+        except (ValueError, EOFError, TypeError):
             raise Damaged("an entry is not one this code writes") from None
-        return entries
+        return Lookup(records, misses, stored, keys)
 
-    def save(self, written: Iterable[tuple[str, tuple, tuple]], gone: Iterable[str], replaced: Iterable[bytes]) -> None:
-        """Store ``(name, identity, record)`` entries (records as :func:`result_record` gives them),
-        delete the entries of ``gone`` names, and mark the details of ``replaced`` digests unused when
-        no entry names them any more. Each chunk of files is one transaction. Raises sqlite3.Error."""
+    def save(self, written: Iterable[tuple[str, tuple, tuple]], lookup: Lookup | None = None) -> None:
+        """Store ``(name, identity, record)`` entries (records as :func:`result_record` gives them);
+        with the ``lookup`` of this load, also delete the entries of files gone since, and mark the
+        details no entry names any more unused. Each chunk of files is one transaction. Raises sqlite3.Error."""
+        written = list(written)
+        gone: list[bytes] = []
+        replaced: list[bytes] = []
+        if lookup is not None:
+            scanned = set(lookup.keys)
+            # a file another writer added since this scan may have its entry already: only a name that
+            # is not there any more goes (an entry kept for a file that failed to stat is never fresh)
+            gone = [
+                key for key in lookup.stored
+                if key not in scanned and not os.path.lexists(self.root / key.decode("utf-8", "surrogateescape"))
+            ]  # fmt: skip
+            before = [lookup.stored[key] for key in gone]
+            before += [blob for name, _, _ in written if (blob := lookup.stored.get(_key(name))) is not None]
+            replaced = [digest for digest in map(_stored_digest, before) if digest is not None]
         connection, lock = self._connection()
         rows: list[tuple] = []
         details: list[tuple[bytes, bytes]] = []
         with lock:
             for name, identity, (head, packed, digest, problems) in written:
-                blob = marshal.dumps((name, identity, head, digest, problems))
-                rows.append((name.encode("utf-8", "surrogateescape"), digest, blob, zlib.crc32(blob)))
+                payload = marshal.dumps((identity, head, digest, problems))
+                rows.append((_key(name), digest, payload + zlib.crc32(payload).to_bytes(4, "little")))
                 if head is not None:
                     details.append((digest, packed))
                 if len(rows) >= _CHUNK:
                     self._write(connection, rows, details, (), ())
                     rows, details = [], []
-            self._write(connection, rows, details, [name.encode("utf-8", "surrogateescape") for name in gone], replaced)
+            if rows or gone:
+                self._write(connection, rows, details, gone, replaced)
 
     @staticmethod
     def _write(
@@ -255,8 +310,8 @@ class ParseCache:
                 details,
             )
             connection.executemany(
-                "INSERT INTO entries(name, digest, entry, crc) VALUES (?, ?, ?, ?) ON CONFLICT(name) DO UPDATE "
-                "SET digest = excluded.digest, entry = excluded.entry, crc = excluded.crc",
+                "INSERT INTO entries(name, digest, entry) VALUES (?, ?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET digest = excluded.digest, entry = excluded.entry",
                 rows,
             )
             connection.executemany("DELETE FROM entries WHERE name = ?", ((name,) for name in gone))

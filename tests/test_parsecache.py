@@ -123,10 +123,11 @@ def test_a_damaged_database_is_rebuilt_and_the_output_equals_a_cold_run(
 
 def test_an_entry_that_fails_its_crc_is_never_used(settings: Settings) -> None:
     path = _closed_cache(settings)
-    # a changed byte SQLite cannot notice: the quality in a head record, the CRC left as it was
+    # a changed byte SQLite cannot notice (in the head record), the CRC left as it was
     (blob,) = _query(path, "SELECT entry FROM entries WHERE digest IS NOT NULL LIMIT 1")[0]
+    changed = blob[:20] + bytes([blob[20] ^ 1]) + blob[21:]
     with sqlite3.connect(path) as connection:
-        connection.execute("UPDATE entries SET entry = ? WHERE entry = ?", (blob[:-1] + bytes([blob[-1] ^ 1]), blob))
+        connection.execute("UPDATE entries SET entry = ? WHERE entry = ?", (changed, blob))
     folder, stats = load_folder(settings)
     assert stats.cache_warning and "damaged" in stats.cache_warning
     assert folder == read_folder(settings.articles_dir, settings)
@@ -137,9 +138,9 @@ def test_an_entry_that_fails_its_crc_is_never_used(settings: Settings) -> None:
 @pytest.mark.parametrize(
     "reshape",
     [
-        lambda entry: (*entry[:2], "not a head record", *entry[3:]),
-        lambda entry: (*entry[:2], entry[2], "not a digest", entry[4]),
-        lambda entry: entry[:3],
+        lambda entry: (entry[0], "not a head record", *entry[2:]),
+        lambda entry: (*entry[:2], "not a digest", entry[3]),
+        lambda entry: entry[:2],
     ],
     ids=["head", "digest", "short"],
 )
@@ -149,8 +150,8 @@ def test_entries_of_the_wrong_shape_are_never_trusted(settings: Settings, reshap
     with sqlite3.connect(path) as connection:
         for (blob,) in connection.execute("SELECT entry FROM entries WHERE digest IS NOT NULL").fetchall():
             changed = marshal.dumps(reshape(marshal.loads(blob)))
-            update = "UPDATE entries SET entry = ?, crc = ? WHERE entry = ?"
-            connection.execute(update, (changed, zlib.crc32(changed), blob))
+            sealed = changed + zlib.crc32(changed).to_bytes(4, "little")
+            connection.execute("UPDATE entries SET entry = ? WHERE entry = ?", (sealed, blob))
     folder, stats = load_folder(settings)
     assert stats.cache_warning and "damaged" in stats.cache_warning
     assert folder == read_folder(settings.articles_dir, settings)
