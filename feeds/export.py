@@ -49,6 +49,7 @@ from feeds import cdn, outdir
 from feeds.bulk import WorkerDied, place_documents
 from feeds.catalog import Catalog
 from feeds.config import Settings
+from feeds.formats import Format
 from feeds.generation import (
     ExportError,
     Generation,
@@ -257,7 +258,8 @@ def export_site(
             with closing(placing):
                 for path, media_type, over_limit, placed in placing:
                     document = document_of[path]
-                    current = document is not None and document[1] == 0  # a feed's current document
+                    # a feed's current document in a feed format (not its page): what WebSub and budgets concern
+                    current = document is not None and document[1] == 0 and isinstance(document[2], Format)
                     types[path] = media_type
                     unchanged = new.absorb(placed[0])  # the document itself; then its encodings
                     for encoded in placed[1:]:

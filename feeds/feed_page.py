@@ -17,7 +17,18 @@ from feeds.config import Settings
 from feeds.families import PROVIDERS, TOPICS
 from feeds.model import Article
 from feeds.page_layout import PAGE_TYPE, esc, page_document, time_element
-from feeds.render import WRITERS, Format, Rendered, archive_path, feed_url, make_rendered, page_url
+from feeds.render import PAGE_EXTENSION, WRITERS, Format, Rendered, archive_path, feed_url, make_rendered, page_url
+
+
+class FeedPageOutput:
+    """A feed's page as one more output of the feed beside its formats: what the site's table of
+    documents and the export's signatures and content types read of an output (feeds.site.site_documents)."""
+
+    extension = PAGE_EXTENSION
+    media_type = PAGE_TYPE
+
+
+FEED_PAGE = FeedPageOutput()
 
 # Web readers whose subscribe flow opens from a link holding the feed's URL (percent-encoded):
 # (name, the link before the URL). A reader is one line here.

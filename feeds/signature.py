@@ -17,6 +17,7 @@ import operator
 from feeds import code_fingerprint
 from feeds.catalog import Catalog, Feed, archive_pages, document_items
 from feeds.config import Settings
+from feeds.families import PROVIDERS, TOPICS
 from feeds.model import Article
 
 
@@ -50,9 +51,10 @@ class SignatureMemo:
     def for_catalog(self, catalog: Catalog) -> tuple[dict[int, tuple[Article, bytes]], dict]:
         """(article digests, document digests) a Signer of ``catalog`` may read and add to."""
         paths, memo, pages = self._current
-        if paths != catalog.source_paths or len(memo) > 2 * catalog.article_count + 1000:
+        linked = (catalog.source_paths, catalog.value_paths)  # what items link: feeds' <source>, pages' links
+        if paths != linked or len(memo) > 2 * catalog.article_count + 1000:
             memo, pages = {}, {}  # other paths, or mostly articles gone since
-            self._current = (catalog.source_paths, memo, pages)
+            self._current = (linked, memo, pages)
         return memo, pages
 
 
@@ -75,7 +77,11 @@ class Signer:
         if entry is None:
             # the provider feed path is what the renderer reads from the catalog (RSS <source url>)
             provider_path = self.catalog.source_paths.get(article.provider) if article.provider else None
-            digest = hashlib.sha256(article.digest + repr(provider_path).encode()).digest()
+            # a feed's page links the item's topics and provider to their pages
+            values = self.catalog.value_paths
+            topics, providers = values.get(TOPICS, {}), values.get(PROVIDERS, {})
+            page_links = (providers.get(article.provider), *map(topics.get, article.topics))
+            digest = hashlib.sha256(article.digest + repr((provider_path, page_links)).encode()).digest()
             entry = self._memo[id(article)] = (article, digest)
         return entry[1]
 

@@ -14,7 +14,7 @@ from zlib_ng import gzip_ng
 
 from feeds.catalog import Catalog, Feed, archive_pages
 from feeds.config import Settings
-from feeds.feed_page import render_feed_page
+from feeds.feed_page import FEED_PAGE, FeedPageOutput, render_feed_page
 from feeds.index_page import render_index
 from feeds.render import (
     ARCHIVE_FOLDER,
@@ -63,19 +63,24 @@ def enabled_formats(settings: Settings) -> tuple[Format, ...]:
     return tuple(f for f in Format if f.extension in settings.formats)
 
 
-def site_documents(catalog: Catalog, settings: Settings) -> list[tuple[str, tuple[Feed, int, Format] | None]]:
+def site_documents(
+    catalog: Catalog, settings: Settings
+) -> list[tuple[str, tuple[Feed, int, Format | FeedPageOutput] | None]]:
     """Every site path in :func:`site_paths` order, with what :func:`feed_document` gives for it.
+
+    A feed's page is (its feed, 0, :data:`~feeds.feed_page.FEED_PAGE`): its bytes too come from
+    the feed's items, so the export signs it like a document.
 
     Built in one pass, so the export never parses tens of thousands of paths back.
     """
     formats = enabled_formats(settings)
-    documents: list[tuple[str, tuple[Feed, int, Format] | None]] = [
+    documents: list[tuple[str, tuple[Feed, int, Format | FeedPageOutput] | None]] = [
         (INDEX_PATH, None), (OPML_PATH, None)
     ]  # fmt: skip
     feed_paths = [(feed, feed.path) for feed in catalog.feeds]  # a property: computed once per feed
     for feed, path in feed_paths:
         documents.extend((f"{path}.{fmt.extension}", (feed, 0, fmt)) for fmt in formats)
-        documents.append((f"{path}.{PAGE_EXTENSION}", None))  # the feed's page (feeds.feed_page)
+        documents.append((f"{path}.{PAGE_EXTENSION}", (feed, 0, FEED_PAGE)))  # the feed's page (feeds.feed_page)
     for feed, path in feed_paths:
         for page in range(1, archive_pages(feed, settings.archive_page_size) + 1):
             documents.extend((archive_path(path, page, fmt), (feed, page, fmt)) for fmt in formats)

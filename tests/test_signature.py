@@ -10,6 +10,7 @@ from feeds.config import Settings
 from feeds.reader import read_folder
 from feeds.render import Format, render_feed
 from feeds.signature import SignatureMemo, Signer
+from feeds.site import render_path
 
 from .conftest import BASE_URL, SAMPLES
 
@@ -23,6 +24,9 @@ def _signatures(articles, settings: Settings) -> tuple[dict[str, str], dict[str,
             path = f"{feed.path}.{fmt.extension}"
             signatures[path] = signer.feed(feed, fmt.extension)
             bodies[path] = render_feed(feed, fmt, catalog, settings).body
+        page = f"{feed.path}.html"  # the feed's page is signed like its documents
+        signatures[page] = signer.document(feed, 0, "html")
+        bodies[page] = render_path(page, catalog, settings).body
     return signatures, bodies
 
 
