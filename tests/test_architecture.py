@@ -58,8 +58,6 @@ OUTLETS = (
     "responses", "page_cache", "filters",  # issue 16
 )  # fmt: skip
 MAX_LINES = 450
-# Issue 14 item 6: their owners split these this round; each leaves this set when it is ≤ MAX_LINES.
-SPLIT_IN_PROGRESS: frozenset[str] = frozenset()
 # Module-level containers that start empty, each with the reason it is not a cache of the process:
 STARTS_EMPTY_ALLOWED = {
     # set once, in a forked render worker only, by its pool's initializer: that process is its owner and
@@ -128,8 +126,6 @@ def _starts_empty(value: ast.expr) -> bool:
 @pytest.mark.parametrize("module", sorted(RANK))
 def test_no_module_is_too_long_to_read_in_one_sitting(module: str) -> None:
     lines = len((PROJECT / "feeds" / f"{module}.py").read_text(encoding="utf-8").splitlines())
-    if module in SPLIT_IN_PROGRESS:
-        pytest.skip(f"{module} ({lines} lines) is being split by its owner (issue 14 item 6)")
     assert lines <= MAX_LINES, f"feeds/{module}.py has {lines} lines: split it into flat sibling modules"
 
 
