@@ -185,6 +185,9 @@ class Live:
         self._thread: threading.Thread | None = None
         self._pid: int | None = None
         self._failed_mark: str | None = None
+        # the last scan could not list the folder: poll it every interval until it can (a watcher may
+        # follow a folder moved away and back and never report it back)
+        self._unlistable = False
         # called with each new snapshot before it goes live (the web app pre-renders hot pages)
         self.on_new_snapshot: Callable[[Snapshot], None] | None = None
         # called with each snapshot right after it went live, on the reload thread (the web app builds
@@ -222,8 +225,10 @@ class Live:
             try:
                 scan, mark = self._scan(changed)
             except Exception as exc:  # noqa: BLE001 - see the docstring (issue 16: a scan's failure killed the thread)
+                self._unlistable = True
                 self._keep(old, exc)
                 return False
+            self._unlistable = False
             if mark == old.fingerprint:
                 if old.last_error is not None:  # the folder is back as it was
                     self.state = dataclasses.replace(old, last_error=None, last_error_at=None)
@@ -370,7 +375,7 @@ class Live:
             stop.wait(interval)
             return watcher, retry_at, full_at
         changes = watcher.take()
-        if changes.rescan is not None or time.monotonic() >= full_at:
+        if changes.rescan is not None or time.monotonic() >= full_at or self._unlistable:
             self.refresh()
             full_at = time.monotonic() + every
         elif changes.names:
