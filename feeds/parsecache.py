@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from feeds import reader_fingerprint
+from feeds.cache_dir import default_cache_dir
 from feeds.config import READER_SETTINGS, Settings
 from feeds.model import details_record, head_record, pack_details, record_digest, unpack_details
 from feeds.reader import ReadResult, read_article
@@ -60,18 +61,6 @@ _SCHEMA = (
 
 class CacheDamaged(RuntimeError):
     """A cached article's details are gone or damaged and its file changed since: read without the cache."""
-
-
-def default_cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/feeds``, or ``~/.cache/feeds`` when that is unset or relative.
-
-    The XDG Base Directory spec: a relative path in these variables is invalid and
-    must be ignored (it would put the cache wherever the command happens to run).
-    """
-    base = os.environ.get("XDG_CACHE_HOME", "")
-    if not os.path.isabs(base):
-        base = os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "feeds"
 
 
 def cache_path(settings: Settings) -> Path:

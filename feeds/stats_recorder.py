@@ -28,6 +28,9 @@ from feeds.config import Settings
 from feeds.stats_store import Fetch, StatsStore, stats_db_path, utc_day
 
 BATCH_LIMIT = 20_000  # fetches per transaction at most
+# While writes keep failing, at most this many fetches wait in memory; the oldest beyond it are dropped
+# (and counted in ``dropped``) so that a long outage of the database cannot grow a worker without bound
+PENDING_LIMIT = 10 * BATCH_LIMIT
 # After the first fetch of a batch the writer waits this long for more: one transaction per worker and
 # interval however busy the server (a transaction per fetch cost a loaded server a third of its requests/s)
 BATCH_SECONDS = 0.5
@@ -96,6 +99,7 @@ class StatsRecorder:
         self._writer: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self.failures = 0  # failed writes so far (each retried)
+        self.dropped = 0  # fetches dropped while writes kept failing (over PENDING_LIMIT)
         self._closing = threading.Event()  # set by close(): no more waiting for a batch to fill, or to retry
 
     def record(self, path: str, status: int, size: int, environ: dict[str, Any]) -> None:
@@ -176,4 +180,7 @@ class StatsRecorder:
             when, path, status, size, remote, forwarded_for, user_agent = item
             address = client_address(remote, forwarded_for, self.trusted)
             pending.append(Fetch(when, path, status, size, address, user_agent))
+        if len(pending) > PENDING_LIMIT:
+            self.dropped += len(pending) - PENDING_LIMIT
+            del pending[: len(pending) - PENDING_LIMIT]
         return stop

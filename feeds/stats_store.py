@@ -37,14 +37,16 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from feeds.agents import AgentKind, classify_agent
+from feeds.cache_dir import default_cache_dir
 from feeds.config import Settings
-from feeds.parsecache import default_cache_dir
 
 BUSY_TIMEOUT_MS = 30_000  # several workers and a `feeds stats --log` may write at once; each waits its turn
 READER_HASH_BYTES = 16
 _AGGREGATOR, _READER = AgentKind.AGGREGATOR.value, AgentKind.READER.value
-# a fetch that got the feed (200), a 304 or a redirect shows a subscription; CloudFront logs 000 for an abort
-SUBSCRIBED_STATUSES = "BETWEEN 200 AND 399"
+# a fetch that got the feed (200) or a 304 shows a subscription; a redirect does not (the reader then
+# fetches the target too, which counts it: an alias path must not become a feed of its own); CloudFront
+# logs 000 for an abort
+SUBSCRIBED_STATUSES = "IN (200, 304)"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS fetches (

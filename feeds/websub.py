@@ -26,9 +26,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from feeds.cache_dir import default_cache_dir
 from feeds.catalog import Catalog
 from feeds.config import Settings
-from feeds.load import default_cache_dir
 from feeds.signature import SignatureMemo, Signer
 from feeds.site import enabled_formats
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import ipaddress
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
+from feeds import stats_recorder
 from feeds.stats_recorder import StatsRecorder, client_address
 from feeds.stats_store import StatsStore
 
@@ -64,7 +66,9 @@ def test_a_database_that_cannot_be_opened_is_retried_without_losing_fetches(tmp_
     blocker.write_text("a file where the database's folder should be")
     recorder = StatsRecorder(blocker / "s.db")
     recorder.record("/all.rss", 200, 10, environ("192.0.2.1"))
+    deadline = time.monotonic() + 30
     while not recorder.failures:
+        assert time.monotonic() < deadline, "the writer never tried the database"
         threading.Event().wait(0.05)
     blocker.unlink()  # the operator fixes it; the next try writes what was kept
     recorder.record("/all.rss", 304, 0, environ("192.0.2.1"))
@@ -73,6 +77,25 @@ def test_a_database_that_cannot_be_opened_is_retried_without_losing_fetches(tmp_
     store = StatsStore(blocker / "s.db")
     (counts,) = store.counts("0000-01-01", "9999-12-31")
     assert (counts.fetches, counts.not_modified) == (2, 1)
+    store.close()
+
+
+def test_while_writes_fail_memory_holds_at_most_the_pending_limit(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setattr(stats_recorder, "PENDING_LIMIT", 5)
+    blocker = tmp_path / "folder"
+    blocker.write_text("a file where the database's folder should be")
+    recorder = StatsRecorder(blocker / "s.db")
+    for number in range(20):
+        recorder.record("/all.rss", 200, number, environ("192.0.2.1"))
+    deadline = time.monotonic() + 30
+    while recorder.dropped < 15:
+        assert time.monotonic() < deadline, f"dropped {recorder.dropped} of the 15 over the limit"
+        threading.Event().wait(0.05)
+    blocker.unlink()
+    recorder.close()
+    store = StatsStore(blocker / "s.db")
+    (counts,) = store.counts("0000-01-01", "9999-12-31")
+    assert (counts.fetches, counts.bytes) == (5, sum(range(15, 20)))  # the newest five were kept
     store.close()
 
 

@@ -53,6 +53,15 @@ def test_aggregators_count_their_largest_figure_per_feed_id_and_readers_once_eac
     store.close()
 
 
+def test_a_redirect_is_no_subscription_of_the_path_it_was_asked_for(tmp_path: Path) -> None:
+    store = StatsStore(tmp_path / "s.db")  # an alias spelling answered 301; the reader then fetches the feed
+    store.add([fetch(path="/topics/AI.rss", status=301), fetch(path="/topics/ai.rss"),
+               fetch(agent=FEEDLY.format(9), path="/topics/AI.rss", status=301)])  # fmt: skip
+    assert by_reader(store, path="/topics/ai.rss") == {"Newsboat": 1}
+    assert by_reader(store, path="/topics/AI.rss") == {}
+    store.close()
+
+
 def _write(path: Path, worker: int, rounds: int) -> None:
     store = StatsStore(path)
     for number in range(rounds):
