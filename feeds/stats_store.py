@@ -12,7 +12,10 @@ What it holds (and nothing else):
   fetching from two gunicorn workers hashes alike and counts once. A day's key is
   deleted once the day after it is over (so late CDN logs of yesterday still
   match), and then it is gone: the hashes of that day can no longer be linked to
-  any address, not even by whoever holds this file.
+  any address, not even by whoever holds this file. The row stays with an empty
+  key (a tombstone): fetches of that day that arrive later (a CDN log imported
+  days late) count as fetches and bytes but add no individual readers, since a
+  new key would count a reader already counted a second time.
 - ``daily`` and ``daily_traffic``: the counts of days older than the detail
   window (``stats_detail_days``), when the detail is rolled up and deleted.
 - ``log_reads``: which leading byte ranges of which access logs were read
@@ -194,17 +197,20 @@ class StatsStore:
         """The day's hash key: made by the first writer of the day, read by every other."""
         key = self._keys.get(day)
         if key is None:
-            with self.transaction():
+            with self.transaction():  # a forgotten day keeps its tombstone (an empty key): no new key for it
                 self.db.execute("INSERT OR IGNORE INTO day_keys VALUES (?, ?)", (day, secrets.token_bytes(32)))
                 (key,) = self.db.execute("SELECT key FROM day_keys WHERE day = ?", (day,)).fetchone()
             self._keys[day] = key
         return key
 
     def forget_keys(self, today: str) -> int:
-        """Delete the keys of days before yesterday, from the file and from memory; how many went."""
+        """Forget the keys of days before yesterday, in the file (each becomes an empty tombstone) and in
+        memory; how many went."""
         oldest_kept = _shift(today, -1)
         with self.transaction():
-            gone = self.db.execute("DELETE FROM day_keys WHERE day < ?", (oldest_kept,)).rowcount
+            gone = self.db.execute(
+                "UPDATE day_keys SET key = x'' WHERE day < ? AND length(key) > 0", (oldest_kept,)
+            ).rowcount
         self._keys = {day: key for day, key in self._keys.items() if day >= oldest_kept}
         if gone:
             # the WAL still holds the pages the keys were on until it is reset
@@ -219,9 +225,9 @@ class StatsStore:
             agent = classify_agent(fetch.user_agent)
             day = utc_day(fetch.when)
             reader = None
-            if agent.kind is AgentKind.READER:
+            if agent.kind is AgentKind.READER and (day_key := self.day_key(day)):  # no key: a forgotten day
                 identity = f"{_canonical(fetch.address)}\n{fetch.user_agent}".encode("utf-8", "surrogateescape")
-                reader = hmac.digest(self.day_key(day), identity, hashlib.sha256)[:READER_HASH_BYTES]
+                reader = hmac.digest(day_key, identity, hashlib.sha256)[:READER_HASH_BYTES]
             key = (day, fetch.path, fetch.status, agent.name, agent.kind.value, agent.subscribers, agent.feed_id,
                    reader)  # fmt: skip
             rows[key] += 1
