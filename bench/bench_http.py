@@ -39,6 +39,8 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from email.message import Message
 from pathlib import Path
 
@@ -167,8 +169,10 @@ def slow_clients(base: str, port: int, seconds: float, idle: int = 200, tricklin
     return times
 
 
-def filter_flood(base: str, seconds: float, clients: int = 16) -> tuple[list[float], Counter]:
-    """Probe times of ``/all.rss`` and the filter answers' statuses under ``clients`` distinct-query loops."""
+@contextmanager
+def flooding(base: str, clients: int, query: Callable[[int, int], str]) -> Iterator[tuple[list[float], Counter]]:
+    """While the block runs, ``clients`` threads send ``/filter.rss?{query(client, n)}`` as fast as they are
+    answered and ``/all.rss`` is probed; yields (probe times, filter statuses), both complete on exit."""
     busy = threading.Event()
     busy.set()
     statuses: Counter = Counter()
@@ -177,21 +181,28 @@ def filter_flood(base: str, seconds: float, clients: int = 16) -> tuple[list[flo
     def flood(client: int) -> None:
         number = 0
         while busy.is_set():
-            status, _, _ = fetch(f"{base}/filter.rss?q=word{client}x{number}&min_quality={number % 90}")
+            status, _, _ = fetch(f"{base}/filter.rss?{query(client, number)}")
             number += 1
             with lock:
                 statuses[status] += 1
 
-    floods = [threading.Thread(target=flood, args=(n,)) for n in range(clients)]
-    for thread in floods:
-        thread.start()
     times: list[float] = []
-    prober = threading.Thread(target=lambda: times.extend(probe_while(base + FEED_PATH, busy)))
-    prober.start()
-    time.sleep(seconds)
-    busy.clear()
-    for thread in [prober, *floods]:
-        thread.join()
+    threads = [threading.Thread(target=flood, args=(n,)) for n in range(clients)]
+    threads.append(threading.Thread(target=lambda: times.extend(probe_while(base + FEED_PATH, busy))))
+    for thread in threads:
+        thread.start()
+    try:
+        yield times, statuses
+    finally:
+        busy.clear()
+        for thread in threads:
+            thread.join()
+
+
+def filter_flood(base: str, seconds: float, clients: int = 16) -> tuple[list[float], Counter]:
+    """Probe times of ``/all.rss`` and the filter answers' statuses under ``clients`` distinct-query loops."""
+    with flooding(base, clients, lambda client, n: f"q=word{client}x{n}&min_quality={n % 90}") as (times, statuses):
+        time.sleep(seconds)
     return times, statuses
 
 

@@ -35,7 +35,7 @@ from pathlib import Path
 from queue import Empty, Queue
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_http import PROBE_TIMEOUT, fetch, free_port, percentile, probe_while, wait_until_up  # noqa: E402
+from bench_http import PROBE_TIMEOUT, fetch, flooding, free_port, percentile, wait_until_up  # noqa: E402
 
 PROJECT = Path(__file__).resolve().parent.parent
 BASE_URL = "https://feeds.example.org/"
@@ -132,32 +132,13 @@ def main() -> int:
               f"{statistics.median(rest):.1f} ms, p95 {percentile(rest, 0.95):.1f} ms, max {max(rest):.1f} ms "
               f"(HTTP round trip included)")  # fmt: skip
 
-        busy = threading.Event()
-        busy.set()
-        statuses: Counter = Counter()
-        lock = threading.Lock()
-
-        def flood(client: int) -> None:
-            number = 0
-            while busy.is_set():
-                status, _, _ = fetch(f"{base}/filter.rss?q=the&q=zz{client}x{number}")
-                number += 1
-                with lock:
-                    statuses[status] += 1
-
-        floods = [threading.Thread(target=flood, args=(n,)) for n in range(args.clients)]
-        probes: list[float] = []
-        prober = threading.Thread(target=lambda: probes.extend(probe_while(base + "/all.rss", busy)))
-        for thread in [*floods, prober]:
-            thread.start()
         peak = before
         crawled = []
-        for _ in range(2):
-            crawled.append(crawl(base))
-            peak = max(peak, pss_mib(workers))
-        busy.clear()
-        for thread in [*floods, prober]:
-            thread.join()
+        query = lambda client, n: f"q=the&q=zz{client}x{n}"  # noqa: E731 - distinct queries: every one misses
+        with flooding(base, args.clients, query) as (probes, statuses):
+            for _ in range(2):
+                crawled.append(crawl(base))
+                peak = max(peak, pss_mib(workers))
         after = pss_mib(workers)
         pages = ", ".join(f"{count} pages ({dict(found)})" for count, found in crawled)
         print(f"crawled twice: {pages}")
