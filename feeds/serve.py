@@ -9,7 +9,8 @@ Slow clients (issue 16): each worker reads requests on an asyncio event loop
 (gunicorn's ``asgi`` worker), so a connection that sends nothing or trickles
 its headers costs a socket and a little memory, never a thread. Only a request
 whose headers are complete reaches the Flask app, on one of
-:data:`THREADS_PER_WORKER` threads (a2wsgi's WSGI-to-ASGI bridge). gunicorn's
+:data:`THREADS_PER_WORKER` threads (:mod:`feeds.asgi_bridge`, one thread hop
+per response). gunicorn's
 ``gthread`` worker gives each new connection a thread until its headers are
 read, so 8 idle connections stalled every reader; ``bench/bench_http.py``
 measures both setups side by side.
@@ -23,10 +24,10 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from a2wsgi import WSGIMiddleware
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
+from feeds.asgi_bridge import BufferedBridge
 from feeds.config import Settings
 from feeds.web import create_app
 
@@ -50,7 +51,7 @@ class ServerSetup:
 
 def _threads_over_asyncio(app: Flask) -> Any:
     # the executor starts its threads on the first request, so a forking master holds none
-    return WSGIMiddleware(app, workers=THREADS_PER_WORKER)
+    return BufferedBridge(app, workers=THREADS_PER_WORKER)
 
 
 SERVER_SETUPS = {

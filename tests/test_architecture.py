@@ -16,7 +16,7 @@ from .conftest import PROJECT
 # Each module and the stage it belongs to; a module may import only modules of earlier stages
 # (or, where listed, its own helpers of the same stage).
 STAGES = [
-    {"model", "formats", "cache_dir"},
+    {"model", "formats", "cache_dir", "asgi_bridge"},
     {"text", "safe_yaml", "dates", "agents"},
     {"config"},
     {"article_fields"},
@@ -55,7 +55,7 @@ OUTLETS = (
     "site", "render", "writer", "jsonfeed", "page_layout", "feed_page", "index_page",
     "publish_plan", "s3_store", "purge", "publish",  # issue 17
     "agents", "stats_store", "stats_recorder", "stats_logs", "stats_report", "stats_html",
-    "responses", "page_cache", "filters",  # issue 16
+    "responses", "page_cache", "filters", "asgi_bridge",  # issue 16
 )  # fmt: skip
 MAX_LINES = 450
 # Module-level containers that start empty, each with the reason it is not a cache of the process:
