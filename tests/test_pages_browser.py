@@ -175,7 +175,8 @@ def test_the_copy_button_copies_the_feeds_address(server, browser, tmp_path):
         button = browser.find_element(By.CSS_SELECTOR, 'button[data-copy="url-rss"]')
         assert button.is_displayed()  # the script showed it
         button.click()
-        assert button.text == "Copied"
+        # the clipboard write is a promise: the label changes when it resolves, not within click()
+        wait_for(lambda: button.text == "Copied", timeout=30)
         field = browser.find_element(By.ID, "url-rss")
         assert field.get_attribute("value") == url(server, FEED_URL)
         selected = browser.execute_script(
