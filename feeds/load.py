@@ -20,6 +20,7 @@ import os
 import signal
 import sqlite3
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -47,7 +48,9 @@ from feeds.parsecache import (
     default_cache_dir,
     discard_cache,
     is_damage,
+    is_settled,
     result_record,
+    settled_before,
     unpack_located,
 )
 from feeds.reader import Folder, ReadResult, collect, missing_folder, read_article, walk_article_files
@@ -230,6 +233,7 @@ class _Loaded:
 def _load_results(settings: Settings, use_cache: bool, workers: int | None, scan: Scan | None = None) -> _Loaded:
     """Every file's result in path order, from the cache where fresh, parsed on all cores otherwise."""
     root = settings.articles_dir
+    started_ns = time.time_ns()  # before any file is read: what changed since may be read but not stored
     workers = workers if workers is not None else (os.cpu_count() or 1)
     cache, warning = ParseCache.open(settings) if use_cache else (None, None)
     with _bulk_allocation():
@@ -257,7 +261,7 @@ def _load_results(settings: Settings, use_cache: bool, workers: int | None, scan
             results = _results_from_records(records)
             misses, lookup = list(range(len(names))), None
     if cache is not None:
-        saved = _save(cache, scanned, records, misses, lookup, results)
+        saved = _save(cache, scanned, records, misses, lookup, results, settled_before(started_ns))
         warning = warning or saved
     stats = LoadStats(len(names), len(names) - len(misses), len(misses), warning)
     return _Loaded(names, identities, results, stats, unreadable)
@@ -277,21 +281,26 @@ def _cache_trouble(cache: ParseCache | None, exc: Exception) -> tuple[str | None
 
 
 def _save(
-    cache: ParseCache, scanned: list, records: list, misses: list[int], lookup: Lookup | None, results: list
-) -> str | None:
+    cache: ParseCache, scanned: list, records: list, misses: list[int], lookup: Lookup | None, results: list,
+    before_ns: int,
+) -> str | None:  # fmt: skip
     """Store the files just parsed and forget the ones gone, then point each just-parsed article
     at its details in the database (the same bytes), so the copies in memory are freed before a
-    render pool forks (which would otherwise share, then copy, ~2 KB per article)."""
-    written = [(scanned[i][0], scanned[i][1], records[i]) for i in misses if scanned[i][1] is not None]
+    render pool forks (which would otherwise share, then copy, ~2 KB per article).
+
+    A file that changed at ``before_ns`` or later (:func:`feeds.parsecache.settled_before`) is not
+    stored: another write within the same timestamp tick could keep its identity (racy clean)."""
+    stored = [i for i in misses if scanned[i][1] is not None and is_settled(scanned[i][1], before_ns)]
+    written = [(scanned[i][0], scanned[i][1], records[i]) for i in stored]
     if not written and (lookup is None or len(lookup.stored) == len(lookup.keys) - len(misses)):
         return None  # every stored entry was used: nothing new, nothing gone
     try:
         cache.save(written, lookup)
     except sqlite3.Error as exc:
         return f"parse cache {cache.path} not written ({exc}); the next run reads those files again"
-    for index in misses:
+    for index in stored:
         article, record = results[index].article, records[index]
-        if article is not None and scanned[index][1] is not None:
+        if article is not None:
             located = Located((cache, record[2], record[0], scanned[index][0]))
             article.relocate_details(unpack_located, located)
             records[index] = (record[0], located, record[2], record[3])

@@ -42,6 +42,11 @@ SCHEMA_VERSION = 1  # PRAGMA user_version of a database this code wrote
 UNUSED_DETAILS_KEPT_SECONDS = 3_600  # another process may still render an article a newer entry replaced
 OUTDATED_AFTER_SECONDS = 7 * 86_400
 _CHUNK = 4_096  # files per write transaction: keeps the WAL small, each chunk is whole on its own
+# A file changed this close to (or after) the moment a load started is "racily clean" (git's term): a
+# second write within the same timestamp tick (the kernel stamps files from a clock that moves every few
+# ms; some file systems by the second, FAT by 2 s) can keep its size, mtime, ctime and inode, so its
+# identity cannot tell the version read from a later one. Such a file is parsed, but not stored.
+RACY_SECONDS = 2.0
 
 _SCHEMA = (
     """CREATE TABLE entries (
@@ -84,6 +89,19 @@ def _delete(path: Path) -> None:
     # Processes that have it open keep reading their copy until they close it.
     for suffix in ("-wal", "-shm", ""):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def settled_before(started_ns: int) -> int:
+    """The newest change time (ns) a file may have for its entry to be stored by a load that
+    started at ``started_ns`` (:func:`time.time_ns`, taken before any file was read): see RACY_SECONDS."""
+    return started_ns - int(RACY_SECONDS * 1e9)
+
+
+def is_settled(identity: tuple, before_ns: int) -> bool:
+    """Whether a scanned identity (size, mtime_ns, ctime_ns, inode) last changed before ``before_ns``
+    (:func:`settled_before`), so that any later write gives another identity. ctime is the kernel's
+    own stamp of every change (no tool sets it back); mtime counts too, for file systems that fake ctime."""
+    return max(identity[1], identity[2]) < before_ns
 
 
 def result_record(result: ReadResult) -> tuple:

@@ -22,7 +22,7 @@ from feeds import READER_MODULES, parsecache
 from feeds.catalog import build_catalog
 from feeds.config import READER_SETTINGS, Settings
 from feeds.export import site_files
-from feeds.load import CacheDamaged, load_folder
+from feeds.load import CacheDamaged, load_folder, scan_folder
 from feeds.parsecache import cache_path
 from feeds.reader import read_folder
 
@@ -206,6 +206,46 @@ def test_a_changed_file_is_read_again_and_its_old_details_go_later(settings: Set
     assert _query(path, "SELECT count(*) FROM details WHERE unused_since IS NULL") == _query(
         path, "SELECT count(*) FROM entries WHERE digest IS NOT NULL"
     )
+
+
+def _same_length_edit(file: Path) -> None:
+    """Rewrite one title with another of the same length: only the bytes differ, not the size."""
+    text = file.read_text(encoding="utf-8")
+    start = text.index('title: "') + len('title: "')
+    swapped = "".join("y" if c == "x" else "x" for c in text[start : start + 4])
+    file.write_text(text[:start] + swapped + text[start + 4 :], encoding="utf-8")
+
+
+def test_a_file_rewritten_within_its_timestamp_tick_is_never_served_stale(settings: Settings, monkeypatch) -> None:
+    # git's "racy clean": a second write within one timestamp tick keeps size, mtime, ctime and inode. The
+    # kernel decides when that happens, so the scan of the first version stands in for the second's here:
+    # it is exactly what stat() reports when both writes fall into one tick (mtime forced equal too).
+    monkeypatch.setattr(parsecache, "RACY_SECONDS", 2.0)  # the real margin (conftest sets 0 for other tests)
+    target = _titled(settings.articles_dir)[0]
+    first = scan_folder(settings.articles_dir)
+    times = target.stat()
+    load_folder(settings, scan=first)  # reads version one; it changed just now: parsed, not stored
+    _same_length_edit(target)
+    os.utime(target, ns=(times.st_atime_ns, times.st_mtime_ns))
+    folder, stats = load_folder(settings, scan=first)
+    assert folder == read_folder(settings.articles_dir, settings)  # version two, not the cached version one
+    assert stats.parsed == stats.files  # nothing of version one's load was stored: every file changed just now
+
+
+def test_a_file_settled_before_the_load_is_stored_and_used(settings: Settings, monkeypatch) -> None:
+    monkeypatch.setattr(parsecache, "RACY_SECONDS", 2.0)
+    scanned, unreadable = scan_folder(settings.articles_dir)
+    hour_ago = time.time_ns() - 3_600 * 10**9
+    settled = [(name, (size, hour_ago, hour_ago, inode)) for name, (size, _, _, inode) in scanned]
+    _, cold = load_folder(settings, scan=(settled, unreadable))
+    folder, warm = load_folder(settings, scan=(settled, unreadable))
+    assert cold.parsed == cold.files and warm.parsed == 0 and warm.cached == warm.files
+    assert folder == read_folder(settings.articles_dir, settings)
+    # and the racy ones among settled ones: only those are read again
+    racy = [(name, (size, time.time_ns(), time.time_ns(), inode)) for name, (size, _, _, inode) in settled[:2]]
+    load_folder(settings, scan=(racy + settled[2:], unreadable))
+    _, again = load_folder(settings, scan=(racy + settled[2:], unreadable))
+    assert again.parsed == 2
 
 
 @pytest.mark.parametrize("setting", READER_SETTINGS)
