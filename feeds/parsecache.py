@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import marshal
 import os
-import shutil
 import sqlite3
 import threading
 import time
@@ -34,13 +33,13 @@ from typing import NamedTuple
 
 from feeds import reader_fingerprint
 from feeds.cache_dir import default_cache_dir
+from feeds.cache_files import delete_database, remove_orphaned, remove_outdated
 from feeds.config import READER_SETTINGS, Settings
 from feeds.model import details_record, head_record, pack_details, record_digest, unpack_details
 from feeds.reader import ReadResult, read_article
 
-SCHEMA_VERSION = 1  # PRAGMA user_version of a database this code wrote
+SCHEMA_VERSION = 2  # PRAGMA user_version of a database this code wrote (2: the meta table)
 UNUSED_DETAILS_KEPT_SECONDS = 3_600  # another process may still render an article a newer entry replaced
-OUTDATED_AFTER_SECONDS = 7 * 86_400
 _CHUNK = 4_096  # files per write transaction: keeps the WAL small, each chunk is whole on its own
 # A file changed this close to (or after) the moment a load started is "racily clean" (git's term): a
 # second write within the same timestamp tick (the kernel stamps files from a clock that moves every few
@@ -61,6 +60,8 @@ _SCHEMA = (
         unused_since INTEGER    -- when the last entry naming it went (Unix seconds), NULL while named
     )""",
     "CREATE INDEX details_unused ON details(unused_since) WHERE unused_since IS NOT NULL",
+    # "folder": the articles folder's resolved path (UTF-8, surrogate-escaped), for cache_files.remove_orphaned
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL)",
 )
 
 
@@ -68,9 +69,13 @@ class CacheDamaged(RuntimeError):
     """A cached article's details are gone or damaged and its file changed since: read without the cache."""
 
 
+def _folder(settings: Settings) -> str:
+    return str(settings.articles_dir.resolve())
+
+
 def cache_path(settings: Settings) -> Path:
     """The database of one articles folder, reader settings and reader code."""
-    folder = str(settings.articles_dir.resolve())
+    folder = _folder(settings)
     reader_settings = tuple(getattr(settings, name) for name in READER_SETTINGS)
     place = hashlib.sha256(folder.encode("utf-8", "surrogateescape")).hexdigest()[:16]
     # this module's own source too: it decides what an entry holds
@@ -79,16 +84,25 @@ def cache_path(settings: Settings) -> Path:
 
 
 def discard_cache(settings: Settings) -> None:
-    """Delete the database of ``settings`` (its WAL and shared-memory files first, see :func:`_delete`)."""
-    _delete(cache_path(settings))
+    """Delete the database of ``settings`` (its WAL and shared-memory files first, see
+    :func:`feeds.cache_files.delete_database`)."""
+    delete_database(cache_path(settings))
 
 
-def _delete(path: Path) -> None:
-    # The WAL and index go first: a process opening the database meanwhile then finds the old
-    # file without its WAL (and rebuilds it itself when damaged), never a new file with an old WAL.
-    # Processes that have it open keep reading their copy until they close it.
-    for suffix in ("-wal", "-shm", ""):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
+def recorded_folder(path: Path) -> str | None:
+    """The articles folder a parse cache database was made for; None when it records none (older
+    code wrote it) or cannot be read. Opens no database another process could not open too."""
+    try:
+        connection = sqlite3.connect(path, timeout=1, isolation_level=None)
+    except sqlite3.Error:
+        return None
+    try:
+        row = connection.execute("SELECT value FROM meta WHERE key = 'folder'").fetchone()
+    except sqlite3.Error:
+        return None
+    finally:
+        connection.close()
+    return row[0].decode("utf-8", "surrogateescape") if row is not None and type(row[0]) is bytes else None
 
 
 def settled_before(started_ns: int) -> int:
@@ -184,7 +198,8 @@ class ParseCache:
             return cache._rebuilt(f"parse cache {path} is damaged ({exc}); rebuilding it")
         except (OSError, sqlite3.Error) as exc:
             return None, f"parse cache {path} unusable ({exc}); reading every file"
-        _remove_outdated(path)
+        remove_outdated(path)
+        remove_orphaned(path, recorded_folder)
         return cache, None
 
     def _rebuilt(self, warning: str) -> tuple[ParseCache | None, str | None]:
@@ -201,7 +216,7 @@ class ParseCache:
         if opened is not None and opened[0] == os.getpid():
             with opened[2]:
                 opened[1].close()  # before the files go: it must not fold its WAL into the new database
-        _delete(self.path)
+        delete_database(self.path)
         self._prepare()
 
     def _connection(self) -> tuple[sqlite3.Connection, threading.Lock]:
@@ -229,6 +244,8 @@ class ParseCache:
                 if version == 0 and tables == 0:
                     for statement in _SCHEMA:
                         connection.execute(statement)
+                    folder = _folder(self.settings).encode("utf-8", "surrogateescape")
+                    connection.execute("INSERT INTO meta(key, value) VALUES ('folder', ?)", (folder,))
                     connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 elif version != SCHEMA_VERSION:
                     raise Damaged(f"schema version {version}, not {SCHEMA_VERSION}")
@@ -371,21 +388,3 @@ def located_bytes(located: Located) -> bytes:
 def unpack_located(located: Located) -> tuple:
     """The detail values of a restored article (its ``unpack`` for :meth:`feeds.model.Article.restore`)."""
     return unpack_details(located_bytes(located))
-
-
-def _remove_outdated(path: Path) -> None:
-    """Caches of the same articles folder for other reader code or settings (and the shard folders
-    of older versions), unused for a week, are dead weight: delete them. (A second config on the
-    same folder, used now and then, keeps its own.)"""
-    place = path.name.split(".", 1)[0].rsplit("-", 1)[0]
-    now = time.time()
-    for outdated in path.parent.glob(f"{place}-*"):
-        try:
-            idle = now - outdated.stat().st_mtime
-        except OSError:
-            continue
-        if not outdated.name.startswith(path.name) and idle > OUTDATED_AFTER_SECONDS:
-            if outdated.is_dir() and not outdated.is_symlink():
-                shutil.rmtree(outdated, ignore_errors=True)
-            else:
-                outdated.unlink(missing_ok=True)

@@ -371,3 +371,79 @@ def test_concurrent_writers_never_corrupt_or_lose_entries(tmp_path: Path, settin
     folder, stats = load_folder(settings)
     assert stats.parsed == 0 and stats.cached == stats.files  # every writer's last entries are there
     assert folder == read_folder(settings.articles_dir, settings)
+
+
+def _aged(path: Path, seconds: float) -> None:
+    """Make a closed database look unwritten for ``seconds``."""
+    gc.collect()  # the load's connection closes: SQLite folds the WAL in and removes it and the -shm
+    moment = time.time() - seconds
+    os.utime(path, (moment, moment))
+
+
+def _two_folders(tmp_path: Path, settings: Settings) -> tuple[Settings, Path]:
+    """A second articles folder with its cache beside ``settings``' cache; (its settings, its database)."""
+    other = tmp_path / "other-articles"
+    shutil.copytree(settings.articles_dir, other)
+    other_settings = dataclasses.replace(settings, articles_dir=other)
+    load_folder(other_settings)
+    return other_settings, cache_path(other_settings)
+
+
+def test_the_cache_of_a_folder_that_no_longer_exists_is_deleted(tmp_path: Path, settings: Settings) -> None:
+    other_settings, other = _two_folders(tmp_path, settings)
+    assert parsecache.recorded_folder(other) == str(other_settings.articles_dir.resolve())
+    shutil.rmtree(other_settings.articles_dir)
+    _aged(other, 600)
+    load_folder(settings)
+    assert other.exists()  # gone only minutes ago: perhaps being moved back
+    _aged(other, 2 * 3_600)
+    load_folder(settings)
+    assert not any(p.name.startswith(other.name) for p in other.parent.iterdir())
+    assert cache_path(settings).exists()
+
+
+def test_the_cache_of_a_folder_that_exists_is_kept_however_old(tmp_path: Path, settings: Settings) -> None:
+    _, other = _two_folders(tmp_path, settings)
+    _aged(other, 30 * 86_400)
+    load_folder(settings)
+    assert other.exists()
+
+
+def test_a_cache_another_process_holds_open_is_never_deleted(tmp_path: Path, settings: Settings) -> None:
+    other_settings, other = _two_folders(tmp_path, settings)
+    shutil.rmtree(other_settings.articles_dir)
+    _aged(other, 2 * 3_600)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent("""
+            import sqlite3, sys
+            connection = sqlite3.connect(sys.argv[1])
+            connection.execute("SELECT count(*) FROM entries").fetchone()
+            print("open", flush=True)
+            sys.stdin.read()
+        """), str(other)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "open\n"
+        for written in (other, Path(f"{other}-wal")):  # its opening made a WAL: unwritten as long too
+            _aged(written, 2 * 3_600)
+        load_folder(settings)
+        assert other.exists()
+    finally:
+        holder.communicate("", timeout=30)
+    load_folder(settings)  # closed now: it goes
+    assert not other.exists()
+
+
+def test_a_cache_of_older_code_that_records_no_folder_goes_after_a_week(settings: Settings) -> None:
+    older = settings.cache_dir / "parse-0123456789abcdef-0123456789abcdef.sqlite3"
+    settings.cache_dir.mkdir(parents=True)
+    with sqlite3.connect(older) as connection:
+        connection.execute("CREATE TABLE entries (name BLOB PRIMARY KEY)")
+    connection.close()
+    _aged(older, 2 * 86_400)
+    load_folder(settings)
+    assert older.exists()
+    _aged(older, 8 * 86_400)
+    load_folder(settings)
+    assert not older.exists()
