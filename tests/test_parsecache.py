@@ -276,7 +276,9 @@ def _load_with(package: Path, settings: Settings) -> str:
     code = textwrap.dedent(f"""
         from pathlib import Path
         from feeds.config import Settings
+        from feeds import parsecache
         from feeds.load import load_folder
+        parsecache.RACY_SECONDS = 0.0  # the files were just copied (see conftest.files_settle_at_once)
         _, stats = load_folder(Settings(articles_dir=Path({str(settings.articles_dir)!r}),
                                         cache_dir=Path({str(settings.cache_dir)!r})))
         print(stats.parsed, stats.cached)
@@ -333,6 +335,7 @@ from feeds import parsecache
 from feeds.config import Settings
 from feeds.load import load_folder
 parsecache._CHUNK = 7  # many small transactions, interleaved with the other writers'
+parsecache.RACY_SECONDS = 0.0  # the files were just written (see conftest.files_settle_at_once)
 articles, cache, go, mine = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
 for file in sorted(articles.glob(f"{mine}-*.md")):  # this writer's own edits
     file.write_text(file.read_text(encoding="utf-8").replace('title: "', 'title: "' + mine + ' ', 1), encoding="utf-8")
