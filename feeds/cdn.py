@@ -21,11 +21,19 @@ from dataclasses import dataclass
 from feeds.config import Settings
 from feeds.render import Rendered
 from feeds.site import INDEX_PATH, gzip_rendered
+from feeds.site_paths import (  # the metadata files' names, as this module has always exported them
+    HEADERS_PATH as HEADERS_PATH,
+)
+from feeds.site_paths import (
+    MANIFEST_PATH as MANIFEST_PATH,
+)
+from feeds.site_paths import (
+    METADATA_PATHS as METADATA_PATHS,
+)
+from feeds.site_paths import (
+    NGINX_PATH as NGINX_PATH,
+)
 
-HEADERS_PATH = "_headers"
-NGINX_PATH = "_nginx.conf"
-MANIFEST_PATH = "_manifest.json"
-METADATA_PATHS = (HEADERS_PATH, NGINX_PATH, MANIFEST_PATH)
 MANIFEST_VERSION = 1
 
 

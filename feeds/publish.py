@@ -29,8 +29,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from feeds import websub
-from feeds.cdn import MANIFEST_PATH
 from feeds.config import PublishSettings
 from feeds.publish_plan import (
     STATE_NAME,
@@ -48,6 +46,7 @@ from feeds.publish_plan import (
 )
 from feeds.purge import PURGERS, CdnPurger, PurgeTarget
 from feeds.s3_store import Bucket, RequestCounter
+from feeds.site_paths import MANIFEST_PATH
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,6 +277,8 @@ class Publisher:
     def _ping(self, plan: Plan, reports: list[str]) -> None:
         feeds = plan.feed_paths()
         if self.options.websub_hub is not None and feeds:
+            from feeds import websub  # the hub client imports the render stack, which a publish otherwise never needs
+
             report = websub.ping_hub(self.options.websub_hub, public_urls(plan.manifest.base_url, feeds))
             reports.append(report.line())
 

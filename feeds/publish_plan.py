@@ -27,9 +27,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
-from feeds.cdn import MANIFEST_PATH, METADATA_PATHS
-from feeds.render import ARCHIVE_FOLDER
-from feeds.site import INDEX_PATH, OPML_PATH
+from feeds.site_paths import ARCHIVE_FOLDER, INDEX_PATH, MANIFEST_PATH, METADATA_PATHS, OPML_PATH
 
 # The state object, beside the published site under the prefix. Its name starts with '_' like the
 # export's own metadata (no site path does), so it can never collide with a served path.

@@ -28,9 +28,8 @@ from feeds.render import (
     render_archive,
     render_feed,
 )
+from feeds.site_paths import INDEX_PATH, OPML_PATH
 
-INDEX_PATH = "index.html"
-OPML_PATH = "feeds.opml"
 OPML_TYPE = "text/x-opml; charset=utf-8"
 
 

@@ -22,12 +22,12 @@ from feeds.catalog import Catalog, Feed
 from feeds.config import Settings
 from feeds.formats import Format
 from feeds.model import Article, Image
+from feeds.site_paths import ARCHIVE_FOLDER
 
 # An empty feed still needs a date (Atom requires <updated>); never the clock. The
 # newest article of the whole site is used (plausible, and fixed by the input);
 # this only when the site has no article at all.
 EMPTY_FEED_DATE = datetime(1970, 1, 1, tzinfo=UTC)
-ARCHIVE_FOLDER = "archive"
 _IMAGE_TYPES = {
     ".jpg": "image/jpeg",
     ".jpeg": "image/jpeg",

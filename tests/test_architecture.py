@@ -16,7 +16,7 @@ from .conftest import PROJECT
 # Each module and the stage it belongs to; a module may import only modules of earlier stages
 # (or, where listed, its own helpers of the same stage).
 STAGES = [
-    {"model", "formats", "cache_dir", "cache_files", "asgi_bridge"},
+    {"model", "formats", "cache_dir", "cache_files", "asgi_bridge", "site_paths"},
     {"text", "safe_yaml", "dates", "agents"},
     {"config"},
     {"article_fields"},
