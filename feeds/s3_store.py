@@ -13,6 +13,8 @@ returned to the caller, who names it (exit 1).
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 import boto3
 import botocore.config
 import botocore.exceptions
+import botocore.handlers
 
 from feeds.publish_plan import Entry, PublishUnusable, Target
 
@@ -68,15 +71,32 @@ class Bucket:
     ) -> None:
         self.target = target
         self._where = f"{target}" + (f" at {endpoint_url}" if endpoint_url else "")
+        s3 = {
+            # the body is bound by the signed x-amz-checksum-sha256 header instead (see _put): botocore would
+            # hash every body again over plain http, and over https without a Content-MD5
+            "payload_signing_enabled": False,
+        }
+        if endpoint_url:  # path-style addressing: MinIO and most self-hosted stores have no per-bucket host names
+            s3["addressing_style"] = "path"
         config = botocore.config.Config(
             max_pool_connections=workers,
             retries={"mode": "standard", "max_attempts": 5},  # 5xx, throttling, dropped connections
             connect_timeout=10,
             read_timeout=60,
-            # path-style addressing for other stores: MinIO and most self-hosted ones have no per-bucket host names
-            s3={"addressing_style": "path"} if endpoint_url else None,
+            # botocore >= 1.36 computes a CRC32 of every body (and checks one on every GET) by default; our
+            # uploads carry the manifest's SHA-256 instead, computed once by the export, and the state object
+            # is gzip, which has its own CRC-32. "when_required" keeps checksums where S3 demands one
+            # (DeleteObjects) and is what S3-compatible stores without flexible checksums need.
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+            s3=s3,
         )
         self.client = boto3.session.Session().client("s3", endpoint_url=endpoint_url, region_name=region, config=config)
+        # botocore sends "Expect: 100-continue" with every PutObject and waits for the interim response
+        # before the body: one more round trip per upload (and one more response for the store to write),
+        # to spare sending a body the store would refuse. Ours are small (an export's files are at most a
+        # few hundred kB); a refused one costs its resending at most.
+        self.client.meta.events.unregister("before-call.s3", botocore.handlers.add_expect_header)
         counter.attach(self.client)
 
     def _unusable(self, exc: Exception) -> StoreUnusable:
@@ -113,17 +133,25 @@ class Bucket:
 
     def write_state(self, data: bytes) -> str | None:
         """Store the state object; None when stored, else why not."""
-        return self._put(self.target.state_key, data, "application/gzip", "no-store")
+        return self._put(self.target.state_key, data, "application/gzip", "no-store", hashlib.sha256(data).digest())
 
     def upload(self, entry: Entry, data: bytes) -> str | None:
-        """One site file with the manifest's headers; None when stored, else why not."""
-        return self._put(self.target.key(entry.path), data, entry.content_type, entry.cache_control)
+        """One site file with the manifest's headers; None when stored, else why not.
 
-    def _put(self, key: str, data: bytes, content_type: str, cache_control: str) -> str | None:
+        ``data`` must be the bytes whose SHA-256 the manifest names (the caller checked them): the store
+        is told that digest and refuses a body that differs (BadDigest), so what lands is the manifest's.
+        """
+        digest = bytes.fromhex(entry.sha256)
+        return self._put(self.target.key(entry.path), data, entry.content_type, entry.cache_control, digest)
+
+    def _put(self, key: str, data: bytes, content_type: str, cache_control: str, sha256: bytes) -> str | None:
         try:
             self.client.put_object(
-                Bucket=self.target.bucket, Key=key, Body=data, ContentType=content_type, CacheControl=cache_control
-            )
+                Bucket=self.target.bucket, Key=key, Body=data, ContentType=content_type, CacheControl=cache_control,
+                # x-amz-checksum-sha256: S3, R2 and MinIO check it against the body and refuse a mismatch; as a
+                # signed header it binds the unsigned payload (payload_signing_enabled above)
+                ChecksumSHA256=base64.b64encode(sha256).decode("ascii"),
+            )  # fmt: skip
         except botocore.exceptions.ClientError as exc:
             return f"{_code(exc)}: {exc.response.get('Error', {}).get('Message', '')}".rstrip(": ")
         except (botocore.exceptions.BotoCoreError, OSError) as exc:

@@ -6,6 +6,7 @@ publisher says about itself.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -21,7 +22,8 @@ from pathlib import Path
 import pytest
 
 from feeds.cli import main
-from feeds.publish import _Progress
+from feeds.config import PublishSettings
+from feeds.publish import Publisher, PublishOptions, _Progress
 from feeds.publish_plan import STATE_NAME, UPLOAD_ORDER, parse_manifest, tier_of
 from tests.conftest import PROJECT, SAMPLES
 from tests.s3_server import MotoServer, distribution_config, publish_environment, run_feeds, start_stub_api
@@ -115,6 +117,34 @@ def test_every_object_has_the_manifest_bytes_type_and_cache_rule_and_nothing_els
         assert hashlib.sha256(got["Body"].read()).hexdigest() == entry.sha256
     summary = result.stdout.strip().splitlines()[-1]
     assert summary.startswith(f"{len(manifest_of(out).entries)} uploaded, 0 unchanged, 0 deleted, 0 paths purged")
+
+
+def test_uploads_name_the_manifest_digest_and_wait_for_nothing(
+    tmp_path: Path, moto: MotoServer, bucket: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each PUT carries the manifest's SHA-256 (x-amz-checksum-sha256, signed; the store checks the body
+    against it) and neither a CRC-32 computed again nor ``Expect: 100-continue`` (a round trip each)."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    out = export(SAMPLES, tmp_path / "out")
+    publisher = Publisher(PublishOptions(PublishSettings(target=f"s3://{bucket}/news", endpoint_url=moto.url)))
+    sent: dict[str, dict[str, str]] = {}
+
+    def record(request, **_) -> None:
+        sent[urllib.parse.unquote(urllib.parse.urlsplit(request.url).path)] = {
+            k.lower(): v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()
+        }
+
+    publisher.bucket.client.meta.events.register("before-send.s3.PutObject", record)
+    assert not publisher.publish(out).failures
+    entries = manifest_of(out).entries
+    assert set(sent) == {f"/{bucket}/news/{path}" for path in entries} | {f"/{bucket}/news/{STATE_NAME}"}
+    for path, entry in entries.items():
+        headers = sent[f"/{bucket}/news/{path}"]
+        assert base64.b64decode(headers["x-amz-checksum-sha256"]).hex() == entry.sha256
+        assert "expect" not in headers and not [k for k in headers if k.startswith("x-amz-checksum-crc")]
+        assert "authorization" in headers and "x-amz-checksum-sha256" in headers["authorization"]  # signed
+    assert_bucket_holds_exactly(moto, bucket, out)
 
 
 def test_real_corpus_objects_equal_the_manifest(
