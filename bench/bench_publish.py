@@ -19,6 +19,10 @@ hard-linked copy of the export, deployment target pointed at moto as
 startup included. The two tools alternate (feeds first in odd rounds, hugo first
 in even ones) and the table quotes medians; the load average is printed with it.
 The machine is shared: quote ratios measured side by side, not absolute seconds.
+A second table gives the CPU seconds behind them (the tool's process, from
+``getrusage``, and moto's, from ``/proc``): moto serves one request at a time
+under the GIL and closes every connection, so its CPU per request bounds how
+fast any uploader can go.
 
     python bench/bench_publish.py                         # 10k, 3 rounds
     python bench/bench_publish.py --sizes 10000 100000    # and 100k (minutes; GBs in moto's memory)
@@ -29,8 +33,10 @@ The machine is shared: quote ratios measured side by side, not absolute seconds.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
+import resource
 import shutil
 import socket
 import statistics
@@ -110,6 +116,11 @@ class Moto:
             "s3", endpoint_url=self.url
         ).create_bucket(Bucket=self.bucket)
 
+    def cpu(self) -> float:
+        """moto's CPU seconds so far (user + system; Linux's /proc)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def requests(self) -> int:
         time.sleep(0.3)  # moto logs a request after answering it
         return len(_LOGGED.findall(self.log.read_text(encoding="utf-8", errors="replace")))
@@ -126,13 +137,16 @@ def environment() -> dict[str, str]:
     return env
 
 
-def timed(command: list[str], moto: Moto, **kwargs) -> tuple[float, int]:
-    """(seconds, requests) of one command against ``moto``."""
+def timed(command: list[str], moto: Moto, **kwargs) -> tuple[float, int, float, float]:
+    """(seconds, requests, the command's CPU seconds, moto's CPU seconds) of one command against ``moto``."""
     before = moto.requests()
+    children, server = resource.getrusage(resource.RUSAGE_CHILDREN), moto.cpu()
     started = time.perf_counter()
     run(command, env=environment(), **kwargs)
     seconds = time.perf_counter() - started
-    return seconds, moto.requests() - before
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
+    return seconds, moto.requests() - before, cpu, moto.cpu() - server
 
 
 def feeds_pair(first: Path, second: Path, work: Path) -> list[tuple[float, int]]:
@@ -164,7 +178,8 @@ def resident_pair(first: Path, second: Path, work: Path) -> list[tuple[float, in
     try:
         result = run([sys.executable, "-c", RESIDENT, f"s3://{moto.bucket}/", moto.url, str(first), str(second)],
                      env=environment())  # fmt: skip
-        return [(float(line.split()[0]), int(line.split()[1])) for line in result.stdout.splitlines()]
+        lines = [line.split() for line in result.stdout.splitlines()]
+        return [(float(seconds), int(requests), math.nan, math.nan) for seconds, requests in lines]  # CPU: not apart
     finally:
         moto.stop()
 
@@ -214,7 +229,7 @@ def main() -> None:
     options = " --no-resident" if args.no_resident else ""
     sizes = " ".join(map(str, args.sizes))
     print(f"# bench_publish.py --sizes {sizes} --rounds {args.rounds}{options}  (revision {revision})")
-    rows = []
+    rows, cpu_rows = [], []
     for size in args.sizes:
         first, second = prepare(args.work, size)
         files = sum(1 for line in (first / "_manifest.json").read_text().splitlines() if '"path"' in line)
@@ -226,7 +241,7 @@ def main() -> None:
             order = list(pairs) if round_number % 2 == 0 else list(reversed(pairs))
             for tool in order:
                 figures[tool].append(pairs[tool](first, second, args.work))
-            shown = ", ".join(f"{tool} {[(round(s, 2), r) for s, r in figures[tool][-1]]}" for tool in pairs)
+            shown = ", ".join(f"{tool} {[(round(s, 2), r) for s, r, *_ in figures[tool][-1]]}" for tool in pairs)
             print(f"  {size}: round {round_number + 1}: {shown}; load average {load_average()}", flush=True)
         for step, name in enumerate(("first publish", "one change")):
             theirs = statistics.median(r[step][0] for r in figures["hugo"])
@@ -238,12 +253,19 @@ def main() -> None:
                 our_requests = statistics.median(r[step][1] for r in figures[tool])
                 ratio = ours / theirs
                 rows.append((size, files, f"{name}: {label}", ours, our_requests, theirs, their_requests, ratio))
+            cpu_rows.append((size, name, *(statistics.median(r[step][n] for r in figures[tool])
+                                           for tool in ("feeds publish", "hugo") for n in (2, 3, 1))))  # fmt: skip
     print(f"\nload average {load_average()} (2 cores, shared); medians of {args.rounds} alternating rounds\n")
     print("| articles | served files | publish | feeds s | feeds requests | hugo deploy s | hugo requests | ratio |")
     print("|---:|---:|---|---:|---:|---:|---:|---:|")
     for size, files, name, ours, our_requests, theirs, their_requests, ratio in rows:
         print(f"| {size:,} | {files:,} | {name} | {ours:.2f} | {our_requests:,.0f} | {theirs:.2f} | "
               f"{their_requests:,.0f} | {ratio:.2f}× |")  # fmt: skip
+    print("\n| articles | publish | feeds CPU s | moto CPU s (ms a request) | hugo CPU s | moto CPU s (ms a request) |")
+    print("|---:|---|---:|---:|---:|---:|")
+    for size, name, cpu, server, requests, their_cpu, their_server, their_requests in cpu_rows:
+        print(f"| {size:,} | {name} | {cpu:.2f} | {server:.2f} ({server / requests * 1000:.1f}) | {their_cpu:.2f} | "
+              f"{their_server:.2f} ({their_server / their_requests * 1000:.1f}) |")  # fmt: skip
 
 
 if __name__ == "__main__":
