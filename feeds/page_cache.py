@@ -171,17 +171,20 @@ def filter_page(snapshot: Snapshot, wanted: FeedFilter, fmt: Format, settings: S
     return page
 
 
-def filter_index(snapshot: Snapshot, settings: Settings) -> FilterIndex:
+def filter_index(snapshot: Snapshot, settings: Settings, previous: Snapshot | None = None) -> FilterIndex:
     """The snapshot's filter index, built on first use (once, whichever thread asks first).
 
     The app builds it as each snapshot goes live (before the fork for the first one,
-    so the workers share it; on the reload thread for later ones), so a filter
-    request normally finds it made; one arriving earlier waits for it in its slot.
+    so the workers share it; on the reload thread for later ones, derived from the
+    ``previous`` snapshot's index when it has one), so a filter request normally
+    finds it made; one arriving earlier waits for it in its slot.
     """
     memo = page_memo(snapshot, settings)
     with memo.index_lock:
         if memo.index is None:
-            memo.index = FilterIndex(snapshot.articles, snapshot.catalog, settings)
+            before = previous.memo.get("web") if previous is not None else None
+            earlier = before.index if isinstance(before, PageMemo) else None
+            memo.index = FilterIndex(snapshot.articles, snapshot.catalog, settings, previous=earlier)
         return memo.index
 
 

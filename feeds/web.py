@@ -96,7 +96,7 @@ def create_app(settings: Settings, *, live: Live | None = None) -> Flask:
     app.url_map.merge_slashes = False
     current = live if live is not None else Live(settings)
     current.on_new_snapshot = lambda snapshot: warm(snapshot, settings)
-    current.on_swapped = lambda snapshot: filter_index(snapshot, settings)
+    current.on_swapped = lambda snapshot, previous: filter_index(snapshot, settings, previous)
     warm(current.state, settings)
     filter_index(current.state, settings)  # in a forking server's master: every worker shares it
     app.extensions["feeds"] = current
