@@ -198,7 +198,7 @@ class Exporter:
         change; the previous export stays published meanwhile. Raises ExportError when
         the articles cannot be loaded at all.
         """
-        from feeds.live import Live  # the reload machinery: imported only for watching
+        from feeds.live import FIRST_TURN_WAIT_SECONDS, Live  # the reload machinery: imported only for watching
 
         # this exporter pings the hub after each export itself, as a run does: the reloader must not
         quiet = dataclasses.replace(self.settings, websub_hub=None)
@@ -209,7 +209,7 @@ class Exporter:
         self._live = live
         self._export_snapshot(live.state, quiet_if_unchanged=True)
         live.on_new_snapshot = self._export_snapshot
-        live.ensure_polling()
+        live.ensure_polling(ready_within=FIRST_TURN_WAIT_SECONDS)  # watching, caught up, before it says so
 
     def stop_watching(self) -> None:
         if self._live is not None:

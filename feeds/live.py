@@ -41,6 +41,10 @@ from feeds.signature import SignatureMemo
 from feeds.watch import FOLDER_REPLACED, FolderWatcher, WatchUnavailable, full_scan_interval
 
 Loader = Callable[[Settings], Folder]
+# how long a server worker or `export --watch` waits, as it starts, for its reload thread's first turn
+# (watcher started, changes since the first load read: ~0.5 s at 100,000 files), so that the first change
+# after it answers is not queued behind that full scan; bounded, so a slow disk only delays, never blocks
+FIRST_TURN_WAIT_SECONDS = 10.0
 
 
 class LoadError(Exception):
@@ -184,15 +188,19 @@ class Live:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pid: int | None = None
+        # set once the reload thread's first turn is done: its watcher runs and the changes made
+        # since the first load (before the watch began) are read
+        self._ready = threading.Event()
         self._failed_mark: str | None = None
         # the last scan could not list the folder: poll it every interval until it can (a watcher may
         # follow a folder moved away and back and never report it back)
         self._unlistable = False
         # called with each new snapshot before it goes live (the web app pre-renders hot pages)
         self.on_new_snapshot: Callable[[Snapshot], None] | None = None
-        # called with each snapshot right after it went live, on the reload thread (the web app builds
-        # its filter index there: requests are served meanwhile); a failure is reported, the swap stands
-        self.on_swapped: Callable[[Snapshot], None] | None = None
+        # called with each snapshot and the one it replaced right after the swap, on the reload thread (the
+        # web app derives its filter index there: requests are served meanwhile); a failure is reported,
+        # the swap stands
+        self.on_swapped: Callable[[Snapshot, Snapshot], None] | None = None
         # the latest WebSub report of this process (None before any ping), for /healthz
         self.last_ping: websub.PingReport | None = None
         # digests of unchanged articles, kept from one ping's comparison to the next
@@ -249,7 +257,7 @@ class Live:
                 self._ping_later(old, new)
             if self.on_swapped is not None:
                 try:
-                    self.on_swapped(new)
+                    self.on_swapped(new, old)
                 except Exception as exc:  # noqa: BLE001 - see the docstring; the new snapshot is served
                     self._keep(new, exc)
             return True
@@ -298,8 +306,14 @@ class Live:
         if message != old.last_error:
             self.state = dataclasses.replace(old, last_error=message, last_error_at=_now())
 
-    def ensure_polling(self) -> None:
-        """Start this process's poller thread if it is not running (cheap when it is)."""
+    def ensure_polling(self, *, ready_within: float = 0.0) -> None:
+        """Start this process's poller thread if it is not running (cheap when it is).
+
+        ``ready_within``: wait up to this many seconds for the thread's first turn (its
+        watcher started and the changes since the first load read): a change made after
+        this returns is then picked up at once, never behind that catch-up scan of every
+        file (issue 20: the first change after ``export --watch`` started took 1.7-2.6 s at 100k).
+        """
         pid = os.getpid()
         if self._pid == pid and self._thread is not None and self._thread.is_alive():
             return
@@ -312,9 +326,12 @@ class Live:
                 self._rebuild = threading.Lock()
                 self._watcher = None
             self._stop = threading.Event()
+            self._ready = threading.Event()
             thread = threading.Thread(target=self._poll, name="feeds-reload", daemon=True)
             thread.start()
             self._thread, self._pid = thread, pid
+        if ready_within > 0:
+            self._ready.wait(ready_within)
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the reload thread and its watcher (tests and orderly shutdown); a later request starts it again."""
@@ -334,19 +351,20 @@ class Live:
         as a safety net. A watcher that fails or ends (the folder moved away)
         is replaced; until then, and where none can run, the folder is polled.
         """
-        stop = self._stop
+        stop, ready = self._stop, self._ready
         interval = self.settings.reload_interval
         watcher: FolderWatcher | None = None
         retry_at = full_at = 0.0
         try:
             while not stop.is_set():
                 try:
-                    watcher, retry_at, full_at = self._poll_once(watcher, retry_at, full_at)
+                    watcher, retry_at, full_at = self._poll_once(watcher, retry_at, full_at, ready)
                 except Exception as exc:  # noqa: BLE001 - the reload thread outlives every failure (issue 16)
                     self._keep(self.state, exc)
                     if watcher is not None:  # a fresh watcher and full scan next time
                         watcher.stop()
                         watcher = self._watcher = None
+                    ready.set()
                     stop.wait(interval)
         finally:
             if watcher is not None:
@@ -354,9 +372,11 @@ class Live:
             self._watcher = None
 
     def _poll_once(
-        self, watcher: FolderWatcher | None, retry_at: float, full_at: float
+        self, watcher: FolderWatcher | None, retry_at: float, full_at: float, ready: threading.Event
     ) -> tuple[FolderWatcher | None, float, float]:
-        """One turn of :meth:`_poll`: (watcher, when to retry starting one, when the next full scan is due)."""
+        """One turn of :meth:`_poll`: (watcher, when to retry starting one, when the next full scan is due).
+
+        Sets ``ready`` once the folder was refreshed (with a watcher running, when one can)."""
         stop = self._stop
         interval = self.settings.reload_interval
         every = full_scan_interval(interval)
@@ -372,6 +392,7 @@ class Live:
             full_at = 0.0
         if watcher is None:
             self.refresh()
+            ready.set()
             stop.wait(interval)
             return watcher, retry_at, full_at
         changes = watcher.take()
@@ -380,6 +401,7 @@ class Live:
             full_at = time.monotonic() + every
         elif changes.names:
             self.refresh(changes.names)
+        ready.set()
         watcher.wait(interval)
         return watcher, retry_at, full_at
 

@@ -29,6 +29,7 @@ from gunicorn.app.base import BaseApplication
 
 from feeds.asgi_bridge import BufferedBridge
 from feeds.config import Settings
+from feeds.live import FIRST_TURN_WAIT_SECONDS
 from feeds.web import create_app
 
 THREADS_PER_WORKER = 4
@@ -87,7 +88,7 @@ def _start_polling(app: Flask) -> Callable[[Any], None]:
     """gunicorn's ``post_worker_init`` hook: each worker polls the folder for itself, from its fork on."""
 
     def start(worker: Any) -> None:
-        app.extensions["feeds"].ensure_polling()
+        app.extensions["feeds"].ensure_polling(ready_within=FIRST_TURN_WAIT_SECONDS)  # before it serves
 
     return start
 
