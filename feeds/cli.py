@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import enum
+import gc
 import os
 import signal
 import sys
@@ -267,6 +268,9 @@ def _export(args: argparse.Namespace, settings: Settings) -> ExitStatus:
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         exporter.start_watching()
+        # this process now lives on the articles it loaded: keep the collector from walking them all again
+        # in a change's time (a full collection took 0.3-1.5 s at 100,000 articles), as `feeds serve` does
+        gc.freeze()
         print(f"feeds: watching {settings.articles_dir} for changes; Ctrl-C stops", file=sys.stderr, flush=True)
         stop.wait()
     finally:
