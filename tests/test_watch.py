@@ -203,6 +203,24 @@ def test_a_folder_moved_away_and_back_gets_a_new_watch(tmp_path):
         live.stop()
 
 
+def test_a_worker_that_waits_for_its_first_turn_is_watching_and_caught_up_when_it_serves(tmp_path):
+    # issue 20: the first change after start waited behind the catch-up scan of every file
+    settings = make_settings(tmp_path, reload_interval=3600)
+    app = create_app(settings)  # the first load: as in a server's master, before the fork
+    live: Live = app.extensions["feeds"]
+    root = settings.articles_dir
+    newest(root, "between.md", "Written between the load and the watch")  # no watcher saw this one
+    try:
+        live.ensure_polling(ready_within=60)  # what serve's post-fork hook and export --watch do
+        assert live.watching == "inotify" and live.folder_scan.unsure is None  # names are patched from now on
+        assert served(app.test_client(), "Written between the load and the watch") and settled(live, root)
+        newest(root, "after.md", "Written once it serves")
+        wait_for(lambda: served(app.test_client(), "Written once it serves") and settled(live, root))
+        assert live.folder_scan.full_scans == 2  # the load's and the catch-up: the later change was a patch
+    finally:
+        live.stop()
+
+
 def test_stopping_leaves_no_thread_and_a_request_starts_watching_again(tmp_path):
     before = set(threading.enumerate())
     settings = make_settings(tmp_path, reload_interval=3600)
