@@ -54,6 +54,7 @@ from feeds.generation import (
     ExportError,
     Generation,
     conflicts,
+    entry_stat,
     holds_exactly,
     list_files,
     safe_target,
@@ -150,10 +151,11 @@ def unchanged_since(out_dir: Path, fingerprint: str, memos: ExportMemos | None =
     inputs, stats = recorded.get(_INPUTS_KEY), recorded.get(_FILES_KEY)
     if not isinstance(inputs, dict) or inputs.get("fingerprint") != fingerprint or not isinstance(stats, dict):
         return None
-    if any(stat_of(live / name) != stat for name, stat in stats.items()):
-        return None  # a file was damaged or edited since: export for real, which repairs it
-    if not holds_exactly(live, set(stats)):
-        return None  # a file was added by hand: export for real, which publishes the site without it
+    # one walk: a file damaged or edited since (export for real, which repairs it), or added by hand
+    # (export for real, which publishes the site without it), or a symlink makes it differ
+    walked = walk_or_none(live, entry_stat)
+    if walked is None or walked[0] != stats:
+        return None
     return inputs
 
 

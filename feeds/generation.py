@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from feeds.cdn import ENCODINGS, FileInfo
 from feeds.render import Rendered
@@ -23,7 +24,7 @@ class ExportError(Exception):
     """The export cannot be written where it was asked to go."""
 
 
-Walked = tuple[dict[str, int], list[str]]  # ({file: inode}, folders), relative to a generation
+Walked = tuple[dict[str, Any], list[str]]  # ({file: inode, or what walk's ``value`` gives}, folders), relative
 
 
 def checked_relative(relative: str) -> str:
@@ -43,11 +44,17 @@ def safe_target(root: Path, relative: str) -> Path:
     return root.joinpath(*checked_relative(relative).split("/"))
 
 
-def walk_or_none(root: Path) -> Walked | None:
+def walk_or_none(root: Path, value: Callable[[os.DirEntry], Any] = os.DirEntry.inode) -> Walked | None:
     try:
-        return walk(str(root))
+        return walk(str(root), value)
     except OSError:
         return None
+
+
+def entry_stat(entry: os.DirEntry) -> list:
+    """A plain file's [size, mtime_ns] from its directory entry: what :func:`stat_of` gives for its path."""
+    found = entry.stat(follow_symlinks=False)
+    return [found.st_size, found.st_mtime_ns]
 
 
 def with_encodings(paths: Iterable[str]) -> Iterator[str]:
@@ -72,8 +79,10 @@ def conflicts(walked: Walked, names: set[str]) -> bool:
     return not names.isdisjoint(folders) or not parents.isdisjoint(files)
 
 
-def walk(root: str) -> Walked | None:
+def walk(root: str, value: Callable[[os.DirEntry], Any] = os.DirEntry.inode) -> Walked | None:
     """({file: inode}, folders) under ``root``, relative, from directory entries alone (no stat per file).
+
+    ``value`` gives what each file maps to (:func:`entry_stat`: its [size, mtime_ns], one stat each).
 
     None when anything is neither a plain file nor a folder (a symlink, say): a
     standby with such a thing in it is not updated in place (a symlinked folder
@@ -93,7 +102,7 @@ def walk(root: str) -> Walked | None:
                     folders.append(name)
                     pending.append(name)
                 elif entry.is_file(follow_symlinks=False):
-                    files[name] = entry.inode()
+                    files[name] = value(entry)
                 else:
                     return None
     return files, folders

@@ -54,6 +54,7 @@ from feeds.parsecache import (
     unpack_located,
 )
 from feeds.reader import Folder, ReadResult, collect, missing_folder, read_article, walk_article_files
+from feeds.text import prepare_repair
 
 __all__ = [  # with what callers of the parse cache need from feeds.parsecache
     "CacheDamaged", "IncrementalLoader", "LoadStats", "Scan", "default_cache_dir", "discard_cache",
@@ -192,6 +193,7 @@ def _parse(root: Path, names: list[str], settings: Settings, workers: int) -> li
     if workers <= 1 or len(names) < PARALLEL_THRESHOLD:
         return _read_batch((root, names, settings))
     jobs = [(root, names[i : i + _BATCH], settings) for i in range(0, len(names), _BATCH)]
+    prepare_repair()  # imported once here, shared by the forked readers
     context = get_context("fork" if sys.platform.startswith("linux") else "spawn")
     with context.Pool(processes=workers, initializer=die_with_parent) as pool:
         return [record for batch in pool.imap(_read_batch, jobs) for record in batch]

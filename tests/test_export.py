@@ -20,7 +20,7 @@ import pytest
 from feeds.catalog import Catalog, build_catalog
 from feeds.cdn import ENCODINGS, MANIFEST_PATH, METADATA_PATHS
 from feeds.config import Settings
-from feeds.export import ExportError, export_site
+from feeds.export import ExportError, export_site, unchanged_since
 from feeds.generation import safe_target
 from feeds.reader import read_folder
 from feeds.site import render_path, site_paths
@@ -644,3 +644,28 @@ def test_a_standby_whose_shape_conflicts_with_the_site_is_not_recycled(
     export(articles, out)
     assert out.resolve().stat().st_ino != first_folder and snapshot(live) == before
     assert_site_is(out, articles)
+
+
+@pytest.mark.parametrize("change", ["none", "edited", "removed", "added", "symlink", "folder"])
+def test_unchanged_since_trusts_the_live_site_only_exactly_as_its_export_recorded_it(
+    articles: Path, tmp_path: Path, change: str
+) -> None:
+    """The no-change shortcut (one walk of the live generation, issue 20) against each way the site can differ."""
+    out = tmp_path / "out"
+    settings, catalog = load(articles)
+    export_site(catalog, settings, out, inputs={"fingerprint": "f"})
+    live = out.resolve()
+    feed = live / "all.rss"
+    if change == "edited":  # same size, another mtime
+        os.utime(feed, ns=(feed.stat().st_atime_ns, feed.stat().st_mtime_ns + 1_000_000_000))
+    elif change == "removed":
+        (live / "all.rss.gz").unlink()
+    elif change == "added":
+        (live / "topics" / "stray.txt").write_text("left by hand")
+    elif change == "symlink":
+        (live / "elsewhere.rss").symlink_to(feed)
+    elif change == "folder":
+        (live / "empty-folder").mkdir()  # folders hold no bytes: still the recorded site
+    trusted = change in ("none", "folder")
+    assert (unchanged_since(out, "f") is not None) is trusted
+    assert unchanged_since(out, "another fingerprint") is None
