@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from feeds import websub
 from feeds.config import ConfigError, Settings, load_settings, publish_overrides, with_overrides
@@ -340,5 +340,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def run() -> NoReturn:
+    """The ``feeds`` command: :func:`main`, then the process ends at once (what ``python -m feeds.cli`` runs too).
+
+    Without tearing down what the run built: the interpreter would free every object one by
+    one (the catalog's articles, the modules), ~40 ms of a 0.3 s warm export at 10,000 articles
+    and more with more (issue 20: fixed costs). Everything the run wrote is closed by now (files
+    by their ``with``, the parse cache's transactions committed, worker pools shut down); the
+    standard streams are flushed here. While another thread still runs (none does after a
+    command returns, but a library could leave one), the interpreter's normal exit joins it.
+    """
+    code = main()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:  # a reader that went away (`feeds check | head`): nothing more to tell it
+        pass
+    if threading.active_count() > 1:
+        sys.exit(code)
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

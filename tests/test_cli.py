@@ -361,3 +361,18 @@ def test_a_full_disk_exits_1_naming_out_dir_and_leaves_the_previous_export_intac
         assert "Traceback" not in error
         assert sorted(p.name for p in (disk / ".site.d").iterdir()) == generations  # no partial generation
         assert {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+def test_the_command_ends_without_teardown_yet_loses_no_output(tmp_path: Path) -> None:
+    """`feeds.cli.run` ends the process with os._exit (issue 20): block-buffered output still arrives whole,
+    the exit status is main's, and what the run wrote (the export, its records, the parse cache) is complete."""
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONUNBUFFERED"}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+    export = [sys.executable, "-m", "feeds.cli", "export", "--articles", str(SAMPLES), str(tmp_path / "out")]
+    first = subprocess.run(export, cwd=PROJECT, capture_output=True, text=True, env=env, timeout=120)
+    assert first.returncode in (0, 1) and " written" in first.stdout and first.stdout.endswith("\n"), first
+    again = subprocess.run(export, cwd=PROJECT, capture_output=True, text=True, env=env, timeout=120)
+    assert again.returncode == first.returncode and "nothing changed" in again.stdout, again
+    lines = subprocess.run([sys.executable, "-m", "feeds.cli", "check", "--articles", str(SAMPLES)], cwd=PROJECT,
+                           capture_output=True, text=True, env=env, timeout=120).stdout.splitlines()  # fmt: skip
+    assert len(lines) > 1 and SUMMARY.match(lines[-1]), lines[-3:]
