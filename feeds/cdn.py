@@ -101,14 +101,17 @@ def header_patterns(paths: Iterable[str]) -> list[str]:
     top folder and extension (``/topics/*.rss``, ``/archive/*.rss``) stays a dozen
     however many feeds and archive pages.
     """
-    patterns: list[str] = []
+    return list(_pattern_samples(paths))
+
+
+def _pattern_samples(paths: Iterable[str]) -> dict[str, str]:
+    """Each of :func:`header_patterns` (in its order) → the first path it covers: one pass over the paths."""
+    samples: dict[str, str] = {}
     for path in paths:
         # the top folder only: archive/topics/ai/3.rss is /archive/*.rss (a splat crosses '/')
         folder, slash, _ = path.partition("/")
-        pattern = f"/{folder}/*.{extension(path)}" if slash else f"/{path}"
-        if pattern not in patterns:
-            patterns.append(pattern)
-    return patterns
+        samples.setdefault(f"/{folder}/*.{extension(path)}" if slash else f"/{path}", path)
+    return samples
 
 
 def render_headers(types: Mapping[str, str], settings: Settings) -> bytes:
@@ -124,9 +127,8 @@ def render_headers(types: Mapping[str, str], settings: Settings) -> bytes:
         "/*",
         "  X-Content-Type-Options: nosniff",
     ]
-    paths = list(types)
-    for pattern in header_patterns(paths):
-        sample = next(p for p in paths if header_patterns([p]) == [pattern])
+    # each pattern's sample is the first path it covers (issue 20: a search per pattern was quadratic)
+    for pattern, sample in _pattern_samples(types).items():
         lines += ["", pattern, f"  Content-Type: {types[sample]}", f"  Cache-Control: {cache}"]
         if cross_origin(sample):
             lines.append("  Access-Control-Allow-Origin: *")  # browser-side feed readers
