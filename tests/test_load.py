@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import shutil
@@ -235,3 +236,23 @@ def test_a_failed_cache_write_is_a_warning_and_the_output_still_right(cached_set
     folder_read, stats = load_folder(cached_settings)
     assert stats.cache_warning and "not written" in stats.cache_warning
     assert folder_read == read_folder(cached_settings.articles_dir, cached_settings)
+
+
+@pytest.mark.parametrize("frozen_before", [False, True])
+def test_a_load_leaves_the_collector_as_it_found_it(cached_settings: Settings, frozen_before: bool) -> None:
+    """The load pauses the collector and ages what it read (issue 20); enabled again after, nothing left frozen,
+    and objects a process owner froze itself (``feeds serve`` before forking) stay frozen."""
+    owned = [object() for _ in range(3)]  # the owner's objects, frozen below when frozen_before
+    if frozen_before:
+        gc.freeze()
+    frozen = gc.get_freeze_count()
+    try:
+        assert load_folder(cached_settings)[0].articles
+        assert gc.isenabled() and gc.get_freeze_count() == frozen and (frozen > 0) is frozen_before
+        gc.disable()
+        assert load_folder(cached_settings)[0].articles
+        assert not gc.isenabled() and gc.get_freeze_count() == frozen
+    finally:
+        gc.enable()
+        gc.unfreeze()
+    assert owned
