@@ -3,6 +3,10 @@
 Exit status: 0 success; 1 the work was done but error-level problems were
 found; 2 bad usage or bad config. Problems are one line each,
 ``PATH[:LINE]: error|warning: MESSAGE``, then a summary line.
+
+Each command imports the stack it runs when it runs: ``check`` and ``export`` the
+reader and the export, ``serve`` the web app, ``publish`` boto3 only (a fresh
+``feeds publish`` of one change is mostly start-up; issue 17).
 """
 
 from __future__ import annotations
@@ -19,15 +23,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
-from feeds import websub
 from feeds.config import ConfigError, Settings, load_settings, publish_overrides, with_overrides
-from feeds.export import ExportError
-from feeds.exporter import Exporter, ExportObserver, ExportRun, read_catalog
 from feeds.model import Problem
-from feeds.outdir import ExportWriteError
 from feeds.publish_plan import PublishUnusable
 
 if TYPE_CHECKING:
+    from feeds import websub
+    from feeds.exporter import ExportObserver, ExportRun
     from feeds.publish import Publisher, PublishSummary
 
 
@@ -123,6 +125,8 @@ def _report(problems: Sequence[Problem], out: TextIO) -> tuple[int, int]:
 
 
 def _check(args: argparse.Namespace, settings: Settings) -> ExitStatus:
+    from feeds.exporter import read_catalog
+
     started = time.monotonic()
     folder, catalog, notes = read_catalog(settings, use_cache=not args.no_cache)
     for note in notes:
@@ -151,7 +155,7 @@ def _progress(stream: TextIO):
     return show
 
 
-class _Lines(ExportObserver):
+class _Lines:  # an ExportObserver (each of its methods): the exporter is imported only when exporting
     """The export's runs as lines: warnings and problems on stderr, one summary line on stdout."""
 
     def exported(self, run: ExportRun) -> None:
@@ -191,7 +195,7 @@ class _Lines(ExportObserver):
         )
 
 
-class _PublishEachRun(ExportObserver):
+class _PublishEachRun:  # an ExportObserver, as _Lines
     """``export --publish``: each run's export goes up (and is purged) before the exporter pings the hub."""
 
     def __init__(self, publisher: Publisher) -> None:
@@ -201,6 +205,12 @@ class _PublishEachRun(ExportObserver):
     def exported(self, run: ExportRun) -> None:
         # also when nothing changed since the last export: a publish that failed then is completed now
         self.status = _publish_export(self.publisher, run.out_dir)
+
+    def pinged(self, report: websub.PingReport) -> None:
+        """_Lines reports the ping."""
+
+    def failed(self, error: Exception) -> None:
+        """_Lines reports the failure; the next run publishes."""
 
 
 def _publisher(
@@ -243,6 +253,8 @@ def _publish(args: argparse.Namespace) -> ExitStatus:
 
 
 def _export(args: argparse.Namespace, settings: Settings) -> ExitStatus:
+    from feeds.exporter import Exporter
+
     if settings.base_url is None:
         print(
             f"feeds: warning: no base URL (--base-url or base_url in the config); "
@@ -300,6 +312,21 @@ def _stats(args: argparse.Namespace, settings: Settings) -> ExitStatus:
     return ExitStatus.OK
 
 
+def _export_stack_command(args: argparse.Namespace, settings: Settings) -> ExitStatus:
+    """``check`` or ``export``, which may fail as an export does (main handles the rest)."""
+    from feeds.export import ExportError
+    from feeds.outdir import ExportWriteError
+
+    try:
+        return _check(args, settings) if args.command == "check" else _export(args, settings)
+    except ExportWriteError as exc:  # a full disk: the run failed, not its usage (issue 16)
+        print(f"feeds: error: {exc}", file=sys.stderr)
+        return ExitStatus.PROBLEMS
+    except ExportError as exc:
+        print(f"feeds: error: {exc}", file=sys.stderr)
+        return ExitStatus.USAGE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -308,10 +335,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "stats":
             return _stats(args, load_settings(args.config))
         settings = _settings(args)
-        if args.command == "check":
-            return _check(args, settings)
-        if args.command == "export":
-            return _export(args, settings)
+        if args.command in ("check", "export"):
+            return _export_stack_command(args, settings)
         from feeds.serve import serve  # imports the web stack only when serving
 
         return serve(settings, host=args.host, port=args.port, workers=args.workers)
@@ -319,12 +344,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         return ExitStatus.USAGE
     except PublishUnusable as exc:
-        print(f"feeds: error: {exc}", file=sys.stderr)
-        return ExitStatus.USAGE
-    except ExportWriteError as exc:  # a full disk: the run failed, not its usage (issue 16)
-        print(f"feeds: error: {exc}", file=sys.stderr)
-        return ExitStatus.PROBLEMS
-    except ExportError as exc:
         print(f"feeds: error: {exc}", file=sys.stderr)
         return ExitStatus.USAGE
     except BrokenPipeError:
