@@ -40,8 +40,8 @@ class _Response:
         self.messages: list[Message] = []
 
     def start_response(self, status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-        # A second call (with exc_info, after an error) replaces the start while nothing is sent yet,
-        # as PEP 3333 allows; a2wsgi would have sent the first one already and ignored it.
+        # A second call (with exc_info, after an error) replaces the start and drops what write() queued,
+        # as PEP 3333 allows while nothing is sent; a2wsgi would have sent the first start already.
         start = {
             "type": "http.response.start",
             "status": int(status.split(" ", 1)[0]),
@@ -52,9 +52,9 @@ class _Response:
         if self.messages and self.messages[0]["type"] == "http.response.start":
             if exc_info is None:
                 raise AssertionError("start_response called twice without exc_info")
-            self.messages[0] = start
+            self.messages[:] = [start]
         else:
-            self.messages.insert(0, start)
+            self.messages.append(start)
         return self.write
 
     def write(self, chunk: bytes) -> None:

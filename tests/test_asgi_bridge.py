@@ -11,6 +11,7 @@ and of nothing, query strings, methods, conditional and negotiation headers, req
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -156,3 +157,17 @@ def test_lifespan_and_websocket_scopes_are_answered_as_a2wsgi_answers_them():
             asyncio.run(bridge({"type": scope_type}, receive, send))
             answers.append(sent)
         assert answers[0] == answers[1] != []
+
+
+def test_an_error_start_after_write_replaces_the_start_and_what_was_written():
+    def failing(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        write = start_response("200 OK", [("Content-Type", "text/plain")])
+        write(b"half a page")
+        try:
+            raise ValueError("late trouble")
+        except ValueError:
+            start_response("500 Internal Server Error", [("Content-Type", "text/plain")], sys.exc_info())
+        return [b"error"]
+
+    status, headers, body, _ = call(BufferedBridge(failing, workers=1), scope_for("GET", "/", b"", []), b"")
+    assert (status, headers, body) == (500, [(b"content-type", b"text/plain")], b"error")
