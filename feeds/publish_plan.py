@@ -115,7 +115,7 @@ def _checked_path(value: object, where: str) -> str:
 def _checked_text(entry: dict, field: str, where: str, usable: set[str]) -> str:
     """A header value; ``usable`` holds the values already checked (a site has a handful, repeated)."""
     value = entry.get(field)
-    if value in usable:
+    if isinstance(value, str) and value in usable:  # a list or mapping there is unhashable: checked below
         return value
     if not isinstance(value, str) or not value or _HEADER_UNSAFE.search(value):
         raise PlanError(f"{where}: {entry.get('path')!r} has no usable {field}")

@@ -71,11 +71,13 @@ class Bucket:
     ) -> None:
         self.target = target
         self._where = f"{target}" + (f" at {endpoint_url}" if endpoint_url else "")
-        s3 = {
-            # the body is bound by the signed x-amz-checksum-sha256 header instead (see _put): botocore would
-            # hash every body again over plain http, and over https without a Content-MD5
-            "payload_signing_enabled": False,
-        }
+        # Over https the body is bound by the signed x-amz-checksum-sha256 header (see _put), which S3, R2
+        # and MinIO check, so botocore need not hash every body again for the signature. Over plain http
+        # (a local MinIO, moto) the body stays signed: TLS is not there to keep it intact, and a store that
+        # ignores the checksum header (moto, older Ceph) would otherwise take any body, or a rewritten
+        # DeleteObjects list (its CRC-32 is no protection against a forger).
+        secure = endpoint_url is None or endpoint_url.lower().startswith("https://")
+        s3: dict[str, object] = {"payload_signing_enabled": not secure}
         if endpoint_url:  # path-style addressing: MinIO and most self-hosted stores have no per-bucket host names
             s3["addressing_style"] = "path"
         config = botocore.config.Config(
@@ -85,8 +87,8 @@ class Bucket:
             read_timeout=60,
             # botocore >= 1.36 computes a CRC32 of every body (and checks one on every GET) by default; our
             # uploads carry the manifest's SHA-256 instead, computed once by the export, and the state object
-            # is gzip, which has its own CRC-32. "when_required" keeps checksums where S3 demands one
-            # (DeleteObjects) and is what S3-compatible stores without flexible checksums need.
+            # is gzip, which has its own CRC-32. "when_required" keeps botocore's checksum where S3 demands
+            # one (DeleteObjects: a CRC-32 header).
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
             s3=s3,

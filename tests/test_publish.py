@@ -144,6 +144,8 @@ def test_uploads_name_the_manifest_digest_and_wait_for_nothing(
         assert base64.b64decode(headers["x-amz-checksum-sha256"]).hex() == entry.sha256
         assert "expect" not in headers and not [k for k in headers if k.startswith("x-amz-checksum-crc")]
         assert "authorization" in headers and "x-amz-checksum-sha256" in headers["authorization"]  # signed
+        # plain http (moto here): no TLS keeps the body intact, so the signature covers the body itself
+        assert headers["x-amz-content-sha256"] == hashlib.sha256((out / path).read_bytes()).hexdigest()
     assert_bucket_holds_exactly(moto, bucket, out)
 
 
@@ -453,3 +455,18 @@ def test_progress_is_a_line_on_a_terminal_only(stream: io.StringIO, shown: bool)
     text = stream.getvalue()
     assert ("200/200 files, 10.0/10.0 MB" in text) == shown and "\n" not in text
     assert text.endswith("\r\033[K") == shown  # the line is cleared for the summary
+
+
+@pytest.mark.parametrize(
+    ("endpoint_url", "body_signed"),
+    [(None, False), ("https://minio.example:9000", False), ("HTTPS://r2.example", False),
+     ("http://127.0.0.1:9000", True)],  # fmt: skip
+)
+def test_the_body_is_signed_exactly_where_no_tls_protects_it(endpoint_url: str | None, body_signed: bool) -> None:
+    """Over TLS the signed x-amz-checksum-sha256 header binds the body; over plain http the signature must."""
+    from feeds.publish_plan import parse_target
+    from feeds.s3_store import Bucket, RequestCounter
+
+    bucket = Bucket(parse_target("s3://bucket/news"), endpoint_url=endpoint_url, region="us-east-1", workers=1,
+                    counter=RequestCounter())  # fmt: skip
+    assert bucket.client.meta.config.s3["payload_signing_enabled"] is body_signed

@@ -66,6 +66,8 @@ def _file(path: str, **changes) -> dict:
         ([_file("a//b.rss")], "bad path"),
         ([_file("a.rss", content_type="text/html\r\nX-Evil: 1")], "content_type"),
         ([_file("a.rss", cache_control="")], "cache_control"),
+        ([_file("a.rss"), _file("b.rss", content_type=["text/html"])], "content_type"),  # unhashable, not a crash
+        ([_file("a.rss", cache_control={"max-age": 1})], "cache_control"),
         ([_file("a.rss", sha256="xyz")], "sha256"),
         ([_file("a.rss", size=-1)], "size"),
         ([_file("a.rss"), _file("a.rss")], "listed twice"),
