@@ -80,18 +80,50 @@ class _OverflowSignal(logging.Handler):
             logging.getLogger(name).removeHandler(self)
 
 
-def _observer() -> Any:
-    """A watchdog inotify observer; WatchUnavailable where there is none."""
+def _observer() -> tuple[Any, Any]:
+    """A watchdog inotify observer and its inotify reader thread; WatchUnavailable where there is none.
+
+    watchdog 7 walks every new folder with ``os.walk``, which recurses before
+    Python 3.12: a folder 1,000 deep raises RecursionError on watchdog's reader
+    (or emitter) thread, which dies printing a traceback to stderr (issue 16).
+    Here each of those threads ends quietly instead and keeps the reason in
+    ``failure``; :meth:`FolderWatcher.trouble` reports it and the app polls.
+    Built from watchdog's public parts (``BaseObserver`` forwards ``inotify_fd``
+    to each ``InotifyEmitter``), as ``InotifyObserver`` itself is.
+    """
     if not sys.platform.startswith("linux"):
         raise WatchUnavailable(f"no inotify on {sys.platform}")
     try:
-        from watchdog.observers.inotify import InotifyObserver
+        from watchdog.observers.api import BaseObserver
+        from watchdog.observers.inotify import InotifyEmitter
+        from watchdog.observers.inotify_c import InotifyFD
     except ImportError as exc:  # watchdog missing or broken: polling still works
         raise WatchUnavailable(f"watchdog cannot be imported ({exc})") from None
+
+    class QuietReader(InotifyFD):
+        failure: str | None = None
+
+        def run(self) -> None:
+            try:
+                super().run()
+            except Exception as exc:  # noqa: BLE001 - the thread's end, not a traceback: see the docstring
+                self.failure = _reason(exc)
+
+    class QuietEmitter(InotifyEmitter):
+        failure: str | None = None
+
+        def run(self) -> None:
+            try:
+                super().run()
+            except Exception as exc:  # noqa: BLE001 - as QuietReader
+                self.failure = _reason(exc)
+
     try:
-        return InotifyObserver()
+        reader = QuietReader()
     except OSError as exc:
         raise WatchUnavailable(f"inotify cannot start ({exc.strerror or exc})") from None
+    reader.start()
+    return BaseObserver(QuietEmitter, inotify_fd=reader), reader
 
 
 class FolderWatcher:
@@ -112,6 +144,7 @@ class FolderWatcher:
         self._rescan: str | None = None
         self._last_event = 0.0
         self._observer: Any = None
+        self._reader: Any = None
         self._root_id: tuple[int, int] | None = None
         self._overflows = _OverflowSignal(self)
 
@@ -121,7 +154,7 @@ class FolderWatcher:
             found = os.stat(self._path)
         except OSError as exc:
             raise WatchUnavailable(f"{self.root}: {exc.strerror or exc}") from None
-        observer = _observer()
+        observer, reader = _observer()
         try:
             from watchdog import events
             from watchdog.events import FileSystemEventHandler
@@ -141,9 +174,9 @@ class FolderWatcher:
             observer.name = "feeds-watch"
             observer.start()  # adds the inotify watches before it returns
         except Exception as exc:  # noqa: BLE001 - any failure to start means polling, never a crash
-            _stop_observer(observer)
+            _stop_observer(observer, reader)
             raise WatchUnavailable(f"inotify cannot watch {self.root} ({_reason(exc)})") from None
-        self._observer, self._root_id = observer, (found.st_dev, found.st_ino)
+        self._observer, self._reader, self._root_id = observer, reader, (found.st_dev, found.st_ino)
         self._overflows.listen()
 
     def trouble(self) -> str | None:
@@ -158,22 +191,24 @@ class FolderWatcher:
             return FOLDER_REPLACED
         if (found.st_dev, found.st_ino) != self._root_id:
             return FOLDER_REPLACED
-        observer = self._observer
-        if observer is None or not observer.is_alive() or not all(e.is_alive() for e in observer.emitters):
+        observer, reader = self._observer, self._reader
+        if observer is None or not observer.is_alive():
             return "the watch stopped"
-        # watchdog 7 reads inotify on a thread of its own (InotifyFD) that dies alone when a callback
-        # raises, e.g. RecursionError from os.walk (recursive before Python 3.12) under a new folder
-        # 1,000 deep (issue 16); the observer and its emitters live on and would report nothing more
-        reader = getattr(observer, "_inotify_fd", None)
-        if reader is not None and not reader.is_alive():
-            return "the watch stopped (watchdog's inotify reader ended)"
+        # watchdog reads inotify on a thread of its own that can die alone (see _observer); the
+        # observer lives on and would report nothing more
+        for thread in (reader, *observer.emitters):
+            if thread.failure is not None:
+                return f"the watch stopped ({thread.failure})"
+            if not thread.is_alive():
+                return "the watch stopped"
         return None
 
     def stop(self) -> None:
         """Stop watching and join watchdog's threads; safe to call twice."""
         self._overflows.ignore()
-        observer, self._observer = self._observer, None
-        _stop_observer(observer)
+        observer, reader = self._observer, self._reader
+        self._observer = self._reader = None
+        _stop_observer(observer, reader)
         self._wake.set()
 
     def wake(self) -> None:
@@ -244,13 +279,16 @@ def _hidden(name: str) -> bool:
     return any(part.startswith(".") for part in name.split("/"))
 
 
-def _stop_observer(observer: Any) -> None:
-    if observer is None:
-        return
+def _stop_observer(observer: Any, reader: Any) -> None:
     try:
-        observer.stop()  # also ends the inotify thread an observer runs from construction
-        if observer.is_alive():
-            observer.join(5.0)
+        if observer is not None:
+            observer.stop()
+            if observer.is_alive():
+                observer.join(5.0)
+        if reader is not None:
+            reader.stop()  # what InotifyObserver.on_thread_stop does for the reader it owns
+            if reader.is_alive():
+                reader.join(5.0)
     except Exception:  # noqa: BLE001 - stopping must never raise into the app
         pass
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import http.client
+import json
 import os
 import signal
 import socket
@@ -23,6 +24,7 @@ from feeds import serve as serve_module
 from feeds.config import Settings
 from feeds.serve import gunicorn_options, local_url, serve
 from tests.conftest import BASE_URL, PROJECT
+from tests.test_reader import deep_folder
 from tests.test_web import ARTICLES, make_articles, write_article
 
 RELOAD_INTERVAL = 0.5
@@ -78,9 +80,10 @@ def wait_until_healthy(server: Server, timeout: float = 60) -> None:
 
 
 @contextmanager
-def running_server(root: Path, *, base_url: str | None = BASE_URL) -> Iterator[Server]:
-    """``feeds serve`` on a free port over a copy of the samples plus ARTICLES; stopped on exit."""
-    articles = make_articles(root / "articles", samples=True)
+def running_server(root: Path, *, base_url: str | None = BASE_URL, articles: Path | None = None) -> Iterator[Server]:
+    """``feeds serve`` on a free port over a copy of the samples plus ARTICLES (or ``articles``); stopped on exit."""
+    root.mkdir(parents=True, exist_ok=True)
+    articles = articles if articles is not None else make_articles(root / "articles", samples=True)
     config = root / "feeds.yaml"
     config.write_text(
         (f'base_url: "{base_url}"\n' if base_url else "")
@@ -334,3 +337,43 @@ def test_idle_and_trickling_connections_hold_up_no_reader(server):
     finally:
         for sock in idle + trickling:
             sock.close()
+
+
+def served_by_every_worker(server: Server, text: str) -> bool:
+    """The text is in /all.rss on six fresh connections in a row (both workers, most likely)."""
+    return all(text.encode() in server.request("GET", "/all.rss")[2] for _ in range(6))
+
+
+def test_a_1000_deep_folder_and_a_fifo_never_stop_new_articles_or_print_a_traceback(tmp_path):
+    """Issue 16: watchdog's reader thread died of RecursionError (os.walk recurses before Python 3.12) under
+    a new 1,000-deep folder, printing a traceback to stderr. Both cases: made under a running server, and
+    there when a second server starts. 30 s is the issue's bound, not a speed measure."""
+    with running_server(tmp_path / "first") as server:
+        with deep_folder(server.articles, 1000) as deep:
+            (deep / "bottom.md").write_text("---\ntitle: Too deep\n---\n")
+            os.mkfifo(server.articles / "fifo.md")
+            write_article(server.articles, "fresh.md", "Served despite the deep folder", ["Science"], "Wired",
+                          published_at="2099-01-01T00:00:00Z")  # fmt: skip
+            deadline = time.monotonic() + 30
+            while not served_by_every_worker(server, "Served despite the deep folder"):
+                assert time.monotonic() < deadline, "the new article was not served within 30 s"
+                time.sleep(0.2)
+            health = json.loads(server.request("GET", "/healthz")[2])
+            assert health["status"] == "ok" and health["errors"] >= 1  # the deep folder is a named problem
+            with running_server(tmp_path / "second", articles=server.articles) as second:
+                write_article(server.articles, "fresher.md", "Served by a server started over it", ["Science"],
+                              "Wired", published_at="2099-02-01T00:00:00Z")  # fmt: skip
+                deadline = time.monotonic() + 30
+                while not served_by_every_worker(second, "Served by a server started over it"):
+                    assert time.monotonic() < deadline, "the new article was not served within 30 s"
+                    time.sleep(0.2)
+                # a watcher cannot start over the tree (watchdog recurses into it): the worker polls, and says so
+                while "recursion" not in (watching := json.loads(second.request("GET", "/healthz")[2])["watching"]):
+                    assert watching in ("not started", "inotify"), watching
+                    assert time.monotonic() < deadline, f"/healthz says {watching!r}"
+                    time.sleep(0.2)
+                assert watching.startswith("polling every")
+            os.unlink(server.articles / "fifo.md")
+    for output in (server.stdout, second.stdout):
+        text = output.read_text()
+        assert "Traceback" not in text and "Error" not in text, text

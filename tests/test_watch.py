@@ -157,8 +157,8 @@ def test_a_watcher_that_cannot_start_falls_back_to_polling(tmp_path, monkeypatch
 
     if isinstance(failure, WatchUnavailable):
         monkeypatch.setattr(watch, "_observer", broken)
-    else:
-        monkeypatch.setattr("watchdog.observers.inotify.InotifyObserver", broken)
+    else:  # inotify_init(2) failing: the process has no inotify instance left
+        monkeypatch.setattr("watchdog.observers.inotify_c.InotifyFD._create_inotify_fd", classmethod(broken))
     settings = make_settings(tmp_path, reload_interval=0.2)
     app, client, live = start(settings)
     try:
