@@ -43,7 +43,11 @@ def _article_keys(families: list[tuple[str, KeysOf]], article: Article) -> Itera
             yield param, key
     if article.kind is not None:
         yield "kind", article.kind.casefold()
-    for word in article_words(article):
+    words = article_words(article)
+    # its words are all an index needs of its details: a restored article decodes them again from the
+    # parse cache when a page shows it (issue 16: kept, they were most of the live app's memory)
+    article.release_details()
+    for word in words:
         yield "q", word
 
 

@@ -16,16 +16,18 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
 
+from feeds.catalog import document_items
 from feeds.config import Settings
 from feeds.filter_index import FilterIndex
 from feeds.filters import FeedFilter, filter_feed, wanted_keys
 from feeds.live import Snapshot
+from feeds.model import Article
 from feeds.page_layout import PAGE_TYPE
 from feeds.render import PAGE_EXTENSION, Format, over_budget, render_feed
 from feeds.responses import Page
-from feeds.site import INDEX_PATH, OPML_PATH, enabled_formats, feed_document, render_path
+from feeds.site import INDEX_PATH, OPML_PATH, enabled_formats, feed_document, render_path, split_page_path
 
 FILTER_PATH = "filter"
 FILTER_SLOTS = 2  # filtered feeds made at once per process; more at once are shed (503), never queued
@@ -120,6 +122,7 @@ def site_page(snapshot: Snapshot, path: str, settings: Settings) -> Page | None:
             document = feed_document(path, snapshot.catalog, settings)
             current_feed = document is not None and document[1] == 0  # not an archive page
             page = Page(rendered, settings, cross_origin=rendered.media_type != PAGE_TYPE, negotiated=current_feed)
+            release_details(_shown_articles(path, document, snapshot, settings))
             if rendered.media_type != PAGE_TYPE and over_budget(rendered, settings):
                 memo.over_budget.add(path)
             if path in hot_paths(settings):
@@ -165,10 +168,32 @@ def filter_page(snapshot: Snapshot, wanted: FeedFilter, fmt: Format, settings: S
         positions = index.positions(wanted_keys(wanted, snapshot.catalog))
         feed = filter_feed(snapshot.articles, positions, wanted, settings)
         page = Page(render_feed(feed, fmt, snapshot.catalog, settings, self_url=self_url), settings, cross_origin=True)
+        release_details(feed.items)
     finally:
         memo.filter_slots.release()
     memo.cache.put(key, page)
     return page
+
+
+def release_details(articles: Iterable[Article]) -> None:
+    """Let the articles a page was just rendered from forget their decoded details (issue 16: memory).
+
+    The page keeps its bytes; an article restored from the parse cache decodes its
+    details again from the cache when another page needs them. Kept, they grew every
+    worker by the size of the site as a crawler went through it (each worker its own
+    copy, written into the master's articles, so their pages stopped being shared).
+    """
+    for article in articles:
+        article.release_details()
+
+
+def _shown_articles(path: str, document: tuple | None, snapshot: Snapshot, settings: Settings) -> tuple[Article, ...]:
+    """The articles the site path's page shows: a feed document's items, or a feed page's (``<feed>.html``)."""
+    if document is not None:
+        return document_items(document[0], document[1], settings.archive_page_size)
+    stem = split_page_path(path)
+    feed = snapshot.catalog.get(stem) if stem is not None else None
+    return feed.items if feed is not None else ()
 
 
 def filter_index(snapshot: Snapshot, settings: Settings, previous: Snapshot | None = None) -> FilterIndex:

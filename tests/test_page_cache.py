@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from feeds.config import Settings
+from feeds.model import Article
 from feeds.page_cache import ByteBudgetCache, hot_paths, page_memo
 from feeds.render import ARCHIVE_FOLDER
 from feeds.site import render_path, site_paths
@@ -87,4 +88,36 @@ def test_each_snapshot_gets_its_filter_index_as_it_goes_live(tmp_path: Path) -> 
     write_article(folder, "new.md", "Indexed at once", ["AI"], "Wired")
     assert live.refresh()
     assert page_memo(live.state, settings).index is not None and live.state.generation == 2
+    live.stop()
+
+
+def decoded(article: Article) -> bool:
+    """The article holds its details decoded (the slot's own descriptor: reading it never decodes)."""
+    try:
+        Article.summary.__get__(article)
+    except AttributeError:
+        return False
+    return True
+
+
+def test_rendered_pages_and_the_filter_index_leave_no_details_decoded(tmp_path: Path) -> None:
+    """Issue 16: every article a worker rendered kept its decoded details (its own copy, written into the
+    master's articles): a crawl grew each worker by most of the site. The page keeps the bytes only."""
+    folder = make_articles(tmp_path / "articles", samples=True)
+    for n in range(30):
+        write_article(folder, f"extra{n:03d}.md", f"Story number {n}", ["Robotics"], "Wired",
+                      published_at=f"2023-01-{1 + n % 28:02d}T{n % 24:02d}:00:00Z")  # fmt: skip
+    settings = Settings(base_url=BASE_URL, articles_dir=folder, archive_page_size=5)
+    create_app(settings).extensions["feeds"].stop()  # the first load fills the parse cache
+    app = create_app(settings)  # this one restores every article from it
+    live = app.extensions["feeds"]
+    articles = live.state.articles
+    assert articles and not any(decoded(a) for a in articles)  # the filter index read every one, then let go
+    client = app.test_client()
+    paths = site_paths(live.state.catalog, settings)
+    bodies = {path: client.get(f"/{path}").data for path in paths}
+    assert client.get("/filter.rss?q=number").status_code == 200
+    assert not any(decoded(a) for a in articles)
+    for path in paths:  # the renderer's bytes, from details decoded again
+        assert bodies[path] == render_path(path, live.state.catalog, settings).body
     live.stop()
