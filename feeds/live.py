@@ -34,7 +34,7 @@ from feeds.catalog import (
 )
 from feeds.config import Settings
 from feeds.folder_scan import FolderScan, scan_digest
-from feeds.load import IncrementalLoader, Scan
+from feeds.load import CacheDamaged, IncrementalLoader, Scan, discard_cache
 from feeds.model import Article
 from feeds.reader import Folder, read_folder
 from feeds.signature import SignatureMemo
@@ -195,6 +195,9 @@ class Live:
         # the last scan could not list the folder: poll it every interval until it can (a watcher may
         # follow a folder moved away and back and never report it back)
         self._unlistable = False
+        # why the next turn discards the parse cache and reads every file again (a page found the cache
+        # damaged: reread_without_cache); set by any thread, taken by the reload thread
+        self._reread: str | None = None
         # called with each new snapshot before it goes live (the web app pre-renders hot pages)
         self.on_new_snapshot: Callable[[Snapshot], None] | None = None
         # called with each snapshot and the one it replaced right after the swap, on the reload thread (the
@@ -230,6 +233,7 @@ class Live:
         """
         with self._rebuild:
             old = self.state
+            reread, self._reread = self._reread, None
             try:
                 scan, mark = self._scan(changed)
             except Exception as exc:  # noqa: BLE001 - see the docstring (issue 16: a scan's failure killed the thread)
@@ -237,18 +241,24 @@ class Live:
                 self._keep(old, exc)
                 return False
             self._unlistable = False
-            if mark == old.fingerprint:
+            if mark == old.fingerprint and reread is None:
                 if old.last_error is not None:  # the folder is back as it was
                     self.state = dataclasses.replace(old, last_error=None, last_error_at=None)
                 return False
-            if mark == self._failed_mark:
+            if mark == self._failed_mark and reread is None:
                 return False
             try:
-                new = build_snapshot(self.settings, self.loader, old.generation + 1, mark, scan, old)
+                if reread is not None:
+                    self._forget_cache()
+                previous = old if reread is None else None  # every article is a new object: no catalog to update
+                new = build_snapshot(self.settings, self.loader, old.generation + 1, mark, scan, previous)
                 if self.on_new_snapshot is not None:
                     self.on_new_snapshot(new)
             except Exception as exc:  # noqa: BLE001 - see the docstring
-                self._failed_mark = mark
+                if isinstance(exc, CacheDamaged):  # hot pages met the damage: read it all again next turn
+                    self._reread = str(exc)
+                else:
+                    self._failed_mark = mark
                 self._keep(old, exc)
                 return False
             self._failed_mark = None
@@ -261,6 +271,22 @@ class Live:
                 except Exception as exc:  # noqa: BLE001 - see the docstring; the new snapshot is served
                     self._keep(new, exc)
             return True
+
+    def reread_without_cache(self, damage: CacheDamaged) -> None:
+        """A page found the parse cache damaged: the reload thread's next turn discards the cache and
+        reads every file again (as ``feeds export`` does), then swaps in the new snapshot; the old one
+        is served meanwhile. Returns at once (any thread; only the reload thread replaces the snapshot)."""
+        self._reread = str(damage)
+        self.ensure_polling()
+        watcher = self._watcher
+        if watcher is not None:
+            watcher.wake()
+
+    def _forget_cache(self) -> None:
+        """Discard the parse cache's database and the loader's memory of every file (see reread_without_cache)."""
+        discard_cache(self.settings)
+        if isinstance(self.loader, IncrementalLoader):
+            self.loader = IncrementalLoader(self.settings, use_cache=self.loader.use_cache)
 
     def _scan(self, changed: Iterable[str] | None) -> tuple[Scan, str]:
         """The folder's scan and fingerprint now: patched from ``changed`` when it can be, else a full scan."""
@@ -396,7 +422,7 @@ class Live:
             stop.wait(interval)
             return watcher, retry_at, full_at
         changes = watcher.take()
-        if changes.rescan is not None or time.monotonic() >= full_at or self._unlistable:
+        if changes.rescan is not None or time.monotonic() >= full_at or self._unlistable or self._reread:
             self.refresh()
             full_at = time.monotonic() + every
         elif changes.names:

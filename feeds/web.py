@@ -24,6 +24,7 @@ from feeds.catalog import FAMILIES
 from feeds.config import Settings
 from feeds.filters import FilterError, parse_filter
 from feeds.live import Live, Snapshot
+from feeds.load import CacheDamaged
 from feeds.page_cache import (
     FILTER_PATH,
     FILTER_RETRY_AFTER,
@@ -46,6 +47,8 @@ __all__ = ["canonical_location", "create_app"]
 MAX_PATH_CHARS = 512
 _TEXT = "text/plain; charset=utf-8"
 _HTML = "text/html; charset=utf-8"
+# seconds a client waits before asking again while a damaged parse cache is read again (RFC 9110 §10.2.3)
+REREAD_RETRY_AFTER = "5"
 # the 404 page loads nothing at all
 _NOT_FOUND_POLICY = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
@@ -199,6 +202,14 @@ def create_app(settings: Settings, *, live: Live | None = None) -> Flask:
         return Response(
             json.dumps(body, indent=2) + "\n", status, headers, mimetype="application/json"
         )
+
+    @app.errorhandler(CacheDamaged)
+    def cache_damaged(exc: CacheDamaged) -> Response:
+        # a page needed details the parse cache lost, of a file changed since: the reload thread reads
+        # every file again without the cache (as `feeds export` does); until then a short 503, not a 500
+        current.reread_without_cache(exc)
+        headers = (("Retry-After", REREAD_RETRY_AFTER), ("Cache-Control", "no-store"))
+        return _plain(503, "rebuilding: the parse cache was damaged; every article is being read again", headers)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:

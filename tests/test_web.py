@@ -5,9 +5,11 @@ from __future__ import annotations
 import gzip
 import hashlib
 import shutil
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 
 import feedparser
@@ -18,6 +20,7 @@ from flask.testing import FlaskClient
 from feeds import page_cache
 from feeds.config import Settings
 from feeds.live import Live, read_articles_folder
+from feeds.parsecache import cache_path
 from feeds.site import gzip_bytes, render_path, site_paths
 from feeds.web import create_app
 from tests.conftest import BASE_URL, SAMPLES
@@ -761,3 +764,36 @@ def test_archive_pages_and_filters_are_not_negotiated(client):
         "Content-Type"
     ].startswith("application/rss+xml")
     assert client.get("/feed.xsl").status_code == 404  # no XSLT any more
+
+
+class Unpolled(Live):
+    """A Live whose reload thread never starts: the test takes the reload thread's turns itself (refresh)."""
+
+    def ensure_polling(self) -> None:
+        pass
+
+
+def test_a_damaged_parse_cache_is_a_503_and_a_reread_not_a_500(tmp_path: Path) -> None:
+    """A page needs details the parse cache lost, of a file that changed since (parsecache.CacheDamaged):
+    it was a 500 until the next reload. Now a 503 with Retry-After, and the next turn of the reload
+    thread discards the cache and reads every file again, as `feeds export` does."""
+    folder = make_articles(tmp_path / "articles")
+    # the oldest article, on no hot page (all.*, index), so only its topic's feed needs its details;
+    # a title of its own: items are memoised by value (feeds.xmlfeed.xml_item)
+    write_article(folder, "old.md", "Damaged cache test: the original", ["Cachedamage"], "Wired",
+                  published_at="2001-01-01T00:00:00Z")  # fmt: skip
+    settings = Settings(base_url=BASE_URL, articles_dir=folder, items_per_feed=2)
+    Live(settings)  # the first load fills the parse cache
+    live = Unpolled(settings)  # this one restores every article from it, details left in the database
+    client = create_app(settings, live=live).test_client()
+    with closing(sqlite3.connect(cache_path(settings))) as database, database:
+        database.execute("DELETE FROM details")  # the damage
+    write_article(folder, "old.md", "Damaged cache test: rewritten", ["Cachedamage"], "Wired",
+                  published_at="2001-01-01T00:00:00Z")  # fmt: skip
+    response = client.get("/topics/cachedamage.rss")
+    assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert live.refresh()  # the reload thread's next turn
+    response = client.get("/topics/cachedamage.rss")
+    assert response.status_code == 200 and b"Damaged cache test: rewritten" in response.data
+    assert client.get("/healthz").json["status"] == "ok"
