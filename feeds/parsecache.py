@@ -93,7 +93,8 @@ def recorded_folder(path: Path) -> str | None:
     """The articles folder a parse cache database was made for; None when it records none (older
     code wrote it) or cannot be read. Opens no database another process could not open too."""
     try:
-        connection = sqlite3.connect(path, timeout=1, isolation_level=None)
+        # read-only: a database deleted since it was listed is not made again, empty
+        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", timeout=1, isolation_level=None, uri=True)
     except sqlite3.Error:
         return None
     try:
@@ -114,8 +115,12 @@ def settled_before(started_ns: int) -> int:
 def is_settled(identity: tuple, before_ns: int) -> bool:
     """Whether a scanned identity (size, mtime_ns, ctime_ns, inode) last changed before ``before_ns``
     (:func:`settled_before`), so that any later write gives another identity. ctime is the kernel's
-    own stamp of every change (no tool sets it back); mtime counts too, for file systems that fake ctime."""
-    return max(identity[1], identity[2]) < before_ns
+    own stamp of every change (no tool sets it back); mtime counts too, for file systems that fake ctime,
+    unless it lies after the load's start: a date set ahead (``touch -d``, an archive made on a machine
+    whose clock ran fast) would keep the file out of the cache until then, read again by every run."""
+    mtime, ctime = identity[1], identity[2]
+    set_ahead = mtime > before_ns + int(RACY_SECONDS * 1e9)
+    return (ctime if set_ahead else max(mtime, ctime)) < before_ns
 
 
 def result_record(result: ReadResult) -> tuple:

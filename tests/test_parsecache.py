@@ -246,6 +246,11 @@ def test_a_file_settled_before_the_load_is_stored_and_used(settings: Settings, m
     load_folder(settings, scan=(racy + settled[2:], unreadable))
     _, again = load_folder(settings, scan=(racy + settled[2:], unreadable))
     assert again.parsed == 2
+    # a date set ahead (touch -d, a fast clock elsewhere) is no change: the kernel's ctime says when it was
+    ahead = [(name, (size, time.time_ns() + 10**15, hour_ago, inode)) for name, (size, _, _, inode) in settled]
+    load_folder(settings, scan=(ahead, unreadable))
+    _, after_ahead = load_folder(settings, scan=(ahead, unreadable))
+    assert after_ahead.parsed == 0
 
 
 @pytest.mark.parametrize("setting", READER_SETTINGS)
@@ -450,3 +455,9 @@ def test_a_cache_of_older_code_that_records_no_folder_goes_after_a_week(settings
     _aged(older, 8 * 86_400)
     load_folder(settings)
     assert not older.exists()
+
+
+def test_reading_the_folder_of_a_database_deleted_meanwhile_makes_no_empty_one(tmp_path: Path) -> None:
+    gone = tmp_path / "listed-then-deleted.sqlite3"
+    assert parsecache.recorded_folder(gone) is None
+    assert not gone.exists()
