@@ -370,11 +370,13 @@ def run() -> NoReturn:
     command returns, but a library could leave one), the interpreter's normal exit joins it.
     """
     code = main()
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except OSError:  # a reader that went away (`feeds check | head`): nothing more to tell it
-        pass
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BrokenPipeError:  # a reader that went away (`feeds check | head`): nothing more to tell it
+            pass
+        except OSError:  # the output was not all written (a full disk under `feeds check > report`)
+            code = code or ExitStatus.PROBLEMS
     if threading.active_count() > 1:
         sys.exit(code)
     os._exit(code)

@@ -222,6 +222,17 @@ def test_a_closed_output_pipe_ends_quietly(tmp_path: Path) -> None:
     assert done.returncode in (0, 1)
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux) to fill a disk on write")
+def test_output_lost_to_a_full_disk_is_not_success(tmp_path: Path) -> None:
+    """`feeds check > report` on a full disk: the report was not written, so the exit status says so."""
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "feeds.cli", "check", "--articles", str(SAMPLES)], cwd=PROJECT,
+                              stdout=full, stderr=subprocess.PIPE, text=True, env=env, timeout=60)  # fmt: skip
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "No space left on device" in done.stderr
+
+
 def test_an_unwritable_output_folder_is_one_line_and_exit_2(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder", encoding="utf-8")
