@@ -56,6 +56,26 @@ def is_held(path: Path) -> bool:
         os.close(descriptor)
 
 
+def _opened_here(path: Path) -> bool:
+    """Whether this process has ``path`` (or its -wal / -shm file) open, by /proc/self/fd (Linux).
+
+    :func:`is_held` cannot see this process's own locks, and its probe would drop them: a
+    long-running server whose articles folder (a symlink to a release) was re-pointed still
+    has the old folder's cache open. Without /proc this cannot be told and is taken as no."""
+    names = {str(path), f"{path}-wal", f"{path}-shm"}
+    try:
+        descriptors = os.listdir("/proc/self/fd")
+    except OSError:
+        return False
+    for descriptor in descriptors:
+        try:
+            if os.readlink(f"/proc/self/fd/{descriptor}") in names:
+                return True
+        except OSError:  # closed since it was listed (the listing's own descriptor, another thread's)
+            continue
+    return False
+
+
 def _idle_seconds(path: Path, now: float) -> float:
     """Seconds since the database or its WAL was last written (reads leave no trace)."""
     newest = 0.0
@@ -113,7 +133,7 @@ def remove_orphaned(path: Path, folder_of: Callable[[Path], str | None]) -> list
         if other.name == path.name or not other.is_file():
             continue
         idle = _idle_seconds(other, now)
-        if idle <= ORPHANED_AFTER_SECONDS or is_held(other):
+        if idle <= ORPHANED_AFTER_SECONDS or _opened_here(other) or is_held(other):
             continue
         folder = folder_of(other)
         if folder is None and idle <= OUTDATED_AFTER_SECONDS:

@@ -443,6 +443,27 @@ def test_a_cache_another_process_holds_open_is_never_deleted(tmp_path: Path, set
     assert not other.exists()
 
 
+def test_a_cache_this_process_holds_open_is_never_deleted_nor_its_locks_dropped(
+    tmp_path: Path, settings: Settings
+) -> None:
+    # a server whose folder (a symlink to a release) was re-pointed keeps the old folder's cache open
+    other_settings, other = _two_folders(tmp_path, settings)
+    shutil.rmtree(other_settings.articles_dir)
+    _aged(other, 2 * 3_600)
+    connection = sqlite3.connect(other)
+    try:
+        connection.execute("SELECT count(*) FROM entries").fetchone()
+        for written in (other, Path(f"{other}-wal")):
+            _aged(written, 2 * 3_600)
+        load_folder(settings)
+        assert other.exists()
+        assert connection.execute("SELECT count(*) FROM entries").fetchone()[0] > 0
+    finally:
+        connection.close()
+    load_folder(settings)  # closed now: it goes
+    assert not other.exists()
+
+
 def test_a_cache_of_older_code_that_records_no_folder_goes_after_a_week(settings: Settings) -> None:
     older = settings.cache_dir / "parse-0123456789abcdef-0123456789abcdef.sqlite3"
     settings.cache_dir.mkdir(parents=True)
