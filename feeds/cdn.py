@@ -17,13 +17,14 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from feeds.config import Settings
-from feeds.render import Rendered
-from feeds.site import INDEX_PATH, gzip_rendered
+from feeds.gzipped import gzip_rendered
 from feeds.site_paths import (  # the metadata files' names, as this module has always exported them
     HEADERS_PATH as HEADERS_PATH,
 )
+from feeds.site_paths import INDEX_PATH
 from feeds.site_paths import (
     MANIFEST_PATH as MANIFEST_PATH,
 )
@@ -33,6 +34,9 @@ from feeds.site_paths import (
 from feeds.site_paths import (
     NGINX_PATH as NGINX_PATH,
 )
+
+if TYPE_CHECKING:  # the renderer is imported by what renders, not by what names or compresses (issue 20)
+    from feeds.writer import Rendered
 
 MANIFEST_VERSION = 1
 

@@ -54,7 +54,6 @@ from feeds.generation import (
     ExportError,
     Generation,
     conflicts,
-    entry_stat,
     holds_exactly,
     list_files,
     safe_target,
@@ -62,6 +61,8 @@ from feeds.generation import (
     walk_or_none,
     with_encodings,
 )
+from feeds.outdir import FILES_KEY as _FILES_KEY
+from feeds.outdir import INPUTS_KEY as _INPUTS_KEY
 from feeds.outdir import signatures_file
 from feeds.records import RecordMemo, manifest_infos, read_json, remember_manifest, write_json
 from feeds.signature import SignatureMemo, Signer
@@ -70,8 +71,6 @@ from feeds.site import gzip_rendered, render_path, site_documents, site_paths
 __all__ = ["ExportError", "ExportMemos", "ExportSummary", "export_site", "safe_target", "site_files", "unchanged_since"]
 
 COMPRESSED_SUFFIX = ".gz"
-_INPUTS_KEY = "_inputs"
-_FILES_KEY = "_files"  # every file's [size, mtime_ns] as this export left it
 # key in a generation's signatures file for its over-budget feeds (no site path starts with "_")
 _OVER_BUDGET_KEY = "_over_budget"
 
@@ -127,36 +126,8 @@ def site_files(catalog: Catalog, settings: Settings) -> dict[str, bytes]:
 
 
 def unchanged_since(out_dir: Path, fingerprint: str, memos: ExportMemos | None = None) -> dict | None:
-    """The inputs the live export recorded, when their ``fingerprint`` equals this one; else None.
-
-    Equal means nothing the export depends on changed, so there is nothing to
-    write. Leftovers of a killed run are cleaned up either way (under the export
-    lock), and an export whose manifest is gone never counts as current.
-    """
-    records = (memos or ExportMemos()).records
-    out_dir = outdir.real_out_dir(out_dir)
-    store = outdir.store_of(out_dir)
-    if not store.is_dir():
-        return None
-    with outdir.locked(store):
-        outdir.restore_moved_aside(out_dir, store)
-        live = outdir.current_generation(out_dir)
-        if live is None or live.parent != store:
-            return None
-        standby = outdir.standby(store, live)
-        outdir.clean_leftovers(out_dir, {live, standby} if standby else {live}, records)
-        if not (live / cdn.MANIFEST_PATH).is_file():
-            return None
-        recorded = read_json(signatures_file(store, live), records)
-    inputs, stats = recorded.get(_INPUTS_KEY), recorded.get(_FILES_KEY)
-    if not isinstance(inputs, dict) or inputs.get("fingerprint") != fingerprint or not isinstance(stats, dict):
-        return None
-    # one walk: a file damaged or edited since (export for real, which repairs it), or added by hand
-    # (export for real, which publishes the site without it), or a symlink makes it differ
-    walked = walk_or_none(live, entry_stat)
-    if walked is None or walked[0] != stats:
-        return None
-    return inputs
+    """:func:`feeds.outdir.unchanged_since` with an export's memos (what an exporter passes)."""
+    return outdir.unchanged_since(out_dir, fingerprint, (memos or ExportMemos()).records)
 
 
 def export_site(

@@ -26,10 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from feeds import websub
-from feeds.catalog import Catalog, build_catalog
 from feeds.config import Settings
-from feeds.export import ExportError, ExportMemos, ExportSummary, export_site, unchanged_since
+from feeds.generation import ExportError
 from feeds.load import (
     CacheDamaged,
     IncrementalLoader,
@@ -39,10 +37,15 @@ from feeds.load import (
     load_folder,
     scan_folder,
 )
-from feeds.reader import Folder
+from feeds.outdir import unchanged_since
+from feeds.records import RecordMemo
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the render stack is imported when something is rendered (issue 20: an unchanged run's start-up)
+    from feeds import websub
+    from feeds.catalog import Catalog
+    from feeds.export import ExportMemos, ExportSummary
     from feeds.live import Live, Snapshot
+    from feeds.reader import Folder
 
 __all__ = ["ExportObserver", "ExportRun", "Exporter", "read_catalog"]
 
@@ -91,6 +94,8 @@ def read_catalog(
     settings: Settings, *, use_cache: bool = True, scan: Scan | None = None
 ) -> tuple[Folder, Catalog, tuple[str, ...]]:
     """Every article file read (through the parse cache), the catalog built: (folder, catalog, cache warnings)."""
+    from feeds.catalog import build_catalog
+
     folder, stats = load_folder(settings, use_cache=use_cache, scan=scan)
     notes = (stats.cache_warning,) if stats.cache_warning else ()
     return folder, build_catalog(folder.articles, settings), notes
@@ -116,8 +121,17 @@ class Exporter:
     ) -> None:
         self.settings, self.out_dir, self.use_cache, self.progress = settings, out_dir, use_cache, progress
         self.observers: list[ExportObserver] = list(observers)
-        self._memos = ExportMemos()
+        self._records = RecordMemo()  # all the no-change check needs; the rest of the memos with the first export
+        self._all_memos: ExportMemos | None = None
         self._live: Live | None = None
+
+    @property
+    def _memos(self) -> ExportMemos:
+        if self._all_memos is None:
+            from feeds.export import ExportMemos
+
+            self._all_memos = ExportMemos(records=self._records)
+        return self._all_memos
 
     # --- one run ---------------------------------------------------------------------------------------
 
@@ -127,7 +141,7 @@ class Exporter:
         settings = self.settings
         scan = scan_folder(settings.articles_dir) if settings.articles_dir.is_dir() else None  # one scan per run
         fingerprint = input_fingerprint(settings, scan)
-        prior = unchanged_since(self.out_dir, fingerprint, self._memos) if self.use_cache else None
+        prior = unchanged_since(self.out_dir, fingerprint, self._records) if self.use_cache else None
         if prior is not None:
             run = _unchanged_run(self.out_dir, prior, started)
             self._tell(run)
@@ -151,6 +165,8 @@ class Exporter:
         return self._announce(run)
 
     def _export(self, folder: Folder, catalog: Catalog, fingerprint: str) -> ExportSummary:
+        from feeds.export import export_site
+
         errors = sum(1 for problem in folder.problems if problem.is_error)
         # read back by unchanged_since: the next run reports these without reading an article
         inputs = {
@@ -177,6 +193,8 @@ class Exporter:
         self._tell(run)
         if hub is None or not run.changed or unpingable:
             return run
+        from feeds import websub  # the HTTP client, only when there is a hub to tell
+
         # a failing hub never fails the export: the report says what happened
         report = websub.ping_hub(
             hub, websub.feed_urls(run.changed, self.settings),
@@ -217,6 +235,8 @@ class Exporter:
             self._live = None
 
     def _export_snapshot(self, snapshot: Snapshot, *, quiet_if_unchanged: bool = False) -> None:
+        from feeds.export import export_site
+
         started = time.monotonic()
         try:
             summary = export_site(

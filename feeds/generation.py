@@ -14,10 +14,12 @@ import shutil
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from feeds.cdn import ENCODINGS, FileInfo
-from feeds.render import Rendered
+
+if TYPE_CHECKING:  # imported by what renders, not by an export that finds nothing changed (issue 20)
+    from feeds.writer import Rendered
 
 
 class ExportError(Exception):

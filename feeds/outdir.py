@@ -18,8 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from feeds.cdn import MANIFEST_PATH, METADATA_PATHS
-from feeds.generation import ExportError, list_files
-from feeds.records import RecordMemo, manifest_infos
+from feeds.generation import ExportError, entry_stat, list_files, walk_or_none
+from feeds.records import RecordMemo, manifest_infos, read_json
 
 LOCK_NAME = ".lock"
 _LINK_PREFIX = ".link-"
@@ -176,3 +176,41 @@ def flip(out_dir: Path, generation: Path, legacy: Path | None, store: Path) -> N
         shutil.rmtree(aside, ignore_errors=True)
         return
     os.replace(link, out_dir)
+
+
+# keys of a generation's signatures file (no site path starts with "_"): what :func:`unchanged_since` reads back
+INPUTS_KEY = "_inputs"
+FILES_KEY = "_files"  # every file's [size, mtime_ns] as this export left it
+
+
+def unchanged_since(out_dir: Path, fingerprint: str, records: RecordMemo | None = None) -> dict | None:
+    """The inputs the live export recorded, when their ``fingerprint`` equals this one; else None.
+
+    Equal means nothing the export depends on changed, so there is nothing to
+    write. Leftovers of a killed run are cleaned up either way (under the export
+    lock), and an export whose manifest is gone never counts as current.
+    """
+    records = records if records is not None else RecordMemo()
+    out_dir = real_out_dir(out_dir)
+    store = store_of(out_dir)
+    if not store.is_dir():
+        return None
+    with locked(store):
+        restore_moved_aside(out_dir, store)
+        live = current_generation(out_dir)
+        if live is None or live.parent != store:
+            return None
+        spare = standby(store, live)
+        clean_leftovers(out_dir, {live, spare} if spare else {live}, records)
+        if not (live / MANIFEST_PATH).is_file():
+            return None
+        recorded = read_json(signatures_file(store, live), records)
+    inputs, stats = recorded.get(INPUTS_KEY), recorded.get(FILES_KEY)
+    if not isinstance(inputs, dict) or inputs.get("fingerprint") != fingerprint or not isinstance(stats, dict):
+        return None
+    # one walk: a file damaged or edited since (export for real, which repairs it), or added by hand
+    # (export for real, which publishes the site without it), or a symlink makes it differ
+    walked = walk_or_none(live, entry_stat)
+    if walked is None or walked[0] != stats:
+        return None
+    return inputs

@@ -10,11 +10,13 @@ from __future__ import annotations
 import html
 from xml.sax.saxutils import quoteattr
 
-from zlib_ng import gzip_ng
-
 from feeds.catalog import Catalog, Feed, archive_pages
 from feeds.config import Settings
 from feeds.feed_page import FEED_PAGE, FeedPageOutput, render_feed_page
+from feeds.gzipped import ARCHIVE_GZIP_LEVEL as ARCHIVE_GZIP_LEVEL  # exported as before
+from feeds.gzipped import GZIP_LEVEL as GZIP_LEVEL
+from feeds.gzipped import gzip_bytes as gzip_bytes
+from feeds.gzipped import gzip_rendered as gzip_rendered
 from feeds.index_page import render_index
 from feeds.render import (
     ARCHIVE_FOLDER,
@@ -31,31 +33,6 @@ from feeds.render import (
 from feeds.site_paths import INDEX_PATH, OPML_PATH
 
 OPML_TYPE = "text/x-opml; charset=utf-8"
-
-
-GZIP_LEVEL = 6
-ARCHIVE_GZIP_LEVEL = 2
-
-
-def gzip_bytes(data: bytes, level: int = GZIP_LEVEL) -> bytes:
-    """Byte-stable gzip for both outlets: no file name, mtime 0, so reruns match.
-
-    zlib-ng at level 6 makes files the size of zlib's level 9 (within 0.1% on
-    our feeds) 2.3 times as fast (``python bench/gzip_levels.py`` shows the figures).
-    """
-    return gzip_ng.compress(data, compresslevel=level, mtime=0)
-
-
-def gzip_rendered(rendered: Rendered) -> bytes:
-    """The gzip copy of a document, as both outlets serve it.
-
-    Archive pages are four fifths of a site's bytes with archives on, and each
-    is fetched about once per subscriber (a reader catching up), never polled:
-    they get level 2, 2.7 times as fast as level 6 for files 16% larger (0.177
-    of the plain size instead of 0.152 on a 100,000-article export). Current
-    documents, which readers poll, keep level 6.
-    """
-    return gzip_bytes(rendered.body, ARCHIVE_GZIP_LEVEL if rendered.archive_page else GZIP_LEVEL)
 
 
 def enabled_formats(settings: Settings) -> tuple[Format, ...]:

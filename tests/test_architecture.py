@@ -32,6 +32,7 @@ STAGES = [
     {"filter_index", "configured"},
     {"catalog"},
     {"writer"},
+    {"gzipped"},
     {"xmlfeed", "jsonfeed"},
     {"rss", "atom"},
     {"render"},
