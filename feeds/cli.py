@@ -314,7 +314,7 @@ def _stats(args: argparse.Namespace, settings: Settings) -> ExitStatus:
 
 def _export_stack_command(args: argparse.Namespace, settings: Settings) -> ExitStatus:
     """``check`` or ``export``, which may fail as an export does (main handles the rest)."""
-    from feeds.export import ExportError
+    from feeds.generation import ExportError  # the export stack itself only when something is exported (issue 20)
     from feeds.outdir import ExportWriteError
 
     try:
