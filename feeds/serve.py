@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import socket
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -109,9 +110,34 @@ class GunicornServer(BaseApplication):
         return self.application
 
 
-def run_app(app: Flask, host: str, port: int, workers: int, setup: str = DEFAULT_SETUP) -> int:
-    """Serve the built ``app`` under gunicorn with a :data:`SERVER_SETUPS` entry; gunicorn's exit status."""
+def listen(host: str, port: int) -> socket.socket:
+    """A TCP socket listening on host:port; port 0 takes one the kernel picks (free by construction).
+
+    Bound before the articles are read, so the URL ``feeds serve`` prints (and the feeds' links,
+    without a base URL) name the real port, and the port cannot be taken meanwhile.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
+        listener.bind((host, port))
+        listener.listen(2048)  # gunicorn's default backlog
+    except BaseException:
+        listener.close()
+        raise
+    return listener
+
+
+def run_app(
+    app: Flask, host: str, port: int, workers: int, setup: str = DEFAULT_SETUP, listener: socket.socket | None = None
+) -> int:
+    """Serve the built ``app`` under gunicorn with a :data:`SERVER_SETUPS` entry; gunicorn's exit status.
+
+    ``listener``: a socket already listening (:func:`listen`) that gunicorn takes over instead of binding host:port.
+    """
     options = {**gunicorn_options(host, port, workers, setup), "post_worker_init": _start_polling(app)}
+    if listener is not None:
+        options["bind"] = f"fd://{listener.fileno()}"  # gunicorn's own syntax for an inherited socket
     return run_gunicorn(SERVER_SETUPS[setup].wrap(app), options)
 
 
@@ -127,10 +153,16 @@ def run_gunicorn(app: Any, options: dict[str, Any]) -> int:
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, workers: int = 2) -> int:
     """Serve the feeds on host:port until interrupted; the exit status.
 
-    Without a configured base URL the feeds' absolute links use this server's
-    own address, so what it serves works when opened from this machine.
+    Port 0 serves on a free port the kernel picks; the first line printed names
+    it. Without a configured base URL the feeds' absolute links use this
+    server's own address, so what it serves works when opened from this machine.
     """
-    url = local_url(host, port)
+    try:
+        listener = listen(host, port)
+    except OSError as exc:
+        print(f"feeds: error: cannot listen on {host} port {port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    url = local_url(host, listener.getsockname()[1])
     if settings.base_url is None:
         settings = dataclasses.replace(settings, base_url=url)
     app: Flask = create_app(settings)
@@ -147,4 +179,4 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, workers
         print(f"feeds: note: feed links use the base URL {settings.site_url}", file=sys.stderr)
     if state.last_error is not None:
         print(f"feeds: warning: {state.last_error}", file=sys.stderr)
-    return run_app(app, host, port, workers)
+    return run_app(app, host, listener.getsockname()[1], workers, listener=listener)

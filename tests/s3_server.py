@@ -11,7 +11,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -25,14 +24,9 @@ import boto3
 import pytest
 
 from tests.conftest import PROJECT
+from tests.ports import announced_port
 
 _LOGGED = re.compile(r'"(GET|PUT|POST|DELETE|HEAD) (\S+) HTTP/1\.[01]')
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class MotoServer:
@@ -42,23 +36,18 @@ class MotoServer:
         program = shutil.which("moto_server") or str(Path(sys.executable).parent / "moto_server")
         if not Path(program).exists():
             pytest.skip("moto_server is not installed (pip install 'moto[server]': the test extra)")
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
-        with log.open("wb") as out:
+        with log.open("wb") as out:  # port 0: werkzeug binds a free one and logs it (tests/ports.py)
             self.process = subprocess.Popen(
-                [program, "-H", "127.0.0.1", "-p", str(self.port)],
+                [program, "-H", "127.0.0.1", "-p", "0"],
                 stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(environment or {})},
             )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"moto_server did not start; see {log}")
+        try:
+            self.port = announced_port(self.process, log, r"Running on http://127\.0\.0\.1:(\d+)", timeout=60)
+        except RuntimeError:
+            self.stop()
+            raise
+        self.url = f"http://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
         self.process.terminate()

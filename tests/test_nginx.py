@@ -14,10 +14,8 @@ import json
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +32,7 @@ from feeds.render import Format
 from feeds.site import INDEX_PATH, render_path, site_paths
 
 from .conftest import BASE_URL, REAL_CORPUS, SAMPLES, require_shared, require_tool
+from .ports import AddressInUse, on_free_port, wait_for_nginx
 from .test_export import run_killed, write_article
 
 TIMEOUT = 10  # seconds, for every wait on nginx or a client
@@ -62,12 +61,6 @@ http {{
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class Nginx:
     """nginx serving ``root`` with the export's snippet; always stopped by ``stop()``."""
 
@@ -81,38 +74,33 @@ class Nginx:
         self.run.mkdir(parents=True, exist_ok=True)
         snippet = self.run / "feeds.conf"  # a copy, as the README says: nginx reads it at start only
         shutil.copyfile(self.root / NGINX_PATH, snippet)
-        for _attempt in range(3):  # the free port may be taken between the probe and nginx's bind
-            self.port = free_port()
-            config = self.run / "nginx.conf"
-            user = "user root;\n" if os.geteuid() == 0 else ""  # workers must read the tmp dir
-            config.write_text(
-                NGINX_CONF.format(user=user, run=self.run, port=self.port, root=self.root, snippet=snippet),
-                encoding="utf-8",
-            )
-            check = subprocess.run([self.binary, "-t", "-p", str(self.run), "-c", str(config), "-e", "stderr"],
-                                   capture_output=True, text=True, timeout=TIMEOUT)  # fmt: skip
-            assert check.returncode == 0, check.stderr
-            self.process = subprocess.Popen(
-                [self.binary, "-p", str(self.run), "-c", str(config), "-e", str(self.run / "error.log")],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            if self._wait_until_listening():
-                return self
-            self.stop()
-        pytest.fail(f"nginx did not start: {self.error_log()}")
+        try:
+            return on_free_port(lambda port: self._start_on(port, snippet))
+        except (AddressInUse, RuntimeError) as exc:
+            pytest.fail(f"nginx did not start: {exc}")
 
-    def _wait_until_listening(self) -> bool:
-        deadline = time.monotonic() + TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process is None or self.process.poll() is not None:
-                return False
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return True
-            except OSError:
-                time.sleep(0.05)
-        return False
+    def _start_on(self, port: int, snippet: Path) -> Nginx:
+        self.port = port
+        config = self.run / "nginx.conf"
+        user = "user root;\n" if os.geteuid() == 0 else ""  # workers must read the tmp dir
+        config.write_text(
+            NGINX_CONF.format(user=user, run=self.run, port=port, root=self.root, snippet=snippet), encoding="utf-8"
+        )
+        check = subprocess.run([self.binary, "-t", "-p", str(self.run), "-c", str(config), "-e", "stderr"],
+                               capture_output=True, text=True, timeout=TIMEOUT)  # fmt: skip
+        assert check.returncode == 0, check.stderr
+        (self.run / "nginx.pid").unlink(missing_ok=True)
+        self.process = subprocess.Popen(
+            [self.binary, "-p", str(self.run), "-c", str(config), "-e", str(self.run / "error.log")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_for_nginx(self.process, self.run, TIMEOUT)
+        except BaseException:
+            self.stop()
+            raise
+        return self
 
     def error_log(self) -> str:
         log = self.run / "error.log"

@@ -24,16 +24,11 @@ from feeds import serve as serve_module
 from feeds.config import Settings
 from feeds.serve import gunicorn_options, local_url, serve
 from tests.conftest import BASE_URL, PROJECT
+from tests.ports import FEEDS_SERVE_PORT, announced_port
 from tests.test_reader import deep_folder
 from tests.test_web import ARTICLES, make_articles, write_article
 
 RELOAD_INTERVAL = 0.5
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -90,12 +85,17 @@ def running_server(root: Path, *, base_url: str | None = BASE_URL, articles: Pat
         + f"reload_interval: {RELOAD_INTERVAL}\ncache_max_age: 60\n"
         + "topic_aliases:\n  Artificial Intelligence: AI\n"
     )
-    port = free_port()
     stdout = root / "stdout.txt"
     command = [sys.executable, "-m", "feeds.cli", "serve", "--config", str(config), "--articles", str(articles),
-               "--port", str(port), "--workers", "2"]  # fmt: skip
+               "--port", "0", "--workers", "2"]  # fmt: skip
     with stdout.open("wb") as out:
         process = subprocess.Popen(command, cwd=PROJECT, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        port = announced_port(process, stdout, FEEDS_SERVE_PORT)
+    except RuntimeError as exc:
+        process.kill()
+        process.wait(5)
+        pytest.fail(str(exc))
     running = Server(port, articles, process, stdout)
     try:
         wait_until_healthy(running)
@@ -262,22 +262,23 @@ def test_concurrent_requests_while_articles_come_and_go(server):
     assert statuses[200] > 0 and set(statuses) == {200}
 
 
-def test_serve_without_a_base_url_uses_its_own_address(tmp_path, monkeypatch, capsys):
+def test_serve_without_a_base_url_uses_its_own_address_and_port_0_a_free_one(tmp_path, monkeypatch, capsys):
     started = {}
 
-    def fake_run(app, host, port, workers):
-        started.update(app=app, host=host, port=port, workers=workers)
+    def fake_run(app, host, port, workers, listener):
+        started.update(app=app, host=host, port=port, workers=workers, bound=listener.getsockname()[1])
+        listener.close()
         return 0
 
     monkeypatch.setattr(serve_module, "run_app", fake_run)
     settings = Settings(base_url=None, articles_dir=make_articles(tmp_path / "articles"))
-    assert serve(settings, host="127.0.0.1", port=8123, workers=3) == 0
-    app = started["app"]
-    assert b'href="http://127.0.0.1:8123/all.rss"' in app.test_client().get("/all.rss").data
-    assert (started["host"], started["port"], started["workers"]) == ("127.0.0.1", 8123, 3)
+    assert serve(settings, host="127.0.0.1", port=0, workers=3) == 0
+    app, port = started["app"], started["bound"]
+    assert port != 0 and b'href="http://127.0.0.1:%d/all.rss"' % port in app.test_client().get("/all.rss").data
+    assert (started["host"], started["port"], started["workers"]) == ("127.0.0.1", port, 3)
     feeds = len(app.extensions["feeds"].state.catalog.feeds)
     assert capsys.readouterr().out == (
-        f"Serving {feeds} feeds on http://127.0.0.1:8123/ — open it in a browser\n"
+        f"Serving {feeds} feeds on http://127.0.0.1:{port}/ — open it in a browser\n"
     )
 
 

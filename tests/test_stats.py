@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import PROJECT, SAMPLES, require_tool
-from .test_serve import free_port
+from .ports import FEEDS_SERVE_PORT, announced_port, on_free_port, wait_for_nginx
 
 TIMEOUT = 15
 FEED = "/all.rss"
@@ -119,16 +119,18 @@ def feed_report(data: dict, path: str = FEED) -> dict:
 @contextmanager
 def serving(config: Path, workers: int = 2) -> Iterator[int]:
     """``feeds serve`` on a free port; stopped with SIGTERM (its workers flush their statistics) on exit."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "feeds.cli", "serve", "--config", str(config), "--port", str(port),
-         "--workers", str(workers)],
-        cwd=PROJECT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
+    output = config.parent / "serve-output.txt"
+    with output.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "feeds.cli", "serve", "--config", str(config), "--port", "0",
+             "--workers", str(workers)],
+            cwd=PROJECT, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
     try:
+        port = announced_port(process, output, FEEDS_SERVE_PORT)
         deadline = time.monotonic() + 60
         while True:
-            assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
+            assert process.poll() is None, output.read_text()
             try:
                 if get(port, "/healthz", "127.0.0.1", {})[0] == 200:
                     break
@@ -239,25 +241,31 @@ def nginx(run: Path, root: Path) -> Iterator[int]:
     """A real nginx serving ``root`` and writing a combined-format access log to ``run/access.log``."""
     binary = require_tool("nginx")
     run.mkdir(parents=True, exist_ok=True)
-    port = free_port()
     config = run / "nginx.conf"
     user = "user root;\n" if os.geteuid() == 0 else ""  # workers must read the tmp dir
-    config.write_text(NGINX_CONF.format(user=user, run=run, port=port, root=root), encoding="utf-8")
-    process = subprocess.Popen([binary, "-p", str(run), "-c", str(config), "-e", str(run / "error.log")],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+
+    def start(port: int) -> tuple[int, subprocess.Popen]:
+        config.write_text(NGINX_CONF.format(user=user, run=run, port=port, root=root), encoding="utf-8")
+        (run / "nginx.pid").unlink(missing_ok=True)
+        process = subprocess.Popen([binary, "-p", str(run), "-c", str(config), "-e", str(run / "error.log")],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        try:
+            wait_for_nginx(process, run, TIMEOUT)
+        except BaseException:
+            stop(process)
+            raise
+        return port, process
+
+    def stop(process: subprocess.Popen) -> None:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)  # nginx writes its log as it goes; SIGTERM is a fast shutdown
+        process.wait(TIMEOUT)
+
+    port, process = on_free_port(start)
     try:
-        deadline = time.monotonic() + TIMEOUT
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                assert process.poll() is None and time.monotonic() < deadline, (run / "error.log").read_text()
-                time.sleep(0.05)
         yield port
     finally:
-        process.send_signal(signal.SIGTERM)  # nginx writes its log as it goes; SIGTERM is a fast shutdown
-        process.wait(TIMEOUT)
+        stop(process)
 
 
 def test_the_same_visits_in_an_nginx_log_count_167_once(tmp_path: Path) -> None:
