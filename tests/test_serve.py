@@ -218,6 +218,7 @@ def test_concurrent_requests_while_articles_come_and_go(server):
              "/providers/wired.json", "/filter.rss?topic=robotics", "/healthz"]  # fmt: skip
     statuses: Counter = Counter()
     errors: list[str] = []
+    shed = [0]
     stop = threading.Event()
 
     def hammer(offset: int) -> None:
@@ -226,9 +227,12 @@ def test_concurrent_requests_while_articles_come_and_go(server):
             path = paths[index % len(paths)]
             index += 1
             try:
-                status, _, _ = server.request("GET", path)
+                status, headers, _ = server.request("GET", path)
             except OSError as exc:  # a refused or reset connection is a failure too
                 errors.append(f"{path}: {exc}")
+                continue
+            if status == 503 and path.startswith("/filter.") and headers.get("Retry-After"):
+                shed[0] += 1  # filter work saturated on a busy machine: shed at once, by design (issue 16)
                 continue
             statuses[status] += 1
             if status >= 500:
