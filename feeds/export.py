@@ -61,14 +61,12 @@ from feeds.generation import (
     walk_or_none,
     with_encodings,
 )
-from feeds.outdir import FILES_KEY as _FILES_KEY
-from feeds.outdir import INPUTS_KEY as _INPUTS_KEY
-from feeds.outdir import signatures_file
+from feeds.outdir import FILES_KEY, INPUTS_KEY, signatures_file
 from feeds.records import RecordMemo, manifest_infos, read_json, remember_manifest, write_json
 from feeds.signature import SignatureMemo, Signer
 from feeds.site import gzip_rendered, render_path, site_documents, site_paths
 
-__all__ = ["ExportError", "ExportMemos", "ExportSummary", "export_site", "safe_target", "site_files", "unchanged_since"]
+__all__ = ["ExportError", "ExportMemos", "ExportSummary", "export_site", "safe_target", "site_files"]
 
 COMPRESSED_SUFFIX = ".gz"
 # key in a generation's signatures file for its over-budget feeds (no site path starts with "_")
@@ -125,11 +123,6 @@ def site_files(catalog: Catalog, settings: Settings) -> dict[str, bytes]:
     return files
 
 
-def unchanged_since(out_dir: Path, fingerprint: str, memos: ExportMemos | None = None) -> dict | None:
-    """:func:`feeds.outdir.unchanged_since` with an export's memos (what an exporter passes)."""
-    return outdir.unchanged_since(out_dir, fingerprint, (memos or ExportMemos()).records)
-
-
 def export_site(
     catalog: Catalog,
     settings: Settings,
@@ -143,7 +136,7 @@ def export_site(
 
     ``progress(done, total)`` is called after each site path (with its
     precompressed copies) is in place. ``inputs`` (JSON-able) is kept beside the
-    generation and read back by :func:`unchanged_since`, so the next run can see
+    generation and read back by :func:`feeds.outdir.unchanged_since`, so the next run can see
     that nothing changed without reading a single article. ``reuse=False``
     renders every file again, trusting nothing of the previous export. ``memos``: what an
     earlier export to this OUT_DIR in this process left (see :class:`ExportMemos`).
@@ -164,7 +157,7 @@ def export_site(
         previous = outdir.current_generation(out_dir) or legacy
         kept = previous if previous and previous.parent == store else None
         old_signatures = read_json(signatures_file(store, previous), records) if previous else {}
-        old_stats = old_signatures.get(_FILES_KEY) if reuse else None
+        old_stats = old_signatures.get(FILES_KEY) if reuse else None
         old_stats = old_stats if isinstance(old_stats, dict) else {}  # nothing reusable without it
         # the files the previous export recorded (a walk only without that record: a walk costs
         # a stat per file, and each recorded file is stat'ed again before it is reused anyway)
@@ -254,9 +247,9 @@ def export_site(
         removed = len(old_files - set(new.infos))
         files = len(new.infos)
         signatures[_OVER_BUDGET_KEY] = over
-        signatures[_FILES_KEY] = new.stats
+        signatures[FILES_KEY] = new.stats
         if inputs is not None:
-            signatures[_INPUTS_KEY] = inputs
+            signatures[INPUTS_KEY] = inputs
         unchanged = new.written == 0 and removed == 0 and legacy is None and previous is not None
         if unchanged and not holds_exactly(previous, set(new.infos)):
             unchanged = False  # a file was added to the live site by hand: publish the site without it
@@ -266,7 +259,7 @@ def export_site(
                 write_json(signatures_file(store, generation), signatures, records)
             else:
                 shutil.rmtree(generation)
-            write_json(signatures_file(store, previous), {**signatures, _FILES_KEY: new.live_stats}, records)
+            write_json(signatures_file(store, previous), {**signatures, FILES_KEY: new.live_stats}, records)
             outdir.clean_leftovers(out_dir, {kept, generation} if standby else {kept} if kept else set(), records)
             return ExportSummary(
                 out_dir, len(catalog.feeds), files, 0, files, 0, False, previous, over_budget=tuple(over)
