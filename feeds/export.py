@@ -61,10 +61,11 @@ from feeds.generation import (
     walk_or_none,
     with_encodings,
 )
+from feeds.gzipped import gzip_rendered
 from feeds.outdir import FILES_KEY, INPUTS_KEY, signatures_file
 from feeds.records import RecordMemo, manifest_infos, read_json, remember_manifest, write_json
 from feeds.signature import SignatureMemo, Signer
-from feeds.site import gzip_rendered, render_path, site_documents, site_paths
+from feeds.site import render_path, site_documents, site_paths
 
 __all__ = ["ExportError", "ExportMemos", "ExportSummary", "export_site", "safe_target", "site_files"]
 

@@ -3,7 +3,6 @@
 A module of its own, importing no renderer, so that what only names or compresses
 documents (:mod:`feeds.cdn`, and through it an export that finds nothing changed)
 does not import the render stack (issue 20: an unchanged export's start-up).
-:mod:`feeds.site` exports these names as before.
 """
 
 from __future__ import annotations

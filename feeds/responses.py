@@ -17,9 +17,9 @@ from werkzeug.datastructures import Accept, Headers
 from werkzeug.http import parse_etags, remove_entity_headers
 
 from feeds.config import Settings
+from feeds.gzipped import gzip_rendered
 from feeds.page_layout import CONTENT_SECURITY_POLICY_HEADER, PAGE_TYPE
 from feeds.render import Rendered
-from feeds.site import gzip_rendered
 
 _GZIP_NAMES = frozenset(("gzip", "x-gzip"))
 

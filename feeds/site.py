@@ -13,10 +13,6 @@ from xml.sax.saxutils import quoteattr
 from feeds.catalog import Catalog, Feed, archive_pages
 from feeds.config import Settings
 from feeds.feed_page import FEED_PAGE, FeedPageOutput, render_feed_page
-from feeds.gzipped import ARCHIVE_GZIP_LEVEL as ARCHIVE_GZIP_LEVEL  # exported as before
-from feeds.gzipped import GZIP_LEVEL as GZIP_LEVEL
-from feeds.gzipped import gzip_bytes as gzip_bytes
-from feeds.gzipped import gzip_rendered as gzip_rendered
 from feeds.index_page import render_index
 from feeds.render import (
     ARCHIVE_FOLDER,

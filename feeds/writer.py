@@ -66,7 +66,7 @@ class Rendered:
     media_type: str
     last_modified: datetime | None
     dropped: int = 0  # oldest items left out to keep the feed within settings.max_feed_bytes
-    archive_page: bool = False  # an RFC 5005 archive page (compressed for speed: see feeds.site.gzip_rendered)
+    archive_page: bool = False  # an RFC 5005 archive page (compressed for speed: see feeds.gzipped.gzip_rendered)
 
     @property
     def etag(self) -> str:

@@ -23,19 +23,12 @@ from feeds.bulk import render_documents
 from feeds.catalog import Catalog, archive_items, archive_pages, build_catalog, document_items
 from feeds.config import Settings
 from feeds.export import export_site
+from feeds.gzipped import ARCHIVE_GZIP_LEVEL, GZIP_LEVEL, gzip_bytes, gzip_rendered
 from feeds.model import Image, Provider
 from feeds.reader import read_folder
 from feeds.render import Format, render_archive, render_feed
 from feeds.rss import provider_feed_url
-from feeds.site import (
-    ARCHIVE_GZIP_LEVEL,
-    GZIP_LEVEL,
-    feed_document,
-    gzip_bytes,
-    gzip_rendered,
-    render_path,
-    site_paths,
-)
+from feeds.site import feed_document, render_path, site_paths
 from feeds.web import create_app
 
 from .conftest import BASE_URL, SAMPLES, require_shared

@@ -19,9 +19,10 @@ from flask.testing import FlaskClient
 
 from feeds import page_cache
 from feeds.config import Settings
+from feeds.gzipped import gzip_bytes
 from feeds.live import Live, read_articles_folder
 from feeds.parsecache import cache_path
-from feeds.site import gzip_bytes, render_path, site_paths
+from feeds.site import render_path, site_paths
 from feeds.web import create_app
 from tests.conftest import BASE_URL, SAMPLES
 
