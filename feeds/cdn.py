@@ -21,19 +21,7 @@ from typing import TYPE_CHECKING
 
 from feeds.config import Settings
 from feeds.gzipped import gzip_rendered
-from feeds.site_paths import (  # the metadata files' names, as this module has always exported them
-    HEADERS_PATH as HEADERS_PATH,
-)
 from feeds.site_paths import INDEX_PATH
-from feeds.site_paths import (
-    MANIFEST_PATH as MANIFEST_PATH,
-)
-from feeds.site_paths import (
-    METADATA_PATHS as METADATA_PATHS,
-)
-from feeds.site_paths import (
-    NGINX_PATH as NGINX_PATH,
-)
 
 if TYPE_CHECKING:  # the renderer is imported by what renders, not by what names or compresses (issue 20)
     from feeds.writer import Rendered

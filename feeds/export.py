@@ -66,6 +66,7 @@ from feeds.outdir import FILES_KEY, INPUTS_KEY, signatures_file
 from feeds.records import RecordMemo, manifest_infos, read_json, remember_manifest, write_json
 from feeds.signature import SignatureMemo, Signer
 from feeds.site import render_path, site_documents, site_paths
+from feeds.site_paths import HEADERS_PATH, MANIFEST_PATH, METADATA_PATHS, NGINX_PATH
 
 __all__ = ["ExportError", "ExportMemos", "ExportSummary", "export_site", "safe_target", "site_files"]
 
@@ -168,7 +169,7 @@ def export_site(
         standby = outdir.standby(store, kept) if reuse and kept is not None and old_stats else None
         walked = walk_or_none(standby) if standby is not None else None
         if walked is not None:
-            if conflicts(walked, set(with_encodings(paths)) | set(cdn.METADATA_PATHS)):
+            if conflicts(walked, set(with_encodings(paths)) | set(METADATA_PATHS)):
                 walked = None  # a folder where a file goes, or the reverse: not worth mending, start afresh
         number = 1 + max((int(p.name[1:]) for p in store.glob("g[0-9]*") if p.name[1:].isdigit()), default=0)
         generation = store / f"g{number:06d}"
@@ -188,8 +189,8 @@ def export_site(
         # a feed whose signature is the previous export's keeps its files unrendered
         signer = Signer(catalog, settings, memos.signatures)
         # digests of the live files, from its manifest, when the manifest is as its export left it
-        manifest_intact = previous is not None and stat_of(previous / cdn.MANIFEST_PATH) == old_stats.get(
-            cdn.MANIFEST_PATH
+        manifest_intact = previous is not None and stat_of(previous / MANIFEST_PATH) == old_stats.get(
+            MANIFEST_PATH
         )
         old_infos = manifest_infos(previous, records) if previous is not None and manifest_intact else {}
         signatures: dict[str, object] = {}
@@ -241,9 +242,9 @@ def export_site(
             raise ExportError(f"{exc}; nothing was published") from None
         types = {path: types[path] for path in paths}  # site order, however the two passes filled it
         new.remove_rest()
-        new.put(cdn.HEADERS_PATH, cdn.render_headers(types, settings))
-        new.put(cdn.NGINX_PATH, cdn.render_nginx(types, settings))
-        new.put(cdn.MANIFEST_PATH, cdn.render_manifest(types, new.infos, settings, memos.manifest))
+        new.put(HEADERS_PATH, cdn.render_headers(types, settings))
+        new.put(NGINX_PATH, cdn.render_nginx(types, settings))
+        new.put(MANIFEST_PATH, cdn.render_manifest(types, new.infos, settings, memos.manifest))
         manifest = {name: new.infos[name] for name in with_encodings(types) if name in new.infos}
         removed = len(old_files - set(new.infos))
         files = len(new.infos)

@@ -17,9 +17,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from feeds.cdn import MANIFEST_PATH, METADATA_PATHS
 from feeds.generation import ExportError, entry_stat, list_files, walk_or_none
 from feeds.records import RecordMemo, manifest_infos, read_json
+from feeds.site_paths import MANIFEST_PATH, METADATA_PATHS
 
 LOCK_NAME = ".lock"
 _LINK_PREFIX = ".link-"

@@ -13,7 +13,8 @@ import json
 import os
 from pathlib import Path
 
-from feeds.cdn import MANIFEST_PATH, FileInfo
+from feeds.cdn import FileInfo
+from feeds.site_paths import MANIFEST_PATH
 
 
 class RecordMemo:

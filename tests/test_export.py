@@ -18,13 +18,14 @@ from pathlib import Path
 import pytest
 
 from feeds.catalog import Catalog, build_catalog
-from feeds.cdn import ENCODINGS, MANIFEST_PATH, METADATA_PATHS
+from feeds.cdn import ENCODINGS
 from feeds.config import Settings
 from feeds.export import ExportError, export_site
 from feeds.generation import safe_target
 from feeds.outdir import unchanged_since
 from feeds.reader import read_folder
 from feeds.site import render_path, site_paths
+from feeds.site_paths import MANIFEST_PATH, METADATA_PATHS
 
 from .conftest import BASE_URL, PROJECT, SAMPLES, SHARED, require_shared
 

@@ -24,12 +24,12 @@ import feedparser
 import pytest
 
 from feeds.catalog import Catalog, build_catalog
-from feeds.cdn import METADATA_PATHS, NGINX_PATH
 from feeds.config import Settings
 from feeds.export import export_site
 from feeds.reader import read_folder
 from feeds.render import Format
 from feeds.site import INDEX_PATH, render_path, site_paths
+from feeds.site_paths import METADATA_PATHS, NGINX_PATH
 
 from .conftest import BASE_URL, REAL_CORPUS, SAMPLES, require_shared, require_tool
 from .ports import AddressInUse, on_free_port, wait_for_nginx
