@@ -35,7 +35,10 @@ __all__ = [  # make_uid and ReadResult are part of the reader's interface, defin
 MAX_BODY_CHARS = 100_000  # the body is kept but not rendered; bound the cleaning work
 MAX_VALUES = 20_000  # YAML nodes in one front matter; real articles have about 100
 _COUNT_VALUES_ABOVE = 50_000  # characters; fewer hold at most ~25,000 nodes, a few MB composed
-MAX_FILES = 1_000_000
+# article files one folder may hold; the files past it (in path order) are left out with a named problem. It was
+# 1,000,000, which a million-article archive reaches: its next new article (sorting last) was silently dropped
+# and the live watcher gave up patching (issue 20). Ten million is ten times the largest folder measured.
+MAX_FILES = 10_000_000
 MAX_FOLDER_DEPTH = 32  # folders below the articles folder; a deeper one is a named problem (issue 16)
 # Never follow a symlink at open time (the walk checked the name, a rename may have swapped it since) and
 # never block: a FIFO swapped in for an article would hold the reload thread in open() for good (issue 16).
@@ -217,7 +220,8 @@ def walk_article_files(root: Path, unreadable: list[Problem] | None = None) -> I
     which is all an identity check needs: no Path objects on the hot path.
     A folder that cannot be listed, or lies more than :data:`MAX_FOLDER_DEPTH`
     folders below ``root``, is added to ``unreadable`` as an error-level
-    Problem, so its articles never vanish from the feeds unreported.
+    Problem, so its articles never vanish from the feeds unreported; so is the
+    first file past :data:`MAX_FILES`, where the walk stops.
 
     The walk keeps its own stack (issue 16: a 1,000-deep folder raised
     RecursionError and killed the reload thread) and resolves only symlinks, so
@@ -260,6 +264,8 @@ def walk_article_files(root: Path, unreadable: list[Problem] | None = None) -> I
             elif entry.is_file():
                 count += 1
                 if count > MAX_FILES:
+                    message = f"more than {MAX_FILES:,} article files; this one and those after it are left out"
+                    _report_folder(unreadable, prefix + entry.name, message)
                     return
                 yield prefix + entry.name, entry
         except OSError:

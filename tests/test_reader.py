@@ -460,6 +460,17 @@ def test_a_folder_deeper_than_the_limit_is_a_named_problem_not_a_recursion_error
     assert f"more than {MAX_FOLDER_DEPTH} deep" in problem.message
 
 
+def test_files_past_the_limit_are_a_named_problem_not_silently_dropped(tmp_path: Path, monkeypatch) -> None:
+    """Issue 20: the 1,000,001st file of a million-article folder (a new article, sorting last) vanished unreported."""
+    monkeypatch.setattr("feeds.reader.MAX_FILES", 3)
+    _tree(tmp_path, ["a.md", "b.md", "c/d.md", "c/e.md", "f.md"])
+    folder = read_folder(tmp_path, Settings())
+    assert [a.source for a in folder.articles] == ["a.md", "b.md", "c/d.md"]
+    [problem] = folder.problems
+    assert problem.is_error and problem.path == "c/e.md"
+    assert "more than 3 article files" in problem.message and "left out" in problem.message
+
+
 def test_a_fifo_swapped_in_after_the_walk_is_a_problem_and_never_blocks(tmp_path: Path) -> None:
     """Issue 16: the walk saw a regular file; a rename put a FIFO there before the open."""
     fifo = tmp_path / "a.md"
