@@ -77,18 +77,6 @@ def scan_folder(root: Path) -> Scan:
     return load.scan_folder(root)
 
 
-def fingerprint(root: Path, scan: Scan | None = None) -> str:
-    """A digest of the (relative path, identity) of every article file (:func:`feeds.folder_scan.scan_digest`).
-
-    Equal folders give equal fingerprints in every process, so workers agree on
-    a change (:func:`feeds.websub.claim_change`). Files removed between listing
-    and stat are left out: the next scan sees them gone. Raises
-    :class:`LoadError` when the folder itself cannot be listed.
-    """
-    scanned, _ = scan if scan is not None else scan_folder(root)
-    return scan_digest(scanned)
-
-
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     """Everything one generation of the live app serves; replaced whole, never changed.
@@ -131,14 +119,15 @@ def build_snapshot(
 ) -> Snapshot:
     """Read and index the folder whose fingerprint is ``mark`` (taken now when None).
 
-    The fingerprint is taken before reading, so a file changed during the read
+    The fingerprint (:func:`feeds.folder_scan.scan_digest`: equal folders give equal ones in every
+    process, so workers agree on a change) is taken before reading, so a file changed during the read
     makes the next poll rebuild again. ``previous``, the snapshot being replaced,
     lets an edit that moves no article keep its catalog (:func:`update_catalog`).
     Raises LoadError, or whatever the loader raises.
     """
     if mark is None:
         scan = scan_folder(settings.articles_dir)
-        mark = fingerprint(settings.articles_dir, scan)
+        mark = scan_digest(scan[0])
     if isinstance(loader, IncrementalLoader):
         folder = loader(settings, scan=scan)
     else:
@@ -213,6 +202,10 @@ class Live:
         self.folder_scan = FolderScan(settings.articles_dir)
         self._watcher: FolderWatcher | None = None
         self.watching = "not started"
+        # /healthz: the refresh running now (monotonic start, wall-clock start, what it re-reads) and the last one's
+        # seconds (issue 20: at a million articles a reload that never ended showed nothing)
+        self.reloading: tuple[float, datetime, str] | None = None
+        self.last_refresh_seconds: float | None = None
         try:
             scan = scan_folder(settings.articles_dir)
             self.folder_scan.replace(scan, census=False)
@@ -232,45 +225,55 @@ class Live:
         rebuild that failed is not retried until the files change again.
         """
         with self._rebuild:
-            old = self.state
-            reread, self._reread = self._reread, None
+            started = time.monotonic()
+            names = None if changed is None else list(changed)
+            what = "every file's identity (a full scan)" if names is None else f"{len(names)} changed file(s)"
+            self.reloading = (started, _now(), what)
             try:
-                scan, mark = self._scan(changed)
-            except Exception as exc:  # noqa: BLE001 - see the docstring (issue 16: a scan's failure killed the thread)
-                self._unlistable = True
-                self._keep(old, exc)
-                return False
-            self._unlistable = False
-            if mark == old.fingerprint and reread is None:
-                if old.last_error is not None:  # the folder is back as it was
-                    self.state = dataclasses.replace(old, last_error=None, last_error_at=None)
-                return False
-            if mark == self._failed_mark and reread is None:
-                return False
+                return self._refresh(names)
+            finally:
+                self.reloading, self.last_refresh_seconds = None, time.monotonic() - started
+
+    def _refresh(self, changed: list[str] | None) -> bool:  # refresh's work, under the rebuild lock
+        old = self.state
+        reread, self._reread = self._reread, None
+        try:
+            scan, mark = self._scan(changed)
+        except Exception as exc:  # noqa: BLE001 - see refresh's docstring (issue 16: a scan's failure killed the thread)
+            self._unlistable = True
+            self._keep(old, exc)
+            return False
+        self._unlistable = False
+        if mark == old.fingerprint and reread is None:
+            if old.last_error is not None:  # the folder is back as it was
+                self.state = dataclasses.replace(old, last_error=None, last_error_at=None)
+            return False
+        if mark == self._failed_mark and reread is None:
+            return False
+        try:
+            if reread is not None:
+                self._forget_cache()
+            previous = old if reread is None else None  # every article is a new object: no catalog to update
+            new = build_snapshot(self.settings, self.loader, old.generation + 1, mark, scan, previous)
+            if self.on_new_snapshot is not None:
+                self.on_new_snapshot(new)
+        except Exception as exc:  # noqa: BLE001 - see refresh's docstring
+            if isinstance(exc, CacheDamaged):  # hot pages met the damage: read it all again next turn
+                self._reread = str(exc)
+            else:
+                self._failed_mark = mark
+            self._keep(old, exc)
+            return False
+        self._failed_mark = None
+        self.state = new  # the swap: one assignment
+        if self.settings.websub_hub is not None:
+            self._ping_later(old, new)
+        if self.on_swapped is not None:
             try:
-                if reread is not None:
-                    self._forget_cache()
-                previous = old if reread is None else None  # every article is a new object: no catalog to update
-                new = build_snapshot(self.settings, self.loader, old.generation + 1, mark, scan, previous)
-                if self.on_new_snapshot is not None:
-                    self.on_new_snapshot(new)
-            except Exception as exc:  # noqa: BLE001 - see the docstring
-                if isinstance(exc, CacheDamaged):  # hot pages met the damage: read it all again next turn
-                    self._reread = str(exc)
-                else:
-                    self._failed_mark = mark
-                self._keep(old, exc)
-                return False
-            self._failed_mark = None
-            self.state = new  # the swap: one assignment
-            if self.settings.websub_hub is not None:
-                self._ping_later(old, new)
-            if self.on_swapped is not None:
-                try:
-                    self.on_swapped(new, old)
-                except Exception as exc:  # noqa: BLE001 - see the docstring; the new snapshot is served
-                    self._keep(new, exc)
-            return True
+                self.on_swapped(new, old)
+            except Exception as exc:  # noqa: BLE001 - see refresh's docstring; the new snapshot is served
+                self._keep(new, exc)
+        return True
 
     def reread_without_cache(self, damage: CacheDamaged) -> None:
         """A page found the parse cache damaged: the reload thread's next turn discards the cache and

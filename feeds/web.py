@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import html
 import json
+import time
 from datetime import datetime
 
 from flask import Flask, Response, abort, request
@@ -196,6 +197,9 @@ def create_app(settings: Settings, *, live: Live | None = None) -> Flask:
             "websub": current.last_ping.line() if current.last_ping is not None else None,
             # how this worker notices changes: "inotify", or "polling every N s: <why no watcher>"
             "watching": current.watching,
+            # a refresh running now (a slow one at a million articles shows here while it runs), and the last one's time
+            "reloading": _reloading(current.reloading),
+            "last_refresh_seconds": _rounded(current.last_refresh_seconds),
         }
         status = 200 if state.loaded_at is not None else 503
         headers = (("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff"))
@@ -228,3 +232,15 @@ def create_app(settings: Settings, *, live: Live | None = None) -> Flask:
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z") if moment is not None else None
+
+
+def _rounded(seconds: float | None) -> float | None:
+    return round(seconds, 2) if seconds is not None else None
+
+
+def _reloading(running: tuple[float, datetime, str] | None) -> dict | None:
+    """/healthz's view of the refresh running now (see :attr:`feeds.live.Live.reloading`), or None when idle."""
+    if running is None:
+        return None
+    started, at, what = running
+    return {"since": _iso(at), "seconds": _rounded(time.monotonic() - started), "reading": what}

@@ -654,6 +654,35 @@ def test_a_failed_rebuild_keeps_serving_the_last_good_state(app, client, live_se
     assert client.get("/healthz").json["last_error"] is None
 
 
+def test_healthz_shows_a_slow_reload_while_it_runs_and_how_long_it_took(app, client, live_settings):
+    """Issue 20: at a million articles a reload that never ended left /healthz at generation 1 with no word why."""
+    live: Live = app.extensions["feeds"]
+    client.get("/healthz")
+    wait_for(lambda: client.get("/healthz").json["last_refresh_seconds"] is not None)  # the first turn is done
+    assert client.get("/healthz").json["reloading"] is None
+    release = threading.Event()
+
+    def slow_loader(settings):  # the real reader, held until the test has looked
+        release.wait(30)
+        return read_articles_folder(settings)
+
+    live.loader = slow_loader
+    write_article(live_settings.articles_dir, "new.md", "Slowly read", ["AI"], "Wired")
+    try:
+        wait_for(lambda: client.get("/healthz").json["reloading"] is not None)
+        time.sleep(0.3)
+        reloading = client.get("/healthz").json["reloading"]
+        assert reloading["seconds"] >= 0.3 and reloading["since"].endswith("Z")
+        assert "changed file" in reloading["reading"] or "full scan" in reloading["reading"]
+        assert client.get("/healthz").json["generation"] == 1  # the old snapshot is served meanwhile
+    finally:
+        release.set()
+    wait_for(lambda: b"Slowly read" in client.get("/all.rss").data)
+    wait_for(lambda: client.get("/healthz").json["reloading"] is None)  # the swap, then the filter index
+    health = client.get("/healthz").json  # the watcher's next refresh comes with the next change (or in 30 s)
+    assert health["reloading"] is None and health["last_refresh_seconds"] >= 0.3 and health["generation"] == 2
+
+
 def test_any_failure_of_a_scan_is_reported_and_the_reload_thread_lives_on(app, client, live_settings, monkeypatch):
     """Issue 16: a RecursionError from the scan escaped refresh's handler and killed the reload thread."""
     live: Live = app.extensions["feeds"]
