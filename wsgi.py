@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from feeds.config import load_settings
-from feeds.web import create_app
+from feeds.server.web import create_app
 
 _config = os.environ.get("FEEDS_CONFIG")
 app = create_app(load_settings(Path(_config) if _config else None))

@@ -3,7 +3,7 @@
 Not a test: it prints tables of figures to quote. Every server runs at once on
 127.0.0.1 with 2 workers, so background load hits them alike:
 
-- one ``feeds`` server per entry of :data:`feeds.serve.SERVER_SETUPS` (``asgi``, the
+- one ``feeds`` server per entry of :data:`feeds.server.serve.SERVER_SETUPS` (``asgi``, the
   default: requests read on an event loop; ``gthread``: round one's threaded workers)
   over a synthetic corpus (``../shared/tools/gen_corpus.py``);
 - bare: a minimal Flask app under gthread returning the bytes of our ``/all.rss`` with
@@ -97,8 +97,8 @@ def feeds_server(port: int, config: Path, setup: str, workers: int) -> int:
     import gc
 
     from feeds.config import load_settings
-    from feeds.serve import run_app
-    from feeds.web import create_app
+    from feeds.server.serve import run_app
+    from feeds.server.web import create_app
 
     app = create_app(load_settings(config))
     gc.freeze()
@@ -109,7 +109,7 @@ def bare_server(port: int, body_file: Path, etag: str, media_type: str, workers:
     """The baseline: the least a Flask app can do to serve these bytes with an ETag."""
     from flask import Flask, Response, request
 
-    from feeds.serve import gunicorn_options, run_gunicorn
+    from feeds.server.serve import gunicorn_options, run_gunicorn
 
     body = body_file.read_bytes()
     app = Flask("bare")
@@ -242,7 +242,7 @@ def main() -> int:
     if args.stats:
         return stats_on_and_off(args)
     sys.path.insert(0, str(PROJECT))
-    from feeds.serve import SERVER_SETUPS
+    from feeds.server.serve import SERVER_SETUPS
 
     work = Path(tempfile.mkdtemp(prefix="feeds-bench-http-"))
     servers: list[subprocess.Popen] = []
@@ -361,8 +361,8 @@ def recording_cost(work: Path, count: int = 20_000) -> tuple[float, float]:
     sys.path.insert(0, str(PROJECT))
     from datetime import UTC, datetime
 
-    from feeds.stats_recorder import StatsRecorder
-    from feeds.stats_store import Fetch, StatsStore
+    from feeds.stats.recorder import StatsRecorder
+    from feeds.stats.store import Fetch, StatsStore
 
     environ = {"REMOTE_ADDR": "192.0.2.1", "HTTP_USER_AGENT": READER_AGENT.partition(": ")[2]}
     recorder = StatsRecorder(work / "cost-recorder.sqlite3")

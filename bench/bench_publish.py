@@ -163,7 +163,7 @@ RESIDENT = """
 import sys, time
 from pathlib import Path
 from feeds.config import PublishSettings
-from feeds.publish import Publisher, PublishOptions
+from feeds.bucket.publish import Publisher, PublishOptions
 publisher = Publisher(PublishOptions(PublishSettings(target=sys.argv[1], endpoint_url=sys.argv[2])))
 for out in sys.argv[3:]:
     started = time.perf_counter()

@@ -4,7 +4,7 @@ Not a test: it prints figures to quote (issue 20: every change visible within
 1 s at 100,000 articles, and the filter index rebuilt whole for every snapshot).
 In one process, over a copy of a corpus (it edits and adds files): the live
 app's first load, then for two edited and two new article files, the CPU time
-of :meth:`feeds.live.Live.refresh` (the watcher's names patched into the scan,
+of :meth:`feeds.server.live.Live.refresh` (the watcher's names patched into the scan,
 as a worker does) and of the snapshot's filter index built whole and derived
 from the previous snapshot's, side by side in the same run. CPU seconds of this
 thread (getrusage), so other processes on the machine change them little; the
@@ -28,8 +28,8 @@ from typing import TypeVar
 from bench_scale import ADDED_PREFIX, BASE_URL, add_one_article, remove_added_articles, touch_one_article
 
 from feeds.config import Settings
-from feeds.filter_index import FilterIndex
-from feeds.live import Live, scan_folder
+from feeds.index.filter_index import FilterIndex
+from feeds.server.live import Live, scan_folder
 
 T = TypeVar("T")
 

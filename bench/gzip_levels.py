@@ -3,7 +3,7 @@
 Not a test: it prints figures. Give an export folder (``feeds export`` output);
 every feed document in it (not the .gz copies; ``--archive``: archive pages only) is compressed with each
 candidate, and the speed (MB/s of input) and size ratio (compressed / plain)
-are printed. ``feeds.gzipped.gzip_rendered`` uses the choices these figures justify.
+are printed. ``feeds.render.gzipped.gzip_rendered`` uses the choices these figures justify.
 
     python bench/gzip_levels.py /tmp/feeds-bench/export-10000 [--limit 400] [--archive]
 """

@@ -26,7 +26,7 @@ _SHAPING_LIBRARIES = (
 # The modules whose code decides what reading one article file gives: the reader and what it calls.
 # The parse cache is keyed by their source (:func:`reader_fingerprint`), not by every module's, so an
 # edit elsewhere keeps it warm. A module the reader starts importing belongs here (a test checks it).
-READER_MODULES = ("reader", "article_fields", "text", "dates", "safe_yaml", "model")
+READER_MODULES = ("read.reader", "read.article_fields", "read.text", "read.dates", "read.safe_yaml", "model")
 
 
 def _libraries_digest() -> hashlib._Hash:
@@ -50,7 +50,7 @@ def reader_fingerprint() -> str:
     digest = _libraries_digest()
     package = Path(__file__).resolve().parent
     for module in READER_MODULES:
-        digest.update(f"\n{module}\n".encode() + (package / f"{module}.py").read_bytes())
+        digest.update(f"\n{module}\n".encode() + (package / f"{module.replace('.', '/')}.py").read_bytes())
     return digest.hexdigest()
 
 

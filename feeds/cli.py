@@ -23,14 +23,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
+from feeds.bucket.plan import PublishUnusable
 from feeds.config import ConfigError, Settings, load_settings, publish_overrides, with_overrides
 from feeds.model import Problem
-from feeds.publish_plan import PublishUnusable
 
 if TYPE_CHECKING:
     from feeds import websub
-    from feeds.exporter import ExportObserver, ExportRun
-    from feeds.publish import Publisher, PublishSummary
+    from feeds.bucket.publish import Publisher, PublishSummary
+    from feeds.folder.exporter import ExportObserver, ExportRun
 
 
 class ExitStatus(enum.IntEnum):
@@ -125,7 +125,7 @@ def _report(problems: Sequence[Problem], out: TextIO) -> tuple[int, int]:
 
 
 def _check(args: argparse.Namespace, settings: Settings) -> ExitStatus:
-    from feeds.exporter import read_catalog
+    from feeds.folder.exporter import read_catalog
 
     started = time.monotonic()
     folder, catalog, notes = read_catalog(settings, use_cache=not args.no_cache)
@@ -217,7 +217,7 @@ def _publisher(
     settings: Settings, *, websub_hub: str | None, dry_run: bool = False, verify: bool = False, **options
 ) -> Publisher:
     """A Publisher for the config's ``publish:`` section with the command line's options over it."""
-    from feeds.publish import Publisher, PublishOptions  # boto3 is imported only when publishing
+    from feeds.bucket.publish import Publisher, PublishOptions  # boto3 is imported only when publishing
 
     checked = publish_overrides(settings.publish, **options)
     return Publisher(PublishOptions(checked, dry_run, verify, websub_hub), progress=sys.stderr)
@@ -253,7 +253,7 @@ def _publish(args: argparse.Namespace) -> ExitStatus:
 
 
 def _export(args: argparse.Namespace, settings: Settings) -> ExitStatus:
-    from feeds.exporter import Exporter
+    from feeds.folder.exporter import Exporter
 
     if settings.base_url is None:
         print(
@@ -293,29 +293,32 @@ def _export(args: argparse.Namespace, settings: Settings) -> ExitStatus:
 
 def _stats(args: argparse.Namespace, settings: Settings) -> ExitStatus:
     """Read the access logs given, roll up old detail, print the report (and write its HTML page)."""
-    from feeds import stats_html, stats_logs, stats_report  # the statistics stack, only for this command
-    from feeds.site import enabled_formats
-    from feeds.stats_store import StatsStore, stats_db_path
+    from feeds.render.site import enabled_formats
+    from feeds.stats import logs, report_page  # the statistics stack, only for this command
+    from feeds.stats import report as stats_report  # `report` is the report itself below
+    from feeds.stats.store import StatsStore, stats_db_path
 
     store = StatsStore(stats_db_path(settings))
     try:
         extensions = frozenset(fmt.extension for fmt in enabled_formats(settings))
         for log in args.log:
-            print(stats_logs.import_log(store, log, extensions).line(), file=sys.stderr)
+            print(logs.import_log(store, log, extensions).line(), file=sys.stderr)
         stats_report.tidy(store, settings.stats_detail_days)
         report = stats_report.build_report(store, args.days)
     finally:
         store.close()
     print(stats_report.format_json(report) if args.json else stats_report.format_text(report), end="")
     if args.html is not None:
-        stats_html.write_html(report, args.html)
+        report_page.write_html(report, args.html)
     return ExitStatus.OK
 
 
 def _export_stack_command(args: argparse.Namespace, settings: Settings) -> ExitStatus:
     """``check`` or ``export``, which may fail as an export does (main handles the rest)."""
-    from feeds.generation import ExportError  # the export stack itself only when something is exported (issue 20)
-    from feeds.outdir import ExportWriteError
+    from feeds.folder.generation import (
+        ExportError,  # the export stack itself only when something is exported (issue 20)
+    )
+    from feeds.folder.outdir import ExportWriteError
 
     try:
         return _check(args, settings) if args.command == "check" else _export(args, settings)
@@ -337,7 +340,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = _settings(args)
         if args.command in ("check", "export"):
             return _export_stack_command(args, settings)
-        from feeds.serve import serve  # imports the web stack only when serving
+        from feeds.server.serve import serve  # imports the web stack only when serving
 
         return serve(settings, host=args.host, port=args.port, workers=args.workers)
     except ConfigError as exc:

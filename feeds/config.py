@@ -38,7 +38,7 @@ class ConfigError(Exception):
 # The settings that change what reading an article file gives: the parse cache is keyed by their values.
 READER_SETTINGS = ("max_file_bytes", "max_title_chars", "max_summary_chars")
 # A configured feed's keys that select articles, and the /filter parameter each one is
-# (feeds.filters); tests/test_configured.py checks every filterable family has one here.
+# (feeds.index.filters); tests/test_configured.py checks every filterable family has one here.
 SELECTION_KEYS = {"topics": "topic", "providers": "provider", "kinds": "kind", "query": "q"}
 FEED_KEYS = ("title", "description", *SELECTION_KEYS, "min_quality")
 # a configured feed's slug: its file name under feeds/ (never a path, never a hidden file)
@@ -114,14 +114,14 @@ class Settings:
     # the index, OPML and all feeds, which are always kept; the least recently used go first
     page_cache_bytes: int = 64 * 1024 * 1024
     publish: PublishSettings = PublishSettings()
-    # subscriber statistics (feeds.stats_store): record the live app's feed fetches (False: don't),
+    # subscriber statistics (feeds.stats.store): record the live app's feed fetches (False: don't),
     # into this file (None: stats.sqlite3 in the cache folder), keeping detail this many days
     stats: bool = True
     stats_db: Path | None = None
     stats_detail_days: int = 30
     # proxies whose X-Forwarded-For names the client (addresses or networks); nobody else is believed
     trusted_proxies: tuple[str, ...] = ()
-    # configured feeds, published at feeds/<slug>.<format> (the family feeds.configured.CONFIGURED)
+    # configured feeds, published at feeds/<slug>.<format> (the family feeds.index.configured.CONFIGURED)
     feeds: tuple[FeedDefinition, ...] = ()
     config_file: str | None = None  # where these settings came from, for messages
 
@@ -321,7 +321,7 @@ def _identifier(value: Any, path: str, key: str) -> str:
 
 
 _PUBLISH_CHECKS: dict[str, Any] = {
-    "target": lambda v, p, k: _str(v, p, k, max_len=1024),  # parsed by feeds.publish_plan.parse_target
+    "target": lambda v, p, k: _str(v, p, k, max_len=1024),  # parsed by feeds.bucket.plan.parse_target
     "endpoint_url": lambda v, p, k: None if v is None else check_base_url(v, p, k).rstrip("/"),
     "region": lambda v, p, k: None if v is None else _str(v, p, k, max_len=64),
     "cloudfront_distribution": lambda v, p, k: None if v is None else _identifier(v, p, k),

@@ -2,8 +2,8 @@
 
 The identity of a format only: the config checks ``formats:`` against it and
 paths and HTTP take their extension and type from it. Everything else particular
-to a format lives in its writer (:mod:`feeds.rss`, :mod:`feeds.atom`,
-:mod:`feeds.jsonfeed`), registered in :data:`feeds.render.WRITERS`. A new format
+to a format lives in its writer (:mod:`feeds.render.rss`, :mod:`feeds.render.atom`,
+:mod:`feeds.render.jsonfeed`), registered in :data:`feeds.render.feed.WRITERS`. A new format
 is one member here and one writer there.
 """
 

@@ -1,6 +1,6 @@
 """The values every stage passes along: immutable, validated once by the reader.
 
-An ``Article`` is only ever built by :mod:`feeds.reader`, after every check has
+An ``Article`` is only ever built by :mod:`feeds.read.reader`, after every check has
 run, so later stages (catalog, render, web, export) never re-validate it; the
 parse cache restores one with :meth:`Article.restore`, its renderer-only fields
 still encoded until first read. Datetimes are always timezone-aware and in UTC.
@@ -253,7 +253,8 @@ class Article:
 
     @property
     def newest_first(self) -> tuple[float, str, str]:
-        """The catalog's sort key: newest first, ties by uid, then by source (:func:`feeds.catalog.select_articles`).
+        """The catalog's sort key: newest first, ties by uid, then by source
+        (:func:`feeds.index.catalog.select_articles`).
 
         Computed once: a reload keeps unchanged Article objects and sorts them all again.
         """

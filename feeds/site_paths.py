@@ -2,7 +2,7 @@
 
 They are defined here so that what only needs the names (``feeds publish``, which plans
 from the export's manifest and never renders) does not import the render stack to get
-them; :mod:`feeds.writer`, :mod:`feeds.site` and :mod:`feeds.cdn` export them as before.
+them; :mod:`feeds.render.writer`, :mod:`feeds.render.site` and :mod:`feeds.folder.cdn` export them as before.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ ARCHIVE_FOLDER = "archive"  # a feed's older items, page by page: archive/<feed>
 INDEX_PATH = "index.html"
 OPML_PATH = "feeds.opml"
 
-# The export's metadata files: a leading underscore, which no site path has (see feeds.cdn).
+# The export's metadata files: a leading underscore, which no site path has (see feeds.folder.cdn).
 HEADERS_PATH = "_headers"
 NGINX_PATH = "_nginx.conf"
 MANIFEST_PATH = "_manifest.json"

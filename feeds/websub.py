@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from feeds.cache_dir import default_cache_dir
-from feeds.catalog import Catalog
 from feeds.config import Settings
-from feeds.signature import SignatureMemo, Signer
-from feeds.site import enabled_formats
+from feeds.index.catalog import Catalog
+from feeds.render.signature import SignatureMemo, Signer
+from feeds.render.site import enabled_formats
 
 TIMEOUT = 5.0
 RETRIES = 3

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from hypothesis import settings as hypothesis_settings
 
-from feeds import parsecache
 from feeds.config import Settings
+from feeds.read import parsecache
 
 # No timed assertions in tests: hypothesis's per-example deadline (200 ms) fails a correct test on a
 # loaded machine (test_publish_plan's state round trip took 328 ms under a load average of 25).
@@ -61,7 +61,7 @@ def private_cache_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pat
 @pytest.fixture(autouse=True)
 def files_settle_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """The parse cache stores only files that changed at least RACY_SECONDS before a load started (racy
-    clean, see feeds.parsecache); tests write their files just before loading and cannot set a ctime back,
+    clean, see feeds.read.parsecache); tests write their files just before loading and cannot set a ctime back,
     so in-process loads here store every file that changed before they started. The race itself is
     tested with the real margin (tests/test_parsecache.py)."""
     monkeypatch.setattr(parsecache, "RACY_SECONDS", 0.0)

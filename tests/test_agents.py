@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from feeds.agents import AGENTS, MAX_SUBSCRIBERS, NO_AGENT, OTHER_READER, AgentKind, classify_agent
+from feeds.stats.agents import AGENTS, MAX_SUBSCRIBERS, NO_AGENT, OTHER_READER, AgentKind, classify_agent
 
 A, R, B, X = AgentKind.AGGREGATOR, AgentKind.READER, AgentKind.BROWSER, AgentKind.BOT
 

@@ -11,97 +11,111 @@ import ast
 
 import pytest
 
-from .conftest import PROJECT
+from .project_modules import all_modules, imports, module_path, module_tree
+
+# The pipeline's packages in order (README, Design): the top of the package holds the shared values,
+# then read → index → render, then the outlets. A module imports only the top's shared values, its own
+# package and earlier ones; an outlet imports another outlet only where OUTLET_USES says why.
+SHARED = {"model", "formats", "cache_dir", "site_paths", "config"}
+PIPELINE = ("read", "index", "render")
+OUTLET_PACKAGES = ("server", "folder", "bucket", "stats")
+TOP_OUTLETS = {"websub", "cli"}  # the ping every outlet sends, and the command line over all of them
+OUTLET_USES = {
+    ("folder", "server"),  # export --watch keeps its articles in memory as the live server does (server.live)
+    ("server", "stats"),  # the live server records who reads which feed
+}
 
 # Each module and the stage it belongs to; a module may import only modules of earlier stages
 # (or, where listed, its own helpers of the same stage).
 STAGES = [
-    {"model", "formats", "cache_dir", "cache_files", "asgi_bridge", "site_paths"},
-    {"text", "safe_yaml", "dates", "agents"},
+    {"model", "formats", "cache_dir", "site_paths"},
     {"config"},
-    {"article_fields"},
-    {"reader"},
-    {"parsecache"},
-    {"load", "folder_scan", "watch"},
-    {"stats_store"},
-    {"stats_recorder", "stats_logs", "stats_report"},
-    {"stats_html"},
-    {"identity"},
-    {"families"},
-    {"filters"},
-    {"filter_index", "configured"},
-    {"catalog"},
-    {"writer"},
-    {"gzipped"},
-    {"xmlfeed", "jsonfeed"},
-    {"rss", "atom"},
-    {"render"},
-    {"page_layout"},
-    {"feed_page"},
-    {"index_page"},
-    {"site", "signature"},
-    {"responses"},
-    {"websub"},
-    {"cdn", "live"},
-    {"bulk", "generation", "records", "publish_plan", "page_cache"},
-    {"outdir"},
-    {"export", "web", "s3_store", "purge"},
-    {"exporter", "serve", "publish"},
+    # read
+    {"read.text", "read.safe_yaml", "read.dates", "read.cache_files"},
+    {"read.article_fields"},
+    {"read.reader"},
+    {"read.parsecache"},
+    {"read.load", "read.folder_scan", "read.watch"},
+    # index
+    {"index.identity"},
+    {"index.families"},
+    {"index.filters"},
+    {"index.filter_index", "index.configured"},
+    {"index.catalog"},
+    # render
+    {"render.writer"},
+    {"render.gzipped"},
+    {"render.xmlfeed", "render.jsonfeed"},
+    {"render.rss", "render.atom"},
+    {"render.feed"},
+    {"render.page_layout"},
+    {"render.feed_page"},
+    {"render.index_page"},
+    {"render.site", "render.signature"},
+    # outlets
+    {"websub", "server.asgi_bridge", "stats.agents"},
+    {"stats.store"},
+    {"stats.recorder", "stats.logs", "stats.report"},
+    {"stats.report_page"},
+    {"server.responses"},
+    {"folder.cdn", "server.live"},
+    {"folder.bulk", "folder.generation", "folder.records", "bucket.plan", "server.page_cache"},
+    {"folder.outdir"},
+    {"folder.export", "server.web", "bucket.s3_store", "bucket.purge"},
+    {"folder.exporter", "server.serve", "bucket.publish"},
     {"cli"},
 ]
-SAME_STAGE_ALLOWED = {("signature", "site")}
+SAME_STAGE_ALLOWED = {("render.signature", "render.site")}
 RANK = {module: rank for rank, stage in enumerate(STAGES) for module in stage}
-OUTLETS = (
-    "web", "export", "exporter", "generation", "records", "outdir", "bulk", "cdn", "live", "serve", "cli", "websub",
-    "site", "render", "writer", "jsonfeed", "page_layout", "feed_page", "index_page",
-    "publish_plan", "s3_store", "purge", "publish",  # issue 17
-    "agents", "stats_store", "stats_recorder", "stats_logs", "stats_report", "stats_html",
-    "responses", "page_cache", "filters", "asgi_bridge",  # issue 16
+# Modules that never parse YAML or call feedgen: every outlet, and the renderers that are not feedgen's writers.
+OUTLETS = sorted(
+    {module for module in RANK if module.split(".")[0] in OUTLET_PACKAGES} | TOP_OUTLETS
+    | {"render.site", "render.feed", "render.writer", "render.jsonfeed", "render.page_layout", "render.feed_page",
+       "render.index_page", "index.filters"}
 )  # fmt: skip
 MAX_LINES = 450
 # Module-level containers that start empty, each with the reason it is not a cache of the process:
 STARTS_EMPTY_ALLOWED = {
     # set once, in a forked render worker only, by its pool's initializer: that process is its owner and
     # lives exactly as long as the job (a pool has no other channel to its tasks short of pickling the catalog)
-    ("bulk", "_worker_job"),
+    ("folder.bulk", "_worker_job"),
 }
 _CONTAINER_CALLS = {"dict", "list", "set", "defaultdict", "OrderedDict", "deque", "Counter", "WeakSet",
                     "WeakValueDictionary", "WeakKeyDictionary", "bytearray"}  # fmt: skip
 
 
-def _tree(module: str) -> ast.Module:
-    return ast.parse((PROJECT / "feeds" / f"{module}.py").read_text(encoding="utf-8"))
-
-
-def _imports(module: str) -> tuple[set[str], set[str]]:
-    """(project modules imported, third-party top-level packages imported)."""
-    tree = _tree(module)
-    ours, theirs = set(), set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module:
-            if node.module == "feeds":
-                ours |= {alias.name for alias in node.names if alias.name in RANK}
-            elif node.module.startswith("feeds."):
-                ours.add(node.module.split(".")[1])
-            else:
-                theirs.add(node.module.split(".")[0])
-        elif isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.name.startswith("feeds."):
-                    ours.add(alias.name.split(".")[1])
-                else:
-                    theirs.add(alias.name.split(".")[0])
-    return ours, theirs
-
-
 def test_every_module_has_a_stage() -> None:
-    modules = {p.stem for p in (PROJECT / "feeds").glob("*.py") if p.stem != "__init__"}
-    assert modules == set(RANK)
+    assert all_modules() == set(RANK)
+
+
+def _package(module: str) -> str:
+    return module.split(".")[0] if "." in module else module if module in TOP_OUTLETS else "shared"
+
+
+@pytest.mark.parametrize("module", sorted(RANK))
+def test_packages_show_the_pipeline(module: str) -> None:
+    """read → index → render → outlets, by folder: what a package imports says where it sits."""
+    order = ("shared", *PIPELINE, "outlets")
+    where = _package(module)
+    rank = order.index("outlets" if where in OUTLET_PACKAGES or where in TOP_OUTLETS else where)
+    ours, _ = imports(module)
+    wrong = set()
+    for other in ours:
+        there = _package(other)
+        if there in OUTLET_PACKAGES or there in TOP_OUTLETS:
+            allowed = rank == len(order) - 1 and (
+                where == "cli" or there in (where, "websub") or (where, there) in OUTLET_USES
+            )
+        else:
+            allowed = order.index(there) <= rank
+        if not allowed:
+            wrong.add(other)
+    assert not wrong, f"{module} reaches past its place in the pipeline: {sorted(wrong)}"
 
 
 @pytest.mark.parametrize("module", sorted(RANK))
 def test_imports_point_backwards(module: str) -> None:
-    ours, _ = _imports(module)
+    ours, _ = imports(module)
     forward = {
         other for other in ours if RANK[other] >= RANK[module] and (module, other) not in SAME_STAGE_ALLOWED
     } - {module}
@@ -110,7 +124,7 @@ def test_imports_point_backwards(module: str) -> None:
 
 @pytest.mark.parametrize("module", OUTLETS)
 def test_outlets_never_parse_yaml_or_call_feedgen(module: str) -> None:
-    _, theirs = _imports(module)
+    _, theirs = imports(module)
     assert not theirs & {"yaml", "feedgen", "lxml"}, theirs
 
 
@@ -126,21 +140,21 @@ def _starts_empty(value: ast.expr) -> bool:
 
 @pytest.mark.parametrize("module", sorted(RANK))
 def test_no_module_is_too_long_to_read_in_one_sitting(module: str) -> None:
-    lines = len((PROJECT / "feeds" / f"{module}.py").read_text(encoding="utf-8").splitlines())
-    assert lines <= MAX_LINES, f"feeds/{module}.py has {lines} lines: split it into flat sibling modules"
+    lines = len(module_path(module).read_text(encoding="utf-8").splitlines())
+    assert lines <= MAX_LINES, f"{module_path(module)} has {lines} lines: split it by meaning"
 
 
 @pytest.mark.parametrize("module", sorted(RANK))
 def test_no_global_statement_and_no_module_level_cache(module: str) -> None:
-    tree = _tree(module)
+    tree = module_tree(module)
     globals_ = [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Global)]
-    assert not globals_, f"feeds/{module}.py has a global statement on lines {globals_}: give the state an owner"
+    assert not globals_, f"{module_path(module)} has a global statement on lines {globals_}: give the state an owner"
     empty = []
     for node in tree.body:
         if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None and _starts_empty(node.value):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             empty += [ast.unparse(t) for t in targets if (module, ast.unparse(t)) not in STARTS_EMPTY_ALLOWED]
-    assert not empty, f"feeds/{module}.py fills module-level containers at run time: {empty}"
+    assert not empty, f"{module_path(module)} fills module-level containers at run time: {empty}"
 
 
 def test_every_allowed_container_still_exists() -> None:
@@ -148,7 +162,7 @@ def test_every_allowed_container_still_exists() -> None:
     for module, name in sorted(STARTS_EMPTY_ALLOWED):
         assigned = {
             ast.unparse(target)
-            for node in _tree(module).body
+            for node in module_tree(module).body
             if isinstance(node, ast.Assign | ast.AnnAssign)
             for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
         }

@@ -11,13 +11,13 @@ from pathlib import Path
 import feedparser
 import pytest
 
-from feeds.catalog import Catalog, Feed, archive_pages, build_catalog
 from feeds.config import Settings
-from feeds.export import export_site
-from feeds.reader import read_folder
-from feeds.render import Format
-from feeds.site import render_path, site_paths, split_archive_path
-from feeds.web import create_app
+from feeds.folder.export import export_site
+from feeds.index.catalog import Catalog, Feed, archive_pages, build_catalog
+from feeds.read.reader import read_folder
+from feeds.render.feed import Format
+from feeds.render.site import render_path, site_paths, split_archive_path
+from feeds.server.web import create_app
 
 from .conftest import BASE_URL, SAMPLES
 from .test_export import contents, write_article

@@ -1,6 +1,6 @@
 """The buffered WSGI-to-ASGI bridge sends what a2wsgi's streaming bridge sends, for any request.
 
-``feeds.asgi_bridge.BufferedBridge`` is a faster copy of a2wsgi's ``WSGIMiddleware`` for
+``feeds.server.asgi_bridge.BufferedBridge`` is a faster copy of a2wsgi's ``WSGIMiddleware`` for
 this app (one thread hop per response instead of one per message), so it is held equal to
 it: the same ASGI scope, through both, over the live app on the samples, gives the same
 status, the same headers in the same order and the same body bytes (chunks joined: a2wsgi
@@ -21,9 +21,9 @@ from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from feeds.asgi_bridge import BufferedBridge
 from feeds.config import Settings
-from feeds.web import create_app
+from feeds.server.asgi_bridge import BufferedBridge
+from feeds.server.web import create_app
 from tests.conftest import BASE_URL
 from tests.test_web import make_articles
 

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import feedparser
 import pytest
 
-from feeds.catalog import build_catalog
 from feeds.config import load_settings, with_overrides
-from feeds.reader import read_folder
+from feeds.index.catalog import build_catalog
+from feeds.read.reader import read_folder
 from tests.conftest import start_chromium
 from tests.test_serve import Server, running_server
 

@@ -12,10 +12,10 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from feeds.catalog import build_catalog, update_catalog
 from feeds.config import Settings
-from feeds.families import PROVIDERS, TOPICS
-from feeds.identity import assign_slugs, make_slug, provider_key, topic_aliases, topic_key
+from feeds.index.catalog import build_catalog, update_catalog
+from feeds.index.families import PROVIDERS, TOPICS
+from feeds.index.identity import assign_slugs, make_slug, provider_key, topic_aliases, topic_key
 from feeds.model import Article, Provider
 
 from .conftest import BASE_URL

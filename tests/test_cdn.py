@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from feeds.catalog import Catalog, build_catalog
-from feeds.cdn import (
+from feeds.config import Settings
+from feeds.folder.cdn import (
     FileInfo,
     ManifestLines,
     header_patterns,
@@ -18,9 +18,9 @@ from feeds.cdn import (
     render_manifest,
     render_nginx,
 )
-from feeds.config import Settings
-from feeds.reader import read_folder
-from feeds.site import INDEX_PATH, render_path, site_paths
+from feeds.index.catalog import Catalog, build_catalog
+from feeds.read.reader import read_folder
+from feeds.render.site import INDEX_PATH, render_path, site_paths
 
 from .conftest import BASE_URL, REAL_CORPUS, SAMPLES, require_shared
 

@@ -1,6 +1,6 @@
 """Configured feeds (``feeds:`` in the config) and ``/filter``: one selection, the same items, the same bytes.
 
-A configured feed is the catalog family :data:`feeds.filters.CONFIGURED`; these tests hold it
+A configured feed is the catalog family :data:`feeds.index.filters.CONFIGURED`; these tests hold it
 to the live app's ``/filter`` query with the same keys (a table over the samples and the real
 corpus, and hypothesis over random definitions), and check that it is exported and served with
 the same bytes, archived, listed in the index and the OPML, and that bad definitions exit 2.
@@ -18,17 +18,17 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from feeds.catalog import FAMILIES, Catalog, build_catalog, update_catalog
 from feeds.config import SELECTION_KEYS, FeedDefinition, Settings, load_settings
-from feeds.configured import CONFIGURED
-from feeds.export import export_site
-from feeds.families import Family, most_used
-from feeds.filter_index import FilterIndex
-from feeds.filters import filter_feed, parse_filter, wanted_keys
+from feeds.folder.export import export_site
+from feeds.index.catalog import FAMILIES, Catalog, build_catalog, update_catalog
+from feeds.index.configured import CONFIGURED
+from feeds.index.families import Family, most_used
+from feeds.index.filter_index import FilterIndex
+from feeds.index.filters import filter_feed, parse_filter, wanted_keys
 from feeds.model import Article
-from feeds.reader import read_folder
-from feeds.site import render_path, site_paths
-from feeds.web import create_app
+from feeds.read.reader import read_folder
+from feeds.render.site import render_path, site_paths
+from feeds.server.web import create_app
 from feeds.websub import changed_feed_paths
 
 from .conftest import BASE_URL, REAL_CORPUS, SAMPLES, require_shared

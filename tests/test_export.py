@@ -17,14 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from feeds.catalog import Catalog, build_catalog
-from feeds.cdn import ENCODINGS
 from feeds.config import Settings
-from feeds.export import ExportError, export_site
-from feeds.generation import safe_target
-from feeds.outdir import unchanged_since
-from feeds.reader import read_folder
-from feeds.site import render_path, site_paths
+from feeds.folder.cdn import ENCODINGS
+from feeds.folder.export import ExportError, export_site
+from feeds.folder.generation import safe_target
+from feeds.folder.outdir import unchanged_since
+from feeds.index.catalog import Catalog, build_catalog
+from feeds.read.reader import read_folder
+from feeds.render.site import render_path, site_paths
 from feeds.site_paths import MANIFEST_PATH, METADATA_PATHS
 
 from .conftest import BASE_URL, PROJECT, SAMPLES, SHARED, require_shared
@@ -39,12 +39,12 @@ SUFFIXES = tuple(e.suffix for e in ENCODINGS)
 KILL_DRIVER = """
 import os, signal, sys
 from pathlib import Path
-import feeds.bulk as bulk
-import feeds.export as export
-import feeds.outdir as outdir
-from feeds.catalog import build_catalog
+import feeds.folder.bulk as bulk
+import feeds.folder.export as export
+import feeds.folder.outdir as outdir
+from feeds.index.catalog import build_catalog
 from feeds.config import Settings
-from feeds.reader import read_folder
+from feeds.read.reader import read_folder
 
 articles, out, stage, base_url = sys.argv[1:5]
 settings = Settings(base_url=base_url, articles_dir=Path(articles))
@@ -510,7 +510,7 @@ def test_cli_export_killed_after_varying_delays_never_breaks_the_live_site(tmp_p
 
 def test_one_added_article_renders_only_the_feeds_it_belongs_to(tmp_path: Path, monkeypatch) -> None:
     """Feeds whose signature did not change keep their files without being rendered again."""
-    import feeds.bulk as bulk_module
+    import feeds.folder.bulk as bulk_module
 
     articles = Path(shutil.copytree(SAMPLES, tmp_path / "articles"))
     out = tmp_path / "out"
@@ -560,7 +560,7 @@ def test_the_cli_no_change_shortcut_never_trusts_a_damaged_export(articles: Path
 
 
 def test_parallel_rendering_gives_the_sequential_bytes(articles: Path) -> None:
-    from feeds.bulk import PARALLEL_THRESHOLD, render_documents
+    from feeds.folder.bulk import PARALLEL_THRESHOLD, render_documents
 
     settings, catalog = load(articles)
     paths = site_paths(catalog, settings)
@@ -574,7 +574,7 @@ def test_parallel_rendering_gives_the_sequential_bytes(articles: Path) -> None:
 def test_a_render_worker_that_dies_fails_the_export_cleanly(
     articles: Path, tmp_path: Path, monkeypatch, where: str
 ) -> None:
-    import feeds.bulk as bulk_module
+    import feeds.folder.bulk as bulk_module
 
     settings, catalog = load(articles)
     parent = os.getpid()

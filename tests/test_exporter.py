@@ -5,11 +5,11 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from feeds.catalog import build_catalog
 from feeds.config import Settings
-from feeds.export import site_files
-from feeds.exporter import Exporter, ExportObserver, ExportRun
-from feeds.reader import read_folder
+from feeds.folder.export import site_files
+from feeds.folder.exporter import Exporter, ExportObserver, ExportRun
+from feeds.index.catalog import build_catalog
+from feeds.read.reader import read_folder
 from feeds.websub import PingReport
 from tests.conftest import BASE_URL, SAMPLES
 from tests.test_websub import Hub, _retitle

@@ -14,13 +14,13 @@ from urllib.parse import quote
 
 import pytest
 
-from feeds.catalog import build_catalog
 from feeds.config import Settings
-from feeds.feed_page import READERS, render_feed_page
+from feeds.index.catalog import build_catalog
 from feeds.model import Image, Provider
-from feeds.page_layout import CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY_HEADER, SCRIPT, STYLESHEET
-from feeds.render import Format, archive_path, feed_url, page_url
-from feeds.site import INDEX_PATH, render_path
+from feeds.render.feed import Format, archive_path, feed_url, page_url
+from feeds.render.feed_page import READERS, render_feed_page
+from feeds.render.page_layout import CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY_HEADER, SCRIPT, STYLESHEET
+from feeds.render.site import INDEX_PATH, render_path
 
 from .conftest import BASE_URL
 from .test_render import HOSTILE, make_article

@@ -9,10 +9,10 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from feeds import filter_index
-from feeds.catalog import build_catalog
-from feeds.filter_index import FilterIndex
-from feeds.filters import parse_filter, wanted_keys
+from feeds.index import filter_index
+from feeds.index.catalog import build_catalog
+from feeds.index.filter_index import FilterIndex
+from feeds.index.filters import parse_filter, wanted_keys
 from feeds.model import Article
 from tests.test_catalog import article, make_settings
 from tests.test_filters import KINDS, PROVIDERS, TOPICS, WORDS

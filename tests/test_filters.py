@@ -1,5 +1,5 @@
-"""Filtered feeds: the per-snapshot index (feeds.filter_index) finds exactly the articles the filter's definition
-(feeds.filters.matcher) accepts."""
+"""Filtered feeds: the per-snapshot index (feeds.index.filter_index) finds exactly the articles the filter's definition
+(feeds.index.filters.matcher) accepts."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from feeds.catalog import build_catalog
-from feeds.filter_index import FilterIndex
-from feeds.filters import FeedFilter, filter_feed, matcher, parse_filter, wanted_keys
+from feeds.index.catalog import build_catalog
+from feeds.index.filter_index import FilterIndex
+from feeds.index.filters import FeedFilter, filter_feed, matcher, parse_filter, wanted_keys
 from tests.test_catalog import article, make_settings
 
 TOPICS = ["AI", "ai", "Artificial Intelligence", "C++", "Data", "Robotics"]

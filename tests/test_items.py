@@ -1,8 +1,8 @@
 """Items rendered once, spliced into documents: the same bytes as feedgen writing each document itself.
 
 A feed document is feedgen's frame (channel or feed, no entries) with each
-item's bytes spliced in (``feeds.render``); the exporter renders every
-article's items once for the whole export (``feeds.export._ItemStore``). These
+item's bytes spliced in (``feeds.render.feed``); the exporter renders every
+article's items once for the whole export (``feeds.folder.export._ItemStore``). These
 tests hold both to the reference: feedgen adding every entry to the document
 and serialising it, as the renderer did before (and as feedgen's users do).
 """
@@ -17,19 +17,20 @@ from pathlib import Path
 import pytest
 from feedgen.ext.base import BaseExtension
 
-from feeds import render, xmlfeed
-from feeds.atom import AtomEnclosureExtension
-from feeds.bulk import render_documents
-from feeds.catalog import Catalog, archive_items, archive_pages, build_catalog, document_items
 from feeds.config import Settings
-from feeds.export import export_site
-from feeds.gzipped import ARCHIVE_GZIP_LEVEL, GZIP_LEVEL, gzip_bytes, gzip_rendered
+from feeds.folder.bulk import render_documents
+from feeds.folder.export import export_site
+from feeds.index.catalog import Catalog, archive_items, archive_pages, build_catalog, document_items
 from feeds.model import Image, Provider
-from feeds.reader import read_folder
-from feeds.render import Format, render_archive, render_feed
-from feeds.rss import provider_feed_url
-from feeds.site import feed_document, render_path, site_paths
-from feeds.web import create_app
+from feeds.read.reader import read_folder
+from feeds.render import feed as render  # `feed` is a local name here
+from feeds.render import xmlfeed
+from feeds.render.atom import AtomEnclosureExtension
+from feeds.render.feed import Format, render_archive, render_feed
+from feeds.render.gzipped import ARCHIVE_GZIP_LEVEL, GZIP_LEVEL, gzip_bytes, gzip_rendered
+from feeds.render.rss import provider_feed_url
+from feeds.render.site import feed_document, render_path, site_paths
+from feeds.server.web import create_app
 
 from .conftest import BASE_URL, SAMPLES, require_shared
 from .test_render import HOSTILE, make_article
@@ -186,7 +187,7 @@ def test_the_app_gzips_an_archive_page_as_the_export_did(tmp_path: Path) -> None
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_export_through_the_item_pass_equals_the_renderer(tmp_path: Path, workers: int, monkeypatch) -> None:
-    import feeds.bulk as bulk_module
+    import feeds.folder.bulk as bulk_module
 
     catalog, settings = tied_catalog()
     monkeypatch.setattr(bulk_module, "PARALLEL_THRESHOLD", 10)
@@ -198,7 +199,7 @@ def test_export_through_the_item_pass_equals_the_renderer(tmp_path: Path, worker
 
 def test_workers_bring_a_recycled_standby_up_to_date(tmp_path: Path, monkeypatch) -> None:
     """Forked workers place files into a recycled generation: the published site is exactly the renderer's."""
-    import feeds.bulk as bulk_module
+    import feeds.folder.bulk as bulk_module
 
     monkeypatch.setattr(bulk_module, "PARALLEL_THRESHOLD", 10)
     monkeypatch.setattr(bulk_module.os, "cpu_count", lambda: 2)

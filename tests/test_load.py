@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from feeds import load
-from feeds.catalog import build_catalog
 from feeds.config import Settings
-from feeds.export import site_files
-from feeds.load import (
+from feeds.folder.export import site_files
+from feeds.index.catalog import build_catalog
+from feeds.model import ARTICLE_FIELDS, Article, Image, Provider, Related
+from feeds.read import load
+from feeds.read.load import (
     IncrementalLoader,
     article_from_record,
     article_record,
@@ -24,9 +25,8 @@ from feeds.load import (
     load_folder,
     scan_identities,
 )
-from feeds.model import ARTICLE_FIELDS, Article, Image, Provider, Related
-from feeds.parsecache import ParseCache
-from feeds.reader import read_folder
+from feeds.read.parsecache import ParseCache
+from feeds.read.reader import read_folder
 
 from .conftest import BASE_URL, REAL_CORPUS, require_shared
 
@@ -217,7 +217,7 @@ def test_listing_problems_come_first_and_are_errors(monkeypatch: pytest.MonkeyPa
         return real_scandir(path)
 
     (cached_settings.articles_dir / "locked").mkdir()
-    monkeypatch.setattr("feeds.reader.os.scandir", refusing)
+    monkeypatch.setattr("feeds.read.reader.os.scandir", refusing)
     for folder in (load_folder(cached_settings)[0], read_folder(cached_settings.articles_dir, cached_settings),
                    IncrementalLoader(cached_settings).refresh()):  # fmt: skip
         assert folder.problems[0].path == "locked" and folder.problems[0].is_error

@@ -6,16 +6,16 @@ from pathlib import Path
 
 from feeds.config import Settings
 from feeds.model import Article
-from feeds.page_cache import ByteBudgetCache, hot_paths, page_memo
-from feeds.render import ARCHIVE_FOLDER
-from feeds.site import render_path, site_paths
-from feeds.web import create_app
+from feeds.render.feed import ARCHIVE_FOLDER
+from feeds.render.site import render_path, site_paths
+from feeds.server.page_cache import ByteBudgetCache, hot_paths, page_memo
+from feeds.server.web import create_app
 from tests.conftest import BASE_URL
 from tests.test_web import make_articles, write_article
 
 
 class FakePage:
-    """Stands in for feeds.responses.Page: only its size matters here."""
+    """Stands in for feeds.server.responses.Page: only its size matters here."""
 
     def __init__(self, nbytes: int) -> None:
         self.nbytes = nbytes

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from feeds.config import Settings
-from feeds.reader import read_article
+from feeds.read.reader import read_article
 from tests import test_browser
 from tests.conftest import PROJECT
 from tests.test_serve import Server

@@ -18,15 +18,17 @@ from pathlib import Path
 
 import pytest
 
-from feeds import READER_MODULES, parsecache
-from feeds.catalog import build_catalog
+from feeds import READER_MODULES
 from feeds.config import READER_SETTINGS, Settings
-from feeds.export import site_files
-from feeds.load import CacheDamaged, load_folder, scan_folder
-from feeds.parsecache import cache_path
-from feeds.reader import read_folder
+from feeds.folder.export import site_files
+from feeds.index.catalog import build_catalog
+from feeds.read import parsecache
+from feeds.read.load import CacheDamaged, load_folder, scan_folder
+from feeds.read.parsecache import cache_path
+from feeds.read.reader import read_folder
 
 from .conftest import PROJECT
+from .project_modules import imports, module_tree
 
 
 @pytest.fixture
@@ -272,7 +274,7 @@ def test_other_reader_code_never_uses_the_entries_of_this(settings: Settings, mo
 def _package_copy(root: Path, edited: str | None) -> Path:
     shutil.copytree(PROJECT / "feeds", root / "feeds", ignore=shutil.ignore_patterns("__pycache__"))
     if edited:
-        with (root / "feeds" / f"{edited}.py").open("a", encoding="utf-8") as handle:
+        with (root / "feeds" / f"{edited.replace('.', '/')}.py").open("a", encoding="utf-8") as handle:
             handle.write("# a comment: no behaviour changes\n")
     return root
 
@@ -281,8 +283,8 @@ def _load_with(package: Path, settings: Settings) -> str:
     code = textwrap.dedent(f"""
         from pathlib import Path
         from feeds.config import Settings
-        from feeds import parsecache
-        from feeds.load import load_folder
+        from feeds.read import parsecache
+        from feeds.read.load import load_folder
         parsecache.RACY_SECONDS = 0.0  # the files were just copied (see conftest.files_settle_at_once)
         _, stats = load_folder(Settings(articles_dir=Path({str(settings.articles_dir)!r}),
                                         cache_dir=Path({str(settings.cache_dir)!r})))
@@ -295,7 +297,9 @@ def _load_with(package: Path, settings: Settings) -> str:
     return done.stdout.split()[0]
 
 
-@pytest.mark.parametrize(("edited", "warm"), [("web", True), ("render", True), ("text", False), ("reader", False)])
+@pytest.mark.parametrize(
+    ("edited", "warm"), [("server.web", True), ("render.feed", True), ("read.text", False), ("read.reader", False)]
+)
 def test_a_comment_outside_the_reader_modules_keeps_the_cache_warm(
     tmp_path: Path, settings: Settings, edited: str, warm: bool
 ) -> None:
@@ -307,25 +311,18 @@ def test_a_comment_outside_the_reader_modules_keeps_the_cache_warm(
 def test_the_reader_modules_are_everything_the_reader_imports() -> None:
     """READER_MODULES must name every module whose code decides what a file reads as (config's
     part is its settings, keyed by value: READER_SETTINGS)."""
-    seen, todo = set(), ["reader"]
+    seen, todo = set(), ["read.reader"]
     while todo:
         module = todo.pop()
         seen.add(module)
-        tree = ast.parse((PROJECT / "feeds" / f"{module}.py").read_text(encoding="utf-8"))
-        for node in ast.walk(tree):
-            names = []
-            if isinstance(node, ast.ImportFrom) and node.module == "feeds":
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("feeds."):
-                names = [node.module.split(".")[1]]
-            todo += [n for n in names if (PROJECT / "feeds" / f"{n}.py").exists() and n not in seen | {"config"}]
+        todo += [other for other in imports(module)[0] if other not in seen | {"config"}]
     assert seen <= set(READER_MODULES), seen - set(READER_MODULES)
 
 
 def test_the_reader_reads_only_the_reader_settings() -> None:
     used = set()
     for module in READER_MODULES:
-        tree = ast.parse((PROJECT / "feeds" / f"{module}.py").read_text(encoding="utf-8"))
+        tree = module_tree(module)
         used |= {
             node.attr for node in ast.walk(tree)
             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "settings"
@@ -336,9 +333,9 @@ def test_the_reader_reads_only_the_reader_settings() -> None:
 _WRITER = """
 import sys, time
 from pathlib import Path
-from feeds import parsecache
+from feeds.read import parsecache
 from feeds.config import Settings
-from feeds.load import load_folder
+from feeds.read.load import load_folder
 parsecache._CHUNK = 7  # many small transactions, interleaved with the other writers'
 parsecache.RACY_SECONDS = 0.0  # the files were just written (see conftest.files_settle_at_once)
 articles, cache, go, mine = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
+from feeds.bucket.plan import STATE_NAME, UPLOAD_ORDER, parse_manifest, tier_of
+from feeds.bucket.publish import Publisher, PublishOptions, _Progress
 from feeds.cli import main
 from feeds.config import PublishSettings
-from feeds.publish import Publisher, PublishOptions, _Progress
-from feeds.publish_plan import STATE_NAME, UPLOAD_ORDER, parse_manifest, tier_of
 from tests.conftest import PROJECT, SAMPLES
 from tests.s3_server import MotoServer, distribution_config, publish_environment, run_feeds, start_stub_api
 
@@ -474,8 +474,8 @@ def test_progress_is_a_line_on_a_terminal_only(stream: io.StringIO, shown: bool)
 )
 def test_the_body_is_signed_exactly_where_no_tls_protects_it(endpoint_url: str | None, body_signed: bool) -> None:
     """Over TLS the signed x-amz-checksum-sha256 header binds the body; over plain http the signature must."""
-    from feeds.publish_plan import parse_target
-    from feeds.s3_store import Bucket, RequestCounter
+    from feeds.bucket.plan import parse_target
+    from feeds.bucket.s3_store import Bucket, RequestCounter
 
     bucket = Bucket(parse_target("s3://bucket/news"), endpoint_url=endpoint_url, region="us-east-1", workers=1,
                     counter=RequestCounter())  # fmt: skip

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from feeds.publish_plan import (
+from feeds.bucket.plan import (
     UPLOAD_ORDER,
     Entry,
     Manifest,

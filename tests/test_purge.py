@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from feeds.purge import CLOUDFLARE_WILDCARD_ABOVE, CLOUDFRONT_WILDCARD_ABOVE, PURGERS, PurgeTarget
+from feeds.bucket.purge import CLOUDFLARE_WILDCARD_ABOVE, CLOUDFRONT_WILDCARD_ABOVE, PURGERS, PurgeTarget
 from tests.s3_server import MotoServer, distribution_config, start_stub_api
 
 BASE = "https://feeds.example.org/news/"

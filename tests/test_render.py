@@ -20,11 +20,11 @@ from xml.etree import ElementTree
 import feedparser
 import pytest
 
-from feeds.catalog import Catalog, build_catalog
 from feeds.config import Settings
+from feeds.index.catalog import Catalog, build_catalog
 from feeds.model import Article, Image, Provider, Related
-from feeds.reader import make_uid, read_article, read_folder
-from feeds.render import EMPTY_FEED_DATE, Format, content_html, image_type, over_budget, render_feed
+from feeds.read.reader import make_uid, read_article, read_folder
+from feeds.render.feed import EMPTY_FEED_DATE, Format, content_html, image_type, over_budget, render_feed
 
 from .conftest import BASE_URL, REAL_CORPUS, SAMPLES, require_shared
 
@@ -419,7 +419,7 @@ def test_dates_are_written_with_three_fraction_digits_or_none(published: datetim
 
 def test_every_format_has_exactly_one_writer_and_only_writers_name_a_format() -> None:
     """Formats are data (issue 14): one writer per Format, and no other module of feeds/ names a member."""
-    from feeds.render import WRITERS
+    from feeds.render.feed import WRITERS
 
     assert set(WRITERS) == set(Format)
     assert all(writer.format is fmt for fmt, writer in WRITERS.items())

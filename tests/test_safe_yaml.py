@@ -11,8 +11,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from feeds import safe_yaml
-from feeds.reader import decode, split_front_matter
+from feeds.read import safe_yaml
+from feeds.read.reader import decode, split_front_matter
 
 from .conftest import REAL_CORPUS, SAMPLES, require_shared
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import dataclasses
 from datetime import timedelta
 
-from feeds.catalog import build_catalog
 from feeds.config import Settings
-from feeds.reader import read_folder
-from feeds.render import Format, render_feed
-from feeds.signature import SignatureMemo, Signer
-from feeds.site import render_path
+from feeds.index.catalog import build_catalog
+from feeds.read.reader import read_folder
+from feeds.render.feed import Format, render_feed
+from feeds.render.signature import SignatureMemo, Signer
+from feeds.render.site import render_path
 
 from .conftest import BASE_URL, SAMPLES
 

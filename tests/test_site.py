@@ -23,12 +23,12 @@ import feedparser
 import pytest
 import yaml
 
-from feeds.catalog import Catalog, build_catalog
 from feeds.config import Settings, load_settings, with_overrides
-from feeds.families import ALL, PROVIDERS, TOPICS
-from feeds.reader import find_article_files, read_folder, split_front_matter
-from feeds.render import Format, feed_url, image_type, page_url
-from feeds.site import INDEX_PATH, OPML_PATH, render_path, site_paths
+from feeds.index.catalog import Catalog, build_catalog
+from feeds.index.families import ALL, PROVIDERS, TOPICS
+from feeds.read.reader import find_article_files, read_folder, split_front_matter
+from feeds.render.feed import Format, feed_url, image_type, page_url
+from feeds.render.site import INDEX_PATH, OPML_PATH, render_path, site_paths
 
 from .conftest import BASE_URL, PROJECT, SAMPLES, require_tool
 from .test_render import check_golden, seed_catalog

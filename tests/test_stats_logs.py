@@ -10,9 +10,9 @@ from urllib.parse import quote
 
 import pytest
 
-from feeds.stats_logs import MAX_LINE_BYTES, LineParser, import_log
-from feeds.stats_report import build_report
-from feeds.stats_store import StatsStore
+from feeds.stats.logs import MAX_LINE_BYTES, LineParser, import_log
+from feeds.stats.report import build_report
+from feeds.stats.store import StatsStore
 
 from .test_stats import EXPECTED, VISITS
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from feeds import stats_recorder
-from feeds.stats_recorder import StatsRecorder, client_address
-from feeds.stats_store import StatsStore
+from feeds.stats import recorder as recorder_module
+from feeds.stats.recorder import StatsRecorder, client_address
+from feeds.stats.store import StatsStore
 
 from .conftest import BASE_URL, SAMPLES
 
@@ -81,7 +81,7 @@ def test_a_database_that_cannot_be_opened_is_retried_without_losing_fetches(tmp_
 
 
 def test_while_writes_fail_memory_holds_at_most_the_pending_limit(tmp_path: Path, monkeypatch, capsys) -> None:
-    monkeypatch.setattr(stats_recorder, "PENDING_LIMIT", 5)
+    monkeypatch.setattr(recorder_module, "PENDING_LIMIT", 5)
     blocker = tmp_path / "folder"
     blocker.write_text("a file where the database's folder should be")
     recorder = StatsRecorder(blocker / "s.db")
@@ -101,7 +101,7 @@ def test_while_writes_fail_memory_holds_at_most_the_pending_limit(tmp_path: Path
 
 def test_the_app_records_feed_fetches_only_and_not_when_statistics_are_off(tmp_path: Path) -> None:
     from feeds.config import Settings
-    from feeds.web import create_app
+    from feeds.server.web import create_app
 
     for enabled in (True, False):
         db = tmp_path / f"{enabled}.db"

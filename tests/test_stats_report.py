@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from feeds.cli import main
-from feeds.stats_html import format_html
-from feeds.stats_report import build_report, format_json, format_text
-from feeds.stats_store import Fetch, StatsStore
+from feeds.stats.report import build_report, format_json, format_text
+from feeds.stats.report_page import format_html
+from feeds.stats.store import Fetch, StatsStore
 
 FEEDLY = "Feedly/1.0 (+http://www.feedly.com/fetcher.html; {} subscribers; )"
 START = datetime(2026, 3, 10, 12, tzinfo=UTC)

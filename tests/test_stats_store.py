@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from feeds.config import ConfigError, Settings, load_settings
-from feeds.stats_store import Fetch, StatsStore, stats_db_path
+from feeds.stats.store import Fetch, StatsStore, stats_db_path
 
 NEWSBOAT = "newsboat/2.21.0 (Linux x86_64)"
 FEEDLY = "Feedly/1.0 (+http://www.feedly.com/fetcher.html; {} subscribers; )"

@@ -9,10 +9,10 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feeds import safe_yaml
-from feeds.article_fields import MAX_NAME_CHARS
-from feeds.reader import MAX_BODY_CHARS, decode, split_front_matter
-from feeds.text import (
+from feeds.read import safe_yaml
+from feeds.read.article_fields import MAX_NAME_CHARS
+from feeds.read.reader import MAX_BODY_CHARS, decode, split_front_matter
+from feeds.read.text import (
     MAX_URL_CHARS,
     _clean_text_slow,
     _clean_url_slow,

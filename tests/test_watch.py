@@ -15,13 +15,13 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from feeds import watch
 from feeds.config import Settings
-from feeds.folder_scan import FolderScan, scan_digest
-from feeds.live import Live
-from feeds.load import scan_identities
-from feeds.watch import FolderWatcher, WatchUnavailable, full_scan_interval
-from feeds.web import create_app
+from feeds.read import watch
+from feeds.read.folder_scan import FolderScan, scan_digest
+from feeds.read.load import scan_identities
+from feeds.read.watch import FolderWatcher, WatchUnavailable, full_scan_interval
+from feeds.server.live import Live
+from feeds.server.web import create_app
 from tests.conftest import BASE_URL, PROJECT
 from tests.test_reader import deep_folder
 from tests.test_web import ARTICLES, make_articles, wait_for, write_article
@@ -236,7 +236,8 @@ def test_stopping_leaves_no_thread_and_a_request_starts_watching_again(tmp_path)
 
 
 def test_only_the_live_app_imports_watchdog_and_only_when_it_watches():
-    code = "import sys, feeds.cli, feeds.export, feeds.web, feeds.serve; print('watchdog' in sys.modules)"
+    code = "import sys, feeds.cli, feeds.folder.export, feeds.server.web, feeds.server.serve\n"
+    code += "print('watchdog' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT, check=True)
     assert result.stdout.strip() == "False"
 

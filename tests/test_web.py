@@ -17,13 +17,13 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from feeds import page_cache
 from feeds.config import Settings
-from feeds.gzipped import gzip_bytes
-from feeds.live import Live, read_articles_folder
-from feeds.parsecache import cache_path
-from feeds.site import render_path, site_paths
-from feeds.web import create_app
+from feeds.read.parsecache import cache_path
+from feeds.render.gzipped import gzip_bytes
+from feeds.render.site import render_path, site_paths
+from feeds.server import page_cache
+from feeds.server.live import Live, read_articles_folder
+from feeds.server.web import create_app
 from tests.conftest import BASE_URL, SAMPLES
 
 # (file name, title, topics, provider, quality, published at, excerpt)
@@ -809,7 +809,7 @@ def test_a_damaged_parse_cache_is_a_503_and_a_reread_not_a_500(tmp_path: Path) -
     thread discards the cache and reads every file again, as `feeds export` does."""
     folder = make_articles(tmp_path / "articles")
     # the oldest article, on no hot page (all.*, index), so only its topic's feed needs its details;
-    # a title of its own: items are memoised by value (feeds.xmlfeed.xml_item)
+    # a title of its own: items are memoised by value (feeds.render.xmlfeed.xml_item)
     write_article(folder, "old.md", "Damaged cache test: the original", ["Cachedamage"], "Wired",
                   published_at="2001-01-01T00:00:00Z")  # fmt: skip
     settings = Settings(base_url=BASE_URL, articles_dir=folder, items_per_feed=2)

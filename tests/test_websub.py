@@ -19,13 +19,13 @@ import feedparser
 import pytest
 
 from feeds import websub
-from feeds.catalog import build_catalog
 from feeds.cli import main
 from feeds.config import Settings, load_settings
-from feeds.live import Live
-from feeds.reader import read_folder
-from feeds.render import Format, render_feed
-from feeds.web import create_app
+from feeds.index.catalog import build_catalog
+from feeds.read.reader import read_folder
+from feeds.render.feed import Format, render_feed
+from feeds.server.live import Live
+from feeds.server.web import create_app
 from tests.conftest import BASE_URL, SAMPLES
 
 

@@ -37,7 +37,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from feeds.config import Settings  # noqa: E402 - after the path set-up, so the tool runs from a checkout
-from feeds.reader import read_article  # noqa: E402
+from feeds.read.reader import read_article  # noqa: E402
 
 SLOW_SECONDS = 1.0
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")

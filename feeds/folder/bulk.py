@@ -1,0 +1,300 @@
+"""Rendering many site documents at once, on all cores: each item once, each file written where it is rendered.
+
+The exporter's engine for big renders (a cold export, an export after a code
+change). An article is an item of several documents (the all feed, each of its
+topics, its provider; current document or archive page) in each format.
+Rendering every document's items anew had feedgen build each entry about four
+times per format, 70% of a cold export with archive pages, so a big render
+starts with an *item pass*: every distinct article's items, built once (on all
+cores) into an unnamed temporary file beside the export (:class:`_ItemStore`);
+documents splice them in (:func:`feeds.render.feed.render_feed`'s ``fragments``). A
+file rather than memory: at 100,000 articles it holds a third of a gigabyte,
+which would otherwise be in every process at once.
+
+Then the documents, in chunks: rendered, compressed and, when a ``placer`` is
+given (the export's new generation), written by the worker that rendered them,
+so only a small record per file crosses back to the main process. Rendering is
+pure, so forked workers give the bytes rendering in-process gives.
+
+Workers are forked: each gets the job (catalog, settings, item store, placer)
+from its pool's initializer, never from a global of the caller's, so two
+renders in one process cannot see each other's. A worker that dies raises
+:class:`WorkerDied`, never a hang; a generator of this module that is closed
+early (an error in the caller) shuts its pool down at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import gc
+import os
+import tempfile
+from array import array
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import closing
+from dataclasses import dataclass
+from datetime import datetime
+from multiprocessing import get_context
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+from feeds.config import Settings
+from feeds.folder.cdn import ENCODINGS
+from feeds.index.catalog import Catalog, document_items
+from feeds.model import Article
+from feeds.read.load import die_with_parent
+from feeds.render.feed import WRITERS, Format, Fragments, Rendered, item_fragment, over_budget
+from feeds.render.site import feed_document, render_path
+
+# Fewer documents than this render in-process and without the item pass: a pool
+# and a temporary file cost more than they save.
+PARALLEL_THRESHOLD = 200
+_DOCUMENT_CHUNK = 16  # documents per task
+_ITEM_CHUNK = 256  # articles per task of the item pass
+
+
+class WorkerDied(RuntimeError):
+    """A render worker was killed (the OOM killer, say): nothing of the render can be trusted."""
+
+
+class Placer(Protocol):
+    """Where rendered documents go (the export's generation): called in the worker that rendered them."""
+
+    def place_document(self, relative: str, rendered: Rendered, encoded: dict[str, bytes]) -> list[Any]: ...
+
+
+@dataclass(frozen=True)
+class _Job:
+    """Everything one bulk render reads; forked workers inherit it through their pool's initializer."""
+
+    catalog: Catalog
+    settings: Settings
+    fragments: Fragments | None = None
+    placer: Placer | None = None
+    articles: tuple[Article, ...] = ()  # the item pass's
+    formats: tuple[Format, ...] = ()
+    in_worker: bool = False  # in a forked worker: drop each article's decoded details after use
+
+
+# The job of this process when it is a forked render worker: empty in every other process. The
+# pool's initializer puts the job here once, at the worker's start (the worker process owns it and
+# lives exactly as long as the job); a process pool has no other channel from its initializer to the
+# tasks that would not pickle the catalog with every task.
+_worker_job: list[_Job] = []
+
+
+def _start_worker(job: _Job, on_start: Callable[[], None] | None) -> None:
+    # Everything inherited from the parent (the catalog) is only read here: freeze it, so this
+    # worker's garbage collections never walk it and copy its pages (copy-on-write memory). Here,
+    # not in the parent: gc.freeze() is process-wide state, and this process is the job's own.
+    gc.freeze()
+    _worker_job.append(dataclasses.replace(job, in_worker=True))
+    if on_start is not None:
+        on_start()
+    die_with_parent()
+
+
+def _in_job(function: Callable[[_Job, Any], Any], task: Any) -> Any:
+    return function(_worker_job[0], task)
+
+
+def _mapped(
+    job: _Job,
+    function: Callable[[_Job, Any], Any],
+    tasks: list,
+    workers: int,
+    on_start: Callable[[], None] | None,
+) -> Iterator[Any]:
+    """``function(job, task)`` for each task, in order: in-process, or on a pool of forked workers."""
+    if workers <= 1 or not hasattr(os, "fork"):
+        for task in tasks:
+            yield function(job, task)
+        return
+    pool = ProcessPoolExecutor(
+        max_workers=workers, mp_context=get_context("fork"), initializer=_start_worker, initargs=(job, on_start)
+    )
+    try:
+        yield from pool.map(functools.partial(_in_job, function), tasks)
+    except BrokenProcessPool as exc:
+        raise WorkerDied(f"a render worker died ({exc})") from None
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # an error, or the caller closing us: stop at once
+
+
+# --- the item pass ------------------------------------------------------------------------------------
+
+
+class _ItemStore:
+    """Every article's item bytes for one render, read back with one ``pread`` each.
+
+    An item dated in its document (an Atom entry) whose date is not its publication
+    time (a tie moved it by a few milliseconds), or an article the pass did not see, is rendered
+    where it is needed.
+    """
+
+    def __init__(self, handle: IO[bytes], spans: tuple[array, array], job: _Job) -> None:
+        """``job``: the item pass's (its articles and formats, in the order ``spans`` follow)."""
+        self._handle, self._descriptor = handle, handle.fileno()
+        # article (by identity) → its row; row * width + column → (offset, length)
+        self._rows = {id(article): row for row, article in enumerate(job.articles)}
+        self._articles = job.articles  # keeps every id above alive, so none can be reused
+        self._offsets, self._lengths = spans
+        self._columns = {fmt: column for column, fmt in enumerate(job.formats)}
+        # formats whose item shows its date in one document (a tie moves it there): FeedWriter.dated_items
+        self._dated = frozenset(fmt for fmt in job.formats if WRITERS[fmt].dated_items)
+        self._width = len(job.formats)
+        self._catalog, self._settings = job.catalog, job.settings
+
+    def __call__(self, article: Article, fmt: Format, updated: datetime) -> bytes:
+        row = self._rows.get(id(article))
+        column = self._columns.get(fmt)
+        if row is None or column is None or (updated != article.published_at and fmt in self._dated):
+            return item_fragment(article, fmt, self._catalog, self._settings, updated)
+        index = row * self._width + column
+        return os.pread(self._descriptor, self._lengths[index], self._offsets[index])
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+def _render_items(job: _Job, bounds: tuple[int, int]) -> tuple[bytes, list[int]]:
+    """Some articles' items in every format, end to end, and their lengths (article by article)."""
+    parts: list[bytes] = []
+    for article in job.articles[bounds[0] : bounds[1]]:
+        moment = article.published_at
+        parts.extend(item_fragment(article, fmt, job.catalog, job.settings, moment) for fmt in job.formats)
+        if job.in_worker:  # bounded memory, as in _render_documents
+            article.release_details()
+    return b"".join(parts), [len(part) for part in parts]
+
+
+def _shared_items(paths: list[str], catalog: Catalog, settings: Settings) -> tuple[list[Article], tuple[Format, ...]]:
+    """The distinct articles of the feed documents among ``paths`` (first appearance order), and their formats."""
+    seen: dict[int, Article] = {}
+    formats: set[Format] = set()
+    for path in paths:
+        document = feed_document(path, catalog, settings)
+        if document is not None:
+            formats.add(document[2])
+            for article in document_items(document[0], document[1], settings.archive_page_size):
+                seen.setdefault(id(article), article)
+    return list(seen.values()), tuple(fmt for fmt in Format if fmt in formats)
+
+
+def _item_store(
+    paths: list[str], job: _Job, workers: int, scratch: Path | None, on_start: Callable[[], None] | None
+) -> _ItemStore | None:
+    """The item pass; None when the documents hold no item."""
+    articles, formats = _shared_items(paths, job.catalog, job.settings)
+    if not articles:
+        return None
+    items_job = _Job(job.catalog, job.settings, articles=tuple(articles), formats=formats)
+    handle = tempfile.TemporaryFile(dir=scratch)  # unnamed where the OS allows: nothing left if killed
+    try:
+        bounds = [(start, min(start + _ITEM_CHUNK, len(articles))) for start in range(0, len(articles), _ITEM_CHUNK)]
+        offsets, lengths, offset = array("q"), array("q"), 0
+        with closing(_mapped(items_job, _render_items, bounds, workers, on_start)) as results:
+            for data, sizes in results:
+                handle.write(data)
+                for size in sizes:
+                    offsets.append(offset)
+                    lengths.append(size)
+                    offset += size
+        handle.flush()
+    except BaseException:
+        handle.close()
+        raise
+    return _ItemStore(handle, (offsets, lengths), items_job)
+
+
+# --- documents ----------------------------------------------------------------------------------------
+
+
+def _render_documents(job: _Job, paths: list[str]) -> list[tuple[str, Rendered, dict[str, bytes]]]:
+    """Render and compress some site paths."""
+    results = []
+    for path in paths:
+        rendered = render_path(path, job.catalog, job.settings, job.fragments)
+        if rendered is None:  # pragma: no cover - callers only list renderable paths
+            raise AssertionError(f"site path {path} has no renderer")
+        results.append((path, rendered, {e.suffix: e.compress(rendered) for e in ENCODINGS}))
+    if job.in_worker:  # bounded memory: a worker keeps no decoded article from one chunk to the next
+        for path in paths:
+            document = feed_document(path, job.catalog, job.settings)
+            if document is not None:
+                for article in document_items(document[0], document[1], job.settings.archive_page_size):
+                    article.release_details()
+    return results
+
+
+def _place_documents(job: _Job, paths: list[str]) -> list[tuple[str, str, bool, list[Any]]]:
+    """Render some site paths and place them: (path, media type, over budget, what the placer reported)."""
+    assert job.placer is not None
+    placed = []
+    for path, rendered, encoded in _render_documents(job, paths):
+        files = job.placer.place_document(path, rendered, encoded)
+        placed.append((path, rendered.media_type, over_budget(rendered, job.settings), files))
+    return placed
+
+
+def _bulk(
+    paths: list[str],
+    job: _Job,
+    function: Callable[[_Job, list[str]], list],
+    workers: int | None,
+    scratch: Path | None,
+    on_start: Callable[[], None] | None,
+) -> Iterator[Any]:
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    big = len(paths) >= PARALLEL_THRESHOLD
+    store = _item_store(paths, job, workers, scratch, on_start) if big else None
+    try:
+        job = dataclasses.replace(job, fragments=store)
+        chunks = [paths[i : i + _DOCUMENT_CHUNK] for i in range(0, len(paths), _DOCUMENT_CHUNK)]
+        with closing(_mapped(job, function, chunks, workers if big else 1, on_start)) as results:
+            for result in results:
+                yield from result
+    finally:
+        if store is not None:
+            store.close()
+
+
+def render_documents(
+    paths: list[str],
+    catalog: Catalog,
+    settings: Settings,
+    *,
+    workers: int | None = None,
+    scratch: Path | None = None,
+    on_worker_start: Callable[[], None] | None = None,
+) -> Iterator[tuple[str, Rendered, dict[str, bytes]]]:
+    """(path, rendered, compressed copies) for each path, in order; on all cores when there are many.
+
+    ``scratch``: the folder of the item pass's temporary file (default: the
+    system's). ``on_worker_start`` runs first in each forked worker (the
+    exporter closes its lock there). Close the iterator if you stop early.
+    """
+    return _bulk(paths, _Job(catalog, settings), _render_documents, workers, scratch, on_worker_start)
+
+
+def place_documents(
+    paths: list[str],
+    catalog: Catalog,
+    settings: Settings,
+    placer: Placer,
+    *,
+    workers: int | None = None,
+    scratch: Path | None = None,
+    on_worker_start: Callable[[], None] | None = None,
+) -> Iterator[tuple[str, str, bool, list[Any]]]:
+    """:func:`render_documents`, each document handed to ``placer`` where it was rendered.
+
+    Yields (path, media type, over budget, what ``placer.place_document`` returned),
+    in order. The placer runs in a forked worker when there are many documents,
+    so it must only change the file system and report what it did.
+    """
+    job = _Job(catalog, settings, placer=placer)
+    return _bulk(paths, job, _place_documents, workers, scratch, on_worker_start)

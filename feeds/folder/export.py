@@ -1,0 +1,278 @@
+"""The static export: every site path written to a folder for a CDN, atomically.
+
+``OUT_DIR`` is a symlink to one complete generation folder in ``.OUT_DIR.d/``.
+A new generation is built beside the current one (unchanged files are hard
+links to the previous generation, so their bytes, inode and mtime stay as they
+were), then the symlink is flipped with one ``rename(2)``: a server reading
+``OUT_DIR`` sees the old site or the new one, never a mix. An export killed at
+any point leaves the previous generation in place; the next run removes what
+the killed one left behind. An export that changes nothing publishes nothing.
+
+Two generations are kept: the live one and the one live before it (the
+*standby*). The next export recycles the standby: renames it to the new
+generation's name (a reader still copying it by its old path sees files vanish,
+as when it was deleted, never a mix), brings it up to date — only the files that
+differ from the new site are replaced, removed or added, each as a new file
+(never written into: a standby file may be a hard link to a live one); files
+outside its record and folders left empty go — and flips to it. At 100,000
+articles with archive pages that is a few files instead of ~30,000 hard links
+per change. The standby's record (its signatures file) is deleted before it is
+touched, so a run killed halfway leaves a folder that is never trusted again:
+the next run builds a fresh generation. A standby holding a symlink, or a folder
+where a file goes (or the reverse), is not recycled either. The limit: a reader
+that entered the old generation's folder (``cd`` into it, ``tar -C``) rather than
+opening each file by its full path can, if it is still reading two exports
+later, copy a mix without an error.
+
+Files are trusted by the [size, mtime_ns] their export recorded: a file edited
+in place with its mtime set back is not noticed. A file added to the live site
+by hand is noticed (each export and the no-change check list the folder) and is
+not in the next generation.
+
+The generation that was live before the flip is kept until the next export, so
+a reader that resolved ``OUT_DIR`` just before the flip (nginx mid-request,
+``rsync`` of ``$(readlink -f OUT_DIR)/``) still finds every file it expects.
+Atomic against a killed process, not against power loss: nothing is fsynced.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+from collections.abc import Callable
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from feeds.config import Settings
+from feeds.folder import cdn, outdir
+from feeds.folder.bulk import WorkerDied, place_documents
+from feeds.folder.generation import (
+    ExportError,
+    Generation,
+    conflicts,
+    holds_exactly,
+    list_files,
+    safe_target,
+    stat_of,
+    walk_or_none,
+    with_encodings,
+)
+from feeds.folder.outdir import FILES_KEY, INPUTS_KEY, signatures_file
+from feeds.folder.records import RecordMemo, manifest_infos, read_json, remember_manifest, write_json
+from feeds.formats import Format
+from feeds.index.catalog import Catalog
+from feeds.render.gzipped import gzip_rendered
+from feeds.render.signature import SignatureMemo, Signer
+from feeds.render.site import render_path, site_documents, site_paths
+from feeds.site_paths import HEADERS_PATH, MANIFEST_PATH, METADATA_PATHS, NGINX_PATH
+
+__all__ = ["ExportError", "ExportMemos", "ExportSummary", "export_site", "safe_target", "site_files"]
+
+COMPRESSED_SUFFIX = ".gz"
+# key in a generation's signatures file for its over-budget feeds (no site path starts with "_")
+_OVER_BUDGET_KEY = "_over_budget"
+
+
+@dataclass(frozen=True, slots=True)
+class ExportMemos:
+    """What one export leaves for the next to the same OUT_DIR in this process (all derived, never trusted blindly).
+
+    An :class:`feeds.folder.exporter.Exporter` keeps one for as long as it lives (`export --watch`);
+    :func:`export_site` without one starts from nothing, as a new process does, with equal bytes.
+    """
+
+    signatures: SignatureMemo = field(default_factory=SignatureMemo)
+    manifest: cdn.ManifestLines = field(default_factory=cdn.ManifestLines)
+    records: RecordMemo = field(default_factory=RecordMemo)
+
+
+@dataclass(frozen=True, slots=True)
+class ExportSummary:
+    """What an export did; ``files`` counts every file in the new generation.
+
+    ``published`` is False when nothing changed: the live generation stays as it
+    was and no symlink moved.
+    """
+
+    out_dir: Path
+    feeds: int
+    files: int
+    written: int
+    unchanged: int
+    removed: int
+    published: bool = True
+    generation: Path | None = None
+    # feed paths ("all.rss", "topics/ai.atom"; no .gz, pages or metadata) whose bytes this run changed or added
+    changed: tuple[str, ...] = ()
+    # feed paths that hit settings.max_feed_bytes (oldest items dropped, or one item alone over it)
+    over_budget: tuple[str, ...] = ()
+
+
+def site_files(catalog: Catalog, settings: Settings) -> dict[str, bytes]:
+    """Every site path → its bytes, with its gzip copy: the export's content, in memory.
+
+    For comparing whole outputs (tests, benchmarks); :func:`export_site` streams instead.
+    """
+    files: dict[str, bytes] = {}
+    for path in site_paths(catalog, settings):
+        rendered = render_path(path, catalog, settings)
+        if rendered is None:  # pragma: no cover - site_paths only lists renderable paths
+            raise AssertionError(f"site path {path} has no renderer")
+        files[path] = rendered.body
+        files[path + COMPRESSED_SUFFIX] = gzip_rendered(rendered)
+    return files
+
+
+def export_site(
+    catalog: Catalog,
+    settings: Settings,
+    out_dir: Path,
+    progress: Callable[[int, int], None] | None = None,
+    inputs: dict | None = None,
+    reuse: bool = True,
+    memos: ExportMemos | None = None,
+) -> ExportSummary:
+    """Write the site to ``out_dir`` (a symlink to the newest complete generation).
+
+    ``progress(done, total)`` is called after each site path (with its
+    precompressed copies) is in place. ``inputs`` (JSON-able) is kept beside the
+    generation and read back by :func:`feeds.folder.outdir.unchanged_since`, so the next run can see
+    that nothing changed without reading a single article. ``reuse=False``
+    renders every file again, trusting nothing of the previous export. ``memos``: what an
+    earlier export to this OUT_DIR in this process left (see :class:`ExportMemos`).
+    """
+    memos = memos or ExportMemos()
+    records = memos.records
+    out_dir = outdir.real_out_dir(out_dir)
+    if out_dir.exists() and not out_dir.is_symlink() and not out_dir.is_dir():
+        raise ExportError(f"{out_dir} exists and is not a folder")
+    store = outdir.store_of(out_dir)
+    try:
+        store.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(f"cannot create {store}: {exc.strerror}") from None
+    with outdir.locked(store) as lock, outdir.removed_on_failure(out_dir, store) as started:
+        outdir.restore_moved_aside(out_dir, store)
+        legacy = outdir.plain_export_folder(out_dir, records)
+        previous = outdir.current_generation(out_dir) or legacy
+        kept = previous if previous and previous.parent == store else None
+        old_signatures = read_json(signatures_file(store, previous), records) if previous else {}
+        old_stats = old_signatures.get(FILES_KEY) if reuse else None
+        old_stats = old_stats if isinstance(old_stats, dict) else {}  # nothing reusable without it
+        # the files the previous export recorded (a walk only without that record: a walk costs
+        # a stat per file, and each recorded file is stat'ed again before it is reused anyway)
+        old_files = set(old_stats) if old_stats else list_files(previous) if previous else set()
+        documents = site_documents(catalog, settings)
+        paths = [path for path, _ in documents]
+        standby = outdir.standby(store, kept) if reuse and kept is not None and old_stats else None
+        walked = walk_or_none(standby) if standby is not None else None
+        if walked is not None:
+            if conflicts(walked, set(with_encodings(paths)) | set(METADATA_PATHS)):
+                walked = None  # a folder where a file goes, or the reverse: not worth mending, start afresh
+        number = 1 + max((int(p.name[1:]) for p in store.glob("g[0-9]*") if p.name[1:].isdigit()), default=0)
+        generation = store / f"g{number:06d}"
+        started.append(generation)
+        if standby is not None and walked is not None:
+            # Recycled: its record goes first (a killed run leaves a leftover to remove, never a
+            # standby to trust), then the folder takes the new generation's name, so a reader
+            # still copying it by its old path fails loudly (files vanish, as when it was
+            # deleted) instead of copying a mix of two sites.
+            signatures_file(store, standby).unlink()
+            os.rename(standby, generation)
+        else:
+            standby = walked = None
+            generation.mkdir()
+        new = Generation(generation, previous, old_files, walked)
+        types: dict[str, str] = {}
+        # a feed whose signature is the previous export's keeps its files unrendered
+        signer = Signer(catalog, settings, memos.signatures)
+        # digests of the live files, from its manifest, when the manifest is as its export left it
+        manifest_intact = previous is not None and stat_of(previous / MANIFEST_PATH) == old_stats.get(
+            MANIFEST_PATH
+        )
+        old_infos = manifest_infos(previous, records) if previous is not None and manifest_intact else {}
+        signatures: dict[str, object] = {}
+        old_over = old_signatures.get(_OVER_BUDGET_KEY)
+        old_over = set(old_over) if isinstance(old_over, list) else set()
+        changed: list[str] = []
+        over: list[str] = []
+        done = 0
+
+        def advance() -> None:
+            nonlocal done
+            done += 1
+            if progress is not None:
+                progress(done, len(paths))
+
+        to_render: list[str] = []
+        for path, document in documents:  # document: a feed's current document or archive page
+            if document is not None:
+                feed, page, fmt = document
+                signatures[path] = signer.document(feed, page, fmt.extension)
+                if old_signatures.get(path) == signatures[path] and new.reuse(path, old_infos, old_stats):
+                    types[path] = fmt.media_type
+                    if path in old_over:
+                        over.append(path)
+                    advance()
+                    continue
+            to_render.append(path)
+        document_of = dict(documents)
+        placing = place_documents(
+            to_render, catalog, settings, new, scratch=store, on_worker_start=functools.partial(os.close, lock)
+        )
+        try:
+            with closing(placing):
+                for path, media_type, over_limit, placed in placing:
+                    document = document_of[path]
+                    # a feed's current document in a feed format (not its page): what WebSub and budgets concern
+                    current = document is not None and document[1] == 0 and isinstance(document[2], Format)
+                    types[path] = media_type
+                    unchanged = new.absorb(placed[0])  # the document itself; then its encodings
+                    for encoded in placed[1:]:
+                        new.absorb(encoded)
+                    if current:
+                        if not unchanged:
+                            changed.append(path)
+                        if over_limit:
+                            over.append(path)
+                    advance()
+        except WorkerDied as exc:
+            raise ExportError(f"{exc}; nothing was published") from None
+        types = {path: types[path] for path in paths}  # site order, however the two passes filled it
+        new.remove_rest()
+        new.put(HEADERS_PATH, cdn.render_headers(types, settings))
+        new.put(NGINX_PATH, cdn.render_nginx(types, settings))
+        new.put(MANIFEST_PATH, cdn.render_manifest(types, new.infos, settings, memos.manifest))
+        manifest = {name: new.infos[name] for name in with_encodings(types) if name in new.infos}
+        removed = len(old_files - set(new.infos))
+        files = len(new.infos)
+        signatures[_OVER_BUDGET_KEY] = over
+        signatures[FILES_KEY] = new.stats
+        if inputs is not None:
+            signatures[INPUTS_KEY] = inputs
+        unchanged = new.written == 0 and removed == 0 and legacy is None and previous is not None
+        if unchanged and not holds_exactly(previous, set(new.infos)):
+            unchanged = False  # a file was added to the live site by hand: publish the site without it
+        if unchanged:
+            # nothing changed: the live generation stays; an updated standby stays one (it equals it)
+            if standby is not None:
+                write_json(signatures_file(store, generation), signatures, records)
+            else:
+                shutil.rmtree(generation)
+            write_json(signatures_file(store, previous), {**signatures, FILES_KEY: new.live_stats}, records)
+            outdir.clean_leftovers(out_dir, {kept, generation} if standby else {kept} if kept else set(), records)
+            return ExportSummary(
+                out_dir, len(catalog.feeds), files, 0, files, 0, False, previous, over_budget=tuple(over)
+            )
+        write_json(signatures_file(store, generation), signatures, records)
+        remember_manifest(generation, manifest, records)
+        outdir.flip(out_dir, generation, legacy, store)
+        # after the flip (the new site is visible by now): what killed runs left, and generations
+        # older than the one live until just now, which a reader mid-flip may still be using
+        outdir.clean_leftovers(out_dir, {generation, kept} if kept else {generation}, records)
+    return ExportSummary(
+        out_dir, len(catalog.feeds), files, new.written, new.unchanged, removed, True, generation,
+        changed=tuple(changed), over_budget=tuple(over),
+    )  # fmt: skip

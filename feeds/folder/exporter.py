@@ -1,0 +1,265 @@
+"""The exporter: one object per OUT_DIR that owns export runs, from the articles folder to a published site.
+
+A run: the input fingerprint (nothing changed since the last export? then
+nothing is read), loading (the parse cache; a damaged one is dropped and every
+file read again), the catalog, rendering and placing (:func:`feeds.folder.export.export_site`),
+then the observers, then the WebSub ping. Under ``--watch`` the same object
+keeps running: the live app's reload machinery (:class:`feeds.server.live.Live`: a
+file watcher, incremental reads, one catalog per change) hands it each new
+catalog, and every memo one export leaves for the next (render signatures,
+manifest lines, parsed records: :class:`feeds.folder.export.ExportMemos`) lives here,
+as long as the exporter. Nothing of it is module state: two exporters in one
+process share nothing.
+
+Observers (:class:`ExportObserver`) see each run after the new generation is
+live and before the hub is pinged, so a publisher that uploads the changed
+files and purges a CDN in its :meth:`ExportObserver.exported` is done before a
+hub fetches the feeds. The command line is one observer: it turns runs into lines.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from feeds.config import Settings
+from feeds.folder.generation import ExportError
+from feeds.folder.outdir import unchanged_since
+from feeds.folder.records import RecordMemo
+from feeds.read.load import (
+    CacheDamaged,
+    IncrementalLoader,
+    Scan,
+    discard_cache,
+    input_fingerprint,
+    load_folder,
+    scan_folder,
+)
+
+if TYPE_CHECKING:  # the render stack is imported when something is rendered (issue 20: an unchanged run's start-up)
+    from feeds import websub
+    from feeds.folder.export import ExportMemos, ExportSummary
+    from feeds.index.catalog import Catalog
+    from feeds.read.reader import Folder
+    from feeds.server.live import Live, Snapshot
+
+__all__ = ["ExportObserver", "ExportRun", "Exporter", "read_catalog"]
+
+
+@dataclass(frozen=True, slots=True)
+class ExportRun:
+    """What one run did. ``summary`` is None when nothing changed since the last export (nothing was read).
+
+    ``problems`` are the articles' problems as lines (``PATH[:LINE]: error|warning: MESSAGE``;
+    under ``--watch`` only their counts); ``notes`` are warnings about the run itself (the
+    parse cache). ``changed``: the feed paths whose bytes this run changed or added.
+    """
+
+    out_dir: Path
+    summary: ExportSummary | None
+    feeds: int
+    articles: int
+    errors: int
+    warnings: int
+    seconds: float
+    problems: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    @property
+    def changed(self) -> tuple[str, ...]:
+        return self.summary.changed if self.summary is not None else ()
+
+
+class ExportObserver:
+    """Told about an exporter's runs, in the order observers were added; every method is optional.
+
+    Called on the thread that ran the export (under ``--watch``, the reload thread).
+    """
+
+    def exported(self, run: ExportRun) -> None:
+        """A run finished: its generation is live (or nothing changed). The WebSub ping follows."""
+
+    def pinged(self, report: websub.PingReport) -> None:
+        """The hub was told about the feeds a run changed (or tried to be: ``report.ok``)."""
+
+    def failed(self, error: Exception) -> None:
+        """Under ``--watch``: an export failed; the previous one stays live, the next change retries."""
+
+
+def read_catalog(
+    settings: Settings, *, use_cache: bool = True, scan: Scan | None = None
+) -> tuple[Folder, Catalog, tuple[str, ...]]:
+    """Every article file read (through the parse cache), the catalog built: (folder, catalog, cache warnings)."""
+    from feeds.index.catalog import build_catalog
+
+    folder, stats = load_folder(settings, use_cache=use_cache, scan=scan)
+    notes = (stats.cache_warning,) if stats.cache_warning else ()
+    return folder, build_catalog(folder.articles, settings), notes
+
+
+class Exporter:
+    """Exports ``settings``' articles to ``out_dir``, once (:meth:`run`) or after every change (:meth:`start_watching`).
+
+    ``use_cache=False`` reads every file without the parse cache and renders every
+    file again (``--no-cache``). ``progress(done, total)`` is called while files are
+    placed by :meth:`run`. One exporter per OUT_DIR: a second one in another process
+    is refused by the export's lock (:class:`feeds.folder.export.ExportError`).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        out_dir: Path,
+        *,
+        use_cache: bool = True,
+        progress: Callable[[int, int], None] | None = None,
+        observers: Sequence[ExportObserver] = (),
+    ) -> None:
+        self.settings, self.out_dir, self.use_cache, self.progress = settings, out_dir, use_cache, progress
+        self.observers: list[ExportObserver] = list(observers)
+        self._records = RecordMemo()  # all the no-change check needs; the rest of the memos with the first export
+        self._all_memos: ExportMemos | None = None
+        self._live: Live | None = None
+
+    @property
+    def _memos(self) -> ExportMemos:
+        if self._all_memos is None:
+            from feeds.folder.export import ExportMemos
+
+            self._all_memos = ExportMemos(records=self._records)
+        return self._all_memos
+
+    # --- one run ---------------------------------------------------------------------------------------
+
+    def run(self) -> ExportRun:
+        """One export: nothing is read when nothing changed since the last one; else load, export, tell, ping."""
+        started = time.monotonic()
+        settings = self.settings
+        scan = scan_folder(settings.articles_dir) if settings.articles_dir.is_dir() else None  # one scan per run
+        fingerprint = input_fingerprint(settings, scan)
+        prior = unchanged_since(self.out_dir, fingerprint, self._records) if self.use_cache else None
+        if prior is not None:
+            run = _unchanged_run(self.out_dir, prior, started)
+            self._tell(run)
+            return run
+        notes: list[str] = []
+        folder, catalog, warned = read_catalog(settings, use_cache=self.use_cache, scan=scan)
+        notes += warned
+        try:
+            summary = self._export(folder, catalog, fingerprint)
+        except CacheDamaged as exc:  # damaged, and its file changed since (else it is read again silently)
+            notes.append(f"{exc}; reading every file without the cache")
+            discard_cache(settings)
+            folder, catalog, _ = read_catalog(settings, use_cache=False, scan=scan)
+            summary = self._export(folder, catalog, fingerprint)
+        errors = sum(1 for problem in folder.problems if problem.is_error)
+        run = ExportRun(
+            self.out_dir, summary, len(catalog.feeds), catalog.article_count, errors,
+            len(folder.problems) - errors, time.monotonic() - started,
+            tuple(str(problem) for problem in folder.problems), tuple(notes),
+        )  # fmt: skip
+        return self._announce(run)
+
+    def _export(self, folder: Folder, catalog: Catalog, fingerprint: str) -> ExportSummary:
+        from feeds.folder.export import export_site
+
+        errors = sum(1 for problem in folder.problems if problem.is_error)
+        # read back by unchanged_since: the next run reports these without reading an article
+        inputs = {
+            "fingerprint": fingerprint, "problems": [str(p) for p in folder.problems], "errors": errors,
+            "warnings": len(folder.problems) - errors, "feeds": len(catalog.feeds), "articles": catalog.article_count,
+        }  # fmt: skip
+        return export_site(
+            catalog, self.settings, self.out_dir, progress=self.progress, inputs=inputs,
+            reuse=self.use_cache, memos=self._memos,
+        )  # fmt: skip
+
+    def _tell(self, run: ExportRun) -> None:
+        for observer in self.observers:
+            observer.exported(run)
+
+    def _announce(self, run: ExportRun) -> ExportRun:
+        """The observers, then (after the flip and the observers, so the hub fetches the new bytes) the hub."""
+        hub = self.settings.websub_hub
+        unpingable = hub is not None and run.changed and self.settings.base_url is None
+        if unpingable:
+            run = dataclasses.replace(
+                run, notes=(*run.notes, "websub_hub is set but there is no base URL; the hub was not pinged")
+            )
+        self._tell(run)
+        if hub is None or not run.changed or unpingable:
+            return run
+        from feeds import websub  # the HTTP client, only when there is a hub to tell
+
+        # a failing hub never fails the export: the report says what happened
+        report = websub.ping_hub(
+            hub, websub.feed_urls(run.changed, self.settings),
+            timeout=websub.TIMEOUT, retries=websub.RETRIES, backoff=websub.BACKOFF,
+        )  # fmt: skip
+        for observer in self.observers:
+            observer.pinged(report)
+        return run
+
+    # --- watching ---------------------------------------------------------------------------------------
+
+    def start_watching(self) -> None:
+        """Keep the export current until :meth:`stop_watching`: an export after every change of the folder.
+
+        The live app's reload machinery (:class:`feeds.server.live.Live`) reads only what
+        changed and builds one catalog per change; each is exported, told and pinged
+        like a run. Files that changed since the last run are exported at once. A
+        failed export is told (:meth:`ExportObserver.failed`) and retried at the next
+        change; the previous export stays published meanwhile. Raises ExportError when
+        the articles cannot be loaded at all.
+        """
+        from feeds.server.live import FIRST_TURN_WAIT_SECONDS, Live  # the reload machinery: imported only for watching
+
+        # this exporter pings the hub after each export itself, as a run does: the reloader must not
+        quiet = dataclasses.replace(self.settings, websub_hub=None)
+        live = Live(quiet, IncrementalLoader(quiet, use_cache=self.use_cache))
+        if live.state.last_error is not None:
+            live.stop()
+            raise ExportError(live.state.last_error)
+        self._live = live
+        self._export_snapshot(live.state, quiet_if_unchanged=True)
+        live.on_new_snapshot = self._export_snapshot
+        live.ensure_polling(ready_within=FIRST_TURN_WAIT_SECONDS)  # watching, caught up, before it says so
+
+    def stop_watching(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+
+    def _export_snapshot(self, snapshot: Snapshot, *, quiet_if_unchanged: bool = False) -> None:
+        from feeds.folder.export import export_site
+
+        started = time.monotonic()
+        try:
+            summary = export_site(
+                snapshot.catalog, self.settings, self.out_dir, reuse=self.use_cache, memos=self._memos
+            )
+        except Exception as exc:  # told here; Live keeps the old snapshot and retries at the next change
+            for observer in self.observers:
+                observer.failed(exc)
+            raise
+        if quiet_if_unchanged and not summary.published:
+            return
+        run = ExportRun(
+            self.out_dir, summary, len(snapshot.catalog.feeds), snapshot.catalog.article_count, snapshot.errors,
+            snapshot.problems - snapshot.errors, time.monotonic() - started,
+        )  # fmt: skip
+        self._announce(run)
+
+
+def _unchanged_run(out_dir: Path, prior: dict, started: float) -> ExportRun:
+    """A run that found nothing changed since the last export: its recorded figures, nothing read."""
+    problems = prior.get("problems", [])
+    return ExportRun(
+        out_dir, None, int(prior.get("feeds", 0)), int(prior.get("articles", 0)), int(prior.get("errors", 0)),
+        int(prior.get("warnings", 0)), time.monotonic() - started,
+        tuple(str(line) for line in problems) if isinstance(problems, list) else (),
+    )  # fmt: skip

@@ -1,0 +1,298 @@
+"""One generation folder of an export being filled: files written, hard-linked or kept, each checked to stay inside.
+
+Sans-policy: :mod:`feeds.folder.export` decides which generation to fill and what goes
+in it; this module only places files and records what it placed (size, digest,
+[size, mtime_ns]). Paths are plain strings here: an incremental export at 100,000
+articles walks tens of thousands of files, and pathlib's per-call overhead was a
+third of it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from feeds.folder.cdn import ENCODINGS, FileInfo
+
+if TYPE_CHECKING:  # imported by what renders, not by an export that finds nothing changed (issue 20)
+    from feeds.render.writer import Rendered
+
+
+class ExportError(Exception):
+    """The export cannot be written where it was asked to go."""
+
+
+Walked = tuple[dict[str, Any], list[str]]  # ({file: inode, or what walk's ``value`` gives}, folders), relative
+
+
+def checked_relative(relative: str) -> str:
+    """``relative`` itself, once checked structurally to stay inside the folder it is joined to (STYLE §15).
+
+    Lexical, no file-system calls: every part must be a plain name (no ``..``,
+    ``.``, empty part, NUL or backslash), and the folder is a generation this
+    export created itself, so no symlink inside it can lead elsewhere.
+    """
+    if any(part in ("", ".", "..") or "\0" in part or "\\" in part for part in relative.split("/")):
+        raise ExportError(f"refusing to write {relative!r}: it would leave the output folder")
+    return relative
+
+
+def safe_target(root: Path, relative: str) -> Path:
+    """``root / relative``, refused when ``relative`` could leave ``root`` (see :func:`checked_relative`)."""
+    return root.joinpath(*checked_relative(relative).split("/"))
+
+
+def walk_or_none(root: Path, value: Callable[[os.DirEntry], Any] = os.DirEntry.inode) -> Walked | None:
+    try:
+        return walk(str(root), value)
+    except OSError:
+        return None
+
+
+def entry_stat(entry: os.DirEntry) -> list:
+    """A plain file's [size, mtime_ns] from its directory entry: what :func:`stat_of` gives for its path."""
+    found = entry.stat(follow_symlinks=False)
+    return [found.st_size, found.st_mtime_ns]
+
+
+def with_encodings(paths: Iterable[str]) -> Iterator[str]:
+    """Each site path, then its precompressed copies' names."""
+    for path in paths:
+        yield path
+        yield from (path + encoding.suffix for encoding in ENCODINGS)
+
+
+def holds_exactly(generation: Path, names: set[str]) -> bool:
+    """True when ``generation`` holds exactly the files ``names`` (and no symlink)."""
+    walked = walk_or_none(generation)
+    return walked is not None and walked[0].keys() == names
+
+
+def conflicts(walked: Walked, names: set[str]) -> bool:
+    """True when a folder stands where one of ``names`` goes, or a file where a folder of theirs goes."""
+    files, folders = walked
+    parents = {name.rpartition("/")[0] for name in names} - {""}
+    parents |= {parent.rpartition("/")[0] for parent in parents} - {""}  # site paths are ≤ 3 folders deep
+    parents |= {parent.rpartition("/")[0] for parent in parents} - {""}
+    return not names.isdisjoint(folders) or not parents.isdisjoint(files)
+
+
+def walk(root: str, value: Callable[[os.DirEntry], Any] = os.DirEntry.inode) -> Walked | None:
+    """({file: inode}, folders) under ``root``, relative, from directory entries alone (no stat per file).
+
+    ``value`` gives what each file maps to (:func:`entry_stat`: its [size, mtime_ns], one stat each).
+
+    None when anything is neither a plain file nor a folder (a symlink, say): a
+    standby with such a thing in it is not updated in place (a symlinked folder
+    could lead its updates into the live generation), a fresh generation is made.
+    """
+    files: dict[str, int] = {}
+    folders: list[str] = []
+    pending = [""]
+    while pending:
+        relative = pending.pop()
+        with os.scandir(f"{root}/{relative}" if relative else root) as entries:
+            for entry in entries:
+                name = f"{relative}/{entry.name}" if relative else entry.name
+                if entry.is_symlink():
+                    return None
+                if entry.is_dir(follow_symlinks=False):
+                    folders.append(name)
+                    pending.append(name)
+                elif entry.is_file(follow_symlinks=False):
+                    files[name] = value(entry)
+                else:
+                    return None
+    return files, folders
+
+
+def list_files(root: Path) -> set[str]:
+    return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+
+
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """One file a generation received: its manifest entry, its [size, mtime_ns], and whether it is the live one's."""
+
+    name: str
+    info: FileInfo
+    stat: list | None
+    unchanged: bool
+
+
+class Generation:
+    """Fills the next generation folder: a new one, or a recycled standby brought up to date.
+
+    Files equal to the live (previous) generation's are hard links to them, so
+    their bytes, inode and mtime stay as they were. Nothing is ever written into
+    an existing file: a standby file may be a hard link to a live one, so it is
+    unlinked first. Paths are plain strings here: an incremental export at 100,000
+    articles walks tens of thousands of files, and pathlib's per-call overhead was
+    a third of it. ``old_files`` is what the live generation holds (a file may have
+    gone since: every use copes with that). ``stats`` records each placed file's
+    [size, mtime_ns]; a hard link keeps both, so a linked file's stat is carried over.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        previous: Path | None,
+        old_files: set[str],
+        walked: Walked | None = None,
+    ) -> None:
+        self.root, self.previous, self.old_files = str(root), str(previous) if previous else None, old_files
+        # files the folder holds now (``walked``: a recycled standby's) with their inodes, until
+        # each is kept, replaced or removed; and its folders, to remove those left empty
+        self.present, self._old_folders = walked if walked is not None else ({}, [])
+        self.infos: dict[str, FileInfo] = {}
+        self.stats: dict[str, list | None] = {}
+        # [size, mtime_ns] of the live generation's file, for each file placed equal to it
+        self.live_stats: dict[str, list | None] = {}
+        self.written = self.unchanged = 0
+        self._folders: set[str] = set()  # folders already made in this generation
+
+    def _old(self, relative: str) -> str | None:
+        if self.previous is None or relative not in self.old_files:
+            return None
+        return f"{self.previous}/{relative}"
+
+    def _prepared(self, relative: str) -> str:
+        """Where ``relative`` goes (checked to stay inside), its folder made and any file there removed.
+
+        Changes no state but the folders made, so a forked render worker can place
+        files too (see :meth:`place`); :meth:`absorb` forgets the file removed.
+        """
+        target = f"{self.root}/{checked_relative(relative)}"
+        parent = os.path.dirname(target)
+        if parent not in self._folders:
+            os.makedirs(parent, exist_ok=True)  # several workers may make the same folder
+            self._folders.add(parent)
+        if relative in self.present:
+            unlink_if_present(target)
+        return target
+
+    def _target(self, relative: str) -> str:
+        target = self._prepared(relative)
+        self.present.pop(relative, None)
+        return target
+
+    def _link_or_copy(self, old: str, target: str) -> None:
+        try:
+            os.link(old, target)
+        except OSError:  # a file system without hard links: a copy keeps bytes and mtime
+            unlink_if_present(target)  # never copy into an existing file: it may be a live one's hard link
+            shutil.copy2(old, target)
+
+    def place(self, relative: str, data: bytes, sha256: str = "") -> Placed:
+        """Write (or link, when it equals the live generation's) one file; what happened, to :meth:`absorb`.
+
+        Only the file system changes here, so a forked render worker places the
+        documents it renders (their bytes never cross a pipe) and the export
+        absorbs what it reports; in-process, :meth:`put` does both.
+        """
+        target = self._prepared(relative)
+        old = self._old(relative)
+        info = FileInfo(len(data), sha256) if sha256 else FileInfo.of(data)  # sha256: the renderer's
+        if old is not None and same_bytes(old, data):
+            self._link_or_copy(old, target)
+            return Placed(relative, info, stat_of(target), True)
+        with open(target, "xb") as handle:  # x: never into an existing file (see the class)
+            handle.write(data)
+        return Placed(relative, info, stat_of(target), False)
+
+    def absorb(self, placed: Placed) -> bool:
+        """Record a placed file (see :meth:`place`); True when it is the live generation's file, unchanged."""
+        name = placed.name
+        self.present.pop(name, None)
+        self.infos[name] = placed.info
+        self.stats[name] = placed.stat
+        if placed.unchanged:
+            self.live_stats[name] = placed.stat
+            self.unchanged += 1
+        else:
+            self.written += 1
+        return placed.unchanged
+
+    def put(self, relative: str, data: bytes) -> bool:
+        """Place one file; True when it is the live generation's file, unchanged."""
+        return self.absorb(self.place(relative, data))
+
+    def reuse(self, relative: str, old_infos: dict[str, FileInfo], old_stats: dict[str, list]) -> bool:
+        """Keep a document (``relative`` and its encodings) unrendered: its signature is unchanged.
+
+        False (and nothing placed) when one of the live generation's files is
+        missing or is not as its export left it (size and mtime it recorded): a
+        damaged or edited file is rendered again, never kept. Otherwise the live
+        files are hard-linked, unless a recycled standby already holds them: the
+        same inode under its own name (what it linked, or was linked from, before).
+        """
+        names = list(with_encodings([relative]))
+        olds = [self._old(name) for name in names]
+        inodes = []
+        for name, old in zip(names, olds, strict=True):
+            try:
+                found = os.stat(old) if old is not None else None
+            except OSError:
+                found = None
+            if found is None or [found.st_size, found.st_mtime_ns] != old_stats.get(name):
+                return False
+            inodes.append(found.st_ino)
+        for name, old, inode in zip(names, olds, inodes, strict=True):
+            if self.present.get(name) == inode:
+                del self.present[name]  # the live file itself, under the standby's name: keep it
+            else:
+                self._link_or_copy(old, self._target(name))
+            self.infos[name] = old_infos.get(name) or FileInfo.of(read_bytes(old))
+            self.stats[name] = self.live_stats[name] = old_stats[name]
+            self.unchanged += 1
+        return True
+
+    def place_document(self, relative: str, rendered: Rendered, encoded: dict[str, bytes]) -> list[Placed]:
+        """:meth:`place` a document and every encoding of it (suffix → bytes), the document first."""
+        placed = [self.place(relative, rendered.body, rendered.sha256)]
+        placed.extend(self.place(relative + e.suffix, encoded[e.suffix]) for e in ENCODINGS)
+        return placed
+
+    def remove_rest(self) -> None:
+        """Remove what a standby held that the new site does not (a feed gone, a stray file), then its empty folders."""
+        for relative in list(self.present):
+            unlink_if_present(f"{self.root}/{relative}")
+        self.present.clear()
+        for folder in sorted(self._old_folders, key=lambda name: name.count("/"), reverse=True):
+            try:
+                os.rmdir(f"{self.root}/{folder}")  # only succeeds when empty
+            except OSError:
+                pass
+
+
+def unlink_if_present(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def read_bytes(path: str) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def same_bytes(path: str, data: bytes) -> bool:
+    """True when the file at ``path`` holds exactly ``data`` (False when it is gone)."""
+    try:
+        return os.stat(path).st_size == len(data) and read_bytes(path) == data
+    except OSError:
+        return False
+
+
+def stat_of(path: str | Path) -> list | None:
+    """[size, mtime_ns] (a list: what JSON gives back), or None when the file is gone."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return [stat.st_size, stat.st_mtime_ns]

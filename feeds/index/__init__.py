@@ -1,0 +1,6 @@
+"""Stage 2, index: Articles → the Catalog, every feed of every family with its newest items.
+
+Families are data (`families`: all, topics, providers; `configured`: the config's saved filters);
+`catalog` groups articles into feeds in one pass over them; `filters` is the one meaning of a filter
+(for /filter and configured feeds) and `filter_index` answers one in milliseconds.
+"""

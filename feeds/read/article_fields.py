@@ -1,0 +1,407 @@
+"""One front-matter mapping → a clean :class:`Article`, or an error naming the field.
+
+The per-field half of the reader (:mod:`feeds.read.reader` finds, opens and decodes
+the files): typed access to the YAML values, each optional field checked on its
+own so a bad one becomes a warning, the required ones (title, a link, the date)
+an error naming them. The ``secured`` field is never read.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from feeds.config import Settings
+from feeds.model import Article, Image, Problem, Provider, Related, Severity
+from feeds.read.dates import parse_date
+from feeds.read.safe_yaml import Unreadable
+from feeds.read.text import clean_domain, clean_text, clean_url, link_key
+
+REQUIRED_FIELDS = ("title", "publishedDateTime")  # and a link: originalUrl or webUrl
+MAX_TOPICS = 50
+MAX_IMAGES = 20
+MAX_RELATED = 20
+MAX_NAME_CHARS = 200
+MAX_SHOWN_CHARS = 80
+MAX_PATH_CHARS = 120  # a field's path in a message (images[0].url)
+_IFRAME_SRC = re.compile(r"""<iframe\b[^>]*?\bsrc\s*=\s*["']([^"'<>\s]+)["']""", re.IGNORECASE)
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")
+_UID_NAMESPACE = uuid.UUID("6f1b0a39-2a57-4d43-9d6c-2b6f1f0e7a11")
+
+
+@dataclass(frozen=True, slots=True)
+class ReadResult:
+    """What one file gave: an article (or None when an error lost it) and its problems."""
+
+    article: Article | None
+    problems: tuple[Problem, ...] = ()
+
+
+class FileProblems:
+    """Collects the problems of one file; knows the file's text to find a key's line."""
+
+    def __init__(self, shown: str, text: str = "", line_offset: int = 1) -> None:
+        self.shown, self.text, self.offset = shown, text, line_offset
+        self.items: list[Problem] = []
+        self.unreadable: dict[str, Unreadable] = {}  # field path → the value YAML could not build there
+
+    def unreadable_field(self, where: str, value: Unreadable) -> None:
+        """A value YAML could not build costs its field: a warning, or for a required field the error it causes."""
+        self.unreadable[where] = value
+        if where not in REQUIRED_FIELDS:
+            message = f"'{where}' cannot be read ({value}); ignored"
+            self.items.append(Problem(self.shown, Severity.WARNING, message, value.line + self.offset))
+
+    def line_of(self, key: str) -> int | None:
+        match = re.search(rf"^{re.escape(key)}\s*:", self.text, re.MULTILINE)
+        return None if match is None else self.text.count("\n", 0, match.start()) + 1 + self.offset
+
+    def warn(self, message: str, key: str | None = None) -> None:
+        self.items.append(Problem(self.shown, Severity.WARNING, message, self.line_of(key) if key else None))
+
+    def error(self, message: str, key: str | None = None, line: int | None = None) -> ReadResult:
+        if line is None and key:
+            line = self.line_of(key)
+        self.items.append(Problem(self.shown, Severity.ERROR, message, line))
+        return ReadResult(None, tuple(self.items))
+
+
+
+def make_uid(link: str) -> str:
+    """A stable ``urn:uuid`` for a story, the same for every variant of its URL."""
+    return f"urn:uuid:{uuid.uuid5(_UID_NAMESPACE, link_key(link))}"
+
+
+class _Fields:
+    """Typed access to one front-matter mapping; wrong types become warnings."""
+
+    def __init__(self, data: dict, problems: FileProblems, settings: Settings) -> None:
+        self.data, self.problems, self.settings = data, problems, settings
+
+    def text(self, key: str, max_chars: int, where: str | None = None) -> str | None:
+        value = self.data.get(key)
+        label = where or key
+        if value is None:
+            return None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str):
+            self.problems.warn(f"'{label}' should be text, not {kind_of(value)}; ignored", where or key)
+            return None
+        cleaned, cut = clean_text(value, max_chars)
+        if cut:
+            self.problems.warn(f"'{label}' is longer than {max_chars} characters; shortened", key)
+        return cleaned or None
+
+    def url(self, key: str, base_host: str | None = None) -> str | None:
+        value = self.data.get(key)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if not isinstance(value, str):
+            self.problems.warn(f"'{key}' should be a URL, not {kind_of(value)}; ignored", key)
+            return None
+        cleaned = clean_url(value, base_host=base_host)
+        if cleaned is None:
+            self.problems.warn(f"'{key}' is not an absolute http(s) URL: {_quote(value)}; ignored", key)
+        return cleaned
+
+    def integer(self, key: str) -> int | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+            self.problems.warn(f"'{key}' should be a number, not {kind_of(value)}; ignored", key)
+            return None
+        if abs(value) > 10**12:
+            self.problems.warn(f"'{key}' is out of range; ignored", key)
+            return None
+        return int(value)
+
+
+def kind_of(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", bool: "true/false"}.get(type(value), type(value).__name__)
+
+
+def _quote(value: str) -> str:
+    shown = value.strip()
+    if len(shown) > MAX_SHOWN_CHARS:
+        shown = shown[: MAX_SHOWN_CHARS - 3] + "..."
+    return repr(shown)
+
+
+def _shown(value: Any) -> str:
+    """A value for a message: text quoted and cut, numbers and dates as written, else its kind.
+
+    Never ``str()`` of a container: an alias bomb is tiny in YAML and huge as text.
+    """
+    if isinstance(value, str):
+        return _quote(value)
+    if isinstance(value, bool | int | float | date):
+        return _quote(str(value))
+    return kind_of(value)
+
+
+def _provider(data: Any, problems: FileProblems, where: str) -> Provider | None:
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        problems.warn(f"'{where}' should be a mapping with name and domain; ignored", where)
+        return None
+    name = data.get("name")
+    domain_value = data.get("domain")
+    domain = clean_domain(domain_value) if isinstance(domain_value, str) else None
+    if domain_value is not None and domain is None:
+        problems.warn(f"'{where}.domain' is not a host name: {_shown(domain_value)}; ignored", where)
+    clean_name = None
+    if isinstance(name, str | int | float) and not isinstance(name, bool):
+        clean_name, _ = clean_text(str(name), MAX_NAME_CHARS)
+    elif name is not None:
+        problems.warn(f"'{where}.name' should be text, not {kind_of(name)}; ignored", where)
+    if not clean_name and not domain:
+        return None
+    return Provider(name=clean_name or domain or "", domain=domain)
+
+
+def _image(data: Any, problems: FileProblems, where: str, base_host: str | None) -> Image | None:
+    if isinstance(data, str):
+        data = {"url": data}
+    if not isinstance(data, dict):
+        problems.warn(f"'{where}' should be a mapping with url, width, height; ignored", "images")
+        return None
+    raw_url = data.get("url")
+    url = clean_url(raw_url, base_host=base_host) if isinstance(raw_url, str) else None
+    if url is None:
+        shown = _quote(raw_url) if isinstance(raw_url, str) else kind_of(raw_url)
+        problems.warn(f"'{where}.url' is not an absolute http(s) URL: {shown}; image ignored", "images")
+        return None
+    size = []
+    for key in ("width", "height"):
+        value = data.get(key)
+        if isinstance(value, str) and _WHOLE_NUMBER.fullmatch(value.strip()):
+            value = int(value.strip())  # ASCII digits only: int() refuses "²", and a long one is not a size
+        if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= 100_000:
+            size.append(value)
+        else:
+            if value is not None:
+                problems.warn(f"'{where}.{key}' should be a positive whole number; ignored", "images")
+            size.append(None)
+    return Image(url=url, width=size[0], height=size[1])
+
+
+def _images(data: Any, problems: FileProblems, where: str, base_host: str | None) -> tuple[Image, ...]:
+    if data is None:
+        return ()
+    if isinstance(data, dict):
+        data = [data]
+    if not isinstance(data, list):
+        problems.warn(f"'{where}' should be a list of images, not {kind_of(data)}; ignored", "images")
+        return ()
+    if len(data) > MAX_IMAGES:
+        problems.warn(f"'{where}' has {len(data)} images; only the first {MAX_IMAGES} are kept", where)
+    images = (_image(item, problems, f"{where}[{i}]", base_host) for i, item in enumerate(data[:MAX_IMAGES]))
+    unique: dict[str, Image] = {}
+    for image in images:
+        if image is not None and image.url not in unique:
+            unique[image.url] = image
+    return tuple(unique.values())
+
+
+def _topics(data: Any, problems: FileProblems) -> tuple[str, ...]:
+    if data is None:
+        return ()
+    if isinstance(data, str):
+        data = [data]
+    if not isinstance(data, list):
+        problems.warn(f"'topics' should be a list of names, not {kind_of(data)}; ignored", "topics")
+        return ()
+    if len(data) > MAX_TOPICS:
+        problems.warn(f"'topics' has {len(data)} entries; only the first {MAX_TOPICS} are kept", "topics")
+    topics: dict[str, str] = {}
+    for item in data[:MAX_TOPICS]:
+        if isinstance(item, int | float) and not isinstance(item, bool):
+            item = str(item)
+        if not isinstance(item, str):
+            shown = "null" if item is None else kind_of(item)
+            problems.warn(f"'topics' holds {shown}, not a name; that entry ignored", "topics")
+            continue
+        name, _ = clean_text(item, MAX_NAME_CHARS)
+        if name:
+            topics.setdefault(name.casefold(), name)
+    return tuple(topics.values())
+
+
+def _related(data: Any, problems: FileProblems, settings: Settings) -> tuple[Related, ...]:
+    if data is None:
+        return ()
+    if not isinstance(data, list):
+        problems.warn(f"'related' should be a list, not {kind_of(data)}; ignored", "related")
+        return ()
+    items = []
+    for index, entry in enumerate(data[:MAX_RELATED]):
+        where = f"related[{index}]"
+        if not isinstance(entry, dict):
+            problems.warn(f"'{where}' should be a mapping; ignored", "related")
+            continue
+        inner = FileProblems(problems.shown)
+        fields = _Fields(entry, inner, settings)
+        provider = _provider(entry.get("provider"), inner, f"{where}.provider")
+        host = provider.domain if provider else None
+        title = fields.text("title", settings.max_title_chars, f"{where}.title")
+        link = fields.url("webUrl", host) or fields.url("originalUrl", host)
+        problems.items.extend(inner.items)
+        if not title or not link:
+            # real files list related videos with an empty webUrl: nothing to link to
+            if title and not any(entry.get(k) for k in ("webUrl", "originalUrl")):
+                continue
+            problems.warn(f"'{where}' needs a title and an http(s) link; ignored", "related")
+            continue
+        images = _images(entry.get("images"), problems, f"{where}.images", host)
+        items.append(
+            Related(
+                title=title,
+                link=link,
+                summary=fields.text("excerpt", settings.max_summary_chars) or "",
+                published_at=parse_date(entry.get("publishedDateTime")),
+                provider=provider,
+                image=images[0] if images else None,
+            )
+        )
+    return tuple(items)
+
+
+def _embed_url(value: Any, problems: FileProblems) -> str | None:
+    """The http(s) ``src`` of the featured iframe; the HTML itself is never kept."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str):
+        problems.warn(f"'featuredContent' should be HTML text, not {kind_of(value)}; ignored", "featuredContent")
+        return None
+    match = _IFRAME_SRC.search(value[:10_000])
+    url = clean_url(match.group(1)) if match else None
+    if url is None:
+        shown = _quote(match.group(1)) if match else "no <iframe src>"
+        problems.warn(f"'featuredContent' has no http(s) iframe src ({shown}); ignored", "featuredContent")
+    return url
+
+
+def _bool_flag(fields: _Fields, key: str) -> bool:
+    value = fields.data.get(key)
+    if value is None:
+        return True
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "yes", "false", "no"):
+        return value.strip().lower() in ("true", "yes")
+    fields.problems.warn(f"'{key}' should be true or false, not {_shown(value)}; taken as true", key)
+    return True
+
+
+def parse_article(data: dict, source: str, settings: Settings, problems: FileProblems) -> ReadResult:
+    """One front-matter mapping → an Article, or an error naming the missing field."""
+    fields = _Fields(data, problems, settings)
+    provider = _provider(data.get("provider"), problems, "provider")
+    host = provider.domain if provider else None
+    title = fields.text("title", settings.max_title_chars)
+    if not title:
+        if "title" in problems.unreadable:
+            return problems.error(f"'title' (required) cannot be read ({problems.unreadable['title']})", "title")
+        return problems.error(
+            "missing 'title' (required)" if "title" not in data else "'title' is empty or not text", "title"
+        )
+    original_url = fields.url("originalUrl")
+    web_url = fields.url("webUrl")
+    link = original_url or web_url
+    if link is None:
+        return problems.error(
+            "no usable link: 'originalUrl' or 'webUrl' must be an absolute http(s) URL",
+            "originalUrl" if "originalUrl" in data else "webUrl",
+        )
+    raw_date = data.get("publishedDateTime")
+    published_at = parse_date(raw_date)
+    if published_at is None:
+        if "publishedDateTime" in problems.unreadable:
+            what = f"'publishedDateTime' (required) cannot be read ({problems.unreadable['publishedDateTime']})"
+        elif raw_date is None:
+            what = "missing 'publishedDateTime' (required)"
+        else:
+            what = f"'publishedDateTime' is not a usable date: {_shown(raw_date)}"
+        return problems.error(what, "publishedDateTime")
+    article = Article(
+        source=source,
+        uid=make_uid(link),
+        title=title,
+        link=link,
+        published_at=published_at,
+        summary=fields.text("excerpt", settings.max_summary_chars) or "",
+        original_url=original_url,
+        web_url=web_url,
+        amp_url=fields.url("ampWebUrl"),
+        cdn_amp_url=fields.url("cdnAmpWebUrl"),
+        category=fields.text("category", MAX_NAME_CHARS),
+        kind=(fields.text("type", MAX_NAME_CHARS) or "").lower() or None,
+        quality=fields.integer("quality"),
+        heat=fields.integer("heat"),
+        published=_bool_flag(fields, "published"),
+        provider=provider,
+        topics=_topics(data.get("topics"), problems),
+        images=_images(data.get("images"), problems, "images", host),
+        related=_related(data.get("related"), problems, settings),
+        featured_embed_url=_embed_url(data.get("featuredContent"), problems),
+    )
+    return ReadResult(article, tuple(problems.items))
+
+
+def without_unreadable(data: dict, problems: FileProblems) -> dict:
+    """``data`` without its :class:`Unreadable` values and the entries they key; each is reported once,
+    by the first field it sits in (issue 15: one bad value costs its field, never the article).
+
+    Parts shared through aliases stay shared and each is walked once, so an alias bomb costs no more
+    here than in the loader.
+    """
+    copies: dict[int, Any] = {}
+
+    def report(where: str, value: Unreadable) -> None:
+        if id(value) not in copies:
+            copies[id(value)] = value  # reported: aliases of it are not reported again
+            problems.unreadable_field(where[:MAX_PATH_CHARS], value)
+
+    def copy(value: Any, where: str) -> Any:
+        kind = type(value)
+        if kind not in (dict, list, tuple, set):
+            return value
+        known = copies.get(id(value))
+        if known is not None:
+            return known
+        if kind is dict:
+            mapping = copies[id(value)] = {}
+            for key, item in value.items():
+                name = key if isinstance(key, str) else repr(key)[:MAX_PATH_CHARS]
+                here = f"{where}.{name}" if where else name
+                if type(key) is Unreadable:
+                    report(f"{where or 'front matter'} (a key)", key)
+                elif type(item) is Unreadable:
+                    report(here, item)
+                else:
+                    mapping[key] = copy(item, here)
+            return mapping
+        if kind is list:
+            sequence = copies[id(value)] = []
+            for index, item in enumerate(value):
+                if type(item) is Unreadable:
+                    report(f"{where}[{index}]", item)
+                else:
+                    sequence.append(copy(item, f"{where}[{index}]"))
+            return sequence
+        # the pairs of an !!omap or !!pairs, the members of a !!set: no cycle passes only through them
+        kept = []
+        for item in value:
+            if type(item) is Unreadable:
+                report(where, item)
+            else:
+                kept.append(copy(item, where))
+        return tuple(kept) if kind is tuple else set(kept)
+
+    return copy(data, "")

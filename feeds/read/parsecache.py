@@ -1,0 +1,395 @@
+"""The parse cache: every article file's parse result, in one SQLite database.
+
+One database per articles folder, reader settings (:data:`feeds.config.READER_SETTINGS`)
+and reader code (:func:`feeds.reader_fingerprint`): other settings or other reader
+code open another file, so their entries can never be mixed up. An entry is the
+file's name, identity (size, mtime, ctime, inode), head record (what the catalog
+reads), article digest and problems, and is used only when the scanned identity is
+the very same. The details (what only the renderer reads) are a row of their own,
+keyed by the article's digest: a load reads the entries with one query (~30 MB at
+100,000 files), and a restored article reads its details with one point query when
+it is first rendered, checking them against its digest.
+
+SQLite in WAL mode gives the transactions and the concurrency: the live app's
+workers, an export and ``feeds check`` may read and write one database at once;
+a writer's entries are committed together with their details, so a reader sees
+both or neither. Damage is never trusted: each entry carries a CRC-32, details
+must give the article's digest, and a database SQLite calls malformed is deleted
+and built again with a warning; what the damage hid is read from the files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import marshal
+import os
+import sqlite3
+import threading
+import time
+import zlib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import NamedTuple
+
+from feeds import reader_fingerprint
+from feeds.cache_dir import default_cache_dir
+from feeds.config import READER_SETTINGS, Settings
+from feeds.model import details_record, head_record, pack_details, record_digest, unpack_details
+from feeds.read.cache_files import delete_database, remove_orphaned, remove_outdated
+from feeds.read.reader import ReadResult, read_article
+
+SCHEMA_VERSION = 2  # PRAGMA user_version of a database this code wrote (2: the meta table)
+UNUSED_DETAILS_KEPT_SECONDS = 3_600  # another process may still render an article a newer entry replaced
+_CHUNK = 4_096  # files per write transaction: keeps the WAL small, each chunk is whole on its own
+# A file changed this close to (or after) the moment a load started is "racily clean" (git's term): a
+# second write within the same timestamp tick (the kernel stamps files from a clock that moves every few
+# ms; some file systems by the second, FAT by 2 s) can keep its size, mtime, ctime and inode, so its
+# identity cannot tell the version read from a later one. Such a file is parsed, but not stored.
+RACY_SECONDS = 2.0
+
+_SCHEMA = (
+    """CREATE TABLE entries (
+        name BLOB PRIMARY KEY,  -- the file's relative path, UTF-8 (undecodable bytes surrogate-escaped)
+        digest BLOB,            -- its article's digest (a key of details), NULL when it gave none
+        entry BLOB NOT NULL     -- marshal (identity, head record, digest, problems), then its CRC-32
+    )""",  # the CRC (little-endian) because SQLite does not check its pages' contents
+    "CREATE INDEX entries_by_digest ON entries(digest)",
+    """CREATE TABLE details (
+        digest BLOB PRIMARY KEY,
+        packed BLOB NOT NULL,   -- feeds.model.pack_details bytes: record_digest(head, packed) == digest
+        unused_since INTEGER    -- when the last entry naming it went (Unix seconds), NULL while named
+    )""",
+    "CREATE INDEX details_unused ON details(unused_since) WHERE unused_since IS NOT NULL",
+    # "folder": the articles folder's resolved path (UTF-8, surrogate-escaped), for cache_files.remove_orphaned
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL)",
+)
+
+
+class CacheDamaged(RuntimeError):
+    """A cached article's details are gone or damaged and its file changed since: read without the cache."""
+
+
+def _folder(settings: Settings) -> str:
+    return str(settings.articles_dir.resolve())
+
+
+def cache_path(settings: Settings) -> Path:
+    """The database of one articles folder, reader settings and reader code."""
+    folder = _folder(settings)
+    reader_settings = tuple(getattr(settings, name) for name in READER_SETTINGS)
+    place = hashlib.sha256(folder.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    # this module's own source too: it decides what an entry holds
+    key = repr((reader_settings, reader_fingerprint(), Path(__file__).read_bytes(), SCHEMA_VERSION)).encode()
+    return (settings.cache_dir or default_cache_dir()) / f"parse-{place}-{hashlib.sha256(key).hexdigest()[:16]}.sqlite3"
+
+
+def discard_cache(settings: Settings) -> None:
+    """Delete the database of ``settings`` (its WAL and shared-memory files first, see
+    :func:`feeds.read.cache_files.delete_database`)."""
+    delete_database(cache_path(settings))
+
+
+def recorded_folder(path: Path) -> str | None:
+    """The articles folder a parse cache database was made for; None when it records none (older
+    code wrote it) or cannot be read. Opens no database another process could not open too."""
+    try:
+        # read-only: a database deleted since it was listed is not made again, empty
+        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", timeout=1, isolation_level=None, uri=True)
+    except sqlite3.Error:
+        return None
+    try:
+        row = connection.execute("SELECT value FROM meta WHERE key = 'folder'").fetchone()
+    except sqlite3.Error:
+        return None
+    finally:
+        connection.close()
+    return row[0].decode("utf-8", "surrogateescape") if row is not None and type(row[0]) is bytes else None
+
+
+def settled_before(started_ns: int) -> int:
+    """The newest change time (ns) a file may have for its entry to be stored by a load that
+    started at ``started_ns`` (:func:`time.time_ns`, taken before any file was read): see RACY_SECONDS."""
+    return started_ns - int(RACY_SECONDS * 1e9)
+
+
+def is_settled(identity: tuple, before_ns: int) -> bool:
+    """Whether a scanned identity (size, mtime_ns, ctime_ns, inode) last changed before ``before_ns``
+    (:func:`settled_before`), so that any later write gives another identity. ctime is the kernel's
+    own stamp of every change (no tool sets it back); mtime counts too, for file systems that fake ctime,
+    unless it lies after the load's start: a date set ahead (``touch -d``, an archive made on a machine
+    whose clock ran fast) would keep the file out of the cache until then, read again by every run."""
+    mtime, ctime = identity[1], identity[2]
+    set_ahead = mtime > before_ns + int(RACY_SECONDS * 1e9)
+    return (ctime if set_ahead else max(mtime, ctime)) < before_ns
+
+
+def result_record(result: ReadResult) -> tuple:
+    """A file's record: (head record, packed details, digest, problems); (None, None, None, problems)
+    for a file that gave no article. What a parse produces and the cache stores."""
+    problems = tuple((p.path, p.severity.value, p.message, p.line) for p in result.problems)
+    article = result.article
+    if article is None:
+        return (None, None, None, problems)
+    head = head_record(article)
+    packed = pack_details(details_record(article))
+    return (head, packed, record_digest(head, packed), problems)
+
+
+_CRC_RESIDUE = 0x2144DF1C  # zlib.crc32 of any bytes followed by their own CRC-32, little-endian
+
+
+def _key(name: str) -> bytes:
+    return name.encode("utf-8", "surrogateescape")
+
+
+def _stored_digest(blob: bytes) -> bytes | None:
+    """The article digest an entry names (None when it names none, or is damaged)."""
+    if type(blob) is not bytes or zlib.crc32(blob) != _CRC_RESIDUE:
+        return None
+    try:
+        digest = marshal.loads(blob)[2]
+    except (ValueError, EOFError, TypeError, IndexError):
+        return None
+    return digest if type(digest) is bytes else None
+
+
+class Lookup(NamedTuple):
+    """What :meth:`ParseCache.lookup` found: a record or None per scanned file, the misses' indexes,
+    every stored entry (by UTF-8 name) and the scanned names' keys."""
+
+    records: list[tuple | None]
+    misses: list[int]
+    stored: dict[bytes, bytes]
+    keys: list[bytes]
+
+
+class Damaged(Exception):
+    """The database cannot be trusted (SQLite says so, or an entry fails its CRC)."""
+
+
+def is_damage(exc: sqlite3.Error) -> bool:
+    """Whether SQLite refused the file itself (corrupt, or not a database), not the moment (locked, full disk)."""
+    return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB
+
+
+class ParseCache:
+    """An open parse cache database. Safe to share between threads; a forked child opens its own
+    connection (an SQLite connection must not cross a fork). ``root`` and ``settings`` are what
+    its entries were read with: a file is read again when its cached details turn out damaged."""
+
+    def __init__(self, path: Path, root: Path, settings: Settings) -> None:
+        self.path = path
+        self.root = root
+        self.settings = settings
+        self._opened: tuple[int, sqlite3.Connection, threading.Lock] | None = None
+        self._inherited: list[sqlite3.Connection] = []  # never closed in a child: the parent still uses it
+        self._guard = threading.Lock()
+
+    @classmethod
+    def open(cls, settings: Settings) -> tuple[ParseCache | None, str | None]:
+        """The cache of ``settings`` (created or rebuilt as needed), or None and why not."""
+        path = cache_path(settings)
+        if path.resolve().is_relative_to(settings.articles_dir.resolve()):
+            return None, f"parse cache {path} would be inside the articles folder; not using a cache"
+        cache = cls(path, settings.articles_dir, settings)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            cache._prepare()
+        except Damaged as exc:
+            return cache._rebuilt(f"parse cache {path} is damaged ({exc}); rebuilding it")
+        except sqlite3.DatabaseError as exc:
+            if not is_damage(exc):
+                return None, f"parse cache {path} unusable ({exc}); reading every file"
+            return cache._rebuilt(f"parse cache {path} is damaged ({exc}); rebuilding it")
+        except (OSError, sqlite3.Error) as exc:
+            return None, f"parse cache {path} unusable ({exc}); reading every file"
+        remove_outdated(path)
+        remove_orphaned(path, recorded_folder)
+        return cache, None
+
+    def _rebuilt(self, warning: str) -> tuple[ParseCache | None, str | None]:
+        try:
+            self.rebuild()
+        except (OSError, sqlite3.Error, Damaged) as exc:
+            return None, f"{warning}; failed too ({exc}), reading every file"
+        return self, warning
+
+    def rebuild(self) -> None:
+        """Delete the database (it is damaged) and create an empty one. Raises sqlite3.Error, OSError."""
+        with self._guard:
+            opened, self._opened = self._opened, None
+        if opened is not None and opened[0] == os.getpid():
+            with opened[2]:
+                opened[1].close()  # before the files go: it must not fold its WAL into the new database
+        delete_database(self.path)
+        self._prepare()
+
+    def _connection(self) -> tuple[sqlite3.Connection, threading.Lock]:
+        with self._guard:
+            opened = self._opened
+            if opened is None or opened[0] != os.getpid():
+                if opened is not None:
+                    self._inherited.append(opened[1])
+                connection = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+                connection.execute("PRAGMA journal_mode=WAL")  # readers never wait for a writer
+                connection.execute("PRAGMA synchronous=NORMAL")  # a crash may lose the last commit, never consistency
+                opened = self._opened = (os.getpid(), connection, threading.Lock())
+            return opened[1], opened[2]
+
+    def _prepare(self) -> None:
+        """Create the tables in an empty database; a database of another schema counts as damaged."""
+        connection, lock = self._connection()
+        with lock:
+            if connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+                return
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                version = connection.execute("PRAGMA user_version").fetchone()[0]
+                tables = connection.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0]
+                if version == 0 and tables == 0:
+                    for statement in _SCHEMA:
+                        connection.execute(statement)
+                    folder = _folder(self.settings).encode("utf-8", "surrogateescape")
+                    connection.execute("INSERT INTO meta(key, value) VALUES ('folder', ?)", (folder,))
+                    connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                elif version != SCHEMA_VERSION:
+                    raise Damaged(f"schema version {version}, not {SCHEMA_VERSION}")
+                connection.execute("COMMIT")
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+
+    def lookup(self, scanned: list[tuple[str, tuple | None]]) -> Lookup:
+        """Each scanned (name, identity)'s record where the stored entry is for this very file
+        version (records as :func:`result_record` gives them, details left in the database), the
+        indexes of the others (misses), and what is stored. Raises :class:`Damaged` when SQLite
+        finds the database malformed, or an entry this load would use fails its CRC."""
+        connection, lock = self._connection()
+        try:
+            with lock:
+                stored = dict(connection.execute("SELECT name, entry FROM entries"))
+        except sqlite3.DatabaseError as exc:
+            if is_damage(exc):
+                raise Damaged(str(exc)) from None
+            raise
+        # the hot loop of a warm load (100,000 files): no helper calls per file
+        loads, crc32, residue = marshal.loads, zlib.crc32, _CRC_RESIDUE
+        keys = [name.encode("utf-8", "surrogateescape") for name, _ in scanned]
+        records: list[tuple | None] = [None] * len(scanned)
+        misses = []
+        try:
+            for index, (name, identity) in enumerate(scanned):
+                blob = stored.get(keys[index])
+                if blob is None or identity is None:
+                    misses.append(index)
+                    continue
+                if type(blob) is not bytes or crc32(blob) != residue:
+                    raise Damaged(f"the entry of {name} fails its CRC")
+                stored_identity, head, digest, problems = loads(blob)  # the CRC's 4 bytes are ignored
+                if stored_identity != identity:
+                    misses.append(index)
+                    continue
+                records[index] = (head, None if head is None else Located((self, digest, head, name)), digest, problems)
+        except (ValueError, EOFError, TypeError):
+            raise Damaged("an entry is not one this code writes") from None
+        return Lookup(records, misses, stored, keys)
+
+    def save(self, written: Iterable[tuple[str, tuple, tuple]], lookup: Lookup | None = None) -> None:
+        """Store ``(name, identity, record)`` entries (records as :func:`result_record` gives them);
+        with the ``lookup`` of this load, also delete the entries of files gone since, and mark the
+        details no entry names any more unused. Each chunk of files is one transaction. Raises sqlite3.Error."""
+        written = list(written)
+        gone: list[bytes] = []
+        replaced: list[bytes] = []
+        if lookup is not None:
+            scanned = set(lookup.keys)
+            # a file another writer added since this scan may have its entry already: only a name that
+            # is not there any more goes (an entry kept for a file that failed to stat is never fresh)
+            gone = [
+                key for key in lookup.stored
+                if key not in scanned and not os.path.lexists(self.root / key.decode("utf-8", "surrogateescape"))
+            ]  # fmt: skip
+            before = [lookup.stored[key] for key in gone]
+            before += [blob for name, _, _ in written if (blob := lookup.stored.get(_key(name))) is not None]
+            replaced = [digest for digest in map(_stored_digest, before) if digest is not None]
+        connection, lock = self._connection()
+        rows: list[tuple] = []
+        details: list[tuple[bytes, bytes]] = []
+        with lock:
+            for name, identity, (head, packed, digest, problems) in written:
+                payload = marshal.dumps((identity, head, digest, problems))
+                rows.append((_key(name), digest, payload + zlib.crc32(payload).to_bytes(4, "little")))
+                if head is not None:
+                    details.append((digest, packed))
+                if len(rows) >= _CHUNK:
+                    self._write(connection, rows, details, (), ())
+                    rows, details = [], []
+            if rows or gone:
+                self._write(connection, rows, details, gone, replaced)
+
+    @staticmethod
+    def _write(
+        connection: sqlite3.Connection, rows: list, details: list, gone: Iterable[bytes], replaced: Iterable[bytes]
+    ) -> None:
+        connection.execute("BEGIN IMMEDIATE")  # one writer at a time; the others wait (timeout above)
+        try:
+            connection.executemany(
+                "INSERT INTO details(digest, packed) VALUES (?, ?) "
+                "ON CONFLICT(digest) DO UPDATE SET unused_since = NULL",
+                details,
+            )
+            connection.executemany(
+                "INSERT INTO entries(name, digest, entry) VALUES (?, ?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET digest = excluded.digest, entry = excluded.entry",
+                rows,
+            )
+            connection.executemany("DELETE FROM entries WHERE name = ?", ((name,) for name in gone))
+            now = int(time.time())
+            connection.executemany(
+                "UPDATE details SET unused_since = ? WHERE digest = ? AND unused_since IS NULL "
+                "AND NOT EXISTS (SELECT 1 FROM entries WHERE entries.digest = details.digest)",
+                ((now, digest) for digest in replaced),
+            )
+            connection.execute("DELETE FROM details WHERE unused_since < ?", (now - UNUSED_DETAILS_KEPT_SECONDS,))
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+
+    def details(self, digest: bytes) -> bytes | None:
+        """The packed details stored under ``digest``, or None (gone, or the database unreadable)."""
+        try:
+            connection, lock = self._connection()
+            with lock:
+                row = connection.execute("SELECT packed FROM details WHERE digest = ?", (digest,)).fetchone()
+        except sqlite3.Error:
+            return None
+        return row[0] if row is not None and type(row[0]) is bytes else None
+
+
+class Located(tuple):
+    """(cache, digest, head record, file name): where a restored article's details are."""
+
+    __slots__ = ()
+
+
+def located_bytes(located: Located) -> bytes:
+    """The packed details, checked against the article's digest.
+
+    Damaged or missing bytes are never used: the article's file is read again
+    instead, and its details are taken when they give the very same digest;
+    otherwise :class:`CacheDamaged`.
+    """
+    cache, digest, head, name = located
+    data = cache.details(digest)
+    if data is not None and record_digest(head, data) == digest:
+        return data
+    record = result_record(read_article(cache.root / name, cache.settings, root=cache.root))
+    if record[0] is not None and record[2] == digest:
+        return record[1]
+    raise CacheDamaged(f"parse cache {cache.path} lost the details of {name}, which changed since")
+
+
+def unpack_located(located: Located) -> tuple:
+    """The detail values of a restored article (its ``unpack`` for :meth:`feeds.model.Article.restore`)."""
+    return unpack_details(located_bytes(located))

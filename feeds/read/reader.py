@@ -1,0 +1,378 @@
+"""Article files → clean :class:`Article` values, or named :class:`Problem` values.
+
+This is the untrusted boundary. Each file is read on its own and every failure
+becomes a ``Problem`` naming the file (and the line where one is known), so one
+bad file never costs the good ones. Nothing here constructs Python objects from
+YAML tags, follows a symlink out of the articles folder, or reads past the size
+limit. This module finds, opens, decodes and parses the files;
+:mod:`feeds.read.article_fields` turns one front-matter mapping into an Article.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from feeds.config import Settings
+from feeds.model import Article, Problem, Severity
+from feeds.read import safe_yaml
+from feeds.read.article_fields import FileProblems, ReadResult, kind_of, make_uid, parse_article, without_unreadable
+from feeds.read.safe_yaml import Unreadable
+from feeds.read.text import clean_text, repair_mojibake
+
+__all__ = [  # make_uid and ReadResult are part of the reader's interface, defined with the fields
+    "Folder", "ReadResult", "collect", "decode", "find_article_files", "make_uid", "missing_folder",
+    "read_article", "read_folder", "split_front_matter", "walk_article_files",
+]
+
+MAX_BODY_CHARS = 100_000  # the body is kept but not rendered; bound the cleaning work
+MAX_VALUES = 20_000  # YAML nodes in one front matter; real articles have about 100
+_COUNT_VALUES_ABOVE = 50_000  # characters; fewer hold at most ~25,000 nodes, a few MB composed
+# article files one folder may hold; the files past it (in path order) are left out with a named problem. It was
+# 1,000,000, which a million-article archive reaches: its next new article (sorting last) was silently dropped
+# and the live watcher gave up patching (issue 20). Ten million is ten times the largest folder measured.
+MAX_FILES = 10_000_000
+MAX_FOLDER_DEPTH = 32  # folders below the articles folder; a deeper one is a named problem (issue 16)
+# Never follow a symlink at open time (the walk checked the name, a rename may have swapped it since) and
+# never block: a FIFO swapped in for an article would hold the reload thread in open() for good (issue 16).
+_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+# YAML 1.1 §5.1 printable characters; anything else makes libyaml refuse the whole file
+_NOT_YAML = re.compile("[^\t\n\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_C1 = re.compile("[\x80-\x9f]")
+_AROUND_C1 = re.compile("[^\x00-\x7f]{0,3}[\x80-\x9f][^\x00-\x7f]{0,3}")  # a mojibake sequence is 2-4 characters
+MAX_C1_REPAIRS = 1_000
+_CLOSING_LINE = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.MULTILINE)
+
+
+def decode(raw: bytes) -> tuple[str, str | None]:
+    """Bytes → text with LF line ends; returns a warning when UTF-8 did not fit.
+
+    The stated fallback is Windows-1252 (what mis-saved news text almost always
+    is), with bytes it leaves undefined mapped to U+FFFD.
+    """
+    warning = None
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        text = raw.decode("cp1252", errors="replace")
+        warning = f"not valid UTF-8 (byte {exc.start}); decoded as Windows-1252"
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text, warning
+
+
+def split_front_matter(text: str) -> tuple[str, str] | None:
+    """(front matter, body) when the text opens with a ``---`` line and closes one."""
+    if not text.startswith("---"):
+        return None
+    first_end = text.find("\n")
+    if first_end == -1 or text[:first_end].rstrip() != "---":
+        return None
+    start = first_end + 1
+    match = _CLOSING_LINE.search(text, start)  # from an offset: no copy of the text
+    if match is None:
+        return None
+    return text[start : match.start()], text[match.end() :].lstrip("\n")
+
+
+def _printable_path(name: str) -> str:
+    """A path fit for a one-line message: undecodable bytes and controls made visible."""
+    if name.isprintable():
+        return name
+    text = name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+
+
+def read_article(path: Path, settings: Settings, *, root: Path | None = None) -> ReadResult:
+    """Read one file. Never raises for anything the file contains."""
+    shown = _printable_path(path.relative_to(root).as_posix() if root is not None else str(path))
+    problems = FileProblems(shown)
+    try:
+        raw = _read_bytes(path, root, settings.max_file_bytes)
+    except OSError as exc:
+        return problems.error(f"cannot read the file ({exc.strerror or exc})")
+    if isinstance(raw, str):
+        return problems.error(raw)
+    if len(raw) > settings.max_file_bytes:
+        return problems.error(f"file is larger than the limit of {settings.max_file_bytes} bytes; not read")
+    try:
+        return _read_text(raw, shown, settings, problems)
+    except (RecursionError, MemoryError):
+        return problems.error("front matter is nested too deeply to read")
+    except Exception as exc:  # noqa: BLE001 - the one per-file boundary (STYLE §4)
+        return problems.error(f"internal error while reading: {type(exc).__name__}: {exc}")
+
+
+def _read_bytes(path: Path, root: Path | None, limit: int) -> bytes | str:
+    """The file's bytes, at most ``limit + 1`` of them, or why it is not read; raises OSError.
+
+    Opened with :data:`_OPEN_FLAGS`, then checked on the descriptor (``fstat``),
+    so what is read is the regular file that was opened, whatever the name
+    points at by then. A name that is a symlink (the walk lists those staying
+    inside the folder) is resolved and its target opened the same way.
+    """
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        target = os.path.realpath(path)
+        if root is None or not _inside(target, os.path.realpath(root)):
+            return "is a symlink out of the articles folder; not read"
+        fd = os.open(target, _OPEN_FLAGS)
+    with open(fd, "rb") as handle:  # owns fd from here on
+        found = os.fstat(fd)
+        if not stat.S_ISREG(found.st_mode):
+            return "is not a regular file (replaced while the folder was read?); not read"
+        # read(n) allocates n bytes up front: ask for the file's size, not the limit
+        return handle.read(min(found.st_size, limit) + 1)
+
+
+def _read_text(raw: bytes, shown: str, settings: Settings, problems: FileProblems) -> ReadResult:
+    text, warning = decode(raw)
+    if warning:
+        problems.warn(warning)
+    parts = split_front_matter(text)
+    if parts is None:
+        if text.startswith("---\n"):
+            return problems.error("front matter is not closed: no '---' line after the YAML", line=1)
+        problems.warn("no front matter (a '---' line, YAML, and a closing '---' line); not an article")
+        return ReadResult(None, tuple(problems.items))
+    front, body = parts
+    if _NOT_YAML.search(front):
+        front = _printable(front, problems)
+    problems.text = front
+    try:
+        if len(front) > _COUNT_VALUES_ABOVE and _count_values(front) > MAX_VALUES:
+            return problems.error(f"front matter holds more than {MAX_VALUES} values; not read (an article has ~100)")
+        data, unreadable = safe_yaml.load_counting_unreadable(front)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 2 if mark is not None else None
+        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        return problems.error(f"front matter is not valid YAML: {reason}", line=line)
+    if data is None:
+        problems.warn("front matter is empty; not an article")
+        return ReadResult(None, tuple(problems.items))
+    if isinstance(data, Unreadable):
+        return problems.error(f"front matter cannot be read ({data})", line=data.line + 1)
+    if not isinstance(data, dict):
+        return problems.error(f"front matter must be a mapping of key: value, not {kind_of(data)}", line=2)
+    if unreadable:
+        data = without_unreadable(data, problems)
+    result = parse_article(data, shown, settings, problems)
+    if result.article is not None and body.strip():
+        cleaned, _ = clean_text(body[: MAX_BODY_CHARS * 2], MAX_BODY_CHARS, single_line=False)
+        result = ReadResult(result.article.replace(body=cleaned), result.problems)
+    return result
+
+
+def _count_values(front: str) -> int:
+    """How many YAML nodes the front matter has, counted from the event stream, up to a cap.
+
+    Composing the node tree costs ~40 bytes of memory per byte of YAML with many
+    small values; counting events first costs about nothing and stops early.
+    """
+    count = 0
+    for event in yaml.parse(front, Loader=safe_yaml.Loader):
+        if isinstance(event, yaml.NodeEvent):
+            count += 1
+            if count > MAX_VALUES:
+                break
+    return count
+
+
+def _repaired(match: re.Match) -> str:
+    return repair_mojibake(match.group())
+
+
+def _printable(front: str, problems: FileProblems) -> str:
+    """Drop the characters YAML refuses (controls, U+FFFE), so one stray byte costs no article.
+
+    C1 controls are usually the tail of mojibake (``â€\x9d`` for ``”``), so the
+    repair runs first, while the sequence is still whole.
+    """
+    if _C1.search(front):
+        # only around each C1 control, and only so many: ftfy over a whole front matter of
+        # repeated mojibake took seconds (tools/fuzz_reader.py found it)
+        front = _AROUND_C1.sub(_repaired, front, count=MAX_C1_REPAIRS)
+    cleaned, count = _NOT_YAML.subn("", front)
+    if count:
+        problems.warn(f"removed {count} control or non-character code point(s) YAML does not allow")
+    return cleaned
+
+
+def walk_article_files(root: Path, unreadable: list[Problem] | None = None) -> Iterator[tuple[str, os.DirEntry]]:
+    """(relative POSIX name, directory entry) of every regular file under ``root``, in sorted order.
+
+    Dotfiles and dot-folders are skipped. Symlinks are followed only while they
+    stay inside ``root``; each real folder is visited once, so a symlink cycle
+    cannot loop. The entries carry their ``stat()`` (one system call, cached),
+    which is all an identity check needs: no Path objects on the hot path.
+    A folder that cannot be listed, or lies more than :data:`MAX_FOLDER_DEPTH`
+    folders below ``root``, is added to ``unreadable`` as an error-level
+    Problem, so its articles never vanish from the feeds unreported; so is the
+    first file past :data:`MAX_FILES`, where the walk stops.
+
+    The walk keeps its own stack (issue 16: a 1,000-deep folder raised
+    RecursionError and killed the reload thread) and resolves only symlinks, so
+    its cost grows with the number of folders, not with their depth squared.
+    """
+    real_root = os.path.realpath(root)
+    count = 0
+    seen: set[tuple[int, int]] = set()  # (device, inode) of every folder entered
+    try:
+        found = os.stat(root)
+        seen.add((found.st_dev, found.st_ino))
+    except OSError:
+        pass  # _listing reports it
+    top = _listing(str(root), "", unreadable)
+    stack = [(top, "")] if top is not None else []
+    while stack:
+        entries, prefix = stack[-1]
+        entry = next(entries, None)
+        if entry is None:
+            stack.pop()
+            continue
+        if entry.name.startswith("."):
+            continue
+        try:
+            if entry.is_symlink() and not _inside(os.path.realpath(entry.path), real_root):
+                continue
+            if entry.is_dir():
+                found = entry.stat()
+                if (found.st_dev, found.st_ino) in seen:
+                    continue
+                seen.add((found.st_dev, found.st_ino))
+                name = f"{prefix}{entry.name}/"
+                if len(stack) >= MAX_FOLDER_DEPTH:  # this folder would be MAX_FOLDER_DEPTH + 1 deep
+                    message = f"folders nest more than {MAX_FOLDER_DEPTH} deep here; the articles below are left out"
+                    _report_folder(unreadable, name, message)
+                    continue
+                listing = _listing(entry.path, name, unreadable)
+                if listing is not None:
+                    stack.append((listing, name))
+            elif entry.is_file():
+                count += 1
+                if count > MAX_FILES:
+                    message = f"more than {MAX_FILES:,} article files; this one and those after it are left out"
+                    _report_folder(unreadable, prefix + entry.name, message)
+                    return
+                yield prefix + entry.name, entry
+        except OSError:
+            continue
+
+
+def _listing(folder: str, prefix: str, unreadable: list[Problem] | None) -> Iterator[os.DirEntry] | None:
+    """The folder's entries sorted by name, or None (reported in ``unreadable``) when it cannot be listed."""
+    try:
+        with os.scandir(folder) as scan:
+            return iter(sorted(scan, key=lambda e: e.name))
+    except OSError as exc:
+        message = f"cannot list this folder ({exc.strerror or exc}); its articles are left out"
+        _report_folder(unreadable, prefix, message)
+        return None
+
+
+def _report_folder(unreadable: list[Problem] | None, prefix: str, message: str) -> None:
+    if unreadable is not None:
+        unreadable.append(Problem(_printable_path(prefix.rstrip("/") or "."), Severity.ERROR, message))
+
+
+def _inside(real_path: str, real_root: str) -> bool:
+    """True when a resolved path is the resolved root or lies under it (compared by path parts)."""
+    return real_path == real_root or real_path.startswith(real_root.rstrip(os.sep) + os.sep)
+
+
+def find_article_files(root: Path) -> Iterator[Path]:
+    """Every regular file under ``root``, in sorted order (see :func:`walk_article_files`)."""
+    for _, entry in walk_article_files(root):
+        yield Path(entry.path)
+
+
+@dataclass(frozen=True, slots=True)
+class Folder:
+    """What a folder gave: unique articles in file order and every problem found."""
+
+    articles: tuple[Article, ...]
+    problems: tuple[Problem, ...]
+    files: int
+
+
+def read_folder(root: Path, settings: Settings) -> Folder:
+    """Read every article file under ``root``; duplicates of one story are kept once.
+
+    Duplicate rule (same canonical link): a published copy beats an unpublished
+    one, then the newest ``publishedDateTime``, then the first path in sorted
+    order; each dropped copy is reported as a warning naming the kept file.
+    """
+    if not root.is_dir():
+        return missing_folder(root)
+    unreadable: list[Problem] = []
+    results = [read_article(Path(e.path), settings, root=root) for _, e in walk_article_files(root, unreadable)]
+    return collect(results, unreadable)
+
+
+def missing_folder(root: Path) -> Folder:
+    """What a folder that is not there reads as: nothing, and one error saying so."""
+    problem = Problem(str(root), Severity.ERROR, "articles folder does not exist or is not a folder")
+    return Folder((), (problem,), 0)
+
+
+def collect(results: list[ReadResult], listing_problems: list[Problem] | tuple[Problem, ...] = ()) -> Folder:
+    """Merge per-file results (in path order) into a Folder, settling duplicates.
+
+    Every copy of a story is ranked at once, so each dropped copy names the one
+    that was kept (never another dropped copy), whatever order the files came in.
+    """
+    problems: list[Problem] = list(listing_problems)
+    first: dict[str, Article] = {}  # uid → its first copy, in path order
+    copies: dict[str, list[Article]] = {}  # only the uids with more than one copy (rare)
+    for result in results:
+        if result.problems:
+            problems.extend(result.problems)
+        article = result.article
+        if article is not None:
+            earlier = first.setdefault(article.uid, article)
+            if earlier is not article:
+                copies.setdefault(article.uid, [earlier]).append(article)
+    kept = []
+    for uid, article in first.items():
+        group = copies.get(uid)
+        if group is None:  # the common case: no duplicate to settle
+            kept.append(article)
+            continue
+        winner, *losers = sorted(group, key=_duplicate_rank)
+        kept.append(winner)
+        for loser in sorted(losers, key=lambda a: a.source):
+            problems.append(
+                Problem(
+                    loser.source,
+                    Severity.WARNING,
+                    f"duplicate of {winner.source} (same story: {loser.link} and {winner.link}); skipped",
+                )
+            )
+    articles = tuple(sorted(kept, key=_source))
+    return Folder(articles, tuple(problems), len(results))
+
+
+def _source(article: Article) -> str:
+    return article.source
+
+
+def _duplicate_rank(article: Article) -> tuple[bool, float, str]:
+    """Published first, then the newest date, then the first path: a total order.
+
+    The date is the catalog's own sort key's (computed once per article), not
+    recomputed: a reload settles every duplicate group again.
+    """
+    return (not article.published, article.newest_first[0], article.source)

@@ -1,0 +1,138 @@
+"""What a rendered file depends on, as one digest: equal digests mean equal bytes.
+
+Incremental rebuilds use it to skip rendering: a feed whose signature matches
+the previous export's is not rendered again, its old file is kept. The
+signature covers the feed's identity and items (every field of every item),
+the catalog facts the renderer reads (provider feed paths), the settings, and
+the package's code and library versions (:func:`feeds.code_fingerprint`), so
+any change that could alter a byte changes the signature. Sans-IO, like the renderer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import operator
+
+from feeds import code_fingerprint
+from feeds.config import Settings
+from feeds.index.catalog import Catalog, Feed, archive_pages, document_items
+from feeds.index.families import PROVIDERS, TOPICS
+from feeds.model import Article
+
+
+def _code_version() -> bytes:
+    """Every module and library version: a renderer change anywhere re-renders every feed."""
+    return code_fingerprint().encode()
+
+
+def _settings_digest(settings: Settings) -> bytes:
+    return hashlib.sha256(repr(dataclasses.astuple(settings)).encode()).digest()
+
+
+class SignatureMemo:
+    """Digests kept across Signers, for as long as its owner lives (an exporter under ``--watch``, a server).
+
+    It holds (provider paths, articles, documents), used while the provider paths stay equal:
+
+    - articles: id(article) → (article, its digest). A reload keeps every unchanged Article object,
+      so `export --watch` digests only what changed. The entry holds the object, so its id cannot
+      be reused while the entry exists, and a frozen object's digest never goes stale.
+    - documents: (feed path, page) → (the items shown, (item count, digest of the items)). A
+      document whose items are the very same objects keeps its digest (compared by identity, in C).
+
+    Replaced whole (one assignment) when the paths change, and each Signer keeps the memos it
+    started with, so Signers of other paths (in other threads too) never share one.
+    """
+
+    def __init__(self) -> None:
+        self._current: tuple[dict, dict[int, tuple[Article, bytes]], dict] = ({}, {}, {})
+
+    def for_catalog(self, catalog: Catalog) -> tuple[dict[int, tuple[Article, bytes]], dict]:
+        """(article digests, document digests) a Signer of ``catalog`` may read and add to."""
+        paths, memo, pages = self._current
+        linked = (catalog.source_paths, catalog.value_paths)  # what items link: feeds' <source>, pages' links
+        if paths != linked or len(memo) > 2 * catalog.article_count + 1000:
+            memo, pages = {}, {}  # other paths, or mostly articles gone since
+            self._current = (linked, memo, pages)
+        return memo, pages
+
+
+class Signer:
+    """Signs the feeds of one catalog; each article is digested once however many feeds hold it.
+
+    ``memo`` carries digests over from earlier Signers (see :class:`SignatureMemo`); without
+    one, this Signer computes everything afresh, as a new process would.
+    """
+
+    def __init__(self, catalog: Catalog, settings: Settings, memo: SignatureMemo | None = None) -> None:
+        self.catalog = catalog
+        self.base = _code_version() + _settings_digest(settings)
+        self.page_size = settings.archive_page_size
+        self._pages: dict[tuple[str, int], tuple[int, bytes]] = {}
+        self._memo, self._earlier_pages = (memo or SignatureMemo()).for_catalog(catalog)
+
+    def _article(self, article: Article) -> bytes:
+        entry = self._memo.get(id(article))
+        if entry is None:
+            # the provider feed path is what the renderer reads from the catalog (RSS <source url>)
+            provider_path = self.catalog.source_paths.get(article.provider) if article.provider else None
+            # a feed's page links the item's topics and provider to their pages
+            values = self.catalog.value_paths
+            topics, providers = values.get(TOPICS, {}), values.get(PROVIDERS, {})
+            page_links = (providers.get(article.provider), *map(topics.get, article.topics))
+            digest = hashlib.sha256(article.digest + repr((provider_path, page_links)).encode()).digest()
+            entry = self._memo[id(article)] = (article, digest)
+        return entry[1]
+
+    def _items(self, items: tuple[Article, ...]) -> bytes:
+        """The items' digests, joined: one C-level pass over a warm memo (an export signs every document)."""
+        memo = self._memo
+        try:
+            return b"".join([memo[id(article)][1] for article in items])
+        except KeyError:
+            return b"".join([self._article(article) for article in items])
+
+    def feed(self, feed: Feed, extension: str) -> str:
+        """The signature of one feed's current document in one format (by file extension)."""
+        return self.document(feed, 0, extension)
+
+    def document(self, feed: Feed, page: int, extension: str) -> str:
+        """The signature of a feed's current document (page 0) or of its archive page ``page``.
+
+        The current document links the newest archive page, so the page count counts;
+        an archive page shows its own items, and links its neighbours (the next one
+        only when it is not the newest page); an empty newest page takes its date
+        from the newest older item.
+        """
+        pages = archive_pages(feed, self.page_size)
+        count, items_digest = self._page(feed, page)
+        digest = hashlib.sha256(self.base)
+        # not feed.total: the feed document does not show it (the index page does)
+        links = pages if page == 0 else page < pages
+        digest.update(repr((extension, feed.path, feed.key, feed.name, feed.title,
+                            feed.description, page, links, count)).encode())  # fmt: skip
+        digest.update(items_digest)
+        return digest.hexdigest()
+
+    def _page(self, feed: Feed, page: int) -> tuple[int, bytes]:
+        """(item count, digest of the items) of one document: computed once for all its formats."""
+        key = (feed.path, page)
+        known = self._pages.get(key)
+        if known is None:
+            items = document_items(feed, page, self.page_size)
+            shown = items or (feed.older[-1:] if page else ())
+            earlier = self._earlier_pages.get(key)
+            # identity only (in C): equal-valued new objects would make == decode their details
+            if (
+                earlier is not None
+                and earlier[1][0] == len(items)
+                and len(earlier[0]) == len(shown)
+                and all(map(operator.is_, earlier[0], shown))
+            ):
+                known = earlier[1]
+            else:
+                known = (len(items), hashlib.sha256(self._items(shown)).digest())
+                self._earlier_pages[key] = (shown, known)
+            self._pages[key] = known
+        return known

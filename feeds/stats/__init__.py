@@ -1,0 +1,1 @@
+"""Outlet: who reads the feeds, from the live server's requests or a CDN's access logs, in SQLite."""
