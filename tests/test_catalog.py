@@ -173,6 +173,36 @@ catalog_rows = st.lists(
 )
 
 
+@hypothesis_settings(max_examples=150, deadline=None)
+@given(
+    catalog_rows,
+    st.integers(0, 25),
+    st.tuples(st.lists(topic_names, max_size=3), provider_names, st.integers(-1, 6)),
+    st.booleans(),
+    st.sampled_from([1, 3, 50]),
+)
+def test_a_catalog_with_one_article_added_is_what_building_it_anew_gives(rows, at, added, published, limit) -> None:
+    """update_catalog's placing of a new file (issue 20: at a million articles a new file sorted and grouped them all)
+    against build_catalog: anywhere in path order, any date (ties too), spellings that rename a feed or add one,
+    unpublished, feeds of one item or of fifty."""
+    old = [article(i, topics=t, provider=p, hours=h) for i, (t, p, h) in enumerate(rows)]
+    topics, provider, hours = added
+    new = list(old)
+    new.insert(at % (len(old) + 1), article(1000, topics=topics, provider=provider, hours=hours, published=published))
+    settings = make_settings(items_per_feed=limit)
+    previous = build_catalog(old, settings)
+    updated = update_catalog(previous, old, new, settings)
+    fresh = build_catalog(new, settings)
+    assert updated == fresh
+    assert updated.spellings == fresh.spellings
+    held = {id(a) for feed in updated.feeds for a in (*feed.items, *feed.older)}
+    assert held <= {id(a) for a in new}
+    kept = [after is before for before, after in zip(previous.feeds, updated.feeds, strict=False)]  # feeds may be added
+    if any(kept):  # placed, not built anew: exactly the feeds the article joined are new objects
+        joined = [any(a is new[at % (len(old) + 1)] for a in (*feed.items, *feed.older)) for feed in updated.feeds]
+        assert kept == [not joins for joins in joined]
+
+
 @hypothesis_settings(max_examples=60, deadline=None)
 @given(
     catalog_rows,

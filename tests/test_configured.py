@@ -272,3 +272,15 @@ def test_an_edited_title_that_moves_an_article_into_a_configured_feed_is_seen_on
     new[edited] = dataclasses.replace(old[edited], title="A zebra story")
     updated = update_catalog(previous, old, new, settings)
     assert updated.get("feeds/zebra").items == build_catalog(new, settings).get("feeds/zebra").items == (new[edited],)
+
+
+@hypothesis_settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(definition=random_definition(), leaving=st.integers(0, 1000))
+def test_a_new_article_placed_into_configured_feeds_is_what_building_anew_gives(definition, leaving) -> None:
+    """update_catalog's placing of one new file (issue 20) with configured feeds, which resolve names against the
+    families built before them: each sample article in turn is the newcomer, under the shipped and a random filter."""
+    settings = configured(feeds=(*definitions(), definition))
+    new = list(SAMPLE_ARTICLES)
+    old = new[: leaving % len(new)] + new[leaving % len(new) + 1 :]
+    previous = build_catalog(old, settings)
+    assert update_catalog(previous, old, new, settings) == build_catalog(new, settings)

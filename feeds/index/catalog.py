@@ -9,6 +9,7 @@ settings alone, so the same input gives the same catalog whatever the file order
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import operator
 from collections import Counter
@@ -47,6 +48,9 @@ class Catalog:
     source_paths: dict[Provider, str] = field(default_factory=dict)
     families: tuple[Family, ...] = FAMILIES
     value_paths: dict[Family, dict[Hashable, str]] = field(default_factory=dict)
+    # per family, each feed key's spellings (how its articles wrote it): what names a feed, kept so that an added
+    # article can be placed without grouping every article again (see update_catalog); derived, so not compared
+    spellings: dict[Family, dict[str, Counter]] = field(default_factory=dict, compare=False, repr=False)
 
     def get(self, path: str) -> Feed | None:
         return self.by_path.get(path)
@@ -120,6 +124,7 @@ def build_catalog(
     family_slugs: dict[Family, dict[str, str]] = {}
     source_paths: dict[Provider, str] = {}
     value_paths: dict[Family, dict[Hashable, str]] = {}
+    spellings: dict[Family, dict[str, Counter]] = {}
     done: list[Family] = []
     for group in ([f for f in families if not f.needs_lookup], [f for f in families if f.needs_lookup]):
         so_far = Catalog(tuple(feeds), {feed.path: feed for feed in feeds}, redirects, family_slugs, 0, 0,
@@ -127,6 +132,7 @@ def build_catalog(
         grouped = _group(ordered, group, settings, so_far)
         for family in group:  # in the catalog: in FAMILIES order, whatever the group
             members, values = grouped[family]
+            spellings[family] = {key: member[2] for key, member in members.items()}
             family_feeds = _family_feeds(family, members, settings)
             feeds.extend(family_feeds)
             family_slugs[family] = {feed.key: feed.slug for feed in family_feeds}
@@ -140,8 +146,9 @@ def build_catalog(
     unpublished = sum(1 for a in all_articles if not a.published)
     by_path = {feed.path: feed for feed in feeds}
     return Catalog(
-        tuple(feeds), by_path, redirects, family_slugs, len(ordered), unpublished, source_paths, families, value_paths
-    )
+        tuple(feeds), by_path, redirects, family_slugs, len(ordered), unpublished, source_paths, families, value_paths,
+        spellings,
+    )  # fmt: skip
 
 
 # per family: identity key → (newest-first items up to the limit, the rest, how articles spelled it)
@@ -232,7 +239,10 @@ def update_catalog(
 ) -> Catalog:
     """``build_catalog(new, settings)``, given that ``previous`` is ``build_catalog(old, settings)``.
 
-    When every article of ``new`` is the one at its place in ``old``, or a copy
+    When ``new`` is ``old`` with one article added (the usual new file), the article is
+    placed into the feeds it joins when they all exist and none is renamed by it
+    (:func:`_with_one_added`): a reload after a new file at a million articles no
+    longer sorts and groups them all. When every article of ``new`` is the one at its place in ``old``, or a copy
     whose :data:`~feeds.model.HEAD_FIELDS` (all the catalog reads: dates, flags,
     topics, provider, uid, path) are equal — the usual edit: a title, a summary,
     an image — the feeds, their order and their slugs are what they were, and
@@ -240,6 +250,9 @@ def update_catalog(
     after such an edit skips sorting and grouping 100,000 articles. Anything
     else is built anew.
     """
+    if len(new) == len(old) + 1:  # a new file: placed into its feeds when that is all it changes
+        placed = _with_one_added(previous, old, new, settings)
+        return placed if placed is not None else build_catalog(new, settings, previous.families)
     if len(old) != len(new):
         return build_catalog(new, settings, previous.families)
     # the fields the families read besides the head ones (a configured feed's words: title, summary)
@@ -266,3 +279,101 @@ def update_catalog(
     if all(map(operator.is_, feeds, previous.feeds)):  # the edited articles are in no feed (unpublished)
         return previous
     return dataclasses.replace(previous, feeds=feeds, by_path={feed.path: feed for feed in feeds})
+
+
+def _with_one_added(
+    previous: Catalog, old: Sequence[Article], new: Sequence[Article], settings: Settings
+) -> Catalog | None:
+    """``build_catalog(new, settings)`` when ``new`` is ``old`` (``previous``'s articles) with one article inserted.
+
+    The added article goes into each of its feeds at its place (the order is total:
+    dates, uid, source), the rest of the catalog is kept. None, for a full build,
+    when anything else differs or the article would add a feed or rename one (a
+    spelling it brings may become the most used): names, slugs and the index
+    would change. Every family is asked for the article's keys exactly as the
+    build asks them, against the same lookup.
+    """
+    same = list(map(operator.is_, old, new))  # in C: the first object that differs is the one added
+    at = same.index(False) if False in same else len(old)
+    if not all(map(operator.is_, old[at:], new[at + 1 :])) or previous.spellings.keys() != set(previous.families):
+        return None
+    added = new[at]
+    unpublished = previous.unpublished_count + (not added.published)
+    if not select_articles([added], settings):  # in no feed: only the count of unpublished articles moves
+        return dataclasses.replace(previous, unpublished_count=unpublished)
+    families = previous.families
+    of_family = {family: [feed for feed in previous.feeds if feed.family is family] for family in families}
+    spellings, value_paths, source_paths = dict(previous.spellings), dict(previous.value_paths), previous.source_paths
+    replaced: dict[int, Feed] = {}
+    redirects: dict[str, str] = {}
+    done: list[Family] = []
+    for group in ([f for f in families if not f.needs_lookup], [f for f in families if f.needs_lookup]):
+        so_far_feeds = tuple(replaced.get(id(feed), feed) for family in done for feed in of_family[family])
+        slugs_so_far = {family: previous.family_slugs[family] for family in done}
+        so_far = Catalog(so_far_feeds, {feed.path: feed for feed in so_far_feeds}, dict(redirects), slugs_so_far,
+                         0, 0, families=tuple(done))  # fmt: skip
+        for family in group:  # as build_catalog's groups see the families built before them
+            keyed = _keys_of(family, added, settings, so_far)
+            by_key = {feed.key: feed for feed in of_family[family]}
+            paths = value_paths.get(family, {})
+            for key, spelling in keyed[0]:
+                feed = by_key.get(key)
+                if feed is None:
+                    return None  # a new feed
+                if family.values is not None:  # the one feed of every article counts no spellings
+                    grown = Counter(spellings[family].get(key, ()))
+                    grown[spelling] += 1
+                    if family.feed_name(key, grown, settings) != feed.name:
+                        return None  # the article renames the feed
+                    spellings[family] = {**spellings[family], key: grown}
+                placed = _placed(feed, added, settings.items_per_feed)
+                if placed is None:
+                    return None
+                replaced[id(feed)] = placed
+            slugs = previous.family_slugs[family]
+            fresh = {value: family.path(slugs[key]) for value, key in keyed[1] if value not in paths}
+            if fresh:
+                value_paths[family] = {**paths, **fresh}
+                source_paths = {**source_paths, **fresh} if family.source_feed else source_paths
+            redirects.update(family.redirects(family, [replaced.get(id(f), f) for f in of_family[family]], settings))
+            done.append(family)
+    feeds = tuple(replaced.get(id(feed), feed) for feed in previous.feeds)
+    return dataclasses.replace(
+        previous, feeds=feeds, by_path={feed.path: feed for feed in feeds}, article_count=previous.article_count + 1,
+        unpublished_count=unpublished, source_paths=source_paths, value_paths=value_paths, spellings=spellings,
+    )  # fmt: skip
+
+
+def _keys_of(
+    family: Family, article: Article, settings: Settings, lookup: Catalog
+) -> tuple[list[tuple[str, str]], list[tuple[Hashable, str]]]:
+    """(the article's (key, spelling) in ``family``, each key once with its first spelling; every (value, key)),
+    as :func:`_group` counts them."""
+    if family.values is None:
+        return [(family.fixed_key, "")], []
+    values_of = family.values(settings, lookup)
+    if values_of is None:  # no article has a key in this family in this build
+        return [], []
+    values = values_of(article)
+    if family.single:
+        values = () if values is None else (values,)
+    key_of = family.key_of(settings)
+    pairs, valued, seen = [], [], set()
+    for value in values:
+        key, spelling = key_of(value)
+        valued.append((value, key))
+        if key not in seen:
+            seen.add(key)
+            pairs.append((key, spelling))
+    return pairs, valued
+
+
+def _placed(feed: Feed, article: Article, limit: int) -> Feed | None:
+    """``feed`` with ``article`` at its place among its items and older ones; None on a tie of sort keys."""
+    merged = feed.items + feed.older[::-1]  # every article of the feed, newest first
+    key = article.newest_first
+    at = bisect.bisect_left(merged, key, key=_newest_first)
+    if at < len(merged) and merged[at].newest_first == key:
+        return None
+    merged = (*merged[:at], article, *merged[at:])
+    return dataclasses.replace(feed, items=merged[:limit], total=feed.total + 1, older=merged[limit:][::-1])
