@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from feeds.bucket.plan import PublishUnusable
-from feeds.config import ConfigError, Settings, load_settings, publish_overrides, with_overrides
+from feeds.config import Settings, load_settings, publish_overrides, with_overrides
+from feeds.config_values import ConfigError
 from feeds.model import Problem
 
 if TYPE_CHECKING:

@@ -9,30 +9,36 @@ ever meets a half-valid setting.
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
-import os
 import re
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import yaml
 
+from feeds.config_values import (
+    NOT_XML_TEXT,
+    ConfigError,
+    boolean,
+    byte_budget,
+    check_base_url,
+    check_hub_url,
+    fail,
+    format_names,
+    identifier,
+    ip_networks,
+    local_path,
+    number,
+    text_list,
+    text_value,
+    topic_aliases,
+    whole_number,
+)
 from feeds.formats import FORMAT_NAMES
 
 DEFAULT_CONFIG = Path("config/feeds.yaml")
 LOCAL_BASE_URL = "http://127.0.0.1:8000/"
-
-
-class ConfigError(Exception):
-    """The config (file or command-line override) is unusable; says where and why."""
-
-    def __init__(self, path: str, key: str | None, message: str) -> None:
-        self.path, self.key, self.message = path, key, message
-        where = f"key '{key}': " if key else ""
-        super().__init__(f"{path}: error: {where}{message}")
 
 
 # The settings that change what reading an article file gives: the parse cache is keyed by their values.
@@ -131,146 +137,37 @@ class Settings:
         return (self.base_url or LOCAL_BASE_URL).rstrip("/") + "/"
 
 
-def _fail(path: str, key: str, message: str) -> ConfigError:
-    return ConfigError(path, key, message)
-
-
-def _absolute_url(value: object, path: str, key: str, *, query_allowed: bool) -> str:
-    """An absolute http(s) URL without fragment or spaces (and without a query unless allowed)."""
-    if not isinstance(value, str) or not value.strip():
-        raise _fail(path, key, "must be an absolute http:// or https:// URL")
-    text = value.strip()
-    try:
-        parts = urlsplit(text)
-    except ValueError as exc:
-        raise _fail(path, key, f"is not a valid URL ({exc})") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise _fail(path, key, f"must be an absolute http:// or https:// URL, not {text!r}")
-    if (parts.query and not query_allowed) or parts.fragment or any(c.isspace() for c in text):
-        what = "a fragment or spaces" if query_allowed else "a query, fragment or spaces"
-        raise _fail(path, key, f"must not contain {what}: {text!r}")
-    return text
-
-
-def check_base_url(value: object, path: str, key: str = "base_url") -> str:
-    """An absolute http(s) URL without query or fragment, ending in one slash."""
-    return _absolute_url(value, path, key, query_allowed=False).rstrip("/") + "/"
-
-
-def check_hub_url(value: object, path: str, key: str = "websub_hub") -> str:
-    """An absolute http(s) URL without fragment or spaces, kept as written (a hub's path is its own)."""
-    return _absolute_url(value, path, key, query_allowed=True)
-
-
-def _byte_budget(value: Any, path: str, key: str) -> int:
-    """0 or null: no budget; otherwise at least 1,024 bytes (a feed's head alone is about 1 KB)."""
-    if value is None or (value == 0 and not isinstance(value, bool)):
-        return 0
-    return _int(value, path, key, 1_024, 1_000_000_000)
-
-
-# Characters XML 1.0 forbids (and C1 controls): a site title is printed into every feed.
-_NOT_XML_TEXT = re.compile("[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
-def _str(value: Any, path: str, key: str, *, max_len: int = 500) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise _fail(path, key, "must be a non-empty string")
-    if len(value) > max_len:
-        raise _fail(path, key, f"must be at most {max_len} characters")
-    if _NOT_XML_TEXT.search(value):
-        raise _fail(path, key, "holds a control character, which no feed can carry")
-    return value.strip()
-
-
-def _int(value: Any, path: str, key: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _fail(path, key, f"must be a whole number from {low} to {high}")
-    if not low <= value <= high:
-        raise _fail(path, key, f"must be from {low} to {high}, not {value}")
-    return value
-
-
-def _number(value: Any, path: str, key: str, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _fail(path, key, f"must be a number from {low} to {high}")
-    if not low <= value <= high:
-        raise _fail(path, key, f"must be from {low} to {high}, not {value}")
-    return float(value)
-
-
-def _bool(value: Any, path: str, key: str) -> bool:
-    if not isinstance(value, bool):
-        raise _fail(path, key, "must be true or false")
-    return value
-
-
-def _str_list(value: Any, path: str, key: str) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-        raise _fail(path, key, "must be a list of non-empty strings")
-    return tuple(v.strip() for v in value)
-
-
-def _formats(value: Any, path: str, key: str) -> tuple[str, ...]:
-    names = _str_list(value, path, key)
-    unknown = sorted(set(names) - set(FORMAT_NAMES))
-    if unknown or not names:
-        raise _fail(path, key, f"must list some of {', '.join(FORMAT_NAMES)}; got {unknown or names}")
-    return tuple(n for n in FORMAT_NAMES if n in names)
-
-
-def _aliases(value: Any, path: str, key: str) -> tuple[tuple[str, str], ...]:
-    if not isinstance(value, dict):
-        raise _fail(path, key, "must be a mapping of alias: topic")
-    pairs = []
-    for alias, topic in value.items():
-        if not isinstance(alias, str) or not isinstance(topic, str) or not topic.strip():
-            raise _fail(path, f"{key}.{alias}", "must map a topic name to a topic name")
-        pairs.append((alias.strip(), topic.strip()))
-    return tuple(sorted(pairs))
-
-
-def _networks(value: Any, path: str, key: str) -> tuple[str, ...]:
-    """Addresses or networks (``10.0.0.0/8``, ``::1``), normalised; a bad one is named."""
-    networks = []
-    for text in _str_list(value, path, key):
-        try:
-            networks.append(str(ipaddress.ip_network(text, strict=False)))
-        except ValueError:
-            raise _fail(path, key, f"{text!r} is not an IP address or network") from None
-    return tuple(networks)
-
-
 def _feed(slug: Any, value: Any, path: str, key: str) -> FeedDefinition:
     where = f"{key}.{slug}"
     if not isinstance(slug, str) or len(slug) > MAX_FEED_SLUG_CHARS or not _FEED_SLUG.fullmatch(slug):
-        raise _fail(path, f"{key}.{slug}", f"a feed's slug must be lowercase letters a-z, digits and single '-' "
+        raise fail(path, f"{key}.{slug}", f"a feed's slug must be lowercase letters a-z, digits and single '-' "
                     f"between them, at most {MAX_FEED_SLUG_CHARS} characters")  # fmt: skip
     if not isinstance(value, dict):
-        raise _fail(path, where, f"must be a mapping of {', '.join(FEED_KEYS)}")
+        raise fail(path, where, f"must be a mapping of {', '.join(FEED_KEYS)}")
     for name in value:
         if name not in FEED_KEYS:
-            raise _fail(path, f"{where}.{name}", f"unknown key (known keys: {', '.join(FEED_KEYS)})")
+            raise fail(path, f"{where}.{name}", f"unknown key (known keys: {', '.join(FEED_KEYS)})")
     selection = []
     for name in SELECTION_KEYS:
         if name in value:
-            values = _str_list(value[name], path, f"{where}.{name}")
+            values = text_list(value[name], path, f"{where}.{name}")
             if not values:
-                raise _fail(path, f"{where}.{name}", "must list at least one value (or be left out)")
-            if any(len(v) > 500 or _NOT_XML_TEXT.search(v) for v in values):
-                raise _fail(path, f"{where}.{name}", "values must be at most 500 characters, no control characters")
+                raise fail(path, f"{where}.{name}", "must list at least one value (or be left out)")
+            if any(len(v) > 500 or NOT_XML_TEXT.search(v) for v in values):
+                raise fail(path, f"{where}.{name}", "values must be at most 500 characters, no control characters")
             if name == "query" and not all(re.search(r"\w", v) for v in values):
-                raise _fail(path, f"{where}.{name}", "every entry must contain a word (letters or digits)")
+                raise fail(path, f"{where}.{name}", "every entry must contain a word (letters or digits)")
             selection.append((name, values))
     quality = value.get("min_quality")
     if quality is not None:
-        quality = _int(quality, path, f"{where}.min_quality", -(10**9), 10**9)
+        quality = whole_number(quality, path, f"{where}.min_quality", -(10**9), 10**9)
     if not selection and quality is None:
-        raise _fail(path, where, f"selects nothing: give at least one of {', '.join(FEED_KEYS[2:])}")
+        raise fail(path, where, f"selects nothing: give at least one of {', '.join(FEED_KEYS[2:])}")
     return FeedDefinition(
         slug,
-        _str(value["title"], path, f"{where}.title") if "title" in value else None,
-        _str(value["description"], path, f"{where}.description", max_len=2000) if "description" in value else None,
+        text_value(value["title"], path, f"{where}.title") if "title" in value else None,
+        (text_value(value["description"], path, f"{where}.description", max_len=2000)
+         if "description" in value else None),
         tuple(selection),
         quality,
     )
@@ -281,7 +178,7 @@ def _feeds(value: Any, path: str, key: str) -> tuple[FeedDefinition, ...]:
     if value is None:
         return ()
     if not isinstance(value, dict):
-        raise _fail(path, key, "must be a mapping of slug: feed definition")
+        raise fail(path, key, "must be a mapping of slug: feed definition")
     return tuple(_feed(slug, definition, path, key) for slug, definition in value.items())
 
 
@@ -307,28 +204,15 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
-def _path(value: Any, path: str, key: str, relative_to: Path) -> Path:
-    text = _str(value, path, key, max_len=4096)
-    candidate = Path(os.path.expanduser(text))
-    return candidate if candidate.is_absolute() else relative_to / candidate
-
-
-def _identifier(value: Any, path: str, key: str) -> str:
-    """A CloudFront distribution id or Cloudflare zone id: letters and digits only (it goes in a URL path)."""
-    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9]{1,64}", value):
-        raise _fail(path, key, "must be an id of 1 to 64 letters and digits")
-    return value
-
-
 _PUBLISH_CHECKS: dict[str, Any] = {
-    "target": lambda v, p, k: _str(v, p, k, max_len=1024),  # parsed by feeds.bucket.plan.parse_target
+    "target": lambda v, p, k: text_value(v, p, k, max_len=1024),  # parsed by feeds.bucket.plan.parse_target
     "endpoint_url": lambda v, p, k: None if v is None else check_base_url(v, p, k).rstrip("/"),
-    "region": lambda v, p, k: None if v is None else _str(v, p, k, max_len=64),
-    "cloudfront_distribution": lambda v, p, k: None if v is None else _identifier(v, p, k),
-    "cloudflare_zone": lambda v, p, k: None if v is None else _identifier(v, p, k),
+    "region": lambda v, p, k: None if v is None else text_value(v, p, k, max_len=64),
+    "cloudfront_distribution": lambda v, p, k: None if v is None else identifier(v, p, k),
+    "cloudflare_zone": lambda v, p, k: None if v is None else identifier(v, p, k),
     "cloudflare_api_url": lambda v, p, k: check_base_url(v, p, k).rstrip("/"),
-    "max_deletes": lambda v, p, k: _int(v, p, k, 0, 10_000_000),
-    "workers": lambda v, p, k: _int(v, p, k, 1, 256),
+    "max_deletes": lambda v, p, k: whole_number(v, p, k, 0, 10_000_000),
+    "workers": lambda v, p, k: whole_number(v, p, k, 1, 256),
 }
 
 
@@ -336,45 +220,45 @@ def _publish(value: Any, path: str, key: str) -> PublishSettings:
     if value is None:
         return PublishSettings()
     if not isinstance(value, dict):
-        raise _fail(path, key, "must be a mapping (target, endpoint_url, cloudfront_distribution, ...)")
+        raise fail(path, key, "must be a mapping (target, endpoint_url, cloudfront_distribution, ...)")
     values = {}
     for name, item in value.items():
         check = _PUBLISH_CHECKS.get(name) if isinstance(name, str) else None
         if check is None:
-            raise _fail(path, f"{key}.{name}", f"unknown key (known keys: {', '.join(sorted(_PUBLISH_CHECKS))})")
+            raise fail(path, f"{key}.{name}", f"unknown key (known keys: {', '.join(sorted(_PUBLISH_CHECKS))})")
         values[name] = check(item, path, f"{key}.{name}")
     return PublishSettings(**values)
 
 
 # key → how its YAML value becomes a Settings field. Unknown keys are errors.
 _CHECKS: dict[str, Any] = {
-    "site_title": lambda v, p, k, _: _str(v, p, k),
-    "site_description": lambda v, p, k, _: _str(v, p, k, max_len=2000),
+    "site_title": lambda v, p, k, _: text_value(v, p, k),
+    "site_description": lambda v, p, k, _: text_value(v, p, k, max_len=2000),
     "base_url": lambda v, p, k, _: None if v is None else check_base_url(v, p, k),
-    "language": lambda v, p, k, _: _str(v, p, k, max_len=35),
-    "author": lambda v, p, k, _: _str(v, p, k),
-    "articles_dir": lambda v, p, k, root: _path(v, p, k, root),
-    "items_per_feed": lambda v, p, k, _: _int(v, p, k, 1, 10_000),
-    "include_unpublished": lambda v, p, k, _: _bool(v, p, k),
-    "formats": lambda v, p, k, _: _formats(v, p, k),
-    "max_file_bytes": lambda v, p, k, _: _int(v, p, k, 1_000, 100_000_000),
-    "max_title_chars": lambda v, p, k, _: _int(v, p, k, 20, 10_000),
-    "max_summary_chars": lambda v, p, k, _: _int(v, p, k, 50, 100_000),
-    "cache_max_age": lambda v, p, k, _: _int(v, p, k, 0, 31_536_000),
-    "reload_interval": lambda v, p, k, _: _number(v, p, k, 0.2, 86_400),
-    "min_quality": lambda v, p, k, _: None if v is None else _int(v, p, k, -(10**9), 10**9),
-    "kinds": lambda v, p, k, _: _str_list(v, p, k),
-    "topic_aliases": lambda v, p, k, _: _aliases(v, p, k),
-    "cache_dir": lambda v, p, k, root: None if v is None else _path(v, p, k, root),
+    "language": lambda v, p, k, _: text_value(v, p, k, max_len=35),
+    "author": lambda v, p, k, _: text_value(v, p, k),
+    "articles_dir": lambda v, p, k, root: local_path(v, p, k, root),
+    "items_per_feed": lambda v, p, k, _: whole_number(v, p, k, 1, 10_000),
+    "include_unpublished": lambda v, p, k, _: boolean(v, p, k),
+    "formats": lambda v, p, k, _: format_names(v, p, k),
+    "max_file_bytes": lambda v, p, k, _: whole_number(v, p, k, 1_000, 100_000_000),
+    "max_title_chars": lambda v, p, k, _: whole_number(v, p, k, 20, 10_000),
+    "max_summary_chars": lambda v, p, k, _: whole_number(v, p, k, 50, 100_000),
+    "cache_max_age": lambda v, p, k, _: whole_number(v, p, k, 0, 31_536_000),
+    "reload_interval": lambda v, p, k, _: number(v, p, k, 0.2, 86_400),
+    "min_quality": lambda v, p, k, _: None if v is None else whole_number(v, p, k, -(10**9), 10**9),
+    "kinds": lambda v, p, k, _: text_list(v, p, k),
+    "topic_aliases": lambda v, p, k, _: topic_aliases(v, p, k),
+    "cache_dir": lambda v, p, k, root: None if v is None else local_path(v, p, k, root),
     "websub_hub": lambda v, p, k, _: None if v is None else check_hub_url(v, p, k),
-    "max_feed_bytes": lambda v, p, k, _: _byte_budget(v, p, k),
-    "archive_page_size": lambda v, p, k, _: _int(v, p, k, 0, 10_000),
-    "page_cache_bytes": lambda v, p, k, _: _int(v, p, k, 1_048_576, 1_000_000_000_000),
+    "max_feed_bytes": lambda v, p, k, _: byte_budget(v, p, k),
+    "archive_page_size": lambda v, p, k, _: whole_number(v, p, k, 0, 10_000),
+    "page_cache_bytes": lambda v, p, k, _: whole_number(v, p, k, 1_048_576, 1_000_000_000_000),
     "publish": lambda v, p, k, _: _publish(v, p, k),
-    "stats": lambda v, p, k, _: _bool(v, p, k),
-    "stats_db": lambda v, p, k, root: None if v is None else _path(v, p, k, root),
-    "stats_detail_days": lambda v, p, k, _: _int(v, p, k, 1, 3_650),
-    "trusted_proxies": lambda v, p, k, _: _networks(v, p, k),
+    "stats": lambda v, p, k, _: boolean(v, p, k),
+    "stats_db": lambda v, p, k, root: None if v is None else local_path(v, p, k, root),
+    "stats_detail_days": lambda v, p, k, _: whole_number(v, p, k, 1, 3_650),
+    "trusted_proxies": lambda v, p, k, _: ip_networks(v, p, k),
     "feeds": lambda v, p, k, _: _feeds(v, p, k),
 }
 

@@ -16,7 +16,7 @@ from .project_modules import all_modules, imports, module_path, module_tree
 # The pipeline's packages in order (README, Design): the top of the package holds the shared values,
 # then read → index → render, then the outlets. A module imports only the top's shared values, its own
 # package and earlier ones; an outlet imports another outlet only where OUTLET_USES says why.
-SHARED = {"model", "formats", "cache_dir", "site_paths", "config"}
+SHARED = {"model", "formats", "cache_dir", "site_paths", "config_values", "config"}
 PIPELINE = ("read", "index", "render")
 OUTLET_PACKAGES = ("server", "folder", "bucket", "stats")
 TOP_OUTLETS = {"websub", "cli"}  # the ping every outlet sends, and the command line over all of them
@@ -29,6 +29,7 @@ OUTLET_USES = {
 # (or, where listed, its own helpers of the same stage).
 STAGES = [
     {"model", "formats", "cache_dir", "site_paths"},
+    {"config_values"},
     {"config"},
     # read
     {"read.text", "read.safe_yaml", "read.dates", "read.cache_files"},

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from feeds.config import ConfigError, Settings, check_base_url, load_settings, publish_overrides, with_overrides
+from feeds.config import Settings, load_settings, publish_overrides, with_overrides
+from feeds.config_values import ConfigError, check_base_url
 from tests.conftest import PROJECT
 
 

@@ -73,7 +73,8 @@ ALLOWED = {
     "read.text": set(),
     "read.safe_yaml": set(),
     "read.dates": set(),
-    "config": {"model", "formats"},
+    "config_values": {"formats"},
+    "config": {"model", "formats", "config_values"},
     "read.article_fields": {"model", "config", "read.text", "read.dates", "read.safe_yaml"},
     "read.reader": {"model", "config", "read.text", "read.safe_yaml", "read.article_fields"},
 }

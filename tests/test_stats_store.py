@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feeds.config import ConfigError, Settings, load_settings
+from feeds.config import Settings, load_settings
+from feeds.config_values import ConfigError
 from feeds.stats.store import Fetch, StatsStore, stats_db_path
 
 NEWSBOAT = "newsboat/2.21.0 (Linux x86_64)"
