@@ -22,6 +22,9 @@ class Recorder(ExportObserver):
         self.out = out
         self.events: list[tuple[str, object]] = []
 
+    def loaded(self) -> None:
+        self.events.append(("loaded", None))
+
     def exported(self, run: ExportRun) -> None:
         live = {path: (self.out / path).read_bytes() for path in run.changed}
         self.events.append(("exported", (run, live)))
@@ -41,7 +44,7 @@ def _published(out: Path) -> dict[str, bytes]:
     }
 
 
-def test_observers_see_each_run_after_the_flip_and_before_the_hub(tmp_path: Path) -> None:
+def test_observers_see_each_run_loaded_then_after_the_flip_and_before_the_hub(tmp_path: Path) -> None:
     articles = Path(shutil.copytree(SAMPLES, tmp_path / "articles"))
     out = tmp_path / "public"
     hub = Hub()
@@ -50,16 +53,16 @@ def test_observers_see_each_run_after_the_flip_and_before_the_hub(tmp_path: Path
         exporter = Exporter(_settings(tmp_path, articles, websub_hub=hub.url), out, observers=[recorder])
         first = exporter.run()
         assert first.summary is not None and first.summary.published and first.changed
-        assert [kind for kind, _ in recorder.events] == ["exported", "pinged"]
-        _, (told, live) = recorder.events[0]
+        assert [kind for kind, _ in recorder.events] == ["loaded", "exported", "pinged"]
+        _, (told, live) = recorder.events[1]
         assert told is first and set(live) == set(first.changed)  # every changed feed was live when told
 
         recorder.events.clear()
         _retitle(articles)
         second = exporter.run()
         assert second.summary is not None and 0 < len(second.changed) < len(first.changed)
-        assert [kind for kind, _ in recorder.events] == ["exported", "pinged"]
-        _, (_, live) = recorder.events[0]
+        assert [kind for kind, _ in recorder.events] == ["loaded", "exported", "pinged"]
+        _, (_, live) = recorder.events[1]
         assert all(b"A retitled story for WebSub" in body for body in live.values())
         assert len(hub.urls()) == len(first.changed) + len(second.changed)  # pinged after being told, each once
 
@@ -67,7 +70,7 @@ def test_observers_see_each_run_after_the_flip_and_before_the_hub(tmp_path: Path
         third = exporter.run()
         assert third.summary is None and third.changed == ()  # nothing changed: nothing read, nothing pinged
         assert third.articles == second.articles and third.feeds == second.feeds
-        assert [kind for kind, _ in recorder.events] == ["exported"]
+        assert [kind for kind, _ in recorder.events] == ["exported"]  # nor loaded
     finally:
         hub.server.shutdown()
         hub.server.server_close()

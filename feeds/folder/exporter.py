@@ -80,6 +80,13 @@ class ExportObserver:
     Called on the thread that ran the export (under ``--watch``, the reload thread).
     """
 
+    def loaded(self) -> None:
+        """A run read its articles and built their catalog; rendering and placing follow.
+
+        Not called when nothing changed (nothing is read) nor for the changes ``--watch``
+        exports. What the run loaded lives until the run's end; the process's owner may
+        act on that here (the command line hides it from the garbage collector)."""
+
     def exported(self, run: ExportRun) -> None:
         """A run finished: its generation is live (or nothing changed). The WebSub ping follows."""
 
@@ -149,6 +156,8 @@ class Exporter:
         notes: list[str] = []
         folder, catalog, warned = read_catalog(settings, use_cache=self.use_cache, scan=scan)
         notes += warned
+        for observer in self.observers:
+            observer.loaded()
         try:
             summary = self._export(folder, catalog, fingerprint)
         except CacheDamaged as exc:  # damaged, and its file changed since (else it is read again silently)
