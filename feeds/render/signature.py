@@ -18,7 +18,7 @@ from feeds import code_fingerprint
 from feeds.config import Settings
 from feeds.index.catalog import Catalog, Feed, archive_pages, document_items
 from feeds.index.families import PROVIDERS, TOPICS
-from feeds.model import Article
+from feeds.model import Article, Provider
 
 
 def _code_version() -> bytes:
@@ -71,19 +71,28 @@ class Signer:
         self.page_size = settings.archive_page_size
         self._pages: dict[tuple[str, int], tuple[int, bytes]] = {}
         self._memo, self._earlier_pages = (memo or SignatureMemo()).for_catalog(catalog)
+        # (provider, topics) → what an item with them links to, as signed: many articles share one
+        self._links: dict[tuple, bytes] = {}
 
     def _article(self, article: Article) -> bytes:
         entry = self._memo.get(id(article))
         if entry is None:
-            # the provider feed path is what the renderer reads from the catalog (RSS <source url>)
-            provider_path = self.catalog.source_paths.get(article.provider) if article.provider else None
-            # a feed's page links the item's topics and provider to their pages
-            values = self.catalog.value_paths
-            topics, providers = values.get(TOPICS, {}), values.get(PROVIDERS, {})
-            page_links = (providers.get(article.provider), *map(topics.get, article.topics))
-            digest = hashlib.sha256(article.digest + repr((provider_path, page_links)).encode()).digest()
+            key = (article.provider, article.topics)
+            links = self._links.get(key)
+            if links is None:
+                links = self._links[key] = self._links_of(*key)
+            digest = hashlib.sha256(article.digest + links).digest()
             entry = self._memo[id(article)] = (article, digest)
         return entry[1]
+
+    def _links_of(self, provider: Provider | None, topics: tuple[str, ...]) -> bytes:
+        # the provider feed path is what the renderer reads from the catalog (RSS <source url>)
+        provider_path = self.catalog.source_paths.get(provider) if provider else None
+        # a feed's page links the item's topics and provider to their pages
+        values = self.catalog.value_paths
+        topic_pages, provider_pages = values.get(TOPICS, {}), values.get(PROVIDERS, {})
+        page_links = (provider_pages.get(provider), *map(topic_pages.get, topics))
+        return repr((provider_path, page_links)).encode()
 
     def _items(self, items: tuple[Article, ...]) -> bytes:
         """The items' digests, joined: one C-level pass over a warm memo (an export signs every document)."""
