@@ -71,19 +71,28 @@ def media_types_by_extension(types: Mapping[str, str]) -> dict[str, str]:
     """Site path → media type, folded to extension → media type (servers map by extension).
 
     Raises ValueError when two paths with one extension have different types:
-    a server could not tell them apart, so that is our bug, not the input's.
+    a server could not tell them apart, so that is our bug, not the input's. Sorted by extension.
     """
-    by_extension: dict[str, str] = {}
-    for path, media_type in sorted(types.items()):
-        known = by_extension.setdefault(extension(path), media_type)
-        if known != media_type:
-            raise ValueError(f"paths ending in .{extension(path)} have two types: {known}, {media_type}")
-    return by_extension
+    seen: dict[str, set[str]] = {}  # one pass, unsorted: an export has tens of thousands of paths
+    for path, media_type in types.items():
+        seen.setdefault(extension(path), set()).add(media_type)
+    for ext, media_types in seen.items():
+        if len(media_types) > 1:
+            raise ValueError(f"paths ending in .{ext} have two types: {', '.join(sorted(media_types))}")
+    return {ext: media_types.pop() for ext, media_types in sorted(seen.items())}
+
+
+_PAGE_EXTENSION = extension(INDEX_PATH)
+
+
+def cross_origin_extension(ext: str) -> bool:
+    """Feeds and OPML may be read by scripts on other sites, as the web app allows; pages (index, feed pages) not."""
+    return ext != _PAGE_EXTENSION
 
 
 def cross_origin(path: str) -> bool:
-    """Feeds and OPML may be read by scripts on other sites, as the web app allows; pages (index, feed pages) not."""
-    return extension(path) != extension(INDEX_PATH)
+    """:func:`cross_origin_extension` of the path's extension."""
+    return cross_origin_extension(extension(path))
 
 
 def header_patterns(paths: Iterable[str]) -> list[str]:
@@ -143,9 +152,8 @@ def render_nginx(types: Mapping[str, str], settings: Settings) -> bytes:
     feeds, and the export's own metadata files hidden.
     """
     by_extension = media_types_by_extension(types)
-    shared = sorted({extension(p) for p in types if cross_origin(p)})
-    if any(extension(p) in shared for p in types if not cross_origin(p)):
-        raise ValueError("a cross-origin extension is shared with a same-origin page")
+    # whether a path is cross-origin goes by its extension alone, so one extension is never both
+    shared = [ext for ext in by_extension if cross_origin_extension(ext)]  # sorted, as by_extension is
     cache = _nginx_quote(cache_control(settings))
     width = max(len(_nginx_quote(t)) for t in by_extension.values())
     type_lines = [f"    {_nginx_quote(media_type):<{width}} {ext};" for ext, media_type in sorted(by_extension.items())]
