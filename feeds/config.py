@@ -20,6 +20,7 @@ import yaml
 from feeds.config_values import (
     NOT_XML_TEXT,
     ConfigError,
+    alias_pairs,
     boolean,
     byte_budget,
     check_base_url,
@@ -32,7 +33,6 @@ from feeds.config_values import (
     number,
     text_list,
     text_value,
-    topic_aliases,
     whole_number,
 )
 from feeds.formats import FORMAT_NAMES
@@ -248,7 +248,7 @@ _CHECKS: dict[str, Any] = {
     "reload_interval": lambda v, p, k, _: number(v, p, k, 0.2, 86_400),
     "min_quality": lambda v, p, k, _: None if v is None else whole_number(v, p, k, -(10**9), 10**9),
     "kinds": lambda v, p, k, _: text_list(v, p, k),
-    "topic_aliases": lambda v, p, k, _: topic_aliases(v, p, k),
+    "topic_aliases": lambda v, p, k, _: alias_pairs(v, p, k),
     "cache_dir": lambda v, p, k, root: None if v is None else local_path(v, p, k, root),
     "websub_hub": lambda v, p, k, _: None if v is None else check_hub_url(v, p, k),
     "max_feed_bytes": lambda v, p, k, _: byte_budget(v, p, k),

@@ -114,7 +114,7 @@ def format_names(value: Any, path: str, key: str) -> tuple[str, ...]:
     return tuple(n for n in FORMAT_NAMES if n in names)
 
 
-def topic_aliases(value: Any, path: str, key: str) -> tuple[tuple[str, str], ...]:
+def alias_pairs(value: Any, path: str, key: str) -> tuple[tuple[str, str], ...]:
     if not isinstance(value, dict):
         raise fail(path, key, "must be a mapping of alias: topic")
     pairs = []

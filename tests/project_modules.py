@@ -41,6 +41,10 @@ def imports(module: str) -> tuple[set[str], set[str]]:
     """(the package's modules imported, third-party or standard top-level packages imported)."""
     ours, theirs = set(), set()
     for node in ast.walk(module_tree(module)):
+        if isinstance(node, ast.ImportFrom) and node.level:  # from ..server import web: resolved, so it is seen
+            package = ["feeds", *module.split(".")[:-1]]
+            base = package[: len(package) - node.level + 1] + ([node.module] if node.module else [])
+            node = ast.ImportFrom(".".join(base), node.names, 0)
         if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "feeds":
             found = _resolve(node.module)
             if found:  # from feeds.read.reader import read_folder

@@ -16,7 +16,6 @@ from .project_modules import all_modules, imports, module_path, module_tree
 # The pipeline's packages in order (README, Design): the top of the package holds the shared values,
 # then read → index → render, then the outlets. A module imports only the top's shared values, its own
 # package and earlier ones; an outlet imports another outlet only where OUTLET_USES says why.
-SHARED = {"model", "formats", "cache_dir", "site_paths", "config_values", "config"}
 PIPELINE = ("read", "index", "render")
 OUTLET_PACKAGES = ("server", "folder", "bucket", "stats")
 TOP_OUTLETS = {"websub", "cli"}  # the ping every outlet sends, and the command line over all of them
@@ -179,3 +178,16 @@ def test_the_architecture_checks_see_what_they_look_for() -> None:
     kept = [starts_empty(source) for source in ("{'a': 1}", "(1,)", "frozenset()", "f()")]
     assert all(flagged) and not any(kept)
     assert any(isinstance(node, ast.Global) for node in ast.walk(ast.parse("def f():\n    global x\n    x = 1\n")))
+
+
+def test_relative_imports_are_seen_as_the_modules_they_name(tmp_path, monkeypatch) -> None:
+    """``from ..server.web import create_app`` in read/ is a forward import like the absolute one."""
+    import tests.project_modules as project_modules
+
+    (tmp_path / "read").mkdir()
+    (tmp_path / "server").mkdir()
+    (tmp_path / "server" / "web.py").write_text("")
+    (tmp_path / "model.py").write_text("")
+    (tmp_path / "read" / "dates.py").write_text("from ..server.web import create_app\nfrom .. import model\n")
+    monkeypatch.setattr(project_modules, "FEEDS", tmp_path)
+    assert project_modules.imports("read.dates")[0] == {"server.web", "model"}

@@ -29,6 +29,7 @@ from feeds.index.catalog import Catalog, build_catalog
 from feeds.read.reader import read_folder
 from feeds.render.feed import Format
 from feeds.render.site import INDEX_PATH, render_path, site_paths
+from feeds.server.web import create_app
 from feeds.site_paths import METADATA_PATHS, NGINX_PATH
 
 from .conftest import BASE_URL, REAL_CORPUS, SAMPLES, require_shared, require_tool
@@ -187,8 +188,7 @@ def test_every_file_nginx_serves_is_byte_identical_to_the_app(site: Site) -> Non
 
 
 def test_every_file_equals_the_flask_apps_answer(site: Site) -> None:
-    web = pytest.importorskip("feeds.server.web")
-    client = web.create_app(site.settings).test_client()
+    client = create_app(site.settings).test_client()
     for path in site.paths:
         app = client.get("/" + path)
         status, headers, body = site.nginx.get(path)
