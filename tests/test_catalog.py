@@ -203,6 +203,21 @@ def test_a_catalog_with_one_article_added_is_what_building_it_anew_gives(rows, a
         assert kept == [not joins for joins in joined]
 
 
+def test_a_new_article_of_known_feeds_is_placed_and_leaves_every_other_feed_as_it_was() -> None:
+    """The fast path itself runs (the property test above holds only its result equal): an article that
+    joins existing feeds under their own spellings changes exactly those feeds' objects."""
+    old = [article(0, topics=["AI"], provider="IGN", hours=1), article(1, topics=["Space"], provider="NASA", hours=2)]
+    new = [*old, article(2, topics=["AI"], provider="IGN", hours=3)]
+    settings = make_settings()
+    previous = build_catalog(old, settings)
+    updated = update_catalog(previous, old, new, settings)
+    assert updated == build_catalog(new, settings)
+    untouched = [feed.path for feed in previous.feeds if "ai" not in feed.path and "ign" not in feed.path
+                 and feed.path != "all"]  # fmt: skip
+    assert untouched and all(updated.get(path) is previous.get(path) for path in untouched)
+    assert updated.get("all") is not previous.get("all") and new[2] in updated.get("all").items
+
+
 @hypothesis_settings(max_examples=60, deadline=None)
 @given(
     catalog_rows,
