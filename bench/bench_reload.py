@@ -29,7 +29,8 @@ from bench_scale import ADDED_PREFIX, BASE_URL, add_one_article, remove_added_ar
 
 from feeds.config import Settings
 from feeds.index.filter_index import FilterIndex
-from feeds.server.live import Live, scan_folder
+from feeds.server.live import Live
+from feeds.server.snapshot import scan_folder
 
 T = TypeVar("T")
 

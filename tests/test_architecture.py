@@ -58,6 +58,7 @@ STAGES = [
     {"stats.recorder", "stats.logs", "stats.report"},
     {"stats.report_page"},
     {"server.responses"},
+    {"server.snapshot"},
     {"folder.cdn", "server.live"},
     {"folder.bulk", "folder.generation", "folder.records", "bucket.plan", "server.page_cache"},
     {"folder.outdir"},

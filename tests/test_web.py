@@ -22,7 +22,8 @@ from feeds.read.parsecache import cache_path
 from feeds.render.gzipped import gzip_bytes
 from feeds.render.site import render_path, site_paths
 from feeds.server import page_cache
-from feeds.server.live import Live, read_articles_folder
+from feeds.server.live import Live
+from feeds.server.snapshot import read_articles_folder
 from feeds.server.web import create_app
 from tests.conftest import BASE_URL, SAMPLES
 

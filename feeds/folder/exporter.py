@@ -45,7 +45,8 @@ if TYPE_CHECKING:  # the render stack is imported when something is rendered (is
     from feeds.folder.export import ExportMemos, ExportSummary
     from feeds.index.catalog import Catalog
     from feeds.read.reader import Folder
-    from feeds.server.live import Live, Snapshot
+    from feeds.server.live import Live
+    from feeds.server.snapshot import Snapshot
 
 __all__ = ["ExportObserver", "ExportRun", "Exporter", "read_catalog"]
 

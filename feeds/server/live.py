@@ -21,131 +21,29 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from datetime import datetime
 
 from feeds import websub
 from feeds.config import Settings
-from feeds.index.catalog import Catalog, build_catalog, update_catalog
-from feeds.model import Article
-from feeds.read.folder_scan import FolderScan, scan_digest
+from feeds.read.folder_scan import FolderScan
 from feeds.read.load import CacheDamaged, IncrementalLoader, Scan, discard_cache
-from feeds.read.load import scan_folder as scan_identities
-from feeds.read.reader import Folder, read_folder
 from feeds.read.watch import FOLDER_REPLACED, FolderWatcher, WatchUnavailable, full_scan_interval
 from feeds.render.signature import SignatureMemo
+from feeds.server.snapshot import (
+    Loader,
+    LoadError,
+    Snapshot,
+    build_snapshot,
+    check_listable,
+    empty_snapshot,
+    now_utc,
+    scan_folder,
+)
 
-Loader = Callable[[Settings], Folder]
 # how long a server worker or `export --watch` waits, as it starts, for its reload thread's first turn
 # (watcher started, changes since the first load read: ~0.5 s at 100,000 files), so that the first change
 # after it answers is not queued behind that full scan; bounded, so a slow disk only delays, never blocks
 FIRST_TURN_WAIT_SECONDS = 10.0
-
-
-class LoadError(Exception):
-    """The articles folder cannot be listed; the last good snapshot stays."""
-
-
-def read_articles_folder(settings: Settings) -> Folder:
-    """A loader that reads every file under ``settings.articles_dir`` each time (no incremental state)."""
-    return read_folder(settings.articles_dir, settings)
-
-
-def _check_listable(root: Path) -> None:
-    try:
-        with os.scandir(root):
-            pass
-    except OSError as exc:
-        raise LoadError(
-            f"{root}: cannot list the articles folder ({exc.strerror or exc})"
-        ) from None
-
-
-def scan_folder(root: Path) -> Scan:
-    """One pass over the folder's file identities (one stat each, no reads), shared by the
-    fingerprint and the incremental loader so a reload scans once.
-
-    Raises :class:`LoadError` when the folder itself cannot be listed: a missing
-    or unreadable folder must not look like an empty one and wipe every feed.
-    """
-    _check_listable(root)
-    return scan_identities(root)
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    """Everything one generation of the live app serves; replaced whole, never changed.
-
-    ``articles`` is every selected article, newest first (filtered feeds need
-    them all). ``memo`` is the web layer's cache of rendered responses for this
-    generation only, so a new generation can never serve old bytes.
-    ``last_error`` is the latest reload failure, None once a reload succeeds.
-    """
-
-    catalog: Catalog
-    articles: tuple[Article, ...]
-    problems: int
-    errors: int
-    files: int
-    generation: int
-    fingerprint: str | None
-    loaded_at: datetime | None
-    last_error: str | None = None
-    last_error_at: datetime | None = None
-    memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
-    # the folder's articles in path order, which the catalog was built from (see update_catalog)
-    read: tuple[Article, ...] = field(default=(), compare=False, repr=False)
-
-
-def empty_snapshot(settings: Settings, error: str | None = None) -> Snapshot:
-    """What is served before any successful load: no articles, the reason in ``last_error``."""
-    return Snapshot(
-        build_catalog((), settings), (), 0, 0, 0, 0, None, None, error, _now() if error else None
-    )
-
-
-def build_snapshot(
-    settings: Settings,
-    loader: Loader,
-    generation: int,
-    mark: str | None = None,
-    scan: Scan | None = None,
-    previous: Snapshot | None = None,
-) -> Snapshot:
-    """Read and index the folder whose fingerprint is ``mark`` (taken now when None).
-
-    The fingerprint (:func:`feeds.read.folder_scan.scan_digest`: equal folders give equal ones in every
-    process, so workers agree on a change) is taken before reading, so a file changed during the read
-    makes the next poll rebuild again. ``previous``, the snapshot being replaced,
-    lets an edit that moves no article keep its catalog (:func:`update_catalog`).
-    Raises LoadError, or whatever the loader raises.
-    """
-    if mark is None:
-        scan = scan_folder(settings.articles_dir)
-        mark = scan_digest(scan[0])
-    if isinstance(loader, IncrementalLoader):
-        folder = loader(settings, scan=scan)
-    else:
-        folder = loader(settings)
-    _check_listable(settings.articles_dir)  # vanished during the read: not an empty folder
-    if previous is not None and previous.read:
-        catalog = update_catalog(previous.catalog, previous.read, folder.articles, settings)
-    else:
-        catalog = build_catalog(folder.articles, settings)
-    # every selected article, newest first: the all feed's items, then its older ones newest first
-    everything = catalog.everything
-    articles = everything.items + everything.older[::-1] if everything is not None else ()
-    errors = sum(1 for p in folder.problems if p.is_error)
-    return Snapshot(
-        catalog, articles, len(folder.problems), errors, folder.files, generation, mark, _now(), read=folder.articles
-    )
-
-
-def _now() -> datetime:
-    # the clock only stamps /healthz, never a feed
-    return datetime.now(UTC).replace(microsecond=0)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -225,7 +123,7 @@ class Live:
             started = time.monotonic()
             names = None if changed is None else list(changed)
             what = "every file's identity (a full scan)" if names is None else f"{len(names)} changed file(s)"
-            self.reloading = (started, _now(), what)
+            self.reloading = (started, now_utc(), what)
             try:
                 return self._refresh(names)
             finally:
@@ -291,7 +189,7 @@ class Live:
     def _scan(self, changed: Iterable[str] | None) -> tuple[Scan, str]:
         """The folder's scan and fingerprint now: patched from ``changed`` when it can be, else a full scan."""
         root = self.settings.articles_dir
-        _check_listable(root)  # a vanished folder must not patch into an empty one
+        check_listable(root)  # a vanished folder must not patch into an empty one
         folder = self.folder_scan
         if changed is None or not folder.patch(changed):
             # the census (for later patches) is only worth its listing while a watcher runs
@@ -330,7 +228,7 @@ class Live:
         """Keep serving ``old``; record why the reload failed (once per distinct reason)."""
         message = _one_line(exc)
         if message != old.last_error:
-            self.state = dataclasses.replace(old, last_error=message, last_error_at=_now())
+            self.state = dataclasses.replace(old, last_error=message, last_error_at=now_utc())
 
     def ensure_polling(self, *, ready_within: float = 0.0) -> None:
         """Start this process's poller thread if it is not running (cheap when it is).

@@ -1,6 +1,6 @@
 """What one generation of the live app has rendered: pages kept within a byte budget.
 
-Each :class:`~feeds.server.live.Snapshot` gets a :class:`PageMemo` (in its ``memo``),
+Each :class:`~feeds.server.snapshot.Snapshot` gets a :class:`PageMemo` (in its ``memo``),
 so a new generation can never serve old bytes. The hottest pages (index, OPML,
 the all feeds: :func:`hot_paths`) are rendered before a generation goes live
 and kept for its whole life; every other page (topic, provider and archive
@@ -26,8 +26,8 @@ from feeds.model import Article
 from feeds.render.feed import PAGE_EXTENSION, Format, over_budget, render_feed
 from feeds.render.page_layout import PAGE_TYPE
 from feeds.render.site import INDEX_PATH, OPML_PATH, enabled_formats, feed_document, render_path, split_page_path
-from feeds.server.live import Snapshot
 from feeds.server.responses import Page
+from feeds.server.snapshot import Snapshot
 
 FILTER_PATH = "filter"
 FILTER_SLOTS = 2  # filtered feeds made at once per process; more at once are shed (503), never queued

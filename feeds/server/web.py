@@ -27,7 +27,7 @@ from feeds.index.filters import FilterError, parse_filter
 from feeds.read.load import CacheDamaged
 from feeds.render.feed import ARCHIVE_FOLDER
 from feeds.render.site import INDEX_PATH, OPML_PATH, enabled_formats, split_feed_path
-from feeds.server.live import Live, Snapshot
+from feeds.server.live import Live
 from feeds.server.page_cache import (
     FILTER_PATH,
     FILTER_RETRY_AFTER,
@@ -40,6 +40,7 @@ from feeds.server.page_cache import (
     warm,
 )
 from feeds.server.responses import prefers_html, respond
+from feeds.server.snapshot import Snapshot
 from feeds.stats.recorder import recorder_for
 from feeds.stats.store import is_feed_path
 
