@@ -94,14 +94,10 @@ def wrk(url: str, duration: int, connections: int, headers: list[str]) -> float:
 
 def feeds_server(port: int, config: Path, setup: str, workers: int) -> int:
     """One of our server setups, exactly as ``feeds serve`` runs the default one."""
-    import gc
-
     from feeds.config import load_settings
-    from feeds.server.serve import run_app
-    from feeds.server.web import create_app
+    from feeds.server.serve import master_app, run_app
 
-    app = create_app(load_settings(config))
-    gc.freeze()
+    app, _, _ = master_app(load_settings(config))
     return run_app(app, "127.0.0.1", port, workers, setup)
 
 

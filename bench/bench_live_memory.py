@@ -50,13 +50,22 @@ def workers_of(pid: int) -> list[int]:
     return children
 
 
-def pss_mib(pids: list[int]) -> float:
+def pss_mib(pids: list[int], field: str = "Pss") -> float:
+    """The summed ``field`` of /proc/PID/smaps_rollup (Pss, Private_Dirty, Shared_Clean...), MiB."""
     total = 0
     for pid in pids:
         for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
+            if line.startswith(field + ":"):
                 total += int(line.split()[1])
     return total / 1024
+
+
+def breakdown(master: int, workers: list[int]) -> str:
+    """Each process's PSS and private dirty memory (what is its own), MiB."""
+    shown = []
+    for name, pid in (("master", master), *((f"worker {n + 1}", w) for n, w in enumerate(workers))):
+        shown.append(f"{name} PSS {pss_mib([pid]):.0f} (private dirty {pss_mib([pid], 'Private_Dirty'):.0f})")
+    return "; ".join(shown) + " MiB"
 
 
 def crawl(base: str, threads: int = 4) -> tuple[int, Counter]:
@@ -119,7 +128,9 @@ def main() -> int:
         for _ in range(4):  # every worker renders its hot pages and takes its first requests
             fetch(base + "/all.rss")
         workers = workers_of(server.pid)
-        before = pss_mib(workers)
+        whole = [server.pid, *workers]
+        before, before_all = pss_mib(workers), pss_mib(whole)
+        print(f"serving: {breakdown(server.pid, workers)}")
 
         timings = []
         for n in range(41):
@@ -132,20 +143,25 @@ def main() -> int:
               f"{statistics.median(rest):.1f} ms, p95 {percentile(rest, 0.95):.1f} ms, max {max(rest):.1f} ms "
               f"(HTTP round trip included)")  # fmt: skip
 
-        peak = before
+        peak, peak_all = before, before_all
         crawled = []
         query = lambda client, n: f"q=the&q=zz{client}x{n}"  # noqa: E731 - distinct queries: every one misses
         with flooding(base, args.clients, query) as (probes, statuses):
             for _ in range(2):
                 crawled.append(crawl(base))
                 peak = max(peak, pss_mib(workers))
-        after = pss_mib(workers)
+                peak_all = max(peak_all, pss_mib(whole))
+        after, after_all = pss_mib(workers), pss_mib(whole)
         pages = ", ".join(f"{count} pages ({dict(found)})" for count, found in crawled)
         print(f"crawled twice: {pages}")
         print(f"filter flood ({args.clients} clients): {dict(sorted(statuses.items()))}; /all.rss probes: "
               f"{len(probes)}, p95 {percentile(probes, 0.95):.2f} s, max {max(probes, default=0):.2f} s")  # fmt: skip
-        print(f"PSS of the 2 workers: {before:.0f} MiB before, {peak:.0f} MiB at the peak sample, {after:.0f} MiB "
-              f"after; growth {after - before:+.0f} MiB (peak {peak - before:+.0f} MiB)")  # fmt: skip
+        print(f"after: {breakdown(server.pid, workers)}")
+        print(f"PSS of the whole server (master + 2 workers): {before_all:.0f} MiB serving, {peak_all:.0f} MiB at "
+              f"the peak sample, {after_all:.0f} MiB after; growth {after_all - before_all:+.0f} MiB "
+              f"(peak {peak_all - before_all:+.0f} MiB)")  # fmt: skip
+        print(f"PSS of the 2 workers alone (the figure quoted before 2026-12-05): {before:.0f} MiB before, "
+              f"{after:.0f} MiB after; growth {after - before:+.0f} MiB (peak {peak - before:+.0f} MiB)")  # fmt: skip
         print(f"load average at the end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
         return 0
     finally:

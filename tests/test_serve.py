@@ -279,9 +279,13 @@ def test_serve_without_a_base_url_uses_its_own_address_and_port_0_a_free_one(tmp
     settings = Settings(base_url=None, articles_dir=make_articles(tmp_path / "articles"))
     assert serve(settings, host="127.0.0.1", port=0, workers=3) == 0
     app, port = started["app"], started["bound"]
+    live = app.extensions["feeds"]
+    assert live.state.articles == ()  # the master forgot what it read: each worker reads its own
+    live.load_afresh()  # as a worker does before it serves
     assert port != 0 and b'href="http://127.0.0.1:%d/all.rss"' % port in app.test_client().get("/all.rss").data
     assert (started["host"], started["port"], started["workers"]) == ("127.0.0.1", port, 3)
-    feeds = len(app.extensions["feeds"].state.catalog.feeds)
+    feeds = len(live.state.catalog.feeds)
+    assert live.state.articles and feeds > 1
     assert capsys.readouterr().out == (
         f"Serving {feeds} feeds on http://127.0.0.1:{port}/ — open it in a browser\n"
     )
@@ -386,3 +390,75 @@ def test_a_1000_deep_folder_and_a_fifo_never_stop_new_articles_or_print_a_traceb
     for output in (server.stdout, second.stdout):
         text = output.read_text()
         assert "Traceback" not in text and "Error" not in text, text
+
+
+def _parent_of(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rpartition(")")[2].split()[1])
+
+
+def test_each_worker_serves_articles_it_read_itself(server):
+    """Issue 16: no worker serves the articles its master read before the fork.
+
+    Inherited, they were shared copy-on-write only until served: every request wrote reference
+    counts into their pages, so a crawl left each worker with its own copy of the master's while the
+    master kept its own (``bench/bench_live_memory.py`` measures the memory).
+    """
+    answers: dict[int, dict] = {}
+    deadline = time.monotonic() + 30
+    while len(answers) < 2:  # each request is a new connection: either worker may take it
+        assert time.monotonic() < deadline, f"only workers {sorted(answers)} answered"
+        health = json.loads(server.request("GET", "/healthz")[2])
+        answers[health["pid"]] = health
+    for pid, health in answers.items():
+        assert _parent_of(pid) == server.process.pid  # a gunicorn worker of this server
+        assert health["read_by_pid"] == pid
+        assert health["articles"] > 0 and health["generation"] >= 1
+
+
+SLOW_WORKER = """
+import os, sys, time
+from pathlib import Path
+from feeds.config import Settings
+from feeds.server import serve
+from feeds.server.live import Live
+from feeds.server.snapshot import read_articles_folder
+from feeds.server.web import create_app
+
+master = os.getpid()
+
+def slow(settings):
+    if os.getpid() != master:
+        time.sleep(3 * serve.WORKER_TIMEOUT_SECONDS)  # longer than gunicorn lets a silent worker live
+    return read_articles_folder(settings)
+
+serve.WORKER_TIMEOUT_SECONDS = 1
+settings = Settings(base_url="https://feeds.example.org/", articles_dir=Path(sys.argv[1]))
+live = Live(settings, loader=slow)
+live.forget()
+listener = serve.listen("127.0.0.1", 0)
+print("port", listener.getsockname()[1], flush=True)
+sys.exit(serve.run_app(create_app(settings, live=live), "127.0.0.1", 0, 1, listener=listener))
+"""
+
+
+def test_a_worker_reading_longer_than_the_gunicorn_timeout_is_not_killed(tmp_path):
+    """A worker reads its articles before it serves (a minute at a million): gunicorn must not take it for hung."""
+    articles = make_articles(tmp_path / "articles")
+    output = tmp_path / "output.txt"
+    with output.open("wb") as out:
+        process = subprocess.Popen([sys.executable, "-c", SLOW_WORKER, str(articles)], cwd=PROJECT, stdout=out,
+                                   stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        server = Server(announced_port(process, output, r"port (\d+)"), articles, process, output)
+        wait_until_healthy(server, timeout=30)
+        health = json.loads(server.request("GET", "/healthz")[2])
+        assert health["read_by_pid"] == health["pid"] and health["articles"] == len(ARTICLES)
+        assert "WORKER TIMEOUT" not in output.read_text()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)

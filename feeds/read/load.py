@@ -342,9 +342,11 @@ class IncrementalLoader:
     reading the changed files, not a re-read of the folder.
     """
 
-    def __init__(self, settings: Settings, *, use_cache: bool = True) -> None:
+    def __init__(self, settings: Settings, *, use_cache: bool = True, cores: int | None = None) -> None:
+        """``cores``: the processes the first load may parse on (None: every core); later loads use one."""
         self.settings = settings
         self.use_cache = use_cache
+        self.cores = cores
         self.last_stats: LoadStats | None = None
         self._known: dict[str, tuple[Identity | None, ReadResult]] | None = None
         self._folder: Folder | None = None
@@ -376,7 +378,7 @@ class IncrementalLoader:
             # all cores only for the first load: later ones may run on a thread of a
             # threaded server, where forking a process pool is unsafe
             self._loads += 1
-            loaded = _load_results(self.settings, self.use_cache, None if self._loads == 1 else 1, scan)
+            loaded = _load_results(self.settings, self.use_cache, self.cores if self._loads == 1 else 1, scan)
             self.last_stats = loaded.stats
             self._known = dict(zip(loaded.names, zip(loaded.identities, loaded.results, strict=True), strict=True))
             self._unreadable = loaded.unreadable

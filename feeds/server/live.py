@@ -101,12 +101,55 @@ class Live:
         # seconds (issue 20: at a million articles a reload that never ended showed nothing)
         self.reloading: tuple[float, datetime, str] | None = None
         self.last_refresh_seconds: float | None = None
+        self.state = self._first_snapshot()
+
+    def _first_snapshot(self) -> Snapshot:
+        """Generation 1, read through the loader; an empty snapshot naming the reason when the load fails."""
         try:
-            scan = scan_folder(settings.articles_dir)
+            scan = scan_folder(self.settings.articles_dir)
             self.folder_scan.replace(scan, census=False)
-            self.state = build_snapshot(settings, self.loader, 1, self.folder_scan.fingerprint, scan)
+            return build_snapshot(self.settings, self.loader, 1, self.folder_scan.fingerprint, scan)
         except Exception as exc:  # noqa: BLE001 - a bad first load must still let the app start
-            self.state = empty_snapshot(settings, _one_line(exc))
+            return empty_snapshot(self.settings, _one_line(exc))
+
+    def forget(self) -> None:
+        """Drop the articles this process read, and its loader's memory of them; an empty snapshot is served.
+
+        For a pre-forking server's master, once it has shown what it read (issue 16): workers
+        that served the master's articles wrote reference counts all over the pages they shared
+        with it, so in the end each worker held its own copy of them and the master its own as
+        well. Each worker reads its own with :meth:`load_afresh` instead, through the parse cache
+        the master's read left warm.
+        """
+        with self._rebuild:
+            if isinstance(self.loader, IncrementalLoader):
+                # a worker's load parses only what changed since the master's: on one core, no pool
+                # forked from a threaded server
+                self.loader = IncrementalLoader(self.settings, use_cache=self.loader.use_cache, cores=1)
+            self.folder_scan = FolderScan(self.settings.articles_dir)
+            self.state = empty_snapshot(self.settings)
+            self._failed_mark = None
+
+    def load_afresh(self) -> None:
+        """Read the folder as a new process would (after :meth:`forget`) and swap the result in.
+
+        The hooks run as on a reload: ``on_new_snapshot`` before the swap, ``on_swapped`` after
+        it. A hook's failure is shown in /healthz and the snapshot served all the same (its pages
+        render on request); a damaged parse cache is read again on the reload thread's first turn.
+        """
+        with self._rebuild:
+            old, new = self.state, self._first_snapshot()
+            try:
+                if self.on_new_snapshot is not None:
+                    self.on_new_snapshot(new)
+                self.state = new
+                if self.on_swapped is not None:
+                    self.on_swapped(new, old)
+            except Exception as exc:  # noqa: BLE001 - see the docstring
+                if isinstance(exc, CacheDamaged):
+                    self._reread = str(exc)
+                self.state = new
+                self._keep(new, exc)
 
     def refresh(self, changed: Iterable[str] | None = None) -> bool:
         """Rebuild when the folder's fingerprint changed; True when a new snapshot was swapped in.

@@ -1,9 +1,14 @@
 """``feeds serve``: the Flask app under gunicorn, a production server.
 
-The app is built once in gunicorn's master (articles read once, hot pages
-rendered once) and inherited by each forked worker; each worker then starts
-its own reload poller from gunicorn's ``post_worker_init`` hook, so no thread
-ever runs in the master.
+The master reads the articles once, to show what it serves (and any problem)
+and to leave the parse cache warm, then forgets them before gunicorn forks:
+each worker reads its own through that cache in gunicorn's ``post_worker_init``
+hook, then starts its own reload poller, so no thread ever runs in the master.
+Inherited articles stayed shared copy-on-write only until served: every request
+writes reference counts into the pages it reads, so a crawl of the site gave
+each worker its own copy of the master's while the master kept its own
+(issue 16: +678 MiB for a 2-worker server under a crawl at 100k articles;
+``bench/bench_live_memory.py``).
 
 Slow clients (issue 16): each worker reads requests on an asyncio event loop
 (gunicorn's ``asgi`` worker), so a connection that sends nothing or trickles
@@ -30,10 +35,12 @@ from gunicorn.app.base import BaseApplication
 
 from feeds.config import Settings
 from feeds.server.asgi_bridge import BufferedBridge
-from feeds.server.live import FIRST_TURN_WAIT_SECONDS
+from feeds.server.live import FIRST_TURN_WAIT_SECONDS, Live
 from feeds.server.web import create_app
 
 THREADS_PER_WORKER = 4
+# gunicorn's master kills a worker whose request loop was silent this long (gunicorn's default)
+WORKER_TIMEOUT_SECONDS = 30
 
 
 def local_url(host: str, port: int) -> str:
@@ -76,6 +83,7 @@ def gunicorn_options(host: str, port: int, workers: int, setup: str = DEFAULT_SE
         "workers": max(1, workers),
         **SERVER_SETUPS[setup].options,
         "keepalive": 5,
+        "timeout": WORKER_TIMEOUT_SECONDS,
         "graceful_timeout": 5,
         "accesslog": None,
         "errorlog": "-",
@@ -85,11 +93,19 @@ def gunicorn_options(host: str, port: int, workers: int, setup: str = DEFAULT_SE
     }
 
 
-def _start_polling(app: Flask) -> Callable[[Any], None]:
-    """gunicorn's ``post_worker_init`` hook: each worker polls the folder for itself, from its fork on."""
+def _start_worker(app: Flask) -> Callable[[Any], None]:
+    """gunicorn's ``post_worker_init`` hook: each worker reads its own articles, then polls the folder for itself."""
 
     def start(worker: Any) -> None:
-        app.extensions["feeds"].ensure_polling(ready_within=FIRST_TURN_WAIT_SECONDS)  # before it serves
+        live: Live = app.extensions["feeds"]
+        # gunicorn counts a worker's timeout from its first heartbeat, which its request loop sends, so a
+        # read longer than WORKER_TIMEOUT_SECONDS (a million articles: about a minute) is not taken for a
+        # hung worker (tests/test_serve.py holds gunicorn to that)
+        live.load_afresh()  # through the parse cache the master's read left warm
+        # the server's start-up owns this: what was read lives as long as its snapshot, so the
+        # cyclic collector need not walk it again and again
+        gc.freeze()
+        live.ensure_polling(ready_within=FIRST_TURN_WAIT_SECONDS)  # before it serves
 
     return start
 
@@ -135,7 +151,7 @@ def run_app(
 
     ``listener``: a socket already listening (:func:`listen`) that gunicorn takes over instead of binding host:port.
     """
-    options = {**gunicorn_options(host, port, workers, setup), "post_worker_init": _start_polling(app)}
+    options = {**gunicorn_options(host, port, workers, setup), "post_worker_init": _start_worker(app)}
     if listener is not None:
         options["bind"] = f"fd://{listener.fileno()}"  # gunicorn's own syntax for an inherited socket
     return run_gunicorn(SERVER_SETUPS[setup].wrap(app), options)
@@ -165,18 +181,27 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, workers
     url = local_url(host, listener.getsockname()[1])
     if settings.base_url is None:
         settings = dataclasses.replace(settings, base_url=url)
-    app: Flask = create_app(settings)
-    # Everything loaded so far lives as long as the server: keep the cyclic GC from rescanning
-    # it in every worker, and keep its pages shared copy-on-write after the fork.
-    gc.freeze()
-    live = app.extensions["feeds"]
-    state = live.state
-    print(
-        f"Serving {len(state.catalog.feeds)} feeds on {url} — open it in a browser",
-        flush=True,
-    )
+    app, feeds, error = master_app(settings)
+    print(f"Serving {feeds} feeds on {url} — open it in a browser", flush=True)
     if settings.site_url != url:
         print(f"feeds: note: feed links use the base URL {settings.site_url}", file=sys.stderr)
-    if state.last_error is not None:
-        print(f"feeds: warning: {state.last_error}", file=sys.stderr)
+    if error is not None:
+        print(f"feeds: warning: {error}", file=sys.stderr)
     return run_app(app, host, listener.getsockname()[1], workers, listener=listener)
+
+
+def master_app(settings: Settings) -> tuple[Flask, int, str | None]:
+    """The app gunicorn's master hands its workers, with what the master read: (app, feeds, last error).
+
+    Every article is read once here (what is served is shown, and the parse cache left warm),
+    then forgotten: each worker reads its own in :func:`_start_worker` (see the module's docstring).
+    """
+    live = Live(settings)
+    feeds, error = len(live.state.catalog.feeds), live.state.last_error
+    live.forget()
+    app = create_app(settings, live=live)
+    # What is left lives as long as the server (modules, the app): keep the cyclic GC from
+    # walking it in every worker, which would write into its pages and un-share them.
+    gc.collect()
+    gc.freeze()
+    return app, feeds, error

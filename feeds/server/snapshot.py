@@ -80,6 +80,8 @@ class Snapshot:
     memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
     # the folder's articles in path order, which the catalog was built from (see update_catalog)
     read: tuple[Article, ...] = field(default=(), compare=False, repr=False)
+    # the process that read it: a server's workers each read their own, none serves its master's (issue 16)
+    read_by_pid: int = field(default_factory=os.getpid, compare=False)
 
 
 def empty_snapshot(settings: Settings, error: str | None = None) -> Snapshot:

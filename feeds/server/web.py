@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import html
 import json
+import os
 import time
 from datetime import datetime
 
@@ -198,6 +199,9 @@ def create_app(settings: Settings, *, live: Live | None = None) -> Flask:
             "websub": current.last_ping.line() if current.last_ping is not None else None,
             # how this worker notices changes: "inotify", or "polling every N s: <why no watcher>"
             "watching": current.watching,
+            # this process, and the one that read the snapshot it serves: the same in a server's worker
+            "pid": os.getpid(),
+            "read_by_pid": state.read_by_pid,
             # a refresh running now (a slow one at a million articles shows here while it runs), and the last one's time
             "reloading": _reloading(current.reloading),
             "last_refresh_seconds": _rounded(current.last_refresh_seconds),
