@@ -425,17 +425,13 @@ from feeds.server.live import Live
 from feeds.server.snapshot import read_articles_folder
 from feeds.server.web import create_app
 
-master = os.getpid()
-
 def slow(settings):
-    if os.getpid() != master:
-        time.sleep(3 * serve.WORKER_TIMEOUT_SECONDS)  # longer than gunicorn lets a silent worker live
+    time.sleep(3 * serve.WORKER_TIMEOUT_SECONDS)  # longer than gunicorn lets a silent worker live
     return read_articles_folder(settings)
 
 serve.WORKER_TIMEOUT_SECONDS = 1
 settings = Settings(base_url="https://feeds.example.org/", articles_dir=Path(sys.argv[1]))
-live = Live(settings, loader=slow)
-live.forget()
+live = Live(settings, loader=slow, read=False)  # as the master's: each worker reads its own
 listener = serve.listen("127.0.0.1", 0)
 print("port", listener.getsockname()[1], flush=True)
 sys.exit(serve.run_app(create_app(settings, live=live), "127.0.0.1", 0, 1, listener=listener))

@@ -62,11 +62,14 @@ class Live:
     ``"polling ..."`` with the reason the watcher could not run.
     """
 
-    def __init__(self, settings: Settings, loader: Loader | None = None) -> None:
+    def __init__(self, settings: Settings, loader: Loader | None = None, *, read: bool = True) -> None:
+        """``read``: read the folder now; False starts with an empty snapshot, for a pre-forking server's
+        master (issue 16): each worker reads its own with :meth:`load_afresh`, on one core."""
         self.settings = settings
         # by default only changed files are read again on a reload (and the first
-        # load goes through the parse cache on all cores)
-        self.loader = loader if loader is not None else IncrementalLoader(settings)
+        # load goes through the parse cache on all cores: in a forked worker, on one, no pool forked
+        # from a threaded server)
+        self.loader = loader if loader is not None else IncrementalLoader(settings, cores=None if read else 1)
         self._rebuild = threading.Lock()  # one rebuild at a time
         self._starting = threading.Lock()
         self._stop = threading.Event()
@@ -101,7 +104,7 @@ class Live:
         # seconds (issue 20: at a million articles a reload that never ended showed nothing)
         self.reloading: tuple[float, datetime, str] | None = None
         self.last_refresh_seconds: float | None = None
-        self.state = self._first_snapshot()
+        self.state = self._first_snapshot() if read else empty_snapshot(settings)
 
     def _first_snapshot(self) -> Snapshot:
         """Generation 1, read through the loader; an empty snapshot naming the reason when the load fails."""
@@ -112,26 +115,10 @@ class Live:
         except Exception as exc:  # noqa: BLE001 - a bad first load must still let the app start
             return empty_snapshot(self.settings, _one_line(exc))
 
-    def forget(self) -> None:
-        """Drop the articles this process read, and its loader's memory of them; an empty snapshot is served.
-
-        For a pre-forking server's master, once it has shown what it read (issue 16): workers
-        that served the master's articles wrote reference counts all over the pages they shared
-        with it, so in the end each worker held its own copy of them and the master its own as
-        well. Each worker reads its own with :meth:`load_afresh` instead, through the parse cache
-        the master's read left warm.
-        """
-        with self._rebuild:
-            if isinstance(self.loader, IncrementalLoader):
-                # a worker's load parses only what changed since the master's: on one core, no pool
-                # forked from a threaded server
-                self.loader = IncrementalLoader(self.settings, use_cache=self.loader.use_cache, cores=1)
-            self.folder_scan = FolderScan(self.settings.articles_dir)
-            self.state = empty_snapshot(self.settings)
-            self._failed_mark = None
-
     def load_afresh(self) -> None:
-        """Read the folder as a new process would (after :meth:`forget`) and swap the result in.
+        """Read the folder as a new process would and swap the result in: a server's worker, before it
+        serves (issue 16: served, articles its master had read and it inherited were shared only until
+        each request wrote reference counts into their pages; a crawl gave each worker its own copy).
 
         The hooks run as on a reload: ``on_new_snapshot`` before the swap, ``on_swapped`` after
         it. A hook's failure is shown in /healthz and the snapshot served all the same (its pages

@@ -199,8 +199,8 @@ def _shown_articles(path: str, document: tuple | None, snapshot: Snapshot, setti
 def filter_index(snapshot: Snapshot, settings: Settings, previous: Snapshot | None = None) -> FilterIndex:
     """The snapshot's filter index, built on first use (once, whichever thread asks first).
 
-    The app builds it as each snapshot goes live (before the fork for the first one,
-    so the workers share it; on the reload thread for later ones, derived from the
+    The app builds it as each snapshot goes live (before a server's worker serves for the
+    first one; on the reload thread for later ones, derived from the
     ``previous`` snapshot's index when it has one), so a filter request normally
     finds it made; one arriving earlier waits for it in its slot.
     """

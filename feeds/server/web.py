@@ -104,7 +104,7 @@ def create_app(settings: Settings, *, live: Live | None = None) -> Flask:
     current.on_new_snapshot = lambda snapshot: warm(snapshot, settings)
     current.on_swapped = lambda snapshot, previous: filter_index(snapshot, settings, previous)
     warm(current.state, settings)
-    filter_index(current.state, settings)  # in a forking server's master: every worker shares it
+    filter_index(current.state, settings)  # a server's workers build theirs as they read their articles
     app.extensions["feeds"] = current
     not_found = _not_found_page(settings)
     formats = {fmt.extension: fmt for fmt in enabled_formats(settings)}
