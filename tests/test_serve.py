@@ -102,12 +102,17 @@ def running_server(root: Path, *, base_url: str | None = BASE_URL, articles: Pat
         wait_until_healthy(running)
         yield running
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        stop(process)
+
+
+def stop(process: subprocess.Popen) -> None:
+    """SIGTERM, as a server is stopped; killed when it has not ended within 15 s."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
 
 
 @pytest.fixture(scope="module")
@@ -452,9 +457,4 @@ def test_a_worker_reading_longer_than_the_gunicorn_timeout_is_not_killed(tmp_pat
         assert health["read_by_pid"] == health["pid"] and health["articles"] == len(ARTICLES)
         assert "WORKER TIMEOUT" not in output.read_text()
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        stop(process)
