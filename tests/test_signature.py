@@ -6,7 +6,7 @@ import dataclasses
 from datetime import timedelta
 
 from feeds.config import Settings
-from feeds.index.catalog import build_catalog
+from feeds.index.catalog import build_catalog, update_catalog
 from feeds.read.reader import read_folder
 from feeds.render.feed import Format, render_feed
 from feeds.render.signature import SignatureMemo, Signer
@@ -100,3 +100,32 @@ def test_a_signer_reusing_earlier_page_digests_signs_as_a_fresh_one_would() -> N
     # a Signer without the memo computes everything afresh, as a new process would
     assert again == first and after == every_document(Signer(changed, settings), changed)
     assert {key[0] for key in first if first[key] != after[key]} >= {"all"}
+
+
+def test_signers_sharing_a_memo_over_updated_catalogs_sign_as_fresh_ones_would() -> None:
+    """Kept Feed objects keep their documents' signatures (issue 20); a changed feed or new settings never."""
+    settings = Settings(base_url=BASE_URL, archive_page_size=2, items_per_feed=2)
+    articles = list(read_folder(SAMPLES, settings).articles)
+    newest = max(articles, key=lambda a: a.published_at)
+    added = newest.replace(uid=newest.uid + "-copy", source="zz-new.md", title="Added", link=newest.link + "/added",
+                           published_at=newest.published_at + timedelta(hours=1))  # fmt: skip
+    edited = [a.replace(title="Edited") if a is newest else a for a in (*articles, added)]
+    steps = [articles, [*articles, added], edited]
+    catalogs = [build_catalog(steps[0], settings)]
+    for old, new in zip(steps, steps[1:], strict=False):
+        catalogs.append(update_catalog(catalogs[-1], old, new, settings))
+    for before, after in zip(catalogs, catalogs[1:], strict=False):  # some feeds were kept: the memo matters
+        assert {id(feed) for feed in before.feeds} & {id(feed) for feed in after.feeds}
+
+    def every_document(signer: Signer, of) -> dict[tuple[str, int, str], str]:
+        return {(feed.path, page, ext): signer.document(feed, page, ext)
+                for feed in of.feeds for page in range(0, 4) for ext in ("rss", "atom", "json", "html")}  # fmt: skip
+
+    memo = SignatureMemo()
+    for catalog in catalogs:
+        fresh = every_document(Signer(catalog, settings), catalog)
+        assert every_document(Signer(catalog, settings, memo), catalog) == fresh
+    other = dataclasses.replace(settings, site_title="Another title")
+    assert every_document(Signer(catalogs[-1], other, memo), catalogs[-1]) == every_document(
+        Signer(catalogs[-1], other), catalogs[-1]
+    )

@@ -40,22 +40,29 @@ class SignatureMemo:
       be reused while the entry exists, and a frozen object's digest never goes stale.
     - documents: (feed path, page) → (the items shown, (item count, digest of the items)). A
       document whose items are the very same objects keeps its digest (compared by identity, in C).
+    - feeds: id(feed) → (feed, the signer's base, {(page, extension): signature}). A reload keeps
+      the Feed objects an edit or a new file did not touch (:func:`feeds.index.catalog.update_catalog`),
+      so a kept feed's documents are signed without looking at their items (issue 20: at a million
+      articles every change signed ~130,000 documents). The entry holds the feed, so its id stays its own.
 
     Replaced whole (one assignment) when the paths change, and each Signer keeps the memos it
     started with, so Signers of other paths (in other threads too) never share one.
     """
 
     def __init__(self) -> None:
-        self._current: tuple[dict, dict[int, tuple[Article, bytes]], dict] = ({}, {}, {})
+        self._current: tuple[dict, dict[int, tuple[Article, bytes]], dict, dict] = ({}, {}, {}, {})
 
-    def for_catalog(self, catalog: Catalog) -> tuple[dict[int, tuple[Article, bytes]], dict]:
-        """(article digests, document digests) a Signer of ``catalog`` may read and add to."""
-        paths, memo, pages = self._current
+    def for_catalog(self, catalog: Catalog) -> tuple[dict[int, tuple[Article, bytes]], dict, dict]:
+        """(article digests, document digests, feeds' signatures) a Signer of ``catalog`` may read and add to."""
+        paths, memo, pages, feeds = self._current
         linked = (catalog.source_paths, catalog.value_paths)  # what items link: feeds' <source>, pages' links
         if paths != linked or len(memo) > 2 * catalog.article_count + 1000:
-            memo, pages = {}, {}  # other paths, or mostly articles gone since
-            self._current = (linked, memo, pages)
-        return memo, pages
+            memo, pages, feeds = {}, {}, {}  # other paths, or mostly articles gone since
+            self._current = (linked, memo, pages, feeds)
+        elif len(feeds) > 2 * len(catalog.feeds) + 100:  # mostly feeds of catalogs gone since
+            feeds = {}
+            self._current = (linked, memo, pages, feeds)
+        return memo, pages, feeds
 
 
 class Signer:
@@ -70,7 +77,7 @@ class Signer:
         self.base = _code_version() + _settings_digest(settings)
         self.page_size = settings.archive_page_size
         self._pages: dict[tuple[str, int], tuple[int, bytes]] = {}
-        self._memo, self._earlier_pages = (memo or SignatureMemo()).for_catalog(catalog)
+        self._memo, self._earlier_pages, self._feeds = (memo or SignatureMemo()).for_catalog(catalog)
         # (provider, topics) → what an item with them links to, as signed: many articles share one
         self._links: dict[tuple, bytes] = {}
 
@@ -107,6 +114,19 @@ class Signer:
         return self.document(feed, 0, extension)
 
     def document(self, feed: Feed, page: int, extension: str) -> str:
+        """The signature of a feed's current document (page 0) or of its archive page ``page`` (see :meth:`_document`).
+
+        Remembered per Feed object: a feed kept from the catalog before (the same object) is not signed again.
+        """
+        known = self._feeds.get(id(feed))
+        if known is None or known[0] is not feed or known[1] != self.base:
+            known = self._feeds[id(feed)] = (feed, self.base, {})
+        signature = known[2].get((page, extension))
+        if signature is None:
+            signature = known[2][(page, extension)] = self._document(feed, page, extension)
+        return signature
+
+    def _document(self, feed: Feed, page: int, extension: str) -> str:
         """The signature of a feed's current document (page 0) or of its archive page ``page``.
 
         The current document links the newest archive page, so the page count counts;
