@@ -6,10 +6,12 @@ then:
 
 1. filter cost: the first filter request of a generation (its filter index was
    built as the snapshot went live) and 40 more distinct queries one at a time;
-2. memory: the summed PSS of the two workers, before and after 16 clients send
-   distinct ``/filter.rss`` queries while 4 crawler threads fetch every page the
-   site links to (index, OPML, feeds, archive pages, found by following links),
-   twice; ``/all.rss`` is probed meanwhile (p95) and the filter statuses counted.
+2. memory: the summed PSS of the whole server (master and both workers; the
+   workers' alone too, the figure quoted before 2026-12-05), from serving to after
+   16 clients send distinct ``/filter.rss`` queries while 4 crawler threads fetch
+   every page the site links to (index, OPML, feeds, archive pages, found by
+   following links), twice; ``/all.rss`` is probed meanwhile (p95) and the filter
+   statuses counted. Each process's PSS and private memory is shown at both ends.
 
     python ../shared/tools/gen_corpus.py /tmp/live-100k --count 100000
     python bench/bench_live_memory.py /tmp/live-100k [--cache /tmp/live-100k-cache]
@@ -105,11 +107,14 @@ def main() -> int:
     parser.add_argument("corpus", type=Path)
     parser.add_argument("--cache", type=Path, help="parse cache folder kept between runs (XDG_CACHE_HOME)")
     parser.add_argument("--clients", type=int, default=16, help="filter-flood clients")
+    parser.add_argument("--page-cache-mib", type=int, help="page_cache_bytes per worker, MiB (default: the default)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="feeds-bench-live-"))
     cache = args.cache or work / "cache"
     config = work / "feeds.yaml"
     config.write_text(f'base_url: "{BASE_URL}"\narticles_dir: "{args.corpus.resolve()}"\n')
+    if args.page_cache_mib is not None:
+        config.write_text(config.read_text() + f"page_cache_bytes: {args.page_cache_mib * 1024 * 1024}\n")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "PYTHONPATH": str(PROJECT), "XDG_CACHE_HOME": str(cache)}
