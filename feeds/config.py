@@ -118,7 +118,8 @@ class Settings:
     archive_page_size: int = 100
     # bytes of rendered pages and filtered feeds each live worker keeps per generation (issue 16), beyond
     # the index, OPML and all feeds, which are always kept; the least recently used go first
-    page_cache_bytes: int = 64 * 1024 * 1024
+    # per worker; 64 MiB grew a 2-worker server by 416 MiB under a crawl and filter flood at 100k (issue 16: ≤ 400 MB)
+    page_cache_bytes: int = 32 * 1024 * 1024
     publish: PublishSettings = PublishSettings()
     # subscriber statistics (feeds.stats.store): record the live app's feed fetches (False: don't),
     # into this file (None: stats.sqlite3 in the cache folder), keeping detail this many days
