@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import timedelta
 
-from feeds.config import Settings
+from feeds.config import FeedDefinition, Settings
 from feeds.index.catalog import build_catalog, update_catalog
 from feeds.read.reader import read_folder
 from feeds.render.feed import Format, render_feed
@@ -129,3 +129,26 @@ def test_signers_sharing_a_memo_over_updated_catalogs_sign_as_fresh_ones_would()
     assert every_document(Signer(catalogs[-1], other, memo), catalogs[-1]) == every_document(
         Signer(catalogs[-1], other), catalogs[-1]
     )
+
+
+def test_an_empty_feed_is_signed_again_when_a_newer_article_dates_it() -> None:
+    """A configured feed that selects nothing is dated by the site's newest article: a newer article
+    changes its bytes, so it must change its signature (an incremental export kept the old date)."""
+    nothing = FeedDefinition("nothing", selection=(("topics", ("No such topic",)),))
+    settings = Settings(base_url=BASE_URL, feeds=(nothing,))
+    articles = list(read_folder(SAMPLES, settings).articles)
+    newest = max(articles, key=lambda a: a.published_at)
+    added = newest.replace(uid=newest.uid + "-copy", source="zz-new.md", title="Added", link=newest.link + "/added",
+                           published_at=newest.published_at + timedelta(days=1))  # fmt: skip
+    before, before_bodies = _signatures(articles, settings)
+    after, after_bodies = _signatures([*articles, added], settings)
+    changed = {path for path in before if before_bodies[path] != after_bodies.get(path)}
+    assert "feeds/nothing.rss" in changed  # the case itself: the empty feed's date moved
+    assert not {path for path in changed if before[path] == after.get(path)}  # equal signature, equal bytes
+    old_catalog = build_catalog(articles, settings)
+    new_catalog = update_catalog(old_catalog, articles, [*articles, added], settings)
+    assert new_catalog.get("feeds/nothing") is old_catalog.get("feeds/nothing")  # kept: the per-feed memo is asked
+    memo = SignatureMemo()
+    Signer(old_catalog, settings, memo).feed(old_catalog.get("feeds/nothing"), "rss")
+    kept = Signer(new_catalog, settings, memo).feed(new_catalog.get("feeds/nothing"), "rss")
+    assert kept == after["feeds/nothing.rss"]

@@ -75,6 +75,8 @@ class Signer:
     def __init__(self, catalog: Catalog, settings: Settings, memo: SignatureMemo | None = None) -> None:
         self.catalog = catalog
         self.base = _code_version() + _settings_digest(settings)
+        # a feed with no items is dated by the site's newest article (the writers' stamp when no item gives one)
+        self._empty_base = self.base + repr(catalog.feeds[0].updated if catalog.feeds else None).encode()
         self.page_size = settings.archive_page_size
         self._pages: dict[tuple[str, int], tuple[int, bytes]] = {}
         self._memo, self._earlier_pages, self._feeds = (memo or SignatureMemo()).for_catalog(catalog)
@@ -118,15 +120,16 @@ class Signer:
 
         Remembered per Feed object: a feed kept from the catalog before (the same object) is not signed again.
         """
+        base = self.base if feed.items else self._empty_base
         known = self._feeds.get(id(feed))
-        if known is None or known[0] is not feed or known[1] != self.base:
-            known = self._feeds[id(feed)] = (feed, self.base, {})
+        if known is None or known[0] is not feed or known[1] != base:
+            known = self._feeds[id(feed)] = (feed, base, {})
         signature = known[2].get((page, extension))
         if signature is None:
-            signature = known[2][(page, extension)] = self._document(feed, page, extension)
+            signature = known[2][(page, extension)] = self._document(feed, page, extension, base)
         return signature
 
-    def _document(self, feed: Feed, page: int, extension: str) -> str:
+    def _document(self, feed: Feed, page: int, extension: str, base: bytes) -> str:
         """The signature of a feed's current document (page 0) or of its archive page ``page``.
 
         The current document links the newest archive page, so the page count counts;
@@ -136,7 +139,7 @@ class Signer:
         """
         pages = archive_pages(feed, self.page_size)
         count, items_digest = self._page(feed, page)
-        digest = hashlib.sha256(self.base)
+        digest = hashlib.sha256(base)
         # not feed.total: the feed document does not show it (the index page does)
         links = pages if page == 0 else page < pages
         digest.update(repr((extension, feed.path, feed.key, feed.name, feed.title,
