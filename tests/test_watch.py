@@ -304,6 +304,24 @@ def test_a_patch_refuses_a_new_symlink_and_a_scan_without_census(tmp_path):
     assert plain.unsure is not None and not plain.patch(["a1.md"])
 
 
+def test_a_folder_of_exactly_max_files_patches_and_one_more_makes_a_full_scan(tmp_path, monkeypatch):
+    """At exactly MAX_FILES nothing is left out, so changes are patched (a reviewer found every change of
+    a folder at the limit scanned in full); the file past it is the walk's named problem."""
+    root = make_articles(tmp_path / "articles")
+    count = len(list(root.iterdir()))
+    for module in ("feeds.read.reader", "feeds.read.folder_scan"):
+        monkeypatch.setattr(f"{module}.MAX_FILES", count)
+    scan = census_scan(root)
+    assert scan.unsure is None
+    (root / "a1.md").write_text("changed")
+    assert scan.patch(["a1.md"]) and scan.entries == fresh(root)
+    write_article(root, "zz.md", "One more than the limit", ["X"], "Wired")
+    assert not scan.patch(["zz.md"])
+    unreadable: list = []
+    scan.replace((scan_identities(root, unreadable), unreadable), census=True)
+    assert scan.unsure is not None and any("article files" in problem.message for problem in unreadable)
+
+
 def test_a_full_scan_updates_the_digest_incrementally_to_the_same_value(tmp_path):
     root = make_articles(tmp_path / "articles")
     scan = census_scan(root)

@@ -125,10 +125,8 @@ class FolderScan:
 
     def _census(self) -> str | None:
         """Learn every folder walk_article_files enters; the reason patching cannot be trusted, or None."""
-        if self.unreadable:
-            return "a folder cannot be listed"
-        if len(self.entries) >= MAX_FILES:
-            return f"more than {MAX_FILES} files"
+        if self.unreadable:  # a folder it cannot list, too deep, or the files past MAX_FILES (the walk names it)
+            return "the walk left something out"
         folders: set[str] = set()
         pending = [(str(self.root), "")]
         while pending:
@@ -160,8 +158,8 @@ class FolderScan:
             return False
         root = str(self.root)
         for name in names:
-            if len(self.entries) >= MAX_FILES:
-                self.unsure = f"more than {MAX_FILES} files"
+            if len(self._index) >= MAX_FILES and name not in self._index:  # one more would be left out by the walk
+                self.unsure = f"more than {MAX_FILES:,} files"
                 return False
             identity = self._current(root, name)
             if identity is None:
