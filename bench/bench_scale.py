@@ -214,18 +214,34 @@ def ensure_corpus(work: Path, size: int) -> Path:
     return corpus
 
 
-def touch_one_article(corpus: Path, marker: str) -> str:
-    """Rewrite the title of one article (the first by name) and make it the newest; return the new title."""
+CHANGED_DATE = "2099-01-01T00:00:00Z"
+
+
+def _with_field(text: str, key: str, value: str) -> str:
+    start = text.index(f"\n{key}: ") + len(f"\n{key}: ")
+    return text[:start] + value + text[text.index("\n", start) :]
+
+
+def make_first_article_newest(corpus: Path) -> None:
+    """Date the article that :func:`touch_one_article` edits as the newest, before the cold export.
+
+    So every "1 change" is the same edit, a title, whichever run comes first on a corpus: moving an
+    article to the top of its feeds shifts every archive page after its old place, which made the first
+    run on a new corpus rewrite ~10 times the files the runs after it did (1.1 against 0.4 s at 10k).
+    """
     first = sorted(p for p in corpus.iterdir() if not p.name.startswith("."))[0]
     text = first.read_text(encoding="utf-8")
-    start = text.index("\ntitle: ") + len("\ntitle: ")
-    end = text.index("\n", start)
+    dated = _with_field(text, "publishedDateTime", CHANGED_DATE)
+    if dated != text:
+        first.write_text(dated, encoding="utf-8")
+
+
+def touch_one_article(corpus: Path, marker: str) -> str:
+    """Rewrite the title of one article (the first by name, the newest: it is in the all feed); return it."""
+    first = sorted(p for p in corpus.iterdir() if not p.name.startswith("."))[0]
     title = f"Benchmark change {marker}"
-    text = text[:start] + f'"{title}"' + text[end:]
-    # the changed article must be in the all feed: make it the newest
-    start = text.index("\npublishedDateTime: ") + len("\npublishedDateTime: ")
-    end = text.index("\n", start)
-    first.write_text(text[:start] + "2099-01-01T00:00:00Z" + text[end:], encoding="utf-8")
+    text = _with_field(first.read_text(encoding="utf-8"), "title", f'"{title}"')
+    first.write_text(_with_field(text, "publishedDateTime", CHANGED_DATE), encoding="utf-8")
     return title
 
 
@@ -577,6 +593,7 @@ def bench_size(size: int, work: Path, archives: bool, args: argparse.Namespace) 
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     config = write_config(work / f"bench-{size}.yaml", archives)
     export = feeds_command("export", "--config", str(config), "--articles", str(corpus), str(out))
+    make_first_article_newest(corpus)
     _read_through(corpus)
     cold = run_measured(export, env)
     if not (out / "all.rss").exists():
