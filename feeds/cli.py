@@ -26,12 +26,13 @@ from typing import TYPE_CHECKING, NoReturn, TextIO
 from feeds.bucket.plan import PublishUnusable
 from feeds.config import Settings, load_settings, publish_overrides, with_overrides
 from feeds.config_values import ConfigError
+from feeds.folder.runs import ExportObserver
 from feeds.model import Problem
 
 if TYPE_CHECKING:
     from feeds import websub
     from feeds.bucket.publish import Publisher, PublishSummary
-    from feeds.folder.exporter import ExportObserver, ExportRun
+    from feeds.folder.runs import ExportRun
 
 
 class ExitStatus(enum.IntEnum):
@@ -156,7 +157,7 @@ def _progress(stream: TextIO):
     return show
 
 
-class _Lines:  # an ExportObserver (each of its methods): the exporter is imported only when exporting
+class _Lines(ExportObserver):
     """The export's runs as lines: warnings and problems on stderr, one summary line on stdout.
 
     And, as the process's owner, what the library must not do (process-wide state): once a run
@@ -208,25 +209,16 @@ class _Lines:  # an ExportObserver (each of its methods): the exporter is import
         )
 
 
-class _PublishEachRun:  # an ExportObserver, as _Lines
+class _PublishEachRun(ExportObserver):
     """``export --publish``: each run's export goes up (and is purged) before the exporter pings the hub."""
 
     def __init__(self, publisher: Publisher) -> None:
         self.publisher = publisher
         self.status = ExitStatus.OK  # of the last publish
 
-    def loaded(self) -> None:
-        """_Lines keeps the collector off what was loaded."""
-
     def exported(self, run: ExportRun) -> None:
         # also when nothing changed since the last export: a publish that failed then is completed now
         self.status = _publish_export(self.publisher, run.out_dir)
-
-    def pinged(self, report: websub.PingReport) -> None:
-        """_Lines reports the ping."""
-
-    def failed(self, error: Exception) -> None:
-        """_Lines reports the failure; the next run publishes."""
 
 
 def _publisher(

@@ -63,6 +63,7 @@ STAGES = [
     {"folder.bulk", "folder.generation", "folder.records", "bucket.plan", "server.page_cache"},
     {"folder.outdir"},
     {"folder.export", "server.web", "bucket.s3_store", "bucket.purge"},
+    {"folder.runs"},
     {"folder.exporter", "server.serve", "bucket.publish"},
     {"cli"},
 ]

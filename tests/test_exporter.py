@@ -7,7 +7,8 @@ from pathlib import Path
 
 from feeds.config import Settings
 from feeds.folder.export import site_files
-from feeds.folder.exporter import Exporter, ExportObserver, ExportRun
+from feeds.folder.exporter import Exporter
+from feeds.folder.runs import ExportObserver, ExportRun
 from feeds.index.catalog import build_catalog
 from feeds.read.reader import read_folder
 from feeds.websub import PingReport

@@ -22,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,6 +29,7 @@ from feeds.config import Settings
 from feeds.folder.generation import ExportError
 from feeds.folder.outdir import unchanged_since
 from feeds.folder.records import RecordMemo
+from feeds.folder.runs import ExportObserver, ExportRun
 from feeds.read.load import (
     CacheDamaged,
     IncrementalLoader,
@@ -41,61 +41,13 @@ from feeds.read.load import (
 )
 
 if TYPE_CHECKING:  # the render stack is imported when something is rendered (issue 20: an unchanged run's start-up)
-    from feeds import websub
     from feeds.folder.export import ExportMemos, ExportSummary
     from feeds.index.catalog import Catalog
     from feeds.read.reader import Folder
     from feeds.server.live import Live
     from feeds.server.snapshot import Snapshot
 
-__all__ = ["ExportObserver", "ExportRun", "Exporter", "read_catalog"]
-
-
-@dataclass(frozen=True, slots=True)
-class ExportRun:
-    """What one run did. ``summary`` is None when nothing changed since the last export (nothing was read).
-
-    ``problems`` are the articles' problems as lines (``PATH[:LINE]: error|warning: MESSAGE``;
-    under ``--watch`` only their counts); ``notes`` are warnings about the run itself (the
-    parse cache). ``changed``: the feed paths whose bytes this run changed or added.
-    """
-
-    out_dir: Path
-    summary: ExportSummary | None
-    feeds: int
-    articles: int
-    errors: int
-    warnings: int
-    seconds: float
-    problems: tuple[str, ...] = ()
-    notes: tuple[str, ...] = ()
-
-    @property
-    def changed(self) -> tuple[str, ...]:
-        return self.summary.changed if self.summary is not None else ()
-
-
-class ExportObserver:
-    """Told about an exporter's runs, in the order observers were added; every method is optional.
-
-    Called on the thread that ran the export (under ``--watch``, the reload thread).
-    """
-
-    def loaded(self) -> None:
-        """A run read its articles and built their catalog; rendering and placing follow.
-
-        Not called when nothing changed (nothing is read) nor for the changes ``--watch``
-        exports. What the run loaded lives until the run's end; the process's owner may
-        act on that here (the command line hides it from the garbage collector)."""
-
-    def exported(self, run: ExportRun) -> None:
-        """A run finished: its generation is live (or nothing changed). The WebSub ping follows."""
-
-    def pinged(self, report: websub.PingReport) -> None:
-        """The hub was told about the feeds a run changed (or tried to be: ``report.ok``)."""
-
-    def failed(self, error: Exception) -> None:
-        """Under ``--watch``: an export failed; the previous one stays live, the next change retries."""
+__all__ = ["Exporter", "read_catalog"]
 
 
 def read_catalog(
