@@ -80,6 +80,18 @@ class _OverflowSignal(logging.Handler):
             logging.getLogger(name).removeHandler(self)
 
 
+class _EndsQuietly:
+    """A thread mixin: an exception ends ``run`` with its reason in ``failure``, never a traceback (see _observer)."""
+
+    failure: str | None = None
+
+    def run(self) -> None:
+        try:
+            super().run()  # type: ignore[misc]  # the watchdog thread class this is mixed into
+        except Exception as exc:  # noqa: BLE001 - the thread's end, not a traceback
+            self.failure = _reason(exc)
+
+
 def _observer() -> tuple[Any, Any]:
     """A watchdog inotify observer and its inotify reader thread; WatchUnavailable where there is none.
 
@@ -100,23 +112,11 @@ def _observer() -> tuple[Any, Any]:
     except ImportError as exc:  # watchdog missing or broken: polling still works
         raise WatchUnavailable(f"watchdog cannot be imported ({exc})") from None
 
-    class QuietReader(InotifyFD):
-        failure: str | None = None
+    class QuietReader(_EndsQuietly, InotifyFD):
+        pass
 
-        def run(self) -> None:
-            try:
-                super().run()
-            except Exception as exc:  # noqa: BLE001 - the thread's end, not a traceback: see the docstring
-                self.failure = _reason(exc)
-
-    class QuietEmitter(InotifyEmitter):
-        failure: str | None = None
-
-        def run(self) -> None:
-            try:
-                super().run()
-            except Exception as exc:  # noqa: BLE001 - as QuietReader
-                self.failure = _reason(exc)
+    class QuietEmitter(_EndsQuietly, InotifyEmitter):
+        pass
 
     try:
         reader = QuietReader()
