@@ -235,8 +235,7 @@ class Generation:
         if self.previous is None:
             return False
         old_files, previous = self.old_files, self.previous
-        names = [relative]
-        names += [relative + suffix for suffix in _SUFFIXES]
+        names = [relative, *(relative + suffix for suffix in _SUFFIXES)]
         inodes = []
         for name in names:
             recorded = old_stats.get(name)
@@ -251,13 +250,13 @@ class Generation:
             inodes.append(found.st_ino)
         present, infos, stats, live_stats = self.present, self.infos, self.stats, self.live_stats
         for name, inode in zip(names, inodes, strict=True):
+            old = f"{previous}/{name}"
             if present.get(name) == inode:
                 del present[name]  # the live file itself, under the standby's name: keep it
             else:
-                old = f"{previous}/{name}"
                 self._link_or_copy(old, self._target(name))
             info = old_infos.get(name)
-            infos[name] = info if info is not None else FileInfo.of(read_bytes(f"{previous}/{name}"))
+            infos[name] = info if info is not None else FileInfo.of(read_bytes(old))
             stats[name] = live_stats[name] = old_stats[name]
         self.unchanged += len(names)
         return True
