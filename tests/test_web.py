@@ -661,6 +661,7 @@ def test_healthz_shows_a_slow_reload_while_it_runs_and_how_long_it_took(app, cli
     client.get("/healthz")
     wait_for(lambda: client.get("/healthz").json["last_refresh_seconds"] is not None)  # the first turn is done
     assert client.get("/healthz").json["reloading"] is None
+    assert client.get("/healthz").json["last_rebuild_seconds"] is None  # no turn has swapped in new feeds yet
     release = threading.Event()
 
     def slow_loader(settings):  # the real reader, held until the test has looked
@@ -682,6 +683,10 @@ def test_healthz_shows_a_slow_reload_while_it_runs_and_how_long_it_took(app, cli
     wait_for(lambda: client.get("/healthz").json["reloading"] is None)  # the swap, then the filter index
     health = client.get("/healthz").json  # the watcher's next refresh comes with the next change (or in 30 s)
     assert health["reloading"] is None and health["last_refresh_seconds"] >= 0.3 and health["generation"] == 2
+    assert health["last_rebuild_seconds"] >= 0.3
+    live.refresh()  # a check that finds nothing new: quick, and it leaves the last rebuild's time standing
+    health = client.get("/healthz").json
+    assert health["last_refresh_seconds"] < 0.3 and health["last_rebuild_seconds"] >= 0.3
 
 
 def test_any_failure_of_a_scan_is_reported_and_the_reload_thread_lives_on(app, client, live_settings, monkeypatch):

@@ -44,6 +44,8 @@ from feeds.server.snapshot import (
 # (watcher started, changes since the first load read: ~0.5 s at 100,000 files), so that the first change
 # after it answers is not queued behind that full scan; bounded, so a slow disk only delays, never blocks
 FIRST_TURN_WAIT_SECONDS = 10.0
+# what /healthz's "reloading" says a refresh re-reads when it lists the whole folder
+_FULL_SCAN = "every file's identity (a full scan)"
 
 
 def _one_line(exc: BaseException) -> str:
@@ -100,10 +102,12 @@ class Live:
         self.folder_scan = FolderScan(settings.articles_dir)
         self._watcher: FolderWatcher | None = None
         self.watching = "not started"
-        # /healthz: the refresh running now (monotonic start, wall-clock start, what it re-reads) and the last one's
-        # seconds (issue 20: at a million articles a reload that never ended showed nothing)
+        # /healthz: the refresh running now (monotonic start, wall-clock start, what it re-reads), the last one's
+        # seconds (issue 20: at a million articles a reload that never ended showed nothing), and the seconds
+        # of the last one that swapped in new feeds (a check that found nothing new is quick: it must not hide it)
         self.reloading: tuple[float, datetime, str] | None = None
         self.last_refresh_seconds: float | None = None
+        self.last_rebuild_seconds: float | None = None
         self.state = self._first_snapshot() if read else empty_snapshot(settings)
 
     def _first_snapshot(self) -> Snapshot:
@@ -152,12 +156,16 @@ class Live:
         with self._rebuild:
             started = time.monotonic()
             names = None if changed is None else list(changed)
-            what = "every file's identity (a full scan)" if names is None else f"{len(names)} changed file(s)"
+            what = _FULL_SCAN if names is None else f"{len(names)} changed file(s)"
             self.reloading = (started, now_utc(), what)
+            swapped = False
             try:
-                return self._refresh(names)
+                swapped = self._refresh(names)
+                return swapped
             finally:
                 self.reloading, self.last_refresh_seconds = None, time.monotonic() - started
+                if swapped:
+                    self.last_rebuild_seconds = self.last_refresh_seconds
 
     def _refresh(self, changed: list[str] | None) -> bool:  # refresh's work, under the rebuild lock
         old = self.state
@@ -222,6 +230,8 @@ class Live:
         check_listable(root)  # a vanished folder must not patch into an empty one
         folder = self.folder_scan
         if changed is None or not folder.patch(changed):
+            if changed is not None and self.reloading is not None:  # /healthz: the patch fell back to a full scan
+                self.reloading = (*self.reloading[:2], _FULL_SCAN)
             # the census (for later patches) is only worth its listing while a watcher runs
             folder.replace(scan_folder(root), census=self._watcher is not None)
         return folder.scan(), folder.fingerprint

@@ -202,9 +202,11 @@ def create_app(settings: Settings, *, live: Live | None = None) -> Flask:
             # this process, and the one that read the snapshot it serves: the same in a server's worker
             "pid": os.getpid(),
             "read_by_pid": state.read_by_pid,
-            # a refresh running now (a slow one at a million articles shows here while it runs), and the last one's time
+            # a refresh running now (a slow one at a million articles shows here while it runs), the last one's
+            # time, and the time of the last one that swapped in new feeds
             "reloading": _reloading(current.reloading),
             "last_refresh_seconds": _rounded(current.last_refresh_seconds),
+            "last_rebuild_seconds": _rounded(current.last_rebuild_seconds),
         }
         status = 200 if state.loaded_at is not None else 503
         headers = (("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff"))
