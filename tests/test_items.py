@@ -127,6 +127,8 @@ def test_spliced_documents_equal_feedgen_on_the_real_corpus() -> None:
 
 
 def test_the_item_pass_builds_each_entry_once_and_gives_the_plain_bytes(monkeypatch) -> None:
+    import feeds.folder.bulk as bulk_module
+
     catalog, settings = tied_catalog()
     paths = site_paths(catalog, settings)
     many = (paths * 20)[:250]  # over PARALLEL_RENDER_THRESHOLD: the item pass runs
@@ -140,6 +142,14 @@ def test_the_item_pass_builds_each_entry_once_and_gives_the_plain_bytes(monkeypa
         return real_fill(writer, entry, article, *rest)
 
     monkeypatch.setattr(xmlfeed.XmlWriter, "fill_entry", counting_fill)
+    paged: list[str] = []  # the articles whose feed-page item was built
+    real_page_item = bulk_module.page_item
+
+    def counting_page_item(article, *rest):
+        paged.append(article.uid)
+        return real_page_item(article, *rest)
+
+    monkeypatch.setattr(bulk_module, "page_item", counting_page_item)
     results = list(render_documents(many, catalog, settings, workers=1))
     assert [path for path, _, _ in results] == many
     for path, rendered, encoded in results:
@@ -158,6 +168,9 @@ def test_the_item_pass_builds_each_entry_once_and_gives_the_plain_bytes(monkeypa
     atom_built = [uid for uid, fmt in built if fmt is Format.ATOM]
     assert len(atom_built) - len(articles) <= len(ties) * len(catalog.feeds)
     assert set(atom_built) == articles
+    # each article a feed page shows: its page item built once, though most pages share it
+    on_pages = [a.uid for feed in catalog.feeds for a in feed.items]
+    assert sorted(paged) == sorted(set(on_pages)) and len(on_pages) > len(paged)
 
 
 def test_archive_pages_are_gzipped_for_speed_current_documents_for_size(tmp_path: Path) -> None:

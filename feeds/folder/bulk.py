@@ -7,7 +7,10 @@ Rendering every document's items anew had feedgen build each entry about four
 times per format, 70% of a cold export with archive pages, so a big render
 starts with an *item pass*: every distinct article's items, built once (on all
 cores) into an unnamed temporary file beside the export (:class:`_ItemStore`);
-documents splice them in (:func:`feeds.render.feed.render_feed`'s ``fragments``). A
+documents splice them in (:func:`feeds.render.feed.render_feed`'s ``fragments``).
+The same pass builds each list item the feed pages show (about two pages per
+article), so the document workers neither render one twice nor decode the
+article's details again (:func:`feeds.render.feed_page.render_feed_page`'s ``items``). A
 file rather than memory: at 100,000 articles it holds a third of a gigabyte,
 which would otherwise be in every process at once.
 
@@ -46,8 +49,9 @@ from feeds.folder.cdn import ENCODINGS
 from feeds.index.catalog import Catalog, document_items
 from feeds.model import Article
 from feeds.read.load import die_with_parent
-from feeds.render.feed import WRITERS, Format, Fragments, Rendered, item_fragment, over_budget
-from feeds.render.site import feed_document, render_path
+from feeds.render.feed import WRITERS, Format, Rendered, item_fragment, over_budget
+from feeds.render.feed_page import page_item
+from feeds.render.site import feed_document, render_path, split_page_path
 
 # Fewer documents than this render in-process and without the item pass: a pool
 # and a temporary file cost more than they save.
@@ -72,10 +76,11 @@ class _Job:
 
     catalog: Catalog
     settings: Settings
-    fragments: Fragments | None = None
+    fragments: _ItemStore | None = None
     placer: Placer | None = None
     articles: tuple[Article, ...] = ()  # the item pass's
     formats: tuple[Format, ...] = ()
+    paged: frozenset[int] = frozenset()  # the item pass's: rows (in ``articles``) a feed page shows
     in_worker: bool = False  # in a forked worker: drop each article's decoded details after use
 
 
@@ -132,7 +137,8 @@ class _ItemStore:
 
     An item dated in its document (an Atom entry) whose date is not its publication
     time (a tie moved it by a few milliseconds), or an article the pass did not see, is rendered
-    where it is needed.
+    where it is needed. Each row has one column per format, then, when a page shows any
+    article, one for its page item (:meth:`page_item`; empty in the rows of articles no page shows).
     """
 
     def __init__(self, handle: IO[bytes], spans: tuple[array, array], job: _Job) -> None:
@@ -145,7 +151,8 @@ class _ItemStore:
         self._columns = {fmt: column for column, fmt in enumerate(job.formats)}
         # formats whose item shows its date in one document (a tie moves it there): FeedWriter.dated_items
         self._dated = frozenset(fmt for fmt in job.formats if WRITERS[fmt].dated_items)
-        self._width = len(job.formats)
+        self._page_column = len(job.formats) if job.paged else None
+        self._width = len(job.formats) + (1 if job.paged else 0)
         self._catalog, self._settings = job.catalog, job.settings
 
     def __call__(self, article: Article, fmt: Format, updated: datetime) -> bytes:
@@ -156,42 +163,71 @@ class _ItemStore:
         index = row * self._width + column
         return os.pread(self._descriptor, self._lengths[index], self._offsets[index])
 
+    def page_item(self, article: Article) -> str:
+        """The article's list item on a feed page: :func:`feeds.render.feed_page.page_item`'s text."""
+        row = self._rows.get(id(article))
+        if row is not None and self._page_column is not None:
+            index = row * self._width + self._page_column
+            length = self._lengths[index]
+            if length:  # a page item is never empty: empty is a row no page showed
+                return os.pread(self._descriptor, length, self._offsets[index]).decode()
+        return page_item(article, self._catalog, self._settings)
+
     def close(self) -> None:
         self._handle.close()
 
 
 def _render_items(job: _Job, bounds: tuple[int, int]) -> tuple[bytes, list[int]]:
-    """Some articles' items in every format, end to end, and their lengths (article by article)."""
+    """Some articles' items in every format (and page items), end to end, and their lengths (article by article)."""
     parts: list[bytes] = []
-    for article in job.articles[bounds[0] : bounds[1]]:
+    for row in range(bounds[0], bounds[1]):
+        article = job.articles[row]
         moment = article.published_at
         parts.extend(item_fragment(article, fmt, job.catalog, job.settings, moment) for fmt in job.formats)
+        if job.paged:
+            parts.append(page_item(article, job.catalog, job.settings).encode() if row in job.paged else b"")
         if job.in_worker:  # bounded memory, as in _render_documents
             article.release_details()
     return b"".join(parts), [len(part) for part in parts]
 
 
-def _shared_items(paths: list[str], catalog: Catalog, settings: Settings) -> tuple[list[Article], tuple[Format, ...]]:
-    """The distinct articles of the feed documents among ``paths`` (first appearance order), and their formats."""
-    seen: dict[int, Article] = {}
+def _shared_items(
+    paths: list[str], catalog: Catalog, settings: Settings
+) -> tuple[list[Article], tuple[Format, ...], frozenset[int]]:
+    """The distinct articles of the feed documents and feed pages among ``paths`` (first appearance
+    order), the documents' formats, and the indexes (in that list) of the articles a page shows."""
+    rows: dict[int, int] = {}  # id(article) → its index in articles
+    articles: list[Article] = []
     formats: set[Format] = set()
+    paged: set[int] = set()
     for path in paths:
         document = feed_document(path, catalog, settings)
         if document is not None:
             formats.add(document[2])
-            for article in document_items(document[0], document[1], settings.archive_page_size):
-                seen.setdefault(id(article), article)
-    return list(seen.values()), tuple(fmt for fmt in Format if fmt in formats)
+            shown = document_items(document[0], document[1], settings.archive_page_size)
+        else:
+            page = split_page_path(path)
+            feed = catalog.get(page) if page is not None else None
+            if feed is None:
+                continue
+            shown = feed.items
+        for article in shown:
+            row = rows.setdefault(id(article), len(articles))
+            if row == len(articles):
+                articles.append(article)
+            if document is None:
+                paged.add(row)
+    return articles, tuple(fmt for fmt in Format if fmt in formats), frozenset(paged)
 
 
 def _item_store(
     paths: list[str], job: _Job, workers: int, scratch: Path | None, on_start: Callable[[], None] | None
 ) -> _ItemStore | None:
     """The item pass; None when the documents hold no item."""
-    articles, formats = _shared_items(paths, job.catalog, job.settings)
+    articles, formats, paged = _shared_items(paths, job.catalog, job.settings)
     if not articles:
         return None
-    items_job = _Job(job.catalog, job.settings, articles=tuple(articles), formats=formats)
+    items_job = _Job(job.catalog, job.settings, articles=tuple(articles), formats=formats, paged=paged)
     handle = tempfile.TemporaryFile(dir=scratch)  # unnamed where the OS allows: nothing left if killed
     try:
         bounds = [(start, min(start + _ITEM_CHUNK, len(articles))) for start in range(0, len(articles), _ITEM_CHUNK)]
@@ -217,7 +253,8 @@ def _render_documents(job: _Job, paths: list[str]) -> list[tuple[str, Rendered, 
     """Render and compress some site paths."""
     results = []
     for path in paths:
-        rendered = render_path(path, job.catalog, job.settings, job.fragments)
+        store = job.fragments
+        rendered = render_path(path, job.catalog, job.settings, store, store.page_item if store is not None else None)
         if rendered is None:  # pragma: no cover - callers only list renderable paths
             raise AssertionError(f"site path {path} has no renderer")
         results.append((path, rendered, {e.suffix: e.compress(rendered) for e in ENCODINGS}))

@@ -10,6 +10,8 @@ the settings in, bytes out; every text and URL is escaped (:func:`feeds.render.p
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from urllib.parse import quote
 
 from feeds.config import Settings
@@ -88,8 +90,15 @@ def _subscribe(feed: Feed, settings: Settings, formats: tuple[Format, ...]) -> s
     )
 
 
-def _item(article: Article, catalog: Catalog, settings: Settings) -> str:
-    """One article as a list item; its lead image sized (no layout shift) and lazy-loaded."""
+# article → its list item on a feed's page (what page_item gives); see render_feed_page
+PageItems = Callable[[Article], str]
+
+
+def page_item(article: Article, catalog: Catalog, settings: Settings) -> str:
+    """One article as a list item; its lead image sized (no layout shift) and lazy-loaded.
+
+    The same text on every page that shows the article: a big export renders it once
+    (``feeds.folder.bulk``'s item pass) and hands it to :func:`render_feed_page`."""
     link = esc(article.link)
     parts = [f'<h3><a href="{link}">{esc(article.title)}</a></h3>']
     image = article.lead_image
@@ -116,10 +125,17 @@ def _item(article: Article, catalog: Catalog, settings: Settings) -> str:
     return f'<li class="{kind}">' + "\n".join(parts) + "</li>"
 
 
-def render_feed_page(feed: Feed, catalog: Catalog, settings: Settings, formats: tuple[Format, ...]) -> Rendered:
-    """The page of ``feed`` with its newest items (``feed.items``), for the given formats; dated by its newest item."""
-    items = "\n".join(_item(article, catalog, settings) for article in feed.items)
-    listing = f'<ol class="items">\n{items}\n</ol>' if items else "<p>No articles yet.</p>"
+def render_feed_page(
+    feed: Feed, catalog: Catalog, settings: Settings, formats: tuple[Format, ...], items: PageItems | None = None
+) -> Rendered:
+    """The page of ``feed`` with its newest items (``feed.items``), for the given formats; dated by its newest item.
+
+    ``items`` gives each article's list item (default: :func:`page_item`); whatever gives them, it must be its text.
+    """
+    if items is None:
+        items = functools.partial(page_item, catalog=catalog, settings=settings)
+    listing = "\n".join(map(items, feed.items))
+    listing = f'<ol class="items">\n{listing}\n</ol>' if listing else "<p>No articles yet.</p>"
     count = len(feed.items)
     body = (
         f'<header class="site">\n<nav class="crumbs" aria-label="Site"><a href="{esc(settings.site_url)}">'

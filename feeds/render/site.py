@@ -24,7 +24,7 @@ from feeds.render.feed import (
     render_archive,
     render_feed,
 )
-from feeds.render.feed_page import FEED_PAGE, FeedPageOutput, render_feed_page
+from feeds.render.feed_page import FEED_PAGE, FeedPageOutput, PageItems, render_feed_page
 from feeds.render.index_page import render_index
 from feeds.site_paths import INDEX_PATH, OPML_PATH
 
@@ -109,10 +109,17 @@ def feed_document(path: str, catalog: Catalog, settings: Settings) -> tuple[Feed
     return None if feed is None else (feed, 0, parts[1])
 
 
-def render_path(path: str, catalog: Catalog, settings: Settings, fragments: Fragments | None = None) -> Rendered | None:
+def render_path(
+    path: str,
+    catalog: Catalog,
+    settings: Settings,
+    fragments: Fragments | None = None,
+    page_items: PageItems | None = None,
+) -> Rendered | None:
     """The bytes for one site path, or None when the site has no such path.
 
-    ``fragments``: where feed documents take their items' bytes (see :func:`feeds.render.feed.render_feed`).
+    ``fragments``: where feed documents take their items' bytes (see :func:`feeds.render.feed.render_feed`);
+    ``page_items``: where feed pages take theirs (see :func:`feeds.render.feed_page.render_feed_page`).
     """
     if path == INDEX_PATH:
         return render_index(catalog, settings, enabled_formats(settings), settings.site_url + OPML_PATH)
@@ -125,7 +132,8 @@ def render_path(path: str, catalog: Catalog, settings: Settings, fragments: Frag
     page = split_page_path(path)
     if page is not None:
         feed = catalog.get(page)
-        return None if feed is None else render_feed_page(feed, catalog, settings, enabled_formats(settings))
+        formats = enabled_formats(settings)
+        return None if feed is None else render_feed_page(feed, catalog, settings, formats, page_items)
     parts = split_feed_path(path, settings)
     if parts is None:
         return None
