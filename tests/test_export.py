@@ -53,7 +53,8 @@ catalog = build_catalog(read_folder(settings.articles_dir, settings).articles, s
 def die():
     os.kill(os.getpid(), signal.SIGKILL)
 
-render_path, flip = bulk.render_path, outdir.flip
+render_path, flip, replace = bulk.render_path, outdir.flip, os.replace
+renames_in_flip = []
 
 def render_then_maybe_die(path, *args):
     if stage == "before-write":
@@ -67,12 +68,25 @@ def progress(done, total):
 def flip_then_maybe_die(*args):
     if stage == "before-flip":
         die()  # every file of the new generation is written
+    renames_in_flip.append("flip")
     flip(*args)
     if stage == "after-flip":
-        die()  # the symlink points at the new generation; nothing cleaned yet
+        die()  # OUT_DIR is the new generation, the old one is in the store; nothing cleaned yet
+
+def replace_then_maybe_die(*args):  # the fallback flip's renames (the exchange refused)
+    replace(*args)
+    if renames_in_flip:
+        renames_in_flip.append(args)
+        if stage == "fallback-aside" and len(renames_in_flip) == 2:
+            die()  # OUT_DIR moved aside into the store, the new generation not yet in
+        if stage == "fallback-in" and len(renames_in_flip) == 3:
+            die()  # the new generation is OUT_DIR, the old one not yet named as a generation
 
 bulk.render_path = render_then_maybe_die
 outdir.flip = flip_then_maybe_die
+if stage.startswith("fallback"):
+    outdir.exchange = lambda first, second: False  # as a file system without RENAME_EXCHANGE
+    os.replace = replace_then_maybe_die
 export.export_site(catalog, settings, Path(out), progress=progress)
 """
 
@@ -105,7 +119,7 @@ def export(articles: Path, out: Path):
 
 
 def snapshot(root: Path) -> dict[str, tuple[int, int, bytes]]:
-    """Every file under root (following the OUT_DIR symlink): inode, mtime_ns, bytes."""
+    """Every file under root: inode, mtime_ns, bytes."""
     result = {}
     for path in sorted(root.rglob("*")):
         if path.is_file():
@@ -132,7 +146,7 @@ def test_export_holds_every_site_path_byte_equal_to_the_renderer(articles: Path,
     settings, catalog = load(articles)
     summary = export_site(catalog, settings, tmp_path / "out")
     out = tmp_path / "out"
-    assert out.is_symlink() and summary.published
+    assert out.is_dir() and not out.is_symlink() and summary.published
     paths = site_paths(catalog, settings)
     assert catalog.article_count > 0 and len(paths) > 10
     for path in paths:
@@ -169,11 +183,11 @@ def test_manifest_lists_every_served_file_with_type_size_and_sha256(articles: Pa
 def test_second_export_without_changes_rewrites_nothing(articles: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     first = export(articles, out)
-    link, before = os.readlink(out), snapshot(out)
+    folder, before = out.stat().st_ino, snapshot(out)
     second = export(articles, out)
     assert (second.written, second.removed, second.unchanged) == (0, 0, first.files)
     assert not second.published
-    assert os.readlink(out) == link  # the live generation stayed; no symlink moved
+    assert out.stat().st_ino == folder  # the live generation stayed; nothing flipped
     assert snapshot(out) == before  # same inodes, mtimes and bytes
 
 
@@ -247,10 +261,13 @@ def test_a_plain_folder_holding_an_export_is_taken_over(articles: Path, tmp_path
     first = tmp_path / "first"
     export(articles, first)
     out = tmp_path / "out"
-    shutil.copytree(first.resolve(), out)  # a copied export (rsync -L): ours to replace
+    shutil.copytree(first, out)  # a copied export (no record of ours): ours to replace
     (out / "all.rss").write_text("old")
+    copied = out.stat().st_ino
     export(articles, out)
-    assert out.is_symlink() and (out / "all.rss").read_bytes() == (first / "all.rss").read_bytes()
+    assert not out.is_symlink() and out.stat().st_ino != copied
+    assert (out / "all.rss").read_bytes() == (first / "all.rss").read_bytes()
+    assert not list((tmp_path / ".out.d").glob("g*"))  # the copy was not kept as a standby (no record)
 
 
 def test_a_folder_with_a_manifest_and_other_files_is_refused(articles: Path, tmp_path: Path) -> None:
@@ -280,10 +297,10 @@ def test_a_takeover_killed_between_its_renames_is_undone(articles: Path, tmp_pat
     out, store = tmp_path / "out", tmp_path / ".out.d"
     store.mkdir()
     aside = store / "legacy-4242"  # what a takeover killed after moving the old folder aside leaves
-    shutil.copytree(first.resolve(), aside)
+    shutil.copytree(first, aside)
     (aside / "all.rss").write_text("the old site")
     export(articles, out)
-    assert out.is_symlink() and (out / "all.rss").read_text() != "the old site"
+    assert not out.is_symlink() and (out / "all.rss").read_text() != "the old site"
     assert not aside.exists()
 
 
@@ -306,7 +323,9 @@ def run_killed(articles: Path, out: Path, stage: str) -> None:
     assert process.returncode == -signal.SIGKILL, process.stderr.decode()
 
 
-@pytest.mark.parametrize("stage", ["before-write", "midway", "before-flip", "after-flip"])
+@pytest.mark.parametrize(
+    "stage", ["before-write", "midway", "before-flip", "after-flip", "fallback-aside", "fallback-in"]
+)
 def test_an_export_killed_at_any_stage_leaves_a_complete_site(articles: Path, tmp_path: Path, stage: str) -> None:
     out, store = tmp_path / "out", tmp_path / ".out.d"
     export(articles, out)
@@ -317,24 +336,29 @@ def test_an_export_killed_at_any_stage_leaves_a_complete_site(articles: Path, tm
     run_killed(newer, out, stage)
     assert set(store.iterdir()) != old_generations  # the killed run did leave something behind
 
-    if stage == "after-flip":
+    if stage in ("after-flip", "fallback-in"):
         expected_site = contents(out)  # the new site is live, and complete
         settings, catalog = load(newer)
         for path in site_paths(catalog, settings):
             assert expected_site[path] == render_path(path, catalog, settings).body
+    elif stage == "fallback-aside":  # the window of the two-rename flip: no OUT_DIR, the old site whole aside
+        assert not os.path.lexists(out)
+        [aside] = store.glob("aside-*")
+        assert contents(aside) == old_site
+        expected_site = None
     else:
         assert contents(out) == old_site  # every old file, old bytes, nothing added
         expected_site = None
 
     summary = export(newer, out)  # the next run cleans up and publishes
-    live = (tmp_path / os.readlink(out)).resolve()
+    assert out.is_dir() and not out.is_symlink()
     names = {p.name for p in store.iterdir()}
     signatures = {name for name in names if name.startswith("signatures.")}
-    leftovers = names - signatures - {".lock", live.name}
+    leftovers = names - signatures - {".lock"}
     assert len(leftovers) <= 1 and all(name.startswith("g") for name in leftovers)  # the previous generation
-    # render-skipping signatures: only for the live generation and the one kept beside it
-    assert {name.split(".")[1] for name in signatures} <= leftovers | {live.name}
-    assert not any(p.name.startswith(".link-") for p in tmp_path.iterdir())
+    # render-skipping signatures: only for the live generation and the one kept beside it, named by inode
+    inodes = {str((store / name).stat().st_ino) for name in leftovers} | {str(out.stat().st_ino)}
+    assert {name.split(".")[1] for name in signatures} <= inodes
     if expected_site is not None:
         assert contents(out) == expected_site and summary.written == 0
     else:
@@ -352,15 +376,20 @@ def assert_site_is(out: Path, articles: Path) -> None:
         assert site[path] == body and gzip.decompress(site[path + ".gz"]) == body, path
 
 
-def three_exports(articles: Path, out: Path) -> tuple[Path, Path]:
-    """Export, add an article, export, add another; return (the first generation, the live one)."""
+def in_store(out: Path, inode: int) -> Path:
+    """Where the generation folder with this inode is now in OUT_DIR's store (a folder keeps its inode)."""
+    return next(g for g in (out.parent / f".{out.name}.d").glob("g*") if g.stat().st_ino == inode)
+
+
+def three_exports(articles: Path, out: Path) -> tuple[Path, int]:
+    """Export, add an article, export, add another; return (the first generation: the standby, the live one's inode)."""
     export(articles, out)
-    first = out.resolve()
+    first = out.stat().st_ino
     write_article(articles, "zz-one.md", title="One more", topics=["Space"], provider="Orbit Daily")
     export(articles, out)
     write_article(articles, "zz-two.md", title="Two more", topics=["Oceans"], provider="Sea Times",
                   date="2030-01-02T12:00:00Z")  # fmt: skip
-    return first, out.resolve()
+    return in_store(out, first), out.stat().st_ino
 
 
 def test_the_generation_before_the_live_one_is_recycled_and_the_live_one_is_left_whole(
@@ -368,16 +397,15 @@ def test_the_generation_before_the_live_one_is_recycled_and_the_live_one_is_left
 ) -> None:
     """Export n+1 renames generation n-1 and brings it up to date, instead of hard-linking every file anew."""
     out, store = tmp_path / "out", tmp_path / ".out.d"
-    first, live = three_exports(articles, out)
-    assert first != live
-    first_folder, before = first.stat().st_ino, snapshot(live)
+    first, live_folder = three_exports(articles, out)
+    first_folder, before = first.stat().st_ino, snapshot(out)
+    assert first_folder != live_folder
     summary = export(articles, out)
-    recycled = out.resolve()
-    assert summary.published and summary.generation == recycled and recycled.name not in (first.name, live.name)
-    assert recycled.stat().st_ino == first_folder and not first.exists()  # the same folder, renamed
-    assert snapshot(live) == before  # the generation live until now: same inodes, mtimes and bytes
+    assert summary.published and out.stat().st_ino == first_folder and not first.exists()  # renamed, flipped in
+    live = in_store(out, live_folder)  # the generation live until now, the standby from now on
+    assert snapshot(live) == before  # same inodes, mtimes and bytes
     assert_site_is(out, articles)
-    assert sorted(p.name for p in store.glob("g*")) == sorted([live.name, recycled.name])
+    assert [p.name for p in store.glob("g*")] == [live.name]
     # files that did not change are the very files (inodes) the previous live generation had
     settings, catalog = load(articles)
     unchanged = [p for p in site_paths(catalog, settings) if p.startswith("providers/") and "orbit" not in p
@@ -388,7 +416,7 @@ def test_the_generation_before_the_live_one_is_recycled_and_the_live_one_is_left
 
 def test_damaged_missing_or_stray_files_in_the_standby_never_reach_the_site(articles: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    first, _live = three_exports(articles, out)
+    first, _live_folder = three_exports(articles, out)
     first_folder = first.stat().st_ino
     damaged = first / "providers" / next(p.name for p in (first / "providers").iterdir() if p.suffix == ".rss")
     damaged.unlink()  # its own inode: the live generation's copy stays as it was
@@ -398,7 +426,7 @@ def test_damaged_missing_or_stray_files_in_the_standby_never_reach_the_site(arti
     (first / "topics" / "old").mkdir()
     (first / "topics" / "old" / "x.rss").write_text("<rss/>")
     export(articles, out)
-    assert out.resolve().stat().st_ino == first_folder  # recycled, strays and all
+    assert out.stat().st_ino == first_folder  # recycled, strays and all
     assert_site_is(out, articles)  # exactly the site: no stray file
     assert not (out / "topics" / "old").exists()  # nor the folder it was in
 
@@ -424,14 +452,14 @@ def test_damage_to_the_live_generation_is_repaired_even_with_a_standby(
 def test_a_standby_holding_a_symlink_is_not_recycled(articles: Path, tmp_path: Path) -> None:
     """A symlinked folder in the standby could lead its in-place updates into the live generation."""
     out = tmp_path / "out"
-    first, live = three_exports(articles, out)
-    before = snapshot(live)
+    first, live_folder = three_exports(articles, out)
+    before = snapshot(out)
     shutil.rmtree(first / "topics")
-    (first / "topics").symlink_to(live / "topics")
+    (first / "topics").symlink_to(out / "topics")
     first_folder = first.stat().st_ino
     export(articles, out)
-    assert snapshot(live) == before
-    assert out.resolve().stat().st_ino != first_folder  # a fresh generation
+    assert snapshot(in_store(out, live_folder)) == before
+    assert out.stat().st_ino != first_folder  # a fresh generation
     assert_site_is(out, articles)
 
 
@@ -455,22 +483,22 @@ def test_an_export_killed_while_recycling_the_standby_leaves_the_live_site_whole
     articles: Path, tmp_path: Path, stage: str
 ) -> None:
     out, store = tmp_path / "out", tmp_path / ".out.d"
-    first, live = three_exports(articles, out)
+    first, live_folder = three_exports(articles, out)
     first_folder, old_site = first.stat().st_ino, contents(out)
     run_killed(articles, out, stage)
-    assert out.resolve() == live and contents(out) == old_site
-    assert not first.exists() and not (store / f"signatures.{first.name}.json").exists()
+    assert out.stat().st_ino == live_folder and contents(out) == old_site
+    # its record goes first; a new one only once the recycled folder is complete
+    assert not first.exists() and (store / f"signatures.{first_folder}.json").exists() is (stage == "before-flip")
     export(articles, out)
     assert_site_is(out, articles)
-    new_live = out.resolve()
     # only a recycled folder completed before the kill (its record written) is recycled again
-    assert (new_live.stat().st_ino == first_folder) is (stage == "before-flip")
-    assert sorted(p.name for p in store.glob("g*")) == sorted([live.name, new_live.name])
+    assert (out.stat().st_ino == first_folder) is (stage == "before-flip")
+    assert [p.stat().st_ino for p in store.glob("g*")] == [live_folder]
 
 
-def files_in_new_generation(store: Path, live: Path) -> int:
+def files_in_new_generation(store: Path) -> int:
     """How far a running export got; the folder may vanish under us (a cleaning run)."""
-    fresh = [g for g in store.glob("g*") if g.resolve() != live]
+    fresh = list(store.glob("g*"))  # no standby yet: only the generation being written
     return sum(len(files) for _, _, files in os.walk(fresh[0])) if fresh else 0
 
 
@@ -483,7 +511,7 @@ def test_cli_export_killed_after_varying_delays_never_breaks_the_live_site(tmp_p
     out, store = tmp_path / "out", tmp_path / ".out.d"
     small = Path(shutil.copytree(SAMPLES, tmp_path / "small"))
     subprocess.run([*feeds, str(small), str(out)], check=True, capture_output=True)
-    old_site, live = contents(out), out.resolve()
+    old_site, live = contents(out), out.stat().st_ino
     killed_at = []
     for target in (0, 300, 900):  # files in the new generation when the kill comes (0: still reading)
         process = subprocess.Popen([*feeds, str(corpus), str(out)], cwd=PROJECT, stderr=subprocess.DEVNULL,
@@ -491,7 +519,7 @@ def test_cli_export_killed_after_varying_delays_never_breaks_the_live_site(tmp_p
         try:
             deadline, count = time.monotonic() + 60, 0
             while time.monotonic() < deadline and process.poll() is None:
-                count = files_in_new_generation(store, live)
+                count = files_in_new_generation(store)
                 if count >= target:
                     break
                 time.sleep(0.02)
@@ -499,13 +527,13 @@ def test_cli_export_killed_after_varying_delays_never_breaks_the_live_site(tmp_p
             process.kill()  # SIGKILL
             process.wait(timeout=30)
         assert process.returncode == -signal.SIGKILL, "the export ended before the kill"
-        assert out.resolve() == live
+        assert out.stat().st_ino == live
         assert contents(out) == old_site  # whatever the moment, the live site is the old one, whole
         killed_at.append(count)
     assert killed_at[0] < killed_at[1] < killed_at[2]  # the kills came at different stages
-    assert any(p.name.startswith("g") and p.resolve() != live for p in store.iterdir())
+    assert any(p.name.startswith("g") for p in store.iterdir())
     subprocess.run([*feeds, str(small), str(out)], check=True, capture_output=True)
-    assert [p.name for p in store.iterdir() if p.name.startswith("g")] == [live.name]  # leftovers cleaned
+    assert out.stat().st_ino == live and not any(p.name.startswith("g") for p in store.iterdir())  # cleaned
 
 
 def test_one_added_article_renders_only_the_feeds_it_belongs_to(tmp_path: Path, monkeypatch) -> None:
@@ -635,8 +663,8 @@ def test_a_standby_whose_shape_conflicts_with_the_site_is_not_recycled(
     articles: Path, tmp_path: Path, shape: str
 ) -> None:
     out = tmp_path / "out"
-    first, live = three_exports(articles, out)
-    before, first_folder = snapshot(live), first.stat().st_ino
+    first, live_folder = three_exports(articles, out)
+    before, first_folder = snapshot(out), first.stat().st_ino
     if shape == "folder where a file goes":
         (first / "all.rss").unlink()
         (first / "all.rss").mkdir()
@@ -644,7 +672,7 @@ def test_a_standby_whose_shape_conflicts_with_the_site_is_not_recycled(
         shutil.rmtree(first / "topics")
         (first / "topics").write_text("not a folder")
     export(articles, out)
-    assert out.resolve().stat().st_ino != first_folder and snapshot(live) == before
+    assert out.stat().st_ino != first_folder and snapshot(in_store(out, live_folder)) == before
     assert_site_is(out, articles)
 
 
@@ -656,7 +684,7 @@ def test_unchanged_since_trusts_the_live_site_only_exactly_as_its_export_recorde
     out = tmp_path / "out"
     settings, catalog = load(articles)
     export_site(catalog, settings, out, inputs={"fingerprint": "f"})
-    live = out.resolve()
+    live = out
     feed = live / "all.rss"
     if change == "edited":  # same size, another mtime
         os.utime(feed, ns=(feed.stat().st_atime_ns, feed.stat().st_mtime_ns + 1_000_000_000))

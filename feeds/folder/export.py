@@ -1,37 +1,41 @@
 """The static export: every site path written to a folder for a CDN, atomically.
 
-``OUT_DIR`` is a symlink to one complete generation folder in ``.OUT_DIR.d/``.
-A new generation is built beside the current one (unchanged files are hard
-links to the previous generation, so their bytes, inode and mtime stay as they
-were), then the symlink is flipped with one ``rename(2)``: a server reading
-``OUT_DIR`` sees the old site or the new one, never a mix. An export killed at
-any point leaves the previous generation in place; the next run removes what
-the killed one left behind. An export that changes nothing publishes nothing.
+``OUT_DIR`` is a real folder: the live generation itself. A new generation is
+built beside it in ``.OUT_DIR.d/`` (unchanged files are hard links to the live
+ones, so their bytes, inode and mtime stay as they were), then exchanged with
+``OUT_DIR`` in one atomic ``renameat2(RENAME_EXCHANGE)`` (:func:`feeds.folder.outdir.flip`,
+with the fallback for file systems that refuse it): a server opening files under
+``OUT_DIR`` sees the old site or the new one, never a mix, and ``find``, ``cp -r``
+or ``du`` of ``OUT_DIR`` see the site's files. An export killed at any point leaves
+the previous generation in place; the next run removes what the killed one left
+behind. An export that changes nothing publishes nothing.
 
 Two generations are kept: the live one and the one live before it (the
-*standby*). The next export recycles the standby: renames it to the new
-generation's name (a reader still copying it by its old path sees files vanish,
-as when it was deleted, never a mix), brings it up to date — only the files that
-differ from the new site are replaced, removed or added, each as a new file
-(never written into: a standby file may be a hard link to a live one); files
-outside its record and folders left empty go — and flips to it. At 100,000
-articles with archive pages that is a few files instead of ~30,000 hard links
-per change. The standby's record (its signatures file) is deleted before it is
-touched, so a run killed halfway leaves a folder that is never trusted again:
-the next run builds a fresh generation. A standby holding a symlink, or a folder
-where a file goes (or the reverse), is not recycled either. The limit: a reader
-that entered the old generation's folder (``cd`` into it, ``tar -C``) rather than
-opening each file by its full path can, if it is still reading two exports
-later, copy a mix without an error.
+*standby*), which the exchange leaves in the store where the new one was built.
+The next export recycles the standby: renames it to the new generation's name (a
+reader still copying it by its store path sees files vanish, as when it was
+deleted, never a mix), brings it up to date — only the files that differ from the
+new site are replaced, removed or added, each as a new file (never written into:
+a standby file may be a hard link to a live one); files outside its record and
+folders left empty go — and flips to it. At 100,000 articles with archive pages
+that is a few files instead of ~30,000 hard links per change. The standby's record
+(its signatures file) is deleted before it is touched, so a run killed halfway
+leaves a folder that is never trusted again: the next run builds a fresh
+generation. A standby holding a symlink, or a folder where a file goes (or the
+reverse), is not recycled either. Generations are known by their folder's inode,
+not their names (see :mod:`feeds.folder.outdir`).
+
+A reader holding a file open keeps reading its bytes (nothing is written into a
+file). The limit: a reader that entered ``OUT_DIR`` (``cd`` into it, ``tar -C``)
+rather than opening each file by its full path stays in that folder as it moves
+into the store: one export later it still reads the old site, whole; if it is
+still reading two exports later, it can copy a mix without an error.
 
 Files are trusted by the [size, mtime_ns] their export recorded: a file edited
 in place with its mtime set back is not noticed. A file added to the live site
 by hand is noticed (each export and the no-change check list the folder) and is
 not in the next generation.
 
-The generation that was live before the flip is kept until the next export, so
-a reader that resolved ``OUT_DIR`` just before the flip (nginx mid-request,
-``rsync`` of ``$(readlink -f OUT_DIR)/``) still finds every file it expects.
 Atomic against a killed process, not against power loss: nothing is fsynced.
 """
 
@@ -93,7 +97,7 @@ class ExportSummary:
     """What an export did; ``files`` counts every file in the new generation.
 
     ``published`` is False when nothing changed: the live generation stays as it
-    was and no symlink moved.
+    was and nothing was flipped.
     """
 
     out_dir: Path
@@ -103,7 +107,6 @@ class ExportSummary:
     unchanged: int
     removed: int
     published: bool = True
-    generation: Path | None = None
     # feed paths ("all.rss", "topics/ai.atom"; no .gz, pages or metadata) whose bytes this run changed or added
     changed: tuple[str, ...] = ()
     # feed paths that hit settings.max_feed_bytes (oldest items dropped, or one item alone over it)
@@ -134,7 +137,7 @@ def export_site(
     reuse: bool = True,
     memos: ExportMemos | None = None,
 ) -> ExportSummary:
-    """Write the site to ``out_dir`` (a symlink to the newest complete generation).
+    """Write the site to ``out_dir`` (a folder: the newest complete generation, flipped in whole).
 
     ``progress(done, total)`` is called after each site path (with its
     precompressed copies) is in place. ``inputs`` (JSON-able) is kept beside the
@@ -154,10 +157,9 @@ def export_site(
     except OSError as exc:
         raise ExportError(f"cannot create {store}: {exc.strerror}") from None
     with outdir.locked(store) as lock, outdir.removed_on_failure(out_dir, store) as started:
-        outdir.restore_moved_aside(out_dir, store)
+        outdir.prepare(out_dir, store)
         legacy = outdir.plain_export_folder(out_dir, records)
-        previous = outdir.current_generation(out_dir) or legacy
-        kept = previous if previous and previous.parent == store else None
+        previous = outdir.current_generation(out_dir)  # OUT_DIR itself (or the target of a foreign symlink)
         old_signatures = read_json(signatures_file(store, previous), records) if previous else {}
         old_stats = old_signatures.get(FILES_KEY) if reuse else None
         old_stats = old_stats if isinstance(old_stats, dict) else {}  # nothing reusable without it
@@ -166,13 +168,12 @@ def export_site(
         old_files = set(old_stats) if old_stats else list_files(previous) if previous else set()
         documents = site_documents(catalog, settings)
         paths = [path for path, _ in documents]
-        standby = outdir.standby(store, kept) if reuse and kept is not None and old_stats else None
+        standby = outdir.standby(store, previous) if reuse and previous is not None and old_stats else None
         walked = walk_or_none(standby) if standby is not None else None
         if walked is not None:
             if conflicts(walked, set(with_encodings(paths)) | set(METADATA_PATHS)):
                 walked = None  # a folder where a file goes, or the reverse: not worth mending, start afresh
-        number = 1 + max((int(p.name[1:]) for p in store.glob("g[0-9]*") if p.name[1:].isdigit()), default=0)
-        generation = store / f"g{number:06d}"
+        generation = outdir.next_generation(store)
         started.append(generation)
         if standby is not None and walked is not None:
             # Recycled: its record goes first (a killed run leaves a leftover to remove, never a
@@ -252,7 +253,9 @@ def export_site(
         signatures[FILES_KEY] = new.stats
         if inputs is not None:
             signatures[INPUTS_KEY] = inputs
+        # a symlink OUT_DIR left here is a foreign one (outdir.prepare adopts ours): replaced by a folder
         unchanged = new.written == 0 and removed == 0 and legacy is None and previous is not None
+        unchanged = unchanged and not out_dir.is_symlink()
         if unchanged and not holds_exactly(previous, set(new.infos)):
             unchanged = False  # a file was added to the live site by hand: publish the site without it
         if unchanged:
@@ -262,17 +265,16 @@ def export_site(
             else:
                 shutil.rmtree(generation)
             write_json(signatures_file(store, previous), {**signatures, FILES_KEY: new.live_stats}, records)
-            outdir.clean_leftovers(out_dir, {kept, generation} if standby else {kept} if kept else set(), records)
-            return ExportSummary(
-                out_dir, len(catalog.feeds), files, 0, files, 0, False, previous, over_budget=tuple(over)
-            )
+            outdir.clean_leftovers(out_dir, {generation} if standby else set(), records)
+            return ExportSummary(out_dir, len(catalog.feeds), files, 0, files, 0, False, over_budget=tuple(over))
         write_json(signatures_file(store, generation), signatures, records)
-        remember_manifest(generation, manifest, records)
-        outdir.flip(out_dir, generation, legacy, store)
-        # after the flip (the new site is visible by now): what killed runs left, and generations
-        # older than the one live until just now, which a reader mid-flip may still be using
-        outdir.clean_leftovers(out_dir, {generation, kept} if kept else {generation}, records)
+        outdir.flip(out_dir, generation, store)
+        started.clear()  # live: ``generation`` now names the folder live until now, the standby
+        remember_manifest(out_dir, manifest, records)
+        # after the flip (the new site is visible by now): what killed runs left, and generations older
+        # than the one live until just now (a taken-over plain folder, without a record, goes too)
+        outdir.clean_leftovers(out_dir, set() if legacy else {generation}, records)
     return ExportSummary(
-        out_dir, len(catalog.feeds), files, new.written, new.unchanged, removed, True, generation,
+        out_dir, len(catalog.feeds), files, new.written, new.unchanged, removed, True,
         changed=tuple(changed), over_budget=tuple(over),
     )  # fmt: skip

@@ -1,15 +1,44 @@
-"""An export's place on disk: ``OUT_DIR`` a symlink into ``.OUT_DIR.d/``, its generations, lock and records.
+"""An export's place on disk: ``OUT_DIR`` the live site itself, its generations in ``.OUT_DIR.d/``, lock and records.
 
 The layout (see :mod:`feeds.folder.export` for how an export moves through it)::
 
-    OUT_DIR -> .OUT_DIR.d/g000042         the live generation (a symlink, flipped by one rename)
-    .OUT_DIR.d/g000041                    the standby: the generation live before it
-    .OUT_DIR.d/signatures.g000042.json    each generation's record (never published)
+    OUT_DIR                               the live generation: a real folder (find, cp -r, du see the site)
+    .OUT_DIR.d/g000042                    the standby: the generation live before it
+    .OUT_DIR.d/signatures.1234567.json    each generation's record, named by its folder's inode (never published)
     .OUT_DIR.d/.lock                      one export per OUT_DIR at a time
+
+**The flip.** A new generation is built in the store, then exchanged with ``OUT_DIR``
+by one ``renameat2(RENAME_EXCHANGE)``: both names swap folders in one atomic step, so a
+reader opening ``OUT_DIR/x`` gets the old site's file or the new one's, never neither
+and never a mix, and the folder that held the new generation now holds the old site —
+the standby, with nothing to move. (An earlier layout made ``OUT_DIR`` a symlink flipped
+by ``rename(2)``; a walker that does not follow a top symlink — ``find``, ``cp -r``,
+``du`` — saw no site at all.) A file system that refuses the exchange (EINVAL, ENOSYS,
+EOPNOTSUPP: some network file systems) gets two renames instead, ``OUT_DIR`` aside into
+the store then the generation in: between them, for a moment, ``OUT_DIR`` does not
+exist (a reader gets a 404, never a mix); a run killed there is undone by the next
+(:func:`restore_moved_aside`).
+
+**Identity.** A folder keeps its inode across renames, so a generation is known by its
+folder's inode, never by its name: its record is ``signatures.<inode>.json``, the live
+generation is the one whose folder is ``OUT_DIR``, the standby a store folder with a
+record. Names in the store only order folders (a higher number entered later). A
+record never outlives its folder: it is deleted before its folder is (recycling,
+cleaning, a failed run), and a record whose folder is gone (deleted by hand) is dropped
+before any new folder is made, so an inode number the kernel reuses cannot inherit one.
+The store and ``OUT_DIR`` are one file system (a rename between them must work), so the
+inode alone names a folder there.
+
+**Upgrade.** An ``OUT_DIR`` that an earlier version left as a symlink into its store is
+taken over by the same flip, its target folder exchanged with the link (live bytes,
+inodes and mtimes unchanged, nothing rendered), and records named by generation get
+their inode names, so the standby survives too.
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import fcntl
 import os
 import shutil
@@ -22,20 +51,28 @@ from feeds.folder.records import RecordMemo, manifest_infos, read_json
 from feeds.site_paths import MANIFEST_PATH, METADATA_PATHS
 
 LOCK_NAME = ".lock"
-_LINK_PREFIX = ".link-"
-_LEGACY_PREFIX = "legacy-"
+_RECORD_PREFIX, _RECORD_SUFFIX = "signatures.", ".json"
+# OUT_DIR moved aside by the two-rename flip ("legacy-": what the symlink layout called it)
+_ASIDE_PREFIXES = ("aside-", "legacy-")
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2  # linux/fs.h
+_NO_EXCHANGE = (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP)  # the file system (or kernel) cannot exchange
+
+
+def record_of(store: Path, inode: int) -> Path:
+    return store / f"{_RECORD_PREFIX}{inode}{_RECORD_SUFFIX}"
 
 
 def signatures_file(store: Path, generation: Path) -> Path:
-    """Where the feed signatures of one generation are kept (beside it, never published)."""
-    return store / f"signatures.{generation.name}.json"
+    """The record (signatures file) of the generation folder at ``generation``: named by its inode, never published."""
+    return record_of(store, os.stat(generation).st_ino)
 
 
 def real_out_dir(out_dir: Path) -> Path:
-    """``out_dir`` with its parent's symlinks resolved (not its own: it is the export's symlink).
+    """``out_dir`` with its parent's symlinks resolved (not its own: an earlier version made it a symlink).
 
-    The live generation is found by resolving ``out_dir``; the store must be spelled
-    the same way, or the live generation would not be recognised as one of its own.
+    The store must be spelled the same way whatever alias of the parent was given,
+    or the lock and the generations would not be found.
     """
     out_dir = out_dir.absolute()
     return out_dir.parent.resolve() / out_dir.name
@@ -47,40 +84,64 @@ def store_of(out_dir: Path) -> Path:
 
 
 def current_generation(out_dir: Path) -> Path | None:
+    """The folder the live site is read from: ``out_dir`` itself, or a symlink's target (a layout from before)."""
     if out_dir.is_symlink():
         target = (out_dir.parent / os.readlink(out_dir)).resolve()
         return target if target.is_dir() else None
-    return None
+    return out_dir if out_dir.is_dir() else None
+
+
+def _real_folders(store: Path) -> dict[int, Path]:
+    """The store's generation folders (``g…``, no symlink) by inode."""
+    found: dict[int, Path] = {}
+    with os.scandir(store) as entries:
+        for entry in entries:
+            if entry.name.startswith("g") and entry.is_dir(follow_symlinks=False):
+                found[entry.inode()] = Path(entry.path)
+    return found
+
+
+def _inode(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_ino
+    except OSError:
+        return None
 
 
 def standby(store: Path, live: Path) -> Path | None:
-    """The newest generation beside the live one with its export's record (signatures file) and manifest.
+    """The newest store folder other than ``live`` with its export's record (signatures file) and manifest.
 
     The record is written whole (a rename) when its generation is complete, and an
     export that starts recycling a standby deletes it first, so a half-updated
     folder never qualifies. Its contents are not needed: recycling trusts a file
     only when it is the verified live file itself (same inode).
     """
-    candidates = sorted((g for g in store.glob("g[0-9]*") if g.name != live.name and g.is_dir()), reverse=True)
-    return next((g for g in candidates if signatures_file(store, g).is_file() and (g / MANIFEST_PATH).is_file()), None)
+    live_inode = _inode(live)
+    candidates = sorted(((g.name, i, g) for i, g in _real_folders(store).items() if i != live_inode), reverse=True)
+    return next((g for _, i, g in candidates if record_of(store, i).is_file() and (g / MANIFEST_PATH).is_file()), None)
 
 
 def clean_leftovers(out_dir: Path, keep: set[Path], memo: RecordMemo) -> None:
-    """Remove generations (and their records) a killed or finished run left behind, except ``keep``.
+    """Remove generations (and their records) a killed or finished run left behind, except the folders ``keep``.
 
-    Whatever ``keep`` says, the generation ``out_dir`` points to is never removed.
+    Whatever ``keep`` says, the live generation is never removed. Records and links
+    go first, folders after: a record never outlives its folder.
     """
     store = store_of(out_dir)
     live = current_generation(out_dir)
-    keep = keep | {live} if live is not None else keep
-    kept_names = {LOCK_NAME} | {g.name for g in keep} | {signatures_file(store, g).name for g in keep}
+    kept_inodes = {_inode(folder) for folder in (*keep, *([live] if live else []))} - {None}
+    kept_records = {record_of(store, inode).name for inode in kept_inodes if inode is not None}
+    folders = []
     for entry in store.iterdir():
-        if entry.name in kept_names:
+        if entry.name == LOCK_NAME:
             continue
         if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry, ignore_errors=True)
-        else:
+            if _inode(entry) not in kept_inodes:
+                folders.append(entry)
+        elif entry.name not in kept_records:
             entry.unlink(missing_ok=True)
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
     memo.forget_gone(store)  # what its owner remembered of files now gone
 
 
@@ -111,16 +172,19 @@ def removed_on_failure(out_dir: Path, store: Path) -> Iterator[list[Path]]:
 
     Issue 16: a full disk left the failed generation filling the disk until the next run, and
     the message named no path. Runs under the lock (a later export may not have started one).
+    The export empties the list once its generation is live.
     """
     started: list[Path] = []
     try:
         yield started
     except OSError as exc:
-        live = current_generation(out_dir)
+        restore_moved_aside(out_dir, store)  # a two-rename flip that failed halfway
+        live = _inode(out_dir)
         for generation in started:
-            if generation.exists() and generation != live:
+            inode = _inode(generation)
+            if inode is not None and inode != live and generation.is_dir() and not generation.is_symlink():
+                record_of(store, inode).unlink(missing_ok=True)  # the record first: never outlive the folder
                 shutil.rmtree(generation, ignore_errors=True)
-                signatures_file(store, generation).unlink(missing_ok=True)
         reason = exc.strerror or str(exc)
         raise ExportWriteError(
             f"{out_dir}: cannot write the export ({reason}); the previous export is intact, the unfinished one removed"
@@ -128,7 +192,7 @@ def removed_on_failure(out_dir: Path, store: Path) -> Iterator[list[Path]]:
 
 
 def plain_export_folder(out_dir: Path, memo: RecordMemo) -> Path | None:
-    """A plain (non-symlink) OUT_DIR that holds an earlier export, to be taken over; None when empty.
+    """A plain OUT_DIR that is no generation of ours (no record) but holds an export, to be taken over; None else.
 
     Only a folder whose every file is listed in its ``_manifest.json`` (or is one
     of our metadata files) is taken over — a copy of an export, say. Any other
@@ -136,7 +200,9 @@ def plain_export_folder(out_dir: Path, memo: RecordMemo) -> Path | None:
     articles folder, a folder that merely holds a ``_manifest.json``) cannot cost
     anyone a file.
     """
-    if out_dir.is_symlink() or not out_dir.is_dir() or not any(out_dir.iterdir()):
+    if out_dir.is_symlink() or not out_dir.is_dir() or signatures_file(store_of(out_dir), out_dir).is_file():
+        return None
+    if not any(out_dir.iterdir()):
         return None
     listed = set(manifest_infos(out_dir, memo)) | set(METADATA_PATHS)
     present = list_files(out_dir)
@@ -150,32 +216,84 @@ def plain_export_folder(out_dir: Path, memo: RecordMemo) -> Path | None:
 
 
 def restore_moved_aside(out_dir: Path, store: Path) -> None:
-    """Undo a takeover killed between its two renames: put the old plain folder back."""
-    if out_dir.exists() or out_dir.is_symlink():
-        return
-    for aside in sorted(store.glob(f"{_LEGACY_PREFIX}*")):
-        if aside.is_dir():
-            os.replace(aside, out_dir)
-            return
+    """Finish a two-rename flip killed halfway: the old OUT_DIR back when the new one never arrived, else a standby."""
+    asides = sorted(e for e in store.iterdir() if e.name.startswith(_ASIDE_PREFIXES))
+    for aside in asides:
+        if not os.path.lexists(out_dir):
+            os.replace(aside, out_dir)  # killed between the renames: the old site back, whole
+        elif aside.is_dir() and not aside.is_symlink():
+            os.replace(aside, next_generation(store))  # killed after both: the old site is the standby
+        else:
+            aside.unlink()  # a symlink OUT_DIR of the layout from before, replaced
 
 
-def flip(out_dir: Path, generation: Path, legacy: Path | None, store: Path) -> None:
-    """Point ``out_dir`` at ``generation`` with one atomic rename of a symlink.
+def next_generation(store: Path) -> Path:
+    """A new generation folder's path: numbered one above every name in the store (names only order folders)."""
+    number = 1 + max((int(p.name[1:]) for p in store.glob("g[0-9]*") if p.name[1:].isdigit()), default=0)
+    return store / f"g{number:06d}"
 
-    The new link is made in the store (so a killed run's link is cleaned with
-    its generation) and renamed over ``out_dir``: same file system, one rename(2).
+
+def exchange(first: Path, second: Path) -> bool:
+    """Swap two existing names atomically (``renameat2(RENAME_EXCHANGE)``); False when the file system cannot.
+
+    Through ctypes because Python's ``os`` has no ``renameat2`` (glibc has it since 2.28).
+    The one place this workaround lives.
     """
-    link = store / f"{_LINK_PREFIX}{os.getpid()}"
-    link.unlink(missing_ok=True)
-    link.symlink_to(os.path.relpath(generation, out_dir.parent))
-    if legacy is not None or (out_dir.is_dir() and not out_dir.is_symlink()):
-        # a plain folder from before cannot be swapped atomically: move it aside first
-        aside = store / f"{_LEGACY_PREFIX}{os.getpid()}"
-        os.replace(out_dir, aside)
-        os.replace(link, out_dir)
-        shutil.rmtree(aside, ignore_errors=True)
+    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if renameat2 is None:  # a C library without it (old glibc): as a file system that refuses
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    if renameat2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in _NO_EXCHANGE:
+        return False
+    raise OSError(code, os.strerror(code), str(first), None, str(second))
+
+
+def flip(out_dir: Path, generation: Path, store: Path) -> None:
+    """Make the folder ``generation`` (in ``store``) the live ``out_dir``; what was ``out_dir`` ends at ``generation``.
+
+    One atomic exchange; where the file system refuses it, two renames with a moment
+    without ``out_dir`` between them (see the module docstring), and a third that
+    gives the old folder the generation's name, as the exchange would have.
+    """
+    if not os.path.lexists(out_dir):
+        os.rename(generation, out_dir)  # the first export: nothing to swap with
         return
-    os.replace(link, out_dir)
+    if exchange(generation, out_dir):
+        return
+    aside = store / f"{_ASIDE_PREFIXES[0]}{os.getpid()}"
+    os.replace(out_dir, aside)
+    os.replace(generation, out_dir)
+    os.replace(aside, generation)
+
+
+def prepare(out_dir: Path, store: Path) -> None:
+    """Under the lock, before anything reads the layout: finish what a killed run or an earlier version left.
+
+    A two-rename flip killed halfway is completed or undone; records named by
+    generation (the symlink layout) get their inode names; a symlink ``out_dir``
+    to a generation of the store is replaced by its target folder (one flip: nothing rendered);
+    a record whose folder is gone is dropped, before any new folder could reuse its inode.
+    """
+    restore_moved_aside(out_dir, store)
+    folders = _real_folders(store)
+    for inode, folder in folders.items():
+        named = store / f"{_RECORD_PREFIX}{folder.name}{_RECORD_SUFFIX}"
+        if named.is_file():
+            os.replace(named, record_of(store, inode))
+    target = current_generation(out_dir)
+    ours = target is not None and target.parent == store and signatures_file(store, target).is_file()
+    if out_dir.is_symlink() and ours:  # without a record, the link is replaced at the flip, as a foreign one is
+        flip(out_dir, target, store)
+        target.unlink()  # the link, which the flip put where the folder was
+        folders = _real_folders(store)
+    alive = {*folders, _inode(out_dir)}
+    for entry in store.glob(f"{_RECORD_PREFIX}*{_RECORD_SUFFIX}"):
+        inode = entry.name.removeprefix(_RECORD_PREFIX).removesuffix(_RECORD_SUFFIX)
+        if not inode.isdigit() or int(inode) not in alive:
+            entry.unlink(missing_ok=True)
 
 
 # keys of a generation's signatures file (no site path starts with "_"): what :func:`unchanged_since` reads back
@@ -196,21 +314,20 @@ def unchanged_since(out_dir: Path, fingerprint: str, records: RecordMemo | None 
     if not store.is_dir():
         return None
     with locked(store):
-        restore_moved_aside(out_dir, store)
-        live = current_generation(out_dir)
-        if live is None or live.parent != store:
+        prepare(out_dir, store)
+        if out_dir.is_symlink() or not out_dir.is_dir() or not signatures_file(store, out_dir).is_file():
+            return None  # no generation of ours is live (a plain folder to take over, a foreign link)
+        spare = standby(store, out_dir)
+        clean_leftovers(out_dir, {spare} if spare else set(), records)
+        if not (out_dir / MANIFEST_PATH).is_file():
             return None
-        spare = standby(store, live)
-        clean_leftovers(out_dir, {live, spare} if spare else {live}, records)
-        if not (live / MANIFEST_PATH).is_file():
-            return None
-        recorded = read_json(signatures_file(store, live), records)
+        recorded = read_json(signatures_file(store, out_dir), records)
     inputs, stats = recorded.get(INPUTS_KEY), recorded.get(FILES_KEY)
     if not isinstance(inputs, dict) or inputs.get("fingerprint") != fingerprint or not isinstance(stats, dict):
         return None
     # one walk: a file damaged or edited since (export for real, which repairs it), or added by hand
     # (export for real, which publishes the site without it), or a symlink makes it differ
-    walked = walk_or_none(live, entry_stat)
+    walked = walk_or_none(out_dir, entry_stat)
     if walked is None or walked[0] != stats:
         return None
     return inputs
