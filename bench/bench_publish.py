@@ -194,8 +194,8 @@ def hugo_site(site: Path, moto: Moto, export: Path) -> None:
         f'deployment:\n  targets:\n    - name: bench\n      URL: "{url}"\n',
         encoding="utf-8",
     )
-    # public/ is the export's generation, hard-linked (hugo deploy walks public/ itself)
-    shutil.copytree(export.resolve(), site / "public", copy_function=os.link)
+    # public/ is the export, hard-linked (hugo deploy walks public/ itself)
+    shutil.copytree(export, site / "public", copy_function=os.link)
 
 
 def hugo_pair(first: Path, second: Path, work: Path) -> list[tuple[float, int]]:

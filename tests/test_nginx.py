@@ -1,7 +1,7 @@
 """The export served by a real nginx with the generated snippet, read by real clients.
 
 nginx runs as a foreground subprocess on 127.0.0.1 (prefix, pid, logs and
-temp folders in a tmp dir), serving the OUT_DIR symlink with ``_nginx.conf``
+temp folders in a tmp dir), serving the OUT_DIR folder with ``_nginx.conf``
 included as the README says. Clients: http.client (exact headers, no
 decompression), feedparser, newsboat, and the Flask test client of the app.
 """

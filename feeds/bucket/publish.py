@@ -128,7 +128,11 @@ def _read_checked(root: Path, entry: Entry) -> bytes:
 
 
 def read_manifest(out_dir: Path) -> tuple[Path, Manifest]:
-    """The export generation ``out_dir`` points to (resolved once: one export's files) and its manifest."""
+    """The export folder (``out_dir``, resolved once: the target of a symlink from an earlier layout) and its manifest.
+
+    Each file is read by its path later and checked against this manifest's digest,
+    so a file an export flipped in meanwhile fails the publish instead of mixing two exports.
+    """
     root = out_dir.resolve()
     where = out_dir / MANIFEST_PATH
     try:
