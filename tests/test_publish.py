@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 import uuid
@@ -480,3 +481,32 @@ def test_the_body_is_signed_exactly_where_no_tls_protects_it(endpoint_url: str |
     bucket = Bucket(parse_target("s3://bucket/news"), endpoint_url=endpoint_url, region="us-east-1", workers=1,
                     counter=RequestCounter())  # fmt: skip
     assert bucket.client.meta.config.s3["payload_signing_enabled"] is body_signed
+
+
+def test_an_export_flipped_in_during_the_publish_does_not_mix_into_it(
+    tmp_path: Path, moto: MotoServer, bucket: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The publish reads the folder OUT_DIR was when it started, wherever the export's flip moves it."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    out = export(SAMPLES, tmp_path / "out")
+    first = Path(shutil.copytree(out, tmp_path / "first"))
+    config = tmp_path / "feeds.yaml"
+    config.write_text("cache_max_age: 60\nsite_title: Another title\n", encoding="utf-8")
+    publisher = Publisher(PublishOptions(PublishSettings(target=f"s3://{bucket}/news", endpoint_url=moto.url)))
+    upload, flipped, once = publisher.bucket.upload, [], threading.Lock()
+
+    def upload_then_export(entry, data):
+        with once:  # the first upload waits for the export (uploads run several at a time)
+            if not flipped:  # every file differs in the new export: a publish reading OUT_DIR by name would mix
+                exported = run_feeds("export", "--no-cache", "--articles", str(SAMPLES), "--base-url", BASE,
+                                     "--config", str(config), str(out), env=env)  # fmt: skip
+                flipped.append((exported.returncode, exported.stderr))
+        return upload(entry, data)
+
+    monkeypatch.setattr(publisher.bucket, "upload", upload_then_export)
+    summary = publisher.publish(out)
+    assert [code for code, _ in flipped] == [0], flipped
+    assert (out / "index.html").read_bytes() != (first / "index.html").read_bytes()
+    assert not summary.failures, summary.failures
+    assert_bucket_holds_exactly(moto, bucket, first)

@@ -23,8 +23,9 @@ import hashlib
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -127,20 +128,37 @@ def _read_checked(root: Path, entry: Entry) -> bytes:
     return data
 
 
-def read_manifest(out_dir: Path) -> tuple[Path, Manifest]:
-    """The export folder (``out_dir``, resolved once: the target of a symlink from an earlier layout) and its manifest.
+@contextmanager
+def pinned(out_dir: Path) -> Iterator[Path]:
+    """A path naming ``out_dir``'s folder as it is now, for as long as the publish runs: one export's files.
 
-    Each file is read by its path later and checked against this manifest's digest,
-    so a file an export flipped in meanwhile fails the publish instead of mixing two exports.
+    An export swaps its new folder in under OUT_DIR's name (:mod:`feeds.folder.outdir`), so
+    reading each file by that name would mix two exports when one runs meanwhile. An open
+    descriptor holds the folder itself: ``/proc/self/fd/N`` names it wherever the flip moves
+    it (the standby, whole until the export after next recycles it; a file changed then
+    fails the manifest check, never goes up). Without /proc: OUT_DIR resolved once.
     """
-    root = out_dir.resolve()
+    try:
+        descriptor: int | None = os.open(out_dir, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        descriptor = None  # no folder there: read_manifest says so
+    held = Path(f"/proc/self/fd/{descriptor}") if descriptor is not None else None
+    try:
+        yield held if held is not None and held.is_dir() else out_dir.resolve()
+    finally:
+        if descriptor is not None:
+            os.close(descriptor)
+
+
+def read_manifest(root: Path, out_dir: Path) -> Manifest:
+    """The manifest of the export in ``root`` (:func:`pinned`), named in messages by ``out_dir``."""
     where = out_dir / MANIFEST_PATH
     try:
         data = (root / MANIFEST_PATH).read_bytes()
     except OSError as exc:
         raise PublishUnusable(f"{where}: cannot read the export's manifest ({exc.strerror or exc})") from None
     try:
-        return root, parse_manifest(data, str(where))
+        return parse_manifest(data, str(where))
     except PlanError as exc:
         raise PublishUnusable(str(exc)) from None
 
@@ -175,8 +193,12 @@ class Publisher:
 
         ``describe``: called with one line per planned change (``--dry-run``).
         """
+        with pinned(out_dir) as root:
+            return self._publish(root, out_dir, describe)
+
+    def _publish(self, root: Path, out_dir: Path, describe: Callable[[str], None] | None) -> PublishSummary:
         started, requests_before = time.monotonic(), self.counter.count
-        root, manifest = read_manifest(out_dir)
+        manifest = read_manifest(root, out_dir)
         stored = self.bucket.read_state()
         reports: list[str] = []
         try:
@@ -202,7 +224,7 @@ class Publisher:
             return summary(plan.upload_count, len(plan.deletions), len(self._urls(plan, plan.deletions)))
         if plan.is_empty:
             return summary(0, 0, 0)
-        failures = self._upload(root, plan, state)
+        failures = self._upload(root, out_dir, plan, state)
         if failures:
             return summary(0, 0, 0, failures)
         deleted, kept, failures = self._delete(plan.deletions, reports)
@@ -227,7 +249,7 @@ class Publisher:
         strangers = [path for path in listed if path not in manifest.entries and path != STATE_NAME]
         return drifted, strangers
 
-    def _upload(self, root: Path, plan: Plan, state) -> list[str]:
+    def _upload(self, root: Path, out_dir: Path, plan: Plan, state) -> list[str]:
         """Upload tier by tier after storing the intent; the failures, one line each (none: all stored)."""
         error = self.bucket.write_state(encode_state(plan.intent(state)))
         if error is not None:
@@ -239,7 +261,7 @@ class Publisher:
             try:
                 data = _read_checked(root, entry)
             except (OSError, ValueError) as exc:
-                return f"{root / entry.path}: error: {getattr(exc, 'strerror', None) or exc}"
+                return f"{out_dir / entry.path}: error: {getattr(exc, 'strerror', None) or exc}"
             reason = self.bucket.upload(entry, data)
             progress.add(entry.size)
             return None if reason is None else f"{self.target.key(entry.path)}: error: upload failed ({reason})"
