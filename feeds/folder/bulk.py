@@ -196,28 +196,24 @@ def _shared_items(
 ) -> tuple[list[Article], tuple[Format, ...], frozenset[int]]:
     """The distinct articles of the feed documents and feed pages among ``paths`` (first appearance
     order), the documents' formats, and the indexes (in that list) of the articles a page shows."""
-    rows: dict[int, int] = {}  # id(article) → its index in articles
-    articles: list[Article] = []
+    seen: dict[int, Article] = {}
     formats: set[Format] = set()
-    paged: set[int] = set()
+    on_pages: set[int] = set()  # id(article)
     for path in paths:
         document = feed_document(path, catalog, settings)
         if document is not None:
             formats.add(document[2])
-            shown = document_items(document[0], document[1], settings.archive_page_size)
-        else:
-            page = split_page_path(path)
-            feed = catalog.get(page) if page is not None else None
-            if feed is None:
-                continue
-            shown = feed.items
-        for article in shown:
-            row = rows.setdefault(id(article), len(articles))
-            if row == len(articles):
-                articles.append(article)
-            if document is None:
-                paged.add(row)
-    return articles, tuple(fmt for fmt in Format if fmt in formats), frozenset(paged)
+            for article in document_items(document[0], document[1], settings.archive_page_size):
+                seen.setdefault(id(article), article)
+            continue
+        page = split_page_path(path)
+        feed = catalog.get(page) if page is not None else None
+        if feed is not None:
+            for article in feed.items:
+                seen.setdefault(id(article), article)
+            on_pages.update(map(id, feed.items))
+    paged = frozenset(row for row, key in enumerate(seen) if key in on_pages)
+    return list(seen.values()), tuple(fmt for fmt in Format if fmt in formats), paged
 
 
 def _item_store(
