@@ -80,7 +80,8 @@ def _garbage_header(path: Path) -> None:
 
 def _flip_every_page(path: Path) -> None:
     data = bytearray(path.read_bytes())
-    for offset in range(4096 + 2000, len(data), 4096):  # past page 1 (the schema): inside each page
+    page = int.from_bytes(data[16:18], "big")  # the page size, from the database header
+    for offset in range(page + 2000, len(data), page):  # past page 1 (the schema): inside each page
         data[offset] ^= 0x55
     path.write_bytes(bytes(data))
 

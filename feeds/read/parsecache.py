@@ -41,6 +41,7 @@ from feeds.read.cache_files import delete_database, remove_orphaned, remove_outd
 from feeds.read.reader import ReadResult, read_article
 
 SCHEMA_VERSION = 2  # PRAGMA user_version of a database this code wrote (2: the meta table)
+PAGE_SIZE = 16_384  # bytes per database page (SQLite's default is 4,096)
 UNUSED_DETAILS_KEPT_SECONDS = 3_600  # another process may still render an article a newer entry replaced
 _CHUNK = 4_096  # files per write transaction: keeps the WAL small, each chunk is whole on its own
 # A file changed this close to (or after) the moment a load started is "racily clean" (git's term): a
@@ -233,6 +234,9 @@ class ParseCache:
                 if opened is not None:
                     self._inherited.append(opened[1])
                 connection = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+                # for a database this creates (an existing one keeps its own): a details row (~2 KB) is
+                # written in a third less CPU than on 4 KB pages, read back ~1 µs slower (10,000 files)
+                connection.execute(f"PRAGMA page_size={PAGE_SIZE}")
                 connection.execute("PRAGMA journal_mode=WAL")  # readers never wait for a writer
                 # No fsync at all: a cold run writes ~2 KB of details per file, and each automatic
                 # checkpoint's two fsyncs cost ~0.1 s of a 10,000-file export's 4 s (more on a busy
