@@ -214,3 +214,29 @@ def test_a_record_whose_folder_was_deleted_by_hand_is_dropped_before_a_new_folde
     assert summary.published and summary.written == summary.files  # nothing trusted
     assert [p.name for p in store.glob("signatures.*.json")] == [f"signatures.{out.stat().st_ino}.json"]
     assert_site_is(out, articles)
+
+
+def test_a_two_rename_flip_failing_halfway_puts_the_old_site_back_and_says_so(
+    articles: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """The second rename refused (EBUSY, say): OUT_DIR is restored at once, not left missing until the next run."""
+    out, store = tmp_path / "out", tmp_path / ".out.d"
+    export(articles, out)
+    site, live = contents(out), out.stat().st_ino
+    monkeypatch.setattr(outdir, "exchange", lambda first, second: False)
+    replace = os.replace
+
+    def refusing_the_generation(source, target):
+        if Path(source).parent == store and Path(source).name.startswith("g") and Path(target) == out:
+            raise OSError(16, "Device or resource busy", str(source))
+        replace(source, target)
+
+    monkeypatch.setattr(outdir.os, "replace", refusing_the_generation)
+    write_article(articles, "zz-one.md", title="One more", topics=["Space"], provider="Orbit Daily")
+    with pytest.raises(outdir.ExportWriteError, match="Device or resource busy.*previous export is intact"):
+        export(articles, out)
+    assert out.stat().st_ino == live and contents(out) == site
+    assert not list(store.glob("aside-*")) and not list(store.glob("g*"))  # the unfinished generation removed
+    monkeypatch.setattr(outdir.os, "replace", replace)
+    assert export(articles, out).published
+    assert_site_is(out, articles)
