@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 import shutil
 import sqlite3
 import threading
@@ -75,7 +76,11 @@ def write_article(
         "",
     ]
     path = folder / name
-    path.write_text("\n".join(lines), encoding="utf-8")
+    # written beside the folder and renamed in, as a publisher's tool would: a watcher that caught a
+    # half-written file would rebuild twice, and tests count generations
+    staged = folder.parent / f".{folder.name}-{name}.partial"
+    staged.write_text("\n".join(lines), encoding="utf-8")
+    os.replace(staged, path)
     return path
 
 
