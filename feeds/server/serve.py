@@ -10,10 +10,11 @@ each worker its own copy of the master's while the master kept its own
 (issue 16: +678 MiB for a 2-worker server under a crawl at 100k articles;
 ``bench/bench_live_memory.py``).
 
-Slow clients (issue 16): each worker reads requests on an asyncio event loop
-(gunicorn's ``asgi`` worker), so a connection that sends nothing or trickles
-its headers costs a socket and a little memory, never a thread. Only a request
-whose headers are complete reaches the Flask app, on one of
+Slow clients (issue 16): each worker reads requests on an event loop
+(gunicorn's ``asgi`` worker, on uvloop with gunicorn's C parser gunicorn_h1c),
+so a connection that sends nothing or trickles its headers costs a socket and
+a little memory, never a thread. Only a request whose headers are complete
+reaches the Flask app, on one of
 :data:`THREADS_PER_WORKER` threads (:mod:`feeds.server.asgi_bridge`, one thread hop
 per response). gunicorn's
 ``gthread`` worker gives each new connection a thread until its headers are
@@ -68,8 +69,10 @@ SERVER_SETUPS = {
     setup.name: setup
     for setup in (
         # requests read on an event loop, the app run on a thread pool: the default (issue 16)
-        ServerSetup("asgi", {"worker_class": "asgi", "asgi_lifespan": "off", "worker_connections": 1000},
-                    _threads_over_asyncio),  # fmt: skip
+        # uvloop and gunicorn_h1c are dependencies, named here so a missing one fails at start instead of
+        # silently serving on the slower pure-Python loop and parser
+        ServerSetup("asgi", {"worker_class": "asgi", "asgi_lifespan": "off", "worker_connections": 1000,
+                             "asgi_loop": "uvloop", "http_parser": "fast"}, _threads_over_asyncio),  # fmt: skip
         # round one's setup, kept for the benchmark: a thread per connection until its headers are read
         ServerSetup("gthread", {"worker_class": "gthread", "threads": THREADS_PER_WORKER}, lambda app: app),
     )
