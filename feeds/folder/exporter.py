@@ -34,6 +34,7 @@ from feeds.read.load import (
     CacheDamaged,
     IncrementalLoader,
     Scan,
+    bulk_allocation,
     discard_cache,
     input_fingerprint,
     load_folder,
@@ -99,9 +100,11 @@ class Exporter:
         """One export: nothing is read when nothing changed since the last one; else load, export, tell, ping."""
         started = time.monotonic()
         settings = self.settings
-        scan = scan_folder(settings.articles_dir) if settings.articles_dir.is_dir() else None  # one scan per run
-        fingerprint = input_fingerprint(settings, scan)
-        prior = unchanged_since(self.out_dir, fingerprint, self._records) if self.use_cache else None
+        # the no-change check allocates a million identities and parses the record: no collector passes over them
+        with bulk_allocation():
+            scan = scan_folder(settings.articles_dir) if settings.articles_dir.is_dir() else None  # one scan per run
+            fingerprint = input_fingerprint(settings, scan)
+            prior = unchanged_since(self.out_dir, fingerprint, self._records) if self.use_cache else None
         if prior is not None:
             run = _unchanged_run(self.out_dir, prior, started)
             self._tell(run)
