@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from feeds.config import Settings
 from feeds.folder.export import site_files
@@ -149,6 +151,42 @@ def test_incremental_loader_compares_only_what_a_patched_scan_replaced(cached_se
     assert loader.refresh((list(listing), [])) is None  # equal pairs, another list: nothing to do
     listing[2] = (listing[2][0], (0, 0, 0, 0))  # a pair unlike the file's: read again, the same result
     assert loader.refresh((listing, [])) == read_folder(root, cached_settings)
+
+
+_CHANGES = st.lists(
+    st.tuples(st.sampled_from(["edit", "add", "remove"]), st.integers(0, 10_000), st.booleans()), max_size=6
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(changes=_CHANGES)
+def test_incremental_refreshes_equal_a_full_read(cached_settings: Settings, changes: list) -> None:
+    """Differential: after any edits, additions and removals, each refresh (given a watcher's scan
+    patched in place, or a fresh one) equals reading the whole folder; the loader's results list
+    in scan order, patched at the places that changed, must never drift from it."""
+    root = cached_settings.articles_dir
+    loader = IncrementalLoader(cached_settings)
+    listing = scan_identities(root)
+    loader(cached_settings, scan=(listing, []))
+    for step, (change, pick, patched) in enumerate(changes):
+        name = listing[pick % len(listing)][0]
+        if change == "edit":
+            text = (root / name).read_text(encoding="utf-8")
+            retitled = re.sub(r"^title: .*$", f'title: "Edit {step} {pick}"', text, count=1, flags=re.M)
+            (root / name).write_text(retitled, encoding="utf-8")
+        elif change == "add":
+            taken = [int(path.stem.removeprefix("added-")) for path in root.glob("added-*.txt")]
+            shutil.copyfile(root / name, root / f"added-{max(taken, default=0) + 1}.txt")  # examples share root
+        elif len(listing) > 1:
+            (root / name).unlink()
+        fresh = scan_identities(root)
+        if patched and len(fresh) == len(listing):  # a watcher's patch: the same list, changed pairs replaced
+            for index, pair in enumerate(fresh):
+                if pair != listing[index]:
+                    listing[index] = pair
+        else:
+            listing = fresh
+        assert loader(cached_settings, scan=(listing, [])) == read_folder(root, cached_settings)
 
 
 def test_a_refresh_that_failed_while_reading_is_compared_again(cached_settings: Settings, monkeypatch) -> None:

@@ -354,6 +354,8 @@ class IncrementalLoader:
         self._loads = 0
         self._unreadable: list[Problem] = []
         self._scanned: list | None = None  # the scan the last completed refresh applied (see refresh)
+        # that refresh's results in its scan's order (results[i] is known[scanned[i][0]]'s), to patch
+        self._results: list[ReadResult] | None = None
 
     def __call__(self, settings: Settings, *, scan: tuple[list, list] | None = None) -> Folder:
         """The current Folder, changed or not: the live app's loader interface.
@@ -395,8 +397,11 @@ class IncrementalLoader:
         # and after a watcher's patch only its few new pairs are compared. Forgotten until this
         # refresh completes: one that fails while reading must leave nothing marked as seen.
         previous, self._scanned = self._scanned, None
+        results, self._results = self._results, None  # taken: patched in place below, or rebuilt
+        moved: list[int] | None = None  # the places whose pair is not the previous scan's very object
         if previous is not None and len(previous) == len(current):
-            candidates = [entry for before, entry in zip(previous, current, strict=True) if before is not entry]
+            moved = [i for i, (before, entry) in enumerate(zip(previous, current, strict=True)) if before is not entry]
+            candidates = [current[i] for i in moved]
         else:
             candidates = current
         stale = [(name, identity) for name, identity in candidates if name not in known or known[name][0] != identity]
@@ -405,6 +410,7 @@ class IncrementalLoader:
         added = sum(1 for name, _ in stale if name not in known)
         gone = known.keys() - {name for name, _ in current} if len(known) + added != len(current) else set()
         if not stale and not gone and unreadable == self._unreadable:
+            self._results = self._in_scan_order(current, moved, results)
             self._scanned = list(current)  # a copy: the caller may reuse its list
             return None
         for name in gone:
@@ -413,6 +419,18 @@ class IncrementalLoader:
             known[name] = (identity, read_article(root / name, self.settings, root=root))
         self.last_stats = LoadStats(len(current), len(current) - len(stale), len(stale))
         self._unreadable = unreadable
-        folder = collect([known[name][1] for name, _ in current], unreadable)
-        self._scanned = list(current)
+        results = self._in_scan_order(current, moved, results)
+        folder = collect(results, unreadable)
+        self._results, self._scanned = results, list(current)
         return folder
+
+    def _in_scan_order(self, current: list, moved: list[int] | None, results: list[ReadResult] | None) -> list:
+        """Every file's known result in ``current``'s order: the previous refresh's list with the ``moved``
+        places looked up again when there is one of the same length, else a lookup per file (~1 s at 1M)."""
+        known = self._known
+        assert known is not None
+        if moved is None or results is None or len(results) != len(current):
+            return [known[name][1] for name, _ in current]
+        for i in moved:  # elsewhere the very pair the previous refresh applied: its result is unchanged
+            results[i] = known[current[i][0]][1]
+        return results
