@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
 import subprocess
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from feeds.folder import outdir
-from feeds.folder.export import export_site
+from feeds.folder.export import ExportError, export_site
 from feeds.folder.outdir import exchange, unchanged_since
+from feeds.folder.records import record_name
 from feeds.site_paths import MANIFEST_PATH, METADATA_PATHS
 
 from .conftest import SAMPLES
@@ -124,7 +127,8 @@ def test_a_symlink_out_dir_of_the_old_layout_is_taken_over_without_rendering_and
     assert out.is_dir() and not out.is_symlink() and out.stat().st_ino == live  # the live folder itself, moved
     assert snapshot(out) == before  # same inodes, mtimes and bytes
     assert [g.stat().st_ino for g in store.glob("g*")] == [standby]  # brought up to date, still the standby
-    assert sorted(p.name for p in store.glob("signatures.*")) == sorted(f"signatures.{i}.json" for i in (live, standby))
+    [kept] = store.glob("g*")
+    assert sorted(p.name for p in store.glob("signatures.*")) == sorted(map(record_name, (out, kept)))  # renamed
     assert not any(p.is_symlink() for p in store.iterdir())  # the layout's links are gone
     write_article(articles, "zz-one.md", title="One more", topics=["Space"], provider="Orbit Daily")
     assert export(articles, out).published
@@ -212,31 +216,251 @@ def test_a_record_whose_folder_was_deleted_by_hand_is_dropped_before_a_new_folde
     assert list(store.glob("signatures.*.json"))
     summary = export(articles, out)
     assert summary.published and summary.written == summary.files  # nothing trusted
-    assert [p.name for p in store.glob("signatures.*.json")] == [f"signatures.{out.stat().st_ino}.json"]
+    assert [p.name for p in store.glob("signatures.*.json")] == [record_name(out)]
     assert_site_is(out, articles)
+
+
+def two_renames_refusing(monkeypatch, refused: Callable[[Path, Path], bool], error: OSError) -> Callable[[], None]:
+    """Flips by two renames (no exchange), a rename ``refused`` failing with ``error``; returns what ends that."""
+    monkeypatch.setattr(outdir, "exchange", lambda first, second: False)
+    replace = os.replace
+
+    def refusing(source, target) -> None:
+        if refused(Path(source), Path(target)):
+            raise error
+        replace(source, target)
+
+    monkeypatch.setattr(outdir.os, "replace", refusing)
+    return lambda: monkeypatch.setattr(outdir.os, "replace", replace)
 
 
 def test_a_two_rename_flip_failing_halfway_puts_the_old_site_back_and_says_so(
     articles: Path, tmp_path: Path, monkeypatch
 ) -> None:
-    """The second rename refused (EBUSY, say): OUT_DIR is restored at once, not left missing until the next run."""
+    """The second rename refused (EIO, say): OUT_DIR is restored at once, not left missing until the next run."""
     out, store = tmp_path / "out", tmp_path / ".out.d"
     export(articles, out)
     site, live = contents(out), out.stat().st_ino
-    monkeypatch.setattr(outdir, "exchange", lambda first, second: False)
-    replace = os.replace
-
-    def refusing_the_generation(source, target):
-        if Path(source).parent == store and Path(source).name.startswith("g") and Path(target) == out:
-            raise OSError(16, "Device or resource busy", str(source))
-        replace(source, target)
-
-    monkeypatch.setattr(outdir.os, "replace", refusing_the_generation)
+    error = OSError(errno.EIO, "Input/output error", "g")
+    allow = two_renames_refusing(monkeypatch, lambda source, target: source.name[0] == "g" and target == out, error)
     write_article(articles, "zz-one.md", title="One more", topics=["Space"], provider="Orbit Daily")
-    with pytest.raises(outdir.ExportWriteError, match="Device or resource busy.*previous export is intact"):
+    with pytest.raises(outdir.ExportWriteError, match="Input/output error.*previous export is intact"):
         export(articles, out)
     assert out.stat().st_ino == live and contents(out) == site
     assert not list(store.glob("aside-*")) and not list(store.glob("g*"))  # the unfinished generation removed
-    monkeypatch.setattr(outdir.os, "replace", replace)
+    allow()
     assert export(articles, out).published
+    assert_site_is(out, articles)
+
+
+@pytest.mark.parametrize("how", ["recreated", "emptied"])
+@pytest.mark.parametrize("made", ["own file", "manifest copy", "export's name"])
+def test_a_new_folder_that_takes_a_deleted_generations_inode_is_still_refused(
+    articles: Path, tmp_path: Path, made: str, how: str
+) -> None:
+    """``rm -rf OUT_DIR``, then a folder of one's own made there: ext4 hands it the deleted folder's inode at once
+    (when nothing else took it first: "emptied", ``rm -rf OUT_DIR/*``, keeps the inode for sure).
+
+    With a ``_manifest.json`` of its own (the old one's bytes, as a clone of a site repository holds: ext4 may
+    even reuse the old manifest's inode), or a file named as one of the export's, it is still not an export.
+    """
+    out, store = tmp_path / "out", tmp_path / ".out.d"
+    export(articles, out)
+    old_inode, old_manifest = out.stat().st_ino, (out / MANIFEST_PATH).read_bytes()
+    if how == "recreated":
+        shutil.rmtree(out)  # by hand: its record stays behind
+        out.mkdir()
+    else:
+        for child in out.iterdir():  # rm -rf out/*
+            if child.is_dir():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+    mine = out / ("index.html" if made == "export's name" else "precious.txt")
+    mine.write_text("mine")
+    if made == "manifest copy":
+        (out / MANIFEST_PATH).write_bytes(old_manifest)
+    if out.stat().st_ino != old_inode:
+        pytest.skip("this file system did not reuse the folder's inode (busy: another process took it)")
+    for _ in range(2):  # refused, and again after a change: never swapped into the store, never deleted
+        with pytest.raises(ExportError, match=f"not an export's \\({mine.name}\\)"):
+            export(articles, out)
+        assert mine.read_text() == "mine" and out.stat().st_ino == old_inode
+        assert not list(store.glob("g*")) and outdir.record_of(store, out) is None
+        write_article(articles, "zz-one.md", title="One more", topics=["Space"], provider="Orbit Daily")
+
+
+@pytest.mark.parametrize("by_hand", ["deleted", "touched"])
+def test_an_export_whose_manifest_was_deleted_or_touched_is_taken_over_in_full_leaving_no_stale_record(
+    articles: Path, tmp_path: Path, by_hand: str
+) -> None:
+    """Its record names another manifest: not trusted, yet its files are its export's, so it is not refused."""
+    out, store = tmp_path / "out", tmp_path / ".out.d"
+    export(articles, out)
+    write_article(articles, "zz-one.md", title="One more", topics=["Space"], provider="Orbit Daily")
+    export(articles, out)  # a standby too
+    if by_hand == "deleted":
+        (out / MANIFEST_PATH).unlink()
+    else:
+        os.utime(out / MANIFEST_PATH, ns=(1, 1))
+    before = snapshot(out)
+    assert unchanged_since(out, "f") is None
+    summary = export(articles, out)  # every file rendered: equal, so each linked into the new folder
+    assert summary.published and summary.written == (1 if by_hand == "deleted" else 0)  # the manifest
+    assert_site_is(out, articles)
+    after = snapshot(out)
+    assert all(after[name] == entry for name, entry in before.items() if name != MANIFEST_PATH)  # the very files
+    assert [p.name for p in store.glob("signatures.*")] == [record_name(out)]  # no stale record of either folder
+    assert export(articles, out).published is False
+
+
+def test_the_record_of_a_folder_deleted_by_hand_is_gone_before_anything_new_is_made(
+    articles: Path, tmp_path: Path
+) -> None:
+    """The drop itself, in a form that fails without it (in ..._deleted_by_hand_is_dropped_..., the new generation
+    may take the deleted folder's inode, and its record then replaced the stale one under the same name)."""
+    out, store = tmp_path / "out", tmp_path / ".out.d"
+    export(articles, out)
+    shutil.rmtree(out)  # by hand: its record stays behind
+    assert list(store.glob("signatures.*.json"))
+    assert unchanged_since(out, "f") is None  # takes the lock and prepares, makes no folder
+    assert not list(store.glob("signatures.*.json"))
+
+
+def _mount(*args: str) -> None:
+    subprocess.run(["mount", *args], check=True, capture_output=True)
+
+
+@pytest.fixture
+def overlay(articles: Path, tmp_path: Path):
+    """A container image's layer with an export in it (``RUN feeds export /srv/public`` in a Dockerfile), mounted.
+
+    Yields the merged folder. overlayfs (without redirect_dir) refuses to rename a folder that comes from the
+    lower layer: EXDEV.
+    """
+    if os.geteuid() != 0:
+        pytest.skip("mounting overlayfs needs root")
+    lower, upper, work, merged = (tmp_path / n for n in ("lower", "upper", "work", "merged"))
+    for folder in (lower, upper, work, merged):
+        folder.mkdir()
+    try:
+        _mount("-t", "tmpfs", "-o", "size=64m", "tmpfs", str(lower))  # one file system under the overlay
+    except subprocess.CalledProcessError as exc:
+        pytest.skip(f"cannot mount tmpfs here: {exc.stderr!r}")
+    try:
+        yield lower, upper, work, merged
+    finally:
+        subprocess.run(["umount", str(merged)], check=False, capture_output=True)
+        subprocess.run(["umount", str(lower)], check=False, capture_output=True)
+
+
+def _mount_overlay(lower: Path, upper: Path, work: Path, merged: Path) -> None:
+    try:
+        _mount("-t", "overlay", "overlay", "-o", f"lowerdir={lower},upperdir={upper},workdir={work}", str(merged))
+    except subprocess.CalledProcessError as exc:
+        pytest.skip(f"cannot mount overlayfs here: {exc.stderr!r}")
+
+
+@pytest.mark.parametrize("exports_in_image", [1, 2])
+def test_an_out_dir_in_an_overlayfs_lower_layer_is_refused_clearly_and_left_as_it_was(
+    articles: Path, overlay, exports_in_image: int
+) -> None:
+    """The symlink layout renamed a link there; a folder cannot be. Said plainly, the image's export untouched."""
+    lower, upper, work, merged = overlay
+    for _ in range(exports_in_image):  # 2: a standby in the image too (its recycling is refused first)
+        write_article(articles, "zz-one.md", title=f"Image {_}", topics=["Space"], provider="Orbit Daily")
+        export(articles, lower / "out")
+    _mount_overlay(lower, upper, work, merged)
+    out, store = merged / "out", merged / ".out.d"
+    site, names = contents(out), sorted(p.name for p in store.iterdir())
+    write_article(articles, "zz-two.md", title="Two more", topics=["Space"], provider="Orbit Daily")
+    with pytest.raises(ExportError, match=r"out cannot be replaced on this file system .*export to a new folder"):
+        export(articles, out)
+    assert contents(out) == site
+    assert sorted(p.name for p in store.iterdir()) <= names  # nothing left behind (a refused standby's record gone)
+    assert export(articles, merged / "fresh").published  # what the message says to do works
+    assert_site_is(merged / "fresh", articles)
+
+
+def test_an_old_symlink_layout_in_an_overlayfs_lower_layer_is_refused_clearly_by_the_no_change_check(
+    articles: Path, tmp_path: Path, overlay
+) -> None:
+    """The upgrade's flip runs in ``prepare``, outside an export's cleanup: its refusal is a message too."""
+    lower, upper, work, merged = overlay
+    out, store, _ = old_layout(articles, tmp_path)
+    shutil.move(store, lower / ".out.d")
+    shutil.move(out, lower / "out")
+    _mount_overlay(lower, upper, work, merged)
+    site = contents(merged / "out")
+    with pytest.raises(ExportError, match="out cannot be replaced on this file system"):
+        unchanged_since(merged / "out", "f")
+    assert contents(merged / "out") == site and (merged / "out").is_symlink()
+    assert not list((merged / ".out.d").glob("aside-*"))
+
+
+def test_an_out_dir_that_is_a_mount_point_is_refused_before_anything_is_rendered(
+    articles: Path, tmp_path: Path
+) -> None:
+    """``-v /host/site:/srv/public``: the folder cannot be swapped; said before rendering, with the fix."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting needs root")
+    out = tmp_path / "out"
+    out.mkdir()
+    try:
+        _mount("-t", "tmpfs", "-o", "size=20m", "tmpfs", str(out))
+    except subprocess.CalledProcessError as exc:
+        pytest.skip(f"cannot mount tmpfs here: {exc.stderr!r}")
+    try:
+        with pytest.raises(ExportError, match="out is a mount point: .*export to a folder inside it"):
+            export(articles, out)
+        assert not (tmp_path / ".out.d").exists() and not any(out.iterdir())
+    finally:
+        subprocess.run(["umount", str(out)], check=False)
+
+
+def test_a_bind_mount_out_dir_on_the_same_file_system_is_refused_at_the_flip_with_the_export_intact(
+    articles: Path, tmp_path: Path
+) -> None:
+    """A bind mount of a folder of the same file system is not told by its device: the flip's EBUSY says it."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting needs root")
+    out, host, store = tmp_path / "out", tmp_path / "host", tmp_path / ".out.d"
+    export(articles, out)
+    site = contents(out)
+    host.mkdir()
+    try:
+        _mount("--bind", str(out), str(host))  # the export seen at another path, which is exported to
+    except subprocess.CalledProcessError as exc:
+        pytest.skip(f"cannot bind-mount here: {exc.stderr!r}")
+    try:
+        write_article(articles, "zz-one.md", title="One more", topics=["Space"], provider="Orbit Daily")
+        with pytest.raises(ExportError, match="host cannot be replaced on this file system .*intact"):
+            export(articles, host)
+        assert contents(host) == site and contents(out) == site
+        assert [p.name for p in (tmp_path / ".host.d").iterdir()] == [".lock"]  # nothing left behind
+        assert {p.name for p in store.iterdir()} == {".lock", record_name(out)}
+    finally:
+        subprocess.run(["umount", str(host)], check=False)
+
+
+def test_a_two_rename_flip_whose_third_rename_fails_says_the_new_export_is_live_and_keeps_the_old_one(
+    articles: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """The old folder cannot take the generation's name: the flip is done, nothing of it is removed."""
+    out, store = tmp_path / "out", tmp_path / ".out.d"
+    export(articles, out)
+    live = out.stat().st_ino
+    error = OSError(errno.ENOSPC, "No space left on device", "g")
+    allow = two_renames_refusing(monkeypatch, lambda source, target: source.name.startswith("aside-"), error)
+    write_article(articles, "zz-one.md", title="One more", topics=["Space"], provider="Orbit Daily")
+    with pytest.raises(outdir.ExportWriteError, match="out: the new export is live; the previous one stays at"):
+        export(articles, out)
+    assert_site_is(out, articles)
+    [aside] = store.glob("aside-*")
+    assert aside.stat().st_ino == live and not list(store.glob("g*"))
+    allow()
+    assert export(articles, out).published is False  # the new export is current
+    assert [g.stat().st_ino for g in store.glob("g*")] == [live] and not list(store.glob("aside-*"))
+    write_article(articles, "zz-two.md", title="Two more", topics=["Space"], provider="Orbit Daily")
+    assert export(articles, out).published and out.stat().st_ino == live  # kept as the standby, recycled
     assert_site_is(out, articles)

@@ -63,8 +63,17 @@ from feeds.folder.generation import (
     walk_or_none,
     with_encodings,
 )
-from feeds.folder.outdir import FILES_KEY, INPUTS_KEY, signatures_file
-from feeds.folder.records import RecordMemo, manifest_infos, read_json, remember_manifest, write_json
+from feeds.folder.records import (
+    FILES_KEY,
+    INPUTS_KEY,
+    RecordMemo,
+    drop_records,
+    manifest_infos,
+    read_json,
+    record_of,
+    remember_manifest,
+    write_record,
+)
 from feeds.formats import Format
 from feeds.index.catalog import Catalog
 from feeds.render.gzipped import gzip_rendered
@@ -151,6 +160,7 @@ def export_site(
     out_dir = outdir.real_out_dir(out_dir)
     if out_dir.exists() and not out_dir.is_symlink() and not out_dir.is_dir():
         raise ExportError(f"{out_dir} exists and is not a folder")
+    outdir.check_replaceable(out_dir)
     store = outdir.store_of(out_dir)
     try:
         store.mkdir(parents=True, exist_ok=True)
@@ -160,7 +170,8 @@ def export_site(
         outdir.prepare(out_dir, store)
         legacy = outdir.plain_export_folder(out_dir, records)
         previous = outdir.current_generation(out_dir)  # OUT_DIR itself (or the target of a foreign symlink)
-        old_signatures = read_json(signatures_file(store, previous), records) if previous else {}
+        old_record = record_of(store, previous) if previous else None  # none: nothing trusted, all rendered
+        old_signatures = read_json(old_record, records) if old_record else {}
         old_stats = old_signatures.get(FILES_KEY) if reuse else None
         old_stats = old_stats if isinstance(old_stats, dict) else {}  # nothing reusable without it
         # the files the previous export recorded (a walk only without that record: a walk costs
@@ -180,7 +191,7 @@ def export_site(
             # standby to trust), then the folder takes the new generation's name, so a reader
             # still copying it by its old path fails loudly (files vanish, as when it was
             # deleted) instead of copying a mix of two sites.
-            signatures_file(store, standby).unlink()
+            drop_records(store, os.stat(standby).st_ino)
             os.rename(standby, generation)
         else:
             standby = walked = None
@@ -261,15 +272,15 @@ def export_site(
         if unchanged:
             # nothing changed: the live generation stays; an updated standby stays one (it equals it)
             if standby is not None:
-                write_json(signatures_file(store, generation), signatures, records)
+                write_record(store, generation, signatures, records)
             else:
                 shutil.rmtree(generation)
-            write_json(signatures_file(store, previous), {**signatures, FILES_KEY: new.live_stats}, records)
+            write_record(store, previous, {**signatures, FILES_KEY: new.live_stats}, records)
             outdir.clean_leftovers(out_dir, {generation} if standby else set(), records)
             return ExportSummary(out_dir, len(catalog.feeds), files, 0, files, 0, False, over_budget=tuple(over))
-        write_json(signatures_file(store, generation), signatures, records)
-        outdir.flip(out_dir, generation, store)
-        started.clear()  # live: ``generation`` now names the folder live until now, the standby
+        write_record(store, generation, signatures, records)
+        # once live, nothing is to be removed on failure: ``generation`` then names the folder live until now
+        outdir.flip(out_dir, generation, store, started.clear)
         remember_manifest(out_dir, manifest, records)
         # after the flip (the new site is visible by now): what killed runs left, and generations older
         # than the one live until just now (a taken-over plain folder, without a record, goes too)

@@ -4,7 +4,9 @@ The layout (see :mod:`feeds.folder.export` for how an export moves through it)::
 
     OUT_DIR                               the live generation: a real folder (find, cp -r, du see the site)
     .OUT_DIR.d/g000042                    the standby: the generation live before it
-    .OUT_DIR.d/signatures.1234567.json    each generation's record, named by its folder's inode (never published)
+    .OUT_DIR.d/signatures.1234567.1234999-1733412345000000000.json
+                                          each generation's record (never published), named by its folder's
+                                          inode and its manifest's inode and mtime
     .OUT_DIR.d/.lock                      one export per OUT_DIR at a time
 
 **The flip.** A new generation is built in the store, then exchanged with ``OUT_DIR``
@@ -17,22 +19,27 @@ by ``rename(2)``; a walker that does not follow a top symlink — ``find``, ``cp
 EOPNOTSUPP: some network file systems) gets two renames instead, ``OUT_DIR`` aside into
 the store then the generation in: between them, for a moment, ``OUT_DIR`` does not
 exist (a reader gets a 404, never a mix); a run killed there is undone by the next
-(:func:`restore_moved_aside`).
+(:func:`restore_moved_aside`). A folder that cannot be renamed at all — a mount point
+(EBUSY), a folder from a container image's lower overlayfs layer (EXDEV) — cannot be
+an OUT_DIR: the export says so (:func:`check_replaceable`, :func:`flip`) and changes nothing.
 
 **Identity.** A folder keeps its inode across renames, so a generation is known by its
-folder's inode, never by its name: its record is ``signatures.<inode>.json``, the live
-generation is the one whose folder is ``OUT_DIR``, the standby a store folder with a
-record. Names in the store only order folders (a higher number entered later). A
-record never outlives its folder: it is deleted before its folder is (recycling,
-cleaning, a failed run), and a record whose folder is gone (deleted by hand) is dropped
-before any new folder is made, so an inode number the kernel reuses cannot inherit one.
-The store and ``OUT_DIR`` are one file system (a rename between them must work), so the
-inode alone names a folder there.
+folder's inode and its manifest's, never by its name: its record is named by both
+(:func:`feeds.folder.records.record_name` says why the manifest too). The live generation
+is the one whose folder is ``OUT_DIR``, the standby a store folder with a record. Names
+in the store only order folders (a higher number entered later). A record never outlives
+its folder: it is deleted before its folder is (recycling, cleaning, a failed run), and
+one that names no folder as it is now is dropped before anything new is made
+(:func:`prepare`). The store and ``OUT_DIR`` are one file system (a rename between them
+must work), so inodes name folders there. A store copied elsewhere (``rsync -aH``,
+``cp -a``, a restore from backup) has new inodes: the next export trusts no record and
+renders every file once (the same output, only slower).
 
 **Upgrade.** An ``OUT_DIR`` that an earlier version left as a symlink into its store is
 taken over by the same flip, its target folder exchanged with the link (live bytes,
 inodes and mtimes unchanged, nothing rendered), and records named by generation get
-their inode names, so the standby survives too.
+their names by identity, so the standby survives too. (Records named by the folder's
+inode alone, of the version before, are dropped: one export renders every file.)
 """
 
 from __future__ import annotations
@@ -42,30 +49,34 @@ import errno
 import fcntl
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from feeds.folder.generation import ExportError, entry_stat, list_files, walk_or_none
-from feeds.folder.records import RecordMemo, manifest_infos, read_json
+from feeds.folder.generation import ExportError, entry_stat, list_files, stat_of, walk_or_none
+from feeds.folder.records import (
+    FILES_KEY,
+    INPUTS_KEY,
+    RECORD_PREFIX,
+    RECORD_SUFFIX,
+    RecordMemo,
+    drop_records,
+    manifest_infos,
+    read_json,
+    record_name,
+    record_of,
+    recorded_files,
+)
 from feeds.site_paths import MANIFEST_PATH, METADATA_PATHS
 
 LOCK_NAME = ".lock"
-_RECORD_PREFIX, _RECORD_SUFFIX = "signatures.", ".json"
 # OUT_DIR moved aside by the two-rename flip ("legacy-": what the symlink layout called it)
 _ASIDE_PREFIXES = ("aside-", "legacy-")
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2  # linux/fs.h
 _NO_EXCHANGE = (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP)  # the file system (or kernel) cannot exchange
-
-
-def record_of(store: Path, inode: int) -> Path:
-    return store / f"{_RECORD_PREFIX}{inode}{_RECORD_SUFFIX}"
-
-
-def signatures_file(store: Path, generation: Path) -> Path:
-    """The record (signatures file) of the generation folder at ``generation``: named by its inode, never published."""
-    return record_of(store, os.stat(generation).st_ino)
+# OUT_DIR itself cannot be renamed: overlayfs refuses a lower-layer folder (EXDEV), a mount point is busy
+_NOT_REPLACEABLE = (errno.EXDEV, errno.EBUSY)
 
 
 def real_out_dir(out_dir: Path) -> Path:
@@ -109,7 +120,7 @@ def _inode(path: Path) -> int | None:
 
 
 def standby(store: Path, live: Path) -> Path | None:
-    """The newest store folder other than ``live`` with its export's record (signatures file) and manifest.
+    """The newest store folder other than ``live`` with its export's record (signatures file), hence a manifest.
 
     The record is written whole (a rename) when its generation is complete, and an
     export that starts recycling a standby deletes it first, so a half-updated
@@ -118,7 +129,7 @@ def standby(store: Path, live: Path) -> Path | None:
     """
     live_inode = _inode(live)
     candidates = sorted(((g.name, i, g) for i, g in _real_folders(store).items() if i != live_inode), reverse=True)
-    return next((g for _, i, g in candidates if record_of(store, i).is_file() and (g / MANIFEST_PATH).is_file()), None)
+    return next((g for _, _, g in candidates if record_of(store, g) is not None), None)
 
 
 def clean_leftovers(out_dir: Path, keep: set[Path], memo: RecordMemo) -> None:
@@ -129,8 +140,9 @@ def clean_leftovers(out_dir: Path, keep: set[Path], memo: RecordMemo) -> None:
     """
     store = store_of(out_dir)
     live = current_generation(out_dir)
-    kept_inodes = {_inode(folder) for folder in (*keep, *([live] if live else []))} - {None}
-    kept_records = {record_of(store, inode).name for inode in kept_inodes if inode is not None}
+    kept = (*keep, *([live] if live else []))
+    kept_inodes = {_inode(folder) for folder in kept} - {None}
+    kept_records = {record_name(folder) for folder in kept} - {None}  # the other records name no folder as it is
     folders = []
     for entry in store.iterdir():
         if entry.name == LOCK_NAME:
@@ -172,44 +184,72 @@ def removed_on_failure(out_dir: Path, store: Path) -> Iterator[list[Path]]:
 
     Issue 16: a full disk left the failed generation filling the disk until the next run, and
     the message named no path. Runs under the lock (a later export may not have started one).
-    The export empties the list once its generation is live.
+    The export empties the list once its generation is live (:func:`flip` does). A flip
+    refused because OUT_DIR cannot be renamed here (EXDEV, EBUSY) says so instead.
     """
     started: list[Path] = []
     try:
         yield started
     except OSError as exc:
-        restore_moved_aside(out_dir, store)  # a two-rename flip that failed halfway
         live = _inode(out_dir)
         for generation in started:
             inode = _inode(generation)
             if inode is not None and inode != live and generation.is_dir() and not generation.is_symlink():
-                record_of(store, inode).unlink(missing_ok=True)  # the record first: never outlive the folder
+                drop_records(store, inode)  # the record first: never outlive the folder
                 shutil.rmtree(generation, ignore_errors=True)
         reason = exc.strerror or str(exc)
+        if exc.errno in _NOT_REPLACEABLE:
+            raise not_replaceable(out_dir, reason) from None
         raise ExportWriteError(
             f"{out_dir}: cannot write the export ({reason}); the previous export is intact, the unfinished one removed"
         ) from None
+
+
+def not_replaceable(out_dir: Path, reason: str) -> ExportError:
+    """The error for an OUT_DIR that no rename can replace: what it may be, and what to do instead."""
+    return ExportError(
+        f"{out_dir} cannot be replaced on this file system ({reason}): it is a folder from a container image's "
+        "lower layer or a mount point; export to a new folder, or to a folder inside a mounted volume; "
+        "the previous export is intact"
+    )
+
+
+def check_replaceable(out_dir: Path) -> None:
+    """Before anything is rendered: refuse an OUT_DIR that is a mount point (an export swaps the folder itself).
+
+    ``ismount`` compares its device with its parent's. A bind mount within one file
+    system is not seen here: its flip fails (EBUSY) with :func:`not_replaceable`.
+    """
+    if not out_dir.is_symlink() and out_dir.is_dir() and os.path.ismount(out_dir):
+        raise ExportError(
+            f"{out_dir} is a mount point: an export swaps the folder itself; "
+            "mount its parent folder and export to a folder inside it"
+        )
 
 
 def plain_export_folder(out_dir: Path, memo: RecordMemo) -> Path | None:
     """A plain OUT_DIR that is no generation of ours (no record) but holds an export, to be taken over; None else.
 
     Only a folder whose every file is listed in its ``_manifest.json`` (or is one
-    of our metadata files) is taken over — a copy of an export, say. Any other
+    of our metadata files) is taken over — a copy of an export, say — or, without
+    one, whose every file is as a record of its inode describes it (same size and
+    mtime_ns: the live export, its manifest deleted or touched by hand). Any other
     non-empty folder is refused, never deleted, so a mistyped OUT_DIR (``.``, the
-    articles folder, a folder that merely holds a ``_manifest.json``) cannot cost
-    anyone a file.
+    articles folder, a folder that merely holds a ``_manifest.json``, a folder made
+    where the export was, with its inode) cannot cost anyone a file.
     """
-    if out_dir.is_symlink() or not out_dir.is_dir() or signatures_file(store_of(out_dir), out_dir).is_file():
+    store = store_of(out_dir)
+    if out_dir.is_symlink() or not out_dir.is_dir() or record_of(store, out_dir) is not None:
         return None
     if not any(out_dir.iterdir()):
         return None
-    listed = set(manifest_infos(out_dir, memo)) | set(METADATA_PATHS)
-    present = list_files(out_dir)
-    if not (out_dir / MANIFEST_PATH).is_file() or not present <= listed:
-        strangers = sorted(present - listed)[:3]
+    manifest = (out_dir / MANIFEST_PATH).is_file()
+    listed = (set(manifest_infos(out_dir, memo)) | set(METADATA_PATHS)) if manifest else set()
+    recorded = recorded_files(store, _inode(out_dir), memo)  # none trusted (see :func:`prepare`)
+    strangers = sorted(p for p in list_files(out_dir) if p not in listed and stat_of(out_dir / p) != recorded.get(p))
+    if strangers or not (manifest or recorded):
         raise ExportError(
-            f"{out_dir} is a folder with files that are not an export's ({', '.join(strangers) or 'no manifest'}); "
+            f"{out_dir} is a folder with files that are not an export's ({', '.join(strangers[:3]) or 'no manifest'}); "
             "refusing to replace it (give an empty folder or a new path)"
         )
     return out_dir
@@ -251,54 +291,90 @@ def exchange(first: Path, second: Path) -> bool:
     raise OSError(code, os.strerror(code), str(first), None, str(second))
 
 
-def flip(out_dir: Path, generation: Path, store: Path) -> None:
+def flip(out_dir: Path, generation: Path, store: Path, on_live: Callable[[], object] = lambda: None) -> None:
     """Make the folder ``generation`` (in ``store``) the live ``out_dir``; what was ``out_dir`` ends at ``generation``.
 
     One atomic exchange; where the file system refuses it, two renames with a moment
     without ``out_dir`` between them (see the module docstring), and a third that
     gives the old folder the generation's name, as the exchange would have.
+    ``on_live`` is called as soon as ``generation`` is ``out_dir``: the flip is done then.
+    An OSError means nothing changed (the old folder put back at once if the second
+    rename failed); a third rename failing leaves the new export live and the old folder
+    aside for the next run to keep as its standby (ExportWriteError says so).
     """
     if not os.path.lexists(out_dir):
         os.rename(generation, out_dir)  # the first export: nothing to swap with
+        on_live()
         return
     if exchange(generation, out_dir):
+        on_live()
         return
     aside = store / f"{_ASIDE_PREFIXES[0]}{os.getpid()}"
     os.replace(out_dir, aside)
-    os.replace(generation, out_dir)
-    os.replace(aside, generation)
+    try:
+        os.replace(generation, out_dir)
+    except OSError:
+        try:
+            os.replace(aside, out_dir)  # the old site back at once, not missing until the next run
+        except OSError as exc:
+            raise ExportWriteError(
+                f"{out_dir}: cannot flip the new export in, nor put the previous one back ({exc.strerror or exc}); "
+                f"it is at {aside} until the next export restores it"
+            ) from None
+        raise
+    on_live()
+    try:
+        os.replace(aside, generation)
+    except OSError as exc:
+        raise ExportWriteError(
+            f"{out_dir}: the new export is live; the previous one stays at {aside} until the next export "
+            f"keeps it as the standby (cannot rename it: {exc.strerror or exc})"
+        ) from None
 
 
 def prepare(out_dir: Path, store: Path) -> None:
     """Under the lock, before anything reads the layout: finish what a killed run or an earlier version left.
 
     A two-rename flip killed halfway is completed or undone; records named by
-    generation (the symlink layout) get their inode names; a symlink ``out_dir``
+    generation (the symlink layout) get their names by identity; a symlink ``out_dir``
     to a generation of the store is replaced by its target folder (one flip: nothing rendered);
-    a record whose folder is gone is dropped, before any new folder could reuse its inode.
+    a record that names no folder as it is now is dropped, before any new folder could
+    reuse an inode — but for one of the folder at OUT_DIR, its manifest gone or changed:
+    never trusted, it says which files its export left (:func:`plain_export_folder`).
+    Failures are ExportErrors naming OUT_DIR (this runs outside an export's cleanup
+    too, in :func:`unchanged_since`).
     """
+    try:
+        _prepare(out_dir, store)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        if exc.errno in _NOT_REPLACEABLE:
+            raise not_replaceable(out_dir, reason) from None
+        raise ExportWriteError(f"{out_dir}: cannot set its store {store} in order ({reason})") from None
+
+
+def _prepare(out_dir: Path, store: Path) -> None:
     restore_moved_aside(out_dir, store)
-    folders = _real_folders(store)
-    for inode, folder in folders.items():
-        named = store / f"{_RECORD_PREFIX}{folder.name}{_RECORD_SUFFIX}"
+    folders = list(_real_folders(store).values())
+    for folder in folders:
+        named = store / f"{RECORD_PREFIX}{folder.name}{RECORD_SUFFIX}"  # the symlink layout's record
         if named.is_file():
-            os.replace(named, record_of(store, inode))
+            name = record_name(folder)
+            if name is None:
+                named.unlink()  # a generation without a manifest: never trusted
+            else:
+                os.replace(named, store / name)
     target = current_generation(out_dir)
-    ours = target is not None and target.parent == store and signatures_file(store, target).is_file()
+    ours = target is not None and target.parent == store and record_of(store, target) is not None
     if out_dir.is_symlink() and ours:  # without a record, the link is replaced at the flip, as a foreign one is
         flip(out_dir, target, store)
         target.unlink()  # the link, which the flip put where the folder was
-        folders = _real_folders(store)
-    alive = {*folders, _inode(out_dir)}
-    for entry in store.glob(f"{_RECORD_PREFIX}*{_RECORD_SUFFIX}"):
-        inode = entry.name.removeprefix(_RECORD_PREFIX).removesuffix(_RECORD_SUFFIX)
-        if not inode.isdigit() or int(inode) not in alive:
+        folders = list(_real_folders(store).values())
+    alive = {record_name(folder) for folder in folders}
+    at_out_dir = f"{RECORD_PREFIX}{_inode(out_dir)}."  # its own, or one only plain_export_folder reads
+    for entry in store.glob(f"{RECORD_PREFIX}*{RECORD_SUFFIX}"):
+        if entry.name not in alive and not entry.name.startswith(at_out_dir):  # its folder is gone or changed
             entry.unlink(missing_ok=True)
-
-
-# keys of a generation's signatures file (no site path starts with "_"): what :func:`unchanged_since` reads back
-INPUTS_KEY = "_inputs"
-FILES_KEY = "_files"  # every file's [size, mtime_ns] as this export left it
 
 
 def unchanged_since(out_dir: Path, fingerprint: str, records: RecordMemo | None = None) -> dict | None:
@@ -315,13 +391,12 @@ def unchanged_since(out_dir: Path, fingerprint: str, records: RecordMemo | None 
         return None
     with locked(store):
         prepare(out_dir, store)
-        if out_dir.is_symlink() or not out_dir.is_dir() or not signatures_file(store, out_dir).is_file():
-            return None  # no generation of ours is live (a plain folder to take over, a foreign link)
+        record = None if out_dir.is_symlink() or not out_dir.is_dir() else record_of(store, out_dir)
+        if record is None:
+            return None  # no generation of ours is live (a plain folder to take over, a foreign link, no manifest)
         spare = standby(store, out_dir)
         clean_leftovers(out_dir, {spare} if spare else set(), records)
-        if not (out_dir / MANIFEST_PATH).is_file():
-            return None
-        recorded = read_json(signatures_file(store, out_dir), records)
+        recorded = read_json(record, records)
     inputs, stats = recorded.get(INPUTS_KEY), recorded.get(FILES_KEY)
     if not isinstance(inputs, dict) or inputs.get("fingerprint") != fingerprint or not isinstance(stats, dict):
         return None

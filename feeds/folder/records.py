@@ -4,17 +4,25 @@ Never published: a generation's signatures file holds each document's render
 signature, every file's [size, mtime_ns] and the inputs of the export; its
 manifest holds every file's size and SHA-256. The next export reads both, so
 nothing unchanged is rendered or hashed again. A missing or unreadable record
-means nothing is reused, never a failure.
+means nothing is reused, never a failure. A signatures file lies in the store
+(see :mod:`feeds.folder.outdir`), named by its generation folder's identity.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import stat
 from pathlib import Path
 
 from feeds.folder.cdn import FileInfo
 from feeds.site_paths import MANIFEST_PATH
+
+RECORD_PREFIX, RECORD_SUFFIX = "signatures.", ".json"
+# keys of a signatures file (no site path starts with "_"): what the no-change check reads back
+INPUTS_KEY = "_inputs"
+FILES_KEY = "_files"  # every file's [size, mtime_ns] as its export left it
 
 
 class RecordMemo:
@@ -104,3 +112,59 @@ def manifest_infos(generation: Path, memo: RecordMemo) -> dict[str, FileInfo]:
             return {}
     memo.remember(path, (infos,))
     return infos
+
+
+def record_name(folder: Path) -> str | None:
+    """The name of the record of ``folder`` as it is now; None when it has no manifest file (never trusted).
+
+    ``signatures.<folder inode>.<manifest inode>-<manifest mtime_ns>.json``, taken when the
+    record is written, once the manifest is in place. The folder's inode alone is not
+    enough: ext4 hands a just-freed folder inode to the next mkdir, so after ``rm -rf out;
+    git clone … out`` the new folder has the old one's inode, but not its manifest (none,
+    or a new file with another mtime), and is refused like any folder of someone else's.
+    """
+    try:
+        inode = os.stat(folder).st_ino
+        manifest = os.lstat(folder / MANIFEST_PATH)
+    except OSError:
+        return None
+    if not stat.S_ISREG(manifest.st_mode):
+        return None
+    return f"{RECORD_PREFIX}{inode}.{manifest.st_ino}-{manifest.st_mtime_ns}{RECORD_SUFFIX}"
+
+
+def record_of(store: Path, folder: Path) -> Path | None:
+    """The record (signatures file) in ``store`` of the generation folder ``folder``, when it has one.
+
+    The one lookup of a record: a folder is a generation of ours only while its inode
+    and its manifest's are the ones its record was written with.
+    """
+    name = record_name(folder)
+    return store / name if name is not None and (store / name).is_file() else None
+
+
+def drop_records(store: Path, inode: int) -> None:
+    """Delete every record of the folder ``inode`` (whatever manifest it names), before the folder changes or goes."""
+    for entry in store.glob(f"{RECORD_PREFIX}{inode}.*{RECORD_SUFFIX}"):
+        entry.unlink(missing_ok=True)
+
+
+def write_record(store: Path, folder: Path, data: dict, memo: RecordMemo) -> None:
+    """Write ``folder``'s record once its manifest is in place; a record it had under another name goes."""
+    name = record_name(folder)
+    if name is None:  # its manifest deleted from under us: the failed run's cleanup removes the folder
+        raise FileNotFoundError(errno.ENOENT, "the manifest is missing", str(folder / MANIFEST_PATH))
+    write_json(store / name, data, memo)
+    inode = name.removeprefix(RECORD_PREFIX).split(".")[0]
+    for entry in store.glob(f"{RECORD_PREFIX}{inode}.*{RECORD_SUFFIX}"):
+        if entry.name != name:
+            entry.unlink(missing_ok=True)
+
+
+def recorded_files(store: Path, inode: int | None, memo: RecordMemo) -> dict[str, list]:
+    """Each file's [size, mtime_ns] as the records of the folder ``inode``, whatever manifest they name, say."""
+    files: dict[str, list] = {}
+    for entry in store.glob(f"{RECORD_PREFIX}{inode}.*{RECORD_SUFFIX}") if inode is not None else ():
+        recorded = read_json(entry, memo).get(FILES_KEY)
+        files.update(recorded if isinstance(recorded, dict) else {})
+    return files
