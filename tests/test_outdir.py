@@ -464,3 +464,67 @@ def test_a_two_rename_flip_whose_third_rename_fails_says_the_new_export_is_live_
     write_article(articles, "zz-two.md", title="Two more", topics=["Space"], provider="Orbit Daily")
     assert export(articles, out).published and out.stat().st_ino == live  # kept as the standby, recycled
     assert_site_is(out, articles)
+
+
+def test_a_backup_with_a_file_of_ones_own_restored_by_cp_a_over_a_deleted_export_is_refused(tmp_path: Path) -> None:
+    """review3: ``cp -a out backup``, a note added to the backup, ``rm -rf out; cp -a backup out``. ext4 hands the
+    restored folder and its manifest the deleted ones' inodes and cp -a keeps the manifest's mtime_ns, so the
+    stale record names the restored folder: it is trusted as ours and the note is deleted two exports later.
+    ``cp -r`` (new mtimes) is refused with "not an export's (precious.txt)": so must this be."""
+    for attempt in range(10):  # until ext4 reuses both inodes (it mostly does; another process may take one)
+        root = tmp_path / f"attempt{attempt}"
+        articles = Path(shutil.copytree(SAMPLES, root / "articles"))
+        out = root / "out"
+        export(articles, out)
+        old = out.stat().st_ino, (out / MANIFEST_PATH).stat().st_ino
+        subprocess.run(["cp", "-a", str(out), str(root / "backup")], check=True)
+        (root / "backup" / "precious.txt").write_text("mine")
+        shutil.rmtree(out)
+        subprocess.run(["cp", "-a", str(root / "backup"), str(out)], check=True)
+        if (out.stat().st_ino, (out / MANIFEST_PATH).stat().st_ino) == old:
+            break
+    else:
+        pytest.skip("this file system did not reuse both inodes in 10 attempts")
+    for _ in range(2):
+        with pytest.raises(ExportError, match=r"not an export's \(precious.txt\)"):
+            export(articles, out)
+        assert (out / "precious.txt").read_text() == "mine"
+        write_article(articles, "zz-one.md", title="One more", topics=["Space"], provider="Orbit Daily")
+
+
+def test_a_store_on_another_file_system_is_named_as_the_cause(articles: Path, tmp_path: Path) -> None:
+    """review3: ``.out.d`` a symlink to another disk (to save space): the first flip fails with EXDEV and the message
+    blames OUT_DIR ("a folder from a container image's lower layer or a mount point; the previous export is
+    intact") though OUT_DIR does not even exist; it should name the store (it must be on OUT_DIR's file system)."""
+    elsewhere = Path("/dev/shm") / f"review3-store-{os.getpid()}"
+    if not Path("/dev/shm").is_dir() or os.stat("/dev/shm").st_dev == os.stat(tmp_path).st_dev:
+        pytest.skip("no second file system at /dev/shm")
+    elsewhere.mkdir()
+    try:
+        (tmp_path / ".out.d").symlink_to(elsewhere)
+        with pytest.raises(ExportError) as raised:
+            export(articles, tmp_path / "out")
+        assert str(tmp_path / ".out.d") in str(raised.value) and "previous export" not in str(raised.value)
+    finally:
+        shutil.rmtree(elsewhere)
+
+
+def test_a_repair_that_leaves_the_manifest_as_it_was_gives_the_new_generation_its_own_manifest(
+    articles: Path, tmp_path: Path
+) -> None:
+    """The manifest is never a hard link shared with another generation: its ctime names the record, and
+    removing the other folder's link would change it, leaving the live export with no record (every later
+    export a full render)."""
+    out, store = tmp_path / "out", tmp_path / ".out.d"
+    export(articles, out)
+    write_article(articles, "zz-one.md", title="One more", topics=["Space"], provider="Orbit Daily")
+    export(articles, out)  # a standby too
+    feed = out / "all.rss"
+    feed.write_bytes(feed.read_bytes().replace(b"One more", b"Defaced"))  # by hand: the repair equals the manifest
+    summary = export(articles, out)
+    assert summary.published and summary.written == 1  # the feed; the manifest's bytes are the live one's
+    assert os.stat(out / MANIFEST_PATH).st_nlink == 1 and b"Defaced" not in feed.read_bytes()
+    assert (store / record_name(out)).is_file()
+    assert export(articles, out).published is False  # the live export still has its record
+    write_article(articles, "zz-two.md", title="Two more", topics=["Space"], provider="Orbit Daily")
+    assert export(articles, out).written < len(manifest_files(out)) // 2  # the standby recycled, not a full render

@@ -256,7 +256,8 @@ def export_site(
         new.remove_rest()
         new.put(HEADERS_PATH, cdn.render_headers(types, settings))
         new.put(NGINX_PATH, cdn.render_nginx(types, settings))
-        new.put(MANIFEST_PATH, cdn.render_manifest(types, new.infos, settings, memos.manifest))
+        # its own inode: the manifest's (inode, mtime, ctime) name the generation's record
+        new.put(MANIFEST_PATH, cdn.render_manifest(types, new.infos, settings, memos.manifest), own_inode=True)
         manifest = {name: new.infos[name] for name in with_encodings(types) if name in new.infos}
         removed = len(old_files - set(new.infos))
         files = len(new.infos)

@@ -123,6 +123,7 @@ class Placed:
     info: FileInfo
     stat: list | None
     unchanged: bool
+    live_stat: list | None = None  # the live file's, when an unchanged file has an inode of its own (else: stat)
 
 
 class Generation:
@@ -188,22 +189,27 @@ class Generation:
             unlink_if_present(target)  # never copy into an existing file: it may be a live one's hard link
             shutil.copy2(old, target)
 
-    def place(self, relative: str, data: bytes, sha256: str = "") -> Placed:
+    def place(self, relative: str, data: bytes, sha256: str = "", own_inode: bool = False) -> Placed:
         """Write (or link, when it equals the live generation's) one file; what happened, to :meth:`absorb`.
 
         Only the file system changes here, so a forked render worker places the
         documents it renders (their bytes never cross a pipe) and the export
-        absorbs what it reports; in-process, :meth:`put` does both.
+        absorbs what it reports; in-process, :meth:`put` does both. ``own_inode``: a
+        file equal to the live one is written anew all the same (and still counts as
+        unchanged), so no other generation shares its inode: the manifest, whose
+        ctime names the generation's record (:func:`feeds.folder.records.record_name`)
+        and would change when another folder's link to it went.
         """
         target = self._prepared(relative)
         old = self._old(relative)
         info = FileInfo(len(data), sha256) if sha256 else FileInfo.of(data)  # sha256: the renderer's
-        if old is not None and same_bytes(old, data):
+        unchanged = old is not None and same_bytes(old, data)
+        if unchanged and not own_inode:
             self._link_or_copy(old, target)
             return Placed(relative, info, stat_of(target), True)
         with open(target, "xb") as handle:  # x: never into an existing file (see the class)
             handle.write(data)
-        return Placed(relative, info, stat_of(target), False)
+        return Placed(relative, info, stat_of(target), unchanged, stat_of(old) if unchanged else None)
 
     def absorb(self, placed: Placed) -> bool:
         """Record a placed file (see :meth:`place`); True when it is the live generation's file, unchanged."""
@@ -212,15 +218,15 @@ class Generation:
         self.infos[name] = placed.info
         self.stats[name] = placed.stat
         if placed.unchanged:
-            self.live_stats[name] = placed.stat
+            self.live_stats[name] = placed.live_stat if placed.live_stat is not None else placed.stat
             self.unchanged += 1
         else:
             self.written += 1
         return placed.unchanged
 
-    def put(self, relative: str, data: bytes) -> bool:
-        """Place one file; True when it is the live generation's file, unchanged."""
-        return self.absorb(self.place(relative, data))
+    def put(self, relative: str, data: bytes, own_inode: bool = False) -> bool:
+        """Place one file (see :meth:`place`); True when it equals the live generation's file."""
+        return self.absorb(self.place(relative, data, own_inode=own_inode))
 
     def reuse(self, relative: str, old_infos: dict[str, FileInfo], old_stats: dict[str, list]) -> bool:
         """Keep a document (``relative`` and its encodings) unrendered: its signature is unchanged.

@@ -207,23 +207,31 @@ def removed_on_failure(out_dir: Path, store: Path) -> Iterator[list[Path]]:
 
 def not_replaceable(out_dir: Path, reason: str) -> ExportError:
     """The error for an OUT_DIR that no rename can replace: what it may be, and what to do instead."""
+    intact = "; the previous export is intact" if out_dir.is_dir() else ""
     return ExportError(
         f"{out_dir} cannot be replaced on this file system ({reason}): it is a folder from a container image's "
-        "lower layer or a mount point; export to a new folder, or to a folder inside a mounted volume; "
-        "the previous export is intact"
+        f"lower layer or a mount point; export to a new folder, or to a folder inside a mounted volume{intact}"
     )
 
 
 def check_replaceable(out_dir: Path) -> None:
-    """Before anything is rendered: refuse an OUT_DIR that is a mount point (an export swaps the folder itself).
+    """Before anything is rendered: refuse an OUT_DIR that no flip could replace.
 
-    ``ismount`` compares its device with its parent's. A bind mount within one file
-    system is not seen here: its flip fails (EBUSY) with :func:`not_replaceable`.
+    A mount point (an export swaps the folder itself: ``ismount`` compares its device
+    with its parent's; a bind mount within one file system is not seen here, its flip
+    fails with EBUSY and :func:`not_replaceable`), or a store on another file system
+    than OUT_DIR (a symlink to another disk: no rename works between the two).
     """
     if not out_dir.is_symlink() and out_dir.is_dir() and os.path.ismount(out_dir):
         raise ExportError(
             f"{out_dir} is a mount point: an export swaps the folder itself; "
             "mount its parent folder and export to a folder inside it"
+        )
+    store = store_of(out_dir)
+    if store.is_dir() and os.stat(store).st_dev != os.stat(out_dir.parent).st_dev:  # a symlink to another disk
+        raise ExportError(
+            f"{store} is on another file system than {out_dir}: an export renames folders between the two; "
+            f"make {store} a folder beside {out_dir}"
         )
 
 

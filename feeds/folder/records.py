@@ -117,11 +117,13 @@ def manifest_infos(generation: Path, memo: RecordMemo) -> dict[str, FileInfo]:
 def record_name(folder: Path) -> str | None:
     """The name of the record of ``folder`` as it is now; None when it has no manifest file (never trusted).
 
-    ``signatures.<folder inode>.<manifest inode>-<manifest mtime_ns>.json``, taken when the
-    record is written, once the manifest is in place. The folder's inode alone is not
+    ``signatures.<folder inode>.<manifest inode>-<mtime_ns>-<ctime_ns>.json``, taken when
+    the record is written, once the manifest is in place. The folder's inode alone is not
     enough: ext4 hands a just-freed folder inode to the next mkdir, so after ``rm -rf out;
     git clone … out`` the new folder has the old one's inode, but not its manifest (none,
     or a new file with another mtime), and is refused like any folder of someone else's.
+    The ctime too: ``cp -a``, ``tar x`` and ``rsync -a`` keep a manifest's mtime, and the
+    restored copy may get both freed inodes back, but no tool can set a ctime.
     """
     try:
         inode = os.stat(folder).st_ino
@@ -130,7 +132,7 @@ def record_name(folder: Path) -> str | None:
         return None
     if not stat.S_ISREG(manifest.st_mode):
         return None
-    return f"{RECORD_PREFIX}{inode}.{manifest.st_ino}-{manifest.st_mtime_ns}{RECORD_SUFFIX}"
+    return f"{RECORD_PREFIX}{inode}.{manifest.st_ino}-{manifest.st_mtime_ns}-{manifest.st_ctime_ns}{RECORD_SUFFIX}"
 
 
 def record_of(store: Path, folder: Path) -> Path | None:
