@@ -252,13 +252,15 @@ def plain_export_folder(out_dir: Path, memo: RecordMemo) -> Path | None:
     if not any(out_dir.iterdir()):
         return None
     manifest = (out_dir / MANIFEST_PATH).is_file()
-    listed = (set(manifest_infos(out_dir, memo)) | set(METADATA_PATHS)) if manifest else set()
+    infos = manifest_infos(out_dir, memo) if manifest else {}  # {} too when it cannot be read
+    listed = (set(infos) | set(METADATA_PATHS)) if manifest else set()
     recorded = recorded_files(store, _inode(out_dir), memo)  # none trusted (see :func:`prepare`)
     strangers = sorted(p for p in list_files(out_dir) if p not in listed and stat_of(out_dir / p) != recorded.get(p))
     if strangers or not (manifest or recorded):
+        unlisted = f"; its {MANIFEST_PATH} cannot be read or lists no file" if manifest and not infos else ""
         raise ExportError(
-            f"{out_dir} is a folder with files that are not an export's ({', '.join(strangers[:3]) or 'no manifest'}); "
-            "refusing to replace it (give an empty folder or a new path)"
+            f"{out_dir} is a folder with files that are not an export's ({', '.join(strangers[:3]) or 'no manifest'})"
+            f"{unlisted}; refusing to replace it (give an empty folder or a new path)"
         )
     return out_dir
 
