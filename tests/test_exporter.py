@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
 from feeds.config import Settings
@@ -76,27 +75,6 @@ def test_observers_see_each_run_loaded_then_after_the_flip_and_before_the_hub(tm
     finally:
         hub.server.shutdown()
         hub.server.server_close()
-
-
-def test_watching_tells_its_first_read_as_loaded_and_no_change_after_it(tmp_path: Path) -> None:
-    """The command freezes what a load read (ExportObserver.loaded): --watch's own first read of every
-    article too (at a million articles each full collection walked them all again), never a change's."""
-    articles = Path(shutil.copytree(SAMPLES, tmp_path / "articles"))
-    out = tmp_path / "public"
-    recorder = Recorder(out)
-    exporter = Exporter(_settings(tmp_path, articles), out, observers=[recorder])
-    exporter.run()
-    recorder.events.clear()
-    exporter.start_watching()
-    try:
-        assert [kind for kind, _ in recorder.events] == ["loaded"]  # read, and nothing changed since the run
-        _retitle(articles)
-        deadline = time.monotonic() + 30
-        while "exported" not in [kind for kind, _ in recorder.events] and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert [kind for kind, _ in recorder.events] == ["loaded", "exported"]  # the change: no second "loaded"
-    finally:
-        exporter.stop_watching()
 
 
 def test_an_exporter_kept_across_changes_publishes_what_a_fresh_export_would(tmp_path: Path) -> None:

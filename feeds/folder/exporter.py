@@ -190,8 +190,6 @@ class Exporter:
             live.stop()
             raise ExportError(live.state.last_error)
         self._live = live
-        for observer in self.observers:  # what the watcher read first lives as long as it watches
-            observer.loaded()
         self._export_snapshot(live.state, quiet_if_unchanged=True)
         live.on_new_snapshot = self._export_snapshot
         live.ensure_polling(ready_within=FIRST_TURN_WAIT_SECONDS)  # watching, caught up, before it says so

@@ -50,12 +50,9 @@ class ExportObserver:
     def loaded(self) -> None:
         """A run read its articles and built their catalog; rendering and placing follow.
 
-        Also once when ``--watch`` starts, after its first read of every article. Not
-        called when nothing changed (nothing is read) nor for the changes ``--watch``
-        exports. What was loaded lives until the run's end (or, mostly, as long as the
-        watch: a change replaces only what it re-read); the process's owner may act on
-        that here (the command line hides it from the garbage collector: at a million
-        articles each full collection walked every one of them again)."""
+        Not called when nothing changed (nothing is read) nor for the changes ``--watch``
+        exports. What the run loaded lives until the run's end; the process's owner may
+        act on that here (the command line hides it from the garbage collector)."""
 
     def exported(self, run: ExportRun) -> None:
         """A run finished: its generation is live (or nothing changed). The WebSub ping follows."""
