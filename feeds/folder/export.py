@@ -22,8 +22,8 @@ that is a few files instead of ~30,000 hard links per change. The standby's reco
 (its signatures file) is deleted before it is touched, so a run killed halfway
 leaves a folder that is never trusted again: the next run builds a fresh
 generation. A standby holding a symlink, or a folder where a file goes (or the
-reverse), is not recycled either. Generations are known by their folder's inode,
-not their names (see :mod:`feeds.folder.outdir`).
+reverse), is not recycled either. Generations are known by their folder's and
+manifest's inodes, not their names (see :mod:`feeds.folder.outdir`).
 
 A reader holding a file open keeps reading its bytes (nothing is written into a
 file). The limit: a reader that entered ``OUT_DIR`` (``cd`` into it, ``tar -C``)

@@ -4,9 +4,9 @@ The layout (see :mod:`feeds.folder.export` for how an export moves through it)::
 
     OUT_DIR                               the live generation: a real folder (find, cp -r, du see the site)
     .OUT_DIR.d/g000042                    the standby: the generation live before it
-    .OUT_DIR.d/signatures.1234567.1234999-1733412345000000000.json
+    .OUT_DIR.d/signatures.1234567.1234999-1733412345000000000-1733412345000000000.json
                                           each generation's record (never published), named by its folder's
-                                          inode and its manifest's inode and mtime
+                                          inode and its manifest's inode, mtime and ctime
     .OUT_DIR.d/.lock                      one export per OUT_DIR at a time
 
 **The flip.** A new generation is built in the store, then exchanged with ``OUT_DIR``
@@ -128,8 +128,8 @@ def standby(store: Path, live: Path) -> Path | None:
     only when it is the verified live file itself (same inode).
     """
     live_inode = _inode(live)
-    candidates = sorted(((g.name, i, g) for i, g in _real_folders(store).items() if i != live_inode), reverse=True)
-    return next((g for _, _, g in candidates if record_of(store, g) is not None), None)
+    candidates = sorted((g for i, g in _real_folders(store).items() if i != live_inode), key=lambda g: g.name)
+    return next((g for g in reversed(candidates) if record_of(store, g) is not None), None)
 
 
 def clean_leftovers(out_dir: Path, keep: set[Path], memo: RecordMemo) -> None:

@@ -145,10 +145,16 @@ def record_of(store: Path, folder: Path) -> Path | None:
     return store / name if name is not None and (store / name).is_file() else None
 
 
-def drop_records(store: Path, inode: int) -> None:
-    """Delete every record of the folder ``inode`` (whatever manifest it names), before the folder changes or goes."""
-    for entry in store.glob(f"{RECORD_PREFIX}{inode}.*{RECORD_SUFFIX}"):
-        entry.unlink(missing_ok=True)
+def _records_of_inode(store: Path, inode: int) -> list[Path]:
+    """Every record in ``store`` of the folder ``inode``, whatever manifest each names."""
+    return list(store.glob(f"{RECORD_PREFIX}{inode}.*{RECORD_SUFFIX}"))
+
+
+def drop_records(store: Path, inode: int, keep: str | None = None) -> None:
+    """Delete every record of the folder ``inode`` but the one named ``keep``, before the folder changes or goes."""
+    for entry in _records_of_inode(store, inode):
+        if entry.name != keep:
+            entry.unlink(missing_ok=True)
 
 
 def write_record(store: Path, folder: Path, data: dict, memo: RecordMemo) -> None:
@@ -157,16 +163,13 @@ def write_record(store: Path, folder: Path, data: dict, memo: RecordMemo) -> Non
     if name is None:  # its manifest deleted from under us: the failed run's cleanup removes the folder
         raise FileNotFoundError(errno.ENOENT, "the manifest is missing", str(folder / MANIFEST_PATH))
     write_json(store / name, data, memo)
-    inode = name.removeprefix(RECORD_PREFIX).split(".")[0]
-    for entry in store.glob(f"{RECORD_PREFIX}{inode}.*{RECORD_SUFFIX}"):
-        if entry.name != name:
-            entry.unlink(missing_ok=True)
+    drop_records(store, os.stat(folder).st_ino, keep=name)
 
 
 def recorded_files(store: Path, inode: int | None, memo: RecordMemo) -> dict[str, list]:
     """Each file's [size, mtime_ns] as the records of the folder ``inode``, whatever manifest they name, say."""
     files: dict[str, list] = {}
-    for entry in store.glob(f"{RECORD_PREFIX}{inode}.*{RECORD_SUFFIX}") if inode is not None else ():
+    for entry in _records_of_inode(store, inode) if inode is not None else ():
         recorded = read_json(entry, memo).get(FILES_KEY)
         files.update(recorded if isinstance(recorded, dict) else {})
     return files
