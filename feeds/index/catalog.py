@@ -16,6 +16,7 @@ import operator
 from collections import Counter
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from feeds.config import Settings
 from feeds.index.configured import CONFIGURED
@@ -55,6 +56,11 @@ class Catalog:
 
     def get(self, path: str) -> Feed | None:
         return self.by_path.get(path)
+
+    @property
+    def updated(self) -> datetime | None:
+        """The site's newest date: its first feed's (every selected article's); None without a feed."""
+        return self.feeds[0].updated if self.feeds else None
 
     @property
     def everything(self) -> Feed | None:
@@ -258,17 +264,17 @@ def update_catalog(
         return build_catalog(new, settings, previous.families)
     # the fields the families read besides the head ones (a configured feed's words: title, summary)
     fields = (*HEAD_FIELDS, *sorted(set().union(*(f.reads(settings) for f in previous.families)) - set(HEAD_FIELDS)))
-    swapped: dict[int, tuple[Article, Article]] = {}
+    swaps: list[tuple[Article, Article]] = []
     for at in itertools.compress(itertools.count(), map(operator.is_not, old, new)):  # in C: the changed places
         before, after = old[at], new[at]
         if any(getattr(before, name) != getattr(after, name) for name in fields):
             return build_catalog(new, settings, previous.families)
-        swapped[id(before)] = (before, after)
-    if not swapped:
+        swaps.append((before, after))
+    if not swaps:
         return previous
     # each feed's articles are sorted by their sort key, which an edit keeps: each is found by bisection
     # (issue 20: scanning every feed's items for the edited objects was 4 million checks at a million articles)
-    feeds = tuple(_swapped(feed, swapped.values()) for feed in previous.feeds)
+    feeds = tuple(_swapped(feed, swaps) for feed in previous.feeds)
     if all(map(operator.is_, feeds, previous.feeds)):  # the edited articles are in no feed (unpublished)
         return previous
     return dataclasses.replace(previous, feeds=feeds, by_path={feed.path: feed for feed in feeds})

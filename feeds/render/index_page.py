@@ -46,7 +46,7 @@ def render_index(catalog: Catalog, settings: Settings, formats: tuple[Format, ..
         )
     all_feed = catalog.everything
     site = esc(settings.site_url)
-    newest = catalog.feeds[0].updated if catalog.feeds else None
+    newest = catalog.updated
     body = (
         f'<header class="site">\n<h1>{esc(settings.site_title)}</h1>\n'
         f'<p class="lede">{esc(settings.site_description)}</p>\n'

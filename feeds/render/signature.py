@@ -76,7 +76,7 @@ class Signer:
         self.catalog = catalog
         self.base = _code_version() + _settings_digest(settings)
         # a feed with no items is dated by the site's newest article (the writers' stamp when no item gives one)
-        self._empty_base = self.base + repr(catalog.feeds[0].updated if catalog.feeds else None).encode()
+        self._empty_base = self.base + repr(catalog.updated).encode()
         self.page_size = settings.archive_page_size
         self._pages: dict[tuple[str, int], tuple[int, bytes]] = {}
         self._memo, self._earlier_pages, self._feeds = (memo or SignatureMemo()).for_catalog(catalog)

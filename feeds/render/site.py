@@ -141,10 +141,6 @@ def render_path(
     return None if feed is None else render_feed(feed, parts[1], catalog, settings, fragments=fragments)
 
 
-def _newest(catalog: Catalog):
-    return catalog.feeds[0].updated if catalog.feeds else None
-
-
 def render_opml(catalog: Catalog, settings: Settings) -> Rendered:
     """OPML 2.0: every feed with absolute xmlUrl and htmlUrl, grouped All / Topics / Providers."""
     formats = enabled_formats(settings)
@@ -177,4 +173,4 @@ def render_opml(catalog: Catalog, settings: Settings) -> Rendered:
             lines.append(f"      <outline {attributes}/>")
         lines.append("    </outline>")
     lines += ["  </body>", "</opml>", ""]
-    return make_rendered("\n".join(lines).encode("utf-8"), OPML_TYPE, _newest(catalog))
+    return make_rendered("\n".join(lines).encode("utf-8"), OPML_TYPE, catalog.updated)

@@ -225,7 +225,7 @@ class XmlWriter(FeedWriter):
         links: ArchiveLinks | None,
         updated: datetime | None,
     ) -> bytes:
-        site_newest = catalog.feeds[0].updated if catalog.feeds else None
+        site_newest = catalog.updated
         item_stamps = distinct_updated(feed.items)
         # the feed's updated is never older than an entry's (ties may move entries by a few ms)
         newest_entry = max(item_stamps) if item_stamps else None

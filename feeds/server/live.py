@@ -222,7 +222,8 @@ class Live:
         """Discard the parse cache's database and the loader's memory of every file (see reread_without_cache)."""
         discard_cache(self.settings)
         if isinstance(self.loader, IncrementalLoader):
-            self.loader = IncrementalLoader(self.settings, use_cache=self.loader.use_cache)
+            # on the reload thread: its first load must fork no pool from a threaded process (cores=1)
+            self.loader = IncrementalLoader(self.settings, use_cache=self.loader.use_cache, cores=1)
 
     def _scan(self, changed: Iterable[str] | None) -> tuple[Scan, str]:
         """The folder's scan and fingerprint now: patched from ``changed`` when it can be, else a full scan."""
