@@ -28,6 +28,7 @@ early (an error in the caller) shuts its pool down at once.
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import functools
 import gc
@@ -106,6 +107,19 @@ def _in_job(function: Callable[[_Job, Any], Any], task: Any) -> Any:
     return function(_worker_job[0], task)
 
 
+def _return_free_heap() -> None:
+    """Give the C heap's free pages back to the system before forking workers (glibc's malloc_trim).
+
+    Reading leaves tens of MiB freed but still resident in this process's heap (the
+    readers' records, parsed once and moved into the parse cache): every forked worker
+    would inherit those pages and the run's summed PSS count them (issue 14: +20 MiB
+    at 10,000 articles). Elsewhere than glibc this does nothing.
+    """
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
+    if trim is not None:
+        trim(0)
+
+
 def _mapped(
     job: _Job,
     function: Callable[[_Job, Any], Any],
@@ -118,6 +132,7 @@ def _mapped(
         for task in tasks:
             yield function(job, task)
         return
+    _return_free_heap()
     pool = ProcessPoolExecutor(
         max_workers=workers, mp_context=get_context("fork"), initializer=_start_worker, initargs=(job, on_start)
     )
