@@ -34,7 +34,7 @@ STAGES = [
     {"read.text", "read.safe_yaml", "read.dates", "read.cache_files"},
     {"read.article_fields"},
     {"read.reader"},
-    {"read.parsecache"},
+    {"read.parsecache", "read.merge"},
     {"read.load", "read.folder_scan", "read.watch"},
     # index
     {"index.identity"},

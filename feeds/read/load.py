@@ -39,6 +39,7 @@ from feeds.model import (
     record_digest,
     unpack_details,
 )
+from feeds.read.merge import Merge
 from feeds.read.parsecache import (
     CacheDamaged,
     Damaged,
@@ -356,6 +357,7 @@ class IncrementalLoader:
         self._scanned: list | None = None  # the scan the last completed refresh applied (see refresh)
         # that refresh's results in its scan's order (results[i] is known[scanned[i][0]]'s), to patch
         self._results: list[ReadResult] | None = None
+        self._merge: Merge | None = None  # the merge of ``_results``, patched per change (taken like them)
 
     def __call__(self, settings: Settings, *, scan: tuple[list, list] | None = None) -> Folder:
         """The current Folder, changed or not: the live app's loader interface.
@@ -385,7 +387,8 @@ class IncrementalLoader:
             self.last_stats = loaded.stats
             self._known = dict(zip(loaded.names, zip(loaded.identities, loaded.results, strict=True), strict=True))
             self._unreadable = loaded.unreadable
-            return collect(loaded.results, loaded.unreadable)
+            self._merge = self._merged(loaded.names, loaded.results)
+            return self._merge.folder(loaded.unreadable, len(loaded.results))
         if scan is None:
             unreadable: list[Problem] = []
             current = scan_identities(root, unreadable)
@@ -398,6 +401,7 @@ class IncrementalLoader:
         # refresh completes: one that fails while reading must leave nothing marked as seen.
         previous, self._scanned = self._scanned, None
         results, self._results = self._results, None  # taken: patched in place below, or rebuilt
+        merge, self._merge = self._merge, None  # taken too: one that missed a change is never patched again
         moved: list[int] | None = None  # the places whose pair is not the previous scan's very object
         if previous is not None and len(previous) == len(current):
             moved = [i for i, (before, entry) in enumerate(zip(previous, current, strict=True)) if before is not entry]
@@ -411,18 +415,27 @@ class IncrementalLoader:
         gone = known.keys() - {name for name, _ in current} if len(known) + added != len(current) else set()
         if not stale and not gone and unreadable == self._unreadable:
             self._results = self._in_scan_order(current, moved, results)
-            self._scanned = list(current)  # a copy: the caller may reuse its list
+            self._scanned, self._merge = list(current), merge  # a copy: the caller may reuse its list
             return None
-        for name in gone:
-            del known[name]
+        changes = {name: (known.pop(name)[1], None) for name in gone}
         for name, identity in stale:
+            before = known.get(name)
             known[name] = (identity, read_article(root / name, self.settings, root=root))
+            changes[name] = (before[1] if before is not None else None, known[name][1])
         self.last_stats = LoadStats(len(current), len(current) - len(stale), len(stale))
         self._unreadable = unreadable
         results = self._in_scan_order(current, moved, results)
-        folder = collect(results, unreadable)
-        self._results, self._scanned = results, list(current)
-        return folder
+        if merge is None:
+            merge = self._merged([name for name, _ in current], results)
+        else:
+            merge.changed(changes)
+        self._results, self._scanned, self._merge = results, list(current), merge
+        return merge.folder(unreadable, len(results))
+
+    def _merged(self, names: list[str], results: list[ReadResult]) -> Merge:
+        known = self._known
+        assert known is not None
+        return Merge(zip(names, results, strict=True), lambda name: known[name][1])
 
     def _in_scan_order(self, current: list, moved: list[int] | None, results: list[ReadResult] | None) -> list:
         """Every file's known result in ``current``'s order: the previous refresh's list with the ``moved``
