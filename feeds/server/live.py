@@ -26,7 +26,7 @@ from datetime import datetime
 from feeds import websub
 from feeds.config import Settings
 from feeds.read.folder_scan import FolderScan
-from feeds.read.load import CacheDamaged, IncrementalLoader, Scan, discard_cache
+from feeds.read.load import CacheDamaged, IncrementalLoader, Scan, bulk_allocation, discard_cache
 from feeds.read.watch import FOLDER_REPLACED, FolderWatcher, WatchUnavailable, full_scan_interval
 from feeds.render.signature import SignatureMemo
 from feeds.server.snapshot import (
@@ -160,7 +160,11 @@ class Live:
             self.reloading = (started, now_utc(), what)
             swapped = False
             try:
-                swapped = self._refresh(names)
+                # the collector paused while a rebuild allocates: at a million articles each of its passes walked
+                # the young heap again, and after a process froze what it loaded (`export --watch`, `feeds serve`)
+                # it counts nothing as long-lived, so every promotion set off a full collection (issue 20)
+                with bulk_allocation():
+                    swapped = self._refresh(names)
                 return swapped
             finally:
                 self.reloading, self.last_refresh_seconds = None, time.monotonic() - started
