@@ -50,6 +50,8 @@ from typing import Any
 
 import yaml
 
+from feeds.read import front_matter
+
 try:  # libyaml is several times faster and bounds nesting depth in C
     _BaseLoader: type = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - depends on how PyYAML was built
@@ -294,15 +296,23 @@ _NULL_TAG = "tag:yaml.org,2002:null"
 _DECIMAL = re.compile(r"0|-?[1-9][0-9]{0,17}")
 
 
-def _scalar(node: yaml.ScalarNode, loader: Loader) -> Any:
-    tag, text = node.tag, node.value
+def _quick(tag: str, text: str) -> Any:
+    """The value of a null, short decimal or boolean scalar, or _SLOW for the constructor to build."""
     if tag == _NULL_TAG:
         return None
     if tag == _INT and _DECIMAL.fullmatch(text):
         return int(text)
     if tag == _BOOL_TAG and text in _BOOLS:
         return _BOOLS[text]
-    return loader.construct_object(node, deep=True)
+    return _SLOW
+
+
+_SLOW = object()
+
+
+def _scalar(node: yaml.ScalarNode, loader: Loader) -> Any:
+    value = _quick(node.tag, node.value)
+    return loader.construct_object(node, deep=True) if value is _SLOW else value
 
 
 def _build(node: yaml.Node, loader: Loader, built: dict[int, Any]) -> Any:
@@ -348,8 +358,58 @@ def load(text: str) -> Any:
     return load_counting_unreadable(text)[0]
 
 
+class _PlainScalars:
+    """What the Loader builds from one plain scalar's text: front_matter's ``plain`` for one document.
+
+    The tag comes from the Loader's memo of resolved tags, or its resolver (which fills the memo); the
+    value from :func:`_scalar`, which hands what it does not build itself to the Loader's constructors:
+    the code the libyaml path runs. A value the Loader would make an Unreadable is not the fast path's:
+    the libyaml path then reports it with its line.
+    """
+
+    __slots__ = ("_loader",)
+
+    def __init__(self) -> None:
+        self._loader: Loader | None = None
+
+    def __call__(self, text: str) -> Any:
+        tag = Loader._plain_tags.get(text)
+        if tag is None:
+            tag = self.loader().resolve(_ScalarNode, text, (True, False))  # what libyaml asks for a plain scalar
+        if tag == _STR:
+            return text
+        value = _quick(tag, text)
+        if value is _SLOW:
+            loader = self.loader()
+            value = loader.construct_object(_ScalarNode(tag, text, _NO_MARK, _NO_MARK), deep=True)
+            if loader.unreadable:
+                raise front_matter.NotMine
+        return value
+
+    def loader(self) -> Loader:
+        if self._loader is None:
+            self._loader = Loader("")
+        return self._loader
+
+
+_NO_MARK = yaml.Mark("<front matter>", 0, 0, 0, None, None)  # a node the fast path builds is never reported
+
+
 def load_counting_unreadable(text: str) -> tuple[Any, int]:
-    """:func:`load`, and how many :class:`Unreadable` values the document holds (0: none to look for)."""
+    """:func:`load`, and how many :class:`Unreadable` values the document holds (0: none to look for).
+
+    Front matter in the subset :mod:`feeds.read.front_matter` reads is read there (it holds no
+    Unreadable); anything else by libyaml, :func:`load_with_libyaml`.
+    """
+    if not Loader.yaml_path_resolvers:  # a path resolver types a scalar by where it is: only libyaml knows
+        value = front_matter.parse(text, _PlainScalars(), Loader._plain_tags)
+        if value is not None:
+            return value, 0
+    return load_with_libyaml(text)
+
+
+def load_with_libyaml(text: str) -> tuple[Any, int]:
+    """:func:`load_counting_unreadable` without the front-matter fast path: the reference it is held to."""
     loader = Loader(text)
     try:
         node = loader.get_single_node()
