@@ -26,7 +26,9 @@ _SHAPING_LIBRARIES = (
 # The modules whose code decides what reading one article file gives: the reader and what it calls.
 # The parse cache is keyed by their source (:func:`reader_fingerprint`), not by every module's, so an
 # edit elsewhere keeps it warm. A module the reader starts importing belongs here (a test checks it).
-READER_MODULES = ("read.reader", "read.article_fields", "read.text", "read.dates", "read.safe_yaml", "model")
+READER_MODULES = (
+    "read.reader", "read.article_fields", "read.text", "read.dates", "read.safe_yaml", "read.front_matter", "model",
+)
 
 
 def _libraries_digest() -> hashlib._Hash:
