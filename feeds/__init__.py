@@ -27,7 +27,13 @@ _SHAPING_LIBRARIES = (
 # The parse cache is keyed by their source (:func:`reader_fingerprint`), not by every module's, so an
 # edit elsewhere keeps it warm. A module the reader starts importing belongs here (a test checks it).
 READER_MODULES = (
-    "read.reader", "read.article_fields", "read.text", "read.dates", "read.safe_yaml", "read.front_matter", "model",
+    "read.reader",
+    "read.article_fields",
+    "read.text",
+    "read.dates",
+    "read.safe_yaml",
+    "read.front_matter",
+    "model",
 )
 
 
