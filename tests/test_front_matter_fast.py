@@ -97,6 +97,23 @@ def test_every_value_and_key_in_simple_places() -> None:
     assert seen["fast"] > len(VALUES) * 3 and seen["bail"] and seen["error"]  # the checks reached both paths
 
 
+def test_equal_keys_of_other_types_keep_the_first_key_and_the_last_value() -> None:
+    for text in ("1: a\ntrue: b\n1.0: c\n", "0: a\nfalse: b\nno: c\n", "null: a\n~: b\nNull: c\n", "1_0: a\n10: b\n"):
+        assert _check(text) in ("fast", "bail")
+    assert _typed(_fast("1: a\ntrue: b\n1.0: c\n")) == _typed({1: "c"})
+
+
+def test_every_caller_gets_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    front = _fronts(SAMPLES)[0]
+    expected = _typed(safe_yaml.load_with_libyaml(front))
+
+    def refuse(text: str) -> None:
+        raise AssertionError("a front matter in the subset reached libyaml")
+
+    monkeypatch.setattr(safe_yaml, "load_with_libyaml", refuse)
+    assert _typed(safe_yaml.load_counting_unreadable(front)) == expected
+
+
 def document(rng: random.Random) -> str:
     """Block mappings and sequences of keys and values from the pools, nested, at right and wrong columns,
     with blank lines, comments, odd line breaks and one stray character now and then."""
