@@ -45,7 +45,7 @@ STAGES = [
     {"index.catalog"},
     # render
     {"render.writer"},
-    {"render.gzipped"},
+    {"render.gzipped", "render.item_template"},
     {"render.xmlfeed", "render.jsonfeed"},
     {"render.rss", "render.atom"},
     {"render.feed"},

@@ -44,6 +44,10 @@ class AtomWriter(XmlWriter):
     item_tags = (b"<entry>", b"</entry>", b"  ")
     closing = b"</feed>"
 
+    @staticmethod
+    def date_text(moment: datetime) -> str:
+        return moment.isoformat()  # what FeedEntry.atom_entry writes a date with (Rfc3339Datetime's own)
+
     def item(self, article: Article, catalog: Catalog, settings: Settings, updated: datetime) -> bytes:
         return xml_item(self, article, updated, None)
 

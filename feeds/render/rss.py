@@ -8,7 +8,7 @@ from datetime import datetime
 from feedgen.entry import FeedEntry
 from feedgen.ext.base import BaseExtension
 from feedgen.feed import FeedGenerator
-from feedgen.util import xml_elem
+from feedgen.util import formatRFC2822, xml_elem
 from lxml import etree
 
 from feeds.config import Settings
@@ -59,6 +59,7 @@ class RssWriter(XmlWriter):
     label = "RSS"
     item_tags = (b"<item>", b"</item>", b"    ")
     closing = b"  </channel>"
+    date_text = staticmethod(formatRFC2822)  # what FeedEntry.rss_entry writes a pubDate with
 
     def item(self, article: Article, catalog: Catalog, settings: Settings, updated: datetime) -> bytes:
         # RSS shows no per-feed date: the item depends on the article and its provider's feed alone

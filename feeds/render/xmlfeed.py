@@ -24,6 +24,7 @@ from feeds.config import Settings
 from feeds.index.catalog import Catalog, Feed
 from feeds.model import Article
 from feeds.read.dates import Rfc3339Datetime
+from feeds.render.item_template import spliced_item
 from feeds.render.writer import (
     EMPTY_FEED_DATE,
     ArchiveLinks,
@@ -90,10 +91,17 @@ class XmlWriter(FeedWriter):
 
     ``item_tags``: an item's start tag, end tag and indent in a pretty-printed document;
     ``closing``: the frame's last element line, before which items go.
+    ``fill_entry`` is also called with a recorder (:mod:`feeds.render.item_template`) instead of an
+    entry: it only calls methods of the entry and of its attributes, and reads nothing back.
     """
 
     item_tags: ClassVar[tuple[bytes, bytes, bytes]]
     closing: ClassVar[bytes]
+
+    @staticmethod
+    def date_text(moment: datetime) -> str:
+        """An entry's date as feedgen writes it in this format (its own function, for spliced items)."""
+        raise NotImplementedError
 
     def __init__(self) -> None:
         self._placement = threading.local()
@@ -246,10 +254,18 @@ def xml_item(writer: XmlWriter, article: Article, updated: datetime | None, sour
 
     ``updated``: the Atom ``<updated>`` (None for RSS, which shows no such date);
     ``source_url``: the RSS ``<source url>`` (None for Atom). Hashing an Article is
-    cheap (its digest is computed once). One memo for both formats.
+    cheap (its digest is computed once). One memo for both formats. The bytes are
+    :func:`reference_item`'s, spliced from its template when :mod:`feeds.render.item_template` can.
     """
+    moment = updated or article.published_at
+    spliced = spliced_item(writer, article, source_url, moment)
+    return spliced if spliced is not None else reference_item(writer, article, source_url, moment)
+
+
+def reference_item(writer: XmlWriter, article: Article, source_url: str | None, updated: datetime) -> bytes:
+    """An item's bytes built by feedgen and lxml themselves: what a spliced item must equal."""
     entry = writer.new_entry()
-    writer.fill_entry(entry, article, source_url, updated or article.published_at)
+    writer.fill_entry(entry, article, source_url, updated)
     return writer.placed(entry)
 
 

@@ -1,0 +1,182 @@
+"""Spliced items (feeds.render.item_template) against feedgen and lxml building each item themselves.
+
+The fast path is proven, not trusted: generated articles with hostile text, odd URLs, empty and
+missing fields, many topics and images, for RSS (with and without a source URL) and Atom (with
+and without its own updated), give the reference's bytes, or bail exactly where the reference
+refuses the article. The escapes are held equal to lxml's on every character XML allows.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from lxml import etree
+
+from feeds.model import Article, Image, Provider, Related
+from feeds.render import item_template
+from feeds.render.atom import ATOM_WRITER
+from feeds.render.item_template import escape_attribute, escape_text, spliced_item
+from feeds.render.rss import RSS_WRITER, RssWriter
+from feeds.render.xmlfeed import reference_item
+
+from .test_render import HOSTILE, make_article
+
+# XML 1.0 §2.2 Char: what lxml accepts in text and attributes
+XML_RANGES = ((0x9, 0xA), (0xD, 0xD), (0x20, 0xD7FF), (0xE000, 0xFFFD), (0x10000, 0x10FFFF))
+
+
+def is_xml_char(character: str) -> bool:
+    return any(low <= ord(character) <= high for low, high in XML_RANGES)
+
+
+def lxml_writes(text: str) -> tuple[bytes, bytes]:
+    """How lxml writes ``text`` as an element's text and as an attribute's value, in a UTF-8 document."""
+    element = etree.Element("x", a=text)
+    element.text = text
+    written = etree.tostring(element, encoding="UTF-8")
+    attribute, _, rest = written.removeprefix(b'<x a="').partition(b'">')
+    return rest.removesuffix(b"</x>"), attribute
+
+
+def test_escapes_equal_lxml_on_every_character_xml_allows() -> None:
+    every = "".join(chr(c) for low, high in XML_RANGES for c in range(low, high + 1))
+    as_text, as_attribute = lxml_writes(every)
+    assert as_text == escape_text(every).encode()
+    assert as_attribute == escape_attribute(every).encode()
+
+
+@pytest.mark.parametrize("character", ["\x00", "\x08", "\x0b", "\x1f", "\ud800", "\udfff", "\ufffe", "\uffff"])
+def test_lxml_refuses_what_the_fast_path_leaves_to_it(character: str) -> None:
+    """Outside XML's characters lxml raises: the fast path bails and the reference raises its own error."""
+    with pytest.raises((ValueError, UnicodeEncodeError)):
+        lxml_writes(f"a{character}b")
+    article = make_article(title=f"a{character}b")
+    assert spliced_item(RSS_WRITER, article, None, article.published_at) is None
+
+
+NASTY = "&<>\"'\t\n\r]]> \u00a0é\u0301\u2028\u200b\ufeff\x7f\x85\x9f\ufdd0\ue000\ue001 𝄞\U0001fffe%s{}\\"
+_nasty = st.sampled_from(NASTY)
+texts = st.text(alphabet=st.one_of(_nasty, _nasty, _nasty, st.characters(codec="utf-8")), max_size=12)
+texts |= st.sampled_from([*HOSTILE, "", " ", "0", "False", "None", "\r", "\r\n"])
+# a character lxml refuses: the fast path must bail exactly where the reference raises
+refused = st.text(alphabet=st.sampled_from("\x00\x01\x0b\ud800\ufffe\uffff"), min_size=1, max_size=1)
+urls = st.one_of(
+    st.sampled_from(
+        [
+            "https://img.example.com/a.jpg",
+            "https://img.example.com/b.PNG?x=1&y=<2>",
+            "http://x/y.webp#frag",
+            "https://cdn.example/p.img?f=jpg&w=3",
+            "https://cdn.example/p?fm=png",
+            "https://e.example/noextension",
+            "https://e.example/ü/ä.gif?q=\"'\r",
+            "https://e.example/a%20b.avif",
+            "",
+        ]
+    ),  # fmt: skip
+    st.builds(lambda tail: "https://e.example/" + tail, texts),
+)
+sizes = st.one_of(st.none(), st.integers(-3, 5000))
+moments = st.datetimes(
+    min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1),
+    timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-11))]),
+)  # fmt: skip
+
+
+def articles(text: st.SearchStrategy[str]) -> st.SearchStrategy[Article]:
+    """Articles whose every text comes from ``text``, with every optional part present or not."""
+    images = st.builds(Image, st.one_of(urls, text), sizes, sizes)
+    providers = st.one_of(st.none(), st.builds(Provider, text, st.one_of(st.none(), st.just(""), text)))
+    related = st.builds(Related, text, urls, text, st.one_of(st.none(), moments), providers, st.none() | images)
+    return st.builds(
+        Article,
+        source=st.just("a.md"),
+        uid=st.one_of(st.just("urn:uuid:0f3c"), text),
+        title=text,
+        link=st.one_of(urls, text),
+        published_at=moments,
+        summary=text,
+        provider=providers,
+        topics=st.lists(text, max_size=9).map(tuple),
+        images=st.lists(images, max_size=6).map(tuple),
+        related=st.lists(related, max_size=2).map(tuple),
+        featured_embed_url=st.one_of(st.none(), urls),
+    )
+
+
+def reference_or_error(writer, article, source_url, updated) -> bytes | None:
+    try:
+        return reference_item(writer, article, source_url, updated)
+    except (ValueError, UnicodeEncodeError):  # lxml's refusal of a character, feedgen's of an empty field
+        return None
+
+
+def assert_spliced_is_the_reference(writer, article: Article, source_url: str | None, updated: datetime) -> None:
+    reference = reference_or_error(writer, article, source_url, updated)
+    spliced = spliced_item(writer, article, source_url, updated)
+    if reference is None:
+        assert spliced is None, "the fast path wrote an item feedgen refuses"
+    else:
+        assert spliced is not None, "the fast path bailed on an item feedgen writes"
+        assert spliced == reference
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    article=articles(texts),
+    source_url=st.one_of(st.none(), st.just(""), urls, texts),
+    updated=st.one_of(st.none(), moments),
+)
+def test_a_spliced_item_is_feedgens_own_bytes(article: Article, source_url: str | None, updated) -> None:
+    assert_spliced_is_the_reference(RSS_WRITER, article, source_url, article.published_at)
+    assert_spliced_is_the_reference(ATOM_WRITER, article, None, updated or article.published_at)
+
+
+@settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow])
+@given(article=articles(st.one_of(texts, st.builds(str.__add__, texts, refused))), source_url=st.none() | texts)
+def test_the_fast_path_bails_exactly_where_feedgen_refuses(article: Article, source_url: str | None) -> None:
+    """Characters lxml refuses, now and then in any text: no bytes where the reference raises."""
+    assert_spliced_is_the_reference(RSS_WRITER, article, source_url, article.published_at)
+    assert_spliced_is_the_reference(ATOM_WRITER, article, None, article.published_at)
+
+
+def test_hostile_articles_are_spliced_and_equal_the_reference() -> None:
+    """The hand-made cases: every hostile text in every field, many topics and images, sizes missing."""
+    item_template._template.cache_clear()
+    for n, text in enumerate(HOSTILE):
+        article = make_article(
+            n, title=text, summary=text + "\r\n\ttab", topics=tuple(HOSTILE), provider=Provider(text, "p.example"),
+            images=(Image(f"https://i.example/{n}.jpg?a=1&b=\"2\"", None, 5), Image("https://i.example/x", 0, None)),
+        )  # fmt: skip
+        for source_url in (None, f"https://feeds.example.org/providers/{n}.rss?a&b"):
+            assert_spliced_is_the_reference(RSS_WRITER, article, source_url, article.published_at)
+        for updated in (article.published_at, article.published_at + timedelta(milliseconds=n)):
+            assert_spliced_is_the_reference(ATOM_WRITER, article, None, updated)
+    assert item_template._template.cache_info().currsize > 0
+
+
+class _ChangingWriter(RssWriter):
+    """lxml writing letters of a value in another case: a change no sentinel survives."""
+
+    def placed(self, entry) -> bytes:
+        return super().placed(entry).replace(b"Z", b"z")
+
+
+class _WrongDatesWriter(RssWriter):
+    """Dates said to be written as feedgen's Atom writes them, though this is RSS."""
+
+    @staticmethod
+    def date_text(moment: datetime) -> str:
+        return moment.isoformat()
+
+
+@pytest.mark.parametrize("writer", [_ChangingWriter(), _WrongDatesWriter()], ids=["changed value", "wrong date text"])
+def test_a_template_whose_sentinels_do_not_come_back_whole_is_refused(writer) -> None:
+    article = make_article()
+    assert spliced_item(writer, article, None, article.published_at) is None
+    assert spliced_item(RSS_WRITER, article, None, article.published_at) == reference_item(
+        RSS_WRITER, article, None, article.published_at
+    )
