@@ -54,7 +54,7 @@ def main() -> None:
     def spliced() -> list[bytes]:
         out = []
         for w, a, s in jobs:
-            fast = item_template.spliced_item(w, a, s, a.published_at)
+            fast = w.splicer.item(a, s, a.published_at)
             out.append(fast if fast is not None else reference_item(w, a, s, a.published_at))
         return out
 
@@ -67,7 +67,7 @@ def main() -> None:
             results[name] = run()
             figures[name].append(time.process_time() - start)
     assert results["feedgen"] == results["spliced"] == results["spliced, shapes known"], "spliced items differ"
-    bails = sum(item_template.spliced_item(w, a, s, a.published_at) is None for w, a, s in jobs)
+    bails = sum(w.splicer.item(a, s, a.published_at) is None for w, a, s in jobs)
     shapes = item_template._template.cache_info().currsize
     for name, times in figures.items():
         print(f"{name:21} {statistics.median(times):.3f} s CPU (median of {args.rounds}: "

@@ -18,7 +18,7 @@ from lxml import etree
 from feeds.model import Article, Image, Provider, Related
 from feeds.render import item_template
 from feeds.render.atom import ATOM_WRITER
-from feeds.render.item_template import escape_attribute, escape_text, spliced_item
+from feeds.render.item_template import escape_attribute, escape_text
 from feeds.render.rss import RSS_WRITER, RssWriter
 from feeds.render.xmlfeed import reference_item
 
@@ -54,7 +54,7 @@ def test_lxml_refuses_what_the_fast_path_leaves_to_it(character: str) -> None:
     with pytest.raises((ValueError, UnicodeEncodeError)):
         lxml_writes(f"a{character}b")
     article = make_article(title=f"a{character}b")
-    assert spliced_item(RSS_WRITER, article, None, article.published_at) is None
+    assert RSS_WRITER.splicer.item(article, None, article.published_at) is None
 
 
 NASTY = "&<>\"'\t\n\r]]> \u00a0é\u0301\u2028\u200b\ufeff\x7f\x85\x9f\ufdd0\ue000\ue001 𝄞\U0001fffe%s{}\\"
@@ -116,7 +116,7 @@ def reference_or_error(writer, article, source_url, updated) -> bytes | None:
 
 def assert_spliced_is_the_reference(writer, article: Article, source_url: str | None, updated: datetime) -> None:
     reference = reference_or_error(writer, article, source_url, updated)
-    spliced = spliced_item(writer, article, source_url, updated)
+    spliced = writer.splicer.item(article, source_url, updated)
     if reference is None:
         assert spliced is None, "the fast path wrote an item feedgen refuses"
     else:
@@ -176,7 +176,23 @@ class _WrongDatesWriter(RssWriter):
 @pytest.mark.parametrize("writer", [_ChangingWriter(), _WrongDatesWriter()], ids=["changed value", "wrong date text"])
 def test_a_template_whose_sentinels_do_not_come_back_whole_is_refused(writer) -> None:
     article = make_article()
-    assert spliced_item(writer, article, None, article.published_at) is None
-    assert spliced_item(RSS_WRITER, article, None, article.published_at) == reference_item(
+    assert writer.splicer.item(article, None, article.published_at) is None
+    assert RSS_WRITER.splicer.item(article, None, article.published_at) == reference_item(
         RSS_WRITER, article, None, article.published_at
     )
+
+
+def test_threads_splicing_at_once_each_get_their_own_items() -> None:
+    """A recorder is reused item after item, one per thread: the live app renders on several."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    jobs = [
+        (writer, make_article(n, title=f"{HOSTILE[n % len(HOSTILE)]} {n}", topics=("AI",) * (n % 4)))
+        for n in range(60)
+        for writer in (RSS_WRITER, ATOM_WRITER)
+    ]
+    expected = [reference_item(writer, article, None, article.published_at) for writer, article in jobs]
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(3):
+            spliced = list(pool.map(lambda job: job[0].splicer.item(job[1], None, job[1].published_at), jobs))
+            assert spliced == expected

@@ -3,7 +3,7 @@
 Building a feedgen entry and pretty-printing it through lxml costs ~50 µs an item (issue 14
 item 8; cProfile, counting feedgen's ~250 Python calls an item, makes it look several times
 that), though most items differ only in their values. So
-:func:`spliced_item` records the calls a writer's ``fill_entry`` makes on an entry
+:meth:`Splicer.item` records the calls a writer's ``fill_entry`` makes on an entry
 (a :class:`_Recorder` stands in for it), keys them by their *shape* (every argument
 but the values shown as text: which calls, how many topics and images, which
 attributes, empty or not, the format), and joins the shape's template with the
@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
+import threading
 from datetime import datetime
 from typing import Any
 
@@ -113,23 +114,34 @@ def _shape_of(value: Any, key: str | None, structure: frozenset[str], values: li
 
 class _Recorder:
     """Stands in for a feedgen entry: each call made on it, or on an attribute path of it, goes
-    into a flat shape (path, argument count, parts, keyword count, name and part...) and its
-    string values and dates into two lists, in order."""
+    into its root's flat shape (path, argument count, parts, keyword count, name and part...),
+    and the call's string values and dates into the root's two lists, in order.
 
-    def __init__(self, shape: list, values: list, dates: list, path: tuple[str, ...] = ()) -> None:
-        self._shape = shape
-        self._values = values
-        self._dates = dates
+    A root is reused item after item by one thread (:class:`Splicer`), so the recorders of its
+    paths are made once: each is kept as an attribute of its parent (then found without
+    ``__getattr__``). Its own names start with ``_``, which no entry method of feedgen's does."""
+
+    def __init__(self, root: _Recorder | None = None, path: tuple[str, ...] = ()) -> None:
+        self._root = self if root is None else root
         self._path = path
+        self._structure = STRUCTURE_KEYS.get(path, _STRUCTURE)
+        self._shape: list = []
+        self._values: list[str] = []
+        self._dates: list[datetime] = []
 
     def __getattr__(self, name: str) -> _Recorder:
-        # kept as an attribute: a method called again (categories, images) is found without this call
-        child = self.__dict__[name] = _Recorder(self._shape, self._values, self._dates, (*self._path, name))
+        if name.startswith("_"):
+            raise AttributeError(name)
+        child = self.__dict__[name] = _Recorder(self._root, (*self._path, name))
         return child
 
+    def _start(self) -> None:
+        """Forget the last item's calls (a root's)."""
+        self._shape, self._values, self._dates = [], [], []
+
     def __call__(self, *args: Any, **kwargs: Any) -> None:
-        shape, values, dates = self._shape, self._values, self._dates
-        structure = STRUCTURE_KEYS.get(self._path, _STRUCTURE)
+        root, structure = self._root, self._structure
+        shape, values, dates = root._shape, root._values, root._dates
         shape += (self._path, len(args))
         for value in args:
             if type(value) is str and value:  # the common case first: a positional value
@@ -146,38 +158,50 @@ class _Recorder:
                 shape += (key, _shape_of(value, key, structure, values, dates))
 
 
-def spliced_item(writer: Any, article: Any, source_url: str | None, updated: datetime) -> bytes | None:
-    """The bytes ``writer.placed`` gives for ``article``'s entry filled by ``writer.fill_entry``; None
-    when they cannot be promised here (see the module's docstring), and the caller asks feedgen."""
-    shape: list = []
-    values: list[str] = []
-    dates: list[datetime] = []
-    try:
-        writer.fill_entry(_Recorder(shape, values, dates), article, source_url, updated)
-    except _Unknown:
-        return None
-    template = _template(writer, tuple(shape))
-    if template is None:
-        return None
-    form, attributes, shown_dates, order = template
-    # every value escaped as text in one call, apart by NUL; one with a NUL (lxml refuses it) splits
-    # into one too many
-    escaped = escape_text("\0".join(values)).split("\0")
-    if len(escaped) != len(values):
-        return None
-    # then what an attribute escapes besides, and each date the item shows, by the format's own function
-    escaped += [_escape_attribute_rest(escaped[index]) for index in attributes]
-    date_text = writer.date_text
-    escaped += [escape_text(date_text(dates[index])) for index in shown_dates]
-    try:
-        item = (form % tuple(map(escaped.__getitem__, order))).encode()
-    except UnicodeEncodeError:  # a lone surrogate, which lxml cannot encode either
-        return None
-    # any other character outside XML 1.0's Char in a value it shows, which lxml refuses (the pieces
-    # between values are lxml's own; escaping adds none); a value not shown never reached lxml
-    if len(item.translate(None, _C0_BYTES)) != len(item) or (b"\xef\xbf" in item and _NONCHARACTERS.search(item)):
-        return None
-    return item
+class Splicer:
+    """Spliced items of one writer (its ``splicer``, living as long as it); a recorder per thread."""
+
+    def __init__(self, writer: Any) -> None:
+        self._writer = writer
+        self._local = threading.local()
+
+    def item(self, article: Any, source_url: str | None, updated: datetime) -> bytes | None:
+        """The bytes ``writer.placed`` gives for ``article``'s entry filled by ``writer.fill_entry``;
+        None when they cannot be promised here (see the module's docstring): then ask feedgen."""
+        writer = self._writer
+        recorder = getattr(self._local, "recorder", None)
+        if recorder is None:
+            recorder = self._local.recorder = _Recorder()
+        recorder._start()
+        try:
+            writer.fill_entry(recorder, article, source_url, updated)
+        except _Unknown:
+            return None
+        template = _template(writer, tuple(recorder._shape))
+        if template is None:
+            return None
+        values, dates = recorder._values, recorder._dates
+        form, attributes, shown_dates, order = template
+        # every value escaped as text in one call, apart by NUL; one with a NUL (lxml refuses it) splits
+        # into one too many
+        escaped = escape_text("\0".join(values)).split("\0")
+        if len(escaped) != len(values):
+            return None
+        # then what an attribute escapes besides (in one call too), and each date the item shows, by
+        # the format's own function
+        if attributes:
+            escaped += _escape_attribute_rest("\0".join(map(escaped.__getitem__, attributes))).split("\0")
+        date_text = writer.date_text
+        escaped += [escape_text(date_text(dates[index])) for index in shown_dates]
+        try:
+            item = (form % tuple(map(escaped.__getitem__, order))).encode()
+        except UnicodeEncodeError:  # a lone surrogate, which lxml cannot encode either
+            return None
+        # any other character outside XML 1.0's Char in a value it shows, which lxml refuses (the pieces
+        # between values are lxml's own; escaping adds none); a value not shown never reached lxml
+        if len(item.translate(None, _C0_BYTES)) != len(item) or (b"\xef\xbf" in item and _NONCHARACTERS.search(item)):
+            return None
+        return item
 
 
 # ----- templates -----------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from feeds.config import Settings
 from feeds.index.catalog import Catalog, Feed
 from feeds.model import Article
 from feeds.read.dates import Rfc3339Datetime
-from feeds.render.item_template import spliced_item
+from feeds.render.item_template import Splicer
 from feeds.render.writer import (
     EMPTY_FEED_DATE,
     ArchiveLinks,
@@ -105,6 +105,7 @@ class XmlWriter(FeedWriter):
 
     def __init__(self) -> None:
         self._placement = threading.local()
+        self.splicer = Splicer(self)  # its items from templates (feeds.render.item_template)
 
     # --- what a subclass says -------------------------------------------------------------------
 
@@ -258,7 +259,7 @@ def xml_item(writer: XmlWriter, article: Article, updated: datetime | None, sour
     :func:`reference_item`'s, spliced from its template when :mod:`feeds.render.item_template` can.
     """
     moment = updated or article.published_at
-    spliced = spliced_item(writer, article, source_url, moment)
+    spliced = writer.splicer.item(article, source_url, moment)
     return spliced if spliced is not None else reference_item(writer, article, source_url, moment)
 
 
