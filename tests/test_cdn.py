@@ -106,21 +106,29 @@ def test_nginx_snippet_refuses_a_value_that_would_break_out_of_its_quotes() -> N
         render_nginx({"all.rss": 'application/rss+xml"; evil'}, settings)
 
 
-@given(
-    st.lists(st.dictionaries(st.sampled_from(["all.rss", "a/b.atom", "c.json", "index.html"]),
-                             st.tuples(st.integers(0, 3), st.sampled_from(["x", "y"])), max_size=4),
-             min_size=1, max_size=4),
+_SIZES = st.tuples(st.integers(0, 3), st.sampled_from(["x", "y"]))
+# a site: each path's (size and digest, type, its .gz's size and digest or none), and the cache rule's max age
+_SITES = st.tuples(
+    st.dictionaries(
+        st.sampled_from(["all.rss", "a/b.atom", "c.json", "index.html"]),
+        st.tuples(_SIZES, st.sampled_from(["application/rss+xml", "text/plain"]), st.none() | _SIZES),
+        max_size=4,
+    ),
     st.sampled_from([0, 600]),
-)  # fmt: skip
-def test_manifest_lines_carried_over_give_the_bytes_of_a_fresh_manifest(sites: list[dict], max_age: int) -> None:
+)
+
+
+@given(st.lists(_SITES, min_size=1, max_size=4))
+def test_manifest_lines_carried_over_give_the_bytes_of_a_fresh_manifest(sites: list[tuple[dict, int]]) -> None:
     """ManifestLines (kept by an exporter between `--watch` runs) is only a memo: any sequence of
-    manifests rendered with one gives, each time, the bytes rendering without it gives."""
-    settings = Settings(base_url=BASE_URL, cache_max_age=max_age)
+    manifests rendered with one gives, each time, the bytes rendering without it gives, whatever
+    changed in between: a file, its type, an encoding alone, the cache rule (settings reloaded)."""
     memo = ManifestLines()
-    for site in sites:
-        types = {path: "application/rss+xml" if path.endswith(".rss") else "text/plain" for path in site}
-        infos = {path: FileInfo(size, digest) for path, (size, digest) in site.items()}
-        infos |= {path + ".gz": FileInfo(size + 1, digest * 2) for path, (size, digest) in site.items() if size}
+    for site, max_age in sites:
+        settings = Settings(base_url=BASE_URL, cache_max_age=max_age)
+        types = {path: media_type for path, (_, media_type, _) in site.items()}
+        infos = {path: FileInfo(*info) for path, (info, _, _) in site.items()}
+        infos |= {path + ".gz": FileInfo(*gz) for path, (_, _, gz) in site.items() if gz is not None}
         assert render_manifest(types, infos, settings, memo) == render_manifest(types, infos, settings)
 
 
