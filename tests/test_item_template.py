@@ -196,3 +196,18 @@ def test_threads_splicing_at_once_each_get_their_own_items() -> None:
         for _ in range(3):
             spliced = list(pool.map(lambda job: job[0].splicer.item(job[1], None, job[1].published_at), jobs))
             assert spliced == expected
+
+
+class _PermalinkWriter(RssWriter):
+    """A guid's permalink given as 0 or as False, equal in Python, which feedgen writes "0" and "false"."""
+
+    def fill_entry(self, entry, article: Article, source_url: str | None, updated: datetime) -> None:
+        super().fill_entry(entry, article, source_url, updated)
+        entry.guid(article.uid, permalink=0 if article.title.startswith("0") else False)
+
+
+def test_arguments_equal_in_python_but_of_other_types_make_other_shapes() -> None:
+    writer = _PermalinkWriter()
+    for title in ("0 first", "False next", "0 again"):
+        article = make_article(title=title)
+        assert_spliced_is_the_reference(writer, article, None, article.published_at)
