@@ -211,3 +211,27 @@ def test_arguments_equal_in_python_but_of_other_types_make_other_shapes() -> Non
     for title in ("0 first", "False next", "0 again"):
         article = make_article(title=title)
         assert_spliced_is_the_reference(writer, article, None, article.published_at)
+
+
+class _TypedSummaryWriter(ATOM_WRITER.__class__):
+    """An Atom summary with a type: feedgen picks how to write a text element by its type, as for content."""
+
+    def __init__(self, summary_type: str) -> None:
+        super().__init__()
+        self.summary_type = summary_type
+
+    def add_summary(self, entry, article: Article) -> None:
+        entry.summary(article.summary, type=self.summary_type)
+
+
+def test_a_text_elements_type_is_shape_for_every_element_feedgen_reads_it_for() -> None:
+    """A summary's type was a value: its sentinel took feedgen's "not supported" branch and the item raised."""
+    writer = _TypedSummaryWriter("html")
+    for summary in ("<b>bold</b> & more", "plain"):
+        article = make_article(summary=summary)
+        assert_spliced_is_the_reference(writer, article, None, article.published_at)
+    # a type feedgen cannot write: no template, and the reference raises its own error
+    writer, article = _TypedSummaryWriter("application/octet-stream"), make_article(summary="x")
+    assert writer.splicer.item(article, None, article.published_at) is None
+    with pytest.raises(NotImplementedError):
+        reference_item(writer, article, None, article.published_at)

@@ -34,10 +34,11 @@ from typing import Any
 
 _SHAPES = 4_096  # templates remembered; the synthetic 10k corpus has 151 shapes in both formats together
 # Arguments whose string is part of the shape, not a value, by the call's attribute path: what
-# feedgen reads to decide (a link's ``rel``, checked against a list; the content's ``type``, which
-# picks how the content is written), and ``medium``, a constant. Every other string is only written.
+# feedgen reads to decide (a link's ``rel``, checked against a list; the content's and the summary's
+# ``type``, which picks how feedgen's _add_text_elm writes them), and ``medium``, a constant. Every other
+# string is only written.
 _STRUCTURE = frozenset({"rel", "medium"})
-STRUCTURE_KEYS = {("content",): _STRUCTURE | {"type"}}
+STRUCTURE_KEYS = {("content",): _STRUCTURE | {"type"}, ("summary",): _STRUCTURE | {"type"}}
 # Outside XML 1.0 §2.2 Char, which lxml refuses (ValueError) or cannot encode (lone surrogates): the C0
 # controls but tab, newline and carriage return, as UTF-8 bytes; U+FFFE and U+FFFF, likewise
 _C0_BYTES = bytes(c for c in range(0x20) if c not in (0x09, 0x0A, 0x0D))
@@ -291,8 +292,8 @@ def _template(writer: Any, shape: tuple) -> Template | None:
     feedgen refuses the shape (then the reference raises its own error for the article)."""
     try:
         first, second = _cut(writer, shape, 0), _cut(writer, shape, 1)
-    except ValueError:  # feedgen's refusals (a required field empty, a date without a zone)
-        return None
+    except (ValueError, NotImplementedError):  # feedgen's refusals (a required field empty, a date without a
+        return None  # zone, a text element's type it cannot write): the reference raises its own for the article
     if first is None or first != second:
         return None
     pieces, places, count = first
