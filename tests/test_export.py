@@ -19,9 +19,10 @@ import pytest
 
 from feeds.config import Settings
 from feeds.folder.cdn import ENCODINGS
-from feeds.folder.export import ExportError, export_site
+from feeds.folder.export import ExportError, ExportMemos, export_site
 from feeds.folder.generation import safe_target
 from feeds.folder.outdir import unchanged_since
+from feeds.folder.records import RecordMemo, manifest_infos
 from feeds.index.catalog import Catalog, build_catalog
 from feeds.read.reader import read_folder
 from feeds.render.site import render_path, site_paths
@@ -699,3 +700,16 @@ def test_unchanged_since_trusts_the_live_site_only_exactly_as_its_export_recorde
     trusted = change in ("none", "folder")
     assert (unchanged_since(out, "f") is not None) is trusted
     assert unchanged_since(out, "another fingerprint") is None
+
+
+def test_the_manifest_an_export_remembers_is_the_manifest_read_back(articles: Path, tmp_path: Path) -> None:
+    """export_site remembers the manifest it wrote as the infos it holds, never parsing it: they must be
+    what reading the file gives (the next export takes reused files' sizes and digests from them)."""
+    out, memos = tmp_path / "out", ExportMemos()
+    for step in range(2):
+        settings, catalog = load(articles)
+        export_site(catalog, settings, out, memos=memos)
+        remembered = manifest_infos(out, memos.records)
+        assert remembered == manifest_infos(out, RecordMemo())  # a new memo: the file parsed
+        assert MANIFEST_PATH not in remembered and any(name.endswith(".gz") for name in remembered)
+        write_article(articles, f"2030-01-0{step + 1}-added.md", title=f"Added {step}", topics=["AI"], provider="The Verge")
