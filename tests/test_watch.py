@@ -336,6 +336,9 @@ def test_the_safety_scan_interval_follows_the_reload_interval():
     assert full_scan_interval(0.2) == 30.0
     assert full_scan_interval(0.5) == 60.0
     assert full_scan_interval(3.0) == 360.0
+    # a scan that takes seconds (~7 s at a million files) spaces them by its own cost: ~1% of a core
+    assert full_scan_interval(0.2, 7.0) == 700.0
+    assert full_scan_interval(3.0, 0.5) == 360.0
 
 
 def test_a_1000_deep_folder_and_a_fifo_never_freeze_reloads(tmp_path):

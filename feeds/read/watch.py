@@ -20,19 +20,23 @@ from typing import Any
 
 MAX_PENDING = 10_000  # more changed names than this in one batch: a full scan is cheaper than patching
 FULL_SCAN_INTERVALS = 120  # the safety-net full scan runs every this many reload intervals...
-MIN_FULL_SCAN_SECONDS = 30.0  # ...and never more often than this
+MIN_FULL_SCAN_SECONDS = 30.0  # ...and never more often than this...
+FULL_SCAN_SHARE = 100  # ...nor more often than every this many times the last full scan's own seconds
 SETTLE_SECONDS = 0.02  # a burst of events (create, write, close) is taken as one batch once this quiet
 MAX_SETTLE_SECONDS = 0.2
 
 
-def full_scan_interval(reload_interval: float) -> float:
-    """Seconds between safety-net full scans while a watcher runs: 120 reload intervals, at least 30 s.
+def full_scan_interval(reload_interval: float, scan_seconds: float = 0.0) -> float:
+    """Seconds between safety-net full scans while a watcher runs: 120 reload intervals, at least 30 s,
+    and at least 100 times what the last full scan took (``scan_seconds``).
 
     The watcher makes the full scan unnecessary in principle; this one catches
     what no watcher can see (a change on a network file system, events the
-    kernel dropped without saying so) at about 1% of a core at 100,000 files.
+    kernel dropped without saying so) at about 1% of a core. At a million files a
+    scan takes ~7 s: every 30 s it took a fifth of a core, and a change that came
+    during one waited for it (issue 20), hence the bound by its own cost.
     """
-    return max(MIN_FULL_SCAN_SECONDS, FULL_SCAN_INTERVALS * reload_interval)
+    return max(MIN_FULL_SCAN_SECONDS, FULL_SCAN_INTERVALS * reload_interval, FULL_SCAN_SHARE * scan_seconds)
 
 
 FOLDER_REPLACED = "the folder was moved, removed or replaced"

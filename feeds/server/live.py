@@ -102,6 +102,7 @@ class Live:
         self.folder_scan = FolderScan(settings.articles_dir)
         self._watcher: FolderWatcher | None = None
         self.watching = "not started"
+        self.full_scan_seconds = 0.0  # what the last full scan of the folder took
         # /healthz: the refresh running now (monotonic start, wall-clock start, what it re-reads), the last one's
         # seconds (issue 20: at a million articles a reload that never ended showed nothing), and the seconds
         # of the last one that swapped in new feeds (a check that found nothing new is quick: it must not hide it)
@@ -238,7 +239,9 @@ class Live:
             if changed is not None and self.reloading is not None:  # /healthz: the patch fell back to a full scan
                 self.reloading = (*self.reloading[:2], _FULL_SCAN)
             # the census (for later patches) is only worth its listing while a watcher runs
+            started = time.monotonic()
             folder.replace(scan_folder(root), census=self._watcher is not None)
+            self.full_scan_seconds = time.monotonic() - started  # spaces the safety-net scans (full_scan_interval)
         return folder.scan(), folder.fingerprint
 
     def _ping_later(self, old: Snapshot, new: Snapshot) -> None:
@@ -348,7 +351,7 @@ class Live:
         Sets ``ready`` once the folder was refreshed (with a watcher running, when one can)."""
         stop = self._stop
         interval = self.settings.reload_interval
-        every = full_scan_interval(interval)
+        every = full_scan_interval(interval, self.full_scan_seconds)
         trouble = watcher.trouble() if watcher is not None else None
         if watcher is not None and trouble is not None:
             watcher.stop()
