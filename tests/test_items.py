@@ -11,17 +11,30 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import multiprocessing
+import os
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from feedgen.ext.base import BaseExtension
 
+import feeds.folder.bulk as bulk_module
 from feeds.config import Settings
 from feeds.folder.bulk import render_documents
 from feeds.folder.export import export_site
 from feeds.index.catalog import Catalog, archive_items, archive_pages, build_catalog, document_items
-from feeds.model import Image, Provider
+from feeds.model import (
+    Article,
+    Image,
+    Provider,
+    details_record,
+    head_record,
+    pack_details,
+    record_digest,
+    unpack_details,
+)
 from feeds.read.reader import read_folder
 from feeds.render import feed as render  # `feed` is a local name here
 from feeds.render import xmlfeed
@@ -239,3 +252,58 @@ def test_a_budget_cut_feed_through_the_item_pass_equals_the_plain_render() -> No
     for path, rendered, _ in results:
         plain = render_path(path, catalog, settings)
         assert (rendered.body, rendered.dropped) == (plain.body, plain.dropped), path
+
+
+def _who_rendered(job: bulk_module._Job, task: int) -> tuple[int, int, bool]:
+    time.sleep(0.02)  # long enough that the calling process finds its worker busy
+    if task == job.settings.items_per_feed and os.getpid() == job.settings.archive_page_size:
+        raise ValueError("failed in the calling process")
+    return task, os.getpid(), job.release
+
+
+def test_a_pooled_render_shares_its_tasks_with_the_calling_process_in_order() -> None:
+    """On 2 cores: one forked worker, and the caller renders tasks too; results in task order."""
+    catalog, settings = tied_catalog(3)
+    job = bulk_module._Job(catalog, settings)
+    for tasks in (list(range(12)), [0, 1], [0]):
+        results = list(bulk_module._mapped(job, _who_rendered, tasks, 2, None))
+        assert [task for task, _, _ in results] == tasks
+        assert all(release for _, _, release in results)  # no process keeps decoded details
+        ours = {task for task, pid, _ in results if pid == os.getpid()}
+        assert ours and (len(tasks) == 1 or len({pid for _, pid, _ in results}) == 2), results
+
+
+def test_a_failure_in_the_callers_share_of_a_pooled_render_stops_its_worker() -> None:
+    catalog, settings = tied_catalog(3)
+    settings = dataclasses.replace(settings, items_per_feed=5, archive_page_size=os.getpid())  # fail task 5 here
+    job = bulk_module._Job(catalog, settings)
+    with pytest.raises(ValueError, match="in the calling process"):
+        list(bulk_module._mapped(job, _who_rendered, list(range(12)), 2, None))
+    assert multiprocessing.active_children() == []
+
+
+def test_a_pooled_render_leaves_no_decoded_details_in_the_calling_process(monkeypatch) -> None:
+    """The caller's share releases what it decoded, as a worker does (restored articles: details decoded on use)."""
+    settings = Settings(base_url=BASE_URL, archive_page_size=3, items_per_feed=4)
+    whole = [make_article(n, summary=f"summary {n}", topics=("AI",)) for n in range(40)]
+    restored = []
+    for article in whole:  # as the parse cache restores them: the digest known, the details packed
+        head, packed = head_record(article), pack_details(details_record(article))
+        restored.append(Article.restore(head, packed, unpack_details, record_digest(head, packed)))
+    catalog = build_catalog(restored, settings)
+    monkeypatch.setattr(bulk_module, "PARALLEL_THRESHOLD", 10)
+    paths = site_paths(catalog, settings)
+    results = list(render_documents(paths, catalog, settings, workers=2))
+    slot = Article.__dict__["title"]  # read without __getattr__, which would decode it
+    assert [article.source for article in restored if _has(slot, article)] == []
+    assert [path for path, _, _ in results] == paths
+    for path, rendered, _ in results:
+        assert rendered.body == render_path(path, build_catalog(whole, settings), settings).body, path
+
+
+def _has(slot, article: Article) -> bool:
+    try:
+        slot.__get__(article, Article)
+    except AttributeError:
+        return False
+    return True

@@ -19,11 +19,16 @@ given (the export's new generation), written by the worker that rendered them,
 so only a small record per file crosses back to the main process. Rendering is
 pure, so forked workers give the bytes rendering in-process gives.
 
-Workers are forked: each gets the job (catalog, settings, item store, placer)
-from its pool's initializer, never from a global of the caller's, so two
-renders in one process cannot see each other's. A worker that dies raises
-:class:`WorkerDied`, never a hang; a generator of this module that is closed
-early (an error in the caller) shuts its pool down at once.
+On N cores, N - 1 workers are forked and the calling process renders tasks
+too, the next one whenever it is free (the workers' results wait, in order, for
+it): each forked worker holds tens of MiB of its own (copies of the catalog's
+pages as it touches them, its own heap), while the caller mostly waited on the
+pool; so the same parallelism costs one worker's memory less (issue 20).
+Workers get the job (catalog, settings, item store, placer) from their pool's
+initializer, never from a global of the caller's, so two renders in one process
+cannot see each other's. A worker that dies raises :class:`WorkerDied`, never a
+hang; a generator of this module that is closed early (an error in the caller)
+shuts its pool down at once.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ import os
 import tempfile
 from array import array
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import closing
 from dataclasses import dataclass
@@ -82,7 +87,7 @@ class _Job:
     articles: tuple[Article, ...] = ()  # the item pass's
     formats: tuple[Format, ...] = ()
     paged: frozenset[int] = frozenset()  # the item pass's: rows (in ``articles``) a feed page shows
-    in_worker: bool = False  # in a forked worker: drop each article's decoded details after use
+    release: bool = False  # a pooled render (a worker's or the caller's share): drop decoded details after use
 
 
 # The job of this process when it is a forked render worker: empty in every other process. The
@@ -97,7 +102,7 @@ def _start_worker(job: _Job, on_start: Callable[[], None] | None) -> None:
     # worker's garbage collections never walk it and copy its pages (copy-on-write memory). Here,
     # not in the parent: gc.freeze() is process-wide state, and this process is the job's own.
     gc.freeze()
-    _worker_job.append(dataclasses.replace(job, in_worker=True))
+    _worker_job.append(dataclasses.replace(job, release=True))
     if on_start is not None:
         on_start()
     die_with_parent()
@@ -127,17 +132,44 @@ def _mapped(
     workers: int,
     on_start: Callable[[], None] | None,
 ) -> Iterator[Any]:
-    """``function(job, task)`` for each task, in order: in-process, or on a pool of forked workers."""
+    """``function(job, task)`` for each task, in order: in-process, or on ``workers`` cores.
+
+    On several cores, ``workers - 1`` forked workers each have a few tasks
+    queued ahead, and this process renders the next task not yet handed out
+    whenever the result it yields next is not ready: the tasks are shared
+    between them as each is free, and the results come back in task order.
+    """
     if workers <= 1 or not hasattr(os, "fork"):
         for task in tasks:
             yield function(job, task)
         return
     _return_free_heap()
     pool = ProcessPoolExecutor(
-        max_workers=workers, mp_context=get_context("fork"), initializer=_start_worker, initargs=(job, on_start)
+        max_workers=workers - 1, mp_context=get_context("fork"), initializer=_start_worker, initargs=(job, on_start)
     )
+    own = dataclasses.replace(job, release=True)  # this process's share: no decoded article kept either
+    in_job = functools.partial(_in_job, function)
+    queued: dict[int, Future] = {}
+    ready: dict[int, Any] = {}  # results of tasks this process rendered before their turn
+    taken = 0  # tasks handed out so far (to the pool or to this process), in task order
+    # This process's collector is left as its owner set it (process-wide state): the command line froze
+    # what it loaded, and a library caller's load left the catalog in the oldest generation
+    # (bulk_allocation), which no collection walked during a 10,000-article render (gc.callbacks).
     try:
-        yield from pool.map(functools.partial(_in_job, function), tasks)
+        for index in range(len(tasks)):
+            while index not in ready:
+                # each worker has a task running and, while many are left, one waiting; never the last
+                depth = (workers - 1) * (2 if len(tasks) - taken > 2 * (workers - 1) else 1)
+                while len(tasks) - taken > 1 and len(queued) < depth:
+                    queued[taken] = pool.submit(in_job, tasks[taken])
+                    taken += 1
+                future = queued.get(index)
+                if future is not None and (future.done() or taken == len(tasks)):
+                    ready[index] = queued.pop(index).result()
+                else:  # its worker is still busy: render the next task here meanwhile
+                    ready[taken] = function(own, tasks[taken])
+                    taken += 1
+            yield ready.pop(index)
     except BrokenProcessPool as exc:
         raise WorkerDied(f"a render worker died ({exc})") from None
     finally:
@@ -201,7 +233,7 @@ def _render_items(job: _Job, bounds: tuple[int, int]) -> tuple[bytes, list[int]]
         parts.extend(item_fragment(article, fmt, job.catalog, job.settings, moment) for fmt in job.formats)
         if job.paged:
             parts.append(page_item(article, job.catalog, job.settings).encode() if row in job.paged else b"")
-        if job.in_worker:  # bounded memory, as in _render_documents
+        if job.release:  # bounded memory, as in _render_documents
             article.release_details()
     return b"".join(parts), [len(part) for part in parts]
 
@@ -269,7 +301,7 @@ def _render_documents(job: _Job, paths: list[str]) -> list[tuple[str, Rendered, 
         if rendered is None:  # pragma: no cover - callers only list renderable paths
             raise AssertionError(f"site path {path} has no renderer")
         results.append((path, rendered, {e.suffix: e.compress(rendered) for e in ENCODINGS}))
-    if job.in_worker:  # bounded memory: a worker keeps no decoded article from one chunk to the next
+    if job.release:  # bounded memory: a process keeps no decoded article from one chunk to the next
         for path in paths:
             document = feed_document(path, job.catalog, job.settings)
             if document is not None:
