@@ -617,6 +617,7 @@ def test_a_render_worker_that_dies_fails_the_export_cleanly(
     with monkeypatch.context() as patch:
         patch.setattr(bulk_module, where, dying)
         patch.setattr(bulk_module, "PARALLEL_THRESHOLD", 10)  # the samples' site: pool and item pass
+        patch.setattr(bulk_module, "_ITEM_CHUNK", 2)  # tasks for a worker too (the caller renders the last)
         patch.setattr(bulk_module.os, "cpu_count", lambda: 2)
         with pytest.raises(ExportError, match="render worker died.*nothing was published"):
             export_site(catalog, settings, tmp_path / "out")
