@@ -713,4 +713,6 @@ def test_the_manifest_an_export_remembers_is_the_manifest_read_back(articles: Pa
         remembered = manifest_infos(out, memos.records)
         assert remembered == manifest_infos(out, RecordMemo())  # a new memo: the file parsed
         assert MANIFEST_PATH not in remembered and any(name.endswith(".gz") for name in remembered)
-        write_article(articles, f"2030-01-0{step + 1}-added.md", title=f"Added {step}", topics=["AI"], provider="The Verge")
+        write_article(
+            articles, f"2030-01-0{step + 1}-added.md", title=f"Added {step}", topics=["AI"], provider="The Verge"
+        )
