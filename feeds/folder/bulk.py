@@ -55,7 +55,7 @@ from feeds.folder.cdn import ENCODINGS
 from feeds.index.catalog import Catalog, document_items
 from feeds.model import Article
 from feeds.read.load import die_with_parent
-from feeds.render.feed import WRITERS, Format, Rendered, item_fragment, over_budget
+from feeds.render.feed import WRITERS, Format, Rendered, forget_item_memos, item_fragment, over_budget
 from feeds.render.feed_page import page_item
 from feeds.render.site import feed_document, render_path, split_page_path
 
@@ -235,6 +235,7 @@ def _render_items(job: _Job, bounds: tuple[int, int]) -> tuple[bytes, list[int]]
             parts.append(page_item(article, job.catalog, job.settings).encode() if row in job.paged else b"")
         if job.release:  # bounded memory, as in _render_documents
             article.release_details()
+    forget_item_memos()  # each item is rendered once here: the writers' memos would only fill
     return b"".join(parts), [len(part) for part in parts]
 
 

@@ -64,6 +64,9 @@ class JsonWriter(FeedWriter):
     def item(self, article: Article, catalog: Catalog, settings: Settings, updated: datetime) -> bytes:
         return _json_fragment(article)  # a JSON item depends on the article alone
 
+    def forget_items(self) -> None:
+        _json_fragment.cache_clear()
+
     def document(
         self,
         feed: Feed,

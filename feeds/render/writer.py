@@ -139,6 +139,9 @@ class FeedWriter:
         """One item's bytes exactly as a document of this format holds them: indented, ending its line."""
         raise NotImplementedError
 
+    def forget_items(self) -> None:
+        """Empty the memo :meth:`item` keeps, if any (see :func:`feeds.render.feed.forget_item_memos`)."""
+
     def document(
         self,
         feed: Feed,

@@ -107,6 +107,9 @@ class XmlWriter(FeedWriter):
         self._placement = threading.local()
         self.splicer = Splicer(self)  # its items from templates (feeds.render.item_template)
 
+    def forget_items(self) -> None:
+        xml_item.cache_clear()  # one memo for both formats
+
     # --- what a subclass says -------------------------------------------------------------------
 
     def empty_parent(self) -> etree._Element:
