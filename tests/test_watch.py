@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from feeds.read import watch
 from feeds.read.folder_scan import FolderScan, scan_digest
 from feeds.read.load import scan_identities
 from feeds.read.watch import FolderWatcher, WatchUnavailable, full_scan_interval
+from feeds.server import live as live_module
 from feeds.server.live import Live
 from feeds.server.web import create_app
 from tests.conftest import BASE_URL, PROJECT
@@ -339,6 +341,27 @@ def test_the_safety_scan_interval_follows_the_reload_interval():
     # a scan that takes seconds (~7 s at a million files) spaces them by its own cost: ~1% of a core
     assert full_scan_interval(0.2, 7.0) == 700.0
     assert full_scan_interval(3.0, 0.5) == 360.0
+
+
+def test_the_safety_scan_is_spaced_by_the_scan_just_made(tmp_path, monkeypatch):
+    """The catch-up scan as the watcher starts spaces the next full scan by its own cost (at a million
+    files it takes ~7 s; the next was due 30 s on, spaced by the first load's scan, which nothing timed)."""
+    settings = make_settings(tmp_path, reload_interval=0.05)
+    live = Live(settings)
+    real = live_module.scan_folder
+
+    def slow(root: Path):  # a scan of half a second, as of a big folder
+        time.sleep(0.5)
+        return real(root)
+
+    monkeypatch.setattr(live_module, "scan_folder", slow)
+    watcher, _, full_at = live._poll_once(None, 0.0, 0.0, threading.Event())
+    try:
+        assert watcher is not None and live.folder_scan.full_scans == 2 and live.full_scan_seconds >= 0.5
+        assert full_at - time.monotonic() > 40  # ~100 times 0.5 s, not the 30 s the reload interval gives
+    finally:
+        if watcher is not None:
+            watcher.stop()
 
 
 def test_a_1000_deep_folder_and_a_fifo_never_freeze_reloads(tmp_path):

@@ -370,7 +370,9 @@ class Live:
         changes = watcher.take()
         if changes.rescan is not None or time.monotonic() >= full_at or self._unlistable or self._reread:
             self.refresh()
-            full_at = time.monotonic() + every
+            # spaced by the scan just made, not the one before it: the catch-up scan at the watcher's
+            # start (~7 s at a million files) followed the first load's, untimed, and the next came 30 s on
+            full_at = time.monotonic() + full_scan_interval(interval, self.full_scan_seconds)
         elif changes.names:
             self.refresh(changes.names)
         ready.set()
