@@ -256,7 +256,7 @@ def test_a_budget_cut_feed_through_the_item_pass_equals_the_plain_render() -> No
 
 def _who_rendered(job: bulk_module._Job, task: int) -> tuple[int, int, bool]:
     time.sleep(0.02)  # long enough that the calling process finds its worker busy
-    if task == job.settings.items_per_feed and os.getpid() == job.settings.archive_page_size:
+    if os.getpid() == job.settings.archive_page_size:  # the caller's share: it renders the last task, always
         raise ValueError("failed in the calling process")
     return task, os.getpid(), job.release
 
@@ -275,7 +275,9 @@ def test_a_pooled_render_shares_its_tasks_with_the_calling_process_in_order() ->
 
 def test_a_failure_in_the_callers_share_of_a_pooled_render_stops_its_worker() -> None:
     catalog, settings = tied_catalog(3)
-    settings = dataclasses.replace(settings, items_per_feed=5, archive_page_size=os.getpid())  # fail task 5 here
+    # fail every task the caller renders: which ones it takes depends on timing (a task fixed in advance went to
+    # the worker when forking it took longer than a task), but it always takes the last one
+    settings = dataclasses.replace(settings, archive_page_size=os.getpid())
     job = bulk_module._Job(catalog, settings)
     with pytest.raises(ValueError, match="in the calling process"):
         list(bulk_module._mapped(job, _who_rendered, list(range(12)), 2, None))
@@ -325,3 +327,38 @@ def test_the_item_pass_leaves_the_writers_item_memos_empty() -> None:
             assert spliced.body == render_path(path, catalog, settings).body, path
     finally:
         store.close()
+
+
+def _logged(job: bulk_module._Job, task: tuple[str, int]) -> int:
+    """Notes each run of a task (one appended line: whole), then gives its number back."""
+    log, number = task
+    time.sleep(0.004 * (number % 3))  # uneven tasks: the caller and the worker overtake each other
+    with open(log, "a", encoding="utf-8") as handle:
+        handle.write(f"{number}\n")
+    return number
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+@pytest.mark.parametrize("count", [0, 1, 2, 5, 13])
+def test_a_pooled_render_runs_every_task_exactly_once(tmp_path: Path, workers: int, count: int) -> None:
+    """Each task runs once, in whichever process, however the caller's share and the workers' interleave;
+    results in task order (a task rendered twice, once here and once queued, kept that order)."""
+    catalog, settings = tied_catalog(3)
+    job = bulk_module._Job(catalog, settings)
+    log = tmp_path / "ran"
+    log.touch()
+    tasks = [(str(log), number) for number in range(count)]
+    assert list(bulk_module._mapped(job, _logged, tasks, workers, None)) == list(range(count))
+    assert multiprocessing.active_children() == []  # the pool was shut down and joined: every run is logged
+    assert sorted(int(line) for line in log.read_text(encoding="utf-8").split()) == list(range(count))
+
+
+def test_a_pooled_render_closed_early_stops_its_workers(tmp_path: Path) -> None:
+    catalog, settings = tied_catalog(3)
+    job = bulk_module._Job(catalog, settings)
+    log = tmp_path / "ran"
+    results = bulk_module._mapped(job, _logged, [(str(log), number) for number in range(40)], 3, None)
+    assert next(results) == 0
+    results.close()  # what `closing` does when the caller stops on an error
+    assert multiprocessing.active_children() == []
+    assert len(log.read_text(encoding="utf-8").split()) < 40  # the queued tasks were cancelled
