@@ -364,6 +364,22 @@ def test_the_safety_scan_is_spaced_by_the_scan_just_made(tmp_path, monkeypatch):
             watcher.stop()
 
 
+def test_a_failed_watcher_is_retried_as_often_as_a_cheap_scan_would_be(tmp_path, monkeypatch):
+    """Polling scans the whole folder every interval until a watcher starts: a slow full scan (a big
+    folder) must not space the retries by its cost too (7 s scans: 700 s of polling between tries)."""
+    settings = make_settings(tmp_path, reload_interval=0.05)
+    live = Live(settings)
+    live.full_scan_seconds = 7.0
+
+    def refuse(self):
+        raise WatchUnavailable("no inotify watches left")
+
+    monkeypatch.setattr(FolderWatcher, "start", refuse)
+    watcher, retry_at, _ = live._poll_once(None, 0.0, 0.0, threading.Event())
+    assert watcher is None and live.watching.startswith("polling every")
+    assert 0 < retry_at - time.monotonic() <= full_scan_interval(settings.reload_interval)
+
+
 def test_a_1000_deep_folder_and_a_fifo_never_freeze_reloads(tmp_path):
     """Issue 16: the deep folder killed the reload thread (RecursionError), a FIFO blocked it in open()."""
     settings = make_settings(tmp_path, reload_interval=0.5)

@@ -351,7 +351,9 @@ class Live:
         Sets ``ready`` once the folder was refreshed (with a watcher running, when one can)."""
         stop = self._stop
         interval = self.settings.reload_interval
-        every = full_scan_interval(interval, self.full_scan_seconds)
+        # retries of a watcher that failed to start: not spaced by the full scan's cost, as polling scans the
+        # whole folder every interval meanwhile (at a million files ~7 s a scan: retrying sooner costs less)
+        every = full_scan_interval(interval)
         trouble = watcher.trouble() if watcher is not None else None
         if watcher is not None and trouble is not None:
             watcher.stop()
