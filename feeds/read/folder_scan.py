@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from feeds.model import Problem
+from feeds.read.merge import path_key
 from feeds.read.reader import MAX_FILES
 
 Identity = tuple[int, int, int, int]
@@ -49,13 +50,8 @@ def _hex(value: int) -> str:
     return f"{value:0{_DIGEST_BITS // 4}x}"
 
 
-def _order(name: str) -> list[str]:
-    # walk_article_files sorts each folder's entries by name, so "a/b" comes before "a-c"
-    return name.split("/")
-
-
-def _entry_order(entry: Entry) -> list[str]:
-    return entry[0].split("/")
+def _entry_order(entry: Entry) -> tuple[str, ...]:
+    return path_key(entry[0])  # walk order: "a/b" before "a-c"
 
 
 _ABSENT = object()  # a name that walk_article_files would not list
@@ -197,7 +193,7 @@ class FolderScan:
         if before == identity:
             return
         entries = self.entries
-        at = bisect.bisect_left(entries, _order(name), key=_entry_order)
+        at = bisect.bisect_left(entries, path_key(name), key=_entry_order)
         if before is not _ABSENT:
             if before is not None:
                 self._sum -= _part(name, before)  # type: ignore[arg-type]
