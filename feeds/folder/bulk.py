@@ -102,7 +102,7 @@ def _start_worker(job: _Job, on_start: Callable[[], None] | None) -> None:
     # worker's garbage collections never walk it and copy its pages (copy-on-write memory). Here,
     # not in the parent: gc.freeze() is process-wide state, and this process is the job's own.
     gc.freeze()
-    _worker_job.append(dataclasses.replace(job, release=True))
+    _worker_job.append(job)
     if on_start is not None:
         on_start()
     die_with_parent()
@@ -144,10 +144,10 @@ def _mapped(
             yield function(job, task)
         return
     _return_free_heap()
+    pooled = dataclasses.replace(job, release=True)  # every share, a worker's or this process's
     pool = ProcessPoolExecutor(
-        max_workers=workers - 1, mp_context=get_context("fork"), initializer=_start_worker, initargs=(job, on_start)
+        max_workers=workers - 1, mp_context=get_context("fork"), initializer=_start_worker, initargs=(pooled, on_start)
     )
-    own = dataclasses.replace(job, release=True)  # this process's share: no decoded article kept either
     in_job = functools.partial(_in_job, function)
     queued: dict[int, Future] = {}
     ready: dict[int, Any] = {}  # results of tasks this process rendered before their turn
@@ -167,7 +167,7 @@ def _mapped(
                 if future is not None and (future.done() or taken == len(tasks)):
                     ready[index] = queued.pop(index).result()
                 else:  # its worker is still busy: render the next task here meanwhile
-                    ready[taken] = function(own, tasks[taken])
+                    ready[taken] = function(pooled, tasks[taken])
                     taken += 1
             yield ready.pop(index)
     except BrokenProcessPool as exc:
