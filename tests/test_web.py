@@ -722,10 +722,14 @@ def test_a_reload_thread_that_died_is_started_again_and_reported(app, client, li
     # (unheld, a thread that won the race to it made /healthz say no error, a rare failure under load)
     first_turn, refresh = threading.Event(), live.refresh
     monkeypatch.setattr(live, "refresh", lambda *args, **kwargs: first_turn.wait(10) and refresh(*args, **kwargs))
+    one_rebuild_at_a_time = live._rebuild
     health = client.get("/healthz").json  # any request starts it again
     first_turn.set()
     assert health["last_error"] == "RuntimeError: the reload thread stopped; started again"
     assert live._thread.is_alive()
+    # the same process: a rebuild another thread runs now must still exclude the new thread's (only a fork,
+    # whose threads did not come along, gets a fresh lock)
+    assert live._rebuild is one_rebuild_at_a_time
     write_article(live_settings.articles_dir, "new.md", "Back again", ["AI"], "Wired")
     wait_for(lambda: b"Back again" in client.get("/all.rss").data)
 

@@ -294,8 +294,8 @@ class Live:
                 return
             if self._pid == pid and self._thread is not None:  # the reload thread died: say so, start another
                 self._keep(self.state, RuntimeError("the reload thread stopped; started again"))
-            if self._thread is not None:  # inherited through fork: the threads did not come along
-                self._rebuild = threading.Lock()
+            if self._thread is not None and self._pid != pid:  # inherited through fork: the threads did not come along
+                self._rebuild = threading.Lock()  # (a lock held by a thread that died in this process was released)
                 self._watcher = None
             self._stop = threading.Event()
             self._ready = threading.Event()
