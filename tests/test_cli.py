@@ -297,22 +297,31 @@ def _wait_for(condition, timeout: float = 30.0) -> bool:
     return False
 
 
-def test_export_watch_exports_again_after_every_change(tmp_path: Path) -> None:
-    articles = tmp_path / "articles"
-    shutil.copytree(SAMPLES, articles)
-    out, cache = tmp_path / "out", tmp_path / "cache"
-    base = ("--articles", str(articles), "--base-url", "https://feeds.example.org/")
+def _watching(base: tuple[str, ...], out: Path, cache: Path) -> subprocess.Popen[str]:
+    """`feeds export --watch` in a child process, once it says it is watching."""
     env = {**os.environ, "XDG_CACHE_HOME": str(cache)}
     watcher = subprocess.Popen(
         [sys.executable, "-m", "feeds.cli", "export", *base, "--watch", str(out)],
         cwd=PROJECT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
+    assert watcher.stderr is not None
+    lines = [watcher.stderr.readline()]
+    while "watching" not in lines[-1] and lines[-1] and len(lines) < 100:  # warnings of the samples first
+        lines.append(watcher.stderr.readline())
+    if "watching" not in lines[-1]:
+        watcher.kill()
+        watcher.communicate()
+        raise AssertionError(lines)
+    return watcher
+
+
+def test_export_watch_exports_again_after_every_change(tmp_path: Path) -> None:
+    articles = tmp_path / "articles"
+    shutil.copytree(SAMPLES, articles)
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    base = ("--articles", str(articles), "--base-url", "https://feeds.example.org/")
+    watcher = _watching(base, out, cache)
     try:
-        assert watcher.stderr is not None
-        lines = [watcher.stderr.readline() for _ in range(1)]
-        while "watching" not in lines[-1] and lines[-1] and len(lines) < 100:  # warnings of the samples first
-            lines.append(watcher.stderr.readline())
-        assert "watching" in lines[-1], lines
         assert (out / "all.rss").is_file()
         (articles / "zz-watched.md").write_text(
             "---\ntitle: Seen by the watcher\noriginalUrl: https://w.example/a\n"
@@ -331,6 +340,49 @@ def test_export_watch_exports_again_after_every_change(tmp_path: Path) -> None:
     assert run("export", *base, "--no-cache", str(fresh), cache=tmp_path / "other").returncode == 0
     for name in ("all.rss", "all.atom", "all.json", "index.html", "feeds.opml"):
         assert (out / name).read_bytes() == (fresh / name).read_bytes(), name
+
+
+def _files_as_they_are(out: Path) -> dict[str, tuple[int, int, bytes]]:
+    """Every file of an export: (inode, mtime_ns, bytes), so a run that wrote nothing leaves it equal."""
+    return {
+        p.relative_to(out).as_posix(): (p.stat().st_ino, p.stat().st_mtime_ns, p.read_bytes())
+        for p in out.rglob("*") if p.is_file()
+    }  # fmt: skip
+
+
+def test_the_first_export_after_export_watch_finds_nothing_changed(tmp_path: Path) -> None:
+    """The watch records its last export's inputs when it stops (SIGTERM right after a change reached OUT_DIR):
+    the next plain export reads no article, writes nothing and reports what a real export reports."""
+    articles = tmp_path / "articles"
+    shutil.copytree(SAMPLES, articles)
+    (articles / "broken.md").write_text("---\ntitle: [unclosed\n---\n", encoding="utf-8")  # a problem to report
+    (articles / "sub").mkdir()
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    base = ("--articles", str(articles), "--base-url", "https://feeds.example.org/")
+    watcher = _watching(base, out, cache)
+    try:
+        for name, title in (("zz-one.md", "First watched"), ("sub/zz-two.md", "Second watched")):
+            (articles / name).write_text(
+                f"---\ntitle: {title}\noriginalUrl: https://w.example/{name}\n"
+                "publishedDateTime: 2099-01-01T00:00:00Z\n---\n", encoding="utf-8",
+            )  # fmt: skip
+            assert _wait_for(lambda title=title: title.encode() in (out / "all.rss").read_bytes())
+        (articles / "zz-one.md").unlink()
+        assert _wait_for(lambda: b"First watched" not in (out / "all.rss").read_bytes())
+    finally:
+        watcher.send_signal(signal.SIGTERM)  # right after the change reached OUT_DIR
+        watcher.communicate(timeout=60)
+    assert watcher.returncode == 0
+    before = _files_as_they_are(out)
+    export = ("export", *base, str(out))
+    again = run(*export, cache=cache)
+    assert again.returncode == 1 and "nothing changed since the last export" in again.stdout, again
+    assert _files_as_they_are(out) == before  # nothing written, nothing replaced
+    fresh = run("export", *base, "--no-cache", str(tmp_path / "fresh"), cache=tmp_path / "other")
+    assert again.stderr.splitlines() == fresh.stderr.splitlines()  # the problems a real export reports
+    assert again.stdout.split("(0 written), ")[1].split(",")[:3] == fresh.stdout.split("removed), ")[1].split(",")[:3]
+    for name in ("all.rss", "all.atom", "all.json", "index.html", "feeds.opml"):
+        assert (out / name).read_bytes() == (tmp_path / "fresh" / name).read_bytes(), name
 
 
 @contextmanager

@@ -19,7 +19,7 @@ import pytest
 
 from feeds.config import Settings
 from feeds.folder.cdn import ENCODINGS
-from feeds.folder.export import ExportError, ExportMemos, export_site
+from feeds.folder.export import ExportError, ExportMemos, export_site, record_inputs
 from feeds.folder.generation import safe_target
 from feeds.folder.outdir import unchanged_since
 from feeds.folder.records import RecordMemo, manifest_infos
@@ -716,3 +716,29 @@ def test_the_manifest_an_export_remembers_is_the_manifest_read_back(articles: Pa
         write_article(
             articles, f"2030-01-0{step + 1}-added.md", title=f"Added {step}", topics=["AI"], provider="The Verge"
         )
+
+
+@pytest.mark.parametrize("since", ["nothing", "another export", "an unchanged export", "the record edited"])
+def test_inputs_are_added_later_only_to_the_record_their_export_left(
+    articles: Path, tmp_path: Path, since: str
+) -> None:
+    """record_inputs (`export --watch`, when it stops) claims inputs for a generation only while it is live with the
+    record its export wrote: after another export (another process's, or this one's own, which found nothing to
+    write) the inputs of the earlier one are never claimed for what is live now."""
+    out, memos = tmp_path / "out", ExportMemos()
+    settings, catalog = load(articles)
+    summary = export_site(catalog, settings, out, memos=memos)
+    written = memos.records.recall(summary.record)  # type: ignore[arg-type]
+    assert unchanged_since(out, "f") is None  # no inputs recorded
+    if since == "another export":
+        write_article(articles, "2030-01-01-added.md", title="Added", topics=["AI"], provider="The Verge")
+        export_site(load(articles)[1], settings, out)  # a new process: its own memos
+    elif since == "an unchanged export":
+        assert not export_site(catalog, settings, out, memos=memos).published  # the record rewritten, no inputs
+    elif since == "the record edited":
+        assert summary.record is not None
+        summary.record.write_text(summary.record.read_text())  # same bytes, another file
+    added = record_inputs(summary, written, {"fingerprint": "f"}, memos)
+    assert added is (since == "nothing")
+    assert (unchanged_since(out, "f") is not None) is added
+    assert_site_is(out, articles)

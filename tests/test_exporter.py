@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from feeds.config import Settings
 from feeds.folder.export import site_files
 from feeds.folder.exporter import Exporter
+from feeds.folder.outdir import store_of
+from feeds.folder.records import INPUTS_KEY, record_of
 from feeds.folder.runs import ExportObserver, ExportRun
 from feeds.index.catalog import build_catalog
 from feeds.read.reader import read_folder
@@ -89,3 +95,62 @@ def test_an_exporter_kept_across_changes_publishes_what_a_fresh_export_would(tmp
     catalog = build_catalog(read_folder(articles, settings).articles, settings)
     assert _published(tmp_path / "kept") == _published(tmp_path / "fresh") == site_files(catalog, settings)
     assert (tmp_path / "kept" / "_manifest.json").read_bytes() == (tmp_path / "fresh" / "_manifest.json").read_bytes()
+
+
+def _newest(articles: Path, name: str, title: str, day: int) -> None:
+    """An article dated after every sample, so it is at the top of all.rss."""
+    (articles / name).write_text(
+        f"---\ntitle: {title}\noriginalUrl: https://w.example/{name}\n"
+        f"publishedDateTime: 2099-01-{day:02}T00:00:00Z\n---\n",
+        encoding="utf-8",
+    )
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_a_file_changed_during_a_watched_export_is_not_hidden_from_the_next_run(tmp_path: Path) -> None:
+    """What the watch records when it stops is the fingerprint of the scan its last export read, never of the
+    folder as it is then: a file written during that export (so after its scan), which the watch stopped before
+    exporting, makes the next run export it. A fingerprint of a fresh scan at the stop would say nothing changed."""
+    articles = Path(shutil.copytree(SAMPLES, tmp_path / "articles"))
+    out = tmp_path / "public"
+    settings = _settings(tmp_path, articles)
+    during, release = threading.Event(), threading.Event()
+
+    class WritesDuringTheExport(ExportObserver):
+        def exported(self, run: ExportRun) -> None:  # on the reload thread, the export of the first change
+            if b"First change" in (out / "all.rss").read_bytes() and not during.is_set():
+                _newest(articles, "zz-b.md", "Written during the export", 2)
+                during.set()
+                release.wait(10)  # until the watch was told to stop: the reload thread ends after this export
+
+    exporter = Exporter(settings, out)
+    exporter.run()
+    exporter.start_watching()
+    exporter.observers.append(WritesDuringTheExport())
+    try:
+        _newest(articles, "zz-a.md", "First change", 1)
+        assert during.wait(30)
+    finally:
+        threading.Timer(0.5, release.set).start()
+        exporter.stop_watching()  # stops the reload thread at once, records when its export ends
+    assert b"Written during the export" not in (out / "all.rss").read_bytes()  # the watch never exported it
+    record = json.loads(record_of(store_of(out), out).read_text(encoding="utf-8"))  # type: ignore[union-attr]
+    assert record[INPUTS_KEY]["articles"] == _articles(articles) - 1  # recorded: the folder before zz-b.md
+
+    again = Exporter(settings, out).run()  # a new process's run
+    assert again.summary is not None and again.summary.written > 0, "the change made during the export was hidden"
+    assert b"Written during the export" in (out / "all.rss").read_bytes()
+    catalog = build_catalog(read_folder(articles, settings).articles, settings)
+    assert _published(out) == site_files(catalog, settings)
+    assert Exporter(settings, out).run().summary is None  # and now nothing changed
+
+
+def _articles(articles: Path) -> int:
+    settings = Settings(base_url=BASE_URL, articles_dir=articles)
+    return build_catalog(read_folder(articles, settings).articles, settings).article_count

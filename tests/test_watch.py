@@ -19,7 +19,7 @@ from flask.testing import FlaskClient
 from feeds.config import Settings
 from feeds.read import watch
 from feeds.read.folder_scan import FolderScan, scan_digest
-from feeds.read.load import scan_identities
+from feeds.read.load import input_fingerprint, scan_folder, scan_identities
 from feeds.read.watch import FolderWatcher, WatchUnavailable, full_scan_interval
 from feeds.server import live as live_module
 from feeds.server.live import Live
@@ -75,7 +75,15 @@ def served(client: FlaskClient, text: str) -> bool:
 
 
 def settled(live: Live, root: Path) -> bool:
-    return live.folder_scan.entries == fresh(root) and live.state.fingerprint == scan_digest(fresh(root))
+    """The patched scan is a fresh one's, and so is what the snapshot was read from: `export --watch` records
+    input_fingerprint of the snapshot's scan for the next plain export, which computes it from a fresh scan."""
+    state = live.state
+    return (
+        live.folder_scan.entries == fresh(root)
+        and state.fingerprint == scan_digest(fresh(root))
+        and state.scan is not None
+        and input_fingerprint(live.settings, state.scan) == input_fingerprint(live.settings, scan_folder(root))
+    )
 
 
 # ----- the live app with a watcher ---------------------------------------------------------------

@@ -72,6 +72,7 @@ from feeds.folder.records import (
     read_json,
     record_of,
     remember_manifest,
+    write_json,
     write_record,
 )
 from feeds.formats import Format
@@ -81,7 +82,7 @@ from feeds.render.signature import SignatureMemo, Signer
 from feeds.render.site import render_path, site_documents, site_paths
 from feeds.site_paths import HEADERS_PATH, MANIFEST_PATH, METADATA_PATHS, NGINX_PATH
 
-__all__ = ["ExportError", "ExportMemos", "ExportSummary", "export_site", "safe_target", "site_files"]
+__all__ = ["ExportError", "ExportMemos", "ExportSummary", "export_site", "record_inputs", "safe_target", "site_files"]
 
 COMPRESSED_SUFFIX = ".gz"
 # key in a generation's signatures file for its over-budget feeds (no site path starts with "_")
@@ -120,6 +121,8 @@ class ExportSummary:
     changed: tuple[str, ...] = ()
     # feed paths that hit settings.max_feed_bytes (oldest items dropped, or one item alone over it)
     over_budget: tuple[str, ...] = ()
+    # the live generation's record as this export left it (see :func:`record_inputs`)
+    record: Path | None = field(default=None, compare=False)
 
 
 def site_files(catalog: Catalog, settings: Settings) -> dict[str, bytes]:
@@ -278,10 +281,12 @@ def export_site(
                 write_record(store, generation, signatures, records)
             else:
                 shutil.rmtree(generation)
-            write_record(store, previous, {**signatures, FILES_KEY: new.live_stats}, records)
+            record = write_record(store, previous, {**signatures, FILES_KEY: new.live_stats}, records)
             outdir.clean_leftovers(out_dir, {generation} if standby else set(), records)
-            return ExportSummary(out_dir, len(catalog.feeds), files, 0, files, 0, False, over_budget=tuple(over))
-        write_record(store, generation, signatures, records)
+            return ExportSummary(
+                out_dir, len(catalog.feeds), files, 0, files, 0, False, over_budget=tuple(over), record=record
+            )
+        record = write_record(store, generation, signatures, records)
         # once live, nothing is to be removed on failure: ``generation`` then names the folder live until now
         outdir.flip(out_dir, generation, store, started.clear)
         remember_manifest(out_dir, manifest, records)
@@ -290,5 +295,30 @@ def export_site(
         outdir.clean_leftovers(out_dir, set() if legacy else {generation}, records)
     return ExportSummary(
         out_dir, len(catalog.feeds), files, new.written, new.unchanged, removed, True,
-        changed=tuple(changed), over_budget=tuple(over),
+        changed=tuple(changed), over_budget=tuple(over), record=record,
     )  # fmt: skip
+
+
+def record_inputs(summary: ExportSummary, written: object, inputs: dict, memos: ExportMemos) -> bool:
+    """Add ``inputs`` (see :func:`export_site`) to the record of the export ``summary`` tells of; True when added.
+
+    For an export made without them: under `export --watch` a change reaches OUT_DIR without
+    waiting for a fingerprint of the whole folder, which is recorded when the watch stops.
+    ``written`` is that record as ``memos`` held it right after that export. Only while that
+    export's generation is live and its record is exactly as that export wrote it (an export
+    since, in this process or another, rewrote or removed it: then False); never while
+    another export holds the lock.
+    """
+    if summary.record is None or not isinstance(written, dict):
+        return False
+    out_dir = outdir.real_out_dir(summary.out_dir)
+    store = outdir.store_of(out_dir)
+    try:
+        with outdir.locked(store):
+            # the memo gives back ``written`` only while the file's identity is the one it was written with
+            if record_of(store, out_dir) != summary.record or memos.records.recall(summary.record) is not written:
+                return False
+            write_json(summary.record, {**written, INPUTS_KEY: inputs}, memos.records)
+    except (ExportError, OSError):  # another export is running (it leaves a record of its own), or a full disk
+        return False
+    return True

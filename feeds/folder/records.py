@@ -157,13 +157,14 @@ def drop_records(store: Path, inode: int, keep: str | None = None) -> None:
             entry.unlink(missing_ok=True)
 
 
-def write_record(store: Path, folder: Path, data: dict, memo: RecordMemo) -> None:
-    """Write ``folder``'s record once its manifest is in place; a record it had under another name goes."""
+def write_record(store: Path, folder: Path, data: dict, memo: RecordMemo) -> Path:
+    """Write ``folder``'s record once its manifest is in place (a record it had under another name goes); its path."""
     name = record_name(folder)
     if name is None:  # its manifest deleted from under us: the failed run's cleanup removes the folder
         raise FileNotFoundError(errno.ENOENT, "the manifest is missing", str(folder / MANIFEST_PATH))
     write_json(store / name, data, memo)
     drop_records(store, os.stat(folder).st_ino, keep=name)
+    return store / name
 
 
 def recorded_files(store: Path, inode: int | None, memo: RecordMemo) -> dict[str, list]:

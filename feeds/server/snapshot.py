@@ -19,7 +19,7 @@ from typing import Any
 
 from feeds.config import Settings
 from feeds.index.catalog import Catalog, build_catalog, update_catalog
-from feeds.model import Article
+from feeds.model import Article, Problem
 from feeds.read.folder_scan import scan_digest
 from feeds.read.load import IncrementalLoader, Scan
 from feeds.read.load import scan_folder as scan_identities
@@ -82,6 +82,10 @@ class Snapshot:
     read: tuple[Article, ...] = field(default=(), compare=False, repr=False)
     # the process that read it: a server's workers each read their own, none serves its master's (issue 16)
     read_by_pid: int = field(default_factory=os.getpid, compare=False)
+    # the scan of file identities its articles were read from (None when the loader listed the folder itself),
+    # and every problem found: what `export --watch` records for the next export's no-change check
+    scan: Scan | None = field(default=None, compare=False, repr=False)
+    found: tuple[Problem, ...] = field(default=(), compare=False, repr=False)
 
 
 def empty_snapshot(settings: Settings, error: str | None = None) -> Snapshot:
@@ -111,7 +115,7 @@ def build_snapshot(
     if isinstance(loader, IncrementalLoader):
         folder = loader(settings, scan=scan)
     else:
-        folder = loader(settings)
+        folder, scan = loader(settings), None  # it lists the folder itself: read from no scan of ours
     check_listable(settings.articles_dir)  # vanished during the read: not an empty folder
     if previous is not None and previous.read:
         catalog = update_catalog(previous.catalog, previous.read, folder.articles, settings)
@@ -122,8 +126,9 @@ def build_snapshot(
     articles = everything.items + everything.older[::-1] if everything is not None else ()
     errors = sum(1 for p in folder.problems if p.is_error)
     return Snapshot(
-        catalog, articles, len(folder.problems), errors, folder.files, generation, mark, now_utc(), read=folder.articles
-    )
+        catalog, articles, len(folder.problems), errors, folder.files, generation, mark, now_utc(),
+        read=folder.articles, scan=scan, found=folder.problems,
+    )  # fmt: skip
 
 
 def now_utc() -> datetime:
