@@ -271,6 +271,25 @@ def remove_added_articles(corpus: Path) -> None:
         path.unlink()
 
 
+def child_env(cache_home: Path) -> dict[str, str]:
+    """The environment of every process measured: this checkout's code, the parse cache under ``cache_home``."""
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache_home)}
+    # as installed (pip compiles bytecode): a shell with PYTHONDONTWRITEBYTECODE set would have every
+    # run compile the package from source again, ~0.1 s of each export that no user pays (issue 20)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    # the feeds/ beside this script, the revision printed, wherever it is run from: `python -m` imports the
+    # current folder's feeds/ first, else the installed one, which may be another checkout's
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(PROJECT), os.environ.get("PYTHONPATH"))))
+    env["PYTHONSAFEPATH"] = "1"
+    return env
+
+
+def code_fingerprint(env: dict[str, str]) -> str:
+    """feeds.code_fingerprint() as the measured processes see it (every render signature includes it)."""
+    probe = [sys.executable, "-c", "import feeds; print(feeds.code_fingerprint())"]
+    return subprocess.run(probe, env=env, capture_output=True, text=True, check=True).stdout.strip()
+
+
 def feeds_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "feeds.cli", *args]
 
@@ -587,10 +606,7 @@ def bench_size(size: int, work: Path, archives: bool, args: argparse.Namespace) 
     cache_home = work / f"xdg-cache-{size}"
     out = work / f"export-{size}"
     _reset(work, cache_home, out, out.parent / f".{out.name}.d")
-    env = {**os.environ, "XDG_CACHE_HOME": str(cache_home)}
-    # as installed (pip compiles bytecode): a shell with PYTHONDONTWRITEBYTECODE set would have every
-    # run compile the package from source again, ~0.1 s of each export that no user pays (issue 20)
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env = child_env(cache_home)
     config = write_config(work / f"bench-{size}.yaml", archives)
     export = feeds_command("export", "--config", str(config), "--articles", str(corpus), str(out))
     make_first_article_newest(corpus)
@@ -730,6 +746,8 @@ def main() -> int:
         f"hugo: {shutil.which('hugo') or 'not installed'}; requests/s client: {client}"
     )
     load_at_start = os.getloadavg()[0]  # other work on the machine skews every figure: say how much there was
+    # a checkout that moves during the run (a landing on main) measures other code from then on
+    code_at_start = code_fingerprint(child_env(args.work))
     hugo_runs: dict[int, Run | None] = {}
     tables: dict[bool, list[tuple[str, ...]]] = {config: [] for config in configs}
     failed = False
@@ -748,6 +766,13 @@ def main() -> int:
     finally:
         _empty_trash(args.work)
     print(f"load average (1 min) at the start: {load_at_start:.2f}, at the end: {os.getloadavg()[0]:.2f}")
+    if code_fingerprint(child_env(args.work)) != code_at_start:
+        print(
+            f"warning: {PROJECT / 'feeds'} changed during the run (now revision {_revision()}): what ran after the "
+            "change ran other code, and an export after it renders every document again (the code "
+            "fingerprint is part of every render signature)"
+        )
+        failed = True
     for config in configs:
         print()
         print(
