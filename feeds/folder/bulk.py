@@ -63,7 +63,7 @@ from feeds.render.site import feed_document, render_path, split_page_path
 # and a temporary file cost more than they save.
 PARALLEL_THRESHOLD = 200
 _DOCUMENT_CHUNK = 16  # documents per task
-_ITEM_CHUNK = 256  # articles per task of the item pass
+_ITEM_CHUNK = 128  # articles per task of the item pass
 
 
 class WorkerDied(RuntimeError):
