@@ -184,9 +184,32 @@ def test_incremental_refreshes_equal_a_full_read(cached_settings: Settings, chan
             for index, pair in enumerate(fresh):
                 if pair != listing[index]:
                     listing[index] = pair
+        elif patched:  # a watcher's patch of an addition or removal: every other pair the very same object
+            kept = {pair: pair for pair in listing}
+            listing = [kept.get(pair, pair) for pair in fresh]
         else:
             listing = fresh
         assert loader(cached_settings, scan=(listing, [])) == read_folder(root, cached_settings)
+
+
+@given(
+    st.lists(st.integers(0, 30), unique=True, max_size=30),
+    st.lists(st.tuples(st.sampled_from(["insert", "remove", "replace"]), st.integers(0, 40)), max_size=5),
+)
+def test_what_the_loader_compares_holds_every_pair_a_patch_made(names: list[int], patches: list) -> None:
+    """``_not_kept`` (in C, issue 20): any pair of the new scan that is not one of the previous scan's very
+    objects is among those it returns, after insertions, removals and replacements anywhere."""
+    previous = [(f"n{name}", (name,)) for name in names]
+    current = list(previous)
+    for step, (kind, at) in enumerate(patches):
+        if kind == "insert":
+            current.insert(at % (len(current) + 1), (f"new{step}", (step,)))
+        elif current:
+            del current[at % len(current)]
+            if kind == "replace":
+                current.insert(at % (len(current) + 1), (f"r{step}", (step,)))
+    returned = {id(pair) for pair in load._not_kept(previous, current)}
+    assert {id(pair) for pair in current} - {id(pair) for pair in previous} <= returned
 
 
 def test_a_refresh_that_failed_while_reading_is_compared_again(cached_settings: Settings, monkeypatch) -> None:

@@ -313,9 +313,10 @@ def _with_one_added(
     would change. Every family is asked for the article's keys exactly as the
     build asks them, against the same lookup.
     """
-    same = list(map(operator.is_, old, new))  # in C: the first object that differs is the one added
-    at = same.index(False) if False in same else len(old)
-    if not all(map(operator.is_, old[at:], new[at + 1 :])) or previous.spellings.keys() != set(previous.families):
+    # in C, no list of a million: the first object that differs is the one added, the rest must follow it
+    at = next(itertools.compress(itertools.count(), map(operator.is_not, old, new)), len(old))
+    rest = map(operator.is_, itertools.islice(old, at, None), itertools.islice(new, at + 1, None))
+    if not all(rest) or previous.spellings.keys() != set(previous.families):
         return None
     added = new[at]
     unpublished = previous.unpublished_count + (not added.published)
@@ -390,8 +391,15 @@ def _keys_of(
 
 def _placed(feed: Feed, article: Article, limit: int) -> Feed | None:
     """``feed`` with ``article`` at its place among its items and older ones; None on a tie of sort keys."""
-    merged = feed.items + feed.older[::-1]  # every article of the feed, newest first
-    key = article.newest_first
+    items, key = feed.items, article.newest_first
+    at = bisect.bisect_left(items, key, key=_newest_first)
+    if at < len(items) and len(items) == limit:  # among the full current items (a new article, mostly): the last
+        if items[at].newest_first == key:  # one moves to the older ones, kept oldest first (one copy of each)
+            return None
+        return dataclasses.replace(
+            feed, items=(*items[:at], article, *items[at:-1]), total=feed.total + 1, older=feed.older + (items[-1],)
+        )
+    merged = items + feed.older[::-1]  # every article of the feed, newest first
     at = bisect.bisect_left(merged, key, key=_newest_first)
     if at < len(merged) and merged[at].newest_first == key:
         return None
