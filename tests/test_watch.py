@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import gc
 import logging
 import os
 import subprocess
@@ -408,3 +409,24 @@ def test_a_1000_deep_folder_and_a_fifo_never_freeze_reloads(tmp_path):
             wait_for(lambda: served(client, "Served after the swap"), timeout=30)
     finally:
         live.stop()
+
+
+def test_reloads_stop_asking_the_collector_once_the_process_froze_what_it_loaded(tmp_path, monkeypatch):
+    """Asking (``gc.get_freeze_count``) walks every frozen object: ~0.3 s of each change at a million articles
+    (issue 20). Once the process froze what it loaded (``export --watch``), a reload asks no more, and what was
+    frozen stays frozen (a reload's ageing would unfreeze it)."""
+    settings = make_settings(tmp_path, reload_interval=3600)
+    live = Live(settings)
+    asked: list[int] = []
+    real = gc.get_freeze_count
+    monkeypatch.setattr(gc, "get_freeze_count", lambda: asked.append(1) or real())
+    gc.unfreeze()
+    gc.freeze()
+    try:
+        for step in range(3):
+            newest(settings.articles_dir, f"frozen-{step}.txt", f"Frozen {step}")
+            assert live.refresh()
+            assert real() > 0 and gc.isenabled()
+        assert len(asked) == 1
+    finally:
+        gc.unfreeze()
