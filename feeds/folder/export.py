@@ -48,6 +48,7 @@ from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from feeds.config import Settings
 from feeds.folder import cdn, outdir
@@ -82,6 +83,9 @@ from feeds.render.signature import SignatureMemo, Signer
 from feeds.render.site import render_path, site_documents, site_paths
 from feeds.site_paths import HEADERS_PATH, MANIFEST_PATH, METADATA_PATHS, NGINX_PATH
 
+if TYPE_CHECKING:  # made by the exporter under --watch alone
+    from feeds.folder.outwatch import OutDirWatch
+
 __all__ = ["ExportError", "ExportMemos", "ExportSummary", "export_site", "record_inputs", "safe_target", "site_files"]
 
 COMPRESSED_SUFFIX = ".gz"
@@ -100,6 +104,8 @@ class ExportMemos:
     signatures: SignatureMemo = field(default_factory=SignatureMemo)
     manifest: cdn.ManifestLines = field(default_factory=cdn.ManifestLines)
     records: RecordMemo = field(default_factory=RecordMemo)
+    # `export --watch`: inotify on the generations' folders, so files no event named are not stat'ed again
+    watch: OutDirWatch | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +186,10 @@ def export_site(
         # the files the previous export recorded (a walk only without that record: a walk costs
         # a stat per file, and each recorded file is stat'ed again before it is reused anyway)
         old_files = set(old_stats) if old_stats else list_files(previous) if previous else set()
+        watch = memos.watch  # its watches set before any record is trusted, and the events so far taken
+        trusted: dict[str, int] = {}
+        if watch is not None and previous is not None and old_stats:
+            trusted = watch.trusted(previous, old_record, old_signatures, old_stats)
         documents = site_documents(catalog, settings)
         paths = [path for path, _ in documents]
         standby = outdir.standby(store, previous) if reuse and previous is not None and old_stats else None
@@ -196,6 +206,8 @@ def export_site(
             # deleted) instead of copying a mix of two sites.
             drop_records(store, os.stat(standby).st_ino)
             os.rename(standby, generation)
+            if watch is not None:  # watched before it is filled: what it holds when live is known
+                watch.watch(generation, walked[1])
         else:
             standby = walked = None
             generation.mkdir()
@@ -226,7 +238,7 @@ def export_site(
             if document is not None:
                 feed, page, fmt = document
                 signatures[path] = signer.document(feed, page, fmt.extension)
-                if old_signatures.get(path) == signatures[path] and new.reuse(path, old_infos, old_stats):
+                if old_signatures.get(path) == signatures[path] and new.reuse(path, old_infos, old_stats, trusted):
                     types[path] = fmt.media_type
                     if path in old_over:
                         over.append(path)
@@ -281,8 +293,11 @@ def export_site(
                 write_record(store, generation, signatures, records)
             else:
                 shutil.rmtree(generation)
-            record = write_record(store, previous, {**signatures, FILES_KEY: new.live_stats}, records)
+            kept = {**signatures, FILES_KEY: new.live_stats}
+            record = write_record(store, previous, kept, records)
             outdir.clean_leftovers(out_dir, {generation} if standby else set(), records)
+            if watch is not None:  # the live generation stays, each file as this export found it (the same inodes)
+                watch.exported(record, kept, new.inodes)
             return ExportSummary(
                 out_dir, len(catalog.feeds), files, 0, files, 0, False, over_budget=tuple(over), record=record
             )
@@ -290,6 +305,8 @@ def export_site(
         # once live, nothing is to be removed on failure: ``generation`` then names the folder live until now
         outdir.flip(out_dir, generation, store, started.clear)
         remember_manifest(out_dir, manifest, records)
+        if watch is not None:
+            watch.exported(record, signatures, new.inodes)
         # after the flip (the new site is visible by now): what killed runs left, and generations older
         # than the one live until just now (a taken-over plain folder, without a record, goes too)
         outdir.clean_leftovers(out_dir, set() if legacy else {generation}, records)

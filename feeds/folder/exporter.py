@@ -198,6 +198,7 @@ class Exporter:
             live.stop()
             raise ExportError(live.state.last_error)
         self._live = live
+        self._watch_out_dir()
         self._export_snapshot(live.state, quiet_if_unchanged=True)
         live.on_new_snapshot = self._export_snapshot
         live.ensure_polling(ready_within=FIRST_TURN_WAIT_SECONDS)  # watching, caught up, before it says so
@@ -215,6 +216,10 @@ class Exporter:
             return
         self._live.stop()
         self._live = None
+        watch = self._memos.watch
+        if watch is not None:
+            self._all_memos = dataclasses.replace(self._memos, watch=None)
+            watch.close()
         watched, self._watched = self._watched, None
         if watched is None or watched[0].scan is None:
             return
@@ -224,6 +229,16 @@ class Exporter:
         with bulk_allocation():  # a million identities marshalled: no collector passes over them
             fingerprint = input_fingerprint(self.settings, snapshot.scan)
         record_inputs(summary, written, _inputs(fingerprint, snapshot.found, snapshot.catalog), self._memos)
+
+    def _watch_out_dir(self) -> None:
+        """Watch OUT_DIR's generations (inotify) so each export stats only the files an event named."""
+        from feeds.folder.outwatch import OutDirWatch
+
+        try:
+            watch = OutDirWatch()
+        except (OSError, AttributeError):  # no inotify (or none left): each export stats every kept file, as a run does
+            return
+        self._all_memos = dataclasses.replace(self._memos, watch=watch)
 
     def _export_snapshot(self, snapshot: Snapshot, *, quiet_if_unchanged: bool = False) -> None:
         from feeds.folder.export import export_site

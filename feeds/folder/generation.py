@@ -124,6 +124,7 @@ class Placed:
     stat: list | None
     unchanged: bool
     live_stat: list | None = None  # the live file's, when an unchanged file has an inode of its own (else: stat)
+    inode: int = 0  # the placed file's (0: gone again)
 
 
 class Generation:
@@ -154,6 +155,7 @@ class Generation:
         self.stats: dict[str, list | None] = {}
         # [size, mtime_ns] of the live generation's file, for each file placed equal to it
         self.live_stats: dict[str, list | None] = {}
+        self.inodes: dict[str, int] = {}  # each placed file's inode (see feeds.folder.outwatch)
         self.written = self.unchanged = 0
         self._folders: set[str] = set()  # folders already made in this generation
 
@@ -182,12 +184,15 @@ class Generation:
         self.present.pop(relative, None)
         return target
 
-    def _link_or_copy(self, old: str, target: str) -> None:
+    def _link_or_copy(self, old: str, target: str, inode: int) -> int:
+        """``target`` as a hard link to ``old`` (whose inode is ``inode``), or a copy; the inode it has."""
         try:
             os.link(old, target)
         except OSError:  # a file system without hard links: a copy keeps bytes and mtime
             unlink_if_present(target)  # never copy into an existing file: it may be a live one's hard link
             shutil.copy2(old, target)
+            return os.stat(target).st_ino
+        return inode
 
     def place(self, relative: str, data: bytes, sha256: str = "", own_inode: bool = False) -> Placed:
         """Write (or link, when it equals the live generation's) one file; what happened, to :meth:`absorb`.
@@ -205,11 +210,11 @@ class Generation:
         info = FileInfo(len(data), sha256) if sha256 else FileInfo.of(data)  # sha256: the renderer's
         unchanged = old is not None and same_bytes(old, data)
         if unchanged and not own_inode:
-            self._link_or_copy(old, target)
-            return Placed(relative, info, stat_of(target), True)
+            self._link_or_copy(old, target, 0)
+            return Placed(relative, info, *_stat_and_inode(target, True))
         with open(target, "xb") as handle:  # x: never into an existing file (see the class)
             handle.write(data)
-        return Placed(relative, info, stat_of(target), unchanged, stat_of(old) if unchanged else None)
+        return Placed(relative, info, *_stat_and_inode(target, unchanged, stat_of(old) if unchanged else None))
 
     def absorb(self, placed: Placed) -> bool:
         """Record a placed file (see :meth:`place`); True when it is the live generation's file, unchanged."""
@@ -217,6 +222,7 @@ class Generation:
         self.present.pop(name, None)
         self.infos[name] = placed.info
         self.stats[name] = placed.stat
+        self.inodes[name] = placed.inode
         if placed.unchanged:
             self.live_stats[name] = placed.live_stat if placed.live_stat is not None else placed.stat
             self.unchanged += 1
@@ -228,7 +234,9 @@ class Generation:
         """Place one file (see :meth:`place`); True when it equals the live generation's file."""
         return self.absorb(self.place(relative, data, own_inode=own_inode))
 
-    def reuse(self, relative: str, old_infos: dict[str, FileInfo], old_stats: dict[str, list]) -> bool:
+    def reuse(
+        self, relative: str, old_infos: dict[str, FileInfo], old_stats: dict[str, list], known: dict[str, int]
+    ) -> bool:
         """Keep a document (``relative`` and its encodings) unrendered: its signature is unchanged.
 
         False (and nothing placed) when one of the live generation's files is
@@ -236,6 +244,8 @@ class Generation:
         damaged or edited file is rendered again, never kept. Otherwise the live
         files are hard-linked, unless a recycled standby already holds them: the
         same inode under its own name (what it linked, or was linked from, before).
+        ``known``: the inode of each live file that is as recorded without a stat
+        (:meth:`feeds.folder.outwatch.OutDirWatch.trusted`: no event named it since); the rest are stat'ed.
         Called for every kept document of every change (~130,000 at a million articles), hence plain loops.
         """
         if self.previous is None:
@@ -247,20 +257,24 @@ class Generation:
             recorded = old_stats.get(name)
             if recorded is None or name not in old_files:
                 return False
-            try:
-                found = os.stat(f"{previous}/{name}")
-            except OSError:
-                return False
-            if [found.st_size, found.st_mtime_ns] != recorded:  # a record read back may hold anything
-                return False
-            inodes.append(found.st_ino)
-        present, infos, stats, live_stats = self.present, self.infos, self.stats, self.live_stats
+            inode = known.get(name)
+            if inode is None:
+                try:
+                    found = os.stat(f"{previous}/{name}")
+                except OSError:
+                    return False
+                if [found.st_size, found.st_mtime_ns] != recorded:  # a record read back may hold anything
+                    return False
+                inode = found.st_ino
+            inodes.append(inode)
+        present, infos, stats, live_stats, placed = self.present, self.infos, self.stats, self.live_stats, self.inodes
         for name, inode in zip(names, inodes, strict=True):
             old = f"{previous}/{name}"
             if present.get(name) == inode:
                 del present[name]  # the live file itself, under the standby's name: keep it
+                placed[name] = inode
             else:
-                self._link_or_copy(old, self._target(name))
+                placed[name] = self._link_or_copy(old, self._target(name), inode)
             info = old_infos.get(name)
             infos[name] = info if info is not None else FileInfo.of(read_bytes(old))
             stats[name] = live_stats[name] = old_stats[name]
@@ -303,6 +317,15 @@ def same_bytes(path: str, data: bytes) -> bool:
         return os.stat(path).st_size == len(data) and read_bytes(path) == data
     except OSError:
         return False
+
+
+def _stat_and_inode(path: str, unchanged: bool, live_stat: list | None = None) -> tuple:
+    """(:func:`stat_of`, ``unchanged``, ``live_stat``, inode) of a file just placed: a :class:`Placed`'s last fields."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None, unchanged, live_stat, 0
+    return [found.st_size, found.st_mtime_ns], unchanged, live_stat, found.st_ino
 
 
 def stat_of(path: str | Path) -> list | None:

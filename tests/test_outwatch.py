@@ -1,0 +1,114 @@
+"""export --watch trusts its own record for files no inotify event named (issue 20): never a hand edit it missed."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from feeds.config import Settings
+from feeds.folder import generation
+from feeds.folder.export import ExportMemos, export_site
+from feeds.folder.generation import stat_of
+from feeds.folder.outdir import store_of
+from feeds.folder.outwatch import OutDirWatch
+from feeds.folder.records import FILES_KEY, record_of
+from feeds.index.catalog import build_catalog
+from feeds.read.reader import read_folder
+from feeds.render.site import render_path
+
+from .conftest import BASE_URL
+from .test_export import contents, write_article
+
+
+def _export(articles: Path, out: Path, memos: ExportMemos | None = None):
+    settings = Settings(base_url=BASE_URL, articles_dir=articles)
+    catalog = build_catalog(read_folder(articles, settings).articles, settings)
+    return export_site(catalog, settings, out, memos=memos), catalog, settings
+
+
+def _record(out: Path) -> dict:
+    record = record_of(store_of(out), out)
+    assert record is not None
+    return json.loads(record.read_text(encoding="utf-8"))
+
+
+def _by_hand(out: Path, name: str, how: str) -> None:
+    path = out / name
+    if how == "rewritten":  # in place: the same inode, as an editor that truncates does
+        with open(path, "r+b") as handle:
+            handle.truncate(0)
+            handle.write(b"edited by hand")
+    elif how == "replaced":  # a new file renamed over it
+        (out / "tmp-by-hand").write_bytes(b"replaced by hand")
+        os.replace(out / "tmp-by-hand", path)
+    elif how == "touched":
+        os.utime(path, ns=(1, 1))
+    else:
+        path.unlink()
+
+
+@pytest.mark.parametrize("how", ["rewritten", "replaced", "touched", "deleted"])
+def test_a_watched_export_writes_and_records_what_a_plain_one_does_through_hand_edits(
+    tmp_path: Path, articles: Path, how: str
+) -> None:
+    """Two OUT_DIRs in lockstep, one exported with a watch (as `export --watch` does), one by plain exports:
+    after each change, and after a kept file of each was edited by hand between changes, both hold the same
+    bytes, and the watched one's record says of every file what a stat says (what a plain export records)."""
+    watched, plain = tmp_path / "watched", tmp_path / "plain"
+    memos = ExportMemos(watch=OutDirWatch())
+    try:
+        for step in range(5):
+            if step:
+                write_article(articles, f"2030-01-0{step}-w.md", title=f"Step {step}", topics=["AI"], provider="Wired")
+            summary, catalog, settings = _export(articles, watched, memos)
+            _export(articles, plain)
+            assert contents(watched) == contents(plain)
+            record = _record(watched)[FILES_KEY]
+            assert record == {name: stat_of(watched / name) for name in contents(watched)}
+            if step in (2, 3):  # a feed no later change touches, edited by hand in both between two changes
+                kept = next(p for p in sorted(record) if p.startswith("providers/") and p.endswith(".atom"))
+                _by_hand(watched, kept, how)
+                _by_hand(plain, kept, how)
+        assert (watched / kept).read_bytes() == render_path(kept, catalog, settings).body
+    finally:
+        memos.watch.close()
+
+
+def test_a_watched_export_stats_only_the_files_an_event_named(
+    tmp_path: Path, articles: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The point of the watch: once both generations are watched, a change stats the files events named (a
+    hand edit among them, rendered again), not every kept file; a lost event queue stats them all again."""
+    out, memos = tmp_path / "out", ExportMemos(watch=OutDirWatch())
+    stats: list[str] = []
+    real = os.stat
+
+    def counted(path, *args, **kwargs):
+        stats.append(str(path))
+        return real(path, *args, **kwargs)
+
+    try:
+        for step in range(3):
+            write_article(articles, f"2030-02-0{step + 1}-s.md", title=f"S {step}", topics=["AI"], provider="Wired")
+            summary, catalog, settings = _export(articles, out, memos)
+        kept = sorted(name for name in _record(out)[FILES_KEY] if name.startswith("providers/"))
+        assert len(kept) > 10
+        _by_hand(out, kept[0], "rewritten")
+        write_article(articles, "2030-02-09-s.md", title="S 9", topics=["AI"], provider="Wired")
+        monkeypatch.setattr(generation.os, "stat", counted)
+        summary, catalog, settings = _export(articles, out, memos)
+        live = [path for path in stats if "/.out.d/" not in path and path.startswith(str(out) + "/")]
+        assert (out / kept[0]).read_bytes() == render_path(kept[0], catalog, settings).body
+        assert [path for path in live if path.endswith(kept[0])]  # the file an event named: stat'ed
+        other = next(name for name in kept if not name.startswith(kept[0].partition(".")[0]))  # another feed's
+        assert not [path for path in live if path.endswith(other)]  # trusted: no event named it
+        memos.watch._lost = True  # as after the kernel's queue overflowed
+        stats.clear()
+        write_article(articles, "2030-02-10-s.md", title="S 10", topics=["AI"], provider="Wired")
+        _export(articles, out, memos)
+        assert [path for path in stats if path.endswith(other)]
+    finally:
+        memos.watch.close()
