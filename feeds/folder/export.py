@@ -32,7 +32,9 @@ into the store: one export later it still reads the old site, whole; if it is
 still reading two exports later, it can copy a mix without an error.
 
 Files are trusted by the [size, mtime_ns] their export recorded: a file edited
-in place with its mtime set back is not noticed. A file added to the live site
+in place with its mtime set back is not noticed. Under ``export --watch`` a file
+no inotify event named since this process recorded it is trusted without a stat
+(:mod:`feeds.folder.outwatch`), with the same bytes and records. A file added to the live site
 by hand is noticed (each export and the no-change check list the folder) and is
 not in the next generation.
 
