@@ -61,7 +61,7 @@ STAGES = [
     {"server.responses"},
     {"server.snapshot"},
     {"folder.cdn", "server.live"},
-    {"folder.bulk", "folder.generation", "folder.records", "bucket.plan", "server.page_cache"},
+    {"folder.bulk", "folder.generation", "folder.records", "folder.outwatch", "bucket.plan", "server.page_cache"},
     {"folder.outdir"},
     {"folder.export", "server.web", "bucket.s3_store", "bucket.purge"},
     {"folder.runs"},
