@@ -11,6 +11,7 @@ import pytest
 from feeds.config import Settings
 from feeds.folder import generation
 from feeds.folder.export import ExportMemos, export_site
+from feeds.folder.exporter import Exporter
 from feeds.folder.generation import stat_of
 from feeds.folder.outdir import store_of
 from feeds.folder.outwatch import OutDirWatch
@@ -21,6 +22,7 @@ from feeds.render.site import render_path
 
 from .conftest import BASE_URL
 from .test_export import contents, write_article
+from .test_web import wait_for
 
 
 def _export(articles: Path, out: Path, memos: ExportMemos | None = None):
@@ -112,3 +114,27 @@ def test_a_watched_export_stats_only_the_files_an_event_named(
         assert [path for path in stats if path.endswith(other)]
     finally:
         memos.watch.close()
+
+
+def test_export_watch_renders_a_file_edited_by_hand_again_at_the_next_change(tmp_path: Path, articles: Path) -> None:
+    """End to end through the exporter under --watch, whose exports trust what no event named: a kept feed
+    edited by hand in OUT_DIR is rendered again at the next change of the articles."""
+    out = tmp_path / "out"
+    exporter = Exporter(Settings(base_url=BASE_URL, articles_dir=articles, reload_interval=3600), out)
+    exporter.run()
+    exporter.start_watching()
+    try:
+        assert exporter._memos.watch is not None
+        for step in range(2):
+            name = f"2030-03-0{step + 1}-e.md"
+            write_article(articles, name, title=f"Watched {step}", topics=["AI"], provider="Wired")
+            wait_for(lambda step=step: f"Watched {step}".encode() in (out / "all.rss").read_bytes())
+        kept = next(name for name in sorted(_record(out)[FILES_KEY]) if name.startswith("providers/ars"))
+        _by_hand(out, kept, "rewritten")
+        write_article(articles, "2030-03-09-e.md", title="Watched 9", topics=["AI"], provider="Wired")
+        wait_for(lambda: b"Watched 9" in (out / "all.rss").read_bytes())
+        settings = Settings(base_url=BASE_URL, articles_dir=articles)
+        catalog = build_catalog(read_folder(articles, settings).articles, settings)
+        assert (out / kept).read_bytes() == render_path(kept, catalog, settings).body
+    finally:
+        exporter.stop_watching()
