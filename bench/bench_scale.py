@@ -272,16 +272,26 @@ def remove_added_articles(corpus: Path) -> None:
 
 
 def child_env(cache_home: Path) -> dict[str, str]:
-    """The environment of every process measured: this checkout's code, the parse cache under ``cache_home``."""
+    """The environment of every process measured: the interpreter's installed feeds, the cache under ``cache_home``.
+
+    The code measured is the one this interpreter imports (a checkout installed in its virtual
+    environment), never the current folder's feeds/: run the script with each checkout's
+    interpreter to compare them side by side; :func:`measured_checkout` names the one measured.
+    """
     env = {**os.environ, "XDG_CACHE_HOME": str(cache_home)}
     # as installed (pip compiles bytecode): a shell with PYTHONDONTWRITEBYTECODE set would have every
     # run compile the package from source again, ~0.1 s of each export that no user pays (issue 20)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    # the feeds/ beside this script, the revision printed, wherever it is run from: `python -m` imports the
-    # current folder's feeds/ first, else the installed one, which may be another checkout's
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(PROJECT), os.environ.get("PYTHONPATH"))))
+    # `python -m` would import the current folder's feeds/ first (run from another checkout: its code, not
+    # the installed one the revision is printed of)
     env["PYTHONSAFEPATH"] = "1"
     return env
+
+
+def measured_checkout(env: dict[str, str]) -> Path:
+    """The checkout whose feeds/ the measured processes import (see :func:`child_env`)."""
+    probe = [sys.executable, "-c", "import feeds, pathlib; print(pathlib.Path(feeds.__file__).resolve().parent.parent)"]
+    return Path(subprocess.run(probe, env=env, capture_output=True, text=True, check=True).stdout.strip())
 
 
 def code_fingerprint(env: dict[str, str]) -> str:
@@ -684,13 +694,13 @@ def print_table(rows: list[tuple[str, ...]]) -> None:
         print(" | ".join(str(cell).rjust(width) for cell, width in zip(line, widths, strict=True)))
 
 
-def _revision() -> str:
+def _revision(checkout: Path) -> str:
     try:
         head = subprocess.run(
-            ["git", "-C", str(PROJECT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+            ["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "-C", str(PROJECT), "status", "--porcelain", "--", "feeds"],
+            ["git", "-C", str(checkout), "status", "--porcelain", "--", "feeds"],
             capture_output=True,
             text=True,
             check=True,
@@ -741,8 +751,9 @@ def main() -> int:
         else f"Python threaded client, {args.connections} connections, {args.duration} s"
     ) + f", median of {args.rounds} alternating rounds"
     print(f"$ {shlex.join([sys.executable, *sys.argv])}")
+    checkout = measured_checkout(child_env(args.work))
     print(
-        f"revision {_revision()}; {os.cpu_count()} cores; Python {sys.version.split()[0]}; "
+        f"revision {_revision(checkout)} ({checkout}); {os.cpu_count()} cores; Python {sys.version.split()[0]}; "
         f"hugo: {shutil.which('hugo') or 'not installed'}; requests/s client: {client}"
     )
     load_at_start = os.getloadavg()[0]  # other work on the machine skews every figure: say how much there was
@@ -768,8 +779,8 @@ def main() -> int:
     print(f"load average (1 min) at the start: {load_at_start:.2f}, at the end: {os.getloadavg()[0]:.2f}")
     if code_fingerprint(child_env(args.work)) != code_at_start:
         print(
-            f"warning: {PROJECT / 'feeds'} changed during the run (now revision {_revision()}): what ran after the "
-            "change ran other code, and an export after it renders every document again (the code "
+            f"warning: {checkout / 'feeds'} changed during the run (now revision {_revision(checkout)}): what ran "
+            "after the change ran other code, and an export after it renders every document again (the code "
             "fingerprint is part of every render signature)"
         )
         failed = True
