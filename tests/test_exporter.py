@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import shutil
 import threading
@@ -46,9 +47,7 @@ def _settings(tmp_path: Path, articles: Path, **overrides: object) -> Settings:
 
 def _published(out: Path) -> dict[str, bytes]:
     """Every file the export published, metadata aside."""
-    return {
-        p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name[0] != "_"
-    }
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name[0] != "_"}
 
 
 def test_observers_see_each_run_loaded_then_after_the_flip_and_before_the_hub(tmp_path: Path) -> None:
@@ -149,6 +148,38 @@ def test_a_file_changed_during_a_watched_export_is_not_hidden_from_the_next_run(
     catalog = build_catalog(read_folder(articles, settings).articles, settings)
     assert _published(out) == site_files(catalog, settings)
     assert Exporter(settings, out).run().summary is None  # and now nothing changed
+
+
+def test_a_change_the_watch_read_but_could_not_export_is_exported_by_the_next_run(tmp_path: Path) -> None:
+    """The watch reads change B, but its export fails (another export holds the lock); when it stops, what it
+    records is of the export live then (change A's), never of the folder it last read: the next run exports B.
+    Holds only while a snapshot's scan is never patched after it was taken (a scan shared with the loader, which
+    patches its own for every change, would record B's scan with A's generation and hide B for good)."""
+    articles = Path(shutil.copytree(SAMPLES, tmp_path / "articles"))
+    out = tmp_path / "public"
+    settings = _settings(tmp_path, articles)
+    failures: list[Exception] = []
+
+    class Failed(ExportObserver):
+        def failed(self, exc: Exception) -> None:
+            failures.append(exc)
+
+    Exporter(settings, out).run()
+    exporter = Exporter(settings, out, observers=[Failed()])
+    exporter.start_watching()
+    try:
+        _newest(articles, "zz-a.md", "Change A", 1)
+        _wait_for(lambda: b"Change A" in (out / "all.rss").read_bytes())
+        with open(next(store_of(out).glob("*lock*")), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # another export is running: the watch's export of B fails
+            _newest(articles, "zz-b.md", "Change B", 2)
+            _wait_for(lambda: bool(failures))
+    finally:
+        exporter.stop_watching()
+    assert b"Change B" not in (out / "all.rss").read_bytes()
+    again = Exporter(settings, out).run()
+    assert again.summary is not None and again.summary.written > 0, "the change read but never exported was hidden"
+    assert b"Change B" in (out / "all.rss").read_bytes()
 
 
 def _articles(articles: Path) -> int:

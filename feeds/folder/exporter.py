@@ -71,6 +71,11 @@ def _read_problems_and_catalog(
     return folder.problems, catalog, notes
 
 
+# how long stop_watching waits for the reload thread's export in progress (a full scan and export at a
+# million files ~10 s) before it stops without recording the inputs (the next run then loads everything)
+STOP_WAIT_SECONDS = 60.0
+
+
 class Exporter:
     """Exports ``settings``' articles to ``out_dir``, once (:meth:`run`) or after every change (:meth:`start_watching`).
 
@@ -214,7 +219,9 @@ class Exporter:
         """
         if self._live is None:
             return
-        self._live.stop()
+        # an export in progress ends first (else the lock it holds refuses the record); bounded, so that a stop
+        # still ends within a service manager's patience (systemd waits 90 s after SIGTERM)
+        self._live.stop(timeout=STOP_WAIT_SECONDS)
         self._live = None
         watch = self._memos.watch
         if watch is not None:

@@ -83,7 +83,9 @@ class Snapshot:
     # the process that read it: a server's workers each read their own, none serves its master's (issue 16)
     read_by_pid: int = field(default_factory=os.getpid, compare=False)
     # the scan of file identities its articles were read from (None when the loader listed the folder itself),
-    # and every problem found: what `export --watch` records for the next export's no-change check
+    # and every problem found: what `export --watch` records for the next export's no-change check. Never
+    # changed once taken (FolderScan.scan hands out copies): a later change's scan recorded with this
+    # snapshot's generation would hide that change from the next run
     scan: Scan | None = field(default=None, compare=False, repr=False)
     found: tuple[Problem, ...] = field(default=(), compare=False, repr=False)
 
