@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -138,3 +139,78 @@ def test_export_watch_renders_a_file_edited_by_hand_again_at_the_next_change(tmp
         assert (out / kept).read_bytes() == render_path(kept, catalog, settings).body
     finally:
         exporter.stop_watching()
+
+
+KEPT, ALIAS = "providers/wired.atom", "providers/ign.atom"
+
+
+def _standby(out: Path) -> Path:
+    """The generation the next export recycles (the newest one not live)."""
+    live = os.stat(out).st_ino
+    folders = [g for g in store_of(out).iterdir() if g.is_dir() and g.name.startswith("g") and g.stat().st_ino != live]
+    return max(folders, key=lambda g: g.name)
+
+
+def _edit(path: Path) -> None:
+    with open(path, "r+b") as handle:
+        handle.write(b"XXXXX")
+
+
+@pytest.mark.parametrize(
+    "how",
+    [
+        "through a hard link beside it",
+        "after a real queue overflow",
+        "before the first watch",
+        "through another kept file linked to it, in the standby",
+        "through the standby's folder, replaced by hand by links to the live one's",
+    ],
+)
+def test_a_hand_edit_no_event_names_is_still_rendered_again(tmp_path: Path, articles: Path, how: str) -> None:
+    """inotify names the path written through, and only in folders already watched: an edit through another
+    name of the file, or one the kernel dropped or never saw, must not leave the file trusted (review of the
+    watch: each case was carried into every later generation)."""
+    out, memos = tmp_path / "out", ExportMemos(watch=OutDirWatch())
+    step = 0
+
+    def change(provider: str):
+        nonlocal step
+        step += 1
+        write_article(articles, f"2030-07-{step:02}-r.md", title=f"R {step}", topics=["Science"], provider=provider)
+        return _export(articles, out, memos)
+
+    try:
+        if how == "before the first watch":  # the first watched export made OUT_DIR: nothing was watched then
+            change("Wired")
+            _edit(out / KEPT)
+        else:
+            for provider in ["Wired"] * 3 + ["Ars Technica"] * 2:  # KEPT kept, then trusted
+                change(provider)
+            if how == "through a hard link beside it":
+                os.link(out / KEPT, out / "providers/wired.bak")
+                _edit(out / "providers/wired.bak")
+                os.unlink(out / "providers/wired.bak")
+            elif how == "after a real queue overflow":  # more events than the kernel queues, then the edit
+                others = [out / ALIAS, out / "providers/ign.rss"]  # files the export made, their times as they were
+                times = [(os.stat(path).st_atime_ns, os.stat(path).st_mtime_ns) for path in others]
+                for i in range(int(Path("/proc/sys/fs/inotify/max_queued_events").read_text()) + 10):
+                    os.utime(others[i % 2], ns=times[i % 2])  # alternating: the kernel merges only repeats
+                _edit(out / KEPT)
+            elif how == "through another kept file linked to it, in the standby":
+                os.unlink(out / ALIAS)
+                os.link(out / KEPT, out / ALIAS)  # noticed, and ALIAS rendered again; the standby still links them
+                change("Ars Technica")
+                standby = _standby(out)
+                assert os.stat(standby / ALIAS).st_ino == os.stat(out / KEPT).st_ino
+                _edit(standby / ALIAS)
+            else:
+                standby = _standby(out)
+                os.rename(standby / "providers", tmp_path / "old-providers")
+                shutil.copytree(out / "providers", standby / "providers", copy_function=os.link)
+                _edit(standby / KEPT)
+        assert (out / KEPT).read_bytes().startswith(b"XXXXX")  # the live file changed
+        for _ in range(2):
+            summary, catalog, settings = change("Ars Technica")
+        assert (out / KEPT).read_bytes() == render_path(KEPT, catalog, settings).body
+    finally:
+        memos.watch.close()

@@ -34,7 +34,8 @@ still reading two exports later, it can copy a mix without an error.
 Files are trusted by the [size, mtime_ns] their export recorded: a file edited
 in place with its mtime set back is not noticed. Under ``export --watch`` a file
 no inotify event named since this process recorded it is trusted without a stat
-(:mod:`feeds.folder.outwatch`), with the same bytes and records. A file added to the live site
+(:mod:`feeds.folder.outwatch`; within inotify's limits, listed there, the same bytes and records). A
+file added to the live site
 by hand is noticed (each export and the no-change check list the folder) and is
 not in the next generation.
 
@@ -188,13 +189,13 @@ def export_site(
         # the files the previous export recorded (a walk only without that record: a walk costs
         # a stat per file, and each recorded file is stat'ed again before it is reused anyway)
         old_files = set(old_stats) if old_stats else list_files(previous) if previous else set()
+        standby = outdir.standby(store, previous) if reuse and previous is not None and old_stats else None
         watch = memos.watch  # its watches set before any record is trusted, and the events so far taken
         trusted: dict[str, int] = {}
         if watch is not None and previous is not None and old_stats:
-            trusted = watch.trusted(previous, old_record, old_signatures, old_stats)
+            trusted = watch.trusted(previous, old_record, old_signatures, old_stats, standby)
         documents = site_documents(catalog, settings)
         paths = [path for path, _ in documents]
-        standby = outdir.standby(store, previous) if reuse and previous is not None and old_stats else None
         walked = walk_or_none(standby) if standby is not None else None
         if walked is not None:
             if conflicts(walked, set(with_encodings(paths)) | set(METADATA_PATHS)):
@@ -208,8 +209,10 @@ def export_site(
             # deleted) instead of copying a mix of two sites.
             drop_records(store, os.stat(standby).st_ino)
             os.rename(standby, generation)
-            if watch is not None:  # watched before it is filled: what it holds when live is known
-                watch.watch(generation, walked[1])
+            # watched before it is filled: what it holds when live is known. A folder of it watched only now
+            # (replaced by hand, e.g. by links to the live files) may have changed a live file unseen
+            if watch is not None and not watch.watch(generation, walked[1]):
+                trusted = {}
         else:
             standby = walked = None
             generation.mkdir()

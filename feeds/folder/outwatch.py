@@ -15,7 +15,10 @@ now (new, or replaced by hand), a watch it could not set up, the kernel's queue
 overflowing, or a record that is not the one it wrote itself.
 
 Limits (as for any inotify watch): a change made through a hard link outside
-both generations, or by writing to a memory-mapped file, raises no event.
+both generations, or by writing to a memory-mapped file while it stays mapped,
+raises no event, and a network file system (NFS, CIFS, FUSE, 9p, virtiofs)
+reports no change made on another machine: there a plain export, which stats
+every kept file, is the safe choice.
 Linux only; elsewhere nothing is watched and every file is stat'ed.
 """
 
@@ -54,8 +57,9 @@ class OutDirWatch:
         self._folders: dict[int, str] = {}  # watch descriptor → the folder it watches, relative to its generation
         self._touched: set[str] = set()  # names events gave since the last export that completed
         self._lost = False  # events were lost (the queue overflowed): nothing is trusted until an export stat'ed all
-        # what the last export left: its record's path, the data it wrote there, and every file's inode
-        self._memo: tuple[Path, dict, dict[str, int]] | None = None
+        # what the last export left: its record's path, the data it wrote there, every file's inode, and the
+        # names of each inode (a file kept from generation to generation is one inode under one name in each)
+        self._memo: tuple[Path, dict, dict[str, int], dict[int, list[str]]] | None = None
         self._lock = threading.Lock()  # the descriptor is closed by another thread than the one reading it
 
     def close(self) -> None:
@@ -85,13 +89,18 @@ class OutDirWatch:
                 every = False
         return every
 
-    def trusted(self, previous: Path, record: Path | None, data: dict, names: Iterable[str]) -> dict[str, int]:
+    def trusted(
+        self, previous: Path, record: Path | None, data: dict, names: Iterable[str], standby: Path | None = None
+    ) -> dict[str, int]:
         """The inode of each live file no event named since this process recorded it ({}: stat every file).
 
         ``previous`` is the live generation, ``record`` and ``data`` its record as read
         back (trusted only when it is the very one this process wrote last), ``names``
-        its files. Watches its folders first, so nothing that happens from here on goes
-        unseen; the events so far are taken (given back by :meth:`exported`, or kept).
+        its files, ``standby`` the generation the export will recycle. Watches its folders first, so nothing
+        that happens from here on goes unseen; the events so far are taken (given back by :meth:`exported`,
+        or kept). An event names the path written through, not the file's other names: a name no export
+        made (a hard link or a folder added by hand) trusts nothing, and a named file's inode, in either
+        generation, is not trusted under any of its names.
         """
         memo, self._memo = self._memo, None  # taken: an export that fails leaves nothing to trust
         folders = {name.rpartition("/")[0] for name in names} - {""}
@@ -103,11 +112,21 @@ class OutDirWatch:
                 self._drain()
         if not watched or self._lost or memo is None or memo[0] != record or memo[1] is not data:
             return {}
-        known = memo[2]
-        if self._touched:
-            known = dict(known)
-            for name in self._touched:
-                known.pop(name, None)
+        known, names_of = memo[2], memo[3]
+        if not self._touched:
+            return known
+        if not self._touched <= known.keys():  # e.g. written through a link made and removed by hand
+            return {}
+        known = dict(known)
+        for name in self._touched:
+            known.pop(name, None)
+            for root in (previous, standby) if standby is not None else (previous,):
+                try:  # a link by hand between two kept files: the other name changed too, unnamed
+                    inode = os.lstat(f"{root}/{name}").st_ino
+                except OSError:
+                    continue
+                for other in names_of.get(inode, ()):
+                    known.pop(other, None)
         return known
 
     def exported(self, record: Path | None, data: dict, inodes: dict[str, int]) -> None:
@@ -117,7 +136,13 @@ class OutDirWatch:
         """
         self._touched.clear()
         self._lost = False
-        self._memo = (record, data, inodes) if record is not None else None
+        if record is None:
+            self._memo = None
+            return
+        names_of: dict[int, list[str]] = {}
+        for name, inode in inodes.items():  # after the flip: off the way of this change's bytes to OUT_DIR
+            names_of.setdefault(inode, []).append(name)
+        self._memo = (record, data, inodes, names_of)
 
     def _drain(self) -> None:
         while True:
