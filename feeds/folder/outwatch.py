@@ -33,8 +33,16 @@ from collections.abc import Iterable
 from pathlib import Path
 
 _IN_NONBLOCK, _IN_CLOEXEC = os.O_NONBLOCK, 0o2000000
-# what a hand edit does to a file (write, touch, replace, remove, create), and a folder's own end
-_MASK = 0x2 | 0x4 | 0x8 | 0x40 | 0x80 | 0x100 | 0x200 | 0x400 | 0x800 | 0x01000000 | 0x02000000
+# <sys/inotify.h>: what a hand edit does to a file (write, touch or chmod, replace, remove, create), a
+# folder's own end, and how the watch is set (only on a folder, never through a symlink)
+_IN_MODIFY, _IN_ATTRIB, _IN_CLOSE_WRITE = 0x2, 0x4, 0x8
+_IN_MOVED_FROM, _IN_MOVED_TO, _IN_CREATE, _IN_DELETE = 0x40, 0x80, 0x100, 0x200
+_IN_DELETE_SELF, _IN_MOVE_SELF = 0x400, 0x800
+_IN_ONLYDIR, _IN_DONT_FOLLOW = 0x01000000, 0x02000000
+_MASK = (
+    _IN_MODIFY | _IN_ATTRIB | _IN_CLOSE_WRITE | _IN_MOVED_FROM | _IN_MOVED_TO | _IN_CREATE | _IN_DELETE
+    | _IN_DELETE_SELF | _IN_MOVE_SELF | _IN_ONLYDIR | _IN_DONT_FOLLOW
+)  # fmt: skip
 _IN_Q_OVERFLOW, _IN_IGNORED = 0x4000, 0x8000
 _EVENT = struct.Struct("iIII")  # struct inotify_event: wd, mask, cookie, len (then the name)
 
@@ -63,6 +71,7 @@ class OutDirWatch:
         self._lock = threading.Lock()  # the descriptor is closed by another thread than the one reading it
 
     def close(self) -> None:
+        """End the watch (idempotent, from any thread): from then on nothing is trusted and every file is stat'ed."""
         with self._lock:
             if self._fd >= 0:
                 os.close(self._fd)
