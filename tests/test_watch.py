@@ -428,5 +428,11 @@ def test_reloads_stop_asking_the_collector_once_the_process_froze_what_it_loaded
             assert live.refresh()
             assert real() > 0 and gc.isenabled()
         assert len(asked) == 1
+        told = Live(settings)  # told by the process that froze (`export --watch`, a server worker): never asks
+        told.process_froze()
+        asked.clear()
+        newest(settings.articles_dir, "frozen-told.txt", "Frozen, told")
+        assert told.refresh()
+        assert asked == [] and real() > 0 and gc.isenabled()
     finally:
         gc.unfreeze()
