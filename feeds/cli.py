@@ -290,8 +290,7 @@ def _export(args: argparse.Namespace, settings: Settings) -> ExitStatus:
         exporter.start_watching()
         # this process now lives on the articles it loaded: keep the collector from walking them all again
         # in a change's time (a full collection took seconds at 100,000 articles), as `feeds serve` does
-        gc.freeze()
-        exporter.process_froze()
+        exporter.freeze_loaded()
         print(f"feeds: watching {settings.articles_dir} for changes; Ctrl-C stops", file=sys.stderr, flush=True)
         stop.wait()
     finally:

@@ -428,8 +428,8 @@ def test_reloads_stop_asking_the_collector_once_the_process_froze_what_it_loaded
             assert live.refresh()
             assert real() > 0 and gc.isenabled()
         assert len(asked) == 1
-        told = Live(settings)  # told by the process that froze (`export --watch`, a server worker): never asks
-        told.process_froze()
+        told = Live(settings)  # the process froze through it (`export --watch`, a server worker): never asks
+        told.freeze_loaded()
         asked.clear()
         newest(settings.articles_dir, "frozen-told.txt", "Frozen, told")
         assert told.refresh()

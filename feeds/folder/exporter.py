@@ -208,10 +208,10 @@ class Exporter:
         live.on_new_snapshot = self._export_snapshot
         live.ensure_polling(ready_within=FIRST_TURN_WAIT_SECONDS)  # watching, caught up, before it says so
 
-    def process_froze(self) -> None:
-        """The command froze what the watch loaded (``gc.freeze()``): no rebuild need ask (see Live.process_froze)."""
+    def freeze_loaded(self) -> None:
+        """For the command that owns the process: freeze what the watch loaded (see Live.freeze_loaded)."""
         if self._live is not None:
-            self._live.process_froze()
+            self._live.freeze_loaded()
 
     def stop_watching(self) -> None:
         """Stop the watch, then record the inputs of the export live now, so the next run can find nothing changed.

@@ -14,11 +14,15 @@ before that generation's files were recorded, a folder it starts watching only
 now (new, or replaced by hand), a watch it could not set up, the kernel's queue
 overflowing, or a record that is not the one it wrote itself.
 
-Limits (as for any inotify watch): a change made through a hard link outside
-both generations, or by writing to a memory-mapped file while it stays mapped,
-raises no event, and a network file system (NFS, CIFS, FUSE, 9p, virtiofs)
-reports no change made on another machine: there a plain export, which stats
-every kept file, is the safe choice.
+Limits: names are looked up when the next export runs, not when the events
+came, so a name pointed at another kept file by hand, written through, then
+pointed back at its own file (unlink and link again, in the standby, or in the
+live generation to the same inode) leaves that other file trusted; and, as for
+any inotify watch, a change made through a hard link outside both generations,
+or by writing to a memory-mapped file while it stays mapped, raises no event,
+and a network file system (NFS, CIFS, FUSE, 9p, virtiofs) reports no change
+made on another machine: there a plain export, which stats every kept file, is
+the safe choice.
 Linux only; elsewhere nothing is watched and every file is stat'ed.
 """
 
@@ -126,6 +130,12 @@ class OutDirWatch:
             return known
         if not self._touched <= known.keys():  # e.g. written through a link made and removed by hand
             return {}
+        for name in self._touched:  # looked up now, not when written: a live name pointed elsewhere trusts nothing
+            try:
+                if os.lstat(f"{previous}/{name}").st_ino != known[name]:
+                    return {}
+            except OSError:
+                return {}
         known = dict(known)
         for name in self._touched:
             known.pop(name, None)

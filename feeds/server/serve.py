@@ -137,8 +137,7 @@ def _start_worker(app: Flask) -> Callable[[Any], None]:
         live.load_afresh()  # through the parse cache the master's read left warm
         # the server's start-up owns this: what was read lives as long as its snapshot, so the
         # cyclic collector need not walk it again and again
-        gc.freeze()
-        live.process_froze()
+        live.freeze_loaded()
         live.ensure_polling(ready_within=FIRST_TURN_WAIT_SECONDS)  # before it serves
 
     return start
