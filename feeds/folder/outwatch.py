@@ -125,25 +125,24 @@ class OutDirWatch:
                 self._drain()
         if not watched or self._lost or memo is None or memo[0] != record or memo[1] is not data:
             return {}
-        known, names_of = memo[2], memo[3]
-        if not self._touched:
-            return known
-        if not self._touched <= known.keys():  # e.g. written through a link made and removed by hand
-            return {}
-        for name in self._touched:  # looked up now, not when written: a live name pointed elsewhere trusts nothing
+        recorded, names_of = memo[2], memo[3]
+        known = dict(recorded) if self._touched else recorded
+        for name in self._touched:
+            # looked up now, not when written: a name no export made (a link or folder added by hand) or a live
+            # name pointed elsewhere trusts nothing
+            inode = recorded.get(name)
             try:
-                if os.lstat(f"{previous}/{name}").st_ino != known[name]:
+                if inode is None or os.lstat(f"{previous}/{name}").st_ino != inode:
                     return {}
             except OSError:
                 return {}
-        known = dict(known)
-        for name in self._touched:
-            known.pop(name, None)
-            for root in (previous, standby) if standby is not None else (previous,):
-                try:  # a link by hand between two kept files: the other name changed too, unnamed
-                    inode = os.lstat(f"{root}/{name}").st_ino
+            inodes = [inode]
+            if standby is not None:
+                try:
+                    inodes.append(os.lstat(f"{standby}/{name}").st_ino)
                 except OSError:
-                    continue
+                    pass
+            for inode in inodes:  # every name of the file in either generation (links between kept files)
                 for other in names_of.get(inode, ()):
                     known.pop(other, None)
         return known
