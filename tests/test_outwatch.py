@@ -38,15 +38,29 @@ def _record(out: Path) -> dict:
     return json.loads(record.read_text(encoding="utf-8"))
 
 
+class _Spy(OutDirWatch):
+    """The watch, counting the files each export was told to trust (so a test knows the watch was trusting)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trusted_counts: list[int] = []
+
+    def trusted(self, *args, **kwargs) -> dict[str, int]:
+        trusted = super().trusted(*args, **kwargs)
+        self.trusted_counts.append(len(trusted))
+        return trusted
+
+
 def _by_hand(out: Path, name: str, how: str) -> None:
     path = out / name
     if how == "rewritten":  # in place: the same inode, as an editor that truncates does
         with open(path, "r+b") as handle:
             handle.truncate(0)
             handle.write(b"edited by hand")
-    elif how == "replaced":  # a new file renamed over it
-        (out / "tmp-by-hand").write_bytes(b"replaced by hand")
-        os.replace(out / "tmp-by-hand", path)
+    elif how == "replaced":  # a new file renamed over it (made outside OUT_DIR: only the kept file's name is named)
+        made = out.parent / "tmp-by-hand"
+        made.write_bytes(b"replaced by hand")
+        os.replace(made, path)
     elif how == "touched":
         os.utime(path, ns=(1, 1))
     else:
@@ -61,9 +75,9 @@ def test_a_watched_export_writes_and_records_what_a_plain_one_does_through_hand_
     after each change, and after a kept file of each was edited by hand between changes, both hold the same
     bytes, and the watched one's record says of every file what a stat says (what a plain export records)."""
     watched, plain = tmp_path / "watched", tmp_path / "plain"
-    memos = ExportMemos(watch=OutDirWatch())
+    memos = ExportMemos(watch=_Spy())
     try:
-        for step in range(5):
+        for step in range(6):
             if step:
                 write_article(articles, f"2030-01-0{step}-w.md", title=f"Step {step}", topics=["AI"], provider="Wired")
             summary, catalog, settings = _export(articles, watched, memos)
@@ -71,7 +85,9 @@ def test_a_watched_export_writes_and_records_what_a_plain_one_does_through_hand_
             assert contents(watched) == contents(plain)
             record = _record(watched)[FILES_KEY]
             assert record == {name: stat_of(watched / name) for name in contents(watched)}
-            if step in (2, 3):  # a feed no later change touches, edited by hand in both between two changes
+            if step in (3, 4):  # a feed no later change touches, edited by hand in both between two changes
+                if step == 3:  # the watch trusted files (from the third export on): the edit is what it must catch
+                    assert memos.watch.trusted_counts[-1] > 0
                 kept = next(p for p in sorted(record) if p.startswith("providers/") and p.endswith(".atom"))
                 _by_hand(watched, kept, how)
                 _by_hand(plain, kept, how)
@@ -165,6 +181,8 @@ def _edit(path: Path) -> None:
         "through another kept file linked to it, in the standby",
         "through the standby's folder, replaced by hand by links to the live one's",
         "through another kept file's name, pointed at it by hand, then removed",
+        "through a link in a folder made by hand, kept live by an export that published nothing",
+        "through a link in a folder made by hand, in the standby since",
     ],
 )
 def test_a_hand_edit_no_event_names_is_still_rendered_again(tmp_path: Path, articles: Path, how: str) -> None:
@@ -209,14 +227,45 @@ def test_a_hand_edit_no_event_names_is_still_rendered_again(tmp_path: Path, arti
                 os.link(out / KEPT, out / ALIAS)
                 _edit(out / ALIAS)  # the only name events give is ALIAS, which no longer leads to KEPT's inode
                 os.unlink(out / ALIAS)
+            elif how == "through a link in a folder made by hand, kept live by an export that published nothing":
+                os.mkdir(out / "x")  # an empty folder: the live generation, still exactly the site's files, stays
+                assert not _export(articles, out, memos)[0].published
+                os.link(out / KEPT, out / "x/w")  # in a folder no watch covers: no event
+                _edit(out / "x/w")
+            elif how == "through a link in a folder made by hand, in the standby since":
+                os.mkdir(out / "x")
+                os.link(out / KEPT, out / "x/w")
+                os.symlink("../all.rss", out / "x/s")  # a symlink: the next export does not recycle this generation
+                change("Ars Technica")
+                _edit(_standby(out) / "x/w")  # the file kept live since, through a folder no watch covers
             else:  # the standby's folder moved away and rebuilt (its events alone distrust all, as does a late watch)
                 standby = _standby(out)
                 os.rename(standby / "providers", tmp_path / "old-providers")
                 shutil.copytree(out / "providers", standby / "providers", copy_function=os.link)
                 _edit(standby / KEPT)
         assert (out / KEPT).read_bytes().startswith(b"XXXXX")  # the live file changed
-        for _ in range(2):
+        for _ in range(2):  # rendered again at the next change, and so it stays
             summary, catalog, settings = change("Ars Technica")
-        assert (out / KEPT).read_bytes() == render_path(KEPT, catalog, settings).body
+            assert (out / KEPT).read_bytes() == render_path(KEPT, catalog, settings).body
+    finally:
+        memos.watch.close()
+
+
+def test_an_export_that_publishes_nothing_leaves_the_next_one_trusting(tmp_path: Path, articles: Path) -> None:
+    """An export that finds nothing to publish keeps the live generation, and the watch its record of it, the
+    manifest's own inode included: the next change trusts the files no event named, and writes what a plain
+    export writes (review: it recorded the unpublished manifest's inode, so the next change stat'ed every file)."""
+    out, plain, memos = tmp_path / "out", tmp_path / "plain", ExportMemos(watch=_Spy())
+    try:
+        for step in range(4):
+            write_article(articles, f"2030-08-0{step + 1}-n.md", title=f"N {step}", topics=["AI"], provider="Wired")
+            _export(articles, out, memos)
+        assert memos.watch.trusted_counts[-1] > 0
+        assert not _export(articles, out, memos)[0].published
+        write_article(articles, "2030-08-09-n.md", title="N 9", topics=["AI"], provider="Wired")
+        _export(articles, out, memos)
+        assert memos.watch.trusted_counts[-1] > 0
+        _export(articles, plain)
+        assert contents(out) == contents(plain)
     finally:
         memos.watch.close()

@@ -302,7 +302,13 @@ def export_site(
             record = write_record(store, previous, kept, records)
             outdir.clean_leftovers(out_dir, {generation} if standby else set(), records)
             if watch is not None:  # the live generation stays, each file as this export found it (the same inodes)
-                watch.exported(record, kept, new.inodes)
+                # but the manifest, written anew with its own inode (see Generation.place): the live one's
+                try:
+                    manifest_inode = os.lstat(previous / MANIFEST_PATH).st_ino
+                except OSError:  # removed by hand since: the next export trusts nothing
+                    watch.exported(None, kept, {})
+                else:
+                    watch.exported(record, kept, {**new.inodes, MANIFEST_PATH: manifest_inode})
             return ExportSummary(
                 out_dir, len(catalog.feeds), files, 0, files, 0, False, over_budget=tuple(over), record=record
             )

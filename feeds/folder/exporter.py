@@ -227,7 +227,7 @@ class Exporter:
         # an export in progress ends first (else the lock it holds refuses the record); bounded, so that a stop
         # still ends within a service manager's patience (systemd waits 90 s after SIGTERM)
         self._live.stop(timeout=STOP_WAIT_SECONDS)
-        self._live = None
+        froze, self._live = self._live.process_froze, None
         watch = self._memos.watch
         if watch is not None:
             self._all_memos = dataclasses.replace(self._memos, watch=None)
@@ -238,7 +238,8 @@ class Exporter:
         from feeds.folder.export import record_inputs
 
         snapshot, summary, written = watched
-        with bulk_allocation():  # a million identities marshalled: no collector passes over them
+        # a million identities marshalled: no collector passes over them (nor, once frozen, a walk of the frozen)
+        with bulk_allocation(frozen=froze):
             fingerprint = input_fingerprint(self.settings, snapshot.scan)
         record_inputs(summary, written, _inputs(fingerprint, snapshot.found, snapshot.catalog), self._memos)
 

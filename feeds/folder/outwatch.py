@@ -12,12 +12,13 @@ every file no event named since. It stats every file, as a plain export does,
 whenever it cannot be sure: the first export of a generation it had not watched
 before that generation's files were recorded, a folder it starts watching only
 now (new, or replaced by hand), a watch it could not set up, the kernel's queue
-overflowing, or a record that is not the one it wrote itself.
+overflowing, a record that is not the one it wrote itself, and for as long as a
+name no export made (a file or a folder added by hand) is in either generation.
 
 Limits: names are looked up when the next export runs, not when the events
-came, so a name pointed at another kept file by hand, written through, then
-pointed back at its own file (unlink and link again, in the standby, or in the
-live generation to the same inode) leaves that other file trusted; and, as for
+came, so a name pointed at another kept file by hand and written through, then
+pointed back at its own file before that export (unlink and link again, by hand
+or, in the standby, by the export recycling it) leaves that other file trusted; and, as for
 any inotify watch, a change made through a hard link outside both generations,
 or by writing to a memory-mapped file while it stays mapped, raises no event,
 and a network file system (NFS, CIFS, FUSE, 9p, virtiofs) reports no change
@@ -33,7 +34,7 @@ import errno
 import os
 import struct
 import threading
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 
 _IN_NONBLOCK, _IN_CLOEXEC = os.O_NONBLOCK, 0o2000000
@@ -68,6 +69,10 @@ class OutDirWatch:
             raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
         self._folders: dict[int, str] = {}  # watch descriptor → the folder it watches, relative to its generation
         self._touched: set[str] = set()  # names events gave since the last export that completed
+        # names events gave that no export recorded, file or folder (made by hand): trusting nothing while one is
+        # there, in either generation, as a folder made by hand is not watched (a link made in it, and a write
+        # through that, raise no event)
+        self._foreign: set[str] = set()
         self._lost = False  # events were lost (the queue overflowed): nothing is trusted until an export stat'ed all
         # what the last export left: its record's path, the data it wrote there, every file's inode, and the
         # names of each inode (a file kept from generation to generation is one inode under one name in each)
@@ -103,7 +108,7 @@ class OutDirWatch:
         return every
 
     def trusted(
-        self, previous: Path, record: Path | None, data: dict, names: Iterable[str], standby: Path | None = None
+        self, previous: Path, record: Path | None, data: dict, names: Collection[str], standby: Path | None = None
     ) -> dict[str, int]:
         """The inode of each live file no event named since this process recorded it ({}: stat every file).
 
@@ -113,7 +118,8 @@ class OutDirWatch:
         that happens from here on goes unseen; the events so far are taken (given back by :meth:`exported`,
         or kept). An event names the path written through, not the file's other names: a name no export
         made (a hard link or a folder added by hand) trusts nothing, and a named file's inode, in either
-        generation, is not trusted under any of its names.
+        generation, is not trusted under any of its names; and while a name no export made is there, in either
+        generation, nothing is trusted (a folder made by hand is not watched).
         """
         memo, self._memo = self._memo, None  # taken: an export that fails leaves nothing to trust
         folders = {name.rpartition("/")[0] for name in names} - {""}
@@ -123,7 +129,9 @@ class OutDirWatch:
             watched = self._watch(previous, sorted(folders))
             if self._fd >= 0:
                 self._drain()
-        if not watched or self._lost or memo is None or memo[0] != record or memo[1] is not data:
+        lingering = {name for name in self._foreign if _exists(previous, name) or _exists(standby, name)}
+        self._foreign = lingering | {name for name in self._touched if name not in names and name not in folders}
+        if self._foreign or not watched or self._lost or memo is None or memo[0] != record or memo[1] is not data:
             return {}
         recorded, names_of = memo[2], memo[3]
         known = dict(recorded) if self._touched else recorded
@@ -185,3 +193,8 @@ class OutDirWatch:
                     folder = self._folders[descriptor]
                     decoded = os.fsdecode(name)
                     self._touched.add(f"{folder}/{decoded}" if folder else decoded)
+
+
+def _exists(generation: Path | None, name: str) -> bool:
+    """Whether ``name`` is in ``generation`` (as anything: a file, a folder, a link)."""
+    return generation is not None and os.path.lexists(f"{generation}/{name}")

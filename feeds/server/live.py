@@ -283,6 +283,11 @@ class Live:
         if message != old.last_error:
             self.state = dataclasses.replace(old, last_error=message, last_error_at=now_utc())
 
+    @property
+    def process_froze(self) -> bool:
+        """Whether the process froze what it loaded (:meth:`freeze_loaded`, or seen at a rebuild)."""
+        return self._process_froze
+
     def freeze_loaded(self) -> None:
         """Freeze what the process loaded (``gc.freeze()``), for the process that owns this Live: its rebuilds then
         need not ask the collector (asking walks every frozen object, ~0.3 s at a million articles, paid by the
