@@ -365,3 +365,21 @@ def test_a_pooled_render_closed_early_stops_its_workers(tmp_path: Path) -> None:
     results.close()  # what `closing` does when the caller stops on an error
     assert multiprocessing.active_children() == []
     assert len(log.read_text(encoding="utf-8").split()) < 40  # the queued tasks were cancelled
+
+
+def test_a_documents_generator_has_the_media_extension_feedgens_loader_gives() -> None:
+    """new_generator registers feedgen's media classes itself (load_extension searches the file
+    system for a module feedgen.ext.media_entry at every call): the same classes, formats and bytes."""
+    from feedgen.feed import FeedGenerator
+
+    def media(generator: FeedGenerator) -> tuple:
+        found = generator._FeedGenerator__extensions["media"]  # feedgen's own registry
+        return found["extension_class_feed"], found["extension_class_entry"], found["atom"], found["rss"]
+
+    reference = FeedGenerator()
+    reference.load_extension("media", atom=True, rss=True)
+    catalog, settings = tied_catalog()
+    feed = catalog.get("all")
+    for fmt in (Format.RSS, Format.ATOM):
+        ours = render.WRITERS[fmt].new_generator(feed, settings, BASE_URL, render.EMPTY_FEED_DATE, home=BASE_URL)
+        assert media(ours) == media(reference)

@@ -212,9 +212,9 @@ class Generation:
         if unchanged and not own_inode:
             self._link_or_copy(old, target, 0)
             return Placed(relative, info, *_stat_and_inode(target, True))
-        with open(target, "xb") as handle:  # x: never into an existing file (see the class)
-            handle.write(data)
-        return Placed(relative, info, *_stat_and_inode(target, unchanged, stat_of(old) if unchanged else None))
+        found = write_new(target, data)
+        stat = [found.st_size, found.st_mtime_ns]
+        return Placed(relative, info, stat, unchanged, stat_of(old) if unchanged else None, found.st_ino)
 
     def absorb(self, placed: Placed) -> bool:
         """Record a placed file (see :meth:`place`); True when it is the live generation's file, unchanged."""
@@ -304,6 +304,25 @@ def unlink_if_present(path: str) -> None:
         os.unlink(path)
     except FileNotFoundError:
         pass
+
+
+def write_new(path: str, data: bytes) -> os.stat_result:
+    """A new file at ``path`` holding ``data`` (never an existing file: see :class:`Generation`); its stat.
+
+    Descriptor calls rather than ``open``: a cold export creates every file of the site
+    (~5,000 at 10,000 articles), and ``open``'s file object costs three more system
+    calls per file (a terminal check, a seek, a second fstat) and a stat by path after it.
+    The stat is taken from the open file after the last write: closing a local file
+    changes neither its size nor its mtime.
+    """
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)  # open(path, "xb")'s
+    try:
+        view = memoryview(data)
+        while view:  # a regular file takes it in one write; a short one is continued, as a buffered file does
+            view = view[os.write(descriptor, view) :]
+        return os.fstat(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def read_bytes(path: str) -> bytes:

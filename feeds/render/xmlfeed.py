@@ -15,7 +15,7 @@ from typing import ClassVar
 
 from feedgen.entry import FeedEntry
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
-from feedgen.ext.media import MediaEntryExtension
+from feedgen.ext.media import MediaEntryExtension, MediaExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
@@ -148,7 +148,9 @@ class XmlWriter(FeedWriter):
     ) -> FeedGenerator:
         """feedgen's generator for ``feed`` without entries: the document's frame; ``home``: its link for people."""
         generator = FeedGenerator()
-        generator.load_extension("media", atom=True, rss=True)
+        # the classes load_extension("media") registers, without its import of a module
+        # feedgen.ext.media_entry that does not exist: a file system search per document
+        generator.register_extension("media", MediaExtension, MediaEntryExtension, atom=True, rss=True)
         generator.id(self_url)
         generator.title(feed.title)
         generator.subtitle(feed.description)
