@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 from xml.etree import ElementTree
 
 import feedparser
+import hypothesis
+import hypothesis.strategies
 import pytest
 import yaml
 
@@ -28,7 +30,7 @@ from feeds.index.catalog import Catalog, build_catalog
 from feeds.index.families import ALL, PROVIDERS, TOPICS
 from feeds.read.reader import find_article_files, read_folder, split_front_matter
 from feeds.render.feed import Format, feed_url, image_type, page_url
-from feeds.render.site import INDEX_PATH, OPML_PATH, render_path, site_paths
+from feeds.render.site import INDEX_PATH, OPML_PATH, quote_attribute, render_path, site_paths
 
 from .conftest import BASE_URL, PROJECT, SAMPLES, require_tool
 from .test_render import check_golden, seed_catalog
@@ -260,3 +262,15 @@ def test_export_does_not_depend_on_file_order_or_mtimes(tmp_path: Path) -> None:
     export(copy, tmp_path / "copied")
     original, copied = exported_files(tmp_path / "original"), exported_files(tmp_path / "copied")
     assert original and original == copied
+
+
+@hypothesis.settings(max_examples=500)
+@hypothesis.given(
+    value=hypothesis.strategies.text(alphabet=hypothesis.strategies.sampled_from("&<>\"'\n\r\t;#a é\u2028☃"))
+    | hypothesis.strategies.text()
+)
+def test_opml_attributes_are_quoted_as_saxutils_quotes_them(value: str) -> None:
+    """The OPML's own quoteattr (xml.sax.saxutils imports urllib.request, http.client and ssl at start-up)."""
+    from xml.sax.saxutils import quoteattr
+
+    assert quote_attribute(value) == quoteattr(value)

@@ -8,7 +8,6 @@ One table of paths, one renderer, so the two can never disagree. Sans-IO.
 from __future__ import annotations
 
 import html
-from xml.sax.saxutils import quoteattr
 
 from feeds.config import Settings
 from feeds.index.catalog import Catalog, Feed, archive_pages
@@ -141,6 +140,21 @@ def render_path(
     return None if feed is None else render_feed(feed, parts[1], catalog, settings, fragments=fragments)
 
 
+def quote_attribute(value: str) -> str:
+    """``xml.sax.saxutils.quoteattr(value)``: escaped and quoted for an XML attribute (a test holds the two equal).
+
+    Not imported from there: ``xml.sax.saxutils`` imports ``urllib.request`` and with it
+    ``http.client`` and ``ssl``, which nothing else of an export loads (~15 ms of every run's start-up).
+    """
+    text = value.replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;")
+    text = text.replace("\n", "&#10;").replace("\r", "&#13;").replace("\t", "&#9;")
+    if '"' not in text:
+        return f'"{text}"'
+    if "'" not in text:
+        return f"'{text}'"
+    return '"' + text.replace('"', "&quot;") + '"'
+
+
 def render_opml(catalog: Catalog, settings: Settings) -> Rendered:
     """OPML 2.0: every feed with absolute xmlUrl and htmlUrl, grouped All / Topics / Providers."""
     formats = enabled_formats(settings)
@@ -158,10 +172,10 @@ def render_opml(catalog: Catalog, settings: Settings) -> Rendered:
         if not feeds:
             continue
         heading = family.heading
-        lines.append(f"    <outline text={quoteattr(heading)} title={quoteattr(heading)}>")
+        lines.append(f"    <outline text={quote_attribute(heading)} title={quote_attribute(heading)}>")
         for feed in feeds:
             attributes = " ".join(
-                f"{name}={quoteattr(value)}"
+                f"{name}={quote_attribute(value)}"
                 for name, value in (
                     ("type", preferred.extension),  # OPML 2.0: "rss" by custom; the format otherwise
                     ("text", feed.name),
