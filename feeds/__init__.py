@@ -37,15 +37,22 @@ READER_MODULES = (
 )
 
 
-def _libraries_digest() -> hashlib._Hash:
-    digest = hashlib.sha256(sys.version.encode())
+@functools.cache
+def _libraries_text() -> bytes:
+    """Python's version and each shaping library's, as both fingerprints start: looked up once a process
+    (each lookup reads a distribution's metadata from disk; a cold export takes both fingerprints)."""
+    parts = [sys.version]
     for name in _SHAPING_LIBRARIES:
         try:
             version = metadata.version(name)
         except metadata.PackageNotFoundError:
             version = "absent"
-        digest.update(f"\n{name} {version}".encode())
-    return digest
+        parts.append(f"\n{name} {version}")
+    return "".join(parts).encode()
+
+
+def _libraries_digest() -> hashlib._Hash:
+    return hashlib.sha256(_libraries_text())
 
 
 @functools.cache
