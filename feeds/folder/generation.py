@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from itertools import compress, repeat
+from operator import and_, eq, is_, is_not, not_
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -280,6 +283,47 @@ class Generation:
             stats[name] = live_stats[name] = old_stats[name]
         self.unchanged += len(names)
         return True
+
+    def reuse_all(
+        self, relatives: list[str], old_infos: dict[str, FileInfo], old_stats: dict[str, list], known: dict[str, int]
+    ) -> set[str]:
+        """:meth:`reuse` of each of ``relatives`` (no path twice): the set of those kept.
+
+        What it does for each is what :meth:`reuse` does; the documents whose every file is in
+        ``known`` (recorded, and trusted without a stat) are kept together, by passes over
+        their names in C, and only the rest one by one. Under ``export --watch`` that is nearly
+        every document of each change (~65,000 at a million articles: 0.32 CPU-s against 0.44 for a
+        call per document, measured on the live generation; each pass is a dict lookup per file,
+        so it still grows with the site, issue 20).
+        """
+        if self.previous is None or not relatives:
+            return set()
+        ok = known.keys() & self.old_files
+        columns = [relatives, *([relative + suffix for relative in relatives] for suffix in _SUFFIXES)]
+        fits: list = [True] * len(relatives)
+        for column in columns:  # each file of the document trusted, listed and recorded (a record may hold null)
+            fits = list(map(and_, fits, map(ok.__contains__, column)))
+            fits = list(map(and_, fits, map(is_not, map(old_stats.get, column), repeat(None))))
+        kept = set(compress(relatives, fits))
+        kept.update(r for r in compress(relatives, map(not_, fits)) if self.reuse(r, old_infos, old_stats, known))
+        names = [name for column in columns for name in compress(column, fits)]
+        inodes = list(map(known.__getitem__, names))
+        self.inodes.update(zip(names, inodes, strict=True))
+        # the live file itself under the standby's name: keep it; the rest are linked
+        same = list(map(eq, map(self.present.get, names), inodes))
+        deque(map(self.present.__delitem__, compress(names, same)), maxlen=0)
+        previous = self.previous
+        for name, inode in zip(compress(names, map(not_, same)), compress(inodes, map(not_, same)), strict=True):
+            self.inodes[name] = self._link_or_copy(f"{previous}/{name}", self._target(name), inode)
+        infos = list(map(old_infos.get, names))
+        self.infos.update(zip(names, infos, strict=True))
+        for name in compress(names, map(is_, infos, repeat(None))):  # not in the live manifest: hashed again
+            self.infos[name] = FileInfo.of(read_bytes(f"{previous}/{name}"))
+        recorded = list(map(old_stats.__getitem__, names))
+        self.stats.update(zip(names, recorded, strict=True))
+        self.live_stats.update(zip(names, recorded, strict=True))
+        self.unchanged += len(names)
+        return kept
 
     def place_document(self, relative: str, rendered: Rendered, encoded: dict[str, bytes]) -> list[Placed]:
         """:meth:`place` a document and every encoding of it (suffix → bytes), the document first."""
