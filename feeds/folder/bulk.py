@@ -303,11 +303,14 @@ def _render_documents(job: _Job, paths: list[str]) -> list[tuple[str, Rendered, 
             raise AssertionError(f"site path {path} has no renderer")
         results.append((path, rendered, {e.suffix: e.compress(rendered) for e in ENCODINGS}))
     if job.release:  # bounded memory: a process keeps no decoded article from one chunk to the next
+        shown: dict[int, Article] = {}  # each once: a chunk holds a feed in every format, pages after pages
         for path in paths:
             document = feed_document(path, job.catalog, job.settings)
             if document is not None:
                 for article in document_items(document[0], document[1], job.settings.archive_page_size):
-                    article.release_details()
+                    shown[id(article)] = article
+        for article in shown.values():
+            article.release_details()
     return results
 
 
