@@ -31,7 +31,7 @@ STAGES = [
     {"config_values"},
     {"config"},
     # read
-    {"read.front_matter"},
+    {"read.front_matter", "read.yaml_scalars"},
     {"read.text", "read.safe_yaml", "read.dates", "read.cache_files"},
     {"read.article_fields"},
     {"read.reader"},

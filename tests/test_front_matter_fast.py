@@ -39,6 +39,8 @@ VALUES = [
     "685_230.15", ".5", "+.5", "._5", ".inf", "-.inf", "+.Inf", ".INF", ".NaN", ".nan", ".NAN", ".Nan",
     "2001-12-14", "2001-12-14t21:59:43.10-05:00", "2001-12-14 21:59:43.10 -5", "2001-12-15T02:59:43.1Z",
     "2002-12-14", "2024-02-30", "0000-01-01", "2024-1-5", "2099-01-01T00:00:00Z", "2021-10-06T08:38:00+02:00",
+    "2021-10-06T08:38:00-00:00", "2021-10-06T08:38:00-05:30", "2024-02-30T10:00:00Z", "2021-10-06T08:38:00+24:00",
+    "2021-10-06T08:38:00+23:75", "2021-10-06T24:00:00Z", "0000-01-01T00:00:00Z",
     "'quoted'", "' quoted ''x'' '", "''", "'", "'a' b", "'#'", '"double"', '""', '"a" b', '"a" # c',
     '"esc \\" \\\\ \\/ \\n \\t \\x41 \\u00e9 \\U0001F600 \\N \\_ \\L \\P \\0 \\e \\ "', '"\\a\\b\\v\\f\\r"',
     '"bad \\q"', '"\\x4"', '"\\uD800"', '"\\U00110000"', '"\\xZZ"', '"trail\\"', '"# not a comment"',
@@ -225,3 +227,18 @@ def test_the_reader_fuzzing_inputs_are_read_alike() -> None:
         if parts is not None:
             outcomes.append(_check(parts[0]))
     assert outcomes.count("fast") > 100 and outcomes.count("bail") > 100, {o: outcomes.count(o) for o in set(outcomes)}
+
+
+# the characters the subset check tells apart: ASCII controls, line breaks, tab, the ends of YAML's
+# printable ranges, a BOM, non-characters, a surrogate, and plain text
+_CHARACTERS = st.sampled_from(
+    [*"\x00\x08\t\n\x0b\r\x1f \x7e\x7f\x80\x84\x85\x9f\xa0", "\u2027", "\u2028", "\u2029", "\u202a", "\ud7ff",
+     "\ud800", "\udfff", "\ue000", "\ufefe", "\ufeff", "\uff00", "\ufffd", "\ufffe", "\uffff", "\U00010000",
+     "\U0010ffff", "é", "a", "-", ":"]  # fmt: skip
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(_CHARACTERS, max_size=30) | st.text(max_size=30))
+def test_the_quick_character_check_is_the_regex(text: str) -> None:
+    assert front_matter._outside_subset(text) == (front_matter._OUTSIDE.search(text) is not None), repr(text)

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from feeds.config import Settings
 from feeds.model import Article, Problem, Severity
+from feeds.read import reader
 from feeds.read.dates import Rfc3339Datetime, format_rfc3339, parse_date
 from feeds.read.reader import (
     MAX_FOLDER_DEPTH,
@@ -670,3 +671,25 @@ def test_real_three_way_duplicate_names_the_kept_copy(real_folder) -> None:
 def test_problem_str_format() -> None:
     assert str(Problem("a.md", Severity.ERROR, "bad", 3)) == "a.md:3: error: bad"
     assert str(Problem("a.md", Severity.WARNING, "meh")) == "a.md: warning: meh"
+
+
+# the lines a closing marker could be confused with, joined by line feeds (the reader's only line break)
+_LINES = st.sampled_from(["---", "...", "--- ", "...\t", "---\t \t", "-- ", "--", "----", "..", "....", " ---",
+                          "--- x", "...x", "-", ".", "", "a", "a---", "\r", "---\r", "\t---"])  # fmt: skip
+
+
+@hsettings(max_examples=500, deadline=None)
+@given(lines=st.lists(_LINES, max_size=8), start_line=st.integers(0, 8))
+def test_the_closing_line_is_found_where_the_multiline_regex_finds_it(lines: list[str], start_line: int) -> None:
+    text = "\n".join(lines)
+    starts = [0] + [i + 1 for i, c in enumerate(text) if c == "\n"]  # every line's start
+    start = starts[min(start_line, len(starts) - 1)]
+    match = reader._CLOSING_LINE.search(text, start)
+    assert reader._closing_line(text, start) == (None if match is None else match.span()), (text, start)
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(st.text(st.sampled_from([*"\x00\x08\t\n\x0b\r\x1f \x7e\x7f\x80\x85\x9f\xa0", "\ufffe", "a", "é"]), max_size=20))
+def test_the_quick_ascii_check_never_passes_what_the_regex_would_clean(text: str) -> None:
+    expected = text.isascii() and reader._NOT_YAML.search(text) is None  # only ASCII takes the quick way
+    assert reader._plain_ascii(text) == expected, repr(text)

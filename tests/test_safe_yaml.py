@@ -234,6 +234,8 @@ _SCALARS = [
     *"0 00 012 0o17 0x1F 0x 0b101 -0 +5 -5 1_000 123456789012345678901 1:30 -1:30 1:60 09".split(),
     *"1.5 1. .5 1e5 1.5e+5 1.5E-5 .inf -.Inf +.INF .NaN .nan 1_0.5 1:30.5".split(),
     *"2021-10-06 2021-10-06T08:38:00Z 2021-1-6T8:38:00.5 2024-02-30 0000-01-01 2021-10-06t08:38:00+01".split(),
+    *"2021-10-06T08:38:00+02:00 2021-10-06T08:38:00-00:00 2021-10-06T08:38:00-05:30 2024-02-30T00:00:00Z".split(),
+    *"2021-10-06T24:00:00Z 2021-10-06T08:38:00+24:00 2021-10-06T08:38:00-23:75 0000-01-01T00:00:00Z".split(),
     *"= << a b.c https://e.com/x?y=1 é ! !a".split(),
     "'quoted'", '"true"', "'12'", '"~"', "!!str 5", "!!int 5", "!!int x", "!!int 0x1F", "!!bool yes",
     "!!bool maybe", "!!null x", "!!float 1", "!!timestamp 2021-10-06", "! 12", "! true", "2021-10-06 08:38:00 +1",
@@ -251,6 +253,25 @@ scalar_documents = st.lists(st.tuples(_SCALAR, _VALUE), min_size=1, max_size=10)
 def test_every_kind_of_scalar_loads_the_same(text: str) -> None:
     _fast(text)  # compares with the whole safe constructor and with PyYAML
     _fast(text)  # again, with every tag remembered
+
+
+# Timestamps around the one spelling feeds.read.yaml_scalars builds itself (YYYY-MM-DDTHH:MM:SS, then Z or
+# ±HH:MM): fields out of range (February 30, hour 24, offset 24:00 or more), offset minutes over 59, -00:00,
+# and near misses (one-digit fields, "t", a fraction, no offset minutes) that the constructor builds.
+_TWO = st.sampled_from(["00", "01", "09", "12", "13", "23", "24", "28", "29", "30", "31", "59", "60", "75", "99", "7"])
+_TIMESTAMPS = st.builds(
+    lambda year, month, day, hour, minute, second, t, tail: f"{year}-{month}-{day}{t}{hour}:{minute}:{second}{tail}",
+    st.sampled_from(["0000", "0001", "1899", "2000", "2024", "9999"]), _TWO, _TWO, _TWO, _TWO, _TWO,
+    st.sampled_from(["T", "T", "t", " "]),
+    st.sampled_from(["Z", "", ".5Z", "+01", " Z"])
+    | st.builds(lambda sign, hours, minutes: f"{sign}{hours}:{minutes}", st.sampled_from("+-"), _TWO, _TWO),
+)  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(_TIMESTAMPS, st.sampled_from(["k: {}", "- {}", "k: !!timestamp {}", "[{}]"]))
+def test_generated_timestamps_load_as_pyyaml_builds_them(stamp: str, document: str) -> None:
+    _fast(document.format(stamp))  # compares with the whole safe constructor and with PyYAML (tzinfo included)
 
 
 def test_remembered_tags_stay_bounded_and_right() -> None:

@@ -44,13 +44,13 @@ change to PyYAML's shared ``Resolver`` cannot make that memo stale.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Hashable
 from typing import Any
 
 import yaml
 
 from feeds.read import front_matter
+from feeds.read.yaml_scalars import INT_TAG, SLOW, quick
 
 try:  # libyaml is several times faster and bounds nesting depth in C
     _BaseLoader: type = yaml.CSafeLoader
@@ -65,7 +65,7 @@ _VALUE = "tag:yaml.org,2002:value"  # a plain "=" key, which SafeConstructor tur
 _SET = "tag:yaml.org,2002:set"
 _OMAP = "tag:yaml.org,2002:omap"
 _PAIRS = "tag:yaml.org,2002:pairs"
-_INT = "tag:yaml.org,2002:int"
+_INT = INT_TAG
 _MAX_INT_DIGITS = 4_300  # Python's own limit for decimal integers (sys.get_int_max_str_digits)
 _INT_LIMIT = 10**_MAX_INT_DIGITS  # the smallest integer str() refuses to write
 _TOO_LONG = f"an integer of more than {_MAX_INT_DIGITS:,} digits"
@@ -283,36 +283,9 @@ class _NeedsFullConstructor(Exception):
     """A node the fast path leaves to the whole safe constructor (see the module docstring)."""
 
 
-# What SafeConstructor makes of the commonest typed scalars, without calling it:
-# null is None whatever the text; booleans by their exact spelling; decimal ints
-# short enough that int() has no digit limit to hit. Anything else goes to the constructor.
-_BOOLS = {
-    spelled: value
-    for word, value in yaml.constructor.SafeConstructor.bool_values.items()
-    for spelled in (word, word.title(), word.upper())
-}
-_BOOL_TAG = "tag:yaml.org,2002:bool"
-_NULL_TAG = "tag:yaml.org,2002:null"
-_DECIMAL = re.compile(r"0|-?[1-9][0-9]{0,17}")
-
-
-def _quick(tag: str, text: str) -> Any:
-    """The value of a null, short decimal or boolean scalar, or _SLOW for the constructor to build."""
-    if tag == _NULL_TAG:
-        return None
-    if tag == _INT and _DECIMAL.fullmatch(text):
-        return int(text)
-    if tag == _BOOL_TAG and text in _BOOLS:
-        return _BOOLS[text]
-    return _SLOW
-
-
-_SLOW = object()
-
-
 def _scalar(node: yaml.ScalarNode, loader: Loader) -> Any:
-    value = _quick(node.tag, node.value)
-    return loader.construct_object(node, deep=True) if value is _SLOW else value
+    value = quick(node.tag, node.value)
+    return loader.construct_object(node, deep=True) if value is SLOW else value
 
 
 def _build(node: yaml.Node, loader: Loader, built: dict[int, Any]) -> Any:
@@ -378,8 +351,8 @@ class _PlainScalars:
             tag = self.loader().resolve(_ScalarNode, text, (True, False))  # what libyaml asks for a plain scalar
         if tag == _STR:
             return text
-        value = _quick(tag, text)
-        if value is _SLOW:
+        value = quick(tag, text)
+        if value is SLOW:
             loader = self.loader()
             value = loader.construct_object(_ScalarNode(tag, text, _NO_MARK, _NO_MARK), deep=True)
             if loader.unreadable:
