@@ -67,7 +67,7 @@ _NOISE = list("#:\t'\"&*!|>[]{}-? ,%@`\\") + [": ", " #", "- ", "\r", "\ufeff", 
 
 def _fast(text: str):
     """The fast path's result, or None when it bails."""
-    return front_matter.parse(text, safe_yaml._PlainScalars(), safe_yaml.Loader._plain_tags)
+    return front_matter.parse(text, safe_yaml._PlainScalars(), safe_yaml.Loader._plain_values)
 
 
 def _check(text: str) -> str:

@@ -278,9 +278,13 @@ def test_remembered_tags_stay_bounded_and_right() -> None:
     text = "\n".join(f"k{index}: {index}" for index in range(safe_yaml._MEMO_SIZE + 500))
     _fast(text)  # compares with the whole safe constructor and with PyYAML
     assert 0 < len(safe_yaml.Loader._plain_tags) <= safe_yaml._MEMO_SIZE
+    assert 0 < len(safe_yaml.Loader._plain_values) <= safe_yaml._MEMO_SIZE
+    _fast(text)  # again, every value from the memos
     long_word = "w" * (safe_yaml._MEMO_TEXT_CHARS + 1)
     assert safe_yaml.load(f"a: {long_word}") == {"a": long_word}
-    assert long_word not in safe_yaml.Loader._plain_tags
+    assert long_word not in safe_yaml.Loader._plain_tags and long_word not in safe_yaml.Loader._plain_values
+    assert safe_yaml.load("a: 2024-06-08T01:45:00Z")  # a date is no builtin a memo shares: never remembered
+    assert not any(type(value).__module__ == "datetime" for value in safe_yaml.Loader._plain_values.values())
 
 
 def test_a_subclass_with_its_own_resolvers_never_sees_stale_tags() -> None:

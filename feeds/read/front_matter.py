@@ -28,8 +28,9 @@ a column no open block has; nesting deeper than :data:`MAX_DEPTH`; an empty docu
 any value the Loader would make an Unreadable.
 
 Plain scalars (values and keys) are typed by the caller's ``plain`` function, the safe Loader's own
-resolver memo and constructors (YAML 1.1: ``yes``, ``0o17``, ``1:30``, ``.inf``, dates…): this
-module reads structure and quoting only, it never decides what a word means.
+resolver and constructors (YAML 1.1: ``yes``, ``0o17``, ``1:30``, ``.inf``, dates…), or found in its
+memo of the values they built: this module reads structure and quoting only, it never decides what a
+word means.
 """
 
 from __future__ import annotations
@@ -38,10 +39,9 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["MAX_DEPTH", "TEXT_TAG", "NotMine", "parse"]
+__all__ = ["MAX_DEPTH", "NotMine", "parse"]
 
 MAX_DEPTH = 40  # nested blocks; articles use 3 (related → provider), deeper documents take the libyaml path
-TEXT_TAG = "tag:yaml.org,2002:str"  # a plain scalar whose remembered tag is this is its own text
 
 # Anything libyaml reads differently from the subset: a character outside YAML's printable set, tab, a
 # line break other than \n (\r, \x85, \u2028, \u2029), a BOM, a non-character (\ufffe, \uffff), a surrogate.
@@ -67,6 +67,7 @@ _ESCAPES = {
 _INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`")
 _KEY_TOKEN, _DASH_TOKEN, _SCALAR_TOKEN = 0, 1, 2  # a scalar token is only ever an item on its dash's line
 _OPEN = object()  # the value of "key:" with nothing after it: a block below, or null
+_UNKNOWN = object()  # a plain scalar ``known`` has no value for
 
 
 class NotMine(Exception):
@@ -77,16 +78,16 @@ Plain = Callable[[str], Any]
 Token = tuple[int, int, Any, Any]  # (column, kind, built key, built value or _OPEN)
 
 
-def parse(text: str, plain: Plain, tags: Mapping[str, str]) -> Any:
+def parse(text: str, plain: Plain, known: Mapping[str, Any]) -> Any:
     """The mapping or sequence ``text`` holds, or None when it is not in the subset (see the module docstring).
 
-    ``plain(text)`` gives a plain scalar's value as the safe Loader builds it, or raises NotMine; ``tags``
-    is the Loader's memo of plain scalars' tags (a text whose tag is :data:`TEXT_TAG` is its own value).
+    ``plain(text)`` gives a plain scalar's value as the safe Loader builds it, or raises NotMine; ``known``
+    holds values ``plain`` gave before (text → value; a text not in it is asked of ``plain``).
     """
     if _outside_subset(text):
         return None
     try:
-        tokens = _tokens(text + "\n", plain, tags)
+        tokens = _tokens(text + "\n", plain, known)
         if not tokens:
             return None  # empty: libyaml says None (and the reader says why)
         value, end = _Document(tokens).node(0, 0)
@@ -105,7 +106,7 @@ def _outside_subset(text: str) -> bool:
     return not text.replace("\n", " ").isprintable() and _OUTSIDE.search(text) is not None
 
 
-def _tokens(text: str, plain: Plain, tags: Mapping[str, str]) -> list[Token]:
+def _tokens(text: str, plain: Plain, known: Mapping[str, Any]) -> list[Token]:
     """Each key (its value built), dash and same-line item, with its column (``text`` ends with a line break)."""
     tokens: list[Token] = []
     append = tokens.append
@@ -116,11 +117,15 @@ def _tokens(text: str, plain: Plain, tags: Mapping[str, str]) -> list[Token]:
                 append((column, _DASH_TOKEN, None, None))
                 column += 1 + len(spaces)
         if key:
-            name = key if tags.get(key) == TEXT_TAG else plain(key)
+            name = known.get(key, _UNKNOWN)
+            if name is _UNKNOWN:
+                name = plain(key)
             if quoted:
                 value = quoted[1:-1]
             elif word:
-                value = word if tags.get(word) == TEXT_TAG else plain(word)
+                value = known.get(word, _UNKNOWN)
+                if value is _UNKNOWN:
+                    value = plain(word)
             else:
                 value = _scalar(other, plain) if other else _OPEN
             append((column, _KEY_TOKEN, name, value))

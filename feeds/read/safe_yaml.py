@@ -85,6 +85,7 @@ class Loader(_BaseLoader):  # type: ignore[misc,valid-type]
     unreadable = 0
 
     _plain_tags: dict[str, str] = {}  # plain scalar text -> tag; replaced whenever a resolver is added
+    _plain_values: dict[str, Any] = {}  # plain scalar text -> value (immutable builtins): the fast path's memo
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         """SafeConstructor's, except that a node it cannot build becomes an Unreadable.
@@ -133,13 +134,13 @@ class Loader(_BaseLoader):  # type: ignore[misc,valid-type]
     def add_implicit_resolver(cls, tag: str, regexp: Any, first: Any) -> None:
         """PyYAML's, and forget the remembered tags (set on ``cls``, so a subclass gets its own memo)."""
         super().add_implicit_resolver(tag, regexp, first)
-        cls._plain_tags = {}
+        cls._plain_tags, cls._plain_values = {}, {}
 
     @classmethod
     def add_path_resolver(cls, tag: str, path: Any, kind: Any = None) -> None:
         """PyYAML's, and forget the remembered tags (a path resolver disables the memo anyway)."""
         super().add_path_resolver(tag, path, kind)
-        cls._plain_tags = {}
+        cls._plain_tags, cls._plain_values = {}, {}
 
     def resolve(self, kind: type, value: Any, implicit: Any) -> str:
         """PyYAML's Resolver.resolve, answered without regexes where the answer is already known.
@@ -349,14 +350,20 @@ class _PlainScalars:
         tag = Loader._plain_tags.get(text)
         if tag is None:
             tag = self.loader().resolve(_ScalarNode, text, (True, False))  # what libyaml asks for a plain scalar
-        if tag == _STR:
-            return text
-        value = quick(tag, text)
+        value = text if tag == _STR else quick(tag, text)
         if value is SLOW:
             loader = self.loader()
             value = loader.construct_object(_ScalarNode(tag, text, _NO_MARK, _NO_MARK), deep=True)
             if loader.unreadable:
                 raise front_matter.NotMine
+        if type(value) in _REMEMBERED and len(text) <= _MEMO_TEXT_CHARS:
+            # the same words recur in every file (keys, true, sizes): front_matter takes them from the memo,
+            # no call (issue 20). Exact while a text's tag and the constructors stay what they are: a
+            # resolver added empties the memo, and constructors are only ever added at import.
+            memo = Loader._plain_values
+            if len(memo) >= _MEMO_SIZE:
+                memo.clear()
+            memo[text] = value
         return value
 
     def loader(self) -> Loader:
@@ -365,6 +372,7 @@ class _PlainScalars:
         return self._loader
 
 
+_REMEMBERED = (str, int, bool, float, type(None))  # immutable: one value can stand for every copy
 _NO_MARK = yaml.Mark("<front matter>", 0, 0, 0, None, None)  # a node the fast path builds is never reported
 
 
@@ -375,7 +383,7 @@ def load_counting_unreadable(text: str) -> tuple[Any, int]:
     Unreadable); anything else by libyaml, :func:`load_with_libyaml`.
     """
     if not Loader.yaml_path_resolvers:  # a path resolver types a scalar by where it is: only libyaml knows
-        value = front_matter.parse(text, _PlainScalars(), Loader._plain_tags)
+        value = front_matter.parse(text, _PlainScalars(), Loader._plain_values)
         if value is not None:
             return value, 0
     return load_with_libyaml(text)
