@@ -693,3 +693,34 @@ def test_the_closing_line_is_found_where_the_multiline_regex_finds_it(lines: lis
 def test_the_quick_ascii_check_never_passes_what_the_regex_would_clean(text: str) -> None:
     expected = text.isascii() and reader._NOT_YAML.search(text) is None  # only ASCII takes the quick way
     assert reader._plain_ascii(text) == expected, repr(text)
+
+
+_PARTS = st.sampled_from(["a", "b", "ab", "..", ".", "é", "x y", "-", "a.md"])
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(
+    lead=st.sampled_from(["", "/", "//", "./"]),
+    root_parts=st.lists(_PARTS, max_size=3),
+    path_parts=st.lists(_PARTS, max_size=4),
+    under=st.booleans(),
+)
+def test_the_shown_name_is_what_pathlib_gives(lead: str, root_parts: list[str], path_parts: list[str], under: bool) -> None:
+    root = Path(lead + "/".join(root_parts)) if lead or root_parts else Path()
+    path = root.joinpath(*path_parts) if under else Path(lead + "/".join(path_parts))
+    try:
+        expected = path.relative_to(root).as_posix()
+    except ValueError:
+        with pytest.raises(ValueError):
+            reader._relative_name(path, root)
+        return
+    assert reader._relative_name(path, root) == expected, (path, root)
+
+
+def test_a_short_read_is_read_on_to_the_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "a.md").write_bytes(BASE_FILE := b"---\n" + BASE + b"---\nbody\n")
+    whole = read_article(tmp_path / "a.md", Settings(), root=tmp_path)
+    real_read = os.read
+    monkeypatch.setattr(reader.os, "read", lambda fd, n: real_read(fd, min(n, 7)))  # a byte count no read fills
+    assert reader._read_bytes(tmp_path / "a.md", tmp_path, 10_000) == BASE_FILE
+    assert read_article(tmp_path / "a.md", Settings(), root=tmp_path) == whole

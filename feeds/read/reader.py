@@ -126,7 +126,7 @@ def _printable_path(name: str) -> str:
 
 def read_article(path: Path, settings: Settings, *, root: Path | None = None) -> ReadResult:
     """Read one file. Never raises for anything the file contains."""
-    shown = _printable_path(path.relative_to(root).as_posix() if root is not None else str(path))
+    shown = _printable_path(_relative_name(path, root) if root is not None else str(path))
     problems = FileProblems(shown)
     try:
         raw = _read_bytes(path, root, settings.max_file_bytes)
@@ -142,6 +142,15 @@ def read_article(path: Path, settings: Settings, *, root: Path | None = None) ->
         return problems.error("front matter is nested too deeply to read")
     except Exception as exc:  # noqa: BLE001 - the one per-file boundary (STYLE §4)
         return problems.error(f"internal error while reading: {type(exc).__name__}: {exc}")
+
+
+def _relative_name(path: Path, root: Path) -> str:
+    """``path.relative_to(root).as_posix()``: the name under root by slicing the (normalised) path text
+    where it allows, pathlib otherwise (~4 µs a file less, issue 20). tests/test_reader.py holds it to pathlib."""
+    text, prefix = str(path), str(root)
+    if os.sep == "/" and len(text) > len(prefix) + 1 and text.startswith(prefix) and text[len(prefix)] == "/":
+        return text[len(prefix) + 1 :]
+    return path.relative_to(root).as_posix()
 
 
 def _read_bytes(path: Path, root: Path | None, limit: int) -> bytes | str:
@@ -161,12 +170,20 @@ def _read_bytes(path: Path, root: Path | None, limit: int) -> bytes | str:
         if root is None or not _inside(target, os.path.realpath(root)):
             return "is a symlink out of the articles folder; not read"
         fd = os.open(target, _OPEN_FLAGS)
-    with open(fd, "rb") as handle:  # owns fd from here on
+    try:  # plain descriptor reads: a buffered file object around the descriptor cost ~3 µs a file (issue 20)
         found = os.fstat(fd)
         if not stat.S_ISREG(found.st_mode):
             return "is not a regular file (replaced while the folder was read?); not read"
         # read(n) allocates n bytes up front: ask for the file's size, not the limit
-        return handle.read(min(found.st_size, limit) + 1)
+        wanted = min(found.st_size, limit) + 1
+        chunks = [os.read(fd, wanted)]
+        got = len(chunks[0])
+        while got < wanted and chunks[-1]:  # a short read before the end (a signal, a network file system)
+            chunks.append(os.read(fd, wanted - got))
+            got += len(chunks[-1])
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def _read_text(raw: bytes, shown: str, settings: Settings, problems: FileProblems) -> ReadResult:
