@@ -8,6 +8,7 @@ import re
 import subprocess
 import threading
 import tracemalloc
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import astuple, dataclass
@@ -22,7 +23,7 @@ from hypothesis import strategies as st
 
 from feeds.config import Settings
 from feeds.model import Article, Problem, Severity
-from feeds.read import reader
+from feeds.read import article_fields, reader
 from feeds.read.dates import Rfc3339Datetime, format_rfc3339, parse_date
 from feeds.read.reader import (
     MAX_FOLDER_DEPTH,
@@ -32,6 +33,7 @@ from feeds.read.reader import (
     read_article,
     read_folder,
 )
+from feeds.read.text import link_key
 from tests.conftest import REAL_CORPUS, SAMPLES, SEED, require_shared
 
 BASE = b"title: T\noriginalUrl: https://example.com/a\npublishedDateTime: 2024-03-14T10:00:00Z\n"
@@ -724,3 +726,15 @@ def test_a_short_read_is_read_on_to_the_end(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.setattr(reader.os, "read", lambda fd, n: real_read(fd, min(n, 7)))  # a byte count no read fills
     assert reader._read_bytes(tmp_path / "a.md", tmp_path, 10_000) == BASE_FILE
     assert read_article(tmp_path / "a.md", Settings(), root=tmp_path) == whole
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(st.text(max_size=40) | st.builds(lambda t: f"https://www.x.com/{t}/amp/", st.text(max_size=20)))
+def test_make_uid_is_uuid5_of_the_link_key(link: str) -> None:
+    try:
+        expected = f"urn:uuid:{uuid.uuid5(article_fields._UID_NAMESPACE, link_key(link))}"
+    except UnicodeEncodeError:  # a lone surrogate: both refuse it alike
+        with pytest.raises(UnicodeEncodeError):
+            make_uid(link)
+        return
+    assert make_uid(link) == expected
