@@ -305,6 +305,8 @@ def test_a_subclass_with_its_own_resolvers_never_sees_stale_tags() -> None:
     assert expected["a"] == ("shout", "ABC") and expected["named"] == ("named", "abc")
     assert yaml.load(text, Loader=Shouting) == expected  # noqa: S506
     assert safe_yaml.load(text) == {"a": "ABC", "b": "abc", "named": "abc", "named2": "abc"}
+    # a loader with resolvers of its own never types a date by its shape alone; the base Loader still may
+    assert not Shouting._stock_resolvers and safe_yaml.Loader._stock_resolvers
 
 
 def test_the_loader_keeps_its_own_copy_of_the_resolver_table() -> None:

@@ -101,10 +101,11 @@ def _closing_line(text: str, start: int) -> tuple[int, int] | None:
             end = len(text) if end == -1 else end
             if not text[line + 3 : end].strip(" \t"):
                 return line, end
-        dash, dot = text.find("\n-", line), text.find("\n.", line)
+        dash = text.find("\n-", line)
+        dot = text.find("\n.", line, len(text) if dash == -1 else dash)  # a line of dots before that dash
         if dash == -1 and dot == -1:
             return None
-        line = (dash if dot == -1 or -1 < dash < dot else dot) + 1
+        line = (dash if dot == -1 else dot) + 1
 
 
 def _plain_ascii(text: str) -> bool:

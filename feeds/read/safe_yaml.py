@@ -50,7 +50,7 @@ from typing import Any
 import yaml
 
 from feeds.read import front_matter
-from feeds.read.yaml_scalars import INT_TAG, SLOW, quick
+from feeds.read.yaml_scalars import INT_TAG, SLOW, plain_date_time, quick
 
 try:  # libyaml is several times faster and bounds nesting depth in C
     _BaseLoader: type = yaml.CSafeLoader
@@ -86,6 +86,7 @@ class Loader(_BaseLoader):  # type: ignore[misc,valid-type]
 
     _plain_tags: dict[str, str] = {}  # plain scalar text -> tag; replaced whenever a resolver is added
     _plain_values: dict[str, Any] = {}  # plain scalar text -> value (immutable builtins): the fast path's memo
+    _stock_resolvers = True  # PyYAML's implicit resolvers, untouched: yaml_scalars.plain_date_time may answer
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         """SafeConstructor's, except that a node it cannot build becomes an Unreadable.
@@ -134,13 +135,13 @@ class Loader(_BaseLoader):  # type: ignore[misc,valid-type]
     def add_implicit_resolver(cls, tag: str, regexp: Any, first: Any) -> None:
         """PyYAML's, and forget the remembered tags (set on ``cls``, so a subclass gets its own memo)."""
         super().add_implicit_resolver(tag, regexp, first)
-        cls._plain_tags, cls._plain_values = {}, {}
+        cls._plain_tags, cls._plain_values, cls._stock_resolvers = {}, {}, False
 
     @classmethod
     def add_path_resolver(cls, tag: str, path: Any, kind: Any = None) -> None:
         """PyYAML's, and forget the remembered tags (a path resolver disables the memo anyway)."""
         super().add_path_resolver(tag, path, kind)
-        cls._plain_tags, cls._plain_values = {}, {}
+        cls._plain_tags, cls._plain_values, cls._stock_resolvers = {}, {}, False
 
     def resolve(self, kind: type, value: Any, implicit: Any) -> str:
         """PyYAML's Resolver.resolve, answered without regexes where the answer is already known.
@@ -349,6 +350,8 @@ class _PlainScalars:
     def __call__(self, text: str) -> Any:
         tag = Loader._plain_tags.get(text)
         if tag is None:
+            if Loader._stock_resolvers and (value := plain_date_time(text)) is not SLOW:
+                return value  # a date (each text unique): neither resolved nor remembered
             tag = self.loader().resolve(_ScalarNode, text, (True, False))  # what libyaml asks for a plain scalar
         value = text if tag == _STR else quick(tag, text)
         if value is SLOW:
