@@ -33,6 +33,7 @@ READER_MODULES = (
     "read.dates",
     "read.safe_yaml",
     "read.front_matter",
+    "read.yaml_scalars",
     "model",
 )
 
