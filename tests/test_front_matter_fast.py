@@ -104,6 +104,14 @@ def test_equal_keys_of_other_types_keep_the_first_key_and_the_last_value() -> No
         assert _check(text) in ("fast", "bail")
     assert _typed(_fast("1: a\ntrue: b\n1.0: c\n")) == _typed({1: "c"})
 
+def test_nans_are_shared_or_not_as_libyaml_builds_them() -> None:
+    """[a] == [b] holds for one nan object, not for two: the fast path hands out what the constructor does."""
+    reference, _ = safe_yaml.load_with_libyaml("a: .nan\nb: .nan\n")
+    for _ in range(2):  # the second time with every plain value remembered
+        assert _check("a: .nan\nb: .NaN\nc: .nan\n") == "fast"
+        built = _fast("a: .nan\nb: .nan\n")
+        assert (built["a"] is built["b"]) == (reference["a"] is reference["b"])
+
 
 def test_every_caller_gets_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
     front = _fronts(SAMPLES)[0]

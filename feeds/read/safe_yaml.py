@@ -375,7 +375,9 @@ class _PlainScalars:
         return self._loader
 
 
-_REMEMBERED = (str, int, bool, float, type(None))  # immutable: one value can stand for every copy
+# immutable and equal to every copy, so one value can stand for them all; floats are rare in articles, and
+# a nan's identity (SafeConstructor hands out one nan object) is left to the constructor
+_REMEMBERED = (str, int, bool, type(None))
 _NO_MARK = yaml.Mark("<front matter>", 0, 0, 0, None, None)  # a node the fast path builds is never reported
 
 
