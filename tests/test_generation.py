@@ -6,6 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -72,3 +73,45 @@ def test_reuse_all_does_what_reuse_does_for_each_document(cases: dict) -> None:
         kept = {document for document in DOCUMENTS if one_by_one.reuse(document, old_infos, old_stats, known)}
         assert together.reuse_all(DOCUMENTS, old_infos, old_stats, known) == kept
         assert _state(together, live) == _state(one_by_one, live)
+
+
+def test_write_new_makes_what_open_xb_makes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The descriptor path of a new file (a cold export creates every file with it) is ``open(path, "xb")``'s:
+    the same mode under the process's umask, never into an existing file, every byte through short writes,
+    a stat equal to one by path, and no descriptor left open when a write fails."""
+    from feeds.folder import generation
+
+    data = bytes(range(256)) * 40
+    old_umask = os.umask(0o027)
+    try:
+        with open(tmp_path / "reference", "xb") as handle:
+            handle.write(data)
+        found = generation.write_new(str(tmp_path / "new"), data)
+    finally:
+        os.umask(old_umask)
+    assert (tmp_path / "new").read_bytes() == data
+    assert os.stat(tmp_path / "new").st_mode == os.stat(tmp_path / "reference").st_mode
+    after = os.stat(tmp_path / "new")
+    assert (found.st_ino, found.st_size, found.st_mtime_ns) == (after.st_ino, after.st_size, after.st_mtime_ns)
+
+    (tmp_path / "existing").write_bytes(b"kept")
+    with pytest.raises(FileExistsError):
+        generation.write_new(str(tmp_path / "existing"), data)
+    assert (tmp_path / "existing").read_bytes() == b"kept"
+
+    real_write = os.write
+    monkeypatch.setattr(generation.os, "write", lambda fd, view: real_write(fd, view[:7]))  # short writes
+    generation.write_new(str(tmp_path / "short"), data)
+    assert (tmp_path / "short").read_bytes() == data
+
+    def full_disk(fd: int, view) -> int:
+        if os.fstat(fd).st_size >= 100:
+            raise OSError(28, "No space left on device")
+        return real_write(fd, view[:50])
+
+    monkeypatch.setattr(generation.os, "write", full_disk)
+    descriptors = len(os.listdir("/proc/self/fd"))
+    with pytest.raises(OSError) as raised:
+        generation.write_new(str(tmp_path / "full"), data)
+    assert raised.value.errno == 28
+    assert len(os.listdir("/proc/self/fd")) == descriptors
