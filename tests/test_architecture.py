@@ -82,6 +82,11 @@ STARTS_EMPTY_ALLOWED = {
     # set once, in a forked render worker only, by its pool's initializer: that process is its owner and
     # lives exactly as long as the job (a pool has no other channel to its tasks short of pickling the catalog)
     ("folder.bulk", "_worker_job"),
+    # memos of what the Loader class's resolver table makes of a plain scalar's text (its tag; the value when an
+    # immutable builtin): they live as long as that table, PyYAML's class-level state, and are emptied whenever a
+    # resolver is added to it (safe_yaml's add_*_resolver); bounded (_MEMO_SIZE), so no run's input grows them
+    ("read.safe_yaml", "Loader._plain_tags"),
+    ("read.safe_yaml", "Loader._plain_values"),
 }
 _CONTAINER_CALLS = {"dict", "list", "set", "defaultdict", "OrderedDict", "deque", "Counter", "WeakSet",
                     "WeakValueDictionary", "WeakKeyDictionary", "bytearray"}  # fmt: skip
@@ -152,24 +157,31 @@ def test_no_global_statement_and_no_module_level_cache(module: str) -> None:
     tree = module_tree(module)
     globals_ = [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Global)]
     assert not globals_, f"{module_path(module)} has a global statement on lines {globals_}: give the state an owner"
-    empty = []
-    for node in tree.body:
-        if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None and _starts_empty(node.value):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            empty += [ast.unparse(t) for t in targets if (module, ast.unparse(t)) not in STARTS_EMPTY_ALLOWED]
-    assert not empty, f"{module_path(module)} fills module-level containers at run time: {empty}"
+    empty = [name for name in _starting_empty(tree) if (module, name) not in STARTS_EMPTY_ALLOWED]
+    assert not empty, f"{module_path(module)} fills module-level or class-level containers at run time: {empty}"
+
+
+def _starting_empty(tree: ast.Module) -> list[str]:
+    """The module's and its classes' containers that start empty (a class's named ``Class.name``): a class
+    attribute lives as long as the module, so a memo there is a module-level cache by another name."""
+    bodies = [("", tree.body)] + [
+        (f"{node.name}.", node.body) for node in ast.walk(tree) if isinstance(node, ast.ClassDef)
+    ]
+    names = []
+    for prefix, body in bodies:
+        for node in body:
+            if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None and _starts_empty(node.value):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                names += [prefix + ast.unparse(target) for target in targets]
+    return names
 
 
 def test_every_allowed_container_still_exists() -> None:
     """An exception nobody needs any more is removed, so the list cannot hide a new cache under an old name."""
     for module, name in sorted(STARTS_EMPTY_ALLOWED):
-        assigned = {
-            ast.unparse(target)
-            for node in module_tree(module).body
-            if isinstance(node, ast.Assign | ast.AnnAssign)
-            for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
-        }
-        assert name in assigned, f"{module}.{name} is gone: remove it from STARTS_EMPTY_ALLOWED"
+        assert name in _starting_empty(module_tree(module)), (
+            f"{module}.{name} is gone: remove it from STARTS_EMPTY_ALLOWED"
+        )
 
 
 def test_the_architecture_checks_see_what_they_look_for() -> None:
@@ -177,6 +189,8 @@ def test_the_architecture_checks_see_what_they_look_for() -> None:
     def starts_empty(source: str) -> bool:
         return _starts_empty(ast.parse(source, mode="eval").body)
 
+    source = "class A:\n    memo: dict = {}\n    size = 3\nseen = set()\n"
+    assert _starting_empty(ast.parse(source)) == ["seen", "A.memo"]  # a class's memo is seen too
     flagged = [starts_empty(source) for source in ("{}", "[]", "set()", "weakref.WeakSet()")]
     kept = [starts_empty(source) for source in ("{'a': 1}", "(1,)", "frozenset()", "f()")]
     assert all(flagged) and not any(kept)

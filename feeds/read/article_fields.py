@@ -76,7 +76,7 @@ def make_uid(link: str) -> str:
     """A stable ``urn:uuid`` for a story, the same for every variant of its URL: ``uuid.uuid5`` of its
     :func:`link_key`, spelled out here (uuid5 builds a UUID object to print it: ~3 µs an article, issue 20);
     tests/test_reader.py holds it to uuid5."""
-    digest = hashlib.sha1(_UID_NAMESPACE_BYTES + bytes(link_key(link), "utf-8")).digest()
+    digest = hashlib.sha1(_UID_NAMESPACE_BYTES + bytes(link_key(link), "utf-8"), usedforsecurity=False).digest()
     # RFC 4122 §4.3: the variant bits (10) and the version (5) set over the hash, as uuid.UUID(version=5) does
     value = (int.from_bytes(digest[:16]) & ~(0xC000 << 48) | 0x8000 << 48) & ~(0xF000 << 64) | 5 << 76
     text = f"{value:032x}"

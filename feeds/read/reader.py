@@ -149,7 +149,11 @@ def _relative_name(path: Path, root: Path) -> str:
     """``path.relative_to(root).as_posix()``: the name under root by slicing the (normalised) path text
     where it allows, pathlib otherwise (~4 µs a file less, issue 20). tests/test_reader.py holds it to pathlib."""
     text, prefix = str(path), str(root)
-    if os.sep == "/" and len(text) > len(prefix) + 1 and text.startswith(prefix) and text[len(prefix)] == "/":
+    # not under "/" or "//": POSIX keeps a leading "//" as a root of its own, which pathlib tells apart
+    if (
+        os.sep == "/" and prefix[-1:] != "/" and len(text) > len(prefix) + 1
+        and text.startswith(prefix) and text[len(prefix)] == "/"
+    ):  # fmt: skip
         return text[len(prefix) + 1 :]
     return path.relative_to(root).as_posix()
 
