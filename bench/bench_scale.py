@@ -537,15 +537,21 @@ def measure_hugo(corpus: Path, work: Path, size: int, hugo_max: int) -> Run | No
         print(f"hugo: not run at {size:,} articles (more than --hugo-max {hugo_max:,}: not enough memory)",
               file=sys.stderr)  # fmt: skip
         return None
+    site = hugo_site(corpus, work)
+    _reset(work, site / "public")
+    _read_through(site)
+    return run_measured([hugo, "--quiet", "-D", "-s", str(site)])
+
+
+def hugo_site(corpus: Path, work: Path) -> Path:
+    """The Hugo site of ``corpus`` (``make_site.py --provider``: a page per article, RSS per topic and provider)."""
     site = work / f"hugo-site-{corpus.name}"
     subprocess.run(
         [sys.executable, str(HUGO_SITE_MAKER), str(corpus), str(site), "--provider"],
         check=True,
         stdout=subprocess.DEVNULL,
     )
-    _reset(work, site / "public")
-    _read_through(site)
-    return run_measured([hugo, "--quiet", "-D", "-s", str(site)])
+    return site
 
 
 # --- one size, one configuration ------------------------------------------------------------------------
