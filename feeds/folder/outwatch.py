@@ -14,6 +14,9 @@ before that generation's files were recorded, a folder it starts watching only
 now (new, or replaced by hand), a watch it could not set up, the kernel's queue
 overflowing, a record that is not the one it wrote itself, and for as long as a
 name no export made (a file or a folder added by hand) is in either generation.
+Events name paths, not who made them: the files of a feed that is gone, removed
+by the exports recycling each generation in turn, are such names too, so the two
+changes after a feed disappears stat every file.
 
 Limits: names are looked up when the next export runs, not when the events
 came, so a name pointed at another kept file by hand and written through, then
