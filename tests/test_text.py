@@ -16,12 +16,14 @@ from feeds.read.text import (
     MAX_URL_CHARS,
     _clean_text_slow,
     _clean_url_slow,
+    _split_url_slow,
     clean_domain,
     clean_text,
     clean_url,
     link_key,
     repair_mojibake,
     shorten,
+    split_url,
 )
 
 XML_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]")
@@ -252,6 +254,48 @@ def test_clean_url_fast_path_equals_the_full_cleaning(raw: str, base: str | None
     assert clean_url(raw, base_host=base) == _clean_url_slow(raw, base_host=base)
 
 
+def _split_both(raw: str) -> tuple:
+    """split_url and its reference on ``raw``: each result, or ValueError when urlsplit refuses it."""
+    results = []
+    for split in (split_url, _split_url_slow):
+        try:
+            results.append(split(raw))
+        except ValueError:
+            results.append(ValueError)
+    return tuple(results)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(urlish | _edited(clean_urls, _URL_AWKWARD) | long_urls | st.text(max_size=60))
+def test_split_url_fast_path_equals_urlsplit(raw: str) -> None:
+    fast, reference = _split_both(raw)
+    assert fast == reference
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "https://e.com/a?",  # an empty query: "" as urlsplit gives it
+        "https://e.com/a??b=1",
+        "http://e.com/?a?b",
+        "https://e.com",
+        "https://E.com/a",
+        "https://e.com:80/a",
+        "https://u@e.com/a",
+        "https://e.com/a#f",
+        "https://[::1]/a",
+        "https://[::1/a",
+        "https://e.com/a\tb",
+        " https://e.com/a",
+        "ftp://e.com/a",
+        "https://www-x-com.cdn.ampproject.org/c/s/www.x.com/a/amp/?amp=1&id=2",
+    ],
+)
+def test_split_url_equals_urlsplit_where_the_fast_path_ends(raw: str) -> None:
+    fast, reference = _split_both(raw)
+    assert fast == reference
+
+
 @pytest.mark.parametrize(
     "raw",
     [
@@ -343,6 +387,8 @@ def _single_edits(clean: str) -> list[str]:
 def test_clean_url_fast_path_equals_the_full_cleaning_one_edit_away(clean: str) -> None:
     for raw in _single_edits(clean):
         assert clean_url(raw) == _clean_url_slow(raw), raw
+        fast, reference = _split_both(raw)
+        assert fast == reference, raw
 
 
 @pytest.mark.parametrize("clean", ["a b\nc", "x&y;<z\n\nw"])

@@ -43,7 +43,7 @@ def parse_date(value: Any) -> datetime | None:
             parsed = value
         elif isinstance(value, date):
             parsed = datetime(value.year, value.month, value.day)
-        elif isinstance(value, int | float) and not isinstance(value, bool):
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
             parsed = datetime.fromtimestamp(value, UTC)
         elif isinstance(value, str) and 0 < len(value.strip()) <= 64:
             parsed = _parse_date_text(value.strip())
@@ -56,7 +56,9 @@ def parse_date(value: Any) -> datetime | None:
         return None
     if not _EPOCH_RANGE[0] <= parsed < _EPOCH_RANGE[1]:
         return None
-    return parsed.replace(microsecond=parsed.microsecond // 1000 * 1000)  # milliseconds: see format_rfc3339
+    if parsed.microsecond % 1000:  # milliseconds: see format_rfc3339
+        parsed = parsed.replace(microsecond=parsed.microsecond // 1000 * 1000)
+    return parsed
 
 
 def format_rfc3339(moment: datetime) -> str:
