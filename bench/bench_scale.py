@@ -45,6 +45,7 @@ Exports use a config file written into the work folder (base URL, and
 from __future__ import annotations
 
 import argparse
+import hashlib
 import http.client
 import os
 import re
@@ -57,7 +58,8 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -149,6 +151,25 @@ def _pss_kib(pid: int) -> int:
     return int(match.group(1)) if match else 0
 
 
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User+system CPU seconds of a process and its descendants alive now, each with the children it waited for.
+
+    /proc/PID/stat's utime, stime, cutime and cstime: a worker that ended and was waited for is counted in its
+    parent's, a live one in its own, so the difference of two readings is the tree's CPU between them.
+    """
+    ticks = 0
+    for member in _tree(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        ticks += sum(int(field) for field in fields[11:15])  # fields 14-17, counted from the state (field 3)
+    return ticks / _CLOCK_TICKS
+
+
 class TreeMemorySampler:
     """Polls the summed PSS of a process and its descendants; keeps the peak (KiB)."""
 
@@ -222,6 +243,11 @@ def _with_field(text: str, key: str, value: str) -> str:
     return text[:start] + value + text[text.index("\n", start) :]
 
 
+def first_article(corpus: Path) -> Path:
+    """The article the changes below edit and copy: the first file by name (dot files aside)."""
+    return corpus / min(name for name in os.listdir(corpus) if not name.startswith("."))
+
+
 def make_first_article_newest(corpus: Path) -> None:
     """Date the article that :func:`touch_one_article` edits as the newest, before the cold export.
 
@@ -229,7 +255,7 @@ def make_first_article_newest(corpus: Path) -> None:
     article to the top of its feeds shifts every archive page after its old place, which made the first
     run on a new corpus rewrite ~10 times the files the runs after it did (1.1 against 0.4 s at 10k).
     """
-    first = sorted(p for p in corpus.iterdir() if not p.name.startswith("."))[0]
+    first = first_article(corpus)
     text = first.read_text(encoding="utf-8")
     dated = _with_field(text, "publishedDateTime", CHANGED_DATE)
     if dated != text:
@@ -238,7 +264,7 @@ def make_first_article_newest(corpus: Path) -> None:
 
 def touch_one_article(corpus: Path, marker: str) -> str:
     """Rewrite the title of one article (the first by name, the newest: it is in the all feed); return it."""
-    first = sorted(p for p in corpus.iterdir() if not p.name.startswith("."))[0]
+    first = first_article(corpus)
     title = f"Benchmark change {marker}"
     text = _with_field(first.read_text(encoding="utf-8"), "title", f'"{title}"')
     first.write_text(_with_field(text, "publishedDateTime", CHANGED_DATE), encoding="utf-8")
@@ -250,7 +276,7 @@ ADDED_PREFIX = "zzzz-bench-added-"  # new article files sort last; removed after
 
 def add_one_article(corpus: Path, marker: str) -> str:
     """Write a new article file (a copy of the first with its own title and URLs), the newest; return its title."""
-    first = sorted(p for p in corpus.iterdir() if not p.name.startswith("."))[0]
+    first = first_article(corpus)
     title = f"Benchmark new article {marker}"
     lines = []
     for line in first.read_text(encoding="utf-8").split("\n"):
@@ -271,6 +297,31 @@ def remove_added_articles(corpus: Path) -> None:
         path.unlink()
 
 
+def _names_digest(corpus: Path) -> str:
+    return hashlib.sha256("\n".join(sorted(os.listdir(corpus))).encode()).hexdigest()
+
+
+@contextmanager
+def corpus_restored(corpus: Path) -> Iterator[None]:
+    """Undo :func:`touch_one_article` and :func:`add_one_article` when the block ends, and check it.
+
+    The first article's bytes are written back (its mtime stays new: a reader sees a change, never a
+    stale file) and the added files removed; then the folder must list exactly the names it listed on
+    entry, and that article hold its bytes of then, else RuntimeError. End whatever watches the folder
+    before leaving the block, or it sees the undoing as one more change.
+    """
+    first = first_article(corpus)
+    kept, names = first.read_bytes(), _names_digest(corpus)
+    try:
+        yield
+    finally:
+        remove_added_articles(corpus)
+        if first.read_bytes() != kept:
+            first.write_bytes(kept)
+        if _names_digest(corpus) != names or first.read_bytes() != kept:
+            raise RuntimeError(f"{corpus} is not as it was before the measurement")
+
+
 def child_env(cache_home: Path) -> dict[str, str]:
     """The environment of every process measured: the interpreter's installed feeds, the cache under ``cache_home``.
 
@@ -288,20 +339,20 @@ def child_env(cache_home: Path) -> dict[str, str]:
     return env
 
 
-def measured_checkout(env: dict[str, str]) -> Path:
+def measured_checkout(env: dict[str, str], python: str = sys.executable) -> Path:
     """The checkout whose feeds/ the measured processes import (see :func:`child_env`)."""
-    probe = [sys.executable, "-c", "import feeds, pathlib; print(pathlib.Path(feeds.__file__).resolve().parent.parent)"]
+    probe = [python, "-c", "import feeds, pathlib; print(pathlib.Path(feeds.__file__).resolve().parent.parent)"]
     return Path(subprocess.run(probe, env=env, capture_output=True, text=True, check=True).stdout.strip())
 
 
-def code_fingerprint(env: dict[str, str]) -> str:
+def code_fingerprint(env: dict[str, str], python: str = sys.executable) -> str:
     """feeds.code_fingerprint() as the measured processes see it (every render signature includes it)."""
-    probe = [sys.executable, "-c", "import feeds; print(feeds.code_fingerprint())"]
+    probe = [python, "-c", "import feeds; print(feeds.code_fingerprint())"]
     return subprocess.run(probe, env=env, capture_output=True, text=True, check=True).stdout.strip()
 
 
-def feeds_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "feeds.cli", *args]
+def feeds_command(*args: str, python: str = sys.executable) -> list[str]:
+    return [python, "-m", "feeds.cli", *args]
 
 
 def write_config(path: Path, archives: bool, extra: str = "") -> Path:
@@ -319,11 +370,16 @@ def free_port() -> int:
 
 
 class LiveServer:
-    """``feeds serve`` on a free 127.0.0.1 port, up (healthz answers) inside the with block."""
+    """``feeds serve`` on a free 127.0.0.1 port, up (healthz answers) inside the with block.
+
+    ``healthy_after``: seconds from the launch until /healthz first answered 200 (polled every 0.1 s).
+    """
 
     def __init__(self, corpus: Path, env: dict[str, str], config: Path, workers: int) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
+        self.healthy_after: float | None = None
+        self.started = time.perf_counter()
         self.process = subprocess.Popen(
             feeds_command("serve", "--config", str(config), "--articles", str(corpus), "--port", str(self.port),
                           "--workers", str(workers)),
@@ -338,9 +394,10 @@ class LiveServer:
             try:
                 with urllib.request.urlopen(f"{self.base}/healthz", timeout=5) as response:
                     if response.status == 200:
+                        self.healthy_after = time.perf_counter() - self.started
                         return self
             except OSError:
-                time.sleep(0.5)
+                time.sleep(0.1)
         self.__exit__()
         raise RuntimeError("feeds serve did not answer /healthz in 900 s")
 
@@ -354,28 +411,41 @@ class LiveServer:
 
 
 CHANGE_SAMPLES = 3  # one-change latencies are the median of this many changes
+CHANGE_TIMEOUT = 120  # seconds a change may take to show before the measurement gives up
+POLL = 0.02  # seconds between two looks for a change
 
 
 Latencies = tuple[float | None, float | None, float | None]  # (the first change after start, an edit, a new file)
 
 
-def _median_latency(
-    show: Callable[[str], bool], what: str, corpus: Path, change: Callable[[Path, str], str] = touch_one_article
-) -> tuple[float | None, float | None]:
-    """Seconds from ``change`` (an article edited, or added) until ``show(title)`` holds (polled every 20 ms):
-    (the first change's, the median of CHANGE_SAMPLES)."""
+def change_latencies(
+    show: Callable[[str], bool],
+    what: str,
+    corpus: Path,
+    change: Callable[[Path, str], str] = touch_one_article,
+    count: int = CHANGE_SAMPLES,
+    gap: float = 0.5,
+) -> list[float] | None:
+    """Seconds from each of ``count`` changes (``change``: an article edited, or added) until ``show(title)``
+    holds, polled every 20 ms; each next change ``gap`` seconds after the last one showed, so that it does not
+    land in the last one's rebuild. None (and a line on stderr) when one did not show within 120 s."""
     samples = []
-    for _ in range(CHANGE_SAMPLES):
+    for _ in range(count):
         title = change(corpus, f"{what}-{time.time_ns()}")
         changed = time.perf_counter()
         while not show(title):
-            if time.perf_counter() - changed > 120:
-                print(f"error: {what}: {title!r} did not appear within 120 s of the change", file=sys.stderr)
-                return None, None
-            time.sleep(0.02)
+            if time.perf_counter() - changed > CHANGE_TIMEOUT:
+                late = f"{title!r} did not appear within {CHANGE_TIMEOUT} s of the change"
+                print(f"error: {what}: {late}", file=sys.stderr)
+                return None
+            time.sleep(POLL)
         samples.append(time.perf_counter() - changed)
-        time.sleep(0.5)  # let the reload settle before the next change
-    return samples[0], statistics.median(samples)
+        time.sleep(gap)
+    return samples
+
+
+def _first_and_median(samples: list[float] | None) -> tuple[float | None, float | None]:
+    return (None, None) if not samples else (samples[0], statistics.median(samples))
 
 
 def measure_live_reload(corpus: Path, env: dict[str, str], work: Path, archives: bool) -> Latencies:
@@ -390,17 +460,45 @@ def measure_live_reload(corpus: Path, env: dict[str, str], work: Path, archives:
                 with urllib.request.urlopen(url, timeout=60) as response:
                     return title.encode() in response.read()
 
-            first, edit = _median_latency(served, "live-edit", corpus)  # the first right after it answered
-            return first, edit, _median_latency(served, "live-new", corpus, add_one_article)[1]
+            # the first right after it answered
+            first, edit = _first_and_median(change_latencies(served, "live-edit", corpus))
+            return first, edit, _first_and_median(change_latencies(served, "live-new", corpus, add_one_article))[1]
     finally:
         remove_added_articles(corpus)
 
 
-def measure_export_watch(corpus: Path, env: dict[str, str], config: Path, out: Path) -> Latencies:
-    """Seconds from one edited, then one added, article file until ``feeds export --watch`` has it in
-    OUT/all.rss (medians of 3)."""
+@dataclass
+class WatchChanges:
+    """What :func:`measure_export_watch` saw of one ``feeds export --watch`` process."""
+
+    watching_after: float  # seconds from its launch until it said it watches (its own first export included)
+    edits: list[float]  # each edit's latency, in the order made: the first right after it said it watches
+    new: list[float]  # each new article file's, after the edits
+    cpu_seconds: float  # user+sys of its process tree from "watching" until ``gap`` after the last change showed
+
+    def latencies(self) -> Latencies:
+        """bench_scale's three figures: the first edit, the median of the edits, the median of the new files."""
+        first, edit = _first_and_median(self.edits)
+        return first, edit, _first_and_median(self.new)[1]
+
+
+def measure_export_watch(
+    corpus: Path,
+    env: dict[str, str],
+    config: Path,
+    out: Path,
+    edits: int = CHANGE_SAMPLES,
+    new: int = CHANGE_SAMPLES,
+    gap: float = 0.5,
+    python: str = sys.executable,
+) -> WatchChanges | None:
+    """Run ``feeds export --watch`` on ``out``; once it says it watches, make ``edits`` edits then ``new`` new
+    article files (:func:`change_latencies`) and time each until OUT/all.rss has it. None (and a line on
+    stderr) when the process ended before watching or a change did not show. The added files are removed
+    when it ends; the edits stay (see :func:`corpus_restored`)."""
+    started = time.perf_counter()
     process = subprocess.Popen(
-        feeds_command("export", "--config", str(config), "--articles", str(corpus), "--watch", str(out)),
+        feeds_command("export", "--config", str(config), "--articles", str(corpus), "--watch", str(out), python=python),
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
@@ -410,14 +508,24 @@ def measure_export_watch(corpus: Path, env: dict[str, str], config: Path, out: P
                 break
         else:
             print(f"error: feeds export --watch exited with {process.wait()}", file=sys.stderr)
-            return None, None, None
+            return None
+        watching_after = time.perf_counter() - started
+        cpu_before = tree_cpu_seconds(process.pid)
 
         def exported(title: str) -> bool:
-            return title.encode() in (out / "all.rss").read_bytes()
+            try:
+                return title.encode() in (out / "all.rss").read_bytes()
+            except FileNotFoundError:  # between two generations' links: not there yet
+                return False
 
         threading.Thread(target=process.stderr.read, daemon=True).start()  # keep draining
-        first, edit = _median_latency(exported, "watch-edit", corpus)  # the first right after "watching"
-        return first, edit, _median_latency(exported, "watch-new", corpus, add_one_article)[1]
+        edited = change_latencies(exported, "watch-edit", corpus, touch_one_article, edits, gap)
+        if edited is None:
+            return None
+        added = change_latencies(exported, "watch-new", corpus, add_one_article, new, gap)
+        if added is None:
+            return None
+        return WatchChanges(watching_after, edited, added, tree_cpu_seconds(process.pid) - cpu_before)
     finally:
         process.terminate()
         try:
@@ -636,7 +744,8 @@ def bench_size(size: int, work: Path, archives: bool, args: argparse.Namespace) 
     one_change_ok = title.encode() in (out / "all.rss").read_bytes()
     if not one_change_ok:
         print(f"error: after one change, {out / 'all.rss'} does not have the new title {title!r}", file=sys.stderr)
-    watch_change = measure_export_watch(corpus, env, config, out)
+    watched = measure_export_watch(corpus, env, config, out)
+    watch_change = watched.latencies() if watched is not None else (None, None, None)
     live_reload = measure_live_reload(corpus, env, work, archives) if args.live else (None, None, None)
     rps_full, rps_304 = measure_live_rps(corpus, env, work, archives, args) if args.live else (None, None)
     return Row(cold, warm, one_change, one_change_ok, watch_change, live_reload, rps_full, rps_304)

@@ -1,0 +1,220 @@
+"""``feeds export --watch`` on an existing export: seconds from each change of the articles until OUT/all.rss has it.
+
+Not a test: it prints figures to quote, under the exact command, the revision(s) and the load
+average. Issue 20 asks a change within 2 s at a million articles, within 1 s at 100,000.
+
+The corpus is ``bench_scale``'s (``WORK/corpus-N``, made by ``../shared/tools/gen_corpus.py`` when
+absent; its first article dated the newest, as ``bench_scale`` does, so that every edit is the same
+title change), and so are the export and parse cache (``WORK/export-N``, ``WORK/xdg-cache-N``): made
+by a cold export when absent, else reused. Each run then:
+
+- exports once from the command line (``feeds export``, timed: it brings the export up to the corpus
+  and to the code measured, so the watch's own first export finds nothing to render);
+- starts ``feeds export --watch`` (a real process, started as from a shell) and waits until it says it
+  watches;
+- makes ``--edits`` edits (``touch_one_article``: the first article's title) then ``--new`` new article
+  files (``add_one_article``: the newest, into the all feed, its topics and provider), each ``--gap``
+  seconds after the last one showed, and times each from the write until ``OUT/all.rss`` (read every
+  20 ms) has its title;
+- reads the watcher's CPU (user+sys of its process tree, /proc) from "watching" until ``--gap`` after the
+  last change showed, then stops it and puts the corpus back as it found it (checked).
+
+With ``--base OTHER`` the runs alternate between this checkout and OTHER (``OTHER/.venv/bin/python``
+if it has one, else this interpreter; ``PYTHONPATH=OTHER`` either way, and the ``feeds/`` each imports
+is checked), each with its own export and parse cache (``WORK/export-N-base``, ``WORK/xdg-cache-N-base``),
+so neither watch starts on an export made by the other's code (which would render every document again).
+
+    python bench/bench_watch.py --size 10000                      # 5 edits, 2 new files, 3 s apart
+    python bench/bench_watch.py --size 1000000 --work /tmp/feeds-bench --runs 2
+    python bench/bench_watch.py --size 100000 --base /tmp/base --runs 3   # alternating with OTHER
+
+Like ``bench_scale`` it measures the ``feeds/`` its interpreter imports (``PYTHONPATH`` honoured).
+Run the whole script under ``nice`` to run the watcher so; the niceness is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import statistics
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench_scale import (
+    FEED,
+    GEN_CORPUS,
+    WatchChanges,
+    _empty_trash,
+    _read_through,
+    _reset,
+    _revision,
+    child_env,
+    code_fingerprint,
+    corpus_restored,
+    ensure_corpus,
+    feeds_command,
+    make_first_article_newest,
+    measure_export_watch,
+    measured_checkout,
+    run_measured,
+    write_config,
+)
+
+
+@dataclass(frozen=True)
+class Checkout:
+    """One side of the comparison: the code a run measures, its interpreter, its own parse cache and export."""
+
+    label: str  # "this" or "base"
+    folder: Path  # the checkout whose feeds/ the processes import
+    python: str
+    env: dict[str, str]
+    cache_home: Path
+    out: Path
+
+    def command(self, config: Path, corpus: Path, *watch: str) -> list[str]:
+        args = ("export", "--config", str(config), "--articles", str(corpus), *watch, str(self.out))
+        return feeds_command(*args, python=self.python)
+
+
+def checkout(label: str, work: Path, size: int, other: Path | None) -> Checkout:
+    """This checkout (``other`` None: bench_scale's export and cache) or OTHER's, each with its own folders."""
+    suffix = "" if other is None else "-base"
+    cache_home, out = work / f"xdg-cache-{size}{suffix}", work / f"export-{size}{suffix}"
+    env, python = child_env(cache_home), sys.executable
+    if other is not None:
+        env["PYTHONPATH"] = str(other)
+        own = other / ".venv" / "bin" / "python"
+        python = str(own) if own.exists() else python
+    return Checkout(label, measured_checkout(env, python), python, env, cache_home, out)
+
+
+def prepare(side: Checkout, work: Path, corpus: Path, config: Path) -> None:
+    """A cold export into the side's OUT when it has none (as bench_scale makes one), timed and printed."""
+    if (side.out / "all.rss").exists():
+        return
+    _reset(work, side.cache_home, side.out, side.out.parent / f".{side.out.name}.d")
+    _read_through(corpus)
+    cold = run_measured(side.command(config, corpus), side.env)
+    print(f"{side.label}: cold export into {side.out}: {cold.seconds:.2f} s, peak PSS {cold.pss_tree:.0f} MiB")
+    if not (side.out / "all.rss").exists():
+        raise SystemExit(f"the cold export wrote no {side.out / 'all.rss'}")
+
+
+def one_run(number: int, side: Checkout, corpus: Path, config: Path, args: argparse.Namespace) -> WatchChanges | None:
+    """One watch of ``side``'s code: the export before it, the changes; then each latency and the CPU printed."""
+    before = run_measured(side.command(config, corpus), side.env)
+    load = os.getloadavg()[0]
+    with corpus_restored(corpus):
+        watched = measure_export_watch(
+            corpus, side.env, config, side.out, args.edits, args.new, args.gap, python=side.python
+        )
+    print(
+        f"run {number}, {side.label} ({_revision(side.folder)}): export before the watch {before.seconds:.2f} s; "
+        + (f"watching after {watched.watching_after:.2f} s; " if watched else "FAILED; ")
+        + f"load {load:.2f} -> {os.getloadavg()[0]:.2f}",
+        flush=True,
+    )
+    if watched is None:
+        return None
+    for kind, samples in (("edit", watched.edits), ("new file", watched.new)):
+        for index, seconds in enumerate(samples, 1):
+            first = " (the first change after it said it watches)" if kind == "edit" and index == 1 else ""
+            print(f"  {kind} {index}: {seconds:.3f} s{first}")
+    changes = len(watched.edits) + len(watched.new)
+    print(f"  watcher's CPU: {watched.cpu_seconds:.2f} s over the {changes} changes", flush=True)
+    return watched
+
+
+def _median(values: list[float]) -> str:
+    return f"{statistics.median(values):.3f} s" if values else "—"
+
+
+def summary(side: Checkout, runs: list[WatchChanges]) -> tuple[str, ...]:
+    """One table row: the medians over every run's changes of each kind, the first edits apart."""
+    firsts = [run.edits[0] for run in runs if run.edits]
+    later = [seconds for run in runs for seconds in run.edits[1:]]
+    new = [seconds for run in runs for seconds in run.new]
+    per_change = [run.cpu_seconds / (len(run.edits) + len(run.new)) for run in runs]
+    every = [*firsts, *later, *new]
+    label = f"{side.label} ({_revision(side.folder)})"
+    return (label, str(len(runs)), _median(firsts), _median(later), _median(new), _median(per_change),
+            f"{max(every):.3f} s" if every else "—")  # fmt: skip
+
+
+HEADER = ("checkout", "runs", "first edit", "later edits", "new files", "CPU per change", "slowest")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", type=int, required=True, help="articles in the corpus (WORK/corpus-SIZE)")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/feeds-bench"))
+    parser.add_argument("--edits", type=int, default=5, help="edits per run (default 5; the first is shown apart)")
+    parser.add_argument("--new", type=int, default=2, help="new article files per run, after the edits (default 2)")
+    parser.add_argument("--gap", type=float, default=3.0, help="seconds from a change showing to the next (default 3)")
+    parser.add_argument("--runs", type=int, default=1, help="runs per checkout (default 1); with --base they alternate")
+    parser.add_argument("--base", type=Path, help="another checkout, measured in turn with this one")
+    args = parser.parse_args()
+    if args.edits < 1 or args.new < 0 or args.runs < 1:
+        parser.error("--edits and --runs must be at least 1, --new at least 0")
+    if not GEN_CORPUS.exists():
+        print(f"needs {GEN_CORPUS} (../shared beside the project)", file=sys.stderr)
+        return 2
+    args.work.mkdir(parents=True, exist_ok=True)
+    print(f"$ {shlex.join([sys.executable, *sys.argv])}")
+    sides = [checkout("this", args.work, args.size, None)]
+    if args.base is not None:
+        sides.append(checkout("base", args.work, args.size, args.base.resolve()))
+        if sides[0].folder == sides[1].folder:
+            print(f"error: this checkout and --base both import {sides[0].folder}/feeds", file=sys.stderr)
+            return 2
+    for side in sides:
+        print(f"{side.label}: revision {_revision(side.folder)} ({side.folder}), {side.python}")
+    corpus = ensure_corpus(args.work, args.size)
+    make_first_article_newest(corpus)
+    config = write_config(args.work / f"bench-{args.size}.yaml", archives=True)
+    print(
+        f"{args.size:,} articles ({corpus}); {os.cpu_count()} cores; Python {sys.version.split()[0]}; "
+        f"nice {os.getpriority(os.PRIO_PROCESS, 0)}; per run {args.edits} edits then {args.new} new article files, "
+        f"each {args.gap:g} s after the last showed; OUT{FEED} read every 20 ms"
+    )
+    for side in sides:
+        pythonpath = side.env.get("PYTHONPATH")
+        shown = ([f"PYTHONPATH={pythonpath}"] if pythonpath else []) + side.command(config, corpus, "--watch")
+        print(f"watcher ({side.label}): {shlex.join(shown)}")
+    fingerprints = [code_fingerprint(side.env, side.python) for side in sides]
+    results: dict[str, list[WatchChanges]] = {side.label: [] for side in sides}
+    failed = False
+    try:
+        for side in sides:
+            prepare(side, args.work, corpus, config)
+        for number in range(1, args.runs + 1):
+            for side in sides:  # alternating: what the machine does meanwhile falls on both
+                watched = one_run(number, side, corpus, config, args)
+                failed |= watched is None
+                if watched is not None:
+                    results[side.label].append(watched)
+    finally:
+        _empty_trash(args.work)
+    print()
+    rows = [HEADER, *(summary(side, results[side.label]) for side in sides if results[side.label])]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(HEADER))]
+    for row in rows:
+        print(" | ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True)))
+    print(
+        f"seconds from a change's write until OUT{FEED} has it: medians over every run's changes of that kind "
+        "(the first edit of each run, right after the watcher said it watches, apart); CPU: user+sys of the "
+        f"watcher's process tree from 'watching' until {args.gap:g} s after the last change showed, per change"
+    )
+    print(f"load average (1 min) at the end: {os.getloadavg()[0]:.2f}")
+    for side, fingerprint in zip(sides, fingerprints, strict=True):
+        if code_fingerprint(side.env, side.python) != fingerprint:
+            print(f"warning: {side.folder / 'feeds'} changed during the run: later runs measured other code")
+            failed = True
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
