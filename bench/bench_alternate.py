@@ -1,4 +1,4 @@
-"""Cold exports against Hugo's builds, alternating, N rounds per size: the medians issue 20's ratio is read from.
+"""Cold exports alternating with Hugo's builds, or with another checkout's exports: N rounds per size, medians.
 
 Not a test. One round is a cold export (empty parse cache and OUT_DIR, the corpus
 read through first, as :mod:`bench_scale` does) followed by Hugo's build of the same
@@ -7,18 +7,32 @@ that a change in the machine's speed (Hugo alone swings 36-53 s at 100k on this
 machine kind) falls on both. It prints each round, the medians and their ratio, and
 the peak summed PSS of each. The default configuration but the base URL (archives on):
 
-    python bench/bench_alternate.py --sizes 1000 10000 100000 --rounds 5 3 3 --work /tmp/feeds-bench
+    python bench/bench_alternate.py --sizes 1000 10000 100000 --rounds 5 5 3 --work /tmp/feeds-bench
 
-Like :mod:`bench_scale` it measures the ``feeds/`` its interpreter has installed.
+``--against OTHER_CHECKOUT`` runs OTHER's cold export instead of Hugo's build (the same corpus,
+config and reset), who goes first swapping every round: an A/B of two revisions.
+
+    git worktree add /tmp/old REV && python bench/bench_alternate.py --against /tmp/old --sizes 1000 --rounds 5
+
+Each export is measured by its wall time, the user+sys CPU of its process tree (the
+children it waited for: its pool workers; user alone too) and the peak summed PSS of the
+tree; the table gives the medians of each and their ratio (this checkout's / Hugo's or
+OTHER's). CPU time is what to read on a busy machine: other load stretches wall time far
+more. The kernel's share moves too (creating files on this machine kind's ext4 costs more
+within minutes of many deletions, see :func:`bench_scale._reset`): compare user time as well.
+Like :mod:`bench_scale` it measures the ``feeds/`` its interpreter imports; OTHER runs
+as :mod:`checkouts` says. Both trees' bytecode is compiled first.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import statistics
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench_scale import (
@@ -27,39 +41,87 @@ from bench_scale import (
     _empty_trash,
     _read_through,
     _reset,
-    _revision,
-    child_env,
     ensure_corpus,
-    feeds_command,
     hugo_site,
-    measured_checkout,
     run_measured,
     write_config,
 )
+from checkouts import Checkout, compile_and_check, other_checkout, this_checkout
 
 
-def alternate(size: int, rounds: int, work: Path, hugo: str) -> tuple[list[Run], list[Run]]:
-    """``rounds`` pairs of (our cold export, Hugo's build) of a ``size``-article corpus, in that order."""
-    corpus = ensure_corpus(work, size)
-    config = write_config(work / f"bench-{size}.yaml", archives=True)
+@dataclass(frozen=True)
+class Build:
+    """One side of a comparison: a command run cold each round, with what is reset and read through first."""
+
+    name: str
+    command: list[str]
+    env: dict[str, str] | None
+    reset: tuple[Path, ...]  # moved to the trash before each run: the build starts from nothing
+    inputs: Path  # read through before each run: the build reads from memory, not from the disk
+
+    def run_cold(self, work: Path) -> Run:
+        _reset(work, *self.reset)
+        _read_through(self.inputs)
+        return run_measured(self.command, self.env)
+
+
+def export_build(name: str, checkout: Checkout, corpus: Path, config: Path, work: Path, tag: str) -> Build:
+    """A cold ``feeds export`` of ``corpus`` by ``checkout``: its own empty parse cache and output folder."""
+    cache_home, out = work / f"alternate-cache-{tag}", work / f"alternate-export-{tag}"
+    command = checkout.feeds_command("export", "--config", str(config), "--articles", str(corpus), str(out))
+    fresh = (cache_home, out, out.parent / f".{out.name}.d")
+    return Build(name, command, checkout.environment(cache_home), fresh, corpus)
+
+
+def hugo_build(hugo: str, corpus: Path, work: Path) -> Build:
     site = hugo_site(corpus, work)
-    ours: list[Run] = []
-    theirs: list[Run] = []
+    return Build("Hugo", [hugo, "--quiet", "-D", "-s", str(site)], None, (site / "public",), site)
+
+
+def _figures(run: Run) -> str:
+    return f"{run.seconds:6.2f} s, {run.cpu:6.2f} CPU-s (user {run.user:.2f}), {run.pss_tree:5.0f} MiB"
+
+
+def alternate(size: int, builds: tuple[Build, Build], rounds: int, work: Path, swap: bool) -> tuple[list[Run], ...]:
+    """``rounds`` cold runs of each build, alternating; ``swap``: the second goes first every other round."""
+    runs: tuple[list[Run], ...] = ([], [])
     for round_number in range(1, rounds + 1):
-        cache_home, out = work / f"alternate-cache-{size}", work / f"alternate-export-{size}"
-        _reset(work, cache_home, out, out.parent / f".{out.name}.d")
-        _read_through(corpus)
-        export = feeds_command("export", "--config", str(config), "--articles", str(corpus), str(out))
-        ours.append(run_measured(export, child_env(cache_home)))
-        _reset(work, site / "public")
-        _read_through(site)
-        theirs.append(run_measured([hugo, "--quiet", "-D", "-s", str(site)]))
+        order = (1, 0) if swap and round_number % 2 == 0 else (0, 1)
+        for side in order:
+            runs[side].append(builds[side].run_cold(work))
+        first, second = runs[0][-1], runs[1][-1]
         print(
-            f"{size:>9,} round {round_number}: ours {ours[-1].seconds:6.2f} s, Hugo {theirs[-1].seconds:6.2f} s, "
-            f"ratio {ours[-1].seconds / theirs[-1].seconds:.2f}, load {os.getloadavg()[0]:.2f}",
+            f"{size:>9,} round {round_number}: {builds[0].name} {_figures(first)}; "
+            f"{builds[1].name} {_figures(second)}; "
+            f"ratio {first.seconds / second.seconds:.2f} wall, {first.cpu / second.cpu:.2f} CPU; "
+            f"load {os.getloadavg()[0]:.2f}",
             flush=True,
         )
-    return ours, theirs
+    return runs
+
+
+MEDIANS = (("wall", "seconds", "s"), ("CPU", "cpu", "CPU-s"), ("user", "user", "s"), ("PSS", "pss_tree", "MiB"))
+
+
+def print_medians(names: tuple[str, str], rows: list[tuple[int, tuple[list[Run], ...]]]) -> None:
+    """Per size: the median wall, CPU, user CPU and peak PSS of each side, and the ratio of the medians."""
+    ours, theirs = names
+    columns = " | ".join(f"{label} {ours} | {label} {theirs} | ratio" for label, _, _ in MEDIANS)
+    print(f"\narticles | rounds | {columns}")
+    for size, (first, second) in rows:
+        cells = [f"{size:>8,}", f"{len(first):>6}"]
+        for _, figure, unit in MEDIANS:
+            a, b = (statistics.median(getattr(run, figure) for run in runs) for runs in (first, second))
+            if unit == "MiB":  # and the largest, beside the median
+                high = [max(run.pss_tree for run in runs) for runs in (first, second)]
+                cells += [f"{a:.0f} ({high[0]:.0f}) MiB", f"{b:.0f} ({high[1]:.0f}) MiB", f"{a / b:.2f}×"]
+            else:
+                cells += [f"{a:.2f} {unit}", f"{b:.2f} {unit}", f"{a / b:.2f}×"]
+        print(" | ".join(cells))
+    print(
+        "medians; CPU: user+sys of the process tree (user alone beside it: file creation's kernel time moves from run "
+        f"to run on this machine kind's ext4); PSS: peak summed PSS of the tree (max); ratio {ours} / {theirs}"
+    )
 
 
 def main() -> int:
@@ -67,32 +129,43 @@ def main() -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--rounds", type=int, nargs="+", default=[5], help="rounds per size (one value: for all)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/feeds-bench"))
+    parser.add_argument("--against", type=Path, help="another checkout: alternate with its cold exports, not Hugo")
     args = parser.parse_args()
     if len(args.rounds) not in (1, len(args.sizes)):
         parser.error("--rounds takes one value, or one per size")
     hugo = shutil.which("hugo")
-    if hugo is None or not GEN_CORPUS.exists():
-        print(f"needs hugo (Debian package) and {GEN_CORPUS} (../shared beside the project)", file=sys.stderr)
+    if (hugo is None and args.against is None) or not GEN_CORPUS.exists():
+        hugo_too = "" if args.against is not None else "hugo (Debian package) and "
+        print(f"needs {hugo_too}{GEN_CORPUS} (../shared beside the project)", file=sys.stderr)
         return 2
+    if args.against is not None and not (args.against / "feeds").is_dir():
+        parser.error(f"--against {args.against}: no feeds/ in it")
+    args.work = args.work.resolve()
     args.work.mkdir(parents=True, exist_ok=True)
-    checkout = measured_checkout(child_env(args.work))
-    print(f"revision {_revision(checkout)} ({checkout}); {os.cpu_count()} cores; load {os.getloadavg()[0]:.2f}")
+    print(f"$ {shlex.join([sys.executable, *sys.argv])}")
+    checkouts = [this_checkout(args.work)] + ([other_checkout(args.against)] if args.against is not None else [])
+    for checkout in checkouts:
+        print(compile_and_check(checkout, args.work))
+    print(f"{os.cpu_count()} cores; load {os.getloadavg()[0]:.2f}")
+    names = ("ours", "Hugo") if args.against is None else (checkouts[0].revision, checkouts[1].revision)
+    if names[0] == names[1]:
+        names = (f"{names[0]} (this)", f"{names[1]} (other)")
     rounds_per_size = args.rounds * len(args.sizes) if len(args.rounds) == 1 else args.rounds
     rows = []
     try:
         for size, rounds in zip(args.sizes, rounds_per_size, strict=True):
-            ours, theirs = alternate(size, rounds, args.work, hugo)
-            rows.append((size, ours, theirs))
+            corpus = ensure_corpus(args.work, size)
+            config = write_config(args.work / f"bench-{size}.yaml", archives=True)
+            ours = export_build(names[0], checkouts[0], corpus, config, args.work, str(size))
+            if args.against is None:
+                assert hugo is not None
+                builds = (ours, hugo_build(hugo, corpus, args.work))
+            else:
+                builds = (ours, export_build(names[1], checkouts[1], corpus, config, args.work, f"{size}-against"))
+            rows.append((size, alternate(size, builds, rounds, args.work, swap=args.against is not None)))
     finally:
         _empty_trash(args.work)
-    print("\narticles | rounds | cold (median) | Hugo (median) | cold/Hugo | PSS (max) | Hugo PSS (max) | PSS/Hugo")
-    for size, ours, theirs in rows:
-        cold, built = statistics.median(r.seconds for r in ours), statistics.median(r.seconds for r in theirs)
-        pss, hugo_pss = max(r.pss_tree for r in ours), max(r.pss_tree for r in theirs)
-        print(
-            f"{size:>8,} | {len(ours):>6} | {cold:11.2f} s | {built:11.2f} s | {cold / built:8.2f}× | "
-            f"{pss:5.0f} MiB | {hugo_pss:10.0f} MiB | {pss / hugo_pss:7.2f}×"
-        )
+    print_medians(names, rows)
     print(f"load average (1 min) at the end: {os.getloadavg()[0]:.2f}")
     return 0
 

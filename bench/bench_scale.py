@@ -204,10 +204,18 @@ class Run:
     max_rss: float  # MiB, the largest single process
     pss_tree: float  # MiB, peak of the summed PSS over the tree
     processes: int  # most processes seen at once in the tree
+    user: float = 0.0  # CPU seconds in user mode of the process and the children it waited for (wait4's rusage)
+    system: float = 0.0  # and in the kernel
+
+    @property
+    def cpu(self) -> float:
+        """user + system: the CPU the process tree used, which other load on the machine moves less than wall time."""
+        return self.user + self.system
 
 
 def run_measured(command: list[str], env: dict[str, str] | None = None) -> Run:
-    """Run a command to completion; its time, max RSS (largest process) and peak summed PSS of its tree."""
+    """Run a command to completion; its time, CPU (user, system), max RSS (largest process) and peak summed PSS
+    of its tree."""
     started = time.perf_counter()
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     with TreeMemorySampler(process.pid) as sampler:
@@ -218,7 +226,9 @@ def run_measured(command: list[str], env: dict[str, str] | None = None) -> Run:
     if code not in (0, 1):
         raise SystemExit(f"command failed ({code}): {' '.join(command)}\n{stderr.decode()[-2000:]}")
     # ru_maxrss is KiB on Linux; wait4 reports the max over the child and its waited-for children
-    return Run(elapsed, usage.ru_maxrss / 1024, sampler.peak_kib / 1024, sampler.max_processes)
+    return Run(
+        elapsed, usage.ru_maxrss / 1024, sampler.peak_kib / 1024, sampler.max_processes, usage.ru_utime, usage.ru_stime
+    )
 
 
 # --- corpus and commands --------------------------------------------------------------------------------

@@ -21,8 +21,9 @@ by a cold export when absent, else reused. Each run then:
 
 With ``--base OTHER`` the runs alternate between this checkout and OTHER (``OTHER/.venv/bin/python``
 if it has one, else this interpreter; ``PYTHONPATH=OTHER`` either way, and the ``feeds/`` each imports
-is checked), each with its own export and parse cache (``WORK/export-N-base``, ``WORK/xdg-cache-N-base``),
-so neither watch starts on an export made by the other's code (which would render every document again).
+is checked and its bytecode compiled, as :mod:`checkouts` does), each with its own export and parse
+cache (``WORK/export-N-base``, ``WORK/xdg-cache-N-base``), so neither watch starts on an export made by
+the other's code (which would render every document again).
 
     python bench/bench_watch.py --size 10000                      # 5 edits, 2 new files, 3 s apart
     python bench/bench_watch.py --size 1000000 --work /tmp/feeds-bench --runs 2
@@ -50,17 +51,16 @@ from bench_scale import (
     _read_through,
     _reset,
     _revision,
-    child_env,
     code_fingerprint,
     corpus_restored,
     ensure_corpus,
     feeds_command,
     make_first_article_newest,
     measure_export_watch,
-    measured_checkout,
     run_measured,
     write_config,
 )
+from checkouts import compile_and_check, other_checkout, this_checkout
 
 
 @dataclass(frozen=True)
@@ -80,15 +80,16 @@ class Checkout:
 
 
 def checkout(label: str, work: Path, size: int, other: Path | None) -> Checkout:
-    """This checkout (``other`` None: bench_scale's export and cache) or OTHER's, each with its own folders."""
+    """This checkout (``other`` None: bench_scale's export and cache) or OTHER's, each with its own folders.
+
+    Which interpreter and ``PYTHONPATH`` run each is :mod:`checkouts`' choice; its bytecode is compiled
+    and the ``feeds/`` it imports checked there.
+    """
     suffix = "" if other is None else "-base"
     cache_home, out = work / f"xdg-cache-{size}{suffix}", work / f"export-{size}{suffix}"
-    env, python = child_env(cache_home), sys.executable
-    if other is not None:
-        env["PYTHONPATH"] = str(other)
-        own = other / ".venv" / "bin" / "python"
-        python = str(own) if own.exists() else python
-    return Checkout(label, measured_checkout(env, python), python, env, cache_home, out)
+    code = this_checkout(work) if other is None else other_checkout(other)
+    compile_and_check(code, work)
+    return Checkout(label, code.folder, code.python, code.environment(cache_home), cache_home, out)
 
 
 def prepare(side: Checkout, work: Path, corpus: Path, config: Path) -> None:
