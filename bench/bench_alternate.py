@@ -19,7 +19,7 @@ children it waited for: its pool workers; user alone too) and the peak summed PS
 tree; the table gives the medians of each and their ratio (this checkout's / Hugo's or
 OTHER's). CPU time is what to read on a busy machine: other load stretches wall time far
 more. The kernel's share moves too (creating files on this machine kind's ext4 costs more
-within minutes of many deletions, see :func:`bench_scale._reset`): compare user time as well.
+within minutes of many deletions, see :func:`measure.reset`): compare user time as well.
 Like :mod:`bench_scale` it measures the ``feeds/`` its interpreter imports; OTHER runs
 as :mod:`checkouts` says. Both trees' bytecode is compiled first.
 """
@@ -35,18 +35,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench_scale import (
-    GEN_CORPUS,
-    Run,
-    _empty_trash,
-    _read_through,
-    _reset,
-    ensure_corpus,
-    hugo_site,
-    run_measured,
-    write_config,
-)
-from checkouts import Checkout, compile_and_check, other_checkout, this_checkout
+from bench_scale import hugo_site
+from checkouts import Checkout, add_allow_same, compile_and_check, other_checkout, refuse_same_code, this_checkout
+from measure import GEN_CORPUS, Run, empty_trash, ensure_corpus, read_through, reset, run_measured, write_config
 
 
 @dataclass(frozen=True)
@@ -60,8 +51,8 @@ class Build:
     inputs: Path  # read through before each run: the build reads from memory, not from the disk
 
     def run_cold(self, work: Path) -> Run:
-        _reset(work, *self.reset)
-        _read_through(self.inputs)
+        reset(work, *self.reset)
+        read_through(self.inputs)
         return run_measured(self.command, self.env)
 
 
@@ -130,6 +121,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, nargs="+", default=[5], help="rounds per size (one value: for all)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/feeds-bench"))
     parser.add_argument("--against", type=Path, help="another checkout: alternate with its cold exports, not Hugo")
+    add_allow_same(parser, "--against")
     args = parser.parse_args()
     if len(args.rounds) not in (1, len(args.sizes)):
         parser.error("--rounds takes one value, or one per size")
@@ -146,6 +138,8 @@ def main() -> int:
     checkouts = [this_checkout(args.work)] + ([other_checkout(args.against)] if args.against is not None else [])
     for checkout in checkouts:
         print(compile_and_check(checkout, args.work))
+    if args.against is not None:
+        refuse_same_code(checkouts[0].folder, checkouts[1].folder, "--against", args.allow_same)
     print(f"{os.cpu_count()} cores; load {os.getloadavg()[0]:.2f}")
     names = ("ours", "Hugo") if args.against is None else (checkouts[0].revision, checkouts[1].revision)
     if names[0] == names[1]:
@@ -164,7 +158,7 @@ def main() -> int:
                 builds = (ours, export_build(names[1], checkouts[1], corpus, config, args.work, f"{size}-against"))
             rows.append((size, alternate(size, builds, rounds, args.work, swap=args.against is not None)))
     finally:
-        _empty_trash(args.work)
+        empty_trash(args.work)
     print_medians(names, rows)
     print(f"load average (1 min) at the end: {os.getloadavg()[0]:.2f}")
     return 0

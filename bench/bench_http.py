@@ -44,30 +44,13 @@ from contextlib import contextmanager
 from email.message import Message
 from pathlib import Path
 
+from measure import free_port, wait_until_ok
+
 PROJECT = Path(__file__).resolve().parent.parent
 GEN_CORPUS = PROJECT.parent / "shared" / "tools" / "gen_corpus.py"
 BASE_URL = "https://feeds.example.org/"
 FEED_PATH = "/all.rss"
 PROBE_TIMEOUT = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 600) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"server exited with {process.returncode} before answering {url}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"no answer from {url} after {timeout} s")
 
 
 def fetch(url: str, timeout: float = PROBE_TIMEOUT) -> tuple[int, bytes, Message]:
@@ -259,7 +242,7 @@ def main() -> int:
             )  # fmt: skip
             servers.append(process)
             urls[setup] = f"http://127.0.0.1:{port}"
-            wait_until_up(urls[setup] + "/healthz", process)
+            wait_until_ok(urls[setup] + "/healthz", process, timeout=600)
         _, body, headers = fetch(urls["asgi"] + FEED_PATH)
         etag = headers["ETag"].strip('"')
         body_file = work / "all.rss"
@@ -271,7 +254,7 @@ def main() -> int:
         )  # fmt: skip
         servers.append(bare)
         urls["bare"] = f"http://127.0.0.1:{bare_port}"
-        wait_until_up(urls["bare"] + "/healthz", bare)
+        wait_until_ok(urls["bare"] + "/healthz", bare, timeout=600)
         for name, url in urls.items():
             _, other, other_headers = fetch(url + FEED_PATH)
             assert other == body and other_headers["ETag"] == headers["ETag"], f"{name} serves other bytes"
@@ -405,7 +388,7 @@ def stats_on_and_off(args: argparse.Namespace) -> int:
                  "--workers", str(args.workers)], cwd=PROJECT, env=env, stdout=subprocess.DEVNULL,
             )  # fmt: skip
             urls[name] = f"http://127.0.0.1:{port}"
-            wait_until_up(urls[name] + "/healthz", servers[name])
+            wait_until_ok(urls[name] + "/healthz", servers[name], timeout=600)
         _, body, headers = fetch(urls["on"] + FEED_PATH)
         cases = {"200 full response": [READER_AGENT],
                  "304 If-None-Match": [READER_AGENT, f"If-None-Match: {headers['ETag']}"]}  # fmt: skip

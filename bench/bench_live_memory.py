@@ -37,7 +37,8 @@ from pathlib import Path
 from queue import Empty, Queue
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_http import PROBE_TIMEOUT, fetch, flooding, free_port, percentile, wait_until_up  # noqa: E402
+from bench_http import PROBE_TIMEOUT, fetch, flooding, percentile  # noqa: E402
+from measure import free_port, wait_until_ok  # noqa: E402
 
 PROJECT = Path(__file__).resolve().parent.parent
 BASE_URL = "https://feeds.example.org/"
@@ -124,7 +125,7 @@ def main() -> int:
         cwd=PROJECT, env=env, stdout=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        wait_until_up(base + "/healthz", server, timeout=3600)
+        wait_until_ok(base + "/healthz", server, timeout=3600, poll=0.2)
         health = fetch(base + "/healthz")[1].decode()
         articles = re.search(r'"articles": (\d+)', health)
         print(f"python bench/bench_live_memory.py {' '.join(sys.argv[1:])}")

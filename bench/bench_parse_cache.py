@@ -33,7 +33,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench_scale import Run, _empty_trash, _read_through, _reset, run_measured, touch_one_article, write_config
+from measure import Run, empty_trash, read_through, reset, run_measured, touch_one_article, write_config
 
 PROJECT = Path(__file__).resolve().parent.parent
 MEASURES = ("cold", "warm", "check", "new OUT", "1 change")
@@ -51,7 +51,7 @@ def _one_round(
     """Every measure of one revision on one corpus: (run, load average when it started)."""
     tag = f"{checkout.name}-{corpus.name}"
     cache_home, out, fresh = work / f"cache-{tag}", work / f"out-{tag}", work / f"fresh-{tag}"
-    _reset(work, cache_home, out, fresh, out.parent / f".{out.name}.d", fresh.parent / f".{fresh.name}.d")
+    reset(work, cache_home, out, fresh, out.parent / f".{out.name}.d", fresh.parent / f".{fresh.name}.d")
     env = {**os.environ, "XDG_CACHE_HOME": str(cache_home), "PYTHONPATH": str(checkout)}
     config = write_config(work / f"config-{tag}.yaml", archives)
     python = str(checkout / ".venv" / "bin" / "python")
@@ -74,7 +74,7 @@ def _one_round(
         results[measure] = (run_measured(command, env), load)
         if measure == "1 change" and not check_only and title.encode() not in (out / "all.rss").read_bytes():
             raise SystemExit(f"{checkout}: after one change, {out / 'all.rss'} lacks the new title")
-    _reset(work, fresh)  # the new OUT export is big; the next round starts from nothing anyway
+    reset(work, fresh)  # the new OUT export is big; the next round starts from nothing anyway
     return results
 
 
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"# {names[checkout]} imports {where}")
     table: dict[tuple[str, Path, str], list[tuple[Run, float]]] = {}
     for corpus in args.corpora:
-        _read_through(corpus)
+        read_through(corpus)
         for round_number in range(args.rounds):
             order = checkouts if round_number % 2 == 0 else checkouts[::-1]  # alternate who goes first
             for checkout in order:
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> None:
                         file=sys.stderr,
                         flush=True,
                     )
-    _empty_trash(args.work)
+    empty_trash(args.work)
     print("| corpus | measure | " + " | ".join(names[c] for c in checkouts) + " | ratio | PSS tree (MiB) | load avg |")
     print("| --- | --- | " + " | ".join("---:" for _ in checkouts) + " | ---: | ---: | ---: |")
     for corpus in args.corpora:

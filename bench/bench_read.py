@@ -15,7 +15,7 @@ per cent of reading. Each measurement is a fresh process of the checkout measure
   machine is, where CPU time moves by 5-10%: the figure to compare small cuts by.
   ``PYTHONHASHSEED=0`` in these runs, so that string hashing draws the same each time.
   The pass imports ftfy at the first non-ASCII text, as a load in one process does, and the
-  README's figures count that (~0.2 G instructions, once); a third run without files but with
+  README's figures count that (0.233 G instructions, once); a third run without files but with
   ftfy imported (``--import-ftfy``) gives it, and the figure without it is printed beside.
   ``--import-ftfy`` moves it out of the timed pass the same way.
 
@@ -41,8 +41,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench_scale import _read_through
-from checkouts import Checkout, compile_and_check, other_checkout, this_checkout
+from checkouts import Checkout, add_allow_same, compile_and_check, other_checkout, refuse_same_code, this_checkout
+from measure import read_through
 
 READ_PASS = Path(__file__).resolve().parent / "read_pass.py"
 
@@ -140,6 +140,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("corpora", type=Path, nargs="+", metavar="CORPUS", help="folders of article files")
     parser.add_argument("--base", type=Path, help="another checkout to measure beside this one, alternating")
+    add_allow_same(parser, "--base")
     parser.add_argument("--rounds", type=int, default=3, help="CPU time: runs per corpus and checkout, the best kept")
     parser.add_argument("--instructions", action="store_true", help="count instructions under callgrind instead")
     parser.add_argument(
@@ -161,6 +162,8 @@ def main() -> int:
     checkouts = [this_checkout(args.work)] + ([other_checkout(args.base)] if args.base is not None else [])
     for checkout in checkouts:
         print(compile_and_check(checkout, args.work))
+    if args.base is not None:
+        refuse_same_code(checkouts[0].folder, checkouts[1].folder, "--base", args.allow_same)
     names = [checkout.revision for checkout in checkouts]
     if len(set(names)) < len(names):
         names = [f"{name} ({role})" for name, role in zip(names, ("this", "base"), strict=False)]
@@ -168,7 +171,7 @@ def main() -> int:
     rows, without_import = [], []
     for corpus in args.corpora:
         corpus = corpus.resolve()
-        _read_through(corpus)
+        read_through(corpus)
         if args.instructions:
             counts = [count_instructions(checkout, corpus, args.work, options) for checkout in checkouts]
             for name, count in zip(names, counts, strict=True):

@@ -5,7 +5,7 @@ Issue 20 asks that at a million articles ``feeds serve`` start from a warm cache
 
 The corpus, config and parse cache are ``bench_scale``'s (``WORK/corpus-N``, ``WORK/bench-N.yaml``,
 ``WORK/xdg-cache-N``): one ``feeds export`` into ``WORK/export-N`` (timed) warms the cache, or finds
-it warm. Then ``feeds serve --workers W`` (``bench_scale.LiveServer``: a real process on a free port)
+it warm. Then ``feeds serve --workers W`` (``measure.LiveServer``: a real process on a free port)
 starts, and the script prints:
 
 - seconds from its launch until ``/healthz`` answers 200 and until ``/all.rss`` answers 200 (each
@@ -16,7 +16,8 @@ starts, and the script prints:
   ``/all.rss`` serves its title (asked every 20 ms), then what ``/healthz`` says: generation, files,
   watching (one worker answers).
 
-The server is stopped and the new file removed (the corpus checked to be as found).
+The server is stopped (its whole process group, on Ctrl-C too) and the new file removed (the corpus
+checked to be as found).
 
     python bench/bench_serve.py --size 10000 [--work /tmp/feeds-bench] [--workers 2]
     python bench/bench_serve.py --size 1000000 --work /tmp/feeds-bench
@@ -35,14 +36,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-from bench_scale import (
+from measure import (
     FEED,
     GEN_CORPUS,
     LiveServer,
-    TreeMemorySampler,
-    _pss_kib,
-    _revision,
-    _tree,
     add_one_article,
     change_latencies,
     child_env,
@@ -50,24 +47,13 @@ from bench_scale import (
     ensure_corpus,
     feeds_command,
     measured_checkout,
+    process_tree,
+    pss_kib,
+    revision,
     run_measured,
+    wait_until_ok,
     write_config,
 )
-
-STARTUP_TIMEOUT = 900  # seconds, as LiveServer allows /healthz
-
-
-def until_ok(url: str) -> None:
-    """Return once GET ``url`` answers 200 (asked every 0.1 s); RuntimeError after STARTUP_TIMEOUT."""
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=60) as response:
-                response.read()
-                return
-        except OSError:  # refused, or 503 while this worker still loads
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer 200 in {STARTUP_TIMEOUT} s")
 
 
 def main() -> int:
@@ -84,27 +70,27 @@ def main() -> int:
     cache_home = args.work / f"xdg-cache-{args.size}"
     env = child_env(cache_home)
     checkout = measured_checkout(env)
-    print(f"revision {_revision(checkout)} ({checkout}); {os.cpu_count()} cores; Python {sys.version.split()[0]}")
+    print(f"revision {revision(checkout)} ({checkout}); {os.cpu_count()} cores; Python {sys.version.split()[0]}")
     corpus = ensure_corpus(args.work, args.size)
     config = write_config(args.work / f"bench-{args.size}.yaml", archives=True)
-    was_cached = cache_home.exists()
+    had_cache = cache_home.exists()  # whether it is up to date, only the export's time says
     export = feeds_command(
         "export", "--config", str(config), "--articles", str(corpus), str(args.work / f"export-{args.size}")
     )
     warming = run_measured(export, env)
     print(
-        f"{args.size:,} articles ({corpus}); the parse cache {'found' if was_cached else 'made'} by "
-        f"{shlex.join(export)}: {warming.seconds:.2f} s"
+        f"{args.size:,} articles ({corpus}); {cache_home} {'was there' if had_cache else 'was not there'} before "
+        f"{shlex.join(export)} warmed it: {warming.seconds:.2f} s"
     )
     load = os.getloadavg()[0]
     with corpus_restored(corpus):
-        server = LiveServer(corpus, env, config, args.workers)
-        with TreeMemorySampler(server.process.pid) as sampler, server:
-            until_ok(server.base + FEED)
+        with LiveServer(corpus, env, config, args.workers, sample_memory=True) as server:
+            wait_until_ok(server.base + FEED, server.process)
             feed_after = time.perf_counter() - server.started
-            processes = _tree(server.process.pid)
-            serving = sum(_pss_kib(pid) for pid in processes)
-            starting_peak = max(sampler.peak_kib, serving)
+            processes = process_tree(server.process.pid)
+            serving = sum(pss_kib(pid) for pid in processes)
+            assert server.memory is not None
+            starting_peak = max(server.memory.peak_kib, serving)
 
             def served(title: str) -> bool:
                 with urllib.request.urlopen(server.base + FEED, timeout=60) as response:
@@ -113,7 +99,7 @@ def main() -> int:
             new_file = change_latencies(served, "serve-new", corpus, add_one_article, count=1, gap=0)
             with urllib.request.urlopen(server.base + "/healthz", timeout=60) as response:
                 health = json.load(response)
-        print(f"server: {shlex.join(server.process.args)}")
+        print(f"server: {shlex.join(server.command)}")
     print(f"/healthz 200 after {server.healthy_after:.2f} s, {FEED} 200 after {feed_after:.2f} s (from the launch)")
     print(
         f"summed PSS of the server's {len(processes)} processes when {FEED} first answered: {serving / 1024:.0f} MiB; "

@@ -21,7 +21,8 @@ by a cold export when absent, else reused. Each run then:
 
 With ``--base OTHER`` the runs alternate between this checkout and OTHER (``OTHER/.venv/bin/python``
 if it has one, else this interpreter; ``PYTHONPATH=OTHER`` either way, and the ``feeds/`` each imports
-is checked and its bytecode compiled, as :mod:`checkouts` does), each with its own export and parse
+is checked and printed and its bytecode compiled, as :mod:`checkouts` does; the same ``feeds/`` on both
+sides is refused unless ``--allow-same``), each with its own export and parse
 cache (``WORK/export-N-base``, ``WORK/xdg-cache-N-base``), so neither watch starts on an export made by
 the other's code (which would render every document again).
 
@@ -39,32 +40,112 @@ import argparse
 import os
 import shlex
 import statistics
+import subprocess
 import sys
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench_scale import (
+from checkouts import add_allow_same, compile_and_check, other_checkout, refuse_same_code, this_checkout
+from measure import (
+    CHANGE_SAMPLES,
+    CHANGE_TIMEOUT,
     FEED,
     GEN_CORPUS,
-    WatchChanges,
-    _empty_trash,
-    _read_through,
-    _reset,
-    _revision,
+    Latencies,
+    add_one_article,
+    change_latencies,
     code_fingerprint,
     corpus_restored,
+    empty_trash,
     ensure_corpus,
     feeds_command,
+    first_and_median,
     make_first_article_newest,
-    measure_export_watch,
+    read_through,
+    remove_added_articles,
+    reset,
+    revision,
     run_measured,
+    stop_process,
+    touch_one_article,
+    tree_cpu_seconds,
     write_config,
 )
-from checkouts import compile_and_check, other_checkout, this_checkout
+
+
+@dataclass
+class WatchChanges:
+    """What :func:`measure_export_watch` saw of one ``feeds export --watch`` process.
+
+    ``edits`` or ``new`` is None when one of its changes did not show within 120 s (the other kind is still
+    measured, as before it failed); ``complete`` says whether both were.
+    """
+
+    watching_after: float  # seconds from its launch until it said it watches (its own first export included)
+    edits: list[float] | None  # each edit's latency, in the order made: the first right after it said it watches
+    new: list[float] | None  # each new article file's, after the edits
+    cpu_seconds: float  # user+sys of its process tree from "watching" until ``gap`` after the last change showed
+
+    @property
+    def complete(self) -> bool:
+        return self.edits is not None and self.new is not None
+
+    def latencies(self) -> Latencies:
+        """bench_scale's three figures: the first edit, the median of the edits, the median of the new files."""
+        first, edit = first_and_median(self.edits)
+        return first, edit, first_and_median(self.new)[1]
+
+
+def measure_export_watch(
+    corpus: Path,
+    env: dict[str, str],
+    config: Path,
+    out: Path,
+    edits: int = CHANGE_SAMPLES,
+    new: int = CHANGE_SAMPLES,
+    gap: float = 0.5,
+    python: str = sys.executable,
+) -> WatchChanges | None:
+    """Run ``feeds export --watch`` on ``out``; once it says it watches, make ``edits`` edits then ``new`` new
+    article files (:func:`measure.change_latencies`) and time each until OUT/all.rss has it. None (and a line
+    on stderr) when the process ended before watching; a kind of change that did not show is None in the
+    result. The watcher and its process group are stopped and the added files removed when it ends, or is
+    interrupted; the edits stay (see :func:`measure.corpus_restored`)."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        feeds_command("export", "--config", str(config), "--articles", str(corpus), "--watch", str(out), python=python),
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        assert process.stderr is not None
+        for line in process.stderr:  # problems of the corpus, then the watching line
+            if "watching" in line:
+                break
+        else:
+            print(f"error: feeds export --watch exited with {process.wait()}", file=sys.stderr)
+            return None
+        watching_after = time.perf_counter() - started
+        cpu_before = tree_cpu_seconds(process.pid)
+
+        def exported(title: str) -> bool:
+            try:
+                return title.encode() in (out / "all.rss").read_bytes()
+            except FileNotFoundError:  # between two generations' links: not there yet
+                return False
+
+        threading.Thread(target=process.stderr.read, daemon=True).start()  # keep draining
+        edited = change_latencies(exported, "watch-edit", corpus, touch_one_article, edits, gap)
+        added = change_latencies(exported, "watch-new", corpus, add_one_article, new, gap)
+        return WatchChanges(watching_after, edited, added, tree_cpu_seconds(process.pid) - cpu_before)
+    finally:
+        stop_process(process)
+        remove_added_articles(corpus)
 
 
 @dataclass(frozen=True)
-class Checkout:
+class WatchSide:
     """One side of the comparison: the code a run measures, its interpreter, its own parse cache and export."""
 
     label: str  # "this" or "base"
@@ -73,13 +154,14 @@ class Checkout:
     env: dict[str, str]
     cache_home: Path
     out: Path
+    imports: str  # what :func:`checkouts.compile_and_check` found: the revision, interpreter and feeds/ imported
 
     def command(self, config: Path, corpus: Path, *watch: str) -> list[str]:
         args = ("export", "--config", str(config), "--articles", str(corpus), *watch, str(self.out))
         return feeds_command(*args, python=self.python)
 
 
-def checkout(label: str, work: Path, size: int, other: Path | None) -> Checkout:
+def watch_side(label: str, work: Path, size: int, other: Path | None) -> WatchSide:
     """This checkout (``other`` None: bench_scale's export and cache) or OTHER's, each with its own folders.
 
     Which interpreter and ``PYTHONPATH`` run each is :mod:`checkouts`' choice; its bytecode is compiled
@@ -88,24 +170,27 @@ def checkout(label: str, work: Path, size: int, other: Path | None) -> Checkout:
     suffix = "" if other is None else "-base"
     cache_home, out = work / f"xdg-cache-{size}{suffix}", work / f"export-{size}{suffix}"
     code = this_checkout(work) if other is None else other_checkout(other)
-    compile_and_check(code, work)
-    return Checkout(label, code.folder, code.python, code.environment(cache_home), cache_home, out)
+    imports = compile_and_check(code, work)
+    return WatchSide(label, code.folder, code.python, code.environment(cache_home), cache_home, out, imports)
 
 
-def prepare(side: Checkout, work: Path, corpus: Path, config: Path) -> None:
+def prepare(side: WatchSide, work: Path, corpus: Path, config: Path) -> None:
     """A cold export into the side's OUT when it has none (as bench_scale makes one), timed and printed."""
     if (side.out / "all.rss").exists():
         return
-    _reset(work, side.cache_home, side.out, side.out.parent / f".{side.out.name}.d")
-    _read_through(corpus)
+    reset(work, side.cache_home, side.out, side.out.parent / f".{side.out.name}.d")
+    read_through(corpus)
     cold = run_measured(side.command(config, corpus), side.env)
     print(f"{side.label}: cold export into {side.out}: {cold.seconds:.2f} s, peak PSS {cold.pss_tree:.0f} MiB")
     if not (side.out / "all.rss").exists():
         raise SystemExit(f"the cold export wrote no {side.out / 'all.rss'}")
 
 
-def one_run(number: int, side: Checkout, corpus: Path, config: Path, args: argparse.Namespace) -> WatchChanges | None:
-    """One watch of ``side``'s code: the export before it, the changes; then each latency and the CPU printed."""
+def one_run(number: int, side: WatchSide, corpus: Path, config: Path, args: argparse.Namespace) -> WatchChanges | None:
+    """One watch of ``side``'s code: the export before it, the changes; then each latency and the CPU printed.
+
+    None when the watch failed: it ended before watching, or a change did not show (what was measured is
+    printed all the same)."""
     before = run_measured(side.command(config, corpus), side.env)
     load = os.getloadavg()[0]
     with corpus_restored(corpus):
@@ -113,18 +198,22 @@ def one_run(number: int, side: Checkout, corpus: Path, config: Path, args: argpa
             corpus, side.env, config, side.out, args.edits, args.new, args.gap, python=side.python
         )
     print(
-        f"run {number}, {side.label} ({_revision(side.folder)}): export before the watch {before.seconds:.2f} s; "
-        + (f"watching after {watched.watching_after:.2f} s; " if watched else "FAILED; ")
+        f"run {number}, {side.label} ({revision(side.folder)}): export before the watch {before.seconds:.2f} s; "
+        + (f"watching after {watched.watching_after:.2f} s; " if watched else "FAILED before watching; ")
         + f"load {load:.2f} -> {os.getloadavg()[0]:.2f}",
         flush=True,
     )
     if watched is None:
         return None
     for kind, samples in (("edit", watched.edits), ("new file", watched.new)):
-        for index, seconds in enumerate(samples, 1):
+        if samples is None:
+            print(f"  {kind}s: FAILED (one did not show within {CHANGE_TIMEOUT} s; the others stopped there)")
+        for index, seconds in enumerate(samples or (), 1):
             first = " (the first change after it said it watches)" if kind == "edit" and index == 1 else ""
             print(f"  {kind} {index}: {seconds:.3f} s{first}")
-    changes = len(watched.edits) + len(watched.new)
+    if not watched.complete:
+        return None
+    changes = len(watched.edits or []) + len(watched.new or [])
     print(f"  watcher's CPU: {watched.cpu_seconds:.2f} s over the {changes} changes", flush=True)
     return watched
 
@@ -133,14 +222,14 @@ def _median(values: list[float]) -> str:
     return f"{statistics.median(values):.3f} s" if values else "—"
 
 
-def summary(side: Checkout, runs: list[WatchChanges]) -> tuple[str, ...]:
-    """One table row: the medians over every run's changes of each kind, the first edits apart."""
+def summary(side: WatchSide, runs: list[WatchChanges]) -> tuple[str, ...]:
+    """One table row: the medians over every complete run's changes of each kind, the first edits apart."""
     firsts = [run.edits[0] for run in runs if run.edits]
-    later = [seconds for run in runs for seconds in run.edits[1:]]
-    new = [seconds for run in runs for seconds in run.new]
-    per_change = [run.cpu_seconds / (len(run.edits) + len(run.new)) for run in runs]
+    later = [seconds for run in runs for seconds in (run.edits or [])[1:]]
+    new = [seconds for run in runs for seconds in run.new or []]
+    per_change = [run.cpu_seconds / (len(run.edits or []) + len(run.new or [])) for run in runs]
     every = [*firsts, *later, *new]
-    label = f"{side.label} ({_revision(side.folder)})"
+    label = f"{side.label} ({revision(side.folder)})"
     return (label, str(len(runs)), _median(firsts), _median(later), _median(new), _median(per_change),
             f"{max(every):.3f} s" if every else "—")  # fmt: skip
 
@@ -157,6 +246,7 @@ def main() -> int:
     parser.add_argument("--gap", type=float, default=3.0, help="seconds from a change showing to the next (default 3)")
     parser.add_argument("--runs", type=int, default=1, help="runs per checkout (default 1); with --base they alternate")
     parser.add_argument("--base", type=Path, help="another checkout, measured in turn with this one")
+    add_allow_same(parser, "--base")
     args = parser.parse_args()
     if args.edits < 1 or args.new < 0 or args.runs < 1:
         parser.error("--edits and --runs must be at least 1, --new at least 0")
@@ -165,14 +255,12 @@ def main() -> int:
         return 2
     args.work.mkdir(parents=True, exist_ok=True)
     print(f"$ {shlex.join([sys.executable, *sys.argv])}")
-    sides = [checkout("this", args.work, args.size, None)]
+    sides = [watch_side("this", args.work, args.size, None)]
     if args.base is not None:
-        sides.append(checkout("base", args.work, args.size, args.base.resolve()))
-        if sides[0].folder == sides[1].folder:
-            print(f"error: this checkout and --base both import {sides[0].folder}/feeds", file=sys.stderr)
-            return 2
+        sides.append(watch_side("base", args.work, args.size, args.base.resolve()))
+        refuse_same_code(sides[0].folder, sides[1].folder, "--base", args.allow_same)
     for side in sides:
-        print(f"{side.label}: revision {_revision(side.folder)} ({side.folder}), {side.python}")
+        print(f"{side.label}: {side.imports}")
     corpus = ensure_corpus(args.work, args.size)
     make_first_article_newest(corpus)
     config = write_config(args.work / f"bench-{args.size}.yaml", archives=True)
@@ -198,7 +286,7 @@ def main() -> int:
                 if watched is not None:
                     results[side.label].append(watched)
     finally:
-        _empty_trash(args.work)
+        empty_trash(args.work)
     print()
     rows = [HEADER, *(summary(side, results[side.label]) for side in sides if results[side.label])]
     widths = [max(len(row[column]) for row in rows) for column in range(len(HEADER))]

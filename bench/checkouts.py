@@ -1,22 +1,24 @@
 """Two checkouts measured side by side: which interpreter runs each, which feeds/ it imports, its bytecode.
 
 Shared by ``bench_alternate.py --against``, ``bench_read.py --base`` and ``bench_watch.py --base``.
-The measured checkout is the one this interpreter imports (:func:`bench_scale.measured_checkout`:
+The measured checkout is the one this interpreter imports (:func:`measure.measured_checkout`:
 its installed ``feeds``, or the one ``PYTHONPATH`` names). Another checkout runs under its own
 ``.venv/bin/python`` when it has one, else under this interpreter, with ``PYTHONPATH`` set to its
 folder either way: a worktree's venv is often a symlink to another tree's, whose editable install
 would import that tree's ``feeds/``. :func:`compile_and_check` compiles each one's bytecode and
-checks which ``feeds/`` it really imports.
+checks which ``feeds/`` it really imports; :func:`refuse_same_code` refuses two sides that import the
+same one (an A/A run, which tests make on purpose with ``--allow-same``).
 """
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench_scale import _revision, child_env, feeds_command, measured_checkout
+from measure import child_env, feeds_command, measured_checkout, revision
 
 _PROBE = "import sys, feeds; print(feeds.__file__); print(sys.version.split()[0])"
 
@@ -30,7 +32,7 @@ class Checkout:
     pythonpath: str | None  # None: the environment's own (the measured checkout)
 
     def environment(self, cache_home: Path) -> dict[str, str]:
-        """:func:`bench_scale.child_env` (bytecode written, no current folder on the path), this checkout's path."""
+        """:func:`measure.child_env` (bytecode written, no current folder on the path), this checkout's path."""
         env = child_env(cache_home)
         if self.pythonpath is not None:
             env["PYTHONPATH"] = self.pythonpath
@@ -41,7 +43,7 @@ class Checkout:
 
     @property
     def revision(self) -> str:
-        return _revision(self.folder)
+        return revision(self.folder)
 
 
 def this_checkout(work: Path) -> Checkout:
@@ -71,3 +73,23 @@ def compile_and_check(checkout: Checkout, work: Path) -> str:
     if not Path(where).resolve().is_relative_to(checkout.folder.resolve()):
         raise SystemExit(f"{checkout.folder}: {checkout.python} imports feeds from {where}, not from this checkout")
     return f"revision {checkout.revision} ({checkout.folder}): Python {version} {checkout.python} imports {where}"
+
+
+def add_allow_same(parser: argparse.ArgumentParser, option: str) -> None:
+    parser.add_argument(
+        "--allow-same",
+        action="store_true",
+        help=f"run even when {option} imports the same feeds/ as this checkout (an A/A run: the scripts' tests)",
+    )
+
+
+def refuse_same_code(this: Path, other: Path, option: str, allowed: bool) -> None:
+    """Exit with status 2 when both checkouts (as :func:`compile_and_check` found them) import one ``feeds/``,
+    unless ``allowed``: an A/B whose sides run the same code measures noise, and says so nowhere."""
+    if this.resolve() == other.resolve() and not allowed:
+        print(
+            f"error: this checkout and {option} both import {this / 'feeds'} "
+            "(--allow-same to measure it against itself)",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)

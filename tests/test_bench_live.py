@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from .conftest import PROJECT, SHARED, require_shared
 
@@ -59,3 +62,7 @@ def test_bench_serve_prints_when_it_answered_its_memory_and_a_new_file_served(tm
     served = rf"^a new article file in /all.rss after {NUMBER} s; .*: generation {NUMBER}, files {NUMBER}, watching"
     assert numbers(served, out)[2] == SIZE + 1
     assert not list((tmp_path / f"corpus-{SIZE}").glob("zzzz-bench-added-*"))
+    port = re.search(r"^server: .* --port (\d+) ", out, re.M)
+    assert port is not None, out
+    with pytest.raises(ConnectionRefusedError):  # the server and its workers ended with the script
+        socket.create_connection(("127.0.0.1", int(port.group(1))), timeout=5).close()
