@@ -3,7 +3,7 @@
 Not a test: it prints figures to quote, under the command line, the revision and the load average.
 One cold ``feeds export`` of ``bench_scale.py``'s corpus (empty parse cache and output folder, the
 corpus read through first, earlier outputs moved aside rather than deleted: see
-``bench_scale._reset``) runs here, through :class:`feeds.folder.exporter.Exporter` as the command
+``measure.reset``) runs here, through :class:`feeds.folder.exporter.Exporter` as the command
 line runs it, with the functions that make each stage wrapped by a timer. Each timer charges the
 user and system CPU (``getrusage``) and the wall time since the last mark to the innermost stage
 running, so the figures are each stage's own (a stage inside another is not counted twice) and
@@ -14,16 +14,17 @@ sizes itself from it): every stage runs in this process, where its timer sees it
 keeps the pools as they are: the table then holds only this process's share, the tree's CPU
 (this process and its waited-for workers) is printed beside it, and a wall-clock timeline of this
 process tells the stages on all cores (reading, the item pass, the documents) from the ones on
-one core. The pools' overhead is ``--pooled``'s tree CPU less a one-process run's CPU.
-``--profile N`` runs the one-process export under cProfile instead of the timers and prints the
-N functions with the most own time (cProfile roughly doubles the run's CPU; read its shares,
-not its seconds).
+one core. The pools' overhead is ``--pooled``'s tree CPU less a one-process run's CPU: the forked
+workers keep the timers (their figures are not printed), so both carry the same timers' cost.
+``--profile N`` runs the one-process export with a cProfile on inside reading, the item pass and
+the documents (instead of the timers) and prints each one's N functions with the most own time
+(about 1.6x the CPU: read their shares, not their seconds).
 
     python bench/bench_stages.py --size 10000 [--work /tmp/feeds-bench] [--scratch /tmp/my-stages]
     python bench/bench_stages.py --size 100000 --pooled
-    python bench/bench_stages.py --size 100000 --profile 40
+    python bench/bench_stages.py --size 100000 --profile 25
 
-The corpus is ``WORK/corpus-N`` (made by ``bench_scale.ensure_corpus`` when absent) and is only
+The corpus is ``WORK/corpus-N`` (made by ``measure.ensure_corpus`` when absent) and is only
 read; the export, its store and the parse cache go to ``SCRATCH`` (default WORK) as
 ``stages-export-N`` and ``stages-cache-N``. Earlier ones are moved to ``SCRATCH/.trash``, which is
 never emptied here: delete it at least six minutes before a run whose file creations you time.
@@ -46,17 +47,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent
-sys.path.insert(0, str(BENCH))
-
-from bench_scale import (  # noqa: E402 - bench/ is not a package
-    PROJECT,
-    _read_through,
-    _reset,
-    _revision,
-    ensure_corpus,
-    write_config,
-)
+from measure import ensure_corpus, read_through, reset, revision, write_config
 
 # Stages in the order a cold export meets them; a stage is named here and wrapped in _instrument.
 READING = (
@@ -68,8 +59,6 @@ ORDER = (
     "item list", "item pass (feedgen)", "item pass: store", "render:", "gzip", "file writing",
     "documents: the rest", "export: plan, signatures", "manifest", "record, flip, clean", "the rest",
 )  # fmt: skip
-# this process's wall time in these stages runs on every core under --pooled (the pools' stages)
-POOLED_PHASES = {"reading": ("reading",), "item pass": ("item pass",), "documents": ("render:", "gzip", "file", "documents")}
 
 
 @dataclasses.dataclass
@@ -276,14 +265,14 @@ def _prepare(args: argparse.Namespace) -> Setup:
     scratch = args.scratch or args.work
     scratch.mkdir(parents=True, exist_ok=True)
     out, cache = scratch / f"stages-export-{args.size}", scratch / f"stages-cache-{args.size}"
-    _reset(scratch, out, out.parent / f".{out.name}.d", cache)  # moved aside: see bench_scale._reset
-    _read_through(corpus)
+    reset(scratch, out, out.parent / f".{out.name}.d", cache)  # moved aside, not deleted: see measure.reset
+    read_through(corpus)
     os.environ["XDG_CACHE_HOME"] = str(cache)  # read by feeds.cache_dir when the cache is opened
     return Setup(corpus, config, out, cache)
 
 
 def _export(setup: Setup) -> object:
-    """One export as ``feeds export --config CONFIG --articles CORPUS OUT`` runs it (the collector frozen once loaded)."""
+    """An export as ``feeds export --config CONFIG --articles CORPUS OUT`` runs it (collector frozen once loaded)."""
     from feeds.config import load_settings, with_overrides
     from feeds.folder.exporter import Exporter
     from feeds.folder.runs import ExportObserver
@@ -304,17 +293,20 @@ def _import_export_stack() -> None:
 
 
 def _print_stages(clock: StageClock, pair: float) -> None:
-    total = Charged()
-    for charged in clock.stages.values():
-        total.user, total.system, total.wall = total.user + charged.user, total.system + charged.system, total.wall + charged.wall
-    rank = {name: index for index, name in enumerate(ORDER)}
-    names = sorted(clock.stages, key=lambda name: (rank.get(name, rank.get(name.split(":")[0] + ":", len(ORDER))), name))
+    user, system = sum(c.user for c in clock.stages.values()), sum(c.system for c in clock.stages.values())
+    wall = sum(c.wall for c in clock.stages.values())
+    rank = {name: index for index, name in enumerate(ORDER)}  # "render: feeds .rss" ranks as "render:"
+
+    def order(name: str) -> tuple[int, str]:
+        return rank.get(name, rank.get(name.split(":")[0] + ":", len(ORDER))), name
+
     print(f"{'stage':38} {'user s':>8} {'sys s':>7} {'CPU s':>8} {'share':>6} {'wall s':>8} {'calls':>8}")
-    for name in names:
+    for name in sorted(clock.stages, key=order):
         c = clock.stages[name]
         cpu = c.user + c.system
-        print(f"{name:38} {c.user:8.2f} {c.system:7.2f} {cpu:8.2f} {cpu / (total.user + total.system):6.1%} {c.wall:8.2f} {c.calls:8}")
-    print(f"{'total':38} {total.user:8.2f} {total.system:7.2f} {total.user + total.system:8.2f} {'':6} {total.wall:8.2f}")
+        share = cpu / (user + system)
+        print(f"{name:38} {c.user:8.2f} {c.system:7.2f} {cpu:8.2f} {share:6.1%} {c.wall:8.2f} {c.calls:8}")
+    print(f"{'total':38} {user:8.2f} {system:7.2f} {user + system:8.2f} {'':6} {wall:8.2f}")
     calls = sum(c.calls for c in clock.stages.values())
     print(f"timers: {calls} enter/leave pairs at ~{pair * 1e6:.1f} µs each, ~{calls * pair:.2f} CPU-s of the total")
 
@@ -344,12 +336,19 @@ def main() -> int:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--pooled", action="store_true", help="the pools as on the command line: a timeline too")
     mode.add_argument(
-        "--profile", type=int, metavar="N", help="cProfile of reading, the item pass and the documents, one process: "
-        "the N functions with the most own time in each"
+        "--profile",
+        type=int,
+        metavar="N",
+        help="cProfile of reading, the item pass and the documents, one process: "
+        "the N functions with the most own time in each",
     )
     args = parser.parse_args()
     print(f"$ {shlex.join([sys.executable, *sys.argv])}")
-    print(f"revision {_revision(PROJECT)}, load average {os.getloadavg()[0]:.2f} at the start")
+    import feeds  # the code measured: whatever this interpreter imports (PYTHONPATH=CHECKOUT to choose)
+
+    checkout = Path(feeds.__file__).resolve().parent.parent
+    print(f"revision {revision(checkout)} imports {feeds.__file__}")
+    print(f"load average {os.getloadavg()[0]:.2f} at the start")
     if not args.pooled:
         os.cpu_count = lambda: 1  # every pool of the export sizes itself from it: pools of one
     clock = StageClock("imports")
@@ -366,7 +365,7 @@ def main() -> int:
         for name, profile in profiles.items():
             out = io.StringIO()
             stats = pstats.Stats(profile, stream=out)
-            print(f"\n{name}: {stats.total_tt:.2f} s under cProfile; its {args.profile} functions with the most own time")
+            print(f"\n{name}: {stats.total_tt:.2f} s under cProfile; the {args.profile} functions with most own time")
             stats.sort_stats("tottime").print_stats(args.profile)
             print("\n".join(line[:160] for line in out.getvalue().splitlines()[6:] if line.strip()))
     else:
@@ -393,7 +392,8 @@ def main() -> int:
           f"user {after[0] - before[0]:.2f} s, sys {after[1] - before[1]:.2f} s, "
           f"total {after[0] - before[0] + after[1] - before[1]:.2f} s; imports before it "
           f"{clock.stages['imports'].user + clock.stages['imports'].system if 'imports' in clock.stages else 0:.2f} s; "
-          f"whole script {sum(after) - sum(started_cpu):.2f} s in {time.perf_counter() - started:.1f} s")  # fmt: skip
+          f"the script (the corpus read through too) {sum(after) - sum(started_cpu):.2f} s in "
+          f"{time.perf_counter() - started:.1f} s")  # fmt: skip
     print(f"load average {os.getloadavg()[0]:.2f} at the end")
     sys.stdout.flush()
     os._exit(0)  # no teardown of a hundred thousand articles, as feeds.cli ends
