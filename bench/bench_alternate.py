@@ -19,7 +19,7 @@ children it waited for: its pool workers; user alone too) and the peak summed PS
 tree; the table gives the medians of each and their ratio (this checkout's / Hugo's or
 OTHER's). CPU time is what to read on a busy machine: other load stretches wall time far
 more. The kernel's share moves too (creating files on this machine kind's ext4 costs more
-within minutes of many deletions, see :func:`measure.reset`): compare user time as well.
+within minutes of many deletions, see :func:`corpus_changes.reset`): compare user time as well.
 Like :mod:`bench_scale` it measures the ``feeds/`` its interpreter imports; OTHER runs
 as :mod:`checkouts` says. Both trees' bytecode is compiled first.
 """
@@ -37,7 +37,8 @@ from pathlib import Path
 
 from bench_scale import hugo_site
 from checkouts import Checkout, add_allow_same, compile_and_check, other_checkout, refuse_same_code, this_checkout
-from measure import GEN_CORPUS, Run, empty_trash, ensure_corpus, read_through, reset, run_measured, write_config
+from corpus_changes import GEN_CORPUS, empty_trash, ensure_corpus, read_through, reset
+from measure import Run, run_measured, write_config
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ from contextlib import contextmanager
 from email.message import Message
 from pathlib import Path
 
-from measure import free_port, wait_until_ok
+from measure import free_port, stop_process, wait_until_ok
 
 PROJECT = Path(__file__).resolve().parent.parent
 GEN_CORPUS = PROJECT.parent / "shared" / "tools" / "gen_corpus.py"
@@ -238,7 +238,7 @@ def main() -> int:
             port = free_port()
             process = subprocess.Popen(
                 [sys.executable, __file__, "--workers", str(args.workers), "--feeds-server", str(port), str(config),
-                 setup], cwd=PROJECT, env=env, stdout=subprocess.DEVNULL,
+                 setup], cwd=PROJECT, env=env, stdout=subprocess.DEVNULL, start_new_session=True,
             )  # fmt: skip
             servers.append(process)
             urls[setup] = f"http://127.0.0.1:{port}"
@@ -251,6 +251,7 @@ def main() -> int:
         bare = subprocess.Popen(
             [sys.executable, __file__, "--workers", str(args.workers), "--bare-server", str(bare_port),
              str(body_file), etag, headers["Content-Type"]], cwd=PROJECT, env=env, stdout=subprocess.DEVNULL,
+            start_new_session=True,
         )  # fmt: skip
         servers.append(bare)
         urls["bare"] = f"http://127.0.0.1:{bare_port}"
@@ -294,14 +295,9 @@ def main() -> int:
                   f"{worst(times):.2f} | {shown} |")  # fmt: skip
         print(f"\nload average at the end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
         return 0
-    finally:
+    finally:  # Ctrl-C included: each server runs in a session of its own, so stop it and its workers here
         for server in servers:
-            server.terminate()
-        for server in servers:
-            try:
-                server.wait(10)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop_process(server, timeout=10)
         shutil.rmtree(work, ignore_errors=True)
 
 
@@ -386,6 +382,7 @@ def stats_on_and_off(args: argparse.Namespace) -> int:
             servers[name] = subprocess.Popen(
                 [sys.executable, "-m", "feeds.cli", "serve", "--config", str(config), "--port", str(port),
                  "--workers", str(args.workers)], cwd=PROJECT, env=env, stdout=subprocess.DEVNULL,
+                start_new_session=True,
             )  # fmt: skip
             urls[name] = f"http://127.0.0.1:{port}"
             wait_until_ok(urls[name] + "/healthz", servers[name], timeout=600)
@@ -436,14 +433,9 @@ def stats_on_and_off(args: argparse.Namespace) -> int:
               f"{writing:.1f} µs CPU in the writer thread (classify, hash, batched insert)")
         print(f"fetches recorded: {recorded} (wrk completed {completed})")
         return 0 if recorded >= completed else 1
-    finally:
+    finally:  # as in main(): the stopped "on" server's group too, for a worker it left behind
         for server in servers.values():
-            if server.poll() is None:
-                server.terminate()
-                try:
-                    server.wait(10)
-                except subprocess.TimeoutExpired:
-                    server.kill()
+            stop_process(server, timeout=10)
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import signal
 import statistics
 import subprocess
 import sys
@@ -38,7 +37,7 @@ from queue import Empty, Queue
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_http import PROBE_TIMEOUT, fetch, flooding, percentile  # noqa: E402
-from measure import free_port, wait_until_ok  # noqa: E402
+from measure import free_port, stop_process, wait_until_ok  # noqa: E402
 
 PROJECT = Path(__file__).resolve().parent.parent
 BASE_URL = "https://feeds.example.org/"
@@ -122,7 +121,7 @@ def main() -> int:
     started = time.monotonic()
     server = subprocess.Popen(
         [sys.executable, "-m", "feeds.cli", "serve", "--config", str(config), "--port", str(port), "--workers", "2"],
-        cwd=PROJECT, env=env, stdout=subprocess.DEVNULL,
+        cwd=PROJECT, env=env, stdout=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
     try:
         wait_until_ok(base + "/healthz", server, timeout=3600, poll=0.2)
@@ -170,12 +169,8 @@ def main() -> int:
               f"{after:.0f} MiB after; growth {after - before:+.0f} MiB (peak {peak - before:+.0f} MiB)")  # fmt: skip
         print(f"load average at the end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
         return 0
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+    finally:  # Ctrl-C included: the server runs in a session of its own, so stop it and its workers here
+        stop_process(server)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,8 @@ import sys
 import time
 from pathlib import Path
 
-from measure import Run, empty_trash, read_through, reset, run_measured, touch_one_article, write_config
+from corpus_changes import empty_trash, read_through, reset, touch_one_article
+from measure import Run, run_measured, write_config
 
 PROJECT = Path(__file__).resolve().parent.parent
 MEASURES = ("cold", "warm", "check", "new OUT", "1 change")

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from checkouts import Checkout, add_allow_same, compile_and_check, other_checkout, refuse_same_code, this_checkout
-from measure import read_through
+from corpus_changes import read_through
 
 READ_PASS = Path(__file__).resolve().parent / "read_pass.py"
 

@@ -25,7 +25,8 @@ from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
-from measure import ADDED_PREFIX, BASE_URL, add_one_article, remove_added_articles, touch_one_article
+from corpus_changes import ADDED_PREFIX, add_one_article, remove_added_articles, touch_one_article
+from measure import BASE_URL
 
 from feeds.config import Settings
 from feeds.index.filter_index import FilterIndex

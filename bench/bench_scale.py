@@ -41,8 +41,8 @@ folder), then measures, each in a fresh process:
 
 Exports use a config file written into the work folder (base URL, and
 ``archive_page_size: 0`` without archives); everything else is the default.
-The measuring itself (process trees, PSS, the corpus changes, the live server) is
-:mod:`measure`'s, shared with the other scripts; this module holds the table.
+The measuring itself (process trees, PSS, the live server) is :mod:`measure`'s and the corpus
+changes :mod:`corpus_changes`', shared with the other scripts; this module holds the table.
 """
 
 from __future__ import annotations
@@ -63,32 +63,34 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench_watch import measure_export_watch
-from measure import (
-    CHANGE_SAMPLES,
-    FEED,
+from corpus_changes import (
     GEN_CORPUS,
-    SAMPLE_INTERVAL,
     SHARED,
     TRASH,
-    Latencies,
-    LiveServer,
-    Run,
     add_one_article,
-    change_latencies,
-    child_env,
-    code_fingerprint,
     empty_trash,
     ensure_corpus,
-    feeds_command,
-    first_and_median,
     make_first_article_newest,
-    measured_checkout,
     read_through,
     remove_added_articles,
     reset,
+    touch_one_article,
+)
+from measure import (
+    CHANGE_SAMPLES,
+    FEED,
+    SAMPLE_INTERVAL,
+    Latencies,
+    LiveServer,
+    Run,
+    change_latencies,
+    child_env,
+    code_fingerprint,
+    feeds_command,
+    first_and_median,
+    measured_checkout,
     revision,
     run_measured,
-    touch_one_article,
     write_config,
 )
 

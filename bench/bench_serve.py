@@ -36,15 +36,12 @@ import time
 import urllib.request
 from pathlib import Path
 
+from corpus_changes import GEN_CORPUS, add_one_article, corpus_restored, ensure_corpus
 from measure import (
     FEED,
-    GEN_CORPUS,
     LiveServer,
-    add_one_article,
     change_latencies,
     child_env,
-    corpus_restored,
-    ensure_corpus,
     feeds_command,
     measured_checkout,
     process_tree,

@@ -3,7 +3,7 @@
 Not a test: it prints figures to quote, under the command line, the revision and the load average.
 One cold ``feeds export`` of ``bench_scale.py``'s corpus (empty parse cache and output folder, the
 corpus read through first, earlier outputs moved aside rather than deleted: see
-``measure.reset``) runs here, through :class:`feeds.folder.exporter.Exporter` as the command
+``corpus_changes.reset``) runs here, through :class:`feeds.folder.exporter.Exporter` as the command
 line runs it, with the functions that make each stage wrapped by a timer. Each timer charges the
 user and system CPU (``getrusage``) and the wall time since the last mark to the innermost stage
 running, so the figures are each stage's own (a stage inside another is not counted twice) and
@@ -24,7 +24,7 @@ the documents (instead of the timers) and prints each one's N functions with the
     python bench/bench_stages.py --size 100000 --pooled
     python bench/bench_stages.py --size 100000 --profile 25
 
-The corpus is ``WORK/corpus-N`` (made by ``measure.ensure_corpus`` when absent) and is only
+The corpus is ``WORK/corpus-N`` (made by ``corpus_changes.ensure_corpus`` when absent) and is only
 read; the export, its store and the parse cache go to ``SCRATCH`` (default WORK) as
 ``stages-export-N`` and ``stages-cache-N``. Earlier ones are moved to ``SCRATCH/.trash``, which is
 never emptied here: delete it at least six minutes before a run whose file creations you time.
@@ -47,7 +47,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from measure import ensure_corpus, read_through, reset, revision, write_config
+from corpus_changes import ensure_corpus, read_through, reset
+from measure import revision, write_config
 
 # Stages in the order a cold export meets them; a stage is named here and wrapped in _instrument.
 READING = (
@@ -265,7 +266,7 @@ def _prepare(args: argparse.Namespace) -> Setup:
     scratch = args.scratch or args.work
     scratch.mkdir(parents=True, exist_ok=True)
     out, cache = scratch / f"stages-export-{args.size}", scratch / f"stages-cache-{args.size}"
-    reset(scratch, out, out.parent / f".{out.name}.d", cache)  # moved aside, not deleted: see measure.reset
+    reset(scratch, out, out.parent / f".{out.name}.d", cache)  # moved aside, not deleted: see corpus_changes.reset
     read_through(corpus)
     os.environ["XDG_CACHE_HOME"] = str(cache)  # read by feeds.cache_dir when the cache is opened
     return Setup(corpus, config, out, cache)

@@ -48,28 +48,30 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from checkouts import add_allow_same, compile_and_check, other_checkout, refuse_same_code, this_checkout
-from measure import (
-    CHANGE_SAMPLES,
-    CHANGE_TIMEOUT,
-    FEED,
+from corpus_changes import (
     GEN_CORPUS,
-    Latencies,
     add_one_article,
-    change_latencies,
-    code_fingerprint,
     corpus_restored,
     empty_trash,
     ensure_corpus,
-    feeds_command,
-    first_and_median,
     make_first_article_newest,
     read_through,
     remove_added_articles,
     reset,
+    touch_one_article,
+)
+from measure import (
+    CHANGE_SAMPLES,
+    CHANGE_TIMEOUT,
+    FEED,
+    Latencies,
+    change_latencies,
+    code_fingerprint,
+    feeds_command,
+    first_and_median,
     revision,
     run_measured,
     stop_process,
-    touch_one_article,
     tree_cpu_seconds,
     write_config,
 )
@@ -112,7 +114,7 @@ def measure_export_watch(
     article files (:func:`measure.change_latencies`) and time each until OUT/all.rss has it. None (and a line
     on stderr) when the process ended before watching; a kind of change that did not show is None in the
     result. The watcher and its process group are stopped and the added files removed when it ends, or is
-    interrupted; the edits stay (see :func:`measure.corpus_restored`)."""
+    interrupted; the edits stay (see :func:`corpus_changes.corpus_restored`)."""
     started = time.perf_counter()
     process = subprocess.Popen(
         feeds_command("export", "--config", str(config), "--articles", str(corpus), "--watch", str(out), python=python),
