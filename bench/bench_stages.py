@@ -10,7 +10,10 @@ running, so the figures are each stage's own (a stage inside another is not coun
 add up to the whole run.
 
 By default the pools have one process (``os.cpu_count`` reads 1 here, and every pool of an export
-sizes itself from it): every stage runs in this process, where its timer sees it. ``--pooled``
+sizes itself from it): every stage runs in this process, where its timer sees it, as ``feeds export``
+runs on a one-core machine (so no reader's records are pickled to the exporting process: that is part
+of the pools' cost). Should a process be waited for during the export all the same (a pool sized some
+other way), the run stops with an error rather than print a table that misses its CPU. ``--pooled``
 keeps the pools as they are: the table then holds only this process's share, the tree's CPU
 (this process and its waited-for workers) is printed beside it, and a wall-clock timeline of this
 process tells the stages on all cores (reading, the item pass, the documents) from the ones on
@@ -25,7 +28,8 @@ the documents (instead of the timers) and prints each one's N functions with the
     python bench/bench_stages.py --size 100000 --profile 25
 
 The corpus is ``WORK/corpus-N`` (made by ``corpus_changes.ensure_corpus`` when absent) and is only
-read; the export, its store and the parse cache go to ``SCRATCH`` (default WORK) as
+read; the config (the default one but the base URL, archive pages on, as ``bench_scale``'s), the
+export, its store and the parse cache go to ``SCRATCH`` (default WORK) as ``stages-N.yaml``,
 ``stages-export-N`` and ``stages-cache-N``. Earlier ones are moved to ``SCRATCH/.trash``, which is
 never emptied here: delete it at least six minutes before a run whose file creations you time.
 """
@@ -64,6 +68,8 @@ ORDER = (
 
 @dataclasses.dataclass
 class Charged:
+    """What one stage was charged: its own CPU and wall seconds (inner stages' not included) and its calls."""
+
     user: float = 0.0
     system: float = 0.0
     wall: float = 0.0
@@ -130,6 +136,7 @@ class StageClock:
 
 
 def _document_kind(path: str, *_: object) -> str:
+    """The stage a ``bulk.render_path(path, ...)`` call is charged to, by the kind of document at ``path``."""
     from feeds.site_paths import ARCHIVE_FOLDER, INDEX_PATH, OPML_PATH
 
     extension = path.rpartition(".")[2]
@@ -193,6 +200,8 @@ class Timeline:
         self.spans: list[tuple[str, float, float]] = []
 
     def wrap(self, name: str, function: Callable) -> Callable:
+        """``function``, its call's wall-clock span recorded as ``name``."""
+
         def spanned(*args: object, **kwargs: object) -> object:
             started = time.perf_counter()
             try:
@@ -204,18 +213,22 @@ class Timeline:
 
 
 def _mark_phases(timeline: Timeline) -> None:
+    """Record the spans of the three pooled phases (reading, the item pass, the documents) on ``timeline``."""
     import feeds.read.load as load
     from feeds.folder import bulk
 
     load._parse = timeline.wrap("reading (pool)", load._parse)
     bulk._item_store = timeline.wrap("item pass (pool)", bulk._item_store)
     # the documents' pool: from the item pass's end to the last document placed
-    bulk._mapped = _after_items(timeline, bulk._mapped)
+    bulk._mapped = _after_items(timeline, bulk._mapped, bulk._render_items)
 
 
-def _after_items(timeline: Timeline, mapped: Callable) -> Callable:
+def _after_items(timeline: Timeline, mapped: Callable, render_items: Callable) -> Callable:
+    """``bulk._mapped`` with the span of each call recorded as the documents' phase, except the item pass's
+    own call (``render_items``, the object bulk calls it with: the item pass has its own span)."""
+
     def spanned(job: object, function: Callable, *rest: object) -> object:
-        if getattr(function, "__name__", "") == "_render_items":
+        if function is render_items:
             yield from mapped(job, function, *rest)
             return
         started = time.perf_counter()
@@ -231,14 +244,15 @@ def _profile_stages() -> dict[str, cProfile.Profile]:
     from feeds.folder import bulk
 
     profiles = {"reading": cProfile.Profile(), "item pass": cProfile.Profile(), "documents": cProfile.Profile()}
-    for name, module, function in (
-        ("reading", load, "_read_batch"), ("item pass", bulk, "_render_items"), ("documents", bulk, "_place_documents")
-    ):  # fmt: skip
-        setattr(module, function, _profiled(profiles[name], getattr(module, function)))
+    load._read_batch = _profiled(profiles["reading"], load._read_batch)
+    bulk._render_items = _profiled(profiles["item pass"], bulk._render_items)
+    bulk._place_documents = _profiled(profiles["documents"], bulk._place_documents)
     return profiles
 
 
 def _profiled(profile: cProfile.Profile, function: Callable) -> Callable:
+    """``function`` with ``profile`` on while it runs (its name kept: a pool pickles a task's function by name)."""
+
     @functools.wraps(function)
     def profiled(*args: object, **kwargs: object) -> object:
         profile.enable()
@@ -252,6 +266,8 @@ def _profiled(profile: cProfile.Profile, function: Callable) -> Callable:
 
 @dataclasses.dataclass
 class Setup:
+    """One cold export's inputs and outputs: the corpus read, its config, the output folder, the parse cache's home."""
+
     corpus: Path
     config: Path
     out: Path
@@ -259,12 +275,13 @@ class Setup:
 
 
 def _prepare(args: argparse.Namespace) -> Setup:
+    """The corpus (made when absent) read through, a config of our own written and earlier outputs moved aside:
+    the next export is cold. Points ``XDG_CACHE_HOME`` at the run's own parse cache."""
     corpus = ensure_corpus(args.work, args.size)
-    config = args.work / f"bench-{args.size}.yaml"
-    if not config.exists():
-        write_config(config, archives=True)
     scratch = args.scratch or args.work
     scratch.mkdir(parents=True, exist_ok=True)
+    # always our own: bench_scale's WORK/bench-N.yaml may hold another run's settings (--no-archives)
+    config = write_config(scratch / f"stages-{args.size}.yaml", archives=True)
     out, cache = scratch / f"stages-export-{args.size}", scratch / f"stages-cache-{args.size}"
     reset(scratch, out, out.parent / f".{out.name}.d", cache)  # moved aside, not deleted: see corpus_changes.reset
     read_through(corpus)
@@ -325,14 +342,34 @@ def _print_timeline(timeline: Timeline, started: float, ended: float) -> None:
 
 
 def _tree_cpu() -> tuple[float, float]:
+    """User and system CPU seconds of this process and of the children it has waited for."""
     own, waited = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + waited.ru_utime, own.ru_stime + waited.ru_stime
+
+
+def _check_no_children(args: argparse.Namespace, children_before: resource.struct_rusage) -> None:
+    """In one process, no child may have been waited for during the export: the table would miss its CPU."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # compared as they are, not by a difference of sums: float rounding leaves ~1e-18 of nothing
+    if not args.pooled and (children.ru_utime, children.ru_stime) != (
+        children_before.ru_utime,
+        children_before.ru_stime,
+    ):
+        grew = children.ru_utime + children.ru_stime - children_before.ru_utime - children_before.ru_stime
+        print(f"error: {grew:.2f} CPU-s of child processes during a one-process export: the table would miss them")
+        sys.stdout.flush()
+        os._exit(1)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", type=int, default=10_000, help="articles (default 10000)")
-    parser.add_argument("--work", type=Path, default=Path("/tmp/feeds-bench"), help="where corpus-N is (read only)")
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=Path("/tmp/feeds-bench"),
+        help="where corpus-N is (made there when absent, then only read)",
+    )
     parser.add_argument("--scratch", type=Path, help="where the export and parse cache go (default WORK)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--pooled", action="store_true", help="the pools as on the command line: a timeline too")
@@ -357,12 +394,18 @@ def main() -> int:
     _import_export_stack()
     clock.switch("setup")
     setup = _prepare(args)
+    print(f"config {setup.config}, corpus {setup.corpus}, output {setup.out}")
     clock.switch("the rest")
     clock.stages.pop("setup")  # the corpus checked and read through: not the export's
     before = _tree_cpu()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    before_own = (usage.ru_utime, usage.ru_stime)
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     if args.profile is not None:
         profiles = _profile_stages()
         run = _export(setup)
+        after = _tree_cpu()
+        _check_no_children(args, children_before)
         for name, profile in profiles.items():
             out = io.StringIO()
             stats = pstats.Stats(profile, stream=out)
@@ -378,14 +421,17 @@ def main() -> int:
         run = _export(setup)
         ended = time.perf_counter()
         clock.switch("the rest")
+        after, own = _tree_cpu(), resource.getrusage(resource.RUSAGE_SELF)  # before the timers' calibration
+        _check_no_children(args, children_before)
         pair = clock.pair_seconds()
         what = "this process's share (the workers' CPU is in the tree's)" if args.pooled else "one process"
         print(f"\ncold export of {args.size} articles, {what}:")
         _print_stages(clock, pair)
-        print(f"documents {counts['documents']}, files placed by them {counts['files placed']}")
+        whose = "placed by this process (the workers placed the rest)" if args.pooled else "placed"
+        print(f"documents {whose} {counts['documents']}, their files {counts['files placed']}")
         if args.pooled:
             _print_timeline(timeline, began, ended)
-    after = _tree_cpu()
+            print(f"this process alone: {own.ru_utime + own.ru_stime - sum(before_own):.2f} CPU-s")
     summary = run.summary
     print(f"\nexport: {summary.files} files in the generation, {summary.written} written; "
           f"{run.articles} articles, {run.feeds} feeds, wall {run.seconds:.2f} s")  # fmt: skip
