@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench_scale import hugo_site
-from checkouts import Checkout, add_allow_same, compile_and_check, other_checkout, refuse_same_code, this_checkout
+from checkouts import Checkout, add_allow_same, measured_checkouts
 from corpus_changes import GEN_CORPUS, empty_trash, ensure_corpus, read_through, reset
 from measure import Run, run_measured, write_config
 
@@ -136,11 +136,7 @@ def main() -> int:
     args.work = args.work.resolve()
     args.work.mkdir(parents=True, exist_ok=True)
     print(f"$ {shlex.join([sys.executable, *sys.argv])}")
-    checkouts = [this_checkout(args.work)] + ([other_checkout(args.against)] if args.against is not None else [])
-    for checkout in checkouts:
-        print(compile_and_check(checkout, args.work))
-    if args.against is not None:
-        refuse_same_code(checkouts[0].folder, checkouts[1].folder, "--against", args.allow_same)
+    checkouts = measured_checkouts(args.work, args.against, "--against", args.allow_same)
     print(f"{os.cpu_count()} cores; load {os.getloadavg()[0]:.2f}")
     names = ("ours", "Hugo") if args.against is None else (checkouts[0].revision, checkouts[1].revision)
     if names[0] == names[1]:

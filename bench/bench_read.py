@@ -41,7 +41,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from checkouts import Checkout, add_allow_same, compile_and_check, other_checkout, refuse_same_code, this_checkout
+from checkouts import Checkout, add_allow_same, measured_checkouts
 from corpus_changes import read_through
 
 READ_PASS = Path(__file__).resolve().parent / "read_pass.py"
@@ -159,11 +159,7 @@ def main() -> int:
     args.work.mkdir(parents=True, exist_ok=True)
     options = ["--config", str(args.config.resolve())] if args.config is not None else []
     print(f"$ {shlex.join([sys.executable, *sys.argv])}")
-    checkouts = [this_checkout(args.work)] + ([other_checkout(args.base)] if args.base is not None else [])
-    for checkout in checkouts:
-        print(compile_and_check(checkout, args.work))
-    if args.base is not None:
-        refuse_same_code(checkouts[0].folder, checkouts[1].folder, "--base", args.allow_same)
+    checkouts = measured_checkouts(args.work, args.base, "--base", args.allow_same)
     names = [checkout.revision for checkout in checkouts]
     if len(set(names)) < len(names):
         names = [f"{name} ({role})" for name, role in zip(names, ("this", "base"), strict=False)]

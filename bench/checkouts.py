@@ -93,3 +93,14 @@ def refuse_same_code(this: Path, other: Path, option: str, allowed: bool) -> Non
             file=sys.stderr,
         )
         raise SystemExit(2)
+
+
+def measured_checkouts(work: Path, other: Path | None, option: str, allow_same: bool) -> list[Checkout]:
+    """This checkout, then ``other``'s when given: each compiled and its import checked (what was found
+    printed), and two sides importing one ``feeds/`` refused unless ``allow_same`` (see :func:`refuse_same_code`)."""
+    checkouts = [this_checkout(work)] + ([other_checkout(other)] if other is not None else [])
+    for checkout in checkouts:
+        print(compile_and_check(checkout, work))
+    if other is not None:
+        refuse_same_code(checkouts[0].folder, checkouts[1].folder, option, allow_same)
+    return checkouts
