@@ -59,7 +59,10 @@ def test_bench_serve_prints_when_it_answered_its_memory_and_a_new_file_served(tm
     assert len(numbers(rf"^/healthz 200 after {NUMBER} s, /all.rss 200 after {NUMBER} s", out)) == 2
     memory = rf"processes when /all.rss first answered: {NUMBER} MiB; peak while starting {NUMBER} MiB"
     assert len(numbers(memory, out)) == 2
-    served = rf"^a new article file in /all.rss after {NUMBER} s; .*: generation {NUMBER}, files {NUMBER}, watching"
+    served = (
+        r"^a new article file, written [0-9.]+ s after /all.rss first answered, "
+        rf"in /all.rss after {NUMBER} s; .*: generation {NUMBER}, files {NUMBER}, watching"
+    )
     assert numbers(served, out)[2] == SIZE + 1
     assert not list((tmp_path / f"corpus-{SIZE}").glob("zzzz-bench-added-*"))
     port = re.search(r"^server: .* --port (\d+) ", out, re.M)
