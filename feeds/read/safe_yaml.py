@@ -65,7 +65,6 @@ _VALUE = "tag:yaml.org,2002:value"  # a plain "=" key, which SafeConstructor tur
 _SET = "tag:yaml.org,2002:set"
 _OMAP = "tag:yaml.org,2002:omap"
 _PAIRS = "tag:yaml.org,2002:pairs"
-_INT = INT_TAG
 _MAX_INT_DIGITS = 4_300  # Python's own limit for decimal integers (sys.get_int_max_str_digits)
 _INT_LIMIT = 10**_MAX_INT_DIGITS  # the smallest integer str() refuses to write
 _TOO_LONG = f"an integer of more than {_MAX_INT_DIGITS:,} digits"
@@ -230,7 +229,7 @@ def _shape_problem(node: yaml.Node) -> str | None:
     """Why SafeConstructor would fail to fill this collection node (it checks only after
     handing the empty collection out), or why we refuse to (merge keys, overlong integers)."""
     tag, kind = node.tag, type(node)
-    if tag == _INT and kind is _ScalarNode:
+    if tag == INT_TAG and kind is _ScalarNode:
         return _TOO_LONG if len(node.value) > _MAX_INT_DIGITS else None
     if tag in (_MAP, _SET):
         if kind is not _MappingNode:
@@ -278,7 +277,7 @@ def _integer(loader: yaml.SafeLoader, node: yaml.Node) -> int:
 
 
 Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
-Loader.add_constructor(_INT, _integer)
+Loader.add_constructor(INT_TAG, _integer)
 
 
 class _NeedsFullConstructor(Exception):

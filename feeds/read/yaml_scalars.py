@@ -76,4 +76,3 @@ def _date_time(match: re.Match[str]) -> Any:
         return datetime.datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), 0, zone)
     except (ValueError, OverflowError):
         return SLOW
-
