@@ -27,7 +27,7 @@ OUTLET_USES = {
 # Each module and the stage it belongs to; a module may import only modules of earlier stages
 # (or, where listed, its own helpers of the same stage).
 STAGES = [
-    {"model", "formats", "cache_dir", "site_paths"},
+    {"model", "formats", "cache_dir", "site_paths", "sqlite_wal"},
     {"config_values"},
     {"config"},
     # read

@@ -39,6 +39,7 @@ from feeds.config import READER_SETTINGS, Settings
 from feeds.model import details_record, head_record, pack_details, record_digest, unpack_details
 from feeds.read.cache_files import delete_database, remove_orphaned, remove_outdated
 from feeds.read.reader import ReadResult, read_article
+from feeds.sqlite_wal import connect_wal
 
 SCHEMA_VERSION = 2  # PRAGMA user_version of a database this code wrote (2: the meta table)
 PAGE_SIZE = 16_384  # bytes per database page (SQLite's default is 4,096)
@@ -233,11 +234,12 @@ class ParseCache:
             if opened is None or opened[0] != os.getpid():
                 if opened is not None:
                     self._inherited.append(opened[1])
-                connection = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
-                # for a database this creates (an existing one keeps its own): a details row (~2 KB) is
-                # written in a third less CPU than on 4 KB pages, read back ~1 µs slower (10,000 files)
-                connection.execute(f"PRAGMA page_size={PAGE_SIZE}")
-                connection.execute("PRAGMA journal_mode=WAL")  # readers never wait for a writer
+                # page_size for a database this creates (an existing one keeps its own): a details row
+                # (~2 KB) is written in a third less CPU than on 4 KB pages, read back ~1 µs slower
+                # (10,000 files). WAL: readers never wait for a writer.
+                connection = connect_wal(
+                    self.path, timeout=60, pragmas=(f"PRAGMA page_size={PAGE_SIZE}",), check_same_thread=False
+                )
                 # No fsync at all: a cold run writes ~2 KB of details per file, and each automatic
                 # checkpoint's two fsyncs cost ~0.1 s of a 10,000-file export's 4 s (more on a busy
                 # disk). A killed process loses nothing; only an OS crash or power loss can damage the

@@ -31,7 +31,6 @@ import hashlib
 import hmac
 import ipaddress
 import secrets
-import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -41,6 +40,7 @@ from pathlib import Path
 
 from feeds.cache_dir import default_cache_dir
 from feeds.config import Settings
+from feeds.sqlite_wal import connect_wal
 from feeds.stats.agents import AgentKind, classify_agent
 
 BUSY_TIMEOUT_MS = 30_000  # several workers and a `feeds stats --log` may write at once; each waits its turn
@@ -157,8 +157,7 @@ class StatsStore:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")  # readers never block the writers, nor writers them
+        self.db = connect_wal(path, timeout=BUSY_TIMEOUT_MS / 1000)  # readers never block the writers, nor writers them
         self.db.execute("PRAGMA synchronous=NORMAL")  # WAL: a commit is durable at the next checkpoint
         self.db.execute("PRAGMA secure_delete=ON")  # a forgotten key is overwritten, not left in a free page
         self._depth = 0
