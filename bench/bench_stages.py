@@ -151,11 +151,12 @@ def _instrument(clock: StageClock) -> dict[str, int]:
     """Wrap the export's stage functions where their callers look them up; returns counters filled as it runs."""
     import feeds.folder.export as export
     import feeds.index.catalog as catalog
-    import feeds.read.load as load
+    import feeds.read.parse_pool as parse_pool
     import feeds.read.reader as reader
     import feeds.read.safe_yaml as safe_yaml
     from feeds.folder import bulk, cdn, exporter, outdir
     from feeds.folder.generation import Generation
+    from feeds.read.parsecache import ParseCache
     from feeds.render.signature import Signer
 
     counts = {"documents": 0, "files placed": 0}
@@ -173,9 +174,10 @@ def _instrument(clock: StageClock) -> dict[str, int]:
     reader.parse_article = clock.wrap(READING[1], reader.parse_article)
     reader._read_bytes = clock.wrap(READING[2], reader._read_bytes)
     reader.clean_text = clock.wrap(READING[3], reader.clean_text)  # the body's (article_fields has its own name)
-    load.result_record = clock.wrap(READING[4], load.result_record)
-    load._read_batch = clock.wrap(READING[5], load._read_batch)
-    load._save = clock.wrap("parse-cache write", load._save)
+    parse_pool.result_record = clock.wrap(READING[4], parse_pool.result_record)
+    parse_pool.read_batch = clock.wrap(READING[5], parse_pool.read_batch)
+    ParseCache.save = clock.wrap("parse-cache write", ParseCache.save)
+    ParseCache.forget = clock.wrap("parse-cache write", ParseCache.forget)
     catalog.build_catalog = clock.wrap("catalog", catalog.build_catalog)
     export.export_site = clock.wrap("export: plan, signatures", export.export_site)
     Signer.document = clock.wrap("export: plan, signatures", Signer.document)
@@ -217,7 +219,7 @@ def _mark_phases(timeline: Timeline) -> None:
     import feeds.read.load as load
     from feeds.folder import bulk
 
-    load._parse = timeline.wrap("reading (pool)", load._parse)
+    load.parse_files = timeline.wrap("reading (pool)", load.parse_files)
     bulk._item_store = timeline.wrap("item pass (pool)", bulk._item_store)
     # the documents' pool: from the item pass's end to the last document placed
     bulk._mapped = _after_items(timeline, bulk._mapped, bulk._render_items)
@@ -240,11 +242,11 @@ def _after_items(timeline: Timeline, mapped: Callable, render_items: Callable) -
 
 def _profile_stages() -> dict[str, cProfile.Profile]:
     """A profiler for each of the three stages a cold export spends most in, on while one of their functions runs."""
-    import feeds.read.load as load
+    import feeds.read.parse_pool as parse_pool
     from feeds.folder import bulk
 
     profiles = {"reading": cProfile.Profile(), "item pass": cProfile.Profile(), "documents": cProfile.Profile()}
-    load._read_batch = _profiled(profiles["reading"], load._read_batch)
+    parse_pool.read_batch = _profiled(profiles["reading"], parse_pool.read_batch)
     bulk._render_items = _profiled(profiles["item pass"], bulk._render_items)
     bulk._place_documents = _profiled(profiles["documents"], bulk._place_documents)
     return profiles

@@ -2,7 +2,7 @@
 
 Not a test, and not to be run by hand but by ``bench_read.py``, under the interpreter and
 ``PYTHONPATH`` of the checkout measured (so it imports nothing from ``bench/``). The pass is what
-``feeds.read.load`` does with the files a load has to parse (``_read_batch``): ``read_article``
+a load does with the files it has to parse (``feeds.read.parse_pool.read_batch``): ``read_article``
 then ``result_record`` for each, in one process, under ``bulk_allocation`` (the collector paused,
 as during a load). ftfy is imported at the first non-ASCII text, inside the pass, as a load
 reading in one process does (``--import-ftfy``: before it, as a load does before forking
@@ -29,7 +29,12 @@ import time
 from pathlib import Path
 
 from feeds.config import Settings, load_settings
-from feeds.read.load import _read_batch, bulk_allocation
+from feeds.read.load import bulk_allocation
+
+try:  # the load's own pass; a checkout before 2026-12-06 has it as feeds.read.load._read_batch
+    from feeds.read.parse_pool import read_batch
+except ImportError:
+    from feeds.read.load import _read_batch as read_batch  # type: ignore[attr-defined,no-redef]
 from feeds.read.reader import walk_article_files
 from feeds.read.text import prepare_repair
 
@@ -51,7 +56,7 @@ def main() -> None:
         prepare_repair()
     with bulk_allocation():
         started = time.process_time()
-        records = _read_batch((root, names, settings))  # the load's own pass, not a copy of it
+        records = read_batch((root, names, settings))  # the load's own pass, not a copy of it
         seconds = time.process_time() - started
     figures: dict[str, object] = {"files": len(names), "seconds": seconds, "ftfy": "ftfy" in sys.modules}
     if args.digest:

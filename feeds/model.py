@@ -223,12 +223,6 @@ class Article:
             put(self, value)
         return details[_DETAIL_INDEX[name]]
 
-    def relocate_details(self, unpack: Callable[[Any], tuple], packed: Any) -> None:
-        """Read the details from another copy of the same packed bytes from now on (the parse
-        cache's database), so the copy in memory can be freed. Only for a restored article."""
-        if self._packed is not None:
-            _set(self, "_packed", (unpack, packed))
-
     def release_details(self) -> None:
         """Forget the decoded details when they can be decoded again (a restored article).
 

@@ -36,6 +36,7 @@ STAGES = [
     {"read.article_fields"},
     {"read.reader"},
     {"read.parsecache", "read.merge"},
+    {"read.parse_pool"},
     {"read.load", "read.folder_scan", "read.watch"},
     # index
     {"index.identity"},

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
+import marshal
 import os
 import re
 import shutil
@@ -18,7 +20,7 @@ from feeds.config import Settings
 from feeds.folder.export import site_files
 from feeds.index.catalog import build_catalog
 from feeds.model import ARTICLE_FIELDS, Article, Image, Provider, Related
-from feeds.read import load
+from feeds.read import load, parse_pool
 from feeds.read.load import (
     IncrementalLoader,
     article_from_record,
@@ -27,7 +29,7 @@ from feeds.read.load import (
     load_folder,
     scan_identities,
 )
-from feeds.read.parsecache import ParseCache
+from feeds.read.parsecache import Located, ParseCache, cache_path
 from feeds.read.reader import read_folder
 
 from .conftest import BASE_URL, REAL_CORPUS, require_shared
@@ -98,6 +100,58 @@ def test_default_cache_dir_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path
     assert default_cache_dir() == Path.home() / ".cache" / "feeds"
     monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")  # the XDG spec: ignore a relative path (issue 16)
     assert default_cache_dir() == Path.home() / ".cache" / "feeds"
+
+
+def _cache_rows(settings: Settings) -> tuple[list, list]:
+    """Every entry (its marshal payload decoded: its bytes depend on which objects the writer's
+    values share) and every details row."""
+    with sqlite3.connect(cache_path(settings)) as connection:
+        entries = connection.execute("SELECT name, digest, entry FROM entries ORDER BY name").fetchall()
+        details = connection.execute("SELECT digest, packed, unused_since FROM details ORDER BY digest").fetchall()
+    return [(name, digest, marshal.loads(entry[:-4])) for name, digest, entry in entries], details
+
+
+def _detail_places(folder) -> set[type]:
+    """Where the articles' details are: bytes in memory, or Located (in the cache's database)."""
+    return {type(article._packed[1]) for article in folder.articles}
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_cold_load_stores_the_same_cache_on_any_number_of_workers_and_keeps_no_details(
+    tmp_path: Path, cached_settings: Settings, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    monkeypatch.setattr(parse_pool, "PARALLEL_THRESHOLD", 2)  # the samples' few files: batches on two workers
+    monkeypatch.setattr(parse_pool, "_BATCH", 3)
+    reference = dataclasses.replace(cached_settings, cache_dir=tmp_path / "reference-cache")
+    expected, _ = load_folder(reference, workers=1)
+    folder, stats = load_folder(cached_settings, workers=workers)
+    assert folder == expected == read_folder(cached_settings.articles_dir, cached_settings)
+    assert stats.cache_warning is None and stats.parsed == stats.files
+    entries, details = _cache_rows(cached_settings)
+    assert (entries, details) == _cache_rows(reference) and len(entries) == stats.files
+    assert _detail_places(folder) == {Located}  # every article's details stayed in the database
+    assert _detail_places(expected) == {Located}
+    warm, warm_stats = load_folder(cached_settings, workers=workers)
+    assert warm == expected and warm_stats.parsed == 0
+
+
+def test_a_batch_the_cache_refuses_keeps_its_details_in_memory_and_warns(
+    cached_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(parse_pool, "PARALLEL_THRESHOLD", 2)
+    monkeypatch.setattr(parse_pool, "_BATCH", 3)
+
+    def refused(self: ParseCache, written: list) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(ParseCache, "save", refused)  # in the forked workers too
+    folder, stats = load_folder(cached_settings, workers=2)
+    assert stats.cache_warning is not None and "not written (disk I/O error)" in stats.cache_warning
+    assert folder == read_folder(cached_settings.articles_dir, cached_settings)
+    assert _detail_places(folder) == {bytes}
+    monkeypatch.undo()
+    _, again = load_folder(cached_settings, workers=2)
+    assert again.parsed == again.files  # nothing was stored
 
 
 def test_real_corpus_output_is_identical_cold_warm_parallel_and_sequential(tmp_path: Path) -> None:

@@ -54,7 +54,7 @@ from feeds.config import Settings
 from feeds.folder.cdn import ENCODINGS
 from feeds.index.catalog import Catalog, document_items
 from feeds.model import Article
-from feeds.read.load import die_with_parent
+from feeds.read.parse_pool import die_with_parent
 from feeds.render.feed import WRITERS, Format, Rendered, forget_item_memos, item_fragment, over_budget
 from feeds.render.feed_page import page_item
 from feeds.render.site import feed_document, render_path, split_page_path

@@ -11,7 +11,6 @@ because every file is read by the same pure ``read_article`` and merged in path 
 
 from __future__ import annotations
 
-import ctypes
 import dataclasses
 import gc
 import hashlib
@@ -19,14 +18,11 @@ import itertools
 import marshal
 import operator
 import os
-import signal
 import sqlite3
-import sys
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 
 from feeds import code_fingerprint
@@ -42,6 +38,7 @@ from feeds.model import (
     unpack_details,
 )
 from feeds.read.merge import Merge
+from feeds.read.parse_pool import Parsed, parse_files
 from feeds.read.parsecache import (
     CacheDamaged,
     Damaged,
@@ -51,21 +48,16 @@ from feeds.read.parsecache import (
     default_cache_dir,
     discard_cache,
     is_damage,
-    is_settled,
-    result_record,
+    not_written,
     settled_before,
     unpack_located,
 )
 from feeds.read.reader import Folder, ReadResult, collect, missing_folder, read_article, walk_article_files
-from feeds.read.text import prepare_repair
 
 __all__ = [  # with what callers of the parse cache need from feeds.read.parsecache
     "CacheDamaged", "IncrementalLoader", "LoadStats", "Scan", "default_cache_dir", "discard_cache",
     "input_fingerprint", "load_folder", "scan_folder",
 ]  # fmt: skip
-
-PARALLEL_THRESHOLD = 400  # fewer misses than this are read in-process: a pool costs more
-_BATCH = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,39 +171,6 @@ def scan_identities(root: Path, unreadable: list[Problem] | None = None) -> list
     return [(name, _identity(entry)) for name, entry in walk_article_files(root, unreadable)]
 
 
-def die_with_parent() -> None:
-    """A worker's initializer: be killed when the process that forked it dies.
-
-    A pool worker blocks reading its task pipe, which it holds open itself, so
-    it would outlive a parent killed with SIGKILL forever. Linux's
-    PR_SET_PDEATHSIG ends it instead; elsewhere this does nothing.
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        return
-    if os.getppid() == 1:  # the parent died before prctl took effect
-        os._exit(1)
-
-
-def _read_batch(job: tuple[Path, list[str], Settings]) -> list[tuple]:
-    root, names, settings = job
-    return [result_record(read_article(root / name, settings, root=root)) for name in names]
-
-
-def _parse(root: Path, names: list[str], settings: Settings, workers: int) -> list[tuple]:
-    if workers <= 1 or len(names) < PARALLEL_THRESHOLD:
-        return _read_batch((root, names, settings))
-    jobs = [(root, names[i : i + _BATCH], settings) for i in range(0, len(names), _BATCH)]
-    prepare_repair()  # imported once here, shared by the forked readers
-    context = get_context("fork" if sys.platform.startswith("linux") else "spawn")
-    with context.Pool(processes=workers, initializer=die_with_parent) as pool:
-        return [record for batch in pool.imap(_read_batch, jobs) for record in batch]
-
-
 Scan = tuple[list[tuple[str, "Identity | None"]], list[Problem]]
 
 
@@ -265,22 +224,36 @@ def _load_results(settings: Settings, use_cache: bool, workers: int | None, scan
                 records, misses = lookup.records, lookup.misses
             except (Damaged, sqlite3.Error) as exc:
                 warning, cache = _cache_trouble(cache, exc)
-        parsed = _parse(root, [names[i] for i in misses], settings, workers)
-        for index, record in zip(misses, parsed, strict=True):
-            records[index] = record
+        before_ns = settled_before(started_ns)
+        missed = [names[i] for i in misses], [identities[i] for i in misses]
+        parsed = parse_files(root, *missed, settings, workers, cache, before_ns)
+        _place(records, misses, parsed, cache, names)
         try:
             results = _results_from_records(records)
         except (TypeError, ValueError, IndexError, OverflowError):
             # entries of the right shape on the outside but not inside: never trust them, read everything again
             warning, cache = _cache_trouble(cache, Damaged("it holds unreadable entries"))
-            records = _parse(root, names, settings, workers)
-            results = _results_from_records(records)
             misses, lookup = list(range(len(names))), None
-    if cache is not None:
-        saved = _save(cache, scanned, records, misses, lookup, results, settled_before(started_ns))
-        warning = warning or saved
+            parsed = parse_files(root, names, identities, settings, workers, cache, before_ns)
+            _place(records, misses, parsed, cache, names)
+            results = _results_from_records(records)
+    warning = warning or parsed.warning
+    if cache is not None and lookup is not None:
+        warning = warning or _forget(cache, lookup, [names[misses[i]] for i in parsed.stored], len(misses))
     stats = LoadStats(len(names), len(names) - len(misses), len(misses), warning)
     return _Loaded(names, identities, results, stats, unreadable)
+
+
+def _place(records: list, misses: list[int], parsed: Parsed, cache: ParseCache | None, names: list[str]) -> None:
+    """Put the parsed records at their files' places, each stored article pointed at its details in
+    the cache's database (:class:`~feeds.read.parse_pool.Parsed`: they did not come back)."""
+    for index, record in zip(misses, parsed.records, strict=True):
+        records[index] = record
+    for position in parsed.stored:
+        index = misses[position]
+        head, _, digest, problems = records[index]
+        if head is not None:
+            records[index] = (head, Located((cache, digest, head, names[index])), digest, problems)
 
 
 def _cache_trouble(cache: ParseCache | None, exc: Exception) -> tuple[str | None, ParseCache | None]:
@@ -296,30 +269,15 @@ def _cache_trouble(cache: ParseCache | None, exc: Exception) -> tuple[str | None
     return f"parse cache {cache.path} unusable ({exc}); reading every file", None
 
 
-def _save(
-    cache: ParseCache, scanned: list, records: list, misses: list[int], lookup: Lookup | None, results: list,
-    before_ns: int,
-) -> str | None:  # fmt: skip
-    """Store the files just parsed and forget the ones gone, then point each just-parsed article
-    at its details in the database (the same bytes), so the copies in memory are freed before a
-    render pool forks (which would otherwise share, then copy, ~2 KB per article).
-
-    A file that changed at ``before_ns`` or later (:func:`feeds.read.parsecache.settled_before`) is not
-    stored: another write within the same timestamp tick could keep its identity (racy clean)."""
-    stored = [i for i in misses if scanned[i][1] is not None and is_settled(scanned[i][1], before_ns)]
-    written = [(scanned[i][0], scanned[i][1], records[i]) for i in stored]
-    if not written and (lookup is None or len(lookup.stored) == len(lookup.keys) - len(misses)):
-        return None  # every stored entry was used: nothing new, nothing gone
+def _forget(cache: ParseCache, lookup: Lookup, rewritten: list[str], misses: int) -> str | None:
+    """Forget the entries of files gone since ``lookup`` and the details no entry names any more
+    (see :meth:`~feeds.read.parsecache.ParseCache.forget`); a warning when the cache refused."""
+    if not rewritten and len(lookup.stored) == len(lookup.keys) - misses:
+        return None  # every stored entry was used and none rewritten: nothing gone, nothing replaced
     try:
-        cache.save(written, lookup)
+        cache.forget(lookup, rewritten)
     except sqlite3.Error as exc:
-        return f"parse cache {cache.path} not written ({exc}); the next run reads those files again"
-    for index in stored:
-        article, record = results[index].article, records[index]
-        if article is not None:
-            located = Located((cache, record[2], record[0], scanned[index][0]))
-            article.relocate_details(unpack_located, located)
-            records[index] = (record[0], located, record[2], record[3])
+        return not_written(cache.path, exc)
     return None
 
 

@@ -69,6 +69,11 @@ _SCHEMA = (
 )
 
 
+def not_written(path: Path, exc: sqlite3.Error) -> str:
+    """The warning of a load whose parse-cache write failed (nothing else is lost)."""
+    return f"parse cache {path} not written ({exc}); the next run reads those files again"
+
+
 class CacheDamaged(RuntimeError):
     """A cached article's details are gone or damaged and its file changed since: read without the cache."""
 
@@ -220,11 +225,7 @@ class ParseCache:
 
     def rebuild(self) -> None:
         """Delete the database (it is damaged) and create an empty one. Raises sqlite3.Error, OSError."""
-        with self._guard:
-            opened, self._opened = self._opened, None
-        if opened is not None and opened[0] == os.getpid():
-            with opened[2]:
-                opened[1].close()  # before the files go: it must not fold its WAL into the new database
+        self.close()  # before the files go: it must not fold its WAL into the new database
         delete_database(self.path)
         self._prepare()
 
@@ -307,24 +308,9 @@ class ParseCache:
             raise Damaged("an entry is not one this code writes") from None
         return Lookup(records, misses, stored, keys)
 
-    def save(self, written: Iterable[tuple[str, tuple, tuple]], lookup: Lookup | None = None) -> None:
-        """Store ``(name, identity, record)`` entries (records as :func:`result_record` gives them);
-        with the ``lookup`` of this load, also delete the entries of files gone since, and mark the
-        details no entry names any more unused. Each chunk of files is one transaction. Raises sqlite3.Error."""
-        written = list(written)
-        gone: list[bytes] = []
-        replaced: list[bytes] = []
-        if lookup is not None:
-            scanned = set(lookup.keys)
-            # a file another writer added since this scan may have its entry already: only a name that
-            # is not there any more goes (an entry kept for a file that failed to stat is never fresh)
-            gone = [
-                key for key in lookup.stored
-                if key not in scanned and not os.path.lexists(self.root / key.decode("utf-8", "surrogateescape"))
-            ]  # fmt: skip
-            before = [lookup.stored[key] for key in gone]
-            before += [blob for name, _, _ in written if (blob := lookup.stored.get(_key(name))) is not None]
-            replaced = [digest for digest in map(_stored_digest, before) if digest is not None]
+    def save(self, written: Iterable[tuple[str, tuple, tuple]]) -> None:
+        """Store ``(name, identity, record)`` entries (records as :func:`result_record` gives them)
+        with their details. Each chunk of files is one transaction. Raises sqlite3.Error."""
         connection, lock = self._connection()
         rows: list[tuple] = []
         details: list[tuple[bytes, bytes]] = []
@@ -337,8 +323,36 @@ class ParseCache:
                 if len(rows) >= _CHUNK:
                     self._write(connection, rows, details, (), ())
                     rows, details = [], []
-            if rows or gone:
-                self._write(connection, rows, details, gone, replaced)
+            if rows:
+                self._write(connection, rows, details, (), ())
+
+    def forget(self, lookup: Lookup, rewritten: Iterable[str]) -> None:
+        """After a load that found ``lookup`` and stored the files named ``rewritten``: delete the
+        entries of files gone since, and mark unused the details that the gone entries and the
+        rewritten files' previous entries named, where no entry names them any more (they are
+        deleted an hour later). One transaction. Raises sqlite3.Error."""
+        scanned = set(lookup.keys)
+        # a file another writer added since this scan may have its entry already: only a name that
+        # is not there any more goes (an entry kept for a file that failed to stat is never fresh)
+        gone = [
+            key for key in lookup.stored
+            if key not in scanned and not os.path.lexists(self.root / key.decode("utf-8", "surrogateescape"))
+        ]  # fmt: skip
+        before = [lookup.stored[key] for key in gone]
+        before += [blob for name in rewritten if (blob := lookup.stored.get(_key(name))) is not None]
+        replaced = [digest for digest in map(_stored_digest, before) if digest is not None]
+        if gone or replaced:
+            connection, lock = self._connection()
+            with lock:
+                self._write(connection, [], [], gone, replaced)
+
+    def close(self) -> None:
+        """Close this process's connection (a new one opens when the cache is used again)."""
+        with self._guard:
+            opened, self._opened = self._opened, None
+        if opened is not None and opened[0] == os.getpid():
+            with opened[2]:
+                opened[1].close()
 
     @staticmethod
     def _write(
