@@ -28,7 +28,7 @@ def connect_wal(
 
     ``pragmas`` run before the switch to WAL (``page_size`` can only change before it).
     Raises sqlite3.Error as :func:`sqlite3.connect` and the statements do; SQLITE_BUSY only once
-    ``timeout`` has passed."""
+    ``timeout`` has passed (up to twice that in all: the last try may wait out the busy handler)."""
     connection = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=check_same_thread)
     try:
         for pragma in pragmas:

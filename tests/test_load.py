@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import sqlite3
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -141,7 +142,7 @@ def test_a_batch_the_cache_refuses_keeps_its_details_in_memory_and_warns(
     monkeypatch.setattr(parse_pool, "PARALLEL_THRESHOLD", 2)
     monkeypatch.setattr(parse_pool, "_BATCH", 3)
 
-    def refused(self: ParseCache, written: list) -> None:
+    def refused(self: ParseCache, written: list, replaced: list) -> None:
         raise sqlite3.OperationalError("disk I/O error")
 
     monkeypatch.setattr(ParseCache, "save", refused)  # in the forked workers too
@@ -152,6 +153,27 @@ def test_a_batch_the_cache_refuses_keeps_its_details_in_memory_and_warns(
     monkeypatch.undo()
     _, again = load_folder(cached_settings, workers=2)
     assert again.parsed == again.files  # nothing was stored
+
+
+def test_a_stored_batch_sends_back_no_details_and_a_refused_one_all_of_them(
+    cached_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What crosses the pool's pipe: a stored article's record without its ~2 KB of details."""
+    root = cached_settings.articles_dir
+    scanned, _ = load.scan_folder(root)
+    names, identities = [name for name, _ in scanned], [identity for _, identity in scanned]
+    cache, _ = ParseCache.open(cached_settings)
+    assert cache is not None
+    job = parse_pool._Job(root, names, identities, [None] * len(names), cached_settings, cache.path, time.time_ns())
+    expected = parse_pool.read_batch((root, names, cached_settings))
+    parsed = parse_pool._read_and_store(job)
+    assert parsed.stored == list(range(len(names))) and parsed.warning is None
+    for record, reference in zip(parsed.records, expected, strict=True):
+        assert record == (reference if reference[0] is None else (reference[0], None, *reference[2:]))
+    assert any(record[0] is not None for record in parsed.records)
+    monkeypatch.setattr(ParseCache, "save", lambda *_: (_ for _ in ()).throw(sqlite3.OperationalError("full")))
+    refused = parse_pool._read_and_store(job)
+    assert refused.records == expected and refused.stored == [] and "not written (full)" in str(refused.warning)
 
 
 def test_real_corpus_output_is_identical_cold_warm_parallel_and_sequential(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from feeds import READER_MODULES
 from feeds.config import READER_SETTINGS, Settings
 from feeds.folder.export import site_files
 from feeds.index.catalog import build_catalog
-from feeds.read import parsecache
+from feeds.read import parse_pool, parsecache
 from feeds.read.load import CacheDamaged, load_folder, scan_folder
 from feeds.read.parsecache import cache_path
 from feeds.read.reader import read_folder
@@ -209,6 +209,39 @@ def test_a_changed_file_is_read_again_and_its_old_details_go_later(settings: Set
     assert _query(path, "SELECT count(*) FROM details WHERE unused_since IS NULL") == _query(
         path, "SELECT count(*) FROM entries WHERE digest IS NOT NULL"
     )
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_old_details_are_marked_with_the_new_entry_though_forgetting_gone_files_fails(
+    settings: Settings, monkeypatch, workers: int
+) -> None:
+    """The marks go in with the new entries (a load killed or refused after storing them must not leave
+    details no entry names unmarked forever); a file gone is forgotten by the next load that can."""
+    monkeypatch.setattr(parse_pool, "PARALLEL_THRESHOLD", 1)
+    path = _closed_cache(settings)
+    edited, removed = _titled(settings.articles_dir)[:2]
+    entry_digest = "SELECT digest FROM entries WHERE name = ?"
+    ((old,),), ((gone,),) = (
+        _query(path, entry_digest, edited.name.encode()),
+        _query(path, entry_digest, removed.name.encode()),
+    )
+    _edit(edited, "Changed: ")
+    removed.unlink()
+
+    def refused(self, lookup) -> None:
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(parsecache.ParseCache, "forget", refused)
+    folder, stats = load_folder(settings, workers=workers)
+    assert stats.cache_warning is not None and "files gone not deleted (database is locked)" in stats.cache_warning
+    assert folder == read_folder(settings.articles_dir, settings)
+    assert _query(path, "SELECT unused_since IS NOT NULL FROM details WHERE digest = ?", old) == [(1,)]
+    assert _query(path, "SELECT count(*) FROM entries WHERE name = ?", removed.name.encode()) == [(1,)]
+    monkeypatch.undo()
+    _, again = load_folder(settings, workers=workers)
+    assert again.parsed == 0 and again.cache_warning is None
+    assert _query(path, "SELECT count(*) FROM entries WHERE name = ?", removed.name.encode()) == [(0,)]
+    assert _query(path, "SELECT unused_since IS NOT NULL FROM details WHERE digest = ?", gone) == [(1,)]
 
 
 def _same_length_edit(file: Path) -> None:

@@ -48,7 +48,7 @@ from feeds.read.parsecache import (
     default_cache_dir,
     discard_cache,
     is_damage,
-    not_written,
+    not_forgotten,
     settled_before,
     unpack_located,
 )
@@ -225,7 +225,8 @@ def _load_results(settings: Settings, use_cache: bool, workers: int | None, scan
             except (Damaged, sqlite3.Error) as exc:
                 warning, cache = _cache_trouble(cache, exc)
         before_ns = settled_before(started_ns)
-        missed = [names[i] for i in misses], [identities[i] for i in misses]
+        previous = lookup.previous_digests(misses) if lookup is not None else [None] * len(misses)
+        missed = [names[i] for i in misses], [identities[i] for i in misses], previous
         parsed = parse_files(root, *missed, settings, workers, cache, before_ns)
         _place(records, misses, parsed, cache, names)
         try:
@@ -234,12 +235,12 @@ def _load_results(settings: Settings, use_cache: bool, workers: int | None, scan
             # entries of the right shape on the outside but not inside: never trust them, read everything again
             warning, cache = _cache_trouble(cache, Damaged("it holds unreadable entries"))
             misses, lookup = list(range(len(names))), None
-            parsed = parse_files(root, names, identities, settings, workers, cache, before_ns)
+            parsed = parse_files(root, names, identities, [None] * len(names), settings, workers, cache, before_ns)
             _place(records, misses, parsed, cache, names)
             results = _results_from_records(records)
     warning = warning or parsed.warning
     if cache is not None and lookup is not None:
-        warning = warning or _forget(cache, lookup, [names[misses[i]] for i in parsed.stored], len(misses))
+        warning = warning or _forget(cache, lookup, len(misses))
     stats = LoadStats(len(names), len(names) - len(misses), len(misses), warning)
     return _Loaded(names, identities, results, stats, unreadable)
 
@@ -269,15 +270,15 @@ def _cache_trouble(cache: ParseCache | None, exc: Exception) -> tuple[str | None
     return f"parse cache {cache.path} unusable ({exc}); reading every file", None
 
 
-def _forget(cache: ParseCache, lookup: Lookup, rewritten: list[str], misses: int) -> str | None:
-    """Forget the entries of files gone since ``lookup`` and the details no entry names any more
-    (see :meth:`~feeds.read.parsecache.ParseCache.forget`); a warning when the cache refused."""
-    if not rewritten and len(lookup.stored) == len(lookup.keys) - misses:
-        return None  # every stored entry was used and none rewritten: nothing gone, nothing replaced
+def _forget(cache: ParseCache, lookup: Lookup, misses: int) -> str | None:
+    """Forget the entries of the files gone since ``lookup`` (:meth:`~feeds.read.parsecache.ParseCache.forget`);
+    a warning when the cache refused."""
+    if len(lookup.stored) == len(lookup.keys) - misses:
+        return None  # as many entries as hits: each is a hit's, none of a file gone
     try:
-        cache.forget(lookup, rewritten)
+        cache.forget(lookup)
     except sqlite3.Error as exc:
-        return not_written(cache.path, exc)
+        return not_forgotten(cache.path, exc)
     return None
 
 

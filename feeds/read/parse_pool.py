@@ -1,12 +1,13 @@
 """Parsing the files a load misses: in batches, on every core for many, each batch stored by its reader.
 
 A batch is read by one process, which then stores the records of its settled files in the parse
-cache itself, through its own connection, in one transaction (SQLite's write lock lets one batch
-in at a time; the others go on reading meanwhile). A stored article's record comes back without
-its packed details, which the loading process points at the database instead (as for an entry it
-found there): the ~2 KB of details per article neither cross the pool's pipe nor wait for one
-process to write them all after the reading (issue 20: that was 2.5 s on one core of a 100,000-file
-cold export). The records and the files stored are the same, whatever the number of workers.
+cache itself, through its own connection, in its own transaction (SQLite's write lock lets one
+batch in at a time; the others go on reading meanwhile), together with the marks on the details
+the files' previous versions named. A stored article's record comes back without its packed
+details, which the loading process points at the database instead (as for an entry it found
+there): the ~2 KB of details per article neither cross the pool's pipe nor wait for one process
+to write them all after the reading (issue 20: 2.5 s on one core of a 100,000-file cold export).
+The records and the entries stored are the same, whatever the number of workers.
 """
 
 from __future__ import annotations
@@ -63,48 +64,69 @@ def read_batch(job: tuple[Path, list[str], Settings]) -> list[tuple]:
     return [result_record(read_article(root / name, settings, root=root)) for name in names]
 
 
-# (root, names, their scanned identities, settings, the cache's database or None, settled_before's bound)
-_Job = tuple[Path, list[str], list, Settings, "Path | None", int]
+class _Job(NamedTuple):
+    """One batch: the files' names under ``root``, their scanned identities and the digests their
+    previous entries named (:meth:`~feeds.read.parsecache.Lookup.previous_digests`), and where to
+    store them: the cache's database (None: nowhere) and :func:`~feeds.read.parsecache.settled_before`'s bound."""
+
+    root: Path
+    names: list[str]
+    identities: list
+    previous: list[bytes | None]
+    settings: Settings
+    cache_path: Path | None
+    before_ns: int
 
 
 def _read_and_store(job: _Job) -> Parsed:
-    """One batch: its records, stored (the settled files, see :func:`~feeds.read.parsecache.is_settled`)
-    in the cache at ``job[4]`` through a connection of this call's own, closed before it returns."""
-    root, names, identities, settings, cache_path, before_ns = job
-    records = read_batch((root, names, settings))
-    if cache_path is None:
+    """One batch: its records, the settled files' ones stored (see :func:`~feeds.read.parsecache.is_settled`)
+    through a connection of this call's own, closed before it returns."""
+    records = read_batch((job.root, job.names, job.settings))
+    if job.cache_path is None:
         return Parsed(records, [], None)
+    identities, before_ns = job.identities, job.before_ns
     stored = [i for i, identity in enumerate(identities) if identity is not None and is_settled(identity, before_ns)]
     if not stored:
         return Parsed(records, [], None)
-    cache = ParseCache(cache_path, root, settings)
+    cache = ParseCache(job.cache_path, job.root, job.settings)
     try:
-        cache.save([(names[i], identities[i], records[i]) for i in stored])
+        replaced = [digest for digest in job.previous if digest is not None]
+        cache.save([(job.names[i], identities[i], records[i]) for i in stored], replaced)
     except sqlite3.Error as exc:
-        return Parsed(records, [], not_written(cache_path, exc))
+        return Parsed(records, [], not_written(job.cache_path, exc))
     finally:
         cache.close()
     for i in stored:
         head, _, digest, problems = records[i]
         if head is not None:
-            records[i] = (head, None, digest, problems)  # the parent finds the details in the database
+            records[i] = (head, None, digest, problems)  # the loading process finds the details in the database
     return Parsed(records, stored, None)
 
 
 def parse_files(
-    root: Path, names: list[str], identities: list, settings: Settings, workers: int, cache: ParseCache | None,
-    before_ns: int,
+    root: Path, names: list[str], identities: list, previous: list[bytes | None], settings: Settings, workers: int,
+    cache: ParseCache | None, before_ns: int,
 ) -> Parsed:  # fmt: skip
-    """Read the named files (their scanned ``identities`` beside them), store those settled before
-    ``before_ns`` in ``cache`` (when one is given), and give every record in order (see :class:`Parsed`).
-    Few files are read in this process; many in batches on ``workers`` forked processes."""
-    cache_path = cache.path if cache is not None else None
+    """Read the named files (their scanned ``identities`` and ``previous`` digests beside them: see
+    :class:`_Job`), store those settled before ``before_ns`` in ``cache`` (when one is given), and give
+    every record in order (see :class:`Parsed`). Few files are read in this process; many in batches on
+    a pool of ``workers`` processes (forked on Linux)."""
     if not names:
         return Parsed([], [], None)
+    cache_path = cache.path if cache is not None else None
     if workers <= 1 or len(names) < PARALLEL_THRESHOLD:
-        return _read_and_store((root, names, identities, settings, cache_path, before_ns))
+        return _read_and_store(_Job(root, names, identities, previous, settings, cache_path, before_ns))
     starts = range(0, len(names), _BATCH)
-    jobs = [(root, names[i : i + _BATCH], identities[i : i + _BATCH], settings, cache_path, before_ns) for i in starts]
+    jobs = [
+        _Job(root, names[i : i + _BATCH], identities[i : i + _BATCH], previous[i : i + _BATCH], settings, cache_path,
+             before_ns)
+        for i in starts
+    ]  # fmt: skip
+    if cache is not None:
+        # A forked child inherits SQLite's record of this process's open database and locks, and a
+        # connection it opens then shares that record: it would take no lock of its own on the file
+        # or its -shm (only the write lock), leaning on this process's. Closed, the children's are real.
+        cache.close()
     prepare_repair()  # imported once here, shared by the forked readers
     context = get_context("fork" if sys.platform.startswith("linux") else "spawn")
     records: list[tuple] = []

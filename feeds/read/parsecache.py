@@ -74,6 +74,11 @@ def not_written(path: Path, exc: sqlite3.Error) -> str:
     return f"parse cache {path} not written ({exc}); the next run reads those files again"
 
 
+def not_forgotten(path: Path, exc: sqlite3.Error) -> str:
+    """The warning of a load that could not delete the entries of files gone (:meth:`ParseCache.forget`)."""
+    return f"parse cache {path}: the entries of files gone not deleted ({exc}); the next run tries again"
+
+
 class CacheDamaged(RuntimeError):
     """A cached article's details are gone or damaged and its file changed since: read without the cache."""
 
@@ -170,6 +175,12 @@ class Lookup(NamedTuple):
     misses: list[int]
     stored: dict[bytes, bytes]
     keys: list[bytes]
+
+    def previous_digests(self, indexes: Iterable[int]) -> list[bytes | None]:
+        """The article digest the stored entry of each scanned file at ``indexes`` names (a miss's
+        previous version), None where there is no such entry or it names none."""
+        stored, keys = self.stored, self.keys
+        return [_stored_digest(blob) if (blob := stored.get(keys[index])) is not None else None for index in indexes]
 
 
 class Damaged(Exception):
@@ -308,9 +319,12 @@ class ParseCache:
             raise Damaged("an entry is not one this code writes") from None
         return Lookup(records, misses, stored, keys)
 
-    def save(self, written: Iterable[tuple[str, tuple, tuple]]) -> None:
+    def save(self, written: Iterable[tuple[str, tuple, tuple]], replaced: Iterable[bytes] = ()) -> None:
         """Store ``(name, identity, record)`` entries (records as :func:`result_record` gives them)
-        with their details. Each chunk of files is one transaction. Raises sqlite3.Error."""
+        with their details, and mark unused the ``replaced`` details (what these files' previous
+        entries named: :meth:`Lookup.previous_digests`) where no entry names them any more (they are
+        deleted an hour later); the marks go in with the last entries. Each chunk of files is one
+        transaction. Raises sqlite3.Error."""
         connection, lock = self._connection()
         rows: list[tuple] = []
         details: list[tuple[bytes, bytes]] = []
@@ -323,14 +337,13 @@ class ParseCache:
                 if len(rows) >= _CHUNK:
                     self._write(connection, rows, details, (), ())
                     rows, details = [], []
-            if rows:
-                self._write(connection, rows, details, (), ())
+            replaced = list(replaced)
+            if rows or replaced:
+                self._write(connection, rows, details, (), replaced)
 
-    def forget(self, lookup: Lookup, rewritten: Iterable[str]) -> None:
-        """After a load that found ``lookup`` and stored the files named ``rewritten``: delete the
-        entries of files gone since, and mark unused the details that the gone entries and the
-        rewritten files' previous entries named, where no entry names them any more (they are
-        deleted an hour later). One transaction. Raises sqlite3.Error."""
+    def forget(self, lookup: Lookup) -> None:
+        """Delete the entries of the files gone since ``lookup`` was made, and mark unused the details
+        they named where no entry names them any more. One transaction. Raises sqlite3.Error."""
         scanned = set(lookup.keys)
         # a file another writer added since this scan may have its entry already: only a name that
         # is not there any more goes (an entry kept for a file that failed to stat is never fresh)
@@ -338,10 +351,8 @@ class ParseCache:
             key for key in lookup.stored
             if key not in scanned and not os.path.lexists(self.root / key.decode("utf-8", "surrogateescape"))
         ]  # fmt: skip
-        before = [lookup.stored[key] for key in gone]
-        before += [blob for name in rewritten if (blob := lookup.stored.get(_key(name))) is not None]
-        replaced = [digest for digest in map(_stored_digest, before) if digest is not None]
-        if gone or replaced:
+        if gone:
+            replaced = [digest for digest in (_stored_digest(lookup.stored[key]) for key in gone) if digest is not None]
             connection, lock = self._connection()
             with lock:
                 self._write(connection, [], [], gone, replaced)
