@@ -244,6 +244,32 @@ def test_old_details_are_marked_with_the_new_entry_though_forgetting_gone_files_
     assert _query(path, "SELECT unused_since IS NOT NULL FROM details WHERE digest = ?", gone) == [(1,)]
 
 
+@pytest.mark.skipif(not Path("/proc/locks").exists(), reason="the kernel's lock table is Linux's /proc/locks")
+def test_a_forked_reader_stores_under_locks_of_its_own(settings: Settings, monkeypatch, tmp_path: Path) -> None:
+    """A connection a forked child opens shares SQLite's record of the parent's open database, locks
+    included: the loading process closes its own before it forks its readers, so theirs are real."""
+    monkeypatch.setattr(parse_pool, "PARALLEL_THRESHOLD", 1)
+    load_folder(settings)  # the database exists
+    gc.collect()  # and no connection of this process is open to it
+    for file in _titled(settings.articles_dir):
+        _edit(file, "Changed: ")
+    save, seen = parsecache.ParseCache.save, tmp_path / "locks"
+
+    def save_and_look(self, written, replaced=()) -> None:
+        save(self, written, replaced)  # its connection is open now (a shared lock on the database file, WAL)
+        inode = f":{os.stat(self.path).st_ino}"
+        mine = [line.split() for line in Path("/proc/locks").read_text().splitlines()]
+        held = [fields for fields in mine if fields[4] == str(os.getpid()) and fields[5].endswith(inode)]
+        with seen.open("a") as out:
+            out.write(f"{os.getpid()} {len(held)}\n")
+
+    monkeypatch.setattr(parsecache.ParseCache, "save", save_and_look)
+    _, stats = load_folder(settings, workers=2)
+    assert stats.parsed == stats.files and stats.cache_warning is None
+    readers = [line.split() for line in seen.read_text().splitlines()]
+    assert readers and all(pid != str(os.getpid()) and int(held) > 0 for pid, held in readers), readers
+
+
 def _same_length_edit(file: Path) -> None:
     """Rewrite one title with another of the same length: only the bytes differ, not the size."""
     text = file.read_text(encoding="utf-8")

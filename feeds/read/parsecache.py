@@ -357,6 +357,13 @@ class ParseCache:
             with lock:
                 self._write(connection, [], [], gone, replaced)
 
+    def keep_open(self) -> None:
+        """Open this process's connection now, if it is not and can be (a failure shows at the next use)."""
+        try:
+            self._connection()
+        except sqlite3.Error:
+            return
+
     def close(self) -> None:
         """Close this process's connection (a new one opens when the cache is used again)."""
         with self._guard:
