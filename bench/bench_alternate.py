@@ -10,7 +10,9 @@ the peak summed PSS of each. The default configuration but the base URL (archive
     python bench/bench_alternate.py --sizes 1000 10000 100000 --rounds 5 5 3 --work /tmp/feeds-bench
 
 ``--against OTHER_CHECKOUT`` runs OTHER's cold export instead of Hugo's build (the same corpus,
-config and reset), who goes first swapping every round: an A/B of two revisions.
+config and reset), who goes first swapping every round: an A/B of two revisions. With ``--check``
+both sides run a cold ``feeds check`` instead (every file read into an empty parse cache, the
+catalog and the report: an export's reading alone, without the documents' noise around it).
 
     git worktree add /tmp/old REV && python bench/bench_alternate.py --against /tmp/old --sizes 1000 --rounds 5
 
@@ -63,6 +65,13 @@ def export_build(name: str, checkout: Checkout, corpus: Path, config: Path, work
     command = checkout.feeds_command("export", "--config", str(config), "--articles", str(corpus), str(out))
     fresh = (cache_home, out, out.parent / f".{out.name}.d")
     return Build(name, command, checkout.environment(cache_home), fresh, corpus)
+
+
+def check_build(name: str, checkout: Checkout, corpus: Path, config: Path, work: Path, tag: str) -> Build:
+    """A cold ``feeds check`` of ``corpus`` by ``checkout``: its own empty parse cache."""
+    cache_home = work / f"alternate-cache-{tag}"
+    command = checkout.feeds_command("check", "--config", str(config), "--articles", str(corpus))
+    return Build(name, command, checkout.environment(cache_home), (cache_home,), corpus)
 
 
 def hugo_build(hugo: str, corpus: Path, work: Path) -> Build:
@@ -122,8 +131,11 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, nargs="+", default=[5], help="rounds per size (one value: for all)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/feeds-bench"))
     parser.add_argument("--against", type=Path, help="another checkout: alternate with its cold exports, not Hugo")
+    parser.add_argument("--check", action="store_true", help="with --against: cold `feeds check` runs, not exports")
     add_allow_same(parser, "--against")
     args = parser.parse_args()
+    if args.check and args.against is None:
+        parser.error("--check compares two checkouts: give --against")
     if len(args.rounds) not in (1, len(args.sizes)):
         parser.error("--rounds takes one value, or one per size")
     hugo = shutil.which("hugo")
@@ -147,12 +159,13 @@ def main() -> int:
         for size, rounds in zip(args.sizes, rounds_per_size, strict=True):
             corpus = ensure_corpus(args.work, size)
             config = write_config(args.work / f"bench-{size}.yaml", archives=True)
-            ours = export_build(names[0], checkouts[0], corpus, config, args.work, str(size))
+            build = check_build if args.check else export_build
+            ours = build(names[0], checkouts[0], corpus, config, args.work, str(size))
             if args.against is None:
                 assert hugo is not None
                 builds = (ours, hugo_build(hugo, corpus, args.work))
             else:
-                builds = (ours, export_build(names[1], checkouts[1], corpus, config, args.work, f"{size}-against"))
+                builds = (ours, build(names[1], checkouts[1], corpus, config, args.work, f"{size}-against"))
             rows.append((size, alternate(size, builds, rounds, args.work, swap=args.against is not None)))
     finally:
         empty_trash(args.work)

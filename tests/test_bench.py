@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from .conftest import PROJECT, SAMPLES, SHARED, require_shared
 
 BENCH = PROJECT / "bench"
@@ -59,13 +61,15 @@ def test_bench_read_prints_cpu_per_file_of_both_checkouts(tmp_path: Path) -> Non
     assert "records differ" not in out
 
 
-def test_bench_alternate_against_a_checkout_prints_medians_of_both(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", [(), ("--check",)])
+def test_bench_alternate_against_a_checkout_prints_medians_of_both(tmp_path: Path, mode: tuple[str, ...]) -> None:
     require_shared(SHARED / "tools" / "gen_corpus.py")
     other = other_checkout(tmp_path)
     out = _run(
-        "bench_alternate.py", "--against", str(other), "--sizes", "20", "--rounds", "1", "--work",
+        "bench_alternate.py", "--against", str(other), *mode, "--sizes", "20", "--rounds", "1", "--work",
         str(tmp_path / "work"), cwd=tmp_path,
     )  # fmt: skip
+    assert ("alternate-export-20" in str(list((tmp_path / "work").iterdir()))) is not bool(mode)
     assert_both_sides_import_their_own_feeds(out, other)
     cells = rf"{NUMBER} \({NUMBER}\) MiB"
     row = re.search(
