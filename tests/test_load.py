@@ -122,7 +122,7 @@ def test_a_cold_load_stores_the_same_cache_on_any_number_of_workers_and_keeps_no
     tmp_path: Path, cached_settings: Settings, monkeypatch: pytest.MonkeyPatch, workers: int
 ) -> None:
     monkeypatch.setattr(parse_pool, "PARALLEL_THRESHOLD", 2)  # the samples' few files: batches on two workers
-    monkeypatch.setattr(parse_pool, "_BATCH", 3)
+    monkeypatch.setattr(parse_pool, "_MIN_BATCH", 3)
     reference = dataclasses.replace(cached_settings, cache_dir=tmp_path / "reference-cache")
     expected, _ = load_folder(reference, workers=1)
     folder, stats = load_folder(cached_settings, workers=workers)
@@ -140,19 +140,21 @@ def test_a_batch_the_cache_refuses_keeps_its_details_in_memory_and_warns(
     cached_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(parse_pool, "PARALLEL_THRESHOLD", 2)
-    monkeypatch.setattr(parse_pool, "_BATCH", 3)
+    monkeypatch.setattr(parse_pool, "_MIN_BATCH", 3)
 
-    def refused(self: ParseCache, written: list, replaced: list) -> None:
+    def refused(self: ParseCache, written: list) -> None:
         raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(ParseCache, "save", refused)  # in the forked workers too
-    folder, stats = load_folder(cached_settings, workers=2)
+    with monkeypatch.context() as patch:  # (monkeypatch.undo would undo conftest's RACY_SECONDS too)
+        patch.setattr(ParseCache, "save", refused)  # in the forked workers too
+        folder, stats = load_folder(cached_settings, workers=2)
     assert stats.cache_warning is not None and "not written (disk I/O error)" in stats.cache_warning
     assert folder == read_folder(cached_settings.articles_dir, cached_settings)
     assert _detail_places(folder) == {bytes}
-    monkeypatch.undo()
     _, again = load_folder(cached_settings, workers=2)
     assert again.parsed == again.files  # nothing was stored
+    _, warm = load_folder(cached_settings, workers=2)
+    assert warm.parsed == 0  # and now everything is
 
 
 def test_a_stored_batch_sends_back_no_details_and_a_refused_one_all_of_them(
@@ -164,7 +166,7 @@ def test_a_stored_batch_sends_back_no_details_and_a_refused_one_all_of_them(
     names, identities = [name for name, _ in scanned], [identity for _, identity in scanned]
     cache, _ = ParseCache.open(cached_settings)
     assert cache is not None
-    job = parse_pool._Job(root, names, identities, [None] * len(names), cached_settings, cache.path, time.time_ns())
+    job = parse_pool._Job(root, names, identities, cached_settings, cache.path, time.time_ns())
     expected = parse_pool.read_batch((root, names, cached_settings))
     parsed = parse_pool._read_and_store(job)
     assert parsed.stored == list(range(len(names))) and parsed.warning is None

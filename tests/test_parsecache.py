@@ -25,7 +25,7 @@ from feeds.index.catalog import build_catalog
 from feeds.read import parse_pool, parsecache
 from feeds.read.load import CacheDamaged, load_folder, scan_folder
 from feeds.read.parsecache import cache_path
-from feeds.read.reader import read_folder
+from feeds.read.reader import read_article, read_folder
 
 from .conftest import PROJECT
 from .project_modules import imports, module_tree
@@ -231,13 +231,13 @@ def test_old_details_are_marked_with_the_new_entry_though_forgetting_gone_files_
     def refused(self, lookup) -> None:
         raise sqlite3.OperationalError("database is locked")
 
-    monkeypatch.setattr(parsecache.ParseCache, "forget", refused)
-    folder, stats = load_folder(settings, workers=workers)
+    with monkeypatch.context() as patch:  # (monkeypatch.undo would undo conftest's RACY_SECONDS too)
+        patch.setattr(parsecache.ParseCache, "forget", refused)
+        folder, stats = load_folder(settings, workers=workers)
     assert stats.cache_warning is not None and "files gone not deleted (database is locked)" in stats.cache_warning
     assert folder == read_folder(settings.articles_dir, settings)
     assert _query(path, "SELECT unused_since IS NOT NULL FROM details WHERE digest = ?", old) == [(1,)]
     assert _query(path, "SELECT count(*) FROM entries WHERE name = ?", removed.name.encode()) == [(1,)]
-    monkeypatch.undo()
     _, again = load_folder(settings, workers=workers)
     assert again.parsed == 0 and again.cache_warning is None
     assert _query(path, "SELECT count(*) FROM entries WHERE name = ?", removed.name.encode()) == [(0,)]
@@ -255,8 +255,8 @@ def test_a_forked_reader_stores_under_locks_of_its_own(settings: Settings, monke
         _edit(file, "Changed: ")
     save, seen = parsecache.ParseCache.save, tmp_path / "locks"
 
-    def save_and_look(self, written, replaced=()) -> None:
-        save(self, written, replaced)  # its connection is open now (a shared lock on the database file, WAL)
+    def save_and_look(self, written) -> None:
+        save(self, written)  # its connection is open now (a shared lock on the database file, WAL)
         inode = f":{os.stat(self.path).st_ino}"
         mine = [line.split() for line in Path("/proc/locks").read_text().splitlines()]
         held = [fields for fields in mine if fields[4] == str(os.getpid()) and fields[5].endswith(inode)]
@@ -268,6 +268,63 @@ def test_a_forked_reader_stores_under_locks_of_its_own(settings: Settings, monke
     assert stats.parsed == stats.files and stats.cache_warning is None
     readers = [line.split() for line in seen.read_text().splitlines()]
     assert readers and all(pid != str(os.getpid()) and int(held) > 0 for pid, held in readers), readers
+
+
+def test_each_transaction_marks_what_its_own_entries_replaced(settings: Settings, monkeypatch) -> None:
+    """A load that stores its files in several transactions and fails after the first: the entries
+    committed went in with their marks (they are hits from then on, so no later load would mark them)."""
+    path = _closed_cache(settings)
+    first, second = _titled(settings.articles_dir)[:2]
+    entry_digest = "SELECT digest FROM entries WHERE name = ?"
+    (old_first,), (old_second,) = (_query(path, entry_digest, f.name.encode())[0] for f in (first, second))
+    _edit(first, "Changed: ")
+    _edit(second, "Changed: ")
+    write, calls = parsecache.ParseCache._write, []
+
+    def second_refused(*args) -> None:
+        calls.append(1)
+        if len(calls) == 2:
+            raise sqlite3.OperationalError("disk I/O error")
+        write(*args)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(parsecache, "_CHUNK", 1)  # one transaction a file
+        patch.setattr(parsecache.ParseCache, "_write", staticmethod(second_refused))
+        _, stats = load_folder(settings, workers=1)
+    assert stats.cache_warning is not None and "not written (disk I/O error)" in stats.cache_warning
+    marked = "SELECT unused_since IS NOT NULL FROM details WHERE digest = ?"
+    assert _query(path, marked, old_first) == [(1,)]  # committed with the first file's new entry
+    assert _query(path, marked, old_second) == [(0,)]  # its entry was not replaced
+    _, again = load_folder(settings, workers=1)
+    assert again.parsed == 1 and _query(path, marked, old_second) == [(1,)]  # the one not stored, read again
+
+
+def test_a_touched_file_keeps_its_details_unmarked(settings: Settings) -> None:
+    path = _closed_cache(settings)
+    target = _titled(settings.articles_dir)[0]
+    os.utime(target, ns=(1, 1))  # a new identity, the same article
+    _, stats = load_folder(settings)
+    assert stats.parsed == 1
+    (digest,) = _query(path, "SELECT digest FROM entries WHERE name = ?", target.name.encode())[0]
+    assert _query(path, "SELECT unused_since FROM details WHERE digest = ?", digest) == [(None,)]
+
+
+def test_what_another_writer_stored_since_the_lookup_is_marked_when_replaced(settings: Settings) -> None:
+    """The marks follow the database's entries at the moment of the write, not this load's lookup."""
+    cache, _ = parsecache.ParseCache.open(settings)
+    assert cache is not None
+    target = _titled(settings.articles_dir)[0]
+    versions = []
+    for title in ("One: ", "Two: "):
+        _edit(target, title)
+        versions.append(parsecache.result_record(read_article(target, settings, root=settings.articles_dir)))
+    identity = (1, 1, 1, 1)
+    cache.save([(target.name, identity, versions[0])])  # another writer's, after this load's lookup
+    cache.save([(target.name, identity, versions[1])])
+    marked = "SELECT unused_since IS NOT NULL FROM details WHERE digest = ?"
+    assert _query(cache.path, marked, versions[0][2]) == [(1,)]
+    assert _query(cache.path, marked, versions[1][2]) == [(0,)]
+    cache.close()
 
 
 def _same_length_edit(file: Path) -> None:

@@ -225,8 +225,7 @@ def _load_results(settings: Settings, use_cache: bool, workers: int | None, scan
             except (Damaged, sqlite3.Error) as exc:
                 warning, cache = _cache_trouble(cache, exc)
         before_ns = settled_before(started_ns)
-        previous = lookup.previous_digests(misses) if lookup is not None else [None] * len(misses)
-        missed = [names[i] for i in misses], [identities[i] for i in misses], previous
+        missed = [names[i] for i in misses], [identities[i] for i in misses]
         parsed = parse_files(root, *missed, settings, workers, cache, before_ns)
         _place(records, misses, parsed, cache, names)
         try:
@@ -235,7 +234,7 @@ def _load_results(settings: Settings, use_cache: bool, workers: int | None, scan
             # entries of the right shape on the outside but not inside: never trust them, read everything again
             warning, cache = _cache_trouble(cache, Damaged("it holds unreadable entries"))
             misses, lookup = list(range(len(names))), None
-            parsed = parse_files(root, names, identities, [None] * len(names), settings, workers, cache, before_ns)
+            parsed = parse_files(root, names, identities, settings, workers, cache, before_ns)
             _place(records, misses, parsed, cache, names)
             results = _results_from_records(records)
     warning = warning or parsed.warning

@@ -30,7 +30,7 @@ PARALLEL_THRESHOLD = 400  # fewer misses than this are read in-process: a pool c
 # Files per batch: about four a worker, within these bounds. A batch is one write transaction, and its
 # details' digests land all over two indexes, so a small one rewrites most of their pages for a few rows
 # (at 100,000 files, 256 a batch cost 3.8 CPU-s of writing and 4.4 of the kernel's; 2,048 1.9 and 1.9).
-_BATCH = 256
+_MIN_BATCH = 256
 _MAX_BATCH = 2_048
 
 
@@ -69,14 +69,12 @@ def read_batch(job: tuple[Path, list[str], Settings]) -> list[tuple]:
 
 
 class _Job(NamedTuple):
-    """One batch: the files' names under ``root``, their scanned identities and the digests their
-    previous entries named (:meth:`~feeds.read.parsecache.Lookup.previous_digests`), and where to
-    store them: the cache's database (None: nowhere) and :func:`~feeds.read.parsecache.settled_before`'s bound."""
+    """One batch: the files' names under ``root`` and their scanned identities, and where to store
+    them: the cache's database (None: nowhere) and :func:`~feeds.read.parsecache.settled_before`'s bound."""
 
     root: Path
     names: list[str]
     identities: list
-    previous: list[bytes | None]
     settings: Settings
     cache_path: Path | None
     before_ns: int
@@ -94,8 +92,7 @@ def _read_and_store(job: _Job) -> Parsed:
         return Parsed(records, [], None)
     cache = ParseCache(job.cache_path, job.root, job.settings)
     try:
-        replaced = [digest for digest in job.previous if digest is not None]
-        cache.save([(job.names[i], identities[i], records[i]) for i in stored], replaced)
+        cache.save([(job.names[i], identities[i], records[i]) for i in stored])
     except sqlite3.Error as exc:
         return Parsed(records, [], not_written(job.cache_path, exc))
     finally:
@@ -108,39 +105,38 @@ def _read_and_store(job: _Job) -> Parsed:
 
 
 def parse_files(
-    root: Path, names: list[str], identities: list, previous: list[bytes | None], settings: Settings, workers: int,
-    cache: ParseCache | None, before_ns: int,
+    root: Path, names: list[str], identities: list, settings: Settings, workers: int, cache: ParseCache | None,
+    before_ns: int,
 ) -> Parsed:  # fmt: skip
-    """Read the named files (their scanned ``identities`` and ``previous`` digests beside them: see
-    :class:`_Job`), store those settled before ``before_ns`` in ``cache`` (when one is given), and give
-    every record in order (see :class:`Parsed`). Few files are read in this process; many in batches on
-    a pool of ``workers`` processes (forked on Linux)."""
+    """Read the named files (their scanned ``identities`` beside them), store those settled before
+    ``before_ns`` in ``cache`` (when one is given), and give every record in order (see :class:`Parsed`).
+    Few files are read in this process; many in batches on a pool of ``workers`` processes (forked on Linux)."""
     if not names:
         return Parsed([], [], None)
     cache_path = cache.path if cache is not None else None
     if workers <= 1 or len(names) < PARALLEL_THRESHOLD:
-        return _read_and_store(_Job(root, names, identities, previous, settings, cache_path, before_ns))
-    size = min(max(_BATCH, -(-len(names) // (workers * 4))), _MAX_BATCH)
+        return _read_and_store(_Job(root, names, identities, settings, cache_path, before_ns))
+    size = min(max(_MIN_BATCH, -(-len(names) // (workers * 4))), _MAX_BATCH)
     starts = range(0, len(names), size)
-    jobs = [
-        _Job(root, names[i : i + size], identities[i : i + size], previous[i : i + size], settings, cache_path,
-             before_ns)
-        for i in starts
-    ]  # fmt: skip
+    jobs = [_Job(root, names[i : i + size], identities[i : i + size], settings, cache_path, before_ns) for i in starts]
     if cache is not None:
         # A forked child inherits SQLite's record of this process's open database and locks, and a
         # connection it opens then shares that record: it would take no lock of its own on the file
         # or its -shm (only the write lock), leaning on this process's. Closed, the children's are real
-        # (unless another connection of this process is still open to it: an earlier load's articles').
+        # (unless another connection of this process is still open to it, an earlier load's articles':
+        # then, as for the render pool's workers, they lean on this process's locks while it lives).
         cache.close()
     prepare_repair()  # imported once here, shared by the forked readers
     context = get_context("fork" if sys.platform.startswith("linux") else "spawn")
     records: list[tuple] = []
     stored: list[int] = []
     warning = None
-    with context.Pool(processes=workers, initializer=die_with_parent) as pool:
-        if cache is not None:  # the readers are forked: with a connection open here, a reader's close is
-            cache.keep_open()  # never the last one, which folds the WAL into the database and deletes it
+    with context.Pool(processes=min(workers, len(jobs)), initializer=die_with_parent) as pool:
+        # The readers are forked: with a connection open here, a reader's close is never the last one,
+        # which folds the WAL into the database and deletes it (a worker the pool forks again to replace
+        # one that died would share this connection's record, as above).
+        if cache is not None:
+            cache.keep_open()
         for start, batch in zip(starts, pool.imap(_read_and_store, jobs), strict=True):
             records += batch.records
             stored += [start + i for i in batch.stored]

@@ -176,11 +176,6 @@ class Lookup(NamedTuple):
     stored: dict[bytes, bytes]
     keys: list[bytes]
 
-    def previous_digests(self, indexes: Iterable[int]) -> list[bytes | None]:
-        """The article digest the stored entry of each scanned file at ``indexes`` names (a miss's
-        previous version), None where there is no such entry or it names none."""
-        stored, keys = self.stored, self.keys
-        return [_stored_digest(blob) if (blob := stored.get(keys[index])) is not None else None for index in indexes]
 
 
 class Damaged(Exception):
@@ -319,12 +314,11 @@ class ParseCache:
             raise Damaged("an entry is not one this code writes") from None
         return Lookup(records, misses, stored, keys)
 
-    def save(self, written: Iterable[tuple[str, tuple, tuple]], replaced: Iterable[bytes] = ()) -> None:
+    def save(self, written: Iterable[tuple[str, tuple, tuple]]) -> None:
         """Store ``(name, identity, record)`` entries (records as :func:`result_record` gives them)
-        with their details, and mark unused the ``replaced`` details (what these files' previous
-        entries named: :meth:`Lookup.previous_digests`) where no entry names them any more (they are
-        deleted an hour later); the marks go in with the last entries. Each chunk of files is one
-        transaction. Raises sqlite3.Error."""
+        with their details. The details an entry replaced named are marked unused in the same
+        transaction where no entry names them any more (deleted an hour later). Each chunk of files
+        is one transaction, whole on its own. Raises sqlite3.Error."""
         connection, lock = self._connection()
         rows: list[tuple] = []
         details: list[tuple[bytes, bytes]] = []
@@ -337,9 +331,8 @@ class ParseCache:
                 if len(rows) >= _CHUNK:
                     self._write(connection, rows, details, (), ())
                     rows, details = [], []
-            replaced = list(replaced)
-            if rows or replaced:
-                self._write(connection, rows, details, (), replaced)
+            if rows:
+                self._write(connection, rows, details, (), ())
 
     def forget(self, lookup: Lookup) -> None:
         """Delete the entries of the files gone since ``lookup`` was made, and mark unused the details
@@ -378,6 +371,9 @@ class ParseCache:
     ) -> None:
         connection.execute("BEGIN IMMEDIATE")  # one writer at a time; the others wait (timeout above)
         try:
+            # what the entries about to be replaced name, read in this transaction: another writer may
+            # have replaced them since this load's lookup
+            replaced = [*replaced, *_named_digests(connection, [row[0] for row in rows])]
             connection.executemany(
                 "INSERT INTO details(digest, packed) VALUES (?, ?) "
                 "ON CONFLICT(digest) DO UPDATE SET unused_since = NULL",
@@ -410,6 +406,20 @@ class ParseCache:
         except sqlite3.Error:
             return None
         return row[0] if row is not None and type(row[0]) is bytes else None
+
+
+_NAMES_PER_QUERY = 500  # under SQLite's limit of bound parameters before 3.32 (999)
+
+
+def _named_digests(connection: sqlite3.Connection, names: list[bytes]) -> list[bytes]:
+    """The article digests the entries of ``names`` name now (inside the caller's transaction)."""
+    digests = []
+    for start in range(0, len(names), _NAMES_PER_QUERY):
+        group = names[start : start + _NAMES_PER_QUERY]
+        marks = ",".join("?" * len(group))  # only the parameters' marks are formatted into the statement
+        query = f"SELECT digest FROM entries WHERE name IN ({marks}) AND digest IS NOT NULL"
+        digests += [digest for (digest,) in connection.execute(query, group)]
+    return digests
 
 
 class Located(tuple):
