@@ -305,12 +305,59 @@ def test_a_touched_file_keeps_its_details_unmarked(settings: Settings) -> None:
     os.utime(target, ns=(1, 1))  # a new identity, the same article
     _, stats = load_folder(settings)
     assert stats.parsed == 1
-    (digest,) = _query(path, "SELECT digest FROM entries WHERE name = ?", target.name.encode())[0]
+    digest, entry = _query(path, "SELECT digest, entry FROM entries WHERE name = ?", target.name.encode())[0]
+    assert marshal.loads(entry[:-4])[0][1] == 1  # the new identity was stored (mtime 1 ns)
     assert _query(path, "SELECT unused_since FROM details WHERE digest = ?", digest) == [(None,)]
 
 
+def test_details_marked_unused_are_named_again_when_a_file_returns_to_them(settings: Settings) -> None:
+    path = _closed_cache(settings)
+    target = _titled(settings.articles_dir)[0]
+    original = target.read_text(encoding="utf-8")
+    (first,) = _query(path, "SELECT digest FROM entries WHERE name = ?", target.name.encode())[0]
+    _edit(target, "Changed: ")
+    load_folder(settings)
+    assert _query(path, "SELECT unused_since IS NOT NULL FROM details WHERE digest = ?", first) == [(1,)]
+    target.write_text(original, encoding="utf-8")
+    os.utime(target, ns=(2, 2))
+    load_folder(settings)
+    assert _query(path, "SELECT unused_since FROM details WHERE digest = ?", first) == [(None,)]
+
+
+def test_a_gone_files_entry_another_writer_stored_since_the_lookup_is_marked(settings: Settings, monkeypatch) -> None:
+    path = _closed_cache(settings)
+    target = _titled(settings.articles_dir)[0]
+    _edit(target, "Another writer's: ")
+    another = parsecache.result_record(read_article(target, settings, root=settings.articles_dir))
+    target.unlink()
+    forget = parsecache.ParseCache.forget
+
+    def after_another_writer(self, lookup) -> None:
+        self.save([(target.name, (1, 1, 1, 1), another)])  # stored after this load's lookup, before its forget
+        forget(self, lookup)
+
+    monkeypatch.setattr(parsecache.ParseCache, "forget", after_another_writer)
+    load_folder(settings)
+    assert _query(path, "SELECT count(*) FROM entries WHERE name = ?", target.name.encode()) == [(0,)]
+    assert _query(path, "SELECT unused_since IS NOT NULL FROM details WHERE digest = ?", another[2]) == [(1,)]
+
+
+def test_many_files_replaced_in_one_transaction_are_all_marked(settings: Settings, monkeypatch) -> None:
+    monkeypatch.setattr(parsecache, "_NAMES_PER_QUERY", 2)  # the names' lookup in several queries
+    path = _closed_cache(settings)
+    files = _titled(settings.articles_dir)[:5]
+    old = [_query(path, "SELECT digest FROM entries WHERE name = ?", file.name.encode())[0][0] for file in files]
+    for file in files:
+        _edit(file, "Changed: ")
+    _, stats = load_folder(settings, workers=1)
+    assert stats.parsed == 5
+    marked = "SELECT unused_since IS NOT NULL FROM details WHERE digest = ?"
+    assert [_query(path, marked, digest) for digest in old] == [[(1,)]] * 5
+
+
 def test_what_another_writer_stored_since_the_lookup_is_marked_when_replaced(settings: Settings) -> None:
-    """The marks follow the database's entries at the moment of the write, not this load's lookup."""
+    """The marks follow the database's entries at the moment of the write: two saves of one name in a
+    row stand for this load's write after another writer's since this load's lookup."""
     cache, _ = parsecache.ParseCache.open(settings)
     assert cache is not None
     target = _titled(settings.articles_dir)[0]

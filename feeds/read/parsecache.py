@@ -156,17 +156,6 @@ def _key(name: str) -> bytes:
     return name.encode("utf-8", "surrogateescape")
 
 
-def _stored_digest(blob: bytes) -> bytes | None:
-    """The article digest an entry names (None when it names none, or is damaged)."""
-    if type(blob) is not bytes or zlib.crc32(blob) != _CRC_RESIDUE:
-        return None
-    try:
-        digest = marshal.loads(blob)[2]
-    except (ValueError, EOFError, TypeError, IndexError):
-        return None
-    return digest if type(digest) is bytes else None
-
-
 class Lookup(NamedTuple):
     """What :meth:`ParseCache.lookup` found: a record or None per scanned file, the misses' indexes,
     every stored entry (by UTF-8 name) and the scanned names' keys."""
@@ -175,7 +164,6 @@ class Lookup(NamedTuple):
     misses: list[int]
     stored: dict[bytes, bytes]
     keys: list[bytes]
-
 
 
 class Damaged(Exception):
@@ -329,10 +317,10 @@ class ParseCache:
                 if head is not None:
                     details.append((digest, packed))
                 if len(rows) >= _CHUNK:
-                    self._write(connection, rows, details, (), ())
+                    self._write(connection, rows, details, ())
                     rows, details = [], []
             if rows:
-                self._write(connection, rows, details, (), ())
+                self._write(connection, rows, details, ())
 
     def forget(self, lookup: Lookup) -> None:
         """Delete the entries of the files gone since ``lookup`` was made, and mark unused the details
@@ -345,10 +333,9 @@ class ParseCache:
             if key not in scanned and not os.path.lexists(self.root / key.decode("utf-8", "surrogateescape"))
         ]  # fmt: skip
         if gone:
-            replaced = [digest for digest in (_stored_digest(lookup.stored[key]) for key in gone) if digest is not None]
             connection, lock = self._connection()
             with lock:
-                self._write(connection, [], [], gone, replaced)
+                self._write(connection, [], [], gone)
 
     def keep_open(self) -> None:
         """Open this process's connection now, if it is not and can be (a failure shows at the next use)."""
@@ -366,14 +353,12 @@ class ParseCache:
                 opened[1].close()
 
     @staticmethod
-    def _write(
-        connection: sqlite3.Connection, rows: list, details: list, gone: Iterable[bytes], replaced: Iterable[bytes]
-    ) -> None:
+    def _write(connection: sqlite3.Connection, rows: list, details: list, gone: Iterable[bytes]) -> None:
         connection.execute("BEGIN IMMEDIATE")  # one writer at a time; the others wait (timeout above)
         try:
-            # what the entries about to be replaced name, read in this transaction: another writer may
-            # have replaced them since this load's lookup
-            replaced = [*replaced, *_named_digests(connection, [row[0] for row in rows])]
+            # what the entries about to be replaced or deleted name, read in this transaction: another
+            # writer may have stored them since this load's lookup
+            replaced = _named_digests(connection, [row[0] for row in rows] + list(gone))
             connection.executemany(
                 "INSERT INTO details(digest, packed) VALUES (?, ?) "
                 "ON CONFLICT(digest) DO UPDATE SET unused_since = NULL",
