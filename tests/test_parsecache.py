@@ -22,7 +22,7 @@ from feeds import READER_MODULES
 from feeds.config import READER_SETTINGS, Settings
 from feeds.folder.export import site_files
 from feeds.index.catalog import build_catalog
-from feeds.read import parse_pool, parsecache
+from feeds.read import load, parse_pool, parsecache
 from feeds.read.load import CacheDamaged, load_folder, scan_folder
 from feeds.read.parsecache import cache_path
 from feeds.read.reader import read_article, read_folder
@@ -371,6 +371,27 @@ def test_what_another_writer_stored_since_the_lookup_is_marked_when_replaced(set
     marked = "SELECT unused_since IS NOT NULL FROM details WHERE digest = ?"
     assert _query(cache.path, marked, versions[0][2]) == [(1,)]
     assert _query(cache.path, marked, versions[1][2]) == [(0,)]
+    cache.close()
+
+
+@pytest.mark.parametrize("threshold", [1, 10_000])
+def test_a_load_that_stored_many_files_folds_the_wal_into_the_database(
+    settings: Settings, monkeypatch, threshold: int
+) -> None:
+    monkeypatch.setattr(load, "CHECKPOINT_AFTER", threshold)
+    _, stats = load_folder(settings)
+    wal = Path(f"{cache_path(settings)}-wal")
+    assert (wal.stat().st_size == 0) is (stats.parsed >= threshold)  # the load's connection is still open
+    folder, warm = load_folder(settings)
+    assert warm.parsed == 0 and folder == read_folder(settings.articles_dir, settings)
+
+
+def test_the_checkpoint_leaves_the_connection_waiting_as_long_as_before(settings: Settings) -> None:
+    cache, _ = parsecache.ParseCache.open(settings)
+    assert cache is not None
+    cache.checkpoint()
+    connection, _ = cache._connection()
+    assert connection.execute("PRAGMA busy_timeout").fetchone() == (parsecache.BUSY_TIMEOUT_SECONDS * 1000,)
     cache.close()
 
 

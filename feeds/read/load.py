@@ -60,6 +60,9 @@ __all__ = [  # with what callers of the parse cache need from feeds.read.parseca
 ]  # fmt: skip
 
 
+CHECKPOINT_AFTER = 1_000  # files stored by a load after which it folds the WAL into the database itself
+
+
 @dataclass(frozen=True, slots=True)
 class LoadStats:
     """How a load went: files seen, cache hits, files parsed, and the cache's own trouble."""
@@ -240,6 +243,8 @@ def _load_results(settings: Settings, use_cache: bool, workers: int | None, scan
     warning = warning or parsed.warning
     if cache is not None and lookup is not None:
         warning = warning or _forget(cache, lookup, len(misses))
+    if cache is not None and len(parsed.stored) >= CHECKPOINT_AFTER:
+        cache.checkpoint()
     stats = LoadStats(len(names), len(names) - len(misses), len(misses), warning)
     return _Loaded(names, identities, results, stats, unreadable)
 

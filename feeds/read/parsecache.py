@@ -43,6 +43,8 @@ from feeds.sqlite_wal import connect_wal
 
 SCHEMA_VERSION = 2  # PRAGMA user_version of a database this code wrote (2: the meta table)
 PAGE_SIZE = 16_384  # bytes per database page (SQLite's default is 4,096)
+BUSY_TIMEOUT_SECONDS = 60  # how long a statement waits for other connections' locks
+CHECKPOINT_WAIT_MS = 1_000  # and a checkpoint after a load (see ParseCache.checkpoint)
 UNUSED_DETAILS_KEPT_SECONDS = 3_600  # another process may still render an article a newer entry replaced
 _CHUNK = 4_096  # files per write transaction: keeps the WAL small, each chunk is whole on its own
 # A file changed this close to (or after) the moment a load started is "racily clean" (git's term): a
@@ -233,7 +235,10 @@ class ParseCache:
                 # (~2 KB) is written in a third less CPU than on 4 KB pages, read back ~1 µs slower
                 # (10,000 files). WAL: readers never wait for a writer.
                 connection = connect_wal(
-                    self.path, timeout=60, pragmas=(f"PRAGMA page_size={PAGE_SIZE}",), check_same_thread=False
+                    self.path,
+                    timeout=BUSY_TIMEOUT_SECONDS,
+                    pragmas=(f"PRAGMA page_size={PAGE_SIZE}",),
+                    check_same_thread=False,
                 )
                 # No fsync at all: a cold run writes ~2 KB of details per file, and each automatic
                 # checkpoint's two fsyncs cost ~0.1 s of a 10,000-file export's 4 s (more on a busy
@@ -344,6 +349,22 @@ class ParseCache:
         except sqlite3.Error:
             return
 
+    def checkpoint(self) -> None:
+        """Fold the WAL into the database and truncate it, waiting at most CHECKPOINT_WAIT_MS for other
+        connections' transactions (then SQLite does what it can and leaves the rest). After a load that
+        stored many files: a cold 100k export left a ~30 MB WAL, and the live server started from that
+        cache 2–3 s later than from a folded one (bench_serve: 12.2–12.7 s against 9.8–9.9 s)."""
+        try:
+            connection, lock = self._connection()
+            with lock:
+                connection.execute(f"PRAGMA busy_timeout = {CHECKPOINT_WAIT_MS}")
+                try:
+                    connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+                finally:
+                    connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_SECONDS * 1000}")
+        except sqlite3.Error:
+            return
+
     def close(self) -> None:
         """Close this process's connection (a new one opens when the cache is used again)."""
         with self._guard:
@@ -354,7 +375,7 @@ class ParseCache:
 
     @staticmethod
     def _write(connection: sqlite3.Connection, rows: list, details: list, gone: Iterable[bytes]) -> None:
-        connection.execute("BEGIN IMMEDIATE")  # one writer at a time; the others wait (timeout above)
+        connection.execute("BEGIN IMMEDIATE")  # one writer at a time; the others wait (BUSY_TIMEOUT_SECONDS)
         try:
             # what the entries about to be replaced or deleted name, read in this transaction: another
             # writer may have stored them since this load's lookup
