@@ -22,7 +22,7 @@ from feeds import READER_MODULES
 from feeds.config import READER_SETTINGS, Settings
 from feeds.folder.export import site_files
 from feeds.index.catalog import build_catalog
-from feeds.read import load, parse_pool, parsecache
+from feeds.read import cache_files, load, parse_pool, parsecache
 from feeds.read.load import CacheDamaged, load_folder, scan_folder
 from feeds.read.parsecache import cache_path
 from feeds.read.reader import read_article, read_folder
@@ -581,7 +581,7 @@ def _two_folders(tmp_path: Path, settings: Settings) -> tuple[Settings, Path]:
 
 def test_the_cache_of_a_folder_that_no_longer_exists_is_deleted(tmp_path: Path, settings: Settings) -> None:
     other_settings, other = _two_folders(tmp_path, settings)
-    assert parsecache.recorded_folder(other) == str(other_settings.articles_dir.resolve())
+    assert cache_files.recorded_folder(other) == str(other_settings.articles_dir.resolve())
     shutil.rmtree(other_settings.articles_dir)
     _aged(other, 600)
     load_folder(settings)
@@ -662,5 +662,5 @@ def test_a_cache_of_older_code_that_records_no_folder_goes_after_a_week(settings
 
 def test_reading_the_folder_of_a_database_deleted_meanwhile_makes_no_empty_one(tmp_path: Path) -> None:
     gone = tmp_path / "listed-then-deleted.sqlite3"
-    assert parsecache.recorded_folder(gone) is None
+    assert cache_files.recorded_folder(gone) is None
     assert not gone.exists()

@@ -11,8 +11,8 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import sqlite3
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 OUTDATED_AFTER_SECONDS = 7 * 86_400
@@ -115,11 +115,29 @@ def remove_outdated(path: Path) -> None:
                 outdated.unlink(missing_ok=True)
 
 
-def remove_orphaned(path: Path, folder_of: Callable[[Path], str | None]) -> list[Path]:
+def recorded_folder(path: Path) -> str | None:
+    """The articles folder a parse cache database was made for (its ``meta`` table's "folder"); None
+    when it records none (older code wrote it) or cannot be read. Opens no database another process
+    could not open too."""
+    try:
+        # read-only: a database deleted since it was listed is not made again, empty
+        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", timeout=1, isolation_level=None, uri=True)
+    except sqlite3.Error:
+        return None
+    try:
+        row = connection.execute("SELECT value FROM meta WHERE key = 'folder'").fetchone()
+    except sqlite3.Error:
+        return None
+    finally:
+        connection.close()
+    return row[0].decode("utf-8", "surrogateescape") if row is not None and type(row[0]) is bytes else None
+
+
+def remove_orphaned(path: Path) -> list[Path]:
     """Delete the other parse caches beside ``path`` whose articles folder no longer exists; the deleted.
 
     A database goes when no process holds it open (:func:`is_held`), it was not
-    written for ORPHANED_AFTER_SECONDS, and the folder it records (``folder_of``)
+    written for ORPHANED_AFTER_SECONDS, and the folder it records (:func:`recorded_folder`)
     does not exist; one that records no folder (written by older code) goes once
     it was not written for OUTDATED_AFTER_SECONDS. A folder that comes back later
     only finds its cache cold. A process can open a cache only while its folder
@@ -135,7 +153,7 @@ def remove_orphaned(path: Path, folder_of: Callable[[Path], str | None]) -> list
         idle = _idle_seconds(other, now)
         if idle <= ORPHANED_AFTER_SECONDS or _opened_here(other) or is_held(other):
             continue
-        folder = folder_of(other)
+        folder = recorded_folder(other)
         if folder is None and idle <= OUTDATED_AFTER_SECONDS:
             continue
         if folder is None or _folder_gone(folder):

@@ -66,7 +66,7 @@ _SCHEMA = (
         unused_since INTEGER    -- when the last entry naming it went (Unix seconds), NULL while named
     )""",
     "CREATE INDEX details_unused ON details(unused_since) WHERE unused_since IS NOT NULL",
-    # "folder": the articles folder's resolved path (UTF-8, surrogate-escaped), for cache_files.remove_orphaned
+    # "folder": the articles folder's resolved path (UTF-8, surrogate-escaped), for cache_files.recorded_folder
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL)",
 )
 
@@ -103,23 +103,6 @@ def discard_cache(settings: Settings) -> None:
     """Delete the database of ``settings`` (its WAL and shared-memory files first, see
     :func:`feeds.read.cache_files.delete_database`)."""
     delete_database(cache_path(settings))
-
-
-def recorded_folder(path: Path) -> str | None:
-    """The articles folder a parse cache database was made for; None when it records none (older
-    code wrote it) or cannot be read. Opens no database another process could not open too."""
-    try:
-        # read-only: a database deleted since it was listed is not made again, empty
-        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", timeout=1, isolation_level=None, uri=True)
-    except sqlite3.Error:
-        return None
-    try:
-        row = connection.execute("SELECT value FROM meta WHERE key = 'folder'").fetchone()
-    except sqlite3.Error:
-        return None
-    finally:
-        connection.close()
-    return row[0].decode("utf-8", "surrogateescape") if row is not None and type(row[0]) is bytes else None
 
 
 def settled_before(started_ns: int) -> int:
@@ -209,7 +192,7 @@ class ParseCache:
         except (OSError, sqlite3.Error) as exc:
             return None, f"parse cache {path} unusable ({exc}); reading every file"
         remove_outdated(path)
-        remove_orphaned(path, recorded_folder)
+        remove_orphaned(path)
         return cache, None
 
     def _rebuilt(self, warning: str) -> tuple[ParseCache | None, str | None]:
