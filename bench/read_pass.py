@@ -36,7 +36,11 @@ try:  # the load's own pass; a checkout before 2026-12-06 has it as feeds.read.l
 except ImportError:
     from feeds.read.load import _read_batch as read_batch  # type: ignore[attr-defined,no-redef]
 from feeds.read.reader import walk_article_files
-from feeds.read.text import prepare_repair
+
+try:
+    from feeds.read.mojibake import prepare_repair
+except ImportError:  # a checkout before feeds.read.mojibake
+    from feeds.read.text import prepare_repair  # type: ignore[attr-defined,no-redef]
 
 
 def main() -> None:

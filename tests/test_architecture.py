@@ -32,6 +32,7 @@ STAGES = [
     {"config"},
     # read
     {"read.front_matter", "read.yaml_scalars"},
+    {"read.mojibake"},
     {"read.text", "read.safe_yaml", "read.dates", "read.cache_files"},
     {"read.article_fields"},
     {"read.reader"},

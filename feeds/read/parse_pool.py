@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 from feeds.config import Settings
+from feeds.read.mojibake import prepare_repair
 from feeds.read.parsecache import ParseCache, is_settled, not_written, result_record
 from feeds.read.reader import read_article
-from feeds.read.text import prepare_repair
 
 PARALLEL_THRESHOLD = 400  # fewer misses than this are read in-process: a pool costs more
 # Files per batch: about four a worker, within these bounds. A batch is one write transaction, and its

@@ -24,8 +24,9 @@ from feeds.config import Settings
 from feeds.model import Article, Problem, Severity
 from feeds.read import safe_yaml
 from feeds.read.article_fields import FileProblems, ReadResult, kind_of, make_uid, parse_article, without_unreadable
+from feeds.read.mojibake import repair_mojibake
 from feeds.read.safe_yaml import Unreadable
-from feeds.read.text import clean_text, repair_mojibake
+from feeds.read.text import clean_text
 
 __all__ = [  # make_uid and ReadResult are part of the reader's interface, defined with the fields
     "Folder", "ReadResult", "collect", "decode", "find_article_files", "make_uid", "missing_folder",

@@ -6,12 +6,12 @@ None, never raises, so one bad character can never break a feed.
 
 from __future__ import annotations
 
-import functools
 import html
 import re
 import unicodedata
-from collections.abc import Callable
 from urllib.parse import quote, urlsplit, urlunsplit
+
+from feeds.read.mojibake import repair_mojibake
 
 # XML 1.0 §2.2 Char, minus the C1 controls and noncharacters that feed
 # validators flag and readers mis-render.
@@ -84,31 +84,6 @@ def _clean_text_slow(value: str, max_chars: int, *, single_line: bool = True) ->
     if len(text) <= max_chars:
         return text, False
     return shorten(text, max_chars), True
-
-
-def repair_mojibake(text: str) -> str:
-    """UTF-8 that was decoded as Windows-1252 (``itâ€™s``) back to what was meant (``it’s``)."""
-    return text if text.isascii() else _mojibake_fixer()(text)
-
-
-def prepare_repair() -> None:
-    """Import what :func:`repair_mojibake` needs now: before forking readers, which then share it."""
-    _mojibake_fixer()
-
-
-@functools.cache
-def _mojibake_fixer() -> Callable[[str], str]:
-    """ftfy's fix_text with mojibake repair only (curly quotes, ligatures and full-width forms kept as written).
-
-    Imported at the first non-ASCII text, not with this module (issue 20): ftfy's import (~50 ms of
-    CPU, its tables and regular expressions) is most of reading nothing, which is what a warm export does.
-    """
-    import ftfy
-
-    config = ftfy.TextFixerConfig(
-        unescape_html=False, uncurl_quotes=False, fix_latin_ligatures=False, fix_character_width=False, explain=False
-    )
-    return functools.partial(ftfy.fix_text, config=config)
 
 
 def shorten(text: str, max_chars: int) -> str:
