@@ -690,11 +690,20 @@ def test_the_closing_line_is_found_where_the_multiline_regex_finds_it(lines: lis
     assert reader._closing_line(text, start) == (None if match is None else match.span()), (text, start)
 
 
-@hsettings(max_examples=300, deadline=None)
-@given(st.text(st.sampled_from([*"\x00\x08\t\n\x0b\r\x1f \x7e\x7f\x80\x85\x9f\xa0", "\ufffe", "a", "é"]), max_size=20))
-def test_the_quick_ascii_check_never_passes_what_the_regex_would_clean(text: str) -> None:
-    expected = text.isascii() and reader._NOT_YAML.search(text) is None  # only ASCII takes the quick way
-    assert reader._plain_ascii(text) == expected, repr(text)
+_YAML_EDGES = [*"\x00\x08\t\n\x0b\r\x1f \x7e\x7f\x80\x85\x9f\xa0\xad", "\u2028", "\ud800", "\ue000", "\ufeff", "\ufffd",
+               "\ufffe", "\uffff", "\U00010000", "\U0001f600", "\U0010ffff", "a", "é", "’"]  # fmt: skip
+
+
+@hsettings(max_examples=1000, deadline=None)
+@given(st.text(st.sampled_from(_YAML_EDGES), max_size=20))
+def test_the_quick_yaml_check_says_what_the_regex_says(text: str) -> None:
+    assert reader._yaml_printable(text) == (reader._NOT_YAML.search(text) is None), repr(text)
+
+
+def test_the_quick_yaml_check_says_what_the_regex_says_for_every_character() -> None:
+    for code in range(0x110000):
+        text = f"a\t{chr(code)}\n"
+        assert reader._yaml_printable(text) == (reader._NOT_YAML.search(text) is None), hex(code)
 
 
 _PARTS = st.sampled_from(["a", "b", "ab", "..", ".", "é", "x y", "-", "a.md", "\udcff"])  # a name not UTF-8
