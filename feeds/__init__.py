@@ -30,6 +30,7 @@ READER_MODULES = (
     "read.reader",
     "read.article_fields",
     "read.text",
+    "read.mojibake",
     "read.dates",
     "read.safe_yaml",
     "read.front_matter",
