@@ -66,11 +66,12 @@ def test_problem_is_one_line(problem: Problem, text: str) -> None:
     assert problem.is_error is (problem.severity is Severity.ERROR)
 
 
-# STYLE §1: model ← config ← reader (text and safe_yaml are the reader's helpers; front_matter and
+# STYLE §1: model ← config ← reader (text, mojibake and safe_yaml are the reader's helpers; front_matter and
 # yaml_scalars are safe_yaml's); nothing imports forwards. tests/test_architecture.py checks the same for every module.
 ALLOWED = {
     "model": set(),
-    "read.text": set(),
+    "read.mojibake": set(),
+    "read.text": {"read.mojibake"},
     "read.front_matter": set(),
     "read.yaml_scalars": set(),
     "read.safe_yaml": {"read.front_matter", "read.yaml_scalars"},
@@ -78,7 +79,7 @@ ALLOWED = {
     "config_values": {"formats"},
     "config": {"model", "formats", "config_values"},
     "read.article_fields": {"model", "config", "read.text", "read.dates", "read.safe_yaml"},
-    "read.reader": {"model", "config", "read.text", "read.safe_yaml", "read.article_fields"},
+    "read.reader": {"model", "config", "read.text", "read.mojibake", "read.safe_yaml", "read.article_fields"},
 }
 
 
