@@ -45,6 +45,7 @@ STAGES = [
     {"index.filters"},
     {"index.filter_index", "index.configured"},
     {"index.catalog"},
+    {"index.catalog_update"},
     # render
     {"render.writer"},
     {"render.gzipped", "render.item_template"},

@@ -13,7 +13,8 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from feeds.config import Settings
-from feeds.index.catalog import build_catalog, update_catalog
+from feeds.index.catalog import build_catalog
+from feeds.index.catalog_update import update_catalog
 from feeds.index.families import PROVIDERS, TOPICS
 from feeds.index.identity import assign_slugs, make_slug, provider_key, topic_aliases, topic_key
 from feeds.model import Article, Provider

@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 
 from feeds.config import SELECTION_KEYS, FeedDefinition, Settings, load_settings
 from feeds.folder.export import export_site
-from feeds.index.catalog import FAMILIES, Catalog, build_catalog, update_catalog
+from feeds.index.catalog import FAMILIES, Catalog, build_catalog
+from feeds.index.catalog_update import update_catalog
 from feeds.index.configured import CONFIGURED
 from feeds.index.families import Family, most_used
 from feeds.index.filter_index import FilterIndex

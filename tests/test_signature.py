@@ -6,7 +6,8 @@ import dataclasses
 from datetime import timedelta
 
 from feeds.config import FeedDefinition, Settings
-from feeds.index.catalog import build_catalog, update_catalog
+from feeds.index.catalog import build_catalog
+from feeds.index.catalog_update import update_catalog
 from feeds.read.reader import read_folder
 from feeds.render.feed import Format, render_feed
 from feeds.render.signature import SignatureMemo, Signer

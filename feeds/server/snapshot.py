@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from feeds.config import Settings
-from feeds.index.catalog import Catalog, build_catalog, update_catalog
+from feeds.index.catalog import Catalog, build_catalog
+from feeds.index.catalog_update import update_catalog
 from feeds.model import Article, Problem
 from feeds.read.folder_scan import scan_digest
 from feeds.read.load import IncrementalLoader, Scan
