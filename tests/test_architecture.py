@@ -39,6 +39,7 @@ STAGES = [
     {"read.parsecache", "read.merge"},
     {"read.parse_pool"},
     {"read.load", "read.folder_scan", "read.watch"},
+    {"read.incremental_load"},
     # index
     {"index.identity"},
     {"index.families"},

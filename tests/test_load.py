@@ -21,9 +21,9 @@ from feeds.config import Settings
 from feeds.folder.export import site_files
 from feeds.index.catalog import build_catalog
 from feeds.model import ARTICLE_FIELDS, Article, Image, Provider, Related
-from feeds.read import load, parse_pool
+from feeds.read import incremental_load, load, parse_pool
+from feeds.read.incremental_load import IncrementalLoader
 from feeds.read.load import (
-    IncrementalLoader,
     article_from_record,
     article_record,
     default_cache_dir,
@@ -286,7 +286,7 @@ def test_what_the_loader_compares_holds_every_pair_a_patch_made(names: list[int]
             del current[at % len(current)]
             if kind == "replace":
                 current.insert(at % (len(current) + 1), (f"r{step}", (step,)))
-    returned = {id(pair) for pair in load._not_kept(previous, current)}
+    returned = {id(pair) for pair in incremental_load._not_kept(previous, current)}
     assert {id(pair) for pair in current} - {id(pair) for pair in previous} <= returned
 
 
@@ -311,7 +311,7 @@ def test_a_refresh_that_failed_while_reading_is_compared_again(cached_settings: 
         raise MemoryError("what read_article lets through")
 
     with monkeypatch.context() as patched:
-        patched.setattr(load, "read_article", memory_error)
+        patched.setattr(incremental_load, "read_article", memory_error)
         with pytest.raises(MemoryError):
             loader.refresh((list(listing), []))
     retitle(5, "Second edit")

@@ -30,9 +30,9 @@ from feeds.folder.generation import ExportError
 from feeds.folder.outdir import unchanged_since
 from feeds.folder.records import RecordMemo
 from feeds.folder.runs import ExportObserver, ExportRun
+from feeds.read.incremental_load import IncrementalLoader
 from feeds.read.load import (
     CacheDamaged,
-    IncrementalLoader,
     Scan,
     bulk_allocation,
     discard_cache,

@@ -14,13 +14,11 @@ from __future__ import annotations
 import dataclasses
 import gc
 import hashlib
-import itertools
 import marshal
-import operator
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +35,6 @@ from feeds.model import (
     record_digest,
     unpack_details,
 )
-from feeds.read.merge import Merge
 from feeds.read.parse_pool import Parsed, parse_files
 from feeds.read.parsecache import (
     CacheDamaged,
@@ -52,11 +49,11 @@ from feeds.read.parsecache import (
     settled_before,
     unpack_located,
 )
-from feeds.read.reader import Folder, ReadResult, collect, missing_folder, read_article, walk_article_files
+from feeds.read.reader import Folder, ReadResult, collect, missing_folder, walk_article_files
 
 __all__ = [  # with what callers of the parse cache need from feeds.read.parsecache
-    "CacheDamaged", "IncrementalLoader", "LoadStats", "Scan", "default_cache_dir", "discard_cache",
-    "input_fingerprint", "load_folder", "scan_folder",
+    "CacheDamaged", "LoadStats", "Scan", "default_cache_dir", "discard_cache", "input_fingerprint", "load_folder",
+    "scan_folder",
 ]  # fmt: skip
 
 
@@ -200,7 +197,10 @@ def input_fingerprint(settings: Settings, scan: Scan | None = None) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class _Loaded:
+class Loaded:
+    """What :func:`load_results` gives: every file's name, identity and result in path order, how the
+    load went, and the folders that could not be listed (an IncrementalLoader keeps them all)."""
+
     names: list[str]
     identities: list[Identity | None]
     results: list[ReadResult]
@@ -208,7 +208,7 @@ class _Loaded:
     unreadable: list[Problem]
 
 
-def _load_results(settings: Settings, use_cache: bool, workers: int | None, scan: Scan | None = None) -> _Loaded:
+def load_results(settings: Settings, use_cache: bool, workers: int | None, scan: Scan | None = None) -> Loaded:
     """Every file's result in path order, from the cache where fresh, parsed on all cores otherwise."""
     root = settings.articles_dir
     started_ns = time.time_ns()  # before any file is read: what changed since may be read but not stored
@@ -246,7 +246,7 @@ def _load_results(settings: Settings, use_cache: bool, workers: int | None, scan
     if cache is not None and len(parsed.stored) >= CHECKPOINT_AFTER:
         cache.checkpoint()
     stats = LoadStats(len(names), len(names) - len(misses), len(misses), warning)
-    return _Loaded(names, identities, results, stats, unreadable)
+    return Loaded(names, identities, results, stats, unreadable)
 
 
 def _place(records: list, misses: list[int], parsed: Parsed, cache: ParseCache | None, names: list[str]) -> None:
@@ -298,113 +298,5 @@ def load_folder(
     """
     if not settings.articles_dir.is_dir():
         return missing_folder(settings.articles_dir), LoadStats(0, 0, 0)
-    loaded = _load_results(settings, use_cache, workers, scan)
+    loaded = load_results(settings, use_cache, workers, scan)
     return collect(loaded.results, loaded.unreadable), loaded.stats
-
-
-def _not_kept(previous: list, current: list) -> list:
-    """``current``'s entries that may differ from ``previous``'s: place by place when both are as long, else
-    what lies between their longest common start and end (a file added or removed shifts the rest by one)."""
-    shorter = min(len(previous), len(current))
-    if len(previous) == len(current):
-        return list(itertools.compress(current, map(operator.is_not, previous, current)))
-    places = itertools.count
-    head = next(itertools.compress(places(), map(operator.is_not, previous, current)), shorter)
-    tail = next(itertools.compress(places(), map(operator.is_not, reversed(previous), reversed(current))), shorter)
-    return current[head : len(current) - min(tail, shorter - head)]
-
-
-class IncrementalLoader:
-    """Keeps every file's result in memory and re-reads only what changed since the last call.
-
-    For a long-running process (the live app): after the first load (through the
-    parse cache, on all cores), a refresh costs one scan of file identities plus
-    reading the changed files, not a re-read of the folder.
-    """
-
-    def __init__(self, settings: Settings, *, use_cache: bool = True, cores: int | None = None) -> None:
-        """``cores``: the processes the first load may parse on (None: every core); later loads use one."""
-        self.settings = settings
-        self.use_cache = use_cache
-        self.cores = cores
-        self.last_stats: LoadStats | None = None
-        self._known: dict[str, tuple[Identity | None, ReadResult]] | None = None
-        self._folder: Folder | None = None
-        self._loads = 0
-        self._unreadable: list[Problem] = []
-        self._scanned: list | None = None  # the scan the last completed refresh applied (see refresh)
-        self._merge: Merge | None = None  # the merge of every known result, patched per change (see refresh)
-
-    def __call__(self, settings: Settings, *, scan: tuple[list, list] | None = None) -> Folder:
-        """The current Folder, changed or not: the live app's loader interface.
-
-        ``scan`` is a fresh (identities, unreadable folders) from :func:`scan_identities`
-        when the caller already made one, so one reload lists the folder once.
-        """
-        if settings != self.settings:
-            raise ValueError("an IncrementalLoader serves the settings it was made with")
-        folder = self.refresh(scan)
-        if folder is not None:
-            self._folder = folder
-        assert self._folder is not None  # refresh() returns a Folder on the first call
-        return self._folder
-
-    def refresh(self, scan: tuple[list, list] | None = None) -> Folder | None:
-        """The current Folder, or None when nothing changed since the previous call."""
-        root = self.settings.articles_dir
-        if not root.is_dir():
-            self._known = self._scanned = None
-            return missing_folder(root)
-        if self._known is None:
-            # all cores only for the first load: later ones may run on a thread of a
-            # threaded server, where forking a process pool is unsafe
-            self._loads += 1
-            loaded = _load_results(self.settings, self.use_cache, self.cores if self._loads == 1 else 1, scan)
-            self.last_stats = loaded.stats
-            self._known = dict(zip(loaded.names, zip(loaded.identities, loaded.results, strict=True), strict=True))
-            self._unreadable = loaded.unreadable
-            self._merge = self._merged(zip(loaded.names, loaded.results, strict=True))
-            if scan is not None:  # the scan applied, whose very pairs a watcher's next one keeps (see below): the
-                # first change then compares only what it replaced (1M articles: ~1.3 s more for the first one)
-                self._scanned = list(scan[0])
-            return self._merge.folder(loaded.unreadable, len(loaded.results))
-        if scan is None:
-            unreadable: list[Problem] = []
-            current = scan_identities(root, unreadable)
-        else:
-            current, unreadable = scan
-        known = self._known
-        # The scan the last *completed* refresh applied: ``known`` then holds exactly its names
-        # and identities, so the very (name, identity) pair at the same place needs no lookup,
-        # and after a watcher's patch only its few new pairs are compared. Forgotten until this
-        # refresh completes: one that fails while reading must leave nothing marked as seen.
-        previous, self._scanned = self._scanned, None
-        merge, self._merge = self._merge, None  # taken: one that missed a change is never patched again
-        # the pairs that are not the previous scan's very objects at the same place (in C: at a million files
-        # a loop over the places took ~0.15 s, and a lookup of every name after a new file ~1 s, issue 20)
-        candidates = current if previous is None else _not_kept(previous, current)
-        stale = [(name, identity) for name, identity in candidates if name not in known or known[name][0] != identity]
-        # names are unique, so nothing is gone when the known ones and the new ones add up to
-        # the scan: no set of 100,000 names to build for a change that removed nothing
-        added = sum(1 for name, _ in stale if name not in known)
-        gone = known.keys() - {name for name, _ in current} if len(known) + added != len(current) else set()
-        if not stale and not gone and unreadable == self._unreadable:
-            self._scanned, self._merge = list(current), merge  # a copy: the caller may reuse its list
-            return None
-        changes = {name: (known.pop(name)[1], None) for name in gone}
-        for name, identity in stale:
-            before = known.get(name)
-            known[name] = (identity, read_article(root / name, self.settings, root=root))
-            changes[name] = (before[1] if before is not None else None, known[name][1])
-        self.last_stats = LoadStats(len(current), len(current) - len(stale), len(stale))
-        self._unreadable = unreadable
-        if merge is None:  # the first refresh after one that failed: merged afresh
-            merge = self._merged((name, known[name][1]) for name, _ in current)
-        else:
-            merge.changed(changes)
-        self._scanned, self._merge = list(current), merge
-        return merge.folder(unreadable, len(current))
-
-    def _merged(self, named: Iterable[tuple[str, ReadResult]]) -> Merge:
-        known: dict = self._known  # type: ignore[assignment]  # set before a merge is made
-        return Merge(named, lambda name: known[name][1])

@@ -27,7 +27,8 @@ from datetime import datetime
 from feeds import websub
 from feeds.config import Settings
 from feeds.read.folder_scan import FolderScan
-from feeds.read.load import CacheDamaged, IncrementalLoader, Scan, bulk_allocation, discard_cache
+from feeds.read.incremental_load import IncrementalLoader
+from feeds.read.load import CacheDamaged, Scan, bulk_allocation, discard_cache
 from feeds.read.watch import FOLDER_REPLACED, FolderWatcher, WatchUnavailable, full_scan_interval
 from feeds.render.signature import SignatureMemo
 from feeds.server.snapshot import (

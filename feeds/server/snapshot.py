@@ -22,7 +22,8 @@ from feeds.index.catalog import Catalog, build_catalog
 from feeds.index.catalog_update import update_catalog
 from feeds.model import Article, Problem
 from feeds.read.folder_scan import scan_digest
-from feeds.read.load import IncrementalLoader, Scan
+from feeds.read.incremental_load import IncrementalLoader
+from feeds.read.load import Scan
 from feeds.read.load import scan_folder as scan_identities
 from feeds.read.reader import Folder, read_folder
 
