@@ -64,7 +64,7 @@ STAGES = [
     {"stats.report_page"},
     {"server.responses"},
     {"server.snapshot"},
-    {"folder.cdn", "server.live"},
+    {"folder.cdn", "folder.listing", "server.live"},
     {"folder.bulk", "folder.generation", "folder.records", "folder.outwatch", "bucket.plan", "server.page_cache"},
     {"folder.outdir"},
     {"folder.export", "server.web", "bucket.s3_store", "bucket.purge"},

@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 from feeds.folder import generation as generation_module
 from feeds.folder.cdn import FileInfo
-from feeds.folder.generation import Generation, stat_of, walk
+from feeds.folder.generation import Generation
+from feeds.folder.listing import stat_of, walk
 
 DOCUMENTS = ["all.rss", "topics/ai.atom", "topics/ai.html", "archive/all/1.json"]
 NAMES = [name for document in DOCUMENTS for name in (document, document + ".gz")]

@@ -13,7 +13,7 @@ from feeds.config import Settings
 from feeds.folder import generation
 from feeds.folder.export import ExportMemos, export_site
 from feeds.folder.exporter import Exporter
-from feeds.folder.generation import stat_of
+from feeds.folder.listing import stat_of
 from feeds.folder.outdir import store_of
 from feeds.folder.outwatch import OutDirWatch
 from feeds.folder.records import FILES_KEY, record_of

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import compress, repeat
 from operator import and_, eq, is_, is_not, not_
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from feeds.folder.cdn import ENCODINGS, FileInfo
+from feeds.folder.listing import Walked, stat_of
 
 if TYPE_CHECKING:  # imported by what renders, not by an export that finds nothing changed (issue 20)
     from feeds.render.writer import Rendered
@@ -29,7 +30,6 @@ class ExportError(Exception):
 
 
 _SUFFIXES = tuple(encoding.suffix for encoding in ENCODINGS)
-Walked = tuple[dict[str, Any], list[str]]  # ({file: inode, or what walk's ``value`` gives}, folders), relative
 
 
 def checked_relative(relative: str) -> str:
@@ -49,72 +49,11 @@ def safe_target(root: Path, relative: str) -> Path:
     return root.joinpath(*checked_relative(relative).split("/"))
 
 
-def walk_or_none(root: Path, value: Callable[[os.DirEntry], Any] = os.DirEntry.inode) -> Walked | None:
-    try:
-        return walk(str(root), value)
-    except OSError:
-        return None
-
-
-def entry_stat(entry: os.DirEntry) -> list:
-    """A plain file's [size, mtime_ns] from its directory entry: what :func:`stat_of` gives for its path."""
-    found = entry.stat(follow_symlinks=False)
-    return [found.st_size, found.st_mtime_ns]
-
-
 def with_encodings(paths: Iterable[str]) -> Iterator[str]:
     """Each site path, then its precompressed copies' names."""
     for path in paths:
         yield path
         yield from (path + encoding.suffix for encoding in ENCODINGS)
-
-
-def holds_exactly(generation: Path, names: set[str]) -> bool:
-    """True when ``generation`` holds exactly the files ``names`` (and no symlink)."""
-    walked = walk_or_none(generation)
-    return walked is not None and walked[0].keys() == names
-
-
-def conflicts(walked: Walked, names: set[str]) -> bool:
-    """True when a folder stands where one of ``names`` goes, or a file where a folder of theirs goes."""
-    files, folders = walked
-    parents = {name.rpartition("/")[0] for name in names} - {""}
-    parents |= {parent.rpartition("/")[0] for parent in parents} - {""}  # site paths are ≤ 3 folders deep
-    parents |= {parent.rpartition("/")[0] for parent in parents} - {""}
-    return not names.isdisjoint(folders) or not parents.isdisjoint(files)
-
-
-def walk(root: str, value: Callable[[os.DirEntry], Any] = os.DirEntry.inode) -> Walked | None:
-    """({file: inode}, folders) under ``root``, relative, from directory entries alone (no stat per file).
-
-    ``value`` gives what each file maps to (:func:`entry_stat`: its [size, mtime_ns], one stat each).
-
-    None when anything is neither a plain file nor a folder (a symlink, say): a
-    standby with such a thing in it is not updated in place (a symlinked folder
-    could lead its updates into the live generation), a fresh generation is made.
-    """
-    files: dict[str, int] = {}
-    folders: list[str] = []
-    pending = [""]
-    while pending:
-        relative = pending.pop()
-        with os.scandir(f"{root}/{relative}" if relative else root) as entries:
-            for entry in entries:
-                name = f"{relative}/{entry.name}" if relative else entry.name
-                if entry.is_symlink():
-                    return None
-                if entry.is_dir(follow_symlinks=False):
-                    folders.append(name)
-                    pending.append(name)
-                elif entry.is_file(follow_symlinks=False):
-                    files[name] = value(entry)
-                else:
-                    return None
-    return files, folders
-
-
-def list_files(root: Path) -> set[str]:
-    return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -407,12 +346,3 @@ def _stat_and_inode(path: str, unchanged: bool, live_stat: list | None = None) -
     except OSError:
         return None, unchanged, live_stat, 0
     return [found.st_size, found.st_mtime_ns], unchanged, live_stat, found.st_ino
-
-
-def stat_of(path: str | Path) -> list | None:
-    """[size, mtime_ns] (a list: what JSON gives back), or None when the file is gone."""
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return None
-    return [stat.st_size, stat.st_mtime_ns]

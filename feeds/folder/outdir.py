@@ -53,7 +53,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from feeds.folder.generation import ExportError, entry_stat, list_files, stat_of, walk_or_none
+from feeds.folder.generation import ExportError
+from feeds.folder.listing import entry_stat, list_files, stat_of, walk_or_none
 from feeds.folder.records import (
     FILES_KEY,
     INPUTS_KEY,
