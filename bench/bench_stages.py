@@ -154,7 +154,7 @@ def _instrument(clock: StageClock) -> dict[str, int]:
     import feeds.read.parse_pool as parse_pool
     import feeds.read.reader as reader
     import feeds.read.safe_yaml as safe_yaml
-    from feeds.folder import bulk, cdn, exporter, outdir
+    from feeds.folder import bulk, cdn, exporter, flip, outdir
     from feeds.folder.generation import Generation
     from feeds.read.parsecache import ParseCache
     from feeds.render.signature import Signer
@@ -190,7 +190,7 @@ def _instrument(clock: StageClock) -> dict[str, int]:
     Generation.place_document = clock.wrap("file writing", counted_place)
     cdn.render_manifest = clock.wrap("manifest", cdn.render_manifest)
     export.write_record = clock.wrap("record, flip, clean", export.write_record)
-    outdir.flip = clock.wrap("record, flip, clean", outdir.flip)
+    flip.flip = clock.wrap("record, flip, clean", flip.flip)
     outdir.clean_leftovers = clock.wrap("record, flip, clean", outdir.clean_leftovers)
     return counts
 

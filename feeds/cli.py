@@ -323,10 +323,10 @@ def _stats(args: argparse.Namespace, settings: Settings) -> ExitStatus:
 
 def _export_stack_command(args: argparse.Namespace, settings: Settings) -> ExitStatus:
     """``check`` or ``export``, which may fail as an export does (main handles the rest)."""
-    from feeds.folder.generation import (
-        ExportError,  # the export stack itself only when something is exported (issue 20)
+    from feeds.folder.generation import (  # the export stack itself only when something is exported (issue 20)
+        ExportError,
+        ExportWriteError,
     )
-    from feeds.folder.outdir import ExportWriteError
 
     try:
         return _check(args, settings) if args.command == "check" else _export(args, settings)

@@ -66,6 +66,7 @@ STAGES = [
     {"server.snapshot"},
     {"folder.cdn", "folder.listing", "server.live"},
     {"folder.bulk", "folder.generation", "folder.records", "folder.outwatch", "bucket.plan", "server.page_cache"},
+    {"folder.flip"},
     {"folder.outdir"},
     {"folder.export", "server.web", "bucket.s3_store", "bucket.purge"},
     {"folder.runs"},

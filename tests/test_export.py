@@ -42,7 +42,7 @@ import os, signal, sys
 from pathlib import Path
 import feeds.folder.bulk as bulk
 import feeds.folder.export as export
-import feeds.folder.outdir as outdir
+import feeds.folder.flip as flipping
 from feeds.index.catalog import build_catalog
 from feeds.config import Settings
 from feeds.read.reader import read_folder
@@ -54,7 +54,7 @@ catalog = build_catalog(read_folder(settings.articles_dir, settings).articles, s
 def die():
     os.kill(os.getpid(), signal.SIGKILL)
 
-render_path, flip, replace = bulk.render_path, outdir.flip, os.replace
+render_path, flip, replace = bulk.render_path, flipping.flip, os.replace
 renames_in_flip = []
 
 def render_then_maybe_die(path, *args):
@@ -84,9 +84,9 @@ def replace_then_maybe_die(*args):  # the fallback flip's renames (the exchange 
             die()  # the new generation is OUT_DIR, the old one not yet named as a generation
 
 bulk.render_path = render_then_maybe_die
-outdir.flip = flip_then_maybe_die
+flipping.flip = flip_then_maybe_die
 if stage.startswith("fallback"):
-    outdir.exchange = lambda first, second: False  # as a file system without RENAME_EXCHANGE
+    flipping.exchange = lambda first, second: False  # as a file system without RENAME_EXCHANGE
     os.replace = replace_then_maybe_die
 export.export_site(catalog, settings, Path(out), progress=progress)
 """

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from feeds.folder import outdir
+from feeds.folder import flip, outdir
 from feeds.folder.export import ExportError, export_site
-from feeds.folder.outdir import exchange, unchanged_since
+from feeds.folder.flip import exchange
+from feeds.folder.outdir import unchanged_since
 from feeds.folder.records import record_name
 from feeds.site_paths import MANIFEST_PATH, METADATA_PATHS
 
@@ -70,7 +71,7 @@ def test_without_the_exchange_two_renames_flip_and_the_standby_is_still_recycled
 ) -> None:
     """A file system that refuses RENAME_EXCHANGE (EINVAL): OUT_DIR aside into the store, the generation in."""
     refused = []
-    monkeypatch.setattr(outdir, "exchange", lambda first, second: refused.append(first) or False)
+    monkeypatch.setattr(flip, "exchange", lambda first, second: refused.append(first) or False)
     out, store = tmp_path / "out", tmp_path / ".out.d"
     export(articles, out)
     for n in range(3):
@@ -222,7 +223,7 @@ def test_a_record_whose_folder_was_deleted_by_hand_is_dropped_before_a_new_folde
 
 def two_renames_refusing(monkeypatch, refused: Callable[[Path, Path], bool], error: OSError) -> Callable[[], None]:
     """Flips by two renames (no exchange), a rename ``refused`` failing with ``error``; returns what ends that."""
-    monkeypatch.setattr(outdir, "exchange", lambda first, second: False)
+    monkeypatch.setattr(flip, "exchange", lambda first, second: False)
     replace = os.replace
 
     def refusing(source, target) -> None:

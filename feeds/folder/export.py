@@ -3,7 +3,7 @@
 ``OUT_DIR`` is a real folder: the live generation itself. A new generation is
 built beside it in ``.OUT_DIR.d/`` (unchanged files are hard links to the live
 ones, so their bytes, inode and mtime stay as they were), then exchanged with
-``OUT_DIR`` in one atomic ``renameat2(RENAME_EXCHANGE)`` (:func:`feeds.folder.outdir.flip`,
+``OUT_DIR`` in one atomic ``renameat2(RENAME_EXCHANGE)`` (:func:`feeds.folder.flip.flip`,
 with the fallback for file systems that refuse it): a server opening files under
 ``OUT_DIR`` sees the old site or the new one, never a mix, and ``find``, ``cp -r``
 or ``du`` of ``OUT_DIR`` see the site's files. An export killed at any point leaves
@@ -54,7 +54,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from feeds.config import Settings
-from feeds.folder import cdn, outdir
+from feeds.folder import cdn, flip, outdir
 from feeds.folder.bulk import WorkerDied, place_documents
 from feeds.folder.generation import ExportError, Generation, safe_target, with_encodings
 from feeds.folder.listing import conflicts, holds_exactly, list_files, stat_of, walk_or_none
@@ -315,7 +315,7 @@ def export_site(
             )
         record = write_record(store, generation, signatures, records)
         # once live, nothing is to be removed on failure: ``generation`` then names the folder live until now
-        outdir.flip(out_dir, generation, store, started.clear)
+        flip.flip(out_dir, generation, store, started.clear)
         remember_manifest(out_dir, manifest, records)
         if watch is not None:
             watch.exported(record, signatures, new.inodes)

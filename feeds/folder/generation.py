@@ -29,6 +29,10 @@ class ExportError(Exception):
     """The export cannot be written where it was asked to go."""
 
 
+class ExportWriteError(ExportError):
+    """Writing a generation failed (a full disk, an I/O error); it was removed, the live export is intact."""
+
+
 _SUFFIXES = tuple(encoding.suffix for encoding in ENCODINGS)
 
 

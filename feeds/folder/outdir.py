@@ -9,19 +9,11 @@ The layout (see :mod:`feeds.folder.export` for how an export moves through it)::
                                           inode and its manifest's inode, mtime and ctime
     .OUT_DIR.d/.lock                      one export per OUT_DIR at a time
 
-**The flip.** A new generation is built in the store, then exchanged with ``OUT_DIR``
-by one ``renameat2(RENAME_EXCHANGE)``: both names swap folders in one atomic step, so a
-reader opening ``OUT_DIR/x`` gets the old site's file or the new one's, never neither
-and never a mix, and the folder that held the new generation now holds the old site —
-the standby, with nothing to move. (An earlier layout made ``OUT_DIR`` a symlink flipped
-by ``rename(2)``; a walker that does not follow a top symlink — ``find``, ``cp -r``,
-``du`` — saw no site at all.) A file system that refuses the exchange (EINVAL, ENOSYS,
-EOPNOTSUPP: some network file systems) gets two renames instead, ``OUT_DIR`` aside into
-the store then the generation in: between them, for a moment, ``OUT_DIR`` does not
-exist (a reader gets a 404, never a mix); a run killed there is undone by the next
-(:func:`restore_moved_aside`). A folder that cannot be renamed at all — a mount point
-(EBUSY), a folder from a container image's lower overlayfs layer (EXDEV) — cannot be
-an OUT_DIR: the export says so (:func:`check_replaceable`, :func:`flip`) and changes nothing.
+**The flip** (:mod:`feeds.folder.flip`): a new generation is built in the store, then swapped
+with ``OUT_DIR`` in one atomic step, and the folder that held it now holds the old site — the
+standby. A two-rename flip killed halfway is finished or undone by the next run
+(:func:`restore_moved_aside`); an ``OUT_DIR`` no rename can replace is refused before anything is
+rendered (:func:`check_replaceable`).
 
 **Identity.** A folder keeps its inode across renames, so a generation is known by its
 folder's inode and its manifest's, never by its name: its record is named by both
@@ -44,16 +36,16 @@ inode alone, of the version before, are dropped: one export renders every file.)
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import fcntl
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from feeds.folder.generation import ExportError
+from feeds.folder import flip
+from feeds.folder.generation import ExportError, ExportWriteError
 from feeds.folder.listing import entry_stat, list_files, stat_of, walk_or_none
 from feeds.folder.records import (
     FILES_KEY,
@@ -71,11 +63,6 @@ from feeds.folder.records import (
 from feeds.site_paths import MANIFEST_PATH, METADATA_PATHS
 
 LOCK_NAME = ".lock"
-# OUT_DIR moved aside by the two-rename flip ("legacy-": what the symlink layout called it)
-_ASIDE_PREFIXES = ("aside-", "legacy-")
-_AT_FDCWD = -100
-_RENAME_EXCHANGE = 2  # linux/fs.h
-_NO_EXCHANGE = (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP)  # the file system (or kernel) cannot exchange
 # OUT_DIR itself cannot be renamed: overlayfs refuses a lower-layer folder (EXDEV), a mount point is busy
 _NOT_REPLACEABLE = (errno.EXDEV, errno.EBUSY)
 
@@ -175,17 +162,13 @@ def locked(store: Path) -> Iterator[int]:
         yield handle.fileno()
 
 
-class ExportWriteError(ExportError):
-    """Writing a generation failed (a full disk, an I/O error); it was removed, the live export is intact."""
-
-
 @contextmanager
 def removed_on_failure(out_dir: Path, store: Path) -> Iterator[list[Path]]:
     """Yields a list for the generation being written; on OSError it is removed and ExportWriteError names OUT_DIR.
 
     Issue 16: a full disk left the failed generation filling the disk until the next run, and
     the message named no path. Runs under the lock (a later export may not have started one).
-    The export empties the list once its generation is live (:func:`flip` does). A flip
+    The export empties the list once its generation is live (:func:`feeds.folder.flip.flip` does). A flip
     refused because OUT_DIR cannot be renamed here (EXDEV, EBUSY) says so instead.
     """
     started: list[Path] = []
@@ -268,7 +251,7 @@ def plain_export_folder(out_dir: Path, memo: RecordMemo) -> Path | None:
 
 def restore_moved_aside(out_dir: Path, store: Path) -> None:
     """Finish a two-rename flip killed halfway: the old OUT_DIR back when the new one never arrived, else a standby."""
-    asides = sorted(e for e in store.iterdir() if e.name.startswith(_ASIDE_PREFIXES))
+    asides = sorted(e for e in store.iterdir() if e.name.startswith(flip.ASIDE_PREFIXES))
     for aside in asides:
         if not os.path.lexists(out_dir):
             os.replace(aside, out_dir)  # killed between the renames: the old site back, whole
@@ -282,65 +265,6 @@ def next_generation(store: Path) -> Path:
     """A new generation folder's path: numbered one above every name in the store (names only order folders)."""
     number = 1 + max((int(p.name[1:]) for p in store.glob("g[0-9]*") if p.name[1:].isdigit()), default=0)
     return store / f"g{number:06d}"
-
-
-def exchange(first: Path, second: Path) -> bool:
-    """Swap two existing names atomically (``renameat2(RENAME_EXCHANGE)``); False when the file system cannot.
-
-    Through ctypes because Python's ``os`` has no ``renameat2`` (glibc has it since 2.28).
-    The one place this workaround lives.
-    """
-    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
-    if renameat2 is None:  # a C library without it (old glibc): as a file system that refuses
-        return False
-    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-    if renameat2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE) == 0:
-        return True
-    code = ctypes.get_errno()
-    if code in _NO_EXCHANGE:
-        return False
-    raise OSError(code, os.strerror(code), str(first), None, str(second))
-
-
-def flip(out_dir: Path, generation: Path, store: Path, on_live: Callable[[], object] = lambda: None) -> None:
-    """Make the folder ``generation`` (in ``store``) the live ``out_dir``; what was ``out_dir`` ends at ``generation``.
-
-    One atomic exchange; where the file system refuses it, two renames with a moment
-    without ``out_dir`` between them (see the module docstring), and a third that
-    gives the old folder the generation's name, as the exchange would have.
-    ``on_live`` is called as soon as ``generation`` is ``out_dir``: the flip is done then.
-    An OSError means nothing changed (the old folder put back at once if the second
-    rename failed); a third rename failing leaves the new export live and the old folder
-    aside for the next run to keep as its standby (ExportWriteError says so).
-    """
-    if not os.path.lexists(out_dir):
-        os.rename(generation, out_dir)  # the first export: nothing to swap with
-        on_live()
-        return
-    if exchange(generation, out_dir):
-        on_live()
-        return
-    aside = store / f"{_ASIDE_PREFIXES[0]}{os.getpid()}"
-    os.replace(out_dir, aside)
-    try:
-        os.replace(generation, out_dir)
-    except OSError:
-        try:
-            os.replace(aside, out_dir)  # the old site back at once, not missing until the next run
-        except OSError as exc:
-            raise ExportWriteError(
-                f"{out_dir}: cannot flip the new export in, nor put the previous one back ({exc.strerror or exc}); "
-                f"it is at {aside} until the next export restores it"
-            ) from None
-        raise
-    on_live()
-    try:
-        os.replace(aside, generation)
-    except OSError as exc:
-        raise ExportWriteError(
-            f"{out_dir}: the new export is live; the previous one stays at {aside} until the next export "
-            f"keeps it as the standby (cannot rename it: {exc.strerror or exc})"
-        ) from None
 
 
 def prepare(out_dir: Path, store: Path) -> None:
@@ -378,7 +302,7 @@ def _prepare(out_dir: Path, store: Path) -> None:
     target = current_generation(out_dir)
     ours = target is not None and target.parent == store and record_of(store, target) is not None
     if out_dir.is_symlink() and ours:  # without a record, the link is replaced at the flip, as a foreign one is
-        flip(out_dir, target, store)
+        flip.flip(out_dir, target, store)
         target.unlink()  # the link, which the flip put where the folder was
         folders = list(_real_folders(store).values())
     alive = {record_name(folder) for folder in folders}
