@@ -33,11 +33,11 @@ STAGES = [
     # read
     {"read.front_matter", "read.yaml_scalars"},
     {"read.mojibake"},
-    {"read.text", "read.safe_yaml", "read.dates", "read.cache_files"},
+    {"read.text", "read.safe_yaml", "read.dates", "read.cache_files", "read.cache_writes"},
     {"read.article_fields"},
     {"read.reader"},
     {"read.parsecache", "read.merge"},
-    {"read.parse_pool"},
+    {"read.parse_pool", "read.cached_details"},
     {"read.load", "read.folder_scan", "read.watch"},
     {"read.incremental_load"},
     # index

@@ -22,7 +22,7 @@ from feeds import READER_MODULES
 from feeds.config import READER_SETTINGS, Settings
 from feeds.folder.export import site_files
 from feeds.index.catalog import build_catalog
-from feeds.read import cache_files, load, parse_pool, parsecache
+from feeds.read import cache_files, cache_writes, load, parse_pool, parsecache
 from feeds.read.load import CacheDamaged, load_folder, scan_folder
 from feeds.read.parsecache import cache_path
 from feeds.read.reader import read_article, read_folder
@@ -201,8 +201,8 @@ def test_a_changed_file_is_read_again_and_its_old_details_go_later(settings: Set
     assert stats.parsed == 1 and folder == read_folder(settings.articles_dir, settings)
     # kept a while: another process (a live worker) may still render the article it replaced
     assert _query(path, "SELECT unused_since IS NOT NULL FROM details WHERE digest = ?", old) == [(1,)]
-    later = time.time() + parsecache.UNUSED_DETAILS_KEPT_SECONDS + 1
-    monkeypatch.setattr(parsecache.time, "time", lambda: later)
+    later = time.time() + cache_writes.UNUSED_DETAILS_KEPT_SECONDS + 1
+    monkeypatch.setattr(cache_writes.time, "time", lambda: later)
     _edit(_titled(settings.articles_dir)[1], "Again: ")
     load_folder(settings)
     assert _query(path, "SELECT count(*) FROM details WHERE digest = ?", old) == [(0,)]
@@ -279,7 +279,7 @@ def test_each_transaction_marks_what_its_own_entries_replaced(settings: Settings
     (old_first,), (old_second,) = (_query(path, entry_digest, f.name.encode())[0] for f in (first, second))
     _edit(first, "Changed: ")
     _edit(second, "Changed: ")
-    write, calls = parsecache.ParseCache._write, []
+    write, calls = cache_writes.write_entries, []
 
     def second_refused(*args) -> None:
         calls.append(1)
@@ -289,7 +289,7 @@ def test_each_transaction_marks_what_its_own_entries_replaced(settings: Settings
 
     with monkeypatch.context() as patch:
         patch.setattr(parsecache, "_CHUNK", 1)  # one transaction a file
-        patch.setattr(parsecache.ParseCache, "_write", staticmethod(second_refused))
+        patch.setattr(parsecache, "write_entries", second_refused)
         _, stats = load_folder(settings, workers=1)
     assert stats.cache_warning is not None and "not written (disk I/O error)" in stats.cache_warning
     marked = "SELECT unused_since IS NOT NULL FROM details WHERE digest = ?"
@@ -343,7 +343,7 @@ def test_a_gone_files_entry_another_writer_stored_since_the_lookup_is_marked(set
 
 
 def test_many_files_replaced_in_one_transaction_are_all_marked(settings: Settings, monkeypatch) -> None:
-    monkeypatch.setattr(parsecache, "_NAMES_PER_QUERY", 2)  # the names' lookup in several queries
+    monkeypatch.setattr(cache_writes, "_NAMES_PER_QUERY", 2)  # the names' lookup in several queries
     path = _closed_cache(settings)
     files = _titled(settings.articles_dir)[:5]
     old = [_query(path, "SELECT digest FROM entries WHERE name = ?", file.name.encode())[0][0] for file in files]

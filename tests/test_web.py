@@ -824,7 +824,7 @@ class Unpolled(Live):
 
 
 def test_a_damaged_parse_cache_is_a_503_and_a_reread_not_a_500(tmp_path: Path) -> None:
-    """A page needs details the parse cache lost, of a file that changed since (parsecache.CacheDamaged):
+    """A page needs details the parse cache lost, of a file that changed since (cached_details.CacheDamaged):
     it was a 500 until the next reload. Now a 503 with Retry-After, and the next turn of the reload
     thread discards the cache and reads every file again, as `feeds export` does."""
     folder = make_articles(tmp_path / "articles")

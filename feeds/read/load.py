@@ -35,9 +35,9 @@ from feeds.model import (
     record_digest,
     unpack_details,
 )
+from feeds.read.cached_details import CacheDamaged, unpack_located
 from feeds.read.parse_pool import Parsed, parse_files
 from feeds.read.parsecache import (
-    CacheDamaged,
     Damaged,
     Located,
     Lookup,
@@ -47,7 +47,6 @@ from feeds.read.parsecache import (
     is_damage,
     not_forgotten,
     settled_before,
-    unpack_located,
 )
 from feeds.read.reader import Folder, ReadResult, collect, missing_folder, walk_article_files
 

@@ -27,7 +27,6 @@ import marshal
 import os
 import sqlite3
 import threading
-import time
 import zlib
 from collections.abc import Iterable
 from pathlib import Path
@@ -36,16 +35,16 @@ from typing import NamedTuple
 from feeds import reader_fingerprint
 from feeds.cache_dir import default_cache_dir
 from feeds.config import READER_SETTINGS, Settings
-from feeds.model import details_record, head_record, pack_details, record_digest, unpack_details
+from feeds.model import details_record, head_record, pack_details, record_digest
 from feeds.read.cache_files import delete_database, remove_orphaned, remove_outdated
-from feeds.read.reader import ReadResult, read_article
+from feeds.read.cache_writes import write_entries
+from feeds.read.reader import ReadResult
 from feeds.sqlite_wal import connect_wal
 
 SCHEMA_VERSION = 2  # PRAGMA user_version of a database this code wrote (2: the meta table)
 PAGE_SIZE = 16_384  # bytes per database page (SQLite's default is 4,096)
 BUSY_TIMEOUT_SECONDS = 60  # how long a statement waits for other connections' locks
 CHECKPOINT_WAIT_MS = 1_000  # and a checkpoint after a load (see ParseCache.checkpoint)
-UNUSED_DETAILS_KEPT_SECONDS = 3_600  # another process may still render an article a newer entry replaced
 _CHUNK = 4_096  # files per write transaction: keeps the WAL small, each chunk is whole on its own
 # A file changed this close to (or after) the moment a load started is "racily clean" (git's term): a
 # second write within the same timestamp tick (the kernel stamps files from a clock that moves every few
@@ -79,10 +78,6 @@ def not_written(path: Path, exc: sqlite3.Error) -> str:
 def not_forgotten(path: Path, exc: sqlite3.Error) -> str:
     """The warning of a load that could not delete the entries of files gone (:meth:`ParseCache.forget`)."""
     return f"parse cache {path}: the entries of files gone not deleted ({exc}); the next run tries again"
-
-
-class CacheDamaged(RuntimeError):
-    """A cached article's details are gone or damaged and its file changed since: read without the cache."""
 
 
 def _folder(settings: Settings) -> str:
@@ -305,10 +300,10 @@ class ParseCache:
                 if head is not None:
                     details.append((digest, packed))
                 if len(rows) >= _CHUNK:
-                    self._write(connection, rows, details, ())
+                    write_entries(connection, rows, details, ())
                     rows, details = [], []
             if rows:
-                self._write(connection, rows, details, ())
+                write_entries(connection, rows, details, ())
 
     def forget(self, lookup: Lookup) -> None:
         """Delete the entries of the files gone since ``lookup`` was made, and mark unused the details
@@ -323,7 +318,7 @@ class ParseCache:
         if gone:
             connection, lock = self._connection()
             with lock:
-                self._write(connection, [], [], gone)
+                write_entries(connection, [], [], gone)
 
     def keep_open(self) -> None:
         """Open this process's connection now, if it is not and can be (a failure shows at the next use)."""
@@ -356,36 +351,6 @@ class ParseCache:
             with opened[2]:
                 opened[1].close()
 
-    @staticmethod
-    def _write(connection: sqlite3.Connection, rows: list, details: list, gone: Iterable[bytes]) -> None:
-        connection.execute("BEGIN IMMEDIATE")  # one writer at a time; the others wait (BUSY_TIMEOUT_SECONDS)
-        try:
-            # what the entries about to be replaced or deleted name, read in this transaction: another
-            # writer may have stored them since this load's lookup
-            replaced = _named_digests(connection, [row[0] for row in rows] + list(gone))
-            connection.executemany(
-                "INSERT INTO details(digest, packed) VALUES (?, ?) "
-                "ON CONFLICT(digest) DO UPDATE SET unused_since = NULL",
-                details,
-            )
-            connection.executemany(
-                "INSERT INTO entries(name, digest, entry) VALUES (?, ?, ?) "
-                "ON CONFLICT(name) DO UPDATE SET digest = excluded.digest, entry = excluded.entry",
-                rows,
-            )
-            connection.executemany("DELETE FROM entries WHERE name = ?", ((name,) for name in gone))
-            now = int(time.time())
-            connection.executemany(
-                "UPDATE details SET unused_since = ? WHERE digest = ? AND unused_since IS NULL "
-                "AND NOT EXISTS (SELECT 1 FROM entries WHERE entries.digest = details.digest)",
-                ((now, digest) for digest in replaced),
-            )
-            connection.execute("DELETE FROM details WHERE unused_since < ?", (now - UNUSED_DETAILS_KEPT_SECONDS,))
-            connection.execute("COMMIT")
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-
     def details(self, digest: bytes) -> bytes | None:
         """The packed details stored under ``digest``, or None (gone, or the database unreadable)."""
         try:
@@ -397,43 +362,7 @@ class ParseCache:
         return row[0] if row is not None and type(row[0]) is bytes else None
 
 
-_NAMES_PER_QUERY = 500  # under SQLite's limit of bound parameters before 3.32 (999)
-
-
-def _named_digests(connection: sqlite3.Connection, names: list[bytes]) -> list[bytes]:
-    """The article digests the entries of ``names`` name now (inside the caller's transaction)."""
-    digests = []
-    for start in range(0, len(names), _NAMES_PER_QUERY):
-        group = names[start : start + _NAMES_PER_QUERY]
-        marks = ",".join("?" * len(group))  # only the parameters' marks are formatted into the statement
-        query = f"SELECT digest FROM entries WHERE name IN ({marks}) AND digest IS NOT NULL"
-        digests += [digest for (digest,) in connection.execute(query, group)]
-    return digests
-
-
 class Located(tuple):
     """(cache, digest, head record, file name): where a restored article's details are."""
 
     __slots__ = ()
-
-
-def located_bytes(located: Located) -> bytes:
-    """The packed details, checked against the article's digest.
-
-    Damaged or missing bytes are never used: the article's file is read again
-    instead, and its details are taken when they give the very same digest;
-    otherwise :class:`CacheDamaged`.
-    """
-    cache, digest, head, name = located
-    data = cache.details(digest)
-    if data is not None and record_digest(head, data) == digest:
-        return data
-    record = result_record(read_article(cache.root / name, cache.settings, root=cache.root))
-    if record[0] is not None and record[2] == digest:
-        return record[1]
-    raise CacheDamaged(f"parse cache {cache.path} lost the details of {name}, which changed since")
-
-
-def unpack_located(located: Located) -> tuple:
-    """The detail values of a restored article (its ``unpack`` for :meth:`feeds.model.Article.restore`)."""
-    return unpack_details(located_bytes(located))
