@@ -33,6 +33,7 @@ READER_MODULES = (
     "read.mojibake",
     "read.dates",
     "read.safe_yaml",
+    "read.yaml_problems",
     "read.front_matter",
     "read.yaml_scalars",
     "model",

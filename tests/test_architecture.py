@@ -32,7 +32,7 @@ STAGES = [
     {"config"},
     # read
     {"read.front_matter", "read.yaml_scalars"},
-    {"read.mojibake"},
+    {"read.mojibake", "read.yaml_problems"},
     {"read.text", "read.safe_yaml", "read.dates", "read.cache_files", "read.cache_writes"},
     {"read.article_fields"},
     {"read.reader"},

@@ -66,15 +66,17 @@ def test_problem_is_one_line(problem: Problem, text: str) -> None:
     assert problem.is_error is (problem.severity is Severity.ERROR)
 
 
-# STYLE §1: model ← config ← reader (text, mojibake and safe_yaml are the reader's helpers; front_matter and
-# yaml_scalars are safe_yaml's); nothing imports forwards. tests/test_architecture.py checks the same for every module.
+# STYLE §1: model ← config ← reader (text, mojibake and safe_yaml are the reader's helpers; front_matter,
+# yaml_scalars and yaml_problems are safe_yaml's); nothing imports forwards. tests/test_architecture.py
+# checks the same for every module.
 ALLOWED = {
     "model": set(),
     "read.mojibake": set(),
     "read.text": {"read.mojibake"},
     "read.front_matter": set(),
     "read.yaml_scalars": set(),
-    "read.safe_yaml": {"read.front_matter", "read.yaml_scalars"},
+    "read.yaml_problems": {"read.yaml_scalars"},
+    "read.safe_yaml": {"read.front_matter", "read.yaml_scalars", "read.yaml_problems"},
     "read.dates": set(),
     "config_values": {"formats"},
     "config": {"model", "formats", "config_values"},

@@ -50,6 +50,18 @@ from typing import Any
 import yaml
 
 from feeds.read import front_matter
+from feeds.read.yaml_problems import (
+    CONSTRUCTION_ERRORS,
+    MAP_TAG,
+    MAX_INT_DIGITS,
+    MERGE_TAG,
+    SEQ_TAG,
+    TOO_LONG,
+    VALUE_TAG,
+    explain,
+    kind_of,
+    shape_problem,
+)
 from feeds.read.yaml_scalars import INT_TAG, SLOW, plain_date_time, quick
 
 try:  # libyaml is several times faster and bounds nesting depth in C
@@ -58,16 +70,7 @@ except AttributeError:  # pragma: no cover - depends on how PyYAML was built
     _BaseLoader = yaml.SafeLoader
 
 _STR = "tag:yaml.org,2002:str"
-_MAP = "tag:yaml.org,2002:map"
-_SEQ = "tag:yaml.org,2002:seq"
-_MERGE = "tag:yaml.org,2002:merge"
-_VALUE = "tag:yaml.org,2002:value"  # a plain "=" key, which SafeConstructor turns into text
-_SET = "tag:yaml.org,2002:set"
-_OMAP = "tag:yaml.org,2002:omap"
-_PAIRS = "tag:yaml.org,2002:pairs"
-_MAX_INT_DIGITS = 4_300  # Python's own limit for decimal integers (sys.get_int_max_str_digits)
-_INT_LIMIT = 10**_MAX_INT_DIGITS  # the smallest integer str() refuses to write
-_TOO_LONG = f"an integer of more than {_MAX_INT_DIGITS:,} digits"
+_INT_LIMIT = 10**MAX_INT_DIGITS  # the smallest integer str() refuses to write
 _MEMO_SIZE = 10_000  # plain scalars remembered; cleared when full, so memory stays bounded
 _MEMO_TEXT_CHARS = 100  # longer scalars are prose or URLs, which rarely recur
 _ScalarNode = yaml.ScalarNode
@@ -98,31 +101,31 @@ class Loader(_BaseLoader):  # type: ignore[misc,valid-type]
             return self.constructed_objects[node]
         if node in self.recursive_objects:  # a key built while it is being built; not remembered
             return self._unreadable(node, "a value that contains itself")
-        problem = _shape_problem(node)
+        problem = shape_problem(node)
         if problem is None:
             deep_before = self.deep_construct
             try:
                 return super().construct_object(node, deep)
-            except _CONSTRUCTION_ERRORS as exc:
+            except CONSTRUCTION_ERRORS as exc:
                 # restore what BaseConstructor.construct_object leaves behind when a constructor raises
                 self.deep_construct = deep_before
                 self.recursive_objects.pop(node, None)
-                problem = _explain(exc, node.tag)
+                problem = explain(exc, node.tag)
         value = self.constructed_objects[node] = self._unreadable(node, problem)
         return value
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         """SafeConstructor's, except that an unhashable key becomes an Unreadable (its value is not built)."""
         if type(node) is not _MappingNode:
-            return super().construct_mapping(node, deep)  # raises (never reached: _shape_problem)
-        self.flatten_mapping(node)  # only retags "=" keys: a mapping with "<<" never gets here (_shape_problem)
+            return super().construct_mapping(node, deep)  # raises (never reached: shape_problem)
+        self.flatten_mapping(node)  # only retags "=" keys: a mapping with "<<" never gets here (shape_problem)
         mapping = {}
         for key_node, value_node in node.value:
             key = self.construct_object(key_node, deep=deep)
             if isinstance(key, Hashable):
                 mapping[key] = self.construct_object(value_node, deep=deep)
             else:
-                mapping[self._unreadable(key_node, f"{_kind(key)} cannot be a key")] = None
+                mapping[self._unreadable(key_node, f"{kind_of(key)} cannot be a key")] = None
         return mapping
 
     def _unreadable(self, node: yaml.Node, problem: str) -> Unreadable:
@@ -200,67 +203,6 @@ class Unreadable:
         return f"Unreadable({self.tag!r}, {self.problem!r}, line {self.line})"
 
 
-# What a constructor raises on a value it cannot build: ConstructorError for a wrong
-# node kind, an unknown tag or bad base64; ValueError for int("abc") (and the 4,300-digit
-# limit); KeyError for !!bool maybe; AttributeError for !!timestamp soon (PyYAML
-# 6.0 calls .groupdict() on a failed match); OverflowError and TypeError for out-of-range
-# dates. RecursionError and MemoryError are not among them: the reader reports those.
-_CONSTRUCTION_ERRORS = (yaml.YAMLError, ValueError, KeyError, AttributeError, OverflowError, TypeError, IndexError)
-_WHAT_TAGS_HOLD = {
-    "tag:yaml.org,2002:int": "an integer",
-    "tag:yaml.org,2002:float": "a number",
-    "tag:yaml.org,2002:bool": "true or false",
-    "tag:yaml.org,2002:timestamp": "a date",
-    "tag:yaml.org,2002:null": "null",
-}
-
-
-def _kind(value: Any) -> str:
-    return {dict: "a mapping", list: "a list", set: "a set"}.get(type(value), type(value).__name__)
-
-
-def _explain(exc: Exception, tag: str) -> str:
-    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem:
-        return "unknown tag" if exc.problem.startswith("could not determine a constructor") else exc.problem
-    return f"not {_WHAT_TAGS_HOLD.get(tag, 'readable')}"
-
-
-def _shape_problem(node: yaml.Node) -> str | None:
-    """Why SafeConstructor would fail to fill this collection node (it checks only after
-    handing the empty collection out), or why we refuse to (merge keys, overlong integers)."""
-    tag, kind = node.tag, type(node)
-    if tag == INT_TAG and kind is _ScalarNode:
-        return _TOO_LONG if len(node.value) > _MAX_INT_DIGITS else None
-    if tag in (_MAP, _SET):
-        if kind is not _MappingNode:
-            return f"expected a mapping, but found a {node.id}"
-        if any(key.tag == _MERGE for key, _ in node.value):
-            return "merge keys (<<) are not read"
-    elif tag == _SEQ:
-        if kind is not _SequenceNode:
-            return f"expected a sequence, but found a {node.id}"
-    elif tag in (_OMAP, _PAIRS):
-        if kind is not _SequenceNode or any(
-            type(item) is not _MappingNode or len(item.value) != 1 for item in node.value
-        ):
-            return "expected a sequence of one-entry mappings"
-    elif kind is _MappingNode and _value_key_cycle(node):
-        return "a value that contains itself"
-    return None
-
-
-def _value_key_cycle(node: yaml.MappingNode) -> bool:
-    """Whether SafeConstructor.construct_scalar, which reads a scalar-tagged mapping as its "=" key's
-    value, would follow "=" keys round a cycle (``&a !!str {=: *a}``) until Python's recursion limit."""
-    seen = set()
-    while type(node) is _MappingNode:
-        if id(node) in seen:
-            return True
-        seen.add(id(node))
-        node = next((value for key, value in node.value if key.tag == _VALUE), None)
-    return False
-
-
 def _timestamp(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
     try:
         return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
@@ -272,7 +214,7 @@ def _integer(loader: yaml.SafeLoader, node: yaml.Node) -> int:
     """SafeConstructor's, refusing what Python cannot print (a hex or sexagesimal integer can get there)."""
     value = yaml.SafeLoader.construct_yaml_int(loader, node)
     if not -_INT_LIMIT < value < _INT_LIMIT:
-        raise yaml.constructor.ConstructorError(None, None, _TOO_LONG, node.start_mark)
+        raise yaml.constructor.ConstructorError(None, None, TOO_LONG, node.start_mark)
     return value
 
 
@@ -298,7 +240,7 @@ def _build(node: yaml.Node, loader: Loader, built: dict[int, Any]) -> Any:
     if known is not None:
         return known
     tag = node.tag
-    if tag == _MAP and kind is _MappingNode:
+    if tag == MAP_TAG and kind is _MappingNode:
         mapping: dict = {}
         built[id(node)] = mapping
         for key_node, value_node in node.value:
@@ -306,7 +248,7 @@ def _build(node: yaml.Node, loader: Loader, built: dict[int, Any]) -> Any:
             key_tag = key_node.tag
             if key_tag == _STR and type(key_node) is _ScalarNode:
                 key = key_node.value
-            elif key_tag == _MERGE or key_tag == _VALUE:  # SafeConstructor refuses or retags them
+            elif key_tag == MERGE_TAG or key_tag == VALUE_TAG:  # SafeConstructor refuses or retags them
                 raise _NeedsFullConstructor
             else:
                 key = _build(key_node, loader, built)
@@ -317,7 +259,7 @@ def _build(node: yaml.Node, loader: Loader, built: dict[int, Any]) -> Any:
             else:
                 mapping[key] = _build(value_node, loader, built)
         return mapping
-    if tag == _SEQ and kind is _SequenceNode:
+    if tag == SEQ_TAG and kind is _SequenceNode:
         sequence: list = []
         built[id(node)] = sequence
         for item in node.value:
