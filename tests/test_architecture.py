@@ -64,6 +64,7 @@ STAGES = [
     {"stats.report_page"},
     {"server.responses"},
     {"server.snapshot"},
+    {"server.hub_pings"},
     {"folder.cdn", "folder.listing", "server.live"},
     {"folder.bulk", "folder.generation", "folder.records", "folder.outwatch", "bucket.plan", "server.page_cache"},
     {"folder.flip"},

@@ -245,13 +245,13 @@ def test_a_live_reload_pings_the_changed_feeds_once_across_workers(hub: Hub, art
     assert not first.refresh() and not second.refresh()
     uid = _retitle(articles)
     assert first.refresh() and second.refresh()
-    first.join_pings(30)
-    second.join_pings(30)
+    first.pings.join(30)
+    second.pings.join(30)
     pinged = hub.urls()
     assert len(pinged) == len(set(pinged)) and set(pinged) == _expected_urls(articles, uid)
-    reports = [live.last_ping for live in (first, second) if live.last_ping is not None]
+    reports = [live.pings.last for live in (first, second) if live.pings.last is not None]
     assert len(reports) == 1 and reports[0].ok
-    app = create_app(settings, live=first if first.last_ping else second)
+    app = create_app(settings, live=first if first.pings.last else second)
     health = app.test_client().get("/healthz").json
     app.extensions["feeds"].stop()
     assert health["websub"] == f"websub: pinged {hub.url} for {len(pinged)} feeds (ok)"
@@ -264,5 +264,5 @@ def test_the_first_load_and_a_reload_that_changes_no_feed_ping_nothing(
     live = Live(settings)
     (articles / "notes.txt").write_text("not an article\n", encoding="utf-8")
     live.refresh()
-    live.join_pings(30)
-    assert hub.urls() == [] and live.last_ping is None
+    live.pings.join(30)
+    assert hub.urls() == [] and live.pings.last is None

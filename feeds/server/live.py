@@ -24,13 +24,12 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
-from feeds import websub
 from feeds.config import Settings
 from feeds.read.folder_scan import FolderScan
 from feeds.read.incremental_load import IncrementalLoader
 from feeds.read.load import CacheDamaged, Scan, bulk_allocation, discard_cache
 from feeds.read.watch import FOLDER_REPLACED, FolderWatcher, WatchUnavailable, full_scan_interval
-from feeds.render.signature import SignatureMemo
+from feeds.server.hub_pings import HubPings
 from feeds.server.snapshot import (
     Loader,
     LoadError,
@@ -95,14 +94,11 @@ class Live:
         # web app derives its filter index there: requests are served meanwhile); a failure is reported,
         # the swap stands
         self.on_swapped: Callable[[Snapshot, Snapshot], None] | None = None
-        # the latest WebSub report of this process (None before any ping), for /healthz
-        self.last_ping: websub.PingReport | None = None
-        # digests of unchanged articles, kept from one ping's comparison to the next
-        self._signatures = SignatureMemo()
+        # WebSub: the pings of this process's swaps, and the latest report (for /healthz)
+        self.pings = HubPings(settings)
         # the process froze what it loaded (`export --watch`, `feeds serve`): once seen, never asked again, as
         # asking walks every frozen object (~0.3 s of each change at a million articles, issue 20)
         self._process_froze = False
-        self._pings: list[threading.Thread] = []
         # the folder's last scan, patched from the watcher's names between full scans
         self.folder_scan = FolderScan(settings.articles_dir)
         self._watcher: FolderWatcher | None = None
@@ -211,7 +207,7 @@ class Live:
         self._failed_mark = None
         self.state = new  # the swap: one assignment
         if self.settings.websub_hub is not None:
-            self._ping_later(old, new)
+            self.pings.ping_later(old, new, self._stop)
         if self.on_swapped is not None:
             try:
                 self.on_swapped(new, old)
@@ -249,34 +245,6 @@ class Live:
             folder.replace(scan_folder(root), census=self._watcher is not None)
             self.full_scan_seconds = time.monotonic() - started  # spaces the safety-net scans (full_scan_interval)
         return folder.scan(), folder.fingerprint
-
-    def _ping_later(self, old: Snapshot, new: Snapshot) -> None:
-        """Tell the hub which feeds this swap changed, on a thread of its own (the poller never waits).
-
-        Only the worker that claims the change pings (feeds.websub.claim_change);
-        the first load of a process pings nothing: it changed no feed a subscriber saw from it.
-        """
-        if old.fingerprint is None:
-            return
-
-        def ping() -> None:
-            # other workers poll on their own: give them two intervals to serve the new bytes
-            # before the hub fetches them (it may reach any worker)
-            if self._stop.wait(2 * self.settings.reload_interval):
-                return
-            paths = websub.changed_feed_paths(old.catalog, new.catalog, self.settings, self._signatures)
-            if paths and websub.claim_change(self.settings, old.fingerprint, new.fingerprint):
-                hub = self.settings.websub_hub or ""
-                self.last_ping = websub.ping_hub(hub, websub.feed_urls(paths, self.settings))
-
-        thread = threading.Thread(target=ping, name="feeds-websub", daemon=True)
-        self._pings = [t for t in self._pings if t.is_alive()] + [thread]
-        thread.start()
-
-    def join_pings(self, timeout: float | None = None) -> None:
-        """Wait for this process's pings in flight (tests and orderly shutdown)."""
-        for thread in list(self._pings):
-            thread.join(timeout)
 
     def _keep(self, old: Snapshot, exc: Exception) -> None:
         """Keep serving ``old``; record why the reload failed (once per distinct reason)."""

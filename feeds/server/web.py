@@ -196,7 +196,7 @@ def create_app(settings: Settings, *, live: Live | None = None) -> Flask:
             # feeds of this generation rendered so far (pages render on first request) that hit
             # max_feed_bytes; `feeds export` checks every feed
             "over_budget": over_budget_paths(state, settings),
-            "websub": current.last_ping.line() if current.last_ping is not None else None,
+            "websub": current.pings.last.line() if current.pings.last is not None else None,
             # how this worker notices changes: "inotify", or "polling every N s: <why no watcher>"
             "watching": current.watching,
             # this process, and the one that read the snapshot it serves: the same in a server's worker
