@@ -16,6 +16,7 @@ import pytest
 from feeds.folder import flip, outdir
 from feeds.folder.export import ExportError, export_site
 from feeds.folder.flip import exchange
+from feeds.folder.generation import ExportWriteError
 from feeds.folder.outdir import unchanged_since
 from feeds.folder.records import record_name
 from feeds.site_paths import MANIFEST_PATH, METADATA_PATHS
@@ -245,7 +246,7 @@ def test_a_two_rename_flip_failing_halfway_puts_the_old_site_back_and_says_so(
     error = OSError(errno.EIO, "Input/output error", "g")
     allow = two_renames_refusing(monkeypatch, lambda source, target: source.name[0] == "g" and target == out, error)
     write_article(articles, "zz-one.md", title="One more", topics=["Space"], provider="Orbit Daily")
-    with pytest.raises(outdir.ExportWriteError, match="Input/output error.*previous export is intact"):
+    with pytest.raises(ExportWriteError, match="Input/output error.*previous export is intact"):
         export(articles, out)
     assert out.stat().st_ino == live and contents(out) == site
     assert not list(store.glob("aside-*")) and not list(store.glob("g*"))  # the unfinished generation removed
@@ -454,7 +455,7 @@ def test_a_two_rename_flip_whose_third_rename_fails_says_the_new_export_is_live_
     error = OSError(errno.ENOSPC, "No space left on device", "g")
     allow = two_renames_refusing(monkeypatch, lambda source, target: source.name.startswith("aside-"), error)
     write_article(articles, "zz-one.md", title="One more", topics=["Space"], provider="Orbit Daily")
-    with pytest.raises(outdir.ExportWriteError, match="out: the new export is live; the previous one stays at"):
+    with pytest.raises(ExportWriteError, match="out: the new export is live; the previous one stays at"):
         export(articles, out)
     assert_site_is(out, articles)
     [aside] = store.glob("aside-*")
