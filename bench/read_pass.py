@@ -35,7 +35,10 @@ try:  # the load's own pass; a checkout before 2026-12-06 has it as feeds.read.l
     from feeds.read.parse_pool import read_batch
 except ImportError:
     from feeds.read.load import _read_batch as read_batch  # type: ignore[attr-defined,no-redef]
-from feeds.read.reader import walk_article_files
+try:
+    from feeds.read.article_files import walk_article_files
+except ImportError:  # a checkout before feeds.read.article_files
+    from feeds.read.reader import walk_article_files  # type: ignore[attr-defined,no-redef]
 
 try:
     from feeds.read.mojibake import prepare_repair

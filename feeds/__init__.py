@@ -28,6 +28,7 @@ _SHAPING_LIBRARIES = (
 # edit elsewhere keeps it warm. A module the reader starts importing belongs here (a test checks it).
 READER_MODULES = (
     "read.reader",
+    "read.article_files",
     "read.article_fields",
     "read.text",
     "read.mojibake",

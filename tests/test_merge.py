@@ -9,8 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from feeds.model import Article, Problem, Severity
+from feeds.read.article_files import printable_path, walk_article_files
 from feeds.read.merge import Merge, path_key
-from feeds.read.reader import ReadResult, _printable_path, collect, walk_article_files
+from feeds.read.reader import ReadResult, collect
 
 # nested names whose string order is not the walk's ("a-b" < "a/x" as strings, the folder "a" first in
 # the walk), and names printed alike ("c\x01" and "c\\x01" are both shown as c\x01): equal sources
@@ -30,7 +31,7 @@ FILES = st.one_of(
 
 def result_of(name: str, spec: tuple) -> ReadResult:
     uid, published, day, warned = spec
-    source = _printable_path(name)
+    source = printable_path(name)
     problems = (Problem(source, Severity.WARNING, "a warning"),) if warned else ()
     if uid is None:
         return ReadResult(None, (Problem(source, Severity.ERROR, "lost"), *problems))

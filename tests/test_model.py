@@ -81,7 +81,10 @@ ALLOWED = {
     "config_values": {"formats"},
     "config": {"model", "formats", "config_values"},
     "read.article_fields": {"model", "config", "read.text", "read.dates", "read.safe_yaml"},
-    "read.reader": {"model", "config", "read.text", "read.mojibake", "read.safe_yaml", "read.article_fields"},
+    "read.article_files": {"model"},
+    "read.reader": {
+        "model", "config", "read.text", "read.mojibake", "read.safe_yaml", "read.article_fields", "read.article_files",
+    },  # fmt: skip
 }
 
 

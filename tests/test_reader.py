@@ -24,11 +24,10 @@ from hypothesis import strategies as st
 from feeds.config import Settings
 from feeds.model import Article, Problem, Severity
 from feeds.read import article_fields, reader
+from feeds.read.article_files import MAX_FOLDER_DEPTH, find_article_files
 from feeds.read.dates import Rfc3339Datetime, format_rfc3339, parse_date
 from feeds.read.reader import (
-    MAX_FOLDER_DEPTH,
     collect,
-    find_article_files,
     make_uid,
     read_article,
     read_folder,
@@ -465,7 +464,7 @@ def test_a_folder_deeper_than_the_limit_is_a_named_problem_not_a_recursion_error
 
 def test_files_past_the_limit_are_a_named_problem_not_silently_dropped(tmp_path: Path, monkeypatch) -> None:
     """Issue 20: the 1,000,001st file of a million-article folder (a new article, sorting last) vanished unreported."""
-    monkeypatch.setattr("feeds.read.reader.MAX_FILES", 3)
+    monkeypatch.setattr("feeds.read.article_files.MAX_FILES", 3)
     _tree(tmp_path, ["a.md", "b.md", "c/d.md", "c/e.md", "f.md"])
     folder = read_folder(tmp_path, Settings())
     assert [a.source for a in folder.articles] == ["a.md", "b.md", "c/d.md"]

@@ -28,7 +28,8 @@ import yaml
 from feeds.config import Settings, load_settings, with_overrides
 from feeds.index.catalog import Catalog, build_catalog
 from feeds.index.families import ALL, PROVIDERS, TOPICS
-from feeds.read.reader import find_article_files, read_folder, split_front_matter
+from feeds.read.article_files import find_article_files
+from feeds.read.reader import read_folder, split_front_matter
 from feeds.render.feed import Format, feed_url, image_type, page_url
 from feeds.render.site import INDEX_PATH, OPML_PATH, quote_attribute, render_path, site_paths
 

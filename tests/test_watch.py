@@ -320,7 +320,7 @@ def test_a_folder_of_exactly_max_files_patches_and_one_more_makes_a_full_scan(tm
     a folder at the limit scanned in full); the file past it is the walk's named problem."""
     root = make_articles(tmp_path / "articles")
     count = len(list(root.iterdir()))
-    for module in ("feeds.read.reader", "feeds.read.folder_scan"):
+    for module in ("feeds.read.article_files", "feeds.read.folder_scan"):
         monkeypatch.setattr(f"{module}.MAX_FILES", count)
     scan = census_scan(root)
     assert scan.unsure is None

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from feeds.model import Problem
+from feeds.read.article_files import MAX_FILES
 from feeds.read.merge import path_key
-from feeds.read.reader import MAX_FILES
 
 Identity = tuple[int, int, int, int]
 Entry = tuple[str, Identity | None]

@@ -35,6 +35,7 @@ from feeds.model import (
     record_digest,
     unpack_details,
 )
+from feeds.read.article_files import walk_article_files
 from feeds.read.cached_details import CacheDamaged, unpack_located
 from feeds.read.parse_pool import Parsed, parse_files
 from feeds.read.parsecache import (
@@ -48,7 +49,7 @@ from feeds.read.parsecache import (
     not_forgotten,
     settled_before,
 )
-from feeds.read.reader import Folder, ReadResult, collect, missing_folder, walk_article_files
+from feeds.read.reader import Folder, ReadResult, collect, missing_folder
 
 __all__ = [  # with what callers of the parse cache need from feeds.read.parsecache
     "CacheDamaged", "LoadStats", "Scan", "default_cache_dir", "discard_cache", "input_fingerprint", "load_folder",

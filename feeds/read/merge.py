@@ -21,7 +21,7 @@ _source = attrgetter("source")
 
 
 def path_key(name: str) -> tuple[str, ...]:
-    """Where ``name`` comes in the walk's path order (:func:`feeds.read.reader.walk_article_files`:
+    """Where ``name`` comes in the walk's path order (:func:`feeds.read.article_files.walk_article_files`:
     each folder's entries sorted by name, depth first): its parts, compared in turn."""
     return tuple(name.split("/"))
 

@@ -4,8 +4,8 @@ This is the untrusted boundary. Each file is read on its own and every failure
 becomes a ``Problem`` naming the file (and the line where one is known), so one
 bad file never costs the good ones. Nothing here constructs Python objects from
 YAML tags, follows a symlink out of the articles folder, or reads past the size
-limit. This module finds, opens, decodes and parses the files;
-:mod:`feeds.read.article_fields` turns one front-matter mapping into an Article.
+limit. This module opens, decodes and parses the files that :mod:`feeds.read.article_files`
+finds; :mod:`feeds.read.article_fields` turns one front-matter mapping into an Article.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import errno
 import os
 import re
 import stat
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,23 +23,26 @@ from feeds.config import Settings
 from feeds.model import Article, Problem, Severity
 from feeds.read import safe_yaml
 from feeds.read.article_fields import FileProblems, ReadResult, kind_of, make_uid, parse_article, without_unreadable
+from feeds.read.article_files import inside, printable_path, walk_article_files
 from feeds.read.mojibake import repair_mojibake
 from feeds.read.safe_yaml import Unreadable
 from feeds.read.text import clean_text
 
 __all__ = [  # make_uid and ReadResult are part of the reader's interface, defined with the fields
-    "Folder", "ReadResult", "collect", "decode", "find_article_files", "make_uid", "missing_folder",
-    "read_article", "read_folder", "split_front_matter", "walk_article_files",
+    "Folder",
+    "ReadResult",
+    "collect",
+    "decode",
+    "make_uid",
+    "missing_folder",
+    "read_article",
+    "read_folder",
+    "split_front_matter",
 ]
 
 MAX_BODY_CHARS = 100_000  # the body is kept but not rendered; bound the cleaning work
 MAX_VALUES = 20_000  # YAML nodes in one front matter; real articles have about 100
 _COUNT_VALUES_ABOVE = 50_000  # characters; fewer hold at most ~25,000 nodes, a few MB composed
-# article files one folder may hold; the files past it (in path order) are left out with a named problem. It was
-# 1,000,000, which a million-article archive reaches: its next new article (sorting last) was silently dropped
-# and the live watcher gave up patching (issue 20). Ten million is ten times the largest folder measured.
-MAX_FILES = 10_000_000
-MAX_FOLDER_DEPTH = 32  # folders below the articles folder; a deeper one is a named problem (issue 16)
 # Never follow a symlink at open time (the walk checked the name, a rename may have swapped it since) and
 # never block: a FIFO swapped in for an article would hold the reload thread in open() for good (issue 16).
 _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
@@ -123,17 +125,9 @@ def _yaml_printable(text: str) -> bool:
     return text.replace("\n", " ").replace("\t", " ").isprintable() or _NOT_YAML.search(text) is None
 
 
-def _printable_path(name: str) -> str:
-    """A path fit for a one-line message: undecodable bytes and controls made visible."""
-    if name.isprintable():
-        return name
-    text = name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
-
-
 def read_article(path: Path, settings: Settings, *, root: Path | None = None) -> ReadResult:
     """Read one file. Never raises for anything the file contains."""
-    shown = _printable_path(_relative_name(path, root) if root is not None else str(path))
+    shown = printable_path(_relative_name(path, root) if root is not None else str(path))
     problems = FileProblems(shown)
     try:
         raw = _read_bytes(path, root, settings.max_file_bytes)
@@ -178,7 +172,7 @@ def _read_bytes(path: Path, root: Path | None, limit: int) -> bytes | str:
         if exc.errno != errno.ELOOP:
             raise
         target = os.path.realpath(path)
-        if root is None or not _inside(target, os.path.realpath(root)):
+        if root is None or not inside(target, os.path.realpath(root)):
             return "is a symlink out of the articles folder; not read"
         fd = os.open(target, _OPEN_FLAGS)
     try:  # plain descriptor reads: a buffered file object around the descriptor cost ~3 µs a file (issue 20)
@@ -269,94 +263,6 @@ def _printable(front: str, problems: FileProblems) -> str:
     if count:
         problems.warn(f"removed {count} control or non-character code point(s) YAML does not allow")
     return cleaned
-
-
-def walk_article_files(root: Path, unreadable: list[Problem] | None = None) -> Iterator[tuple[str, os.DirEntry]]:
-    """(relative POSIX name, directory entry) of every regular file under ``root``, in sorted order.
-
-    Dotfiles and dot-folders are skipped. Symlinks are followed only while they
-    stay inside ``root``; each real folder is visited once, so a symlink cycle
-    cannot loop. The entries carry their ``stat()`` (one system call, cached),
-    which is all an identity check needs: no Path objects on the hot path.
-    A folder that cannot be listed, or lies more than :data:`MAX_FOLDER_DEPTH`
-    folders below ``root``, is added to ``unreadable`` as an error-level
-    Problem, so its articles never vanish from the feeds unreported; so is the
-    first file past :data:`MAX_FILES`, where the walk stops.
-
-    The walk keeps its own stack (issue 16: a 1,000-deep folder raised
-    RecursionError and killed the reload thread) and resolves only symlinks, so
-    its cost grows with the number of folders, not with their depth squared.
-    """
-    real_root = os.path.realpath(root)
-    count = 0
-    seen: set[tuple[int, int]] = set()  # (device, inode) of every folder entered
-    try:
-        found = os.stat(root)
-        seen.add((found.st_dev, found.st_ino))
-    except OSError:
-        pass  # _listing reports it
-    top = _listing(str(root), "", unreadable)
-    stack = [(top, "")] if top is not None else []
-    while stack:
-        entries, prefix = stack[-1]
-        entry = next(entries, None)
-        if entry is None:
-            stack.pop()
-            continue
-        if entry.name.startswith("."):
-            continue
-        try:
-            if entry.is_symlink() and not _inside(os.path.realpath(entry.path), real_root):
-                continue
-            if entry.is_dir():
-                found = entry.stat()
-                if (found.st_dev, found.st_ino) in seen:
-                    continue
-                seen.add((found.st_dev, found.st_ino))
-                name = f"{prefix}{entry.name}/"
-                if len(stack) >= MAX_FOLDER_DEPTH:  # this folder would be MAX_FOLDER_DEPTH + 1 deep
-                    message = f"folders nest more than {MAX_FOLDER_DEPTH} deep here; the articles below are left out"
-                    _report_folder(unreadable, name, message)
-                    continue
-                listing = _listing(entry.path, name, unreadable)
-                if listing is not None:
-                    stack.append((listing, name))
-            elif entry.is_file():
-                count += 1
-                if count > MAX_FILES:
-                    message = f"more than {MAX_FILES:,} article files; this one and those after it are left out"
-                    _report_folder(unreadable, prefix + entry.name, message)
-                    return
-                yield prefix + entry.name, entry
-        except OSError:
-            continue
-
-
-def _listing(folder: str, prefix: str, unreadable: list[Problem] | None) -> Iterator[os.DirEntry] | None:
-    """The folder's entries sorted by name, or None (reported in ``unreadable``) when it cannot be listed."""
-    try:
-        with os.scandir(folder) as scan:
-            return iter(sorted(scan, key=lambda e: e.name))
-    except OSError as exc:
-        message = f"cannot list this folder ({exc.strerror or exc}); its articles are left out"
-        _report_folder(unreadable, prefix, message)
-        return None
-
-
-def _report_folder(unreadable: list[Problem] | None, prefix: str, message: str) -> None:
-    if unreadable is not None:
-        unreadable.append(Problem(_printable_path(prefix.rstrip("/") or "."), Severity.ERROR, message))
-
-
-def _inside(real_path: str, real_root: str) -> bool:
-    """True when a resolved path is the resolved root or lies under it (compared by path parts)."""
-    return real_path == real_root or real_path.startswith(real_root.rstrip(os.sep) + os.sep)
-
-
-def find_article_files(root: Path) -> Iterator[Path]:
-    """Every regular file under ``root``, in sorted order (see :func:`walk_article_files`)."""
-    for _, entry in walk_article_files(root):
-        yield Path(entry.path)
 
 
 @dataclass(frozen=True, slots=True)
