@@ -40,9 +40,10 @@ _SHAPES = 4_096  # templates remembered; the synthetic 10k corpus has 151 shapes
 _STRUCTURE = frozenset({"rel", "medium"})
 STRUCTURE_KEYS = {("content",): _STRUCTURE | {"type"}, ("summary",): _STRUCTURE | {"type"}}
 # Outside XML 1.0 §2.2 Char, which lxml refuses (ValueError) or cannot encode (lone surrogates): the C0
-# controls but tab, newline and carriage return, as UTF-8 bytes; U+FFFE and U+FFFF, likewise
+# controls but tab, newline and carriage return, as UTF-8 bytes; U+FFFE, U+FFFF and the lone surrogates
+# (encoded with "surrogatepass": ED A0-BF then a continuation byte), likewise
 _C0_BYTES = bytes(c for c in range(0x20) if c not in (0x09, 0x0A, 0x0D))
-_NONCHARACTERS = re.compile(b"\xef\xbf[\xbe\xbf]")
+_UNWRITABLE = re.compile(b"\xef\xbf[\xbe\xbf]|\xed[\xa0-\xbf]")
 # A string sentinel holds every character lxml escapes in text or in an attribute (and the quote it
 # does not), so how lxml wrote it tells its context; and letters of both cases, a composed and a
 # decomposed accent, an astral character and a space at each end, so a value that feedgen or lxml
@@ -53,16 +54,22 @@ _MARKS = ("\ue000", "\ue001")  # private-use characters around a string sentinel
 
 def escape_text(value: str) -> str:
     """``value`` as lxml writes an element's text (UTF-8 document): ``& < >`` and ``\\r`` escaped."""
-    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
+    return _escape_utf8_text(value.encode()).decode()
 
 
 def escape_attribute(value: str) -> str:
     """``value`` as lxml writes an attribute's value: as text, plus ``"``, tab and newline."""
-    return _escape_attribute_rest(escape_text(value))
+    return _escape_utf8_attribute_rest(_escape_utf8_text(value.encode())).decode()
 
 
-def _escape_attribute_rest(text: str) -> str:
-    return text.replace('"', "&quot;").replace("\t", "&#9;").replace("\n", "&#10;")
+# The escapes work on UTF-8 bytes, where the items are spliced: replacing in bytes is about twice
+# as fast as in a str holding any character beyond Latin-1 (an item's body always does: "—").
+def _escape_utf8_text(text: bytes) -> bytes:
+    return text.replace(b"&", b"&amp;").replace(b"<", b"&lt;").replace(b">", b"&gt;").replace(b"\r", b"&#13;")
+
+
+def _escape_utf8_attribute_rest(text: bytes) -> bytes:
+    return text.replace(b'"', b"&quot;").replace(b"\t", b"&#9;").replace(b"\n", b"&#10;")
 
 
 # a string sentinel as lxml wrote it, in text or in an attribute (told apart by its special characters)
@@ -183,31 +190,31 @@ class Splicer:
             return None
         values, dates = recorder._values, recorder._dates
         form, attributes, shown_dates, order = template
-        # every value escaped as text in one call, apart by NUL; one with a NUL (lxml refuses it) splits
-        # into one too many
-        escaped = escape_text("\0".join(values)).split("\0")
+        # every value escaped as text in one call, apart by NUL, as UTF-8 (a lone surrogate passed, to be
+        # found below if an item shows it); one with a NUL (lxml refuses it) splits into one too many
+        escaped = _escape_utf8_text("\0".join(values).encode("utf-8", "surrogatepass")).split(b"\0")
         if len(escaped) != len(values):
             return None
         # then what an attribute escapes besides (in one call too), and each date the item shows, by
         # the format's own function
         if attributes:
-            escaped += _escape_attribute_rest("\0".join(map(escaped.__getitem__, attributes))).split("\0")
+            escaped += _escape_utf8_attribute_rest(b"\0".join(map(escaped.__getitem__, attributes))).split(b"\0")
         date_text = writer.date_text
-        escaped += [escape_text(date_text(dates[index])) for index in shown_dates]
-        try:
-            item = (form % tuple(map(escaped.__getitem__, order))).encode()
-        except UnicodeEncodeError:  # a lone surrogate, which lxml cannot encode either
-            return None
-        # any other character outside XML 1.0's Char in a value it shows, which lxml refuses (the pieces
-        # between values are lxml's own; escaping adds none); a value not shown never reached lxml
-        if len(item.translate(None, _C0_BYTES)) != len(item) or (b"\xef\xbf" in item and _NONCHARACTERS.search(item)):
+        escaped += [_escape_utf8_text(date_text(dates[index]).encode()) for index in shown_dates]
+        item = form % tuple(map(escaped.__getitem__, order))
+        # any other character outside XML 1.0's Char in a value it shows, which lxml refuses or cannot
+        # encode (the pieces between values are lxml's own; escaping adds none); a value not shown never
+        # reached lxml
+        if len(item.translate(None, _C0_BYTES)) != len(item) or (
+            (b"\xef\xbf" in item or b"\xed" in item) and _UNWRITABLE.search(item)
+        ):
             return None
         return item
 
 
 # ----- templates -----------------------------------------------------------------------------------
 
-Template = tuple[str, tuple[int, ...], tuple[int, ...], tuple[int, ...]]
+Template = tuple[bytes, tuple[int, ...], tuple[int, ...], tuple[int, ...]]
 
 
 def _calls(shape: tuple, build: int) -> tuple[list, list[str], list[datetime]]:
@@ -284,7 +291,7 @@ def _cut(writer: Any, shape: tuple, build: int) -> Cut | None:
 
 @functools.lru_cache(maxsize=_SHAPES)
 def _template(writer: Any, shape: tuple) -> Template | None:
-    """How to write an item of ``shape``, for :func:`spliced_item`: a %-format of the pieces between
+    """How to write an item of ``shape``, for :func:`spliced_item`: a %-format (UTF-8) of the pieces between
     values; the string indexes of its attribute places and the date indexes of its date places; and
     for each place in turn its position in [every string escaped as text, then the attribute
     places', then the dates'].
@@ -301,4 +308,4 @@ def _template(writer: Any, shape: tuple) -> Template | None:
     dates = tuple(index for index, context in places if context == "date")
     after = {"attribute": iter(range(count, count + len(attributes))), "date": itertools.count(count + len(attributes))}
     order = tuple(index if context == "text" else next(after[context]) for index, context in places)
-    return "%s".join(piece.replace("%", "%%") for piece in pieces), attributes, dates, order
+    return "%s".join(piece.replace("%", "%%") for piece in pieces).encode(), attributes, dates, order
