@@ -198,6 +198,28 @@ def test_threads_splicing_at_once_each_get_their_own_items() -> None:
             assert spliced == expected
 
 
+class _HiddenValueWriter(RssWriter):
+    """An author without an e-mail, which feedgen's RSS leaves out: a value its item never shows."""
+
+    def __init__(self, hidden: str) -> None:
+        super().__init__()
+        self.hidden = hidden
+
+    def fill_entry(self, entry, article: Article, source_url: str | None, updated: datetime) -> None:
+        super().fill_entry(entry, article, source_url, updated)
+        entry.author({"name": self.hidden})
+
+
+@pytest.mark.parametrize("hidden", ["a\x01b", "\x1f", "a\ud800", "\ufffe", "\uffff", "plain"])
+def test_a_character_lxml_refuses_in_a_value_the_item_never_shows_is_spliced_all_the_same(hidden: str) -> None:
+    """The values are searched for such characters first, and only when they hold one the item itself."""
+    writer, article = _HiddenValueWriter(hidden), make_article()
+    spliced = writer.splicer.item(article, None, article.published_at)
+    assert spliced is not None
+    assert spliced == reference_item(writer, article, None, article.published_at)
+    assert hidden.encode("utf-8", "surrogatepass") not in spliced
+
+
 class _PermalinkWriter(RssWriter):
     """A guid's permalink given as 0 or as False, equal in Python, which feedgen writes "0" and "false"."""
 
