@@ -340,7 +340,9 @@ def test_clean_url_changes_what_the_fast_path_must_not_pass(raw: str, expected: 
     assert clean_url(raw) == expected == _clean_url_slow(raw)
 
 
-_WORD = st.text(alphabet="abcXYZ09.,!?'\"-&;#<>/", min_size=1, max_size=8)
+_WORD = st.text(alphabet="abcXYZ09.,!?'\"-&;#<>/", min_size=1, max_size=8) | st.text(
+    alphabet="abé’“”—…日本🤖\ufffc\u0301\xa0&;<", min_size=1, max_size=6
+)  # and beyond ASCII: what the mojibake repair leaves alone, and what it does not
 # words joined by single spaces (or by newlines), the shape the fast path takes
 clean_texts = st.builds(
     lambda first, rest: first + "".join(gap + word for gap, word in rest),
@@ -370,7 +372,9 @@ def test_clean_text_fast_path_equals_the_full_cleaning(raw: str, limit: int, sin
 
 
 # every character that could sit on a fast path's boundary, in every place that matters
-_ONE_CHARS = [chr(code) for code in range(0x100)] + ["\u2028", "\u3000", "\ufeff", "\ufffe", "\ud800", "😀", "ﬁ"]
+_ONE_CHARS = [chr(code) for code in range(0x100)] + [
+    "\u2028", "\u3000", "\ufeff", "\ufffe", "\ud800", "😀", "ﬁ", "’", "“", "”", "—", "€", "™", "\u0301", "\ufffc", "日",
+]  # fmt: skip
 
 
 def _single_edits(clean: str) -> list[str]:
@@ -393,7 +397,7 @@ def test_clean_url_fast_path_equals_the_full_cleaning_one_edit_away(clean: str) 
 
 # "a b" is one line: with single_line=True an edit of the other two (each holds a newline) never reaches
 # the one-line fast path, so without it a broken fast path is caught only when hypothesis happens on it.
-@pytest.mark.parametrize("clean", ["a b\nc", "x&y;<z\n\nw", "a b"])
+@pytest.mark.parametrize("clean", ["a b\nc", "x&y;<z\n\nw", "a b", "it’s—日"])
 def test_clean_text_fast_path_equals_the_full_cleaning_one_edit_away(clean: str) -> None:
     for raw in _single_edits(clean):
         for single_line in (True, False):
