@@ -41,7 +41,7 @@ class SignatureMemo:
     - documents: (feed path, page) → (the items shown, (item count, digest of the items)). A
       document whose items are the very same objects keeps its digest (compared by identity, in C).
     - feeds: id(feed) → (feed, the signer's base, {(page, extension): signature}). A reload keeps
-      the Feed objects an edit or a new file did not touch (:func:`feeds.index.catalog.update_catalog`),
+      the Feed objects an edit or a new file did not touch (:func:`feeds.index.catalog_update.update_catalog`),
       so a kept feed's documents are signed without looking at their items (issue 20: at a million
       articles every change signed ~130,000 documents). The entry holds the feed, so its id stays its own.
 
