@@ -16,7 +16,7 @@ import functools
 import hashlib
 import marshal
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -236,6 +236,26 @@ class Article:
                 except AttributeError:  # never decoded
                     return
 
+    @staticmethod
+    def decode_together(
+        articles: Iterable[Article], unpack: Callable[[Any], tuple], unpack_many: Callable[[list], list[tuple | None]]
+    ) -> None:
+        """Decode at once the details of those ``articles`` restored with ``unpack`` (:meth:`restore`)
+        whose details are not decoded yet, as their first read would one by one.
+
+        ``unpack_many`` takes their packed values, in order, and gives each one's
+        details as ``unpack`` would, or None for one it cannot vouch for: that
+        article is left as it was, to ``unpack`` at its first read (whatever that
+        does with it, reading a file again or raising, it does there and then).
+        """
+        waiting = [a for a in articles if a._packed is not None and a._packed[0] is unpack and not _decoded(a)]
+        if not waiting:
+            return
+        for article, details in zip(waiting, unpack_many([a._packed[1] for a in waiting]), strict=True):
+            if details is not None:
+                for put, value in zip(_PUT_DETAIL, details, strict=True):
+                    put(article, value)
+
     @property
     def lead_image(self) -> Image | None:
         images = self.images
@@ -302,6 +322,15 @@ _HEAD_SLOTS = tuple(vars(Article)[name].__set__ for name in HEAD_FIELDS)  # the 
 _DETAIL_SLOTS = tuple(vars(Article)[name] for name in DETAIL_FIELDS)
 _DETAIL_INDEX = {name: index for index, name in enumerate(DETAIL_FIELDS)}
 _PUT_DETAIL = tuple(slot.__set__ for slot in _DETAIL_SLOTS)
+
+
+def _decoded(article: Article) -> bool:
+    """Whether a restored article's details are decoded (all of them are set together, and released together)."""
+    try:
+        _DETAIL_SLOTS[0].__get__(article, Article)
+    except AttributeError:
+        return False
+    return True
 
 
 # The record functions are hot (100,000 articles a load): they move the plain values in one C call

@@ -23,6 +23,7 @@ from feeds.config import READER_SETTINGS, Settings
 from feeds.folder.export import site_files
 from feeds.index.catalog import build_catalog
 from feeds.read import cache_files, cache_writes, load, parse_pool, parsecache
+from feeds.read.cached_details import decode_located
 from feeds.read.load import CacheDamaged, load_folder, scan_folder
 from feeds.read.parsecache import cache_path
 from feeds.read.reader import read_article, read_folder
@@ -185,6 +186,96 @@ def test_damaged_details_of_a_file_changed_since_are_refused(settings: Settings)
         except CacheDamaged:
             refused += 1
     assert refused >= 1
+
+
+def _restored(settings: Settings) -> list:
+    """The articles restored from the (filled) cache, none of their details decoded yet."""
+    folder, stats = load_folder(settings)
+    assert stats.cached == stats.files
+    return list(folder.articles)
+
+
+def _details_reads(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """The digests the one-article path (:meth:`parsecache.ParseCache.details`) will be asked for."""
+    asked: list[bytes] = []
+    details = parsecache.ParseCache.details
+    monkeypatch.setattr(
+        parsecache.ParseCache, "details", lambda self, digest: asked.append(digest) or details(self, digest)
+    )
+    return asked
+
+
+def test_details_decoded_together_are_those_decoded_one_by_one(settings: Settings, monkeypatch) -> None:
+    _closed_cache(settings)
+    articles, alone = _restored(settings), _restored(settings)
+    asked = _details_reads(monkeypatch)
+    decode_located(articles)
+    together = [a.values() for a in articles]
+    assert asked == []  # one query for them all, none an article
+    assert together == [a.values() for a in alone]
+    assert asked == [a.digest for a in alone]
+
+
+DAMAGE = {
+    "gone": "DELETE FROM details WHERE digest = ?",
+    "cut short": "UPDATE details SET packed = substr(packed, 1, length(packed) - 3) WHERE digest = ?",
+    "not bytes": "UPDATE details SET packed = 'text' WHERE digest = ?",
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGE.values(), ids=DAMAGE.keys())
+def test_a_damaged_detail_amid_a_batch_is_read_again_from_its_file_alone(
+    settings: Settings, monkeypatch, damage
+) -> None:
+    _closed_cache(settings)
+    articles = _restored(settings)
+    middle = articles[len(articles) // 2]
+    with sqlite3.connect(cache_path(settings)) as connection:
+        connection.execute(damage, (middle.digest,))
+    asked = _details_reads(monkeypatch)
+    decode_located(articles)
+    assert asked == []  # the batch never asks one by one: it leaves the damaged one to its first read
+    assert [a.values() for a in articles] == [a.values() for a in read_folder(settings.articles_dir, settings).articles]
+    assert asked == [middle.digest]  # and that read, alone, found the damage and read the file again
+
+
+@pytest.mark.parametrize("damage", DAMAGE.values(), ids=DAMAGE.keys())
+def test_a_damaged_detail_amid_a_batch_of_a_file_changed_since_is_refused_at_its_first_read(
+    settings: Settings, damage
+) -> None:
+    _closed_cache(settings)
+    articles, alone = _restored(settings), _restored(settings)
+    edited = _titled(settings.articles_dir)[len(_titled(settings.articles_dir)) // 2]
+    position = next(i for i, a in enumerate(articles) if a.source == edited.name)
+    with sqlite3.connect(cache_path(settings)) as connection:
+        connection.execute(damage, (articles[position].digest,))
+    _edit(edited, "Edited: ")
+    with pytest.raises(CacheDamaged) as one_by_one:
+        assert alone[position].title is None  # raises: its details are gone and its file changed
+    decode_located(articles)  # refuses nothing itself: the damage is the article's first read's to report
+    for index, article in enumerate(articles):
+        if index != position:
+            assert not article.title.startswith("Edited: ")
+    with pytest.raises(CacheDamaged) as together:
+        assert articles[position].title is None  # raises, as it did alone
+    assert str(together.value) == str(one_by_one.value)
+
+
+def test_details_of_an_unreadable_database_are_left_to_each_articles_first_read(
+    settings: Settings, monkeypatch
+) -> None:
+    _closed_cache(settings)
+    articles = _restored(settings)
+
+    def refused(self) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    with monkeypatch.context() as patch:  # (monkeypatch.undo would undo conftest's RACY_SECONDS too)
+        patch.setattr(parsecache.ParseCache, "_connection", refused)
+        decode_located(articles)
+    asked = _details_reads(monkeypatch)
+    assert [a.values() for a in articles] == [a.values() for a in read_folder(settings.articles_dir, settings).articles]
+    assert asked == [a.digest for a in articles]
 
 
 def _edit(file: Path, title: str) -> None:

@@ -54,6 +54,7 @@ from feeds.config import Settings
 from feeds.folder.cdn import ENCODINGS
 from feeds.index.catalog import Catalog, document_items
 from feeds.model import Article
+from feeds.read.cached_details import decode_located
 from feeds.read.parse_pool import die_with_parent
 from feeds.render.feed import WRITERS, Format, Rendered, forget_item_memos, item_fragment, over_budget
 from feeds.render.feed_page import page_item
@@ -227,6 +228,7 @@ class _ItemStore:
 def _render_items(job: _Job, bounds: tuple[int, int]) -> tuple[bytes, list[int]]:
     """Some articles' items in every format (and page items), end to end, and their lengths (article by article)."""
     parts: list[bytes] = []
+    decode_located(job.articles[bounds[0] : bounds[1]])  # one query for the chunk, not one an article
     for row in range(bounds[0], bounds[1]):
         article = job.articles[row]
         moment = article.published_at
