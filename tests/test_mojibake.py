@@ -39,6 +39,31 @@ def test_every_branch_of_the_heuristic_is_read() -> None:
     assert _heuristic_clues().keys is not None
 
 
+def test_ftfy_has_the_steps_and_options_leaves_alone_reasons_about() -> None:
+    """leaves_alone's docstring argues step by step why ftfy changes nothing: an ftfy with another step or
+    option (``pyproject.toml`` allows any 6.x) must be read again before this list is updated."""
+    import ftfy
+
+    assert set(ftfy.FIXERS) == {
+        "unescape_html", "remove_terminal_escapes", "restore_byte_a0", "replace_lossy_sequences",
+        "decode_inconsistent_utf8", "fix_c1_controls", "fix_latin_ligatures", "fix_character_width",
+        "uncurl_quotes", "fix_line_breaks", "fix_surrogates", "remove_control_chars",
+    }  # fmt: skip
+    assert ftfy.TextFixerConfig._fields == (
+        "unescape_html", "remove_terminal_escapes", "fix_encoding", "restore_byte_a0", "replace_lossy_sequences",
+        "decode_inconsistent_utf8", "fix_c1_controls", "fix_latin_ligatures", "fix_character_width",
+        "uncurl_quotes", "fix_line_breaks", "fix_surrogates", "remove_control_chars", "normalization",
+        "max_decode_length", "explain",
+    )  # fmt: skip
+    assert _mojibake_fixer().keywords["config"].normalization == "NFC"  # what leaves_alone checks
+
+
+def test_repair_leaves_ascii_and_good_text_alone_and_repairs_mojibake() -> None:
+    assert repair_mojibake("plain ascii") == "plain ascii"
+    assert repair_mojibake("naïve café — “ok”") == "naïve café — “ok”"
+    assert repair_mojibake("surveillanceâ€”a") == "surveillance—a"
+
+
 def test_a_pattern_it_cannot_read_leaves_every_text_to_ftfy() -> None:
     import re
 

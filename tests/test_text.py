@@ -21,7 +21,6 @@ from feeds.read.text import (
     clean_text,
     clean_url,
     link_key,
-    repair_mojibake,
     shorten,
     split_url,
 )
@@ -59,12 +58,6 @@ def test_clean_text_cuts_at_a_word_with_an_ellipsis() -> None:
     text, cut = clean_text("alpha beta gamma delta epsilon", 20)
     assert cut and text == "alpha beta gamma…" and len(text) <= 20
     assert shorten("x" * 50, 20) == "x" * 19 + "…"
-
-
-def test_repair_mojibake_leaves_ascii_and_good_text_alone() -> None:
-    assert repair_mojibake("plain ascii") == "plain ascii"
-    assert repair_mojibake("naïve café — “ok”") == "naïve café — “ok”"
-    assert repair_mojibake("surveillanceâ€”a") == "surveillance—a"
 
 
 @pytest.mark.parametrize(

@@ -3,8 +3,9 @@
 An export compares generations by these listings: :func:`walk` lists a folder tree without a stat
 per file (a file's inode comes with its directory entry) and gives None when anything in it is
 neither a plain file nor a folder, so a symlink is never followed into another folder; the rest
-answer one question each about such a listing or one file. Paths are plain strings (see
-:mod:`feeds.folder.generation`: pathlib's per-call overhead was a third of an incremental export's walk).
+answer one question each about such a listing or one file. The walk takes and gives plain strings (see
+:mod:`feeds.folder.generation`: pathlib's per-call overhead was a third of an incremental export's walk);
+the one-question helpers take a :class:`~pathlib.Path`.
 """
 
 from __future__ import annotations

@@ -104,7 +104,8 @@ def _report_folder(unreadable: list[Problem] | None, prefix: str, message: str) 
 
 
 def inside(real_path: str, real_root: str) -> bool:
-    """True when a resolved path is the resolved root or lies under it (compared by path parts)."""
+    """True when a resolved path is the resolved root or lies under it: the root's text and a separator
+    open it, so whole path parts are compared (``/out-evil`` is not under ``/out``)."""
     return real_path == real_root or real_path.startswith(real_root.rstrip(os.sep) + os.sep)
 
 

@@ -52,8 +52,8 @@ from feeds.read.parsecache import (
 from feeds.read.reader import Folder, ReadResult, collect, missing_folder
 
 __all__ = [  # with what callers of the parse cache need from feeds.read.parsecache
-    "CacheDamaged", "LoadStats", "Scan", "default_cache_dir", "discard_cache", "input_fingerprint", "load_folder",
-    "scan_folder",
+    "CacheDamaged", "LoadStats", "Loaded", "Scan", "default_cache_dir", "discard_cache", "input_fingerprint",
+    "load_folder", "load_results", "scan_folder",
 ]  # fmt: skip
 
 

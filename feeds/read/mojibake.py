@@ -5,7 +5,7 @@ meant (``it’s``) with ftfy. ftfy costs ~100 µs for a title or an excerpt, and
 broken: over ../shared/corpus/real, six in ten of the values it was asked to repair held only curly
 apostrophes, dashes, CJK or emoji, which it returns unchanged (issue 20: a fifth of reading those
 files). :func:`leaves_alone` recognises such text from ftfy's own tables, so ftfy runs only where it
-may change something. tests/test_text.py holds ``repair_mojibake`` equal to ftfy's ``fix_text``
+may change something. tests/test_mojibake.py holds ``repair_mojibake`` equal to ftfy's ``fix_text``
 (generated text from the characters that matter, and every character of the Basic Multilingual
 Plane), and :func:`leaves_alone`'s reading of ftfy's heuristic to the heuristic's pattern.
 """
@@ -17,7 +17,11 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from re import _parser  # the stdlib's regular-expression parser: see _branch_clues
+
+try:  # the stdlib's regular-expression parser (private; in every Python this package supports): see _branch_clues
+    from re import _parser
+except ImportError:  # pragma: no cover - a Python without it: ftfy decides every text that is not ASCII, as before
+    _parser = None  # type: ignore[assignment]
 
 __all__ = ["leaves_alone", "prepare_repair", "repair_mojibake"]
 
@@ -116,7 +120,7 @@ def _branch_clues(pattern: re.Pattern[str]) -> Clues:
     test then never says "left alone", and ftfy decides as before.
     """
     unconstrained: Clues = ((),)
-    if pattern.flags & re.IGNORECASE:
+    if _parser is None or pattern.flags & re.IGNORECASE:
         return unconstrained
     try:
         parsed = _parser.parse(pattern.pattern, pattern.flags)
@@ -124,7 +128,7 @@ def _branch_clues(pattern: re.Pattern[str]) -> Clues:
         return tuple(
             tuple(chars for op, value in branch.data if (chars := _fixed_chars(op, value))) for branch in branches
         )
-    except Exception:  # noqa: BLE001 - another Python's parser: ftfy decides every non-ASCII text, as before
+    except (AttributeError, IndexError, TypeError, ValueError, re.error):  # a parse tree of another shape
         return unconstrained
 
 

@@ -58,8 +58,8 @@ from feeds.read.yaml_problems import (
     SEQ_TAG,
     TOO_LONG,
     VALUE_TAG,
+    built_kind,
     explain,
-    kind_of,
     shape_problem,
 )
 from feeds.read.yaml_scalars import INT_TAG, SLOW, plain_date_time, quick
@@ -125,7 +125,7 @@ class Loader(_BaseLoader):  # type: ignore[misc,valid-type]
             if isinstance(key, Hashable):
                 mapping[key] = self.construct_object(value_node, deep=deep)
             else:
-                mapping[self._unreadable(key_node, f"{kind_of(key)} cannot be a key")] = None
+                mapping[self._unreadable(key_node, f"{built_kind(key)} cannot be a key")] = None
         return mapping
 
     def _unreadable(self, node: yaml.Node, problem: str) -> Unreadable:

@@ -29,10 +29,11 @@ _URL_AMPERSAND = re.compile(r"&(?:amp;)*(?:amp|#0*38|#x0*26);", re.IGNORECASE)
 MAX_ENTITY_ROUNDS = 3
 MAX_URL_CHARS = 2_000
 
-# Fast paths: the shapes clean_text and clean_url return unchanged. Text: printable
-# ASCII words (no controls, nothing outside XML's Char) joined by one space (or, keeping
-# lines, by one space or newlines), no leading or trailing white space; '&' and '<' pass
-# only when no entity or tag follows (checked at the call). URL: lowercase http(s)
+# Fast paths: the shapes clean_text and clean_url return unchanged. Text: printable words
+# (no controls, nothing outside XML's Char) joined by one space, no leading or trailing white
+# space, and beyond ASCII only what the mojibake repair and NFC leave as written (one line);
+# or, keeping lines, ASCII words joined by one space or newlines; '&' and '<' pass only
+# when no entity or tag follows (checked at the call). URL: lowercase http(s)
 # scheme and host (no userinfo, port, brackets or '%' in the host), a path starting
 # with '/', a non-empty query if any, no fragment, and only characters that quote()
 # keeps (unreserved plus the safe sets clean_url passes it).
@@ -53,9 +54,9 @@ def clean_text(value: str, max_chars: int, *, single_line: bool = True) -> tuple
         type(value) is str
         and len(value) <= max_chars
         and (
-            # one line by str methods, not a regex ([!-~]+(?: [!-~]+)*): ~0.3 µs less on an excerpt. A
-            # printable character is XML's, and no white space but " " is printable: the removals and
-            # the folding of white space find nothing
+            # one line by str methods, not a regex (for ASCII, [!-~]+(?: [!-~]+)*, ~0.3 µs more on an
+            # excerpt). A printable character is XML's, and no white space but " " is printable: the
+            # removals and the folding of white space find nothing
             value.isprintable() and value[:1] > " " and value[-1] != " " and "  " not in value
             if single_line
             else _CLEAN_LINES.fullmatch(value)  # ASCII only

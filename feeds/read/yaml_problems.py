@@ -45,8 +45,9 @@ _WHAT_TAGS_HOLD = {
 }
 
 
-def kind_of(value: Any) -> str:
-    """What ``value`` is, in words: "a mapping", "a list", "a set", else its type's name."""
+def built_kind(value: Any) -> str:
+    """What a value the Loader built is, in words: "a mapping", "a list", "a set", else its type's name
+    (a message on YAML's terms; :func:`feeds.read.article_fields.kind_of` names a field's value)."""
     return {dict: "a mapping", list: "a list", set: "a set"}.get(type(value), type(value).__name__)
 
 
