@@ -40,7 +40,7 @@ import gc
 import os
 import tempfile
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import closing
@@ -203,13 +203,21 @@ class _ItemStore:
         self._width = len(job.formats) + (1 if job.paged else 0)
         self._catalog, self._settings = job.catalog, job.settings
 
-    def __call__(self, article: Article, fmt: Format, updated: datetime) -> bytes:
-        row = self._rows.get(id(article))
-        column = self._columns.get(fmt)
-        if row is None or column is None or (updated != article.published_at and fmt in self._dated):
-            return item_fragment(article, fmt, self._catalog, self._settings, updated)
-        index = row * self._width + column
-        return os.pread(self._descriptor, self._lengths[index], self._offsets[index])
+    def __call__(self, articles: Sequence[Article], fmt: Format, stamps: Sequence[datetime]) -> list[bytes]:
+        """A document's items (:data:`feeds.render.feed.Fragments`): its format looked up once, then
+        one ``pread`` an item (72,000 at 10,000 articles: the loop is kept free of helper calls)."""
+        column, dated = self._columns.get(fmt), fmt in self._dated
+        row_of, width, offsets, lengths = self._rows.get, self._width, self._offsets, self._lengths
+        pread, descriptor = os.pread, self._descriptor
+        items: list[bytes] = []
+        for article, updated in zip(articles, stamps, strict=True):
+            row = row_of(id(article))
+            if row is None or column is None or (dated and updated != article.published_at):
+                items.append(item_fragment(article, fmt, self._catalog, self._settings, updated))
+            else:
+                index = row * width + column
+                items.append(pread(descriptor, lengths[index], offsets[index]))
+        return items
 
     def page_item(self, article: Article) -> str:
         """The article's list item on a feed page: :func:`feeds.render.feed_page.page_item`'s text."""

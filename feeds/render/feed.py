@@ -99,7 +99,9 @@ def forget_item_memos() -> None:
 def _memo_fragments(writer: FeedWriter, catalog: Catalog, settings: Settings) -> Fragments:
     """The default :data:`Fragments` of one document: its writer's items (memoised), as :func:`item_fragment`."""
     item = writer.item
-    return lambda article, fmt, updated: item(article, catalog, settings, updated)
+    return lambda articles, fmt, stamps: [
+        item(article, catalog, settings, updated) for article, updated in zip(articles, stamps, strict=True)
+    ]
 
 
 def render_feed(

@@ -106,8 +106,7 @@ class JsonWriter(FeedWriter):
         head = ("{\n" + "\n".join(lines) + "\n").encode("utf-8")
         if not feed.items:
             return head + b'  "items": []\n}\n'
-        fmt = self.format
-        items = b",\n".join([fragments(article, fmt, article.published_at) for article in feed.items])
+        items = b",\n".join(fragments(feed.items, self.format, [article.published_at for article in feed.items]))
         return b"".join((head, b'  "items": [\n', items, b"\n  ]\n}\n"))
 
 

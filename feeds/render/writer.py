@@ -12,7 +12,7 @@ import functools
 import hashlib
 import html
 import posixpath
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import ClassVar
@@ -48,8 +48,9 @@ _FORMAT_TYPES = {
     "png32": "image/png",
 }
 
-# (article, format, Atom updated) → the item's bytes; see feeds.render.feed.item_fragment
-Fragments = Callable[[Article, Format, datetime], bytes]
+# (a document's articles, its format, each one's Atom updated) → each one's item bytes, in order: one call
+# a document, so a store of items (feeds.folder.bulk) looks its format up once; see feeds.render.feed.item_fragment
+Fragments = Callable[[Sequence[Article], Format, Sequence[datetime]], list[bytes]]
 
 
 @dataclass(frozen=True, slots=True)

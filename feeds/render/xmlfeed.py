@@ -247,8 +247,7 @@ class XmlWriter(FeedWriter):
         stamp = stamp or site_newest or EMPTY_FEED_DATE
         home = home_url(feed, catalog, settings)
         frame = self.serialise(self.new_generator(feed, settings, self_url, stamp, links, home=home))
-        fmt = self.format
-        items = [fragments(article, fmt, moment) for article, moment in zip(feed.items, item_stamps, strict=True)]
+        items = fragments(feed.items, self.format, item_stamps)
         # feedgen puts entries last: before the frame's last element line, which only the root's follows
         at = frame.rindex(self.closing)
         return b"".join((frame[:at], *items, frame[at:]))
