@@ -8,7 +8,7 @@ reads), article digest and problems, and is used only when the scanned identity 
 the very same. The details (what only the renderer reads) are a row of their own,
 keyed by the article's digest: a load reads the entries with one query (~30 MB at
 100,000 files), and a restored article reads its details with one point query when
-it is first rendered, checking them against its digest.
+it is first rendered (the item pass: a chunk's articles with one query), checking them against its digest.
 
 SQLite in WAL mode gives the transactions and the concurrency: the live app's
 workers, an export and ``feeds check`` may read and write one database at once;
