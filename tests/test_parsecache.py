@@ -574,7 +574,11 @@ def _load_with(package: Path, settings: Settings) -> str:
 
 
 @pytest.mark.parametrize(
-    ("edited", "warm"), [("server.web", True), ("render.feed", True), ("read.text", False), ("read.reader", False)]
+    ("edited", "warm"),
+    [
+        ("server.web", True), ("render.feed", True), ("read.text", False), ("read.reader", False),
+        ("read.parsecache", False), ("read.cache_writes", False), ("read.cached_details", True),
+    ],  # fmt: skip
 )
 def test_a_comment_outside_the_reader_modules_keeps_the_cache_warm(
     tmp_path: Path, settings: Settings, edited: str, warm: bool

@@ -85,13 +85,17 @@ def _folder(settings: Settings) -> str:
     return str(settings.articles_dir.resolve())
 
 
+_KEYED_SOURCES = ("parsecache.py", "cache_writes.py")  # beside this module; cached_details only reads
+
+
 def cache_path(settings: Settings) -> Path:
     """The database of one articles folder, reader settings and reader code."""
     folder = _folder(settings)
     reader_settings = tuple(getattr(settings, name) for name in READER_SETTINGS)
     place = hashlib.sha256(folder.encode("utf-8", "surrogateescape")).hexdigest()[:16]
-    # this module's own source too: it decides what an entry holds
-    key = repr((reader_settings, reader_fingerprint(), Path(__file__).read_bytes(), SCHEMA_VERSION)).encode()
+    # this module's own source and its write transaction's (cache_writes): they decide what an entry holds
+    sources = tuple(Path(__file__).with_name(name).read_bytes() for name in _KEYED_SOURCES)
+    key = repr((reader_settings, reader_fingerprint(), sources, SCHEMA_VERSION)).encode()
     return (settings.cache_dir or default_cache_dir()) / f"parse-{place}-{hashlib.sha256(key).hexdigest()[:16]}.sqlite3"
 
 
