@@ -1,11 +1,14 @@
-"""Shared fixtures: where things are, and how a test asks for a system tool or ../shared."""
+"""Shared fixtures: where things are, how a test asks for a system tool or ../shared, and a WebSub hub stub."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import pytest
 from hypothesis import settings as hypothesis_settings
@@ -112,3 +115,53 @@ def start_chromium(profile: Path):
     driver = webdriver.Chrome(options=options, service=Service(chromedriver))
     driver.set_page_load_timeout(30)
     return driver
+
+
+class Hub:
+    """A hub stub: answers each POST with the next queued status (204 when none) and records its form."""
+
+    def __init__(self) -> None:
+        self.posts: list[dict[str, list[str]]] = []
+        self.content_types: list[str] = []
+        self.statuses: list[int] = []
+        self._lock = threading.Lock()
+        hub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with hub._lock:
+                    hub.posts.append(parse_qs(body.decode("ascii"), strict_parsing=True))
+                    hub.content_types.append(self.headers.get("Content-Type", ""))
+                    status = hub.statuses.pop(0) if hub.statuses else 204
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hub"
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+
+    def urls(self) -> list[str]:
+        """Every hub.url published, in order; each POST must carry mode publish and exactly one URL."""
+        with self._lock:
+            posts = list(self.posts)
+        for form in posts:
+            assert form["hub.mode"] == ["publish"] and len(form["hub.url"]) == 1, form
+        return [form["hub.url"][0] for form in posts]
+
+    def clear(self) -> None:
+        with self._lock:
+            self.posts.clear()
+
+
+@pytest.fixture
+def hub() -> Iterator[Hub]:
+    stub = Hub()
+    yield stub
+    stub.server.shutdown()
+    stub.server.server_close()

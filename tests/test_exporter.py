@@ -19,8 +19,8 @@ from feeds.folder.runs import ExportObserver, ExportRun
 from feeds.index.catalog import build_catalog
 from feeds.read.reader import read_folder
 from feeds.websub import PingReport
-from tests.conftest import BASE_URL, SAMPLES
-from tests.test_websub import Hub, _retitle
+from tests.conftest import BASE_URL, SAMPLES, Hub
+from tests.test_websub import _retitle
 
 
 class Recorder(ExportObserver):

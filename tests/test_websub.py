@@ -1,7 +1,7 @@
 """WebSub: feeds announce the hub, and the hub hears exactly the feeds a change touched.
 
-A real HTTP hub stub on 127.0.0.1 records every publish POST; the exporter runs
-through the real command (``feeds.cli.main``), the live app through a real Live.
+A real HTTP hub stub on 127.0.0.1 (tests/conftest.py's) records every publish POST; the exporter
+runs through the real command (``feeds.cli.main``). A live process's pings: tests/test_hub_pings.py.
 """
 
 from __future__ import annotations
@@ -9,11 +9,8 @@ from __future__ import annotations
 import json
 import shutil
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs
 
 import feedparser
 import pytest
@@ -24,59 +21,7 @@ from feeds.config import Settings, load_settings
 from feeds.index.catalog import build_catalog
 from feeds.read.reader import read_folder
 from feeds.render.feed import Format, render_feed
-from feeds.server.live import Live
-from feeds.server.web import create_app
-from tests.conftest import BASE_URL, SAMPLES
-
-
-class Hub:
-    """A hub stub: answers each POST with the next queued status (204 when none) and records its form."""
-
-    def __init__(self) -> None:
-        self.posts: list[dict[str, list[str]]] = []
-        self.content_types: list[str] = []
-        self.statuses: list[int] = []
-        self._lock = threading.Lock()
-        hub = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                with hub._lock:
-                    hub.posts.append(parse_qs(body.decode("ascii"), strict_parsing=True))
-                    hub.content_types.append(self.headers.get("Content-Type", ""))
-                    status = hub.statuses.pop(0) if hub.statuses else 204
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hub"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    def urls(self) -> list[str]:
-        """Every hub.url published, in order; each POST must carry mode publish and exactly one URL."""
-        with self._lock:
-            posts = list(self.posts)
-        for form in posts:
-            assert form["hub.mode"] == ["publish"] and len(form["hub.url"]) == 1, form
-        return [form["hub.url"][0] for form in posts]
-
-    def clear(self) -> None:
-        with self._lock:
-            self.posts.clear()
-
-
-@pytest.fixture
-def hub() -> Iterator[Hub]:
-    stub = Hub()
-    yield stub
-    stub.server.shutdown()
-    stub.server.server_close()
+from tests.conftest import BASE_URL, SAMPLES, Hub
 
 
 @pytest.fixture
@@ -233,36 +178,3 @@ def test_a_hub_that_never_answers_times_out_and_the_export_still_succeeds(
     err = capsys.readouterr().err
     assert f"websub: pinged {silent_hub} for " in err and "(failed: " in err and "after 2 tries" in err
     assert (out / "all.rss").is_file()
-
-
-# ----- after a live reload -------------------------------------------------------------------------
-
-
-def test_a_live_reload_pings_the_changed_feeds_once_across_workers(hub: Hub, articles: Path, tmp_path: Path) -> None:
-    settings = load_settings(_config(tmp_path, articles, hub.url))
-    # two "workers" of one server: each polls for itself, one cache folder
-    first, second = Live(settings), Live(settings)
-    assert not first.refresh() and not second.refresh()
-    uid = _retitle(articles)
-    assert first.refresh() and second.refresh()
-    first.pings.join(30)
-    second.pings.join(30)
-    pinged = hub.urls()
-    assert len(pinged) == len(set(pinged)) and set(pinged) == _expected_urls(articles, uid)
-    reports = [live.pings.last for live in (first, second) if live.pings.last is not None]
-    assert len(reports) == 1 and reports[0].ok
-    app = create_app(settings, live=first if first.pings.last else second)
-    health = app.test_client().get("/healthz").json
-    app.extensions["feeds"].stop()
-    assert health["websub"] == f"websub: pinged {hub.url} for {len(pinged)} feeds (ok)"
-
-
-def test_the_first_load_and_a_reload_that_changes_no_feed_ping_nothing(
-    hub: Hub, articles: Path, tmp_path: Path
-) -> None:
-    settings = load_settings(_config(tmp_path, articles, hub.url))
-    live = Live(settings)
-    (articles / "notes.txt").write_text("not an article\n", encoding="utf-8")
-    live.refresh()
-    live.pings.join(30)
-    assert hub.urls() == [] and live.pings.last is None
