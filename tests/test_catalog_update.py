@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
-from hypothesis import given
+from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from feeds.config import FeedDefinition
 from feeds.index.catalog import build_catalog
 from feeds.index.catalog_update import update_catalog
 from feeds.model import Provider
+from feeds.read.reader import read_folder
+from tests.conftest import SAMPLES
 from tests.test_catalog import article, catalog_rows, make_settings, provider_names, topic_names
+from tests.test_configured import SAMPLE_ARTICLES, configured, definitions, random_definition
 
 
 @hypothesis_settings(max_examples=150, deadline=None)
@@ -102,3 +107,27 @@ def test_updating_a_catalog_gives_what_building_it_anew_gives(rows, edits) -> No
         for before, after in zip(previous.feeds, updated.feeds, strict=True):
             if not changed & {id(a) for a in (*after.items, *after.older)}:
                 assert after is before
+
+
+def test_an_edited_title_that_moves_an_article_into_a_configured_feed_is_seen_on_update() -> None:
+    settings = configured(feeds=(FeedDefinition("zebra", None, None, (("query", ("zebra",)),)),))
+    old = read_folder(SAMPLES, settings).articles
+    previous = build_catalog(old, settings)
+    assert previous.get("feeds/zebra").items == ()
+    new = list(old)
+    edited = next(index for index, a in enumerate(old) if a.published)
+    new[edited] = dataclasses.replace(old[edited], title="A zebra story")
+    updated = update_catalog(previous, old, new, settings)
+    assert updated.get("feeds/zebra").items == build_catalog(new, settings).get("feeds/zebra").items == (new[edited],)
+
+
+@hypothesis_settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(definition=random_definition(), leaving=st.integers(0, 1000))
+def test_a_new_article_placed_into_configured_feeds_is_what_building_anew_gives(definition, leaving) -> None:
+    """update_catalog's placing of one new file (issue 20) with configured feeds, which resolve names against the
+    families built before them: each sample article in turn is the newcomer, under the shipped and a random filter."""
+    settings = configured(feeds=(*definitions(), definition))
+    new = list(SAMPLE_ARTICLES)
+    old = new[: leaving % len(new)] + new[leaving % len(new) + 1 :]
+    previous = build_catalog(old, settings)
+    assert update_catalog(previous, old, new, settings) == build_catalog(new, settings)

@@ -21,7 +21,6 @@ from hypothesis import strategies as st
 from feeds.config import SELECTION_KEYS, FeedDefinition, Settings, load_settings
 from feeds.folder.export import export_site
 from feeds.index.catalog import FAMILIES, Catalog, build_catalog
-from feeds.index.catalog_update import update_catalog
 from feeds.index.configured import CONFIGURED
 from feeds.index.families import Family, most_used
 from feeds.index.filter_index import FilterIndex
@@ -261,27 +260,3 @@ def test_a_new_family_is_one_spec_and_every_loop_picks_it_up() -> None:
     matching = filter_feed(everything, positions, wanted, settings).items
     assert matching == tuple(a for a in everything if a.kind == "video" and "Space" in a.topics)
     assert [f.family for f in catalog.feeds] == sorted((f.family for f in catalog.feeds), key=families.index)
-
-
-def test_an_edited_title_that_moves_an_article_into_a_configured_feed_is_seen_on_update() -> None:
-    settings = configured(feeds=(FeedDefinition("zebra", None, None, (("query", ("zebra",)),)),))
-    old = read_folder(SAMPLES, settings).articles
-    previous = build_catalog(old, settings)
-    assert previous.get("feeds/zebra").items == ()
-    new = list(old)
-    edited = next(index for index, article in enumerate(old) if article.published)
-    new[edited] = dataclasses.replace(old[edited], title="A zebra story")
-    updated = update_catalog(previous, old, new, settings)
-    assert updated.get("feeds/zebra").items == build_catalog(new, settings).get("feeds/zebra").items == (new[edited],)
-
-
-@hypothesis_settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(definition=random_definition(), leaving=st.integers(0, 1000))
-def test_a_new_article_placed_into_configured_feeds_is_what_building_anew_gives(definition, leaving) -> None:
-    """update_catalog's placing of one new file (issue 20) with configured feeds, which resolve names against the
-    families built before them: each sample article in turn is the newcomer, under the shipped and a random filter."""
-    settings = configured(feeds=(*definitions(), definition))
-    new = list(SAMPLE_ARTICLES)
-    old = new[: leaving % len(new)] + new[leaving % len(new) + 1 :]
-    previous = build_catalog(old, settings)
-    assert update_catalog(previous, old, new, settings) == build_catalog(new, settings)
