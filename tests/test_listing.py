@@ -241,12 +241,6 @@ def test_conflicts_is_true_for_a_folder_where_a_name_goes_or_a_file_where_its_fo
     assert conflicts(walked, names) is expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="conflicts looks at a name's three nearest folders only (its comment: site paths are ≤ 3 folders deep); "
-    "its docstring states no such limit",
-)
 def test_conflicts_sees_a_file_where_a_fourth_folder_up_goes(tmp_path: Path) -> None:
     walked = walk(str(make(tmp_path, ["a"])))
     assert conflicts(walked, {"a/b/c/d/e.rss"})

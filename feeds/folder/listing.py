@@ -84,7 +84,10 @@ def holds_exactly(generation: Path, names: set[str]) -> bool:
 def conflicts(walked: Walked, names: set[str]) -> bool:
     """True when a folder stands where one of ``names`` goes, or a file where a folder of theirs goes."""
     files, folders = walked
-    parents = {name.rpartition("/")[0] for name in names} - {""}
-    parents |= {parent.rpartition("/")[0] for parent in parents} - {""}  # site paths are ≤ 3 folders deep
-    parents |= {parent.rpartition("/")[0] for parent in parents} - {""}
+    parents: set[str] = set()  # every folder above a name (names share most: stop at one already seen)
+    for name in names:
+        folder = name.rpartition("/")[0]
+        while folder and folder not in parents:
+            parents.add(folder)
+            folder = folder.rpartition("/")[0]
     return not names.isdisjoint(folders) or not parents.isdisjoint(files)
