@@ -383,3 +383,44 @@ def test_a_documents_generator_has_the_media_extension_feedgens_loader_gives() -
     for fmt in (Format.RSS, Format.ATOM):
         ours = render.WRITERS[fmt].new_generator(feed, settings, BASE_URL, render.EMPTY_FEED_DATE, home=BASE_URL)
         assert media(ours) == media(reference)
+
+
+def test_a_pooled_item_pass_over_cached_articles_decodes_them_in_batches_with_damage_amid_them(
+    monkeypatch: pytest.MonkeyPatch, cached_settings: Settings
+) -> None:
+    """Articles restored from the parse cache have their details fetched a chunk at a time, in the workers
+    and in the calling process alike; a detail gone or damaged amid a chunk costs that article its file
+    read again, never a wrong item; the bytes are an uncached render's and the caller keeps nothing decoded."""
+    import sqlite3
+
+    import feeds.read.cached_details as cached_details
+    from feeds.read.load import load_folder
+    from feeds.read.parsecache import cache_path
+
+    settings = dataclasses.replace(cached_settings, archive_page_size=5)
+    load_folder(settings)  # cold: the cache is filled
+    folder, stats = load_folder(settings)
+    assert stats.cached == stats.files > 12
+    restored = list(folder.articles)
+    with sqlite3.connect(cache_path(settings)) as connection:  # a row gone, one not bytes, one another's bytes
+        connection.execute("DELETE FROM details WHERE digest = ?", (restored[3].digest,))
+        connection.execute("UPDATE details SET packed = 'x' WHERE digest = ?", (restored[10].digest,))
+        connection.execute(
+            "UPDATE details SET packed = (SELECT packed FROM details WHERE digest = ?) WHERE digest = ?",
+            (restored[6].digest, restored[5].digest),
+        )
+    batches = []
+    decode = cached_details.decode_located
+    monkeypatch.setattr(bulk_module, "decode_located", lambda chunk: batches.append(len(chunk)) or decode(chunk))
+    monkeypatch.setattr(bulk_module, "PARALLEL_THRESHOLD", 10)
+    monkeypatch.setattr(bulk_module, "_ITEM_CHUNK", 4)
+    catalog = build_catalog(restored, settings)
+    paths = site_paths(catalog, settings)
+    results = list(render_documents(paths, catalog, settings, workers=3))
+    assert batches  # the calling process's share went through the batch too (the workers' are not seen here)
+    reference = build_catalog(read_folder(settings.articles_dir, settings).articles, settings)
+    assert [path for path, _, _ in results] == paths
+    for path, rendered, _ in results:
+        assert rendered.body == render_path(path, reference, settings).body, path
+    slot = Article.__dict__["title"]
+    assert [article.source for article in restored if _has(slot, article)] == []

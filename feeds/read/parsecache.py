@@ -352,9 +352,13 @@ class ParseCache:
         """Close this process's connection (a new one opens when the cache is used again)."""
         with self._guard:
             opened, self._opened = self._opened, None
-        if opened is not None and opened[0] == os.getpid():
-            with opened[2]:
-                opened[1].close()
+        if opened is None:
+            return
+        if opened[0] != os.getpid():  # inherited across a fork: the parent still uses it, never close it here
+            self._inherited.append(opened[1])
+            return
+        with opened[2]:
+            opened[1].close()
 
     def details(self, digest: bytes) -> bytes | None:
         """The packed details stored under ``digest``, or None (gone, or the database unreadable)."""

@@ -291,7 +291,7 @@ def _cut(writer: Any, shape: tuple, build: int) -> Cut | None:
 
 @functools.lru_cache(maxsize=_SHAPES)
 def _template(writer: Any, shape: tuple) -> Template | None:
-    """How to write an item of ``shape``, for :func:`spliced_item`: a %-format (UTF-8) of the pieces between
+    """How to write an item of ``shape``, for :meth:`Splicer.item`: a %-format (UTF-8) of the pieces between
     values; the string indexes of its attribute places and the date indexes of its date places; and
     for each place in turn its position in [every string escaped as text, then the attribute
     places', then the dates'].
