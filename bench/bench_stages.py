@@ -221,12 +221,14 @@ def _mark_phases(timeline: Timeline) -> None:
 
     load.parse_files = timeline.wrap("reading (pool)", load.parse_files)
     bulk._item_store = timeline.wrap("item pass (pool)", bulk._item_store)
-    # the documents' pool: from the item pass's end to the last document placed
-    bulk._mapped = _after_items(timeline, bulk._mapped, bulk._render_items)
+    # the documents' pool: from the item pass's end to the last document placed (bulk calls feeds.folder.pool's
+    # mapped by that name; a checkout before that module had it in bulk as _mapped)
+    name = "mapped" if hasattr(bulk, "mapped") else "_mapped"
+    setattr(bulk, name, _after_items(timeline, getattr(bulk, name), bulk._render_items))
 
 
 def _after_items(timeline: Timeline, mapped: Callable, render_items: Callable) -> Callable:
-    """``bulk._mapped`` with the span of each call recorded as the documents' phase, except the item pass's
+    """bulk's ``mapped`` with the span of each call recorded as the documents' phase, except the item pass's
     own call (``render_items``, the object bulk calls it with: the item pass has its own span)."""
 
     def spanned(job: object, function: Callable, *rest: object) -> object:

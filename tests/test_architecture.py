@@ -65,7 +65,7 @@ STAGES = [
     {"server.responses"},
     {"server.snapshot"},
     {"server.hub_pings"},
-    {"folder.cdn", "folder.listing", "server.live"},
+    {"folder.cdn", "folder.listing", "folder.pool", "server.live"},
     {"folder.bulk", "folder.generation", "folder.records", "folder.outwatch", "bucket.plan", "server.page_cache"},
     {"folder.flip"},
     {"folder.outdir"},
@@ -87,7 +87,7 @@ MAX_LINES = 450
 STARTS_EMPTY_ALLOWED = {
     # set once, in a forked render worker only, by its pool's initializer: that process is its owner and
     # lives exactly as long as the job (a pool has no other channel to its tasks short of pickling the catalog)
-    ("folder.bulk", "_worker_job"),
+    ("folder.pool", "_worker_job"),
     # memos of what the Loader class's resolver table makes of a plain scalar's text (its tag; the value when an
     # immutable builtin): they live as long as that table, PyYAML's class-level state, and are emptied whenever a
     # resolver is added to it (safe_yaml's add_*_resolver); bounded (_MEMO_SIZE), so no run's input grows them

@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
-import multiprocessing
-import os
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -254,36 +251,6 @@ def test_a_budget_cut_feed_through_the_item_pass_equals_the_plain_render() -> No
         assert (rendered.body, rendered.dropped) == (plain.body, plain.dropped), path
 
 
-def _who_rendered(job: bulk_module._Job, task: int) -> tuple[int, int, bool]:
-    time.sleep(0.02)  # long enough that the calling process finds its worker busy
-    if os.getpid() == job.settings.archive_page_size:  # the caller's share: it renders the last task, always
-        raise ValueError("failed in the calling process")
-    return task, os.getpid(), job.release
-
-
-def test_a_pooled_render_shares_its_tasks_with_the_calling_process_in_order() -> None:
-    """On 2 cores: one forked worker, and the caller renders tasks too; results in task order."""
-    catalog, settings = tied_catalog(3)
-    job = bulk_module._Job(catalog, settings)
-    for tasks in (list(range(12)), [0, 1], [0]):
-        results = list(bulk_module._mapped(job, _who_rendered, tasks, 2, None))
-        assert [task for task, _, _ in results] == tasks
-        assert all(release for _, _, release in results)  # no process keeps decoded details
-        ours = {task for task, pid, _ in results if pid == os.getpid()}
-        assert ours and (len(tasks) == 1 or len({pid for _, pid, _ in results}) == 2), results
-
-
-def test_a_failure_in_the_callers_share_of_a_pooled_render_stops_its_worker() -> None:
-    catalog, settings = tied_catalog(3)
-    # fail every task the caller renders: which ones it takes depends on timing (a task fixed in advance went to
-    # the worker when forking it took longer than a task), but it always takes the last one
-    settings = dataclasses.replace(settings, archive_page_size=os.getpid())
-    job = bulk_module._Job(catalog, settings)
-    with pytest.raises(ValueError, match="in the calling process"):
-        list(bulk_module._mapped(job, _who_rendered, list(range(12)), 2, None))
-    assert multiprocessing.active_children() == []
-
-
 def test_a_pooled_render_leaves_no_decoded_details_in_the_calling_process(monkeypatch) -> None:
     """The caller's share releases what it decoded, as a worker does (restored articles: details decoded on use)."""
     settings = Settings(base_url=BASE_URL, archive_page_size=3, items_per_feed=4)
@@ -330,41 +297,6 @@ def test_the_item_pass_leaves_the_writers_item_memos_empty() -> None:
             assert spliced.body == render_path(path, catalog, settings).body, path
     finally:
         store.close()
-
-
-def _logged(job: bulk_module._Job, task: tuple[str, int]) -> int:
-    """Notes each run of a task (one appended line: whole), then gives its number back."""
-    log, number = task
-    time.sleep(0.004 * (number % 3))  # uneven tasks: the caller and the worker overtake each other
-    with open(log, "a", encoding="utf-8") as handle:
-        handle.write(f"{number}\n")
-    return number
-
-
-@pytest.mark.parametrize("workers", [2, 3])
-@pytest.mark.parametrize("count", [0, 1, 2, 5, 13])
-def test_a_pooled_render_runs_every_task_exactly_once(tmp_path: Path, workers: int, count: int) -> None:
-    """Each task runs once, in whichever process, however the caller's share and the workers' interleave;
-    results in task order (a task rendered twice, once here and once queued, kept that order)."""
-    catalog, settings = tied_catalog(3)
-    job = bulk_module._Job(catalog, settings)
-    log = tmp_path / "ran"
-    log.touch()
-    tasks = [(str(log), number) for number in range(count)]
-    assert list(bulk_module._mapped(job, _logged, tasks, workers, None)) == list(range(count))
-    assert multiprocessing.active_children() == []  # the pool was shut down and joined: every run is logged
-    assert sorted(int(line) for line in log.read_text(encoding="utf-8").split()) == list(range(count))
-
-
-def test_a_pooled_render_closed_early_stops_its_workers(tmp_path: Path) -> None:
-    catalog, settings = tied_catalog(3)
-    job = bulk_module._Job(catalog, settings)
-    log = tmp_path / "ran"
-    results = bulk_module._mapped(job, _logged, [(str(log), number) for number in range(40)], 3, None)
-    assert next(results) == 0
-    results.close()  # what `closing` does when the caller stops on an error
-    assert multiprocessing.active_children() == []
-    assert len(log.read_text(encoding="utf-8").split()) < 40  # the queued tasks were cancelled
 
 
 def test_a_documents_generator_has_the_media_extension_feedgens_loader_gives() -> None:

@@ -20,29 +20,21 @@ so only a small record per file crosses back to the main process. Rendering is
 pure, so forked workers give the bytes rendering in-process gives.
 
 On N cores, N - 1 workers are forked and the calling process renders tasks
-too, the next one whenever it is free (the workers' results wait, in order, for
-it): each forked worker holds tens of MiB of its own (copies of the catalog's
-pages as it touches them, its own heap), while the caller mostly waited on the
-pool; so the same parallelism costs one worker's memory less (issue 20).
-Workers get the job (catalog, settings, item store, placer) from their pool's
-initializer, never from a global of the caller's, so two renders in one process
-cannot see each other's. A worker that dies raises :class:`WorkerDied`, never a
-hang; a generator of this module that is closed early (an error in the caller)
-shuts its pool down at once.
+too, the next one whenever it is free (:mod:`feeds.folder.pool`): each forked
+worker holds tens of MiB of its own (copies of the catalog's pages as it touches
+them, its own heap), while the caller mostly waited on the pool; so the same
+parallelism costs one worker's memory less (issue 20). Workers get the job
+(catalog, settings, item store, placer) from their pool's initializer; a worker
+that dies raises :class:`~feeds.folder.pool.WorkerDied`.
 """
 
 from __future__ import annotations
 
-import ctypes
 import dataclasses
-import functools
-import gc
 import os
 import tempfile
 from array import array
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
@@ -52,10 +44,10 @@ from typing import IO, Any, Protocol
 
 from feeds.config import Settings
 from feeds.folder.cdn import ENCODINGS
+from feeds.folder.pool import mapped
 from feeds.index.catalog import Catalog, document_items
 from feeds.model import Article
 from feeds.read.cached_details import decode_located
-from feeds.read.parse_pool import die_with_parent
 from feeds.render.feed import WRITERS, Format, Rendered, forget_item_memos, item_fragment, over_budget
 from feeds.render.feed_page import page_item
 from feeds.render.site import feed_document, render_path, split_page_path
@@ -65,10 +57,6 @@ from feeds.render.site import feed_document, render_path, split_page_path
 PARALLEL_THRESHOLD = 200
 _DOCUMENT_CHUNK = 16  # documents per task
 _ITEM_CHUNK = 128  # articles per task of the item pass
-
-
-class WorkerDied(RuntimeError):
-    """A render worker was killed (the OOM killer, say): nothing of the render can be trusted."""
 
 
 class Placer(Protocol):
@@ -92,90 +80,10 @@ class _Job:
     tail: _StoreTail | None = None  # the item pass's: where each process writes the items it rendered
 
 
-# The job of this process when it is a forked render worker: empty in every other process. The
-# pool's initializer puts the job here once, at the worker's start (the worker process owns it and
-# lives exactly as long as the job); a process pool has no other channel from its initializer to the
-# tasks that would not pickle the catalog with every task.
-_worker_job: list[_Job] = []
-
-
-def _start_worker(job: _Job, on_start: Callable[[], None] | None) -> None:
-    # Everything inherited from the parent (the catalog) is only read here: freeze it, so this
-    # worker's garbage collections never walk it and copy its pages (copy-on-write memory). Here,
-    # not in the parent: gc.freeze() is process-wide state, and this process is the job's own.
-    gc.freeze()
-    _worker_job.append(job)
-    if on_start is not None:
-        on_start()
-    die_with_parent()
-
-
-def _in_job(function: Callable[[_Job, Any], Any], task: Any) -> Any:
-    return function(_worker_job[0], task)
-
-
-def _return_free_heap() -> None:
-    """Give the C heap's free pages back to the system before forking workers (glibc's malloc_trim).
-
-    Reading leaves tens of MiB freed but still resident in this process's heap (the
-    readers' records, parsed once and moved into the parse cache): every forked worker
-    would inherit those pages and the run's summed PSS count them (issue 14: +20 MiB
-    at 10,000 articles). Elsewhere than glibc this does nothing.
-    """
-    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
-    if trim is not None:
-        trim(0)
-
-
-def _mapped(
-    job: _Job,
-    function: Callable[[_Job, Any], Any],
-    tasks: list,
-    workers: int,
-    on_start: Callable[[], None] | None,
-) -> Iterator[Any]:
-    """``function(job, task)`` for each task, in order: in-process, or on ``workers`` cores.
-
-    On several cores, ``workers - 1`` forked workers each have a few tasks
-    queued ahead, and this process renders the next task not yet handed out
-    whenever the result it yields next is not ready: the tasks are shared
-    between them as each is free, and the results come back in task order.
-    """
-    if workers <= 1 or not hasattr(os, "fork"):
-        for task in tasks:
-            yield function(job, task)
-        return
-    _return_free_heap()
-    pooled = dataclasses.replace(job, release=True)  # every share, a worker's or this process's
-    pool = ProcessPoolExecutor(
-        max_workers=workers - 1, mp_context=get_context("fork"), initializer=_start_worker, initargs=(pooled, on_start)
-    )
-    in_job = functools.partial(_in_job, function)
-    queued: dict[int, Future] = {}
-    ready: dict[int, Any] = {}  # results of tasks this process rendered before their turn
-    taken = 0  # tasks handed out so far (to the pool or to this process), in task order
-    # This process's collector is left as its owner set it (process-wide state): the command line froze
-    # what it loaded, and a library caller's load left the catalog in the oldest generation
-    # (bulk_allocation), which no collection walked during a 10,000-article render (gc.callbacks).
-    try:
-        for index in range(len(tasks)):
-            while index not in ready:
-                # each worker has a task running and, while many are left, one waiting; never the last
-                depth = (workers - 1) * (2 if len(tasks) - taken > 2 * (workers - 1) else 1)
-                while len(tasks) - taken > 1 and len(queued) < depth:
-                    queued[taken] = pool.submit(in_job, tasks[taken])
-                    taken += 1
-                future = queued.get(index)
-                if future is not None and (future.done() or taken == len(tasks)):
-                    ready[index] = queued.pop(index).result()
-                else:  # its worker is still busy: render the next task here meanwhile
-                    ready[taken] = function(pooled, tasks[taken])
-                    taken += 1
-            yield ready.pop(index)
-    except BrokenProcessPool as exc:
-        raise WorkerDied(f"a render worker died ({exc})") from None
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)  # an error, or the caller closing us: stop at once
+def _pooled(job: _Job) -> _Job:
+    """The job every share of a pooled render runs with, a worker's or this process's: it drops each
+    restored article's decoded details after use (bounded memory), which one process alone need not."""
+    return dataclasses.replace(job, release=True)
 
 
 # --- the item pass ------------------------------------------------------------------------------------
@@ -323,7 +231,7 @@ def _item_store(
     try:
         bounds = [(start, min(start + _ITEM_CHUNK, len(articles))) for start in range(0, len(articles), _ITEM_CHUNK)]
         offsets, lengths = array("q"), array("q")
-        with closing(_mapped(items_job, _render_items, bounds, workers, on_start)) as results:
+        with closing(mapped(items_job, _render_items, bounds, workers, on_start, _pooled(items_job))) as results:
             for offset, sizes in results:
                 for size in sizes:
                     offsets.append(offset)
@@ -383,7 +291,7 @@ def _bulk(
     try:
         job = dataclasses.replace(job, fragments=store)
         chunks = [paths[i : i + _DOCUMENT_CHUNK] for i in range(0, len(paths), _DOCUMENT_CHUNK)]
-        with closing(_mapped(job, function, chunks, workers if big else 1, on_start)) as results:
+        with closing(mapped(job, function, chunks, workers if big else 1, on_start, _pooled(job))) as results:
             for result in results:
                 yield from result
     finally:

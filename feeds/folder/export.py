@@ -55,9 +55,10 @@ from typing import TYPE_CHECKING
 
 from feeds.config import Settings
 from feeds.folder import cdn, flip, outdir
-from feeds.folder.bulk import WorkerDied, place_documents
+from feeds.folder.bulk import place_documents
 from feeds.folder.generation import ExportError, Generation, safe_target, with_encodings
 from feeds.folder.listing import conflicts, holds_exactly, list_files, stat_of, walk_or_none
+from feeds.folder.pool import WorkerDied
 from feeds.folder.records import (
     FILES_KEY,
     INPUTS_KEY,
