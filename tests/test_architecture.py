@@ -1,6 +1,6 @@
 """STYLE §1: one stage per module, imports pointing backwards only; outlets never touch YAML or feedgen.
 
-And the shape of every module: none over 450 lines, no ``global`` statement, no module-level
+And the shape of every module: none over 400 lines, no ``global`` statement, no module-level
 container that starts empty to be filled at run time (a cache or registry: state belongs to an
 object whose lifetime is the run or the process; an ``lru_cache`` on a pure function is fine).
 """
@@ -34,6 +34,7 @@ STAGES = [
     {"read.front_matter", "read.yaml_scalars"},
     {"read.mojibake", "read.yaml_problems"},
     {"read.text", "read.safe_yaml", "read.dates", "read.cache_files", "read.cache_writes"},
+    {"read.file_problems"},
     {"read.article_fields", "read.article_files"},
     {"read.reader"},
     {"read.parsecache", "read.merge"},
@@ -82,7 +83,7 @@ OUTLETS = sorted(
     | {"render.site", "render.feed", "render.writer", "render.jsonfeed", "render.page_layout", "render.feed_page",
        "render.index_page", "index.filters"}
 )  # fmt: skip
-MAX_LINES = 450
+MAX_LINES = 400
 # Module-level containers that start empty, each with the reason it is not a cache of the process:
 STARTS_EMPTY_ALLOWED = {
     # set once, in a forked render worker only, by its pool's initializer: that process is its owner and

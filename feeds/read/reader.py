@@ -22,8 +22,9 @@ import yaml
 from feeds.config import Settings
 from feeds.model import Article, Problem, Severity
 from feeds.read import safe_yaml
-from feeds.read.article_fields import FileProblems, ReadResult, kind_of, make_uid, parse_article, without_unreadable
+from feeds.read.article_fields import kind_of, make_uid, parse_article
 from feeds.read.article_files import inside, printable_path, walk_article_files
+from feeds.read.file_problems import FileProblems, ReadResult, without_unreadable
 from feeds.read.mojibake import repair_mojibake
 from feeds.read.safe_yaml import Unreadable
 from feeds.read.text import clean_text
