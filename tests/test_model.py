@@ -84,9 +84,15 @@ ALLOWED = {
     "read.article_fields": {"model", "config", "read.text", "read.dates", "read.safe_yaml", "read.file_problems"},
     "read.article_files": {"model"},
     "read.reader": {
-        "model", "config", "read.text", "read.mojibake", "read.safe_yaml", "read.article_fields", "read.article_files",
+        "model",
+        "config",
+        "read.text",
+        "read.mojibake",
+        "read.safe_yaml",
+        "read.article_fields",
+        "read.article_files",
         "read.file_problems",
-    },  # fmt: skip
+    },
 }
 
 
