@@ -434,7 +434,7 @@ def test_a_gone_files_entry_another_writer_stored_since_the_lookup_is_marked(set
 
 
 def test_many_files_replaced_in_one_transaction_are_all_marked(settings: Settings, monkeypatch) -> None:
-    monkeypatch.setattr(cache_writes, "_NAMES_PER_QUERY", 2)  # the names' lookup in several queries
+    monkeypatch.setattr(cache_writes, "MAX_PARAMETERS", 2)  # the names' lookup in several queries
     path = _closed_cache(settings)
     files = _titled(settings.articles_dir)[:5]
     old = [_query(path, "SELECT digest FROM entries WHERE name = ?", file.name.encode())[0][0] for file in files]
@@ -576,9 +576,14 @@ def _load_with(package: Path, settings: Settings) -> str:
 @pytest.mark.parametrize(
     ("edited", "warm"),
     [
-        ("server.web", True), ("render.feed", True), ("read.text", False), ("read.reader", False),
-        ("read.parsecache", False), ("read.cache_writes", False), ("read.cached_details", True),
-    ],  # fmt: skip
+        ("server.web", True),
+        ("render.feed", True),
+        ("read.text", False),
+        ("read.reader", False),
+        ("read.parsecache", False),
+        ("read.cache_writes", False),
+        ("read.cached_details", True),
+    ],
 )
 def test_a_comment_outside_the_reader_modules_keeps_the_cache_warm(
     tmp_path: Path, settings: Settings, edited: str, warm: bool

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 UNUSED_DETAILS_KEPT_SECONDS = 3_600  # another process may still render an article a newer entry replaced
 
@@ -50,15 +50,19 @@ def write_entries(connection: sqlite3.Connection, rows: list, details: list, gon
         raise
 
 
-_NAMES_PER_QUERY = 500  # under SQLite's limit of bound parameters before 3.32 (999)
+MAX_PARAMETERS = 999  # bound parameters per statement: SQLITE_MAX_VARIABLE_NUMBER before SQLite 3.32
+
+
+def rows_in(connection: sqlite3.Connection, query: str, values: list) -> Iterator[tuple]:
+    """The rows of ``query``, whose ``{marks}`` stands in an ``IN (...)`` for ``values``, run in as many
+    statements as SQLite's limit of bound parameters asks. The cache's reads use it too."""
+    for start in range(0, len(values), MAX_PARAMETERS):
+        group = values[start : start + MAX_PARAMETERS]
+        # only the parameters' marks are formatted into the statement, never a value
+        yield from connection.execute(query.format(marks=",".join("?" * len(group))), group)
 
 
 def named_digests(connection: sqlite3.Connection, names: list[bytes]) -> list[bytes]:
     """The article digests the entries of ``names`` name now (inside the caller's transaction)."""
-    digests = []
-    for start in range(0, len(names), _NAMES_PER_QUERY):
-        group = names[start : start + _NAMES_PER_QUERY]
-        marks = ",".join("?" * len(group))  # only the parameters' marks are formatted into the statement
-        query = f"SELECT digest FROM entries WHERE name IN ({marks}) AND digest IS NOT NULL"
-        digests += [digest for (digest,) in connection.execute(query, group)]
-    return digests
+    query = "SELECT digest FROM entries WHERE name IN ({marks}) AND digest IS NOT NULL"
+    return [digest for (digest,) in rows_in(connection, query, names)]

@@ -37,7 +37,7 @@ from feeds.cache_dir import default_cache_dir
 from feeds.config import READER_SETTINGS, Settings
 from feeds.model import details_record, head_record, pack_details, record_digest
 from feeds.read.cache_files import delete_database, remove_orphaned, remove_outdated
-from feeds.read.cache_writes import write_entries
+from feeds.read.cache_writes import rows_in, write_entries
 from feeds.read.reader import ReadResult
 from feeds.sqlite_wal import connect_wal
 
@@ -46,7 +46,6 @@ PAGE_SIZE = 16_384  # bytes per database page (SQLite's default is 4,096)
 BUSY_TIMEOUT_SECONDS = 60  # how long a statement waits for other connections' locks
 CHECKPOINT_WAIT_MS = 1_000  # and a checkpoint after a load (see ParseCache.checkpoint)
 _CHUNK = 4_096  # files per write transaction: keeps the WAL small, each chunk is whole on its own
-_MAX_PARAMETERS = 999  # per statement: SQLITE_MAX_VARIABLE_NUMBER before SQLite 3.32
 # A file changed this close to (or after) the moment a load started is "racily clean" (git's term): a
 # second write within the same timestamp tick (the kernel stamps files from a clock that moves every few
 # ms; some file systems by the second, FAT by 2 s) can keep its size, mtime, ctime and inode, so its
@@ -374,14 +373,11 @@ class ParseCache:
         """:meth:`details` of several digests with one query (a chunk of the item pass): the packed
         details found, by digest; a digest gone, or every one when the database is unreadable, is
         left out, where :meth:`details` gives None."""
-        found: dict[bytes, bytes] = {}
         try:
             connection, lock = self._connection()
             with lock:
-                for start in range(0, len(digests), _MAX_PARAMETERS):
-                    wanted = digests[start : start + _MAX_PARAMETERS]
-                    query = f"SELECT digest, packed FROM details WHERE digest IN ({','.join('?' * len(wanted))})"
-                    found.update(connection.execute(query, wanted))
+                query = "SELECT digest, packed FROM details WHERE digest IN ({marks})"
+                found = dict(rows_in(connection, query, digests))
         except sqlite3.Error:
             return {}
         return {digest: packed for digest, packed in found.items() if type(packed) is bytes}
