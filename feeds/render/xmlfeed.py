@@ -183,8 +183,11 @@ class XmlWriter(FeedWriter):
         entry.title(article.title)
         entry.link(href=article.link, rel="alternate")
         entry.guid(article.uid, permalink=False)
-        entry.published(Rfc3339Datetime.of(article.published_at))  # see Rfc3339Datetime
-        entry.updated(Rfc3339Datetime.of(updated))
+        published = Rfc3339Datetime.of(article.published_at)  # see Rfc3339Datetime
+        entry.published(published)
+        # the same object when it is the same date (an item pass's every entry): a spliced item then
+        # writes its text once (feeds.render.item_template)
+        entry.updated(published if updated is article.published_at else Rfc3339Datetime.of(updated))
         if article.summary:
             self.add_summary(entry, article)
         entry.content(content_html(article), type="html")
