@@ -14,6 +14,9 @@ from feeds.read.dates import format_rfc3339
 from feeds.render.writer import ArchiveLinks, FeedWriter, Fragments, content_html, home_url, image_type, provider_home
 
 _FRAGMENT_MEMO = 4_096  # items remembered
+# what json.dumps(value, ensure_ascii=False, separators=(", ", ": ")) builds on every call, built once (it
+# holds only those settings): ~1 µs of a JSON item's ~25
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "))
 
 
 def _iso(moment: datetime) -> str:
@@ -34,7 +37,7 @@ def json_utf8(value: object) -> bytes:
     escapes are replaced in the UTF-8 bytes (ASCII there, as in the text): about
     twice as fast as in a str holding any character beyond Latin-1.
     """
-    data = json.dumps(value, ensure_ascii=False, separators=(", ", ": ")).encode("utf-8")
+    data = _ENCODER.encode(value).encode("utf-8")
     return data.replace(b"<", b"\\u003c").replace(b">", b"\\u003e").replace(b"&", b"\\u0026")
 
 
@@ -48,12 +51,13 @@ def _json_item(article: Article) -> dict:
     item["date_published"] = _iso(article.published_at)
     if article.provider is not None:
         author = {"name": article.provider.name}
-        if provider_home(article):
-            author["url"] = provider_home(article)
+        home = provider_home(article)
+        if home:
+            author["url"] = home
         item["authors"] = [author]
     if article.topics:
         item["tags"] = list(article.topics)
-    attachments = [{"url": image.url, "mime_type": image_type(image)} for image in article.images if image_type(image)]
+    attachments = [{"url": image.url, "mime_type": kind} for image in article.images if (kind := image_type(image))]
     if attachments:
         item["attachments"] = attachments
     return item
