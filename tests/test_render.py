@@ -119,6 +119,24 @@ def test_rss_item_fields() -> None:
     ]
 
 
+@pytest.mark.parametrize("fmt", [Format.RSS, Format.ATOM], ids=lambda f: f.extension)
+@pytest.mark.parametrize(
+    ("width", "height", "shown"),
+    [(1200, 628, {"width": "1200", "height": "628"}), (640, None, {"width": "640"}), (None, 480, {"height": "480"}),
+     (0, 480, {"height": "480"}), (640, 0, {"width": "640"}), (None, None, {}), (0, 0, {})],
+)  # fmt: skip
+def test_media_content_and_thumbnail_show_each_known_pixel_size(fmt: Format, width, height, shown) -> None:
+    """A width or height of None or 0 is unknown and left out; the other one is shown all the same."""
+    article = make_article(images=(Image("https://img.example.com/lead.jpg", width, height),))
+    root = ElementTree.fromstring(render_all([article])[fmt])
+    media = "{http://search.yahoo.com/mrss/}"
+    (content,) = root.iter(f"{media}content")
+    (thumbnail,) = root.iter(f"{media}thumbnail")
+    url = "https://img.example.com/lead.jpg"
+    assert content.attrib == {"url": url, "medium": "image", "type": "image/jpeg", **shown}
+    assert thumbnail.attrib == {"url": url, **shown}
+
+
 def test_atom_entry_links_the_article_and_carries_the_image_as_an_enclosure() -> None:
     # feedgen bug #135 would turn the enclosure into a second alternate link
     article = make_article()
