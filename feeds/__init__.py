@@ -30,6 +30,7 @@ READER_MODULES = (
     "read.reader",
     "read.article_files",
     "read.article_fields",
+    "read.clean_shapes",
     "read.file_problems",
     "read.text",
     "read.mojibake",

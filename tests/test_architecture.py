@@ -34,7 +34,7 @@ STAGES = [
     {"read.front_matter", "read.yaml_scalars"},
     {"read.mojibake", "read.yaml_problems"},
     {"read.text", "read.safe_yaml", "read.dates", "read.cache_files", "read.cache_writes"},
-    {"read.file_problems"},
+    {"read.file_problems", "read.clean_shapes"},
     {"read.article_fields", "read.article_files"},
     {"read.reader"},
     {"read.parsecache", "read.merge"},

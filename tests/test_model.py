@@ -81,7 +81,16 @@ ALLOWED = {
     "config_values": {"formats"},
     "config": {"model", "formats", "config_values"},
     "read.file_problems": {"model", "read.safe_yaml"},
-    "read.article_fields": {"model", "config", "read.text", "read.dates", "read.safe_yaml", "read.file_problems"},
+    "read.clean_shapes": {"model", "config", "read.text", "read.dates"},
+    "read.article_fields": {
+        "model",
+        "config",
+        "read.text",
+        "read.dates",
+        "read.safe_yaml",
+        "read.file_problems",
+        "read.clean_shapes",
+    },
     "read.article_files": {"model"},
     "read.reader": {
         "model",

@@ -1,0 +1,139 @@
+"""The fast paths of the per-field reader: nested fields in their common clean shape, read at once.
+
+Most providers, image lists and related entries are already clean: text where text belongs, URLs
+:func:`~feeds.read.text.clean_url` passes, sizes in range. Each function here reads one in that
+shape and gives exactly what :mod:`feeds.read.article_fields` (the reference) gives for it when
+that reading says nothing; for anything else it gives None, and the caller reads the value the
+reference way, which says what is wrong. None of them ever warns, so a bail costs time, never a
+message, and the messages keep their order. Reading the 10,000-article corpus spent ~37 of its ~80 µs
+an article on related entries, each with its warning scaffolding built and its provider read again
+(issue 20); tests/test_clean_shapes.py holds every function to its reference on generated values,
+the fixtures and the real corpus.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from feeds.config import Settings
+from feeds.model import Image, Provider, Related
+from feeds.read.dates import parse_date
+from feeds.read.text import clean_domain, clean_text, clean_url
+
+__all__ = ["MAX_IMAGES", "MAX_NAME_CHARS", "MAX_PIXELS", "clean_images", "clean_provider", "clean_related"]
+
+MAX_IMAGES = 20
+MAX_NAME_CHARS = 200
+MAX_PIXELS = 100_000  # an image's width or height
+_MEMO_SIZE = 4096  # providers remembered, the least recently used dropped first
+_MEMO_TEXT_CHARS = 300  # a longer name or domain is read, not remembered: the memo's size stays bounded
+
+
+def clean_provider(data: Any) -> Provider | None:
+    """``data``'s Provider when it is a dict whose ``name`` and ``domain`` are str and the domain a host
+    name; else None (the reference then reads it: absent, the wrong type, or a warning to give)."""
+    if type(data) is not dict:
+        return None
+    name = data.get("name")
+    domain = data.get("domain")
+    if type(name) is not str or type(domain) is not str:
+        return None
+    if len(name) <= _MEMO_TEXT_CHARS and len(domain) <= _MEMO_TEXT_CHARS:
+        return _remembered_provider(name, domain)
+    return _provider_of(name, domain)
+
+
+def _provider_of(name: str, domain: str) -> Provider | None:
+    host = clean_domain(domain)
+    if host is None:
+        return None  # the reference warns that it is not a host name
+    clean_name, _ = clean_text(name, MAX_NAME_CHARS)  # a cut name is not a warning
+    return Provider(name=clean_name or host, domain=host)
+
+
+@functools.lru_cache(maxsize=_MEMO_SIZE)
+def _remembered_provider(name: str, domain: str) -> Provider | None:
+    """:func:`_provider_of`, remembered: providers repeat (the 10,000-article corpus names 400 in 26,644
+    mappings, each read in ~2 µs, issue 20). A pure function of two short texts, so an ``lru_cache`` is its
+    memo: bounded in entries and (``_MEMO_TEXT_CHARS``) in size, no state to own; sharing one Provider
+    among articles is safe, it is frozen."""
+    return _provider_of(name, domain)
+
+
+def clean_images(data: Any, base_host: str | None) -> tuple[Image, ...] | None:
+    """The images of an ``images`` value that reads without a warning: absent, or one dict or a list of
+    at most MAX_IMAGES dicts, each with a str ``url`` clean_url takes (against ``base_host``) and a
+    ``width`` and ``height`` each absent or an int in 1..MAX_PIXELS; the first image of each URL, in
+    order. Else None (a url given as bare text, a size as text: the reference reads those)."""
+    if data is None:
+        return ()
+    if type(data) is dict:
+        data = [data]
+    elif type(data) is not list or len(data) > MAX_IMAGES:
+        return None
+    unique: dict[str, Image] = {}
+    for item in data:
+        if type(item) is not dict:
+            return None
+        raw_url = item.get("url")
+        width = item.get("width")
+        height = item.get("height")
+        # type(...) is int: never a bool (which the reference refuses with a warning)
+        if (
+            type(raw_url) is not str
+            or not (width is None or (type(width) is int and 0 < width <= MAX_PIXELS))
+            or not (height is None or (type(height) is int and 0 < height <= MAX_PIXELS))
+        ):
+            return None
+        url = clean_url(raw_url, base_host=base_host)
+        if url is None:
+            return None
+        if url not in unique:
+            unique[url] = Image(url=url, width=width, height=height)
+    return tuple(unique.values())
+
+
+def _link(value: Any, base_host: str | None) -> str | None:
+    """A link field read without a warning: its clean URL, "" when there is none (absent or blank), or
+    None when the reference would warn (not text, not an http(s) URL)."""
+    if value is None:
+        return ""
+    if type(value) is not str:
+        return None
+    return clean_url(value, base_host=base_host) or ("" if not value.strip() else None)
+
+
+def clean_related(entry: dict, settings: Settings) -> Related | None:
+    """The Related of one ``related`` entry (a dict) that reads without a warning: a provider as
+    :func:`clean_provider` reads it or none, a str title kept whole, a link (``webUrl``, else
+    ``originalUrl``), a str ``excerpt`` or none and :func:`clean_images` images. Else None."""
+    provider_data = entry.get("provider")
+    provider = None if provider_data is None else clean_provider(provider_data)
+    if provider is None and provider_data is not None:
+        return None
+    host = provider.domain if provider is not None else None
+    raw_title = entry.get("title")
+    if type(raw_title) is not str:
+        return None
+    title, cut = clean_text(raw_title, settings.max_title_chars)
+    if cut or not title:
+        return None
+    link = _link(entry.get("webUrl"), host)
+    if link == "":
+        link = _link(entry.get("originalUrl"), host)
+    excerpt = entry.get("excerpt")
+    if not link or not (excerpt is None or type(excerpt) is str):
+        return None  # no link: the reference skips the entry, silently or with a warning
+    images = clean_images(entry.get("images"), host)
+    if images is None:
+        return None
+    return Related(
+        title=title,
+        link=link,
+        # the reference drops the excerpt's warnings (a cut one is kept cut)
+        summary="" if excerpt is None else clean_text(excerpt, settings.max_summary_chars)[0],
+        published_at=parse_date(entry.get("publishedDateTime")),
+        provider=provider,
+        image=images[0] if images else None,
+    )
