@@ -61,11 +61,12 @@ def _remembered_provider(name: str, domain: str) -> Provider | None:
     return _provider_of(name, domain)
 
 
-def clean_images(data: Any, base_host: str | None) -> tuple[Image, ...] | None:
+def clean_images(data: Any, base_host: str | None, *, lead_only: bool = False) -> tuple[Image, ...] | None:
     """The images of an ``images`` value that reads without a warning: absent, or one dict or a list of
     at most MAX_IMAGES dicts, each with a str ``url`` clean_url takes (against ``base_host``) and a
     ``width`` and ``height`` each absent or an int in 1..MAX_PIXELS; the first image of each URL, in
-    order. Else None (a url given as bare text, a size as text: the reference reads those)."""
+    order (``lead_only``: only the first image, the others checked but not built). Else None (a url
+    given as bare text, a size as text: the reference reads those)."""
     if data is None:
         return ()
     if type(data) is dict:
@@ -89,8 +90,8 @@ def clean_images(data: Any, base_host: str | None) -> tuple[Image, ...] | None:
         url = clean_url(raw_url, base_host=base_host)
         if url is None:
             return None
-        if url not in unique:
-            unique[url] = Image(url=url, width=width, height=height)
+        if url not in unique and not (lead_only and unique):
+            unique[url] = Image(url, width, height)
     return tuple(unique.values())
 
 
@@ -125,7 +126,7 @@ def clean_related(entry: dict, settings: Settings) -> Related | None:
     excerpt = entry.get("excerpt")
     if not link or not (excerpt is None or type(excerpt) is str):
         return None  # no link: the reference skips the entry, silently or with a warning
-    images = clean_images(entry.get("images"), host)
+    images = clean_images(entry.get("images"), host, lead_only=True)  # a Related keeps its lead image only
     if images is None:
         return None
     return Related(
