@@ -26,10 +26,10 @@ from feeds.config import Settings
 from feeds.model import Provider
 from feeds.read import article_fields, clean_shapes
 from feeds.read.article_fields import _read_images, _read_provider, _read_related, parse_article
-from feeds.read.clean_shapes import clean_images, clean_provider, clean_related
+from feeds.read.clean_shapes import MAX_NAME_CHARS, clean_images, clean_name, clean_provider, clean_related
 from feeds.read.file_problems import FileProblems
 from feeds.read.reader import read_article
-from feeds.read.text import clean_url
+from feeds.read.text import clean_text, clean_url
 
 from .conftest import REAL_CORPUS, SAMPLES, SEED, require_shared
 from .test_reader import CASES as HOSTILE_FILES
@@ -45,7 +45,7 @@ TEXTS = st.sampled_from(
     ["Ars Technica", "ars technica", "ARS TECHNICA", "Ars  Technica", " Ars Technica", "Ars Technica ",
      "Ars&amp;Technica", "Ars &amp;amp; Technica", "Ars&nbsp;Technica", "<b>Ars</b> Technica", "Ars Technica’s",
      "Ars â€” Technica", "Ārs Technica", "Ars\u0301 Technica", "Ars\x0bTechnica", "Ars\ufffe", "Ars\nTechnica",
-     "Ars\tTechnica", "", " ", "\u3000", "a" * 19, "a" * 21, "word " * 60, "b" * 301, "😀", "0", "true",
+     "Ars\tTechnica", "", " ", "\u3000", "a" * 19, "a" * 21, "a" * 200, "word " * 60, "b" * 301, "😀", "0", "true",
      "Policy bans commission audit.", "A title", "&#38;", "<br>"]
 ) | st.text(max_size=30)  # fmt: skip
 DOMAINS = st.sampled_from(
@@ -175,6 +175,7 @@ ARTICLE = st.fixed_dictionaries(
         "images": IMAGES,
         "related": st.lists(RELATED_ENTRIES | ODD, max_size=4) | ODD,
         "category": TEXTS | ODD,
+        "topics": st.lists(TEXTS | ODD, max_size=5) | TEXTS | ODD,
     },
 )
 
@@ -183,6 +184,8 @@ ARTICLE = st.fixed_dictionaries(
 def reference_reading() -> Iterator[None]:
     """article_fields with every fast path bailing: the reference reading."""
     saved = (article_fields.clean_provider, article_fields.clean_images, article_fields.clean_related)
+    saved_name = article_fields.clean_name
+    article_fields.clean_name = lambda text: clean_text(text, MAX_NAME_CHARS)[0]
     article_fields.clean_provider = lambda data: None
     article_fields.clean_images = lambda data, base_host: None
     article_fields.clean_related = lambda entry, settings: None
@@ -190,6 +193,7 @@ def reference_reading() -> Iterator[None]:
         yield
     finally:
         article_fields.clean_provider, article_fields.clean_images, article_fields.clean_related = saved
+        article_fields.clean_name = saved_name
 
 
 def _both_ways(data: dict, reader: Settings) -> None:
@@ -216,6 +220,25 @@ def test_a_clean_provider_is_what_the_reference_reads_without_a_word(data: Any) 
             assert provider == expected
             assert type(provider) is Provider
             assert problems.items == []
+
+
+@MANY
+@given(TEXTS)
+def test_a_clean_name_is_clean_text_of_it(text: str) -> None:
+    expected, _ = clean_text(text, MAX_NAME_CHARS)
+    assert clean_name(text) == expected
+    assert clean_name(text) == expected  # from the memo
+
+
+def test_the_name_memo_is_bounded() -> None:
+    remembered = clean_shapes._remembered_name
+    remembered.cache_clear()
+    for n in range(clean_shapes._MEMO_SIZE + 10):
+        assert clean_name(f"Topic {n}") == f"Topic {n}"
+    assert remembered.cache_info().currsize == clean_shapes._MEMO_SIZE
+    remembered.cache_clear()
+    assert clean_name("n" * (clean_shapes._MEMO_TEXT_CHARS + 1)) == "n" * 199 + "…"
+    assert remembered.cache_info().currsize == 0
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,15 @@ from typing import Any
 
 from feeds.config import Settings
 from feeds.model import Article, Image, Provider, Related
-from feeds.read.clean_shapes import MAX_IMAGES, MAX_NAME_CHARS, MAX_PIXELS, clean_images, clean_provider, clean_related
+from feeds.read.clean_shapes import (
+    MAX_IMAGES,
+    MAX_NAME_CHARS,
+    MAX_PIXELS,
+    clean_images,
+    clean_name,
+    clean_provider,
+    clean_related,
+)
 from feeds.read.dates import parse_date
 from feeds.read.file_problems import FileProblems, ReadResult
 from feeds.read.text import clean_domain, clean_text, clean_url, link_key
@@ -222,7 +230,7 @@ def _topics(data: Any, problems: FileProblems) -> tuple[str, ...]:
             shown = "null" if item is None else kind_of(item)
             problems.warn(f"'topics' holds {shown}, not a name; that entry ignored", "topics")
             continue
-        name, _ = clean_text(item, MAX_NAME_CHARS)
+        name = clean_name(item)
         if name:
             topics.setdefault(name.casefold(), name)
     return tuple(topics.values())

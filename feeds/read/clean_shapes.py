@@ -21,13 +21,36 @@ from feeds.model import Image, Provider, Related
 from feeds.read.dates import parse_date
 from feeds.read.text import clean_domain, clean_text, clean_url
 
-__all__ = ["MAX_IMAGES", "MAX_NAME_CHARS", "MAX_PIXELS", "clean_images", "clean_provider", "clean_related"]
+__all__ = [
+    "MAX_IMAGES",
+    "MAX_NAME_CHARS",
+    "MAX_PIXELS",
+    "clean_images",
+    "clean_name",
+    "clean_provider",
+    "clean_related",
+]
 
 MAX_IMAGES = 20
 MAX_NAME_CHARS = 200
 MAX_PIXELS = 100_000  # an image's width or height
-_MEMO_SIZE = 4096  # providers remembered, the least recently used dropped first
+_MEMO_SIZE = 4096  # providers (names) remembered, the least recently used dropped first
 _MEMO_TEXT_CHARS = 300  # a longer name or domain is read, not remembered: the memo's size stays bounded
+
+
+def clean_name(text: str) -> str:
+    """``clean_text(text, MAX_NAME_CHARS)``'s text (a cut is not a warning for a name), remembered: topic
+    names repeat (127 distinct in the 10,000-article corpus's 22,238; 12 in the real corpus's 2,167), and
+    one beyond ASCII costs the mojibake check each time (~23,000 instructions a file went on topics,
+    issue 20). A pure function of the text, so an ``lru_cache`` is its memo, as for providers."""
+    if type(text) is str and len(text) <= _MEMO_TEXT_CHARS:
+        return _remembered_name(text)
+    return clean_text(text, MAX_NAME_CHARS)[0]
+
+
+@functools.lru_cache(maxsize=_MEMO_SIZE)
+def _remembered_name(text: str) -> str:
+    return clean_text(text, MAX_NAME_CHARS)[0]
 
 
 def clean_provider(data: Any) -> Provider | None:
