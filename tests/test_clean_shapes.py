@@ -4,10 +4,11 @@
 :mod:`feeds.read.article_fields` (``_read_provider``, ``_read_images``, ``_read_related``) on
 generated values, most of them wrong on purpose: wrong types, bools, numbers, blank and padded text,
 entities, tags, mojibake, controls, non-ASCII, one provider spelled many ways, sizes as text or out
-of range, links that are not http(s). Where a fast path answers, its value must equal the
-reference's and the reference must have said nothing; and whole articles read with the fast paths
-must equal those read without them (problems, their text and order, included), on generated
-front matter, the fixtures, the samples, the seed and the real corpus.
+of range, links that are not http(s); and every clean shape one edit away, deterministically. Where a
+fast path answers, its value must equal the reference's and the reference must have said nothing;
+``clean_name`` must be ``clean_text`` of the name; the memos stay bounded; and whole articles read
+with the fast paths must equal those read without them (problems, their text and order, included),
+on generated front matter, the fixtures, the samples, the seed and the real corpus.
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@
 The per-field half of the reader (:mod:`feeds.read.reader` finds, opens and decodes
 the files): typed access to the YAML values, each optional field checked on its
 own so a bad one becomes a warning, the required ones (title, a link, the date)
-an error naming them. The ``secured`` field is never read.
+an error naming them. The ``secured`` field is never read. A provider, image list or related entry
+in the common clean shape is read at once by :mod:`feeds.read.clean_shapes`; the ``_read_*``
+functions here read every other and are the reference those fast paths are held to.
 """
 
 from __future__ import annotations
