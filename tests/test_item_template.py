@@ -16,11 +16,10 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from feeds.model import Article, Image, Provider, Related
-from feeds.read.dates import Rfc3339Datetime
 from feeds.render import item_template
 from feeds.render.atom import ATOM_WRITER
 from feeds.render.item_template import escape_attribute, escape_text
-from feeds.render.rss import RSS_WRITER, RssWriter, pub_date_text
+from feeds.render.rss import RSS_WRITER, RssWriter
 from feeds.render.xmlfeed import reference_item
 
 from .test_render import HOSTILE, make_article
@@ -56,48 +55,6 @@ def test_lxml_refuses_what_the_fast_path_leaves_to_it(character: str) -> None:
         lxml_writes(f"a{character}b")
     article = make_article(title=f"a{character}b")
     assert RSS_WRITER.splicer.item(article, None, article.published_at) is None
-
-
-def feedgens_pub_date(moment: datetime) -> str:
-    """The ``pubDate`` feedgen itself writes for ``moment`` (through its formatRFC2822)."""
-    entry = RSS_WRITER.new_entry()
-    entry.title("t")
-    entry.pubDate(moment)
-    return entry.rss_entry().findtext("pubDate")
-
-
-@settings(max_examples=500)
-@given(
-    moment=st.datetimes(  # a day inside datetime's range: Rfc3339Datetime.of moves it to UTC
-        min_value=datetime(1, 1, 2),
-        max_value=datetime(9999, 12, 30),
-        timezones=st.sampled_from(
-            [
-                UTC,
-                timezone(timedelta(0)),
-                timezone(timedelta(0), "Z"),
-                timezone(timedelta(hours=-11)),
-                timezone(timedelta(seconds=59)),
-            ]
-        ),
-    ),
-    subclass=st.booleans(),
-)
-def test_an_rss_date_is_written_as_feedgen_writes_it(moment: datetime, subclass: bool) -> None:
-    """Any year (strftime pads none below 1000), any zone, a fraction or not, a datetime subclass or not."""
-    if subclass:
-        moment = Rfc3339Datetime.of(moment)  # what fill_entry hands feedgen: UTC, always
-    assert pub_date_text(moment) == feedgens_pub_date(moment)
-
-
-@pytest.mark.parametrize(
-    "moment",
-    [datetime(1000, 1, 1, tzinfo=UTC), datetime(999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
-     datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC), datetime(2024, 2, 29, 0, 0, 0, 1, tzinfo=UTC),
-     datetime(1, 1, 1, tzinfo=UTC)],
-)  # fmt: skip
-def test_an_rss_date_at_the_edges_is_written_as_feedgen_writes_it(moment: datetime) -> None:
-    assert pub_date_text(moment) == feedgens_pub_date(moment)
 
 
 NASTY = "&<>\"'\t\n\r]]> \u00a0é\u0301\u2028\u200b\ufeff\x7f\x85\x9f\ufdd0\ue000\ue001 𝄞\U0001fffe%s{}\\"

@@ -53,12 +53,18 @@ _MARKS = ("\ue000", "\ue001")  # private-use characters around a string sentinel
 
 
 def escape_text(value: str) -> str:
-    """``value`` as lxml writes an element's text (UTF-8 document): ``& < >`` and ``\\r`` escaped."""
+    """``value`` as lxml writes an element's text (UTF-8 document): ``& < >`` and ``\\r`` escaped.
+
+    Raises UnicodeEncodeError on a lone surrogate. Only sentinels and date texts come here; the
+    splicer escapes an article's values itself (with "surrogatepass"), then leaves an item that shows
+    a lone surrogate to feedgen, which refuses it as lxml does.
+    """
     return _escape_utf8_text(value.encode()).decode()
 
 
 def escape_attribute(value: str) -> str:
-    """``value`` as lxml writes an attribute's value: as text, plus ``"``, tab and newline."""
+    """``value`` as lxml writes an attribute's value: as text, plus ``"``, tab and newline (a lone
+    surrogate raises, as for :func:`escape_text`)."""
     return _escape_utf8_attribute_rest(_escape_utf8_text(value.encode())).decode()
 
 

@@ -55,7 +55,7 @@ def pub_date_text(moment: datetime) -> str:
     feedgen switches the whole process's locale to C and back for each date (three
     ``setlocale`` calls, most of its ~4.6 µs); a UTC date from or after year 1000, as every
     entry's is (``Rfc3339Datetime.of``), is written here from the same English names in ~1 µs,
-    every other through feedgen. ``tests/test_item_template.py`` holds the two equal.
+    every other through feedgen. ``tests/test_rss.py`` holds the two equal.
     """
     if moment.tzinfo is not UTC or moment.year < 1000:  # strftime's %Y has no zero padding below 1000
         return formatRFC2822(moment)
