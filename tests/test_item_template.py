@@ -57,6 +57,19 @@ def test_lxml_refuses_what_the_fast_path_leaves_to_it(character: str) -> None:
     assert RSS_WRITER.splicer.item(article, None, article.published_at) is None
 
 
+def test_every_character_the_unwritable_search_finds_starts_with_a_byte_its_prefilter_looks_for() -> None:
+    """The splicer looks for the bytes \\xed and \\xef before it runs _UNWRITABLE: exact only while each
+    character that search finds (lone surrogates, U+FFFE, U+FFFF, as UTF-8) starts with one of them."""
+    found = 0
+    for code in range(0x110000):
+        encoded = chr(code).encode("utf-8", "surrogatepass")
+        match = item_template._UNWRITABLE.search(encoded)
+        if match is not None:
+            assert encoded[match.start()] in b"\xed\xef", hex(code)
+            found += 1
+    assert found == 2048 + 2  # the surrogates, U+FFFE and U+FFFF
+
+
 NASTY = "&<>\"'\t\n\r]]> \u00a0é\u0301\u2028\u200b\ufeff\x7f\x85\x9f\ufdd0\ue000\ue001 𝄞\U0001fffe%s{}\\"
 _nasty = st.sampled_from(NASTY)
 # any code point now and then, surrogates too (lone or paired, as Python's str holds them): the items are

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from feeds.read import safe_yaml
-from feeds.read.article_fields import MAX_NAME_CHARS
+from feeds.read.clean_shapes import MAX_NAME_CHARS
 from feeds.read.reader import MAX_BODY_CHARS, decode, split_front_matter
 from feeds.read.text import (
     MAX_URL_CHARS,

@@ -22,17 +22,17 @@ from feeds.read.clean_shapes import (
     MAX_IMAGES,
     MAX_NAME_CHARS,
     MAX_PIXELS,
-    clean_images,
+    MAX_RELATED,
+    MAX_TOPICS,
     clean_name,
-    clean_provider,
-    clean_related,
+    images_if_clean,
+    provider_if_clean,
+    related_if_clean,
 )
 from feeds.read.dates import parse_date
 from feeds.read.file_problems import FileProblems, ReadResult
 from feeds.read.text import clean_domain, clean_text, clean_url, link_key
 
-MAX_TOPICS = 50
-MAX_RELATED = 20
 MAX_SHOWN_CHARS = 80
 _IFRAME_SRC = re.compile(r"""<iframe\b[^>]*?\bsrc\s*=\s*["']([^"'<>\s]+)["']""", re.IGNORECASE)
 _WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")
@@ -63,40 +63,28 @@ class _Fields:
 
     def text(self, key: str, max_chars: int, where: str | None = None) -> str | None:
         value = self.data.get(key)
-        if type(value) is str:  # the common case first: the rest of the checks would pass it here
-            cleaned, cut = clean_text(value, max_chars)
-            if cut:
-                self.problems.warn(f"'{where or key}' is longer than {max_chars} characters; shortened", key)
-            return cleaned or None
-        label = where or key
-        if value is None:
-            return None
-        if isinstance(value, _NUMBER) and not isinstance(value, bool):
+        if not isinstance(value, str):  # text, the common case, goes straight to clean_text
+            if value is None:
+                return None
+            if not isinstance(value, _NUMBER) or isinstance(value, bool):
+                self.problems.warn(f"'{where or key}' should be text, not {kind_of(value)}; ignored", where or key)
+                return None
             value = str(value)
-        if not isinstance(value, str):
-            self.problems.warn(f"'{label}' should be text, not {kind_of(value)}; ignored", where or key)
-            return None
         cleaned, cut = clean_text(value, max_chars)
         if cut:
-            self.problems.warn(f"'{label}' is longer than {max_chars} characters; shortened", key)
+            self.problems.warn(f"'{where or key}' is longer than {max_chars} characters; shortened", key)
         return cleaned or None
 
     def url(self, key: str, base_host: str | None = None) -> str | None:
         value = self.data.get(key)
-        if type(value) is str:
-            # a URL clean_url passes is not blank: what the checks below give, without their strip()
+        if isinstance(value, str):
             cleaned = clean_url(value, base_host=base_host)
-            if cleaned is not None:
-                return cleaned
-        if value is None or (isinstance(value, str) and not value.strip()):
-            return None
-        if not isinstance(value, str):
+            if cleaned is None and value.strip():  # blank is "no URL", never a warning (clean_url passes none)
+                self.problems.warn(f"'{key}' is not an absolute http(s) URL: {_quote(value)}; ignored", key)
+            return cleaned
+        if value is not None:
             self.problems.warn(f"'{key}' should be a URL, not {kind_of(value)}; ignored", key)
-            return None
-        cleaned = clean_url(value, base_host=base_host)
-        if cleaned is None:
-            self.problems.warn(f"'{key}' is not an absolute http(s) URL: {_quote(value)}; ignored", key)
-        return cleaned
+        return None
 
     def integer(self, key: str) -> int | None:
         value = self.data.get(key)
@@ -136,12 +124,12 @@ def _shown(value: Any) -> str:
 
 def _provider(data: Any, problems: FileProblems, where: str) -> Provider | None:
     """``where``'s Provider, or None: absent, or unusable with a warning."""
-    provider = clean_provider(data)
+    provider = provider_if_clean(data)
     return _read_provider(data, problems, where) if provider is None else provider
 
 
 def _read_provider(data: Any, problems: FileProblems, where: str) -> Provider | None:
-    """:func:`_provider` without the fast path: the reference clean_provider is held to."""
+    """:func:`_provider` without the fast path: the reference provider_if_clean is held to."""
     if data is None:
         return None
     if not isinstance(data, dict):
@@ -152,14 +140,14 @@ def _read_provider(data: Any, problems: FileProblems, where: str) -> Provider | 
     domain = clean_domain(domain_value) if isinstance(domain_value, str) else None
     if domain_value is not None and domain is None:
         problems.warn(f"'{where}.domain' is not a host name: {_shown(domain_value)}; ignored", where)
-    clean_name = None
+    name_text = None
     if isinstance(name, _TEXT_OR_NUMBER) and not isinstance(name, bool):
-        clean_name, _ = clean_text(str(name), MAX_NAME_CHARS)
+        name_text, _ = clean_text(str(name), MAX_NAME_CHARS)
     elif name is not None:
         problems.warn(f"'{where}.name' should be text, not {kind_of(name)}; ignored", where)
-    if not clean_name and not domain:
+    if not name_text and not domain:
         return None
-    return Provider(name=clean_name or domain or "", domain=domain)
+    return Provider(name=name_text or domain or "", domain=domain)
 
 
 def _image(data: Any, problems: FileProblems, images: str, index: int, base_host: str | None) -> Image | None:
@@ -191,12 +179,12 @@ def _image(data: Any, problems: FileProblems, images: str, index: int, base_host
 
 def _images(data: Any, problems: FileProblems, where: str, base_host: str | None) -> tuple[Image, ...]:
     """``where``'s images (the first of each URL, in order); a bad one is left out with a warning."""
-    images = clean_images(data, base_host)
+    images = images_if_clean(data, base_host)
     return _read_images(data, problems, where, base_host) if images is None else images
 
 
 def _read_images(data: Any, problems: FileProblems, where: str, base_host: str | None) -> tuple[Image, ...]:
-    """:func:`_images` without the fast path: the reference clean_images is held to."""
+    """:func:`_images` without the fast path: the reference images_if_clean is held to."""
     if data is None:
         return ()
     if isinstance(data, dict):
@@ -246,7 +234,7 @@ def _related(data: Any, problems: FileProblems, settings: Settings) -> tuple[Rel
         return ()
     items = []
     for index, entry in enumerate(data[:MAX_RELATED]):
-        related = clean_related(entry, settings) if type(entry) is dict else None
+        related = related_if_clean(entry, settings) if type(entry) is dict else None
         if related is None:
             related = _read_related(entry, index, problems, settings)
         if related is not None:
@@ -256,7 +244,7 @@ def _related(data: Any, problems: FileProblems, settings: Settings) -> tuple[Rel
 
 def _read_related(entry: Any, index: int, problems: FileProblems, settings: Settings) -> Related | None:
     """``related[index]``'s Related, or None (with a warning unless it is a video with no link): the
-    reference clean_related is held to."""
+    reference related_if_clean is held to."""
     where = f"related[{index}]"
     if not isinstance(entry, dict):
         problems.warn(f"'{where}' should be a mapping; ignored", "related")
