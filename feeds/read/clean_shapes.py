@@ -79,8 +79,7 @@ def _provider_of(name: str, domain: str) -> Provider | None:
     host = clean_domain(domain)
     if host is None:
         return None  # the reference warns that it is not a host name
-    text, _ = clean_text(name, MAX_NAME_CHARS)  # a cut name is not a warning
-    return Provider(name=text or host, domain=host)
+    return Provider(name=_name_of(name) or host, domain=host)  # a cut name is not a warning
 
 
 @functools.lru_cache(maxsize=_MEMO_SIZE)
