@@ -49,17 +49,25 @@ READER_MODULES = (
 def _libraries_text() -> bytes:
     """Python's version and each shaping library's, as both fingerprints start: looked up once a process
     (each lookup reads a distribution's metadata from disk; a cold export takes both fingerprints)."""
-    return "".join([sys.version, *(f"\n{name} {installed_version(name)}" for name in _SHAPING_LIBRARIES)]).encode()
+    listings: Listings = {}  # each sys.path folder listed once for all the libraries, not once for each
+    versions = (f"\n{name} {installed_version(name, listings)}" for name in _SHAPING_LIBRARIES)
+    return "".join([sys.version, *versions]).encode()
 
 
-def installed_version(name: str) -> str:
+# sys.path folder -> its .dist-info and .egg-info entries by normalised name; None: it does not exist;
+# False: it exists but is no folder to list (a zip)
+Listings = dict[str, "dict[str, list[str]] | None | bool"]
+
+
+def installed_version(name: str, listings: Listings | None = None) -> str:
     """``importlib.metadata.version(name)``, or ``"absent"`` when no distribution of that name is installed.
 
     Importing importlib.metadata costs ~30 ms (it imports email, zipfile and csv, which nothing else of
     an export needs), a tenth of a warm export at 1,000 articles (issue 20). :func:`version_from_dist_info`
     answers the common case, a wheel's ``.dist-info`` folder, without it; anything else asks the library.
+    ``listings``: the folders of ``sys.path`` listed by earlier calls (filled here), when several names are asked.
     """
-    version = version_from_dist_info(name)
+    version = version_from_dist_info(name, listings)
     if version is not None:
         return version
     from importlib import metadata  # the rare case: an egg, a zip on sys.path, an odd METADATA
@@ -70,7 +78,7 @@ def installed_version(name: str) -> str:
         return "absent"
 
 
-def version_from_dist_info(name: str) -> str | None:
+def version_from_dist_info(name: str, listings: Listings | None = None) -> str | None:
     """The version importlib.metadata gives for ``name`` (``"absent"`` when it finds none), read as it finds it,
     or None, "ask the library", for any case but the plain one.
 
@@ -83,29 +91,40 @@ def version_from_dist_info(name: str) -> str | None:
     """
     if [finder for finder in sys.meta_path if hasattr(finder, "find_distributions")] != [PathFinder]:
         return None
-    wanted = _normalized(name)
+    wanted, listings = _normalized(name), {} if listings is None else listings
     for entry in sys.path:
         root = entry or "."
-        try:
-            children = os.listdir(root)
-        except OSError:
-            if os.path.exists(root):
-                return None  # a zip or an unreadable folder: the library looks in its own way
+        if root not in listings:
+            listings[root] = _metadata_folders(root)
+        by_name = listings[root]
+        if by_name is False:
+            return None  # a zip or an unreadable folder: the library looks in its own way
+        if by_name is None:
             continue
         if root.lower().endswith(".egg"):
             return None
-        found = [
-            child
-            for child in children
-            if child.lower().endswith((".dist-info", ".egg-info"))
-            and _normalized(child.lower().rpartition(".")[0].partition("-")[0]) == wanted
-        ]
+        found = by_name.get(wanted)
         if not found:
             continue
         if len(found) != 1 or not found[0].lower().endswith(".dist-info"):
             return None
         return _metadata_version(os.path.join(root, found[0], "METADATA"))
     return "absent"
+
+
+def _metadata_folders(root: str) -> dict[str, list[str]] | None | bool:
+    """``root``'s ``.dist-info`` and ``.egg-info`` entries by the normalised name importlib.metadata files them
+    under (``Lookup``); None when ``root`` does not exist, False when it exists but cannot be listed."""
+    try:
+        children = os.listdir(root)
+    except OSError:
+        return False if os.path.exists(root) else None
+    by_name: dict[str, list[str]] = {}
+    for child in children:
+        low = child.lower()
+        if low.endswith((".dist-info", ".egg-info")):
+            by_name.setdefault(_normalized(low.rpartition(".")[0].partition("-")[0]), []).append(child)
+    return by_name
 
 
 def _normalized(name: str) -> str:
