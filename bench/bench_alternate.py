@@ -9,6 +9,10 @@ the peak summed PSS of each. The default configuration but the base URL (archive
 
     python bench/bench_alternate.py --sizes 1000 10000 100000 --rounds 5 5 3 --work /tmp/feeds-bench
 
+``--like-hugo`` adds a third build to every round: ours with the feed formats Hugo's build writes
+(RSS only, ``formats: [rss]``, and no archive pages), so the default's ratio and the like-for-like
+one come from one run; a second table gives that build's medians against Hugo's.
+
 ``--against OTHER_CHECKOUT`` runs OTHER's cold export instead of Hugo's build (the same corpus,
 config and reset), who goes first swapping every round: an A/B of two revisions. With ``--check``
 both sides run a cold ``feeds check`` instead (every file read into an empty parse cache, the
@@ -83,23 +87,32 @@ def _figures(run: Run) -> str:
     return f"{run.seconds:6.2f} s, {run.cpu:6.2f} CPU-s (user {run.user:.2f}), {run.pss_tree:5.0f} MiB"
 
 
-def alternate(size: int, builds: tuple[Build, Build], rounds: int, work: Path, swap: bool) -> tuple[list[Run], ...]:
-    """``rounds`` cold runs of each build, alternating; ``swap``: the second goes first every other round."""
-    runs: tuple[list[Run], ...] = ([], [])
+def alternate(size: int, builds: tuple[Build, ...], rounds: int, work: Path, swap: bool) -> tuple[list[Run], ...]:
+    """``rounds`` cold runs of each build, alternating; ``swap``: the order is reversed every other round.
+    Each round's line gives every build's figures and its ratios to the last build's."""
+    runs: tuple[list[Run], ...] = tuple([] for _ in builds)
     for round_number in range(1, rounds + 1):
-        order = (1, 0) if swap and round_number % 2 == 0 else (0, 1)
+        order = range(len(builds) - 1, -1, -1) if swap and round_number % 2 == 0 else range(len(builds))
         for side in order:
             runs[side].append(builds[side].run_cold(work))
-        first, second = runs[0][-1], runs[1][-1]
+        last = runs[-1][-1]
+        sides = [f"{build.name} {_figures(side[-1])}" for build, side in zip(builds, runs, strict=True)]
+        ratios = [
+            f"{build.name} / {builds[-1].name} {run.seconds / last.seconds:.2f} wall, {run.cpu / last.cpu:.2f} CPU"
+            for build, run in zip(builds[:-1], (side[-1] for side in runs[:-1]), strict=True)
+        ]
         print(
-            f"{size:>9,} round {round_number}: {builds[0].name} {_figures(first)}; "
-            f"{builds[1].name} {_figures(second)}; "
-            f"ratio {first.seconds / second.seconds:.2f} wall, {first.cpu / second.cpu:.2f} CPU; "
+            f"{size:>9,} round {round_number}: {'; '.join(sides)}; ratio {'; '.join(ratios)}; "
             f"load {os.getloadavg()[0]:.2f}",
             flush=True,
         )
     return runs
 
+
+# The same feed formats as Hugo's build (bench_scale.hugo_site: topic and provider RSS): our RSS feeds
+# and no archive pages; the HTML pages, index, OPML and .gz copies are still written.
+LIKE_HUGO = "formats: [rss]\n"
+LIKE_HUGO_NAME = "ours, RSS only"
 
 MEDIANS = (("wall", "seconds", "s"), ("CPU", "cpu", "CPU-s"), ("user", "user", "s"), ("PSS", "pss_tree", "MiB"))
 
@@ -132,10 +145,16 @@ def main() -> int:
     parser.add_argument("--work", type=Path, default=Path("/tmp/feeds-bench"))
     parser.add_argument("--against", type=Path, help="another checkout: alternate with its cold exports, not Hugo")
     parser.add_argument("--check", action="store_true", help="with --against: cold `feeds check` runs, not exports")
+    parser.add_argument(
+        "--like-hugo", action="store_true",
+        help="with Hugo: a third build each round, ours with Hugo's feed formats (RSS only, no archive pages)",
+    )  # fmt: skip
     add_allow_same(parser, "--against")
     args = parser.parse_args()
     if args.check and args.against is None:
         parser.error("--check compares two checkouts: give --against")
+    if args.like_hugo and args.against is not None:
+        parser.error("--like-hugo adds a build beside Hugo's: not with --against")
     if len(args.rounds) not in (1, len(args.sizes)):
         parser.error("--rounds takes one value, or one per size")
     hugo = shutil.which("hugo")
@@ -154,22 +173,27 @@ def main() -> int:
     if names[0] == names[1]:
         names = (f"{names[0]} (this)", f"{names[1]} (other)")
     rounds_per_size = args.rounds * len(args.sizes) if len(args.rounds) == 1 else args.rounds
-    rows = []
+    rows: list[tuple[int, tuple[list[Run], ...]]] = []
     try:
         for size, rounds in zip(args.sizes, rounds_per_size, strict=True):
             corpus = ensure_corpus(args.work, size)
             config = write_config(args.work / f"bench-{size}.yaml", archives=True)
             build = check_build if args.check else export_build
-            ours = build(names[0], checkouts[0], corpus, config, args.work, str(size))
+            builds = [build(names[0], checkouts[0], corpus, config, args.work, str(size))]
+            if args.like_hugo:
+                like = write_config(args.work / f"bench-{size}-like-hugo.yaml", archives=False, extra=LIKE_HUGO)
+                builds.append(export_build(LIKE_HUGO_NAME, checkouts[0], corpus, like, args.work, f"{size}-like-hugo"))
             if args.against is None:
                 assert hugo is not None
-                builds = (ours, hugo_build(hugo, corpus, args.work))
+                builds.append(hugo_build(hugo, corpus, args.work))
             else:
-                builds = (ours, build(names[1], checkouts[1], corpus, config, args.work, f"{size}-against"))
-            rows.append((size, alternate(size, builds, rounds, args.work, swap=args.against is not None)))
+                builds.append(build(names[1], checkouts[1], corpus, config, args.work, f"{size}-against"))
+            rows.append((size, alternate(size, tuple(builds), rounds, args.work, swap=args.against is not None)))
     finally:
         empty_trash(args.work)
-    print_medians(names, rows)
+    print_medians(names, [(size, (runs[0], runs[-1])) for size, runs in rows])
+    if args.like_hugo:
+        print_medians((LIKE_HUGO_NAME, names[1]), [(size, (runs[1], runs[-1])) for size, runs in rows])
     print(f"load average (1 min) at the end: {os.getloadavg()[0]:.2f}")
     return 0
 

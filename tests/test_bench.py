@@ -83,6 +83,28 @@ def test_bench_alternate_against_a_checkout_prints_medians_of_both(tmp_path: Pat
     assert all(float(figure.replace(",", "")) > 0 for figure in row.groups())
 
 
+def test_bench_alternate_like_hugo_prints_both_of_ours_against_hugos_build(tmp_path: Path) -> None:
+    require_shared(SHARED / "tools" / "gen_corpus.py")
+    if shutil.which("hugo") is None:
+        pytest.skip("needs hugo (the Debian package): the build --like-hugo compares with")
+    out = _run(
+        "bench_alternate.py", "--like-hugo", "--sizes", "20", "--rounds", "1", "--work", str(tmp_path / "work"),
+        cwd=tmp_path,
+    )  # fmt: skip
+    work = tmp_path / "work"
+    like = (work / "bench-20-like-hugo.yaml").read_text(encoding="utf-8")
+    assert "formats: [rss]" in like and "archive_page_size: 0" in like
+    headers = re.findall(r"^articles \| rounds \| wall (.+?) \| wall Hugo \| ratio", out, re.M)
+    assert headers == ["ours", "ours, RSS only"], out
+    rows = re.findall(rf"^ +20 \| +1 \| {NUMBER} s \| {NUMBER} s \| {NUMBER}× ", out, re.M)
+    assert len(rows) == 2 and all(float(figure) > 0 for row in rows for figure in row), out
+    # each round ran all three, and the RSS-only export wrote no Atom or JSON feed and no archive page
+    three = r"round 1: ours .+; ours, RSS only .+; Hugo .+; ratio ours / Hugo .+ CPU; ours, RSS only / Hugo"
+    assert re.search(three, out), out
+    exported = work / "alternate-export-20-like-hugo"
+    assert list(exported.glob("*.rss")) and not list(exported.glob("*.atom")) and not (exported / "archive").exists()
+
+
 def test_bench_read_refuses_a_base_that_imports_this_checkouts_feeds(tmp_path: Path) -> None:
     done = _launch("bench_read.py", str(SAMPLES), "--base", str(PROJECT), "--work", str(tmp_path), cwd=tmp_path)
     assert done.returncode == 2, done.stdout + done.stderr
