@@ -47,8 +47,10 @@ _COUNT_VALUES_ABOVE = 50_000  # characters; fewer hold at most ~25,000 nodes, a 
 # Never follow a symlink at open time (the walk checked the name, a rename may have swapped it since) and
 # never block: a FIFO swapped in for an article would hold the reload thread in open() for good (issue 16).
 _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
-# YAML 1.1 §5.1 printable characters; anything else makes libyaml refuse the whole file
-_NOT_YAML = re.compile("[^\t\n\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# Outside YAML 1.1 §5.1's printable characters, which make libyaml refuse the whole file: what
+# [^\t\n\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff] matches, listed (the negated class took
+# ~4.5 ms to compile at every start, issue 20; tests/test_text.py holds them equal).
+_NOT_YAML = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]")
 _YAML_ASCII = b"\t\n" + bytes(range(0x20, 0x7F))  # the ASCII part of _NOT_YAML's complement
 _C1 = re.compile("[\x80-\x9f]")
 _AROUND_C1 = re.compile("[^\x00-\x7f]{0,3}[\x80-\x9f][^\x00-\x7f]{0,3}")  # a mojibake sequence is 2-4 characters
