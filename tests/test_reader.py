@@ -127,6 +127,11 @@ CASES: list[tuple[str, bytes, tuple[P | F, ...]]] = [
     ("over-max-file-bytes", b"---\n" + b"x" * 1_000_001, (P("error", "larger than the limit"),)),
     ("cp1252-bytes", doc(b'title: "Caf\xe9 \x93society\x94"\n'), (P("warning", "not valid UTF-8"), F("title", "Café “society”"))),
     ("utf8-bom", b"\xef\xbb\xbf" + doc(), (F("title", "T"), F("problems", ()))),
+    # YAML 1.1 §5.2: a BOM says UTF-16 or UTF-32 (Windows Notepad's "Unicode"); read as Windows-1252 the file lost its article
+    ("utf16le-bom", b"\xff\xfe" + doc("title: 'Café ☕'\n".encode()).decode().encode("utf-16-le"), (F("title", "Café ☕"), F("problems", ()))),
+    ("utf16be-bom", b"\xfe\xff" + doc("title: 'Café'\n".encode()).decode().encode("utf-16-be"), (F("title", "Café"), F("problems", ()))),
+    ("utf32le-bom", b"\xff\xfe\x00\x00" + doc("title: 'Café'\n".encode()).decode().encode("utf-32-le"), (F("title", "Café"), F("problems", ()))),
+    ("utf16-bom-odd-byte", b"\xff\xfe" + doc().decode().encode("utf-16-le") + b"\x00", (P("warning", "not valid UTF-16"), F("title", "T"))),
     ("crlf", doc(b"excerpt: |\n  one\n  two\n").replace(b"\n", b"\r\n"), (F("summary", "one two"), F("problems", ()))),
     ("cr-only", doc().replace(b"\n", b"\r"), (F("title", "T"),)),
     ("xml-illegal-escaped", doc(b'title: "a\\0b\\x0bc\\x1fd\\ufffee"\n'), (F("title", "abcde"),)),

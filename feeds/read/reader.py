@@ -57,22 +57,30 @@ _AROUND_C1 = re.compile("[^\x00-\x7f]{0,3}[\x80-\x9f][^\x00-\x7f]{0,3}")  # a mo
 MAX_C1_REPAIRS = 1_000
 _CLOSING_LINE = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.MULTILINE)  # the reference _closing_line is held to
 _CLOSING_MARKS = ("---", "...")
+# the codec of each UTF-16/32 byte order mark (the codec reads and drops the mark); UTF-32 LE's opens with UTF-16 LE's
+_WIDE_BOMS = {b"\xff\xfe\x00\x00": "utf-32", b"\x00\x00\xfe\xff": "utf-32", b"\xff\xfe": "utf-16", b"\xfe\xff": "utf-16"}
 
 
 def decode(raw: bytes) -> tuple[str, str | None]:
     """Bytes → text with LF line ends; returns a warning when UTF-8 did not fit.
 
     The stated fallback is Windows-1252 (what mis-saved news text almost always
-    is), with bytes it leaves undefined mapped to U+FFFD.
+    is), with bytes it leaves undefined mapped to U+FFFD. A UTF-16 or UTF-32 BOM
+    (YAML 1.1 §5.2; Windows Notepad's "Unicode") decodes as what it says.
     """
     warning = None
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
+    wide = (_WIDE_BOMS.get(raw[:4]) or _WIDE_BOMS.get(raw[:2])) if raw[:1] in (b"\xff", b"\xfe", b"\x00") else None
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode(wide or "utf-8")
     except UnicodeDecodeError as exc:
-        text = raw.decode("cp1252", errors="replace")
-        warning = f"not valid UTF-8 (byte {exc.start}); decoded as Windows-1252"
+        if wide:
+            text = raw.decode(wide, errors="replace")
+            warning = f"not valid {wide.upper()} (byte {exc.start}); undecodable bytes replaced"
+        else:
+            text = raw.decode("cp1252", errors="replace")
+            warning = f"not valid UTF-8 (byte {exc.start}); decoded as Windows-1252"
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     return text, warning
