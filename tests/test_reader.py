@@ -134,6 +134,10 @@ CASES: list[tuple[str, bytes, tuple[P | F, ...]]] = [
     ("utf16-bom-odd-byte", b"\xff\xfe" + doc().decode().encode("utf-16-le") + b"\x00", (P("warning", "not valid UTF-16"), F("title", "T"))),
     ("crlf", doc(b"excerpt: |\n  one\n  two\n").replace(b"\n", b"\r\n"), (F("summary", "one two"), F("problems", ()))),
     ("cr-only", doc().replace(b"\n", b"\r"), (F("title", "T"),)),
+    # JSON writes an emoji as a UTF-16 surrogate pair (json.dumps' default); libyaml refused the whole file for it
+    ("surrogate-pair-escape", doc(b'title: "Launch \\ud83d\\ude80 day"\n'), (F("title", "Launch \U0001f680 day"), F("problems", ()))),
+    ("lone-surrogate-escape-in-optional-field", doc(b'topics: ["\\ud800", "AI"]\nexcerpt: "a\\udc00b \\U0000DBFF"\n'), (P("warning", "removed 3 lone UTF-16 surrogate"), F("topics", ("AI",)), F("summary", "ab"))),
+    ("escaped-backslash-before-u-is-text", doc(b'title: "C:\\\\ud800 \\ud83d\\ude80"\n'), (F("title", "C:\\ud800 \U0001f680"),)),
     ("xml-illegal-escaped", doc(b'title: "a\\0b\\x0bc\\x1fd\\ufffee"\n'), (F("title", "abcde"),)),
     ("c1-control-as-cp1252", doc(b'title: "wait\\x85 \\x93quoted\\x94"\n'), (F("title", "wait… “quoted”"),)),
     ("raw-control-bytes", doc(b"title: a\x0bb\x00c\x1f\n"), (P("warning", "removed 3"), F("title", "abc"))),

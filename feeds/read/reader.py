@@ -59,6 +59,13 @@ _CLOSING_LINE = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.MULTILINE)  # the refer
 _CLOSING_MARKS = ("---", "...")
 # the codec of each UTF-16/32 byte order mark (the codec reads and drops the mark); UTF-32 LE's opens with UTF-16 LE's
 _WIDE_BOMS = {b"\xff\xfe\x00\x00": "utf-32", b"\x00\x00\xfe\xff": "utf-32", b"\xff\xfe": "utf-16", b"\xfe\xff": "utf-16"}
+# a JSON-style UTF-16 escape of a surrogate (libyaml refuses the whole document for one); "\\\\" is matched first, so
+# an escaped backslash before "u" stays text: a high and a low surrogate (a pair), or a lone one in either spelling
+_SURROGATE_ESCAPE = re.compile(
+    r"\\\\|\\u([dD][89abAB][0-9a-fA-F]{2})(?:\\u([dD][c-fC-F][0-9a-fA-F]{2}))?"
+    r"|\\(?:u|U0000)[dD][89a-fA-F][0-9a-fA-F]{2}"
+)
+_BAD_ESCAPE = "found invalid Unicode character escape code"  # libyaml's problem for it (scanner.c)
 
 
 def decode(raw: bytes) -> tuple[str, str | None]:
@@ -219,7 +226,7 @@ def _read_text(raw: bytes, shown: str, settings: Settings, problems: FileProblem
     try:
         if len(front) > _COUNT_VALUES_ABOVE and _count_values(front) > MAX_VALUES:
             return problems.error(f"front matter holds more than {MAX_VALUES} values; not read (an article has ~100)")
-        data, unreadable = safe_yaml.load_counting_unreadable(front)
+        data, unreadable = _load(front, problems)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else None
@@ -239,6 +246,35 @@ def _read_text(raw: bytes, shown: str, settings: Settings, problems: FileProblem
         cleaned, _ = clean_text(body[: MAX_BODY_CHARS * 2], MAX_BODY_CHARS, single_line=False)
         result = ReadResult(result.article.replace(body=cleaned), result.problems)
     return result
+
+
+def _load(front: str, problems: FileProblems) -> tuple[object, int]:
+    """:func:`safe_yaml.load_counting_unreadable`, and once more with surrogate escapes rewritten when
+    libyaml refused one: a pair as the character it encodes (JSON spells emoji so), a lone one dropped."""
+    try:
+        return safe_yaml.load_counting_unreadable(front)
+    except yaml.YAMLError as exc:
+        if getattr(exc, "problem", None) != _BAD_ESCAPE:
+            raise
+        lone = 0
+
+        def rewrite(match: re.Match) -> str:
+            nonlocal lone
+            if match[0] == "\\\\":
+                return match[0]
+            if match[2] is not None:  # UTF-16: the pair's two halves give the code point
+                code = 0x10000 + ((int(match[1], 16) - 0xD800) << 10) + (int(match[2], 16) - 0xDC00)
+                return f"\\U{code:08X}"
+            lone += 1
+            return ""
+
+        fixed = _SURROGATE_ESCAPE.sub(rewrite, front)
+        if fixed == front:
+            raise
+        loaded = safe_yaml.load_counting_unreadable(fixed)
+    if lone:
+        problems.warn(f"removed {lone} lone UTF-16 surrogate escape(s) (\\ud800 to \\udfff), which are no characters")
+    return loaded
 
 
 def _count_values(front: str) -> int:
