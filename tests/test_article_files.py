@@ -66,3 +66,31 @@ def test_undecodable_file_name_prints_on_one_line(tmp_path: Path) -> None:
     [problem] = read_folder(tmp_path, Settings()).problems
     assert "\n" not in str(problem) and str(problem).encode("utf-8")
     assert problem.path == "bad\ufffd\\nname.md"
+
+
+def test_what_the_walk_cannot_read_is_named_never_silently_left_out(tmp_path: Path) -> None:
+    """A symlink out of the folder (to a file or a folder), a broken or looping symlink and a FIFO were left
+    out without a word: an article gone from the feeds, and `feeds check` said all was well."""
+    outside, root = tmp_path / "outside", tmp_path / "root"
+    _tree(outside, ["secret.md", "dir/secret2.md"])
+    _tree(root, ["in.md", "sub/kept.md"])
+    os.symlink(outside / "secret.md", root / "file-link.md")
+    os.symlink(outside / "dir", root / "sub" / "dir-link")
+    os.symlink(root / "in.md", root / "inside-link.md")
+    os.symlink(root / "gone.md", root / "broken.md")
+    os.symlink("loop-b.md", root / "loop-a.md")
+    os.symlink("loop-a.md", root / "loop-b.md")
+    os.mkfifo(root / "fifo.md")
+    os.symlink(root, root / "sub" / "self")  # a folder already walked: no article is lost, nothing to say
+    folder = read_folder(root, Settings())
+    assert [a.source for a in folder.articles] == ["in.md", "sub/kept.md"]  # inside-link.md: in.md's duplicate
+    named = {p.path: p.message for p in folder.problems if p.is_error}
+    assert named == {
+        "broken.md": "is not a regular file (a FIFO, socket, device or broken symlink); not read",
+        "fifo.md": "is not a regular file (a FIFO, socket, device or broken symlink); not read",
+        "file-link.md": "is a symlink out of the articles folder; not read",
+        "loop-a.md": "cannot be read (Too many levels of symbolic links); not read",
+        "loop-b.md": "cannot be read (Too many levels of symbolic links); not read",
+        "sub/dir-link": "is a symlink out of the articles folder; not read",
+    }
+    assert [p.path for p in folder.problems if not p.is_error] == ["inside-link.md"]

@@ -23,6 +23,7 @@ __all__ = ["MAX_FILES", "MAX_FOLDER_DEPTH", "find_article_files", "inside", "pri
 # 1,000,000, which a million-article archive reaches: its next new article (sorting last) was silently dropped
 # and the live watcher gave up patching (issue 20). Ten million is ten times the largest folder measured.
 MAX_FILES = 10_000_000
+_NOT_REGULAR = "is not a regular file (a FIFO, socket, device or broken symlink); not read"
 MAX_FOLDER_DEPTH = 32  # folders below the articles folder; a deeper one is a named problem (issue 16)
 
 
@@ -31,7 +32,8 @@ def walk_article_files(root: Path, unreadable: list[Problem] | None = None) -> I
 
     Dotfiles and dot-folders are skipped. Symlinks are followed only while they
     stay inside ``root``; each real folder is visited once, so a symlink cycle
-    cannot loop. The entries carry their ``stat()`` (one system call, cached),
+    cannot loop. A symlink out of ``root``, and an entry that is neither a folder
+    nor a regular file (a FIFO, a broken symlink), is added to ``unreadable``. The entries carry their ``stat()`` (one system call, cached),
     which is all an identity check needs: no Path objects on the hot path.
     A folder that cannot be listed, or lies more than :data:`MAX_FOLDER_DEPTH`
     folders below ``root``, is added to ``unreadable`` as an error-level
@@ -62,6 +64,7 @@ def walk_article_files(root: Path, unreadable: list[Problem] | None = None) -> I
             continue
         try:
             if entry.is_symlink() and not inside(os.path.realpath(entry.path), real_root):
+                _report_folder(unreadable, prefix + entry.name, "is a symlink out of the articles folder; not read")
                 continue
             if entry.is_dir():
                 found = entry.stat()
@@ -83,7 +86,11 @@ def walk_article_files(root: Path, unreadable: list[Problem] | None = None) -> I
                     _report_folder(unreadable, prefix + entry.name, message)
                     return
                 yield prefix + entry.name, entry
-        except OSError:
+            else:  # as the reader says of one swapped in after the walk: named, so no article vanishes unreported
+                _report_folder(unreadable, prefix + entry.name, _NOT_REGULAR)
+        except OSError as exc:  # a symlink loop (ELOOP), a name removed since the listing
+            if not isinstance(exc, FileNotFoundError):
+                _report_folder(unreadable, prefix + entry.name, f"cannot be read ({exc.strerror or exc}); not read")
             continue
 
 

@@ -185,7 +185,7 @@ class FolderScan:
         if stat.S_ISLNK(found.st_mode) or stat.S_ISDIR(found.st_mode):
             return None
         if not stat.S_ISREG(found.st_mode):
-            return _ABSENT  # a fifo or socket: walk_article_files lists regular files only
+            return None  # a FIFO or socket: not listed but named by walk_article_files, which a full scan runs
         return found.st_size, found.st_mtime_ns, found.st_ctime_ns, found.st_ino
 
     def _set(self, name: str, identity: Any) -> None:
