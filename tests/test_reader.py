@@ -195,6 +195,8 @@ CASES: list[tuple[str, bytes, tuple[P | F, ...]]] = [
     ("featured-javascript", doc(b"featuredContent: '<iframe src=\"javascript:alert(1)\"></iframe>'\n"), (P("warning", "featuredContent"), F("featured_embed_url", None))),
     ("featured-youtube", doc(b"featuredContent: '<iframe width=8 src=\"https://www.youtube.com/embed/x\">'\n"), (F("featured_embed_url", "https://www.youtube.com/embed/x"),)),
     ("related-partial", doc(b"related: [{title: R, webUrl: 'https://r.com/1'}, {title: V, webUrl: ''}, 7, {webUrl: 'https://r.com/2'}]\n"), (P("warning", "related[2]"), P("warning", "related[3]"), F("related.0.link", "https://r.com/1"))),
+    # a related entry's bad link was reported as the article's own: "'webUrl' is not an absolute http(s) URL"
+    ("related-bad-link-named-as-its-own", doc(b"related: [{title: R, webUrl: 'javascript:x', originalUrl: 5}]\n"), (P("warning", "'related[0].webUrl' is not an absolute http(s) URL: 'javascript:x'"), P("warning", "'related[0].originalUrl' should be a URL, not int"), F("web_url", None), F("link", "https://example.com/a"))),
     ("unknown-keys-ignored", doc(b"someFutureKey: {a: 1}\n"), (F("title", "T"), F("problems", ()))),
 ]
 

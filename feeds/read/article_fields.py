@@ -75,15 +75,15 @@ class _Fields:
             self.problems.warn(f"'{where or key}' is longer than {max_chars} characters; shortened", key)
         return cleaned or None
 
-    def url(self, key: str, base_host: str | None = None) -> str | None:
+    def url(self, key: str, base_host: str | None = None, where: str | None = None) -> str | None:
         value = self.data.get(key)
         if isinstance(value, str):
             cleaned = clean_url(value, base_host=base_host)
             if cleaned is None and value.strip():  # blank is "no URL", never a warning (clean_url passes none)
-                self.problems.warn(f"'{key}' is not an absolute http(s) URL: {_quote(value)}; ignored", key)
+                self.problems.warn(f"'{where or key}' is not an absolute http(s) URL: {_quote(value)}; ignored", key)
             return cleaned
         if value is not None:
-            self.problems.warn(f"'{key}' should be a URL, not {kind_of(value)}; ignored", key)
+            self.problems.warn(f"'{where or key}' should be a URL, not {kind_of(value)}; ignored", key)
         return None
 
     def integer(self, key: str) -> int | None:
@@ -254,7 +254,7 @@ def _read_related(entry: Any, index: int, problems: FileProblems, settings: Sett
     provider = _provider(entry.get("provider"), inner, f"{where}.provider")
     host = provider.domain if provider else None
     title = fields.text("title", settings.max_title_chars, f"{where}.title")
-    link = fields.url("webUrl", host) or fields.url("originalUrl", host)
+    link = fields.url("webUrl", host, f"{where}.webUrl") or fields.url("originalUrl", host, f"{where}.originalUrl")
     problems.items.extend(inner.items)
     if not title or not link:
         # real files list related videos with an empty webUrl: nothing to link to
