@@ -197,6 +197,10 @@ CASES: list[tuple[str, bytes, tuple[P | F, ...]]] = [
     ("related-partial", doc(b"related: [{title: R, webUrl: 'https://r.com/1'}, {title: V, webUrl: ''}, 7, {webUrl: 'https://r.com/2'}]\n"), (P("warning", "related[2]"), P("warning", "related[3]"), F("related.0.link", "https://r.com/1"))),
     # a related entry's bad link was reported as the article's own: "'webUrl' is not an absolute http(s) URL"
     ("related-bad-link-named-as-its-own", doc(b"related: [{title: R, webUrl: 'javascript:x', originalUrl: 5}]\n"), (P("warning", "'related[0].webUrl' is not an absolute http(s) URL: 'javascript:x'"), P("warning", "'related[0].originalUrl' should be a URL, not int"), F("web_url", None), F("link", "https://example.com/a"))),
+    # a key given twice kept its last value without a word: a pasted second title replaced the first unseen
+    ("key-given-twice", doc(b"title: First\nexcerpt: E\ntitle: Second\n"), (P("warning", "'title' is given more than once; the last value is kept", 6), F("title", "Second"), F("summary", "E"))),
+    ("key-given-twice-nested", doc(b"provider: {name: A, domain: a.com, name: B}\n"), (P("warning", "'name' is given more than once; the last value is kept", 5), F("provider.name", "B"))),
+    ("key-given-twice-under-a-tag", doc(b"extra: !!omap [a: 1]\ntopics: [x]\ntopics: [y]\n"), (P("warning", "'topics' is given more than once", 7), F("topics", ("y",)))),
     ("unknown-keys-ignored", doc(b"someFutureKey: {a: 1}\n"), (F("title", "T"), F("problems", ()))),
 ]
 

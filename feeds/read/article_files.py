@@ -32,8 +32,9 @@ def walk_article_files(root: Path, unreadable: list[Problem] | None = None) -> I
 
     Dotfiles and dot-folders are skipped. Symlinks are followed only while they
     stay inside ``root``; each real folder is visited once, so a symlink cycle
-    cannot loop. A symlink out of ``root``, and an entry that is neither a folder
-    nor a regular file (a FIFO, a broken symlink), is added to ``unreadable``. The entries carry their ``stat()`` (one system call, cached),
+    cannot loop. A symlink out of ``root``, and an entry that is neither a
+    folder nor a regular file (a FIFO, a broken symlink), is added to
+    ``unreadable``. The entries carry their ``stat()`` (one system call, cached),
     which is all an identity check needs: no Path objects on the hot path.
     A folder that cannot be listed, or lies more than :data:`MAX_FOLDER_DEPTH`
     folders below ``root``, is added to ``unreadable`` as an error-level

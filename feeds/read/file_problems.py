@@ -47,6 +47,11 @@ class FileProblems:
             message = f"'{where}' cannot be read ({value}); ignored"
             self.items.append(Problem(self.shown, Severity.WARNING, message, value.line + self.offset))
 
+    def repeated_key(self, key: str, line: int) -> None:
+        """A key given again on ``line`` of the front matter (from 1): YAML keeps its last value."""
+        message = f"{key[:MAX_PATH_CHARS]!r} is given more than once; the last value is kept"
+        self.items.append(Problem(self.shown, Severity.WARNING, message, line + self.offset))
+
     def line_of(self, key: str) -> int | None:
         match = re.search(rf"^{re.escape(key)}\s*:", self.text, re.MULTILINE)
         return None if match is None else self.text.count("\n", 0, match.start()) + 1 + self.offset

@@ -1,8 +1,8 @@
 """A fast path for front matter: the strict subset of YAML that article files use, read without libyaml.
 
 Contract: :func:`parse` returns exactly what :func:`feeds.read.safe_yaml.load_counting_unreadable`
-returns for ``text`` (value and types, dict key order, duplicate keys: the last value at the first
-key's place), or None, "not mine", for anything outside the subset; then the libyaml path runs
+returns for ``text`` (value and types, dict key order), or None, "not mine", for anything outside the
+subset (a key given twice too, which only the libyaml path reports); then the libyaml path runs
 unchanged. tests/test_front_matter_fast.py holds it to that with generated hostile documents and
 every file of ../shared.
 
@@ -194,6 +194,8 @@ class _Document:
             if kind != _KEY_TOKEN:
                 raise NotMine  # "- item" among keys
             index += 1
+            if name in mapping:
+                raise NotMine  # a key given twice: the libyaml path names it
             if value is not _OPEN:
                 mapping[name] = value
             elif index < count and tokens[index][0] > column:

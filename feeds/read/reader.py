@@ -58,7 +58,9 @@ MAX_C1_REPAIRS = 1_000
 _CLOSING_LINE = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.MULTILINE)  # the reference _closing_line is held to
 _CLOSING_MARKS = ("---", "...")
 # the codec of each UTF-16/32 byte order mark (the codec reads and drops the mark); UTF-32 LE's opens with UTF-16 LE's
-_WIDE_BOMS = {b"\xff\xfe\x00\x00": "utf-32", b"\x00\x00\xfe\xff": "utf-32", b"\xff\xfe": "utf-16", b"\xfe\xff": "utf-16"}
+_WIDE_BOMS = {
+    b"\xff\xfe\x00\x00": "utf-32", b"\x00\x00\xfe\xff": "utf-32", b"\xff\xfe": "utf-16", b"\xfe\xff": "utf-16"
+}  # fmt: skip
 # a JSON-style UTF-16 escape of a surrogate (libyaml refuses the whole document for one); "\\\\" is matched first, so
 # an escaped backslash before "u" stays text: a high and a low surrogate (a pair), or a lone one in either spelling
 _SURROGATE_ESCAPE = re.compile(
@@ -226,7 +228,7 @@ def _read_text(raw: bytes, shown: str, settings: Settings, problems: FileProblem
     try:
         if len(front) > _COUNT_VALUES_ABOVE and _count_values(front) > MAX_VALUES:
             return problems.error(f"front matter holds more than {MAX_VALUES} values; not read (an article has ~100)")
-        data, unreadable = _load(front, problems)
+        data, unreadable, repeated = _load(front, problems)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else None
@@ -239,6 +241,8 @@ def _read_text(raw: bytes, shown: str, settings: Settings, problems: FileProblem
         return problems.error(f"front matter cannot be read ({data})", line=data.line + 1)
     if not isinstance(data, dict):
         return problems.error(f"front matter must be a mapping of key: value, not {kind_of(data)}", line=2)
+    for key, line in repeated:
+        problems.repeated_key(key, line)
     if unreadable:
         data = without_unreadable(data, problems)
     result = parse_article(data, shown, settings, problems)
@@ -248,11 +252,11 @@ def _read_text(raw: bytes, shown: str, settings: Settings, problems: FileProblem
     return result
 
 
-def _load(front: str, problems: FileProblems) -> tuple[object, int]:
-    """:func:`safe_yaml.load_counting_unreadable`, and once more with surrogate escapes rewritten when
+def _load(front: str, problems: FileProblems) -> tuple[object, int, tuple[tuple[str, int], ...]]:
+    """:func:`safe_yaml.load_reporting`, and once more with surrogate escapes rewritten when
     libyaml refused one: a pair as the character it encodes (JSON spells emoji so), a lone one dropped."""
     try:
-        return safe_yaml.load_counting_unreadable(front)
+        return safe_yaml.load_reporting(front)
     except yaml.YAMLError as exc:
         if getattr(exc, "problem", None) != _BAD_ESCAPE:
             raise
@@ -271,7 +275,7 @@ def _load(front: str, problems: FileProblems) -> tuple[object, int]:
         fixed = _SURROGATE_ESCAPE.sub(rewrite, front)
         if fixed == front:
             raise
-        loaded = safe_yaml.load_counting_unreadable(fixed)
+        loaded = safe_yaml.load_reporting(fixed)
     if lone:
         problems.warn(f"removed {lone} lone UTF-16 surrogate escape(s) (\\ud800 to \\udfff), which are no characters")
     return loaded

@@ -44,7 +44,7 @@ change to PyYAML's shared ``Resolver`` cannot make that memo stale.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import yaml
@@ -85,6 +85,7 @@ class Loader(_BaseLoader):  # type: ignore[misc,valid-type]
     """
 
     unreadable = 0
+    repeated: tuple[tuple[str, int], ...] = ()  # (key, line) of each key given again in one mapping
 
     _plain_tags: dict[str, str] = {}  # plain scalar text -> tag; replaced whenever a resolver is added
     _plain_values: dict[str, Any] = {}  # plain scalar text -> value (immutable builtins): the fast path's memo
@@ -126,7 +127,21 @@ class Loader(_BaseLoader):  # type: ignore[misc,valid-type]
                 mapping[key] = self.construct_object(value_node, deep=deep)
             else:
                 mapping[self._unreadable(key_node, f"{built_kind(key)} cannot be a key")] = None
+        if len(mapping) != len(node.value):
+            self.note_repeated_keys(node, lambda key_node: self.construct_object(key_node, deep=deep))
         return mapping
+
+    def note_repeated_keys(self, node: yaml.MappingNode, build: Callable[[yaml.Node], Any]) -> None:
+        """Add each scalar key ``node`` gives again (``1`` after ``true`` too) to ``repeated``, with its line:
+        YAML keeps the last value without a word, which hid a second ``title:`` pasted below the first.
+        Asked only of a mapping built smaller than its node; ``build`` gives a key node's built (memoised) key."""
+        seen = set()
+        for key_node, _ in node.value:
+            if type(key_node) is _ScalarNode:
+                key = build(key_node)
+                if key in seen:
+                    self.repeated = (*self.repeated, (key_node.value, key_node.start_mark.line + 1))
+                seen.add(key)
 
     def _unreadable(self, node: yaml.Node, problem: str) -> Unreadable:
         self.unreadable += 1
@@ -258,6 +273,8 @@ def _build(node: yaml.Node, loader: Loader, built: dict[int, Any]) -> Any:
                 mapping[key] = value_node.value
             else:
                 mapping[key] = _build(value_node, loader, built)
+        if len(mapping) != len(node.value):
+            loader.note_repeated_keys(node, lambda key_node: _build(key_node, loader, built))
         return mapping
     if tag == SEQ_TAG and kind is _SequenceNode:
         sequence: list = []
@@ -323,31 +340,42 @@ _NO_MARK = yaml.Mark("<front matter>", 0, 0, 0, None, None)  # a node the fast p
 
 
 def load_counting_unreadable(text: str) -> tuple[Any, int]:
-    """:func:`load`, and how many :class:`Unreadable` values the document holds (0: none to look for).
+    """:func:`load`, and how many :class:`Unreadable` values the document holds (0: none to look for)."""
+    value, unreadable, _ = load_reporting(text)
+    return value, unreadable
+
+
+def load_reporting(text: str) -> tuple[Any, int, tuple[tuple[str, int], ...]]:
+    """:func:`load_counting_unreadable`, and each key given again in one mapping (key, line from 1).
 
     Front matter in the subset :mod:`feeds.read.front_matter` reads is read there (it holds no
-    Unreadable); anything else by libyaml, :func:`load_with_libyaml`.
+    Unreadable and no key twice); anything else by libyaml, :func:`load_with_libyaml`.
     """
     if not Loader.yaml_path_resolvers:  # a path resolver types a scalar by where it is: only libyaml knows
         value = front_matter.parse(text, _PlainScalars(), Loader._plain_values)
         if value is not None:
-            return value, 0
-    return load_with_libyaml(text)
+            return value, 0, ()
+    return _load_with_libyaml(text)
 
 
 def load_with_libyaml(text: str) -> tuple[Any, int]:
     """:func:`load_counting_unreadable` without the front-matter fast path: the reference it is held to."""
+    value, unreadable, _ = _load_with_libyaml(text)
+    return value, unreadable
+
+
+def _load_with_libyaml(text: str) -> tuple[Any, int, tuple[tuple[str, int], ...]]:
     loader = Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:
-            return None, 0
+            return None, 0, ()
         try:
-            return _build(node, loader, {}), loader.unreadable
+            return _build(node, loader, {}), loader.unreadable, loader.repeated
         except _NeedsFullConstructor:
             # the fast path built scalars only, so the graph is as composed: start again
             yaml.constructor.SafeConstructor.__init__(loader)
-            loader.unreadable = 0
-            return loader.construct_document(node), loader.unreadable
+            loader.unreadable, loader.repeated = 0, ()
+            return loader.construct_document(node), loader.unreadable, loader.repeated
     finally:
         loader.dispose()
