@@ -184,6 +184,9 @@ CASES: list[tuple[str, bytes, tuple[P | F, ...]]] = [
     ("date-rfc822-gmt", doc(b"publishedDateTime: 'Thu, 14 Mar 2024 09:30:00 GMT'\n"), (F("published_at", utc(2024, 3, 14, 9, 30)),)),
     ("date-only", doc(b"publishedDateTime: 2024-03-14\n"), (F("published_at", utc(2024, 3, 14)),)),
     ("date-epoch", doc(b"publishedDateTime: 1710410400\n"), (F("published_at", utc(2024, 3, 14, 10)),)),
+    # RFC 3339 §5.6 allows a leap second (time-second 60); the article was lost as "not a usable date"
+    ("date-leap-second", doc(b"publishedDateTime: 2016-12-31T23:59:60Z\n"), (F("published_at", utc(2016, 12, 31, 23, 59, 59)), F("problems", ()))),
+    ("date-leap-second-offset-rfc822", doc(b"publishedDateTime: 'Sat, 31 Dec 2016 18:59:60.5 EST'\n"), (F("published_at", datetime(2016, 12, 31, 23, 59, 59, 500000, tzinfo=UTC)),)),
     ("date-garbage", doc(b"publishedDateTime: soon\n"), (P("error", "not a usable date: 'soon'", 4), NO_ARTICLE)),
     ("date-no-day", doc(b"publishedDateTime: March 2024\n"), (P("error", "not a usable date"),)),
     ("date-weekday", doc(b"publishedDateTime: Tuesday\n"), (P("error", "not a usable date"),)),

@@ -6,6 +6,7 @@ Dates are kept to the millisecond: what the feeds can write so every reader read
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
@@ -27,6 +28,7 @@ _ZONES = {
     "PST": -8,
     "PDT": -7,
 }
+_LEAP_SECOND = re.compile(r"((?<![0-9])[0-2][0-9]:[0-5][0-9]:)60(?![0-9])")
 # two far-apart defaults: a field dateutil fills from a default differs between them
 _DEFAULTS = (datetime(2001, 1, 1), datetime(2002, 2, 2))
 
@@ -106,6 +108,8 @@ def _zone(name: str | None, offset: int | None) -> tzinfo | None:
 
 
 def _parse_date_text(text: str) -> datetime | None:
+    if ":60" in text:  # a leap second (RFC 3339 §5.6 allows time-second 60), which datetime cannot hold: its last
+        text = _LEAP_SECOND.sub(r"\g<1>59", text, count=1)  # whole second before, as a clock without them shows
     try:
         return date_parser.isoparse(text)
     except ValueError:
