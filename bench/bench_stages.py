@@ -170,7 +170,7 @@ def _instrument(clock: StageClock) -> dict[str, int]:
     exporter.scan_folder = clock.wrap("scan, fingerprint", exporter.scan_folder)
     exporter.input_fingerprint = clock.wrap("scan, fingerprint", exporter.input_fingerprint)
     exporter.load_folder = clock.wrap("reading: load, collect", exporter.load_folder)
-    safe_yaml.load_counting_unreadable = clock.wrap(READING[0], safe_yaml.load_counting_unreadable)
+    safe_yaml.load_reporting = clock.wrap(READING[0], safe_yaml.load_reporting)
     reader.parse_article = clock.wrap(READING[1], reader.parse_article)
     reader._read_bytes = clock.wrap(READING[2], reader._read_bytes)
     reader.clean_text = clock.wrap(READING[3], reader.clean_text)  # the body's (article_fields has its own name)
