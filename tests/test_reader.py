@@ -638,16 +638,56 @@ def test_problem_str_format() -> None:
 # the lines a closing marker could be confused with, joined by line feeds (the reader's only line break)
 _LINES = st.sampled_from(["---", "...", "--- ", "...\t", "---\t \t", "-- ", "--", "----", "..", "....", " ---",
                           "--- x", "...x", "-", ".", "", "a", "a---", "\r", "---\r", "\t---"])  # fmt: skip
+# a line built of a lead, a run of marks and a tail: every shape _closing_line's regex could take for a closing
+# line or miss (spaces Python strips but YAML's rule does not, other line breaks, wide characters, values with dashes)
+_LEADS = st.sampled_from(["", "", " ", "\t", "a", "é", "key: ", "\U0001f600"])
+_MARKS = st.sampled_from(["---", "...", "---", "...", "-", "--", "----", ".", "..", "....", "-.-", ".--", ""])
+_TAILS = st.sampled_from(["", "", " ", "\t", " \t ", "\t\t", "x", " x", "-", ".", "\x0b", "\x0c", "\x1c", "\x85",
+                          "\xa0", "\u2028", "\u3000", "\r", "é", "\U0001f600", " ---", "---"])  # fmt: skip
+_BUILT_LINES = st.builds(lambda lead, mark, tail: lead + mark + tail, _LEADS, _MARKS, _TAILS)
+
+
+def _line_starts(text: str) -> list[int]:
+    return [0] + [i + 1 for i, c in enumerate(text) if c == "\n"]
 
 
 @hsettings(max_examples=500, deadline=None)
 @given(lines=st.lists(_LINES, max_size=8), start_line=st.integers(0, 8))
 def test_the_closing_line_is_found_where_the_multiline_regex_finds_it(lines: list[str], start_line: int) -> None:
     text = "\n".join(lines)
-    starts = [0] + [i + 1 for i, c in enumerate(text) if c == "\n"]  # every line's start
+    starts = _line_starts(text)  # every line's start
     start = starts[min(start_line, len(starts) - 1)]
     match = reader._CLOSING_LINE.search(text, start)
     assert reader._closing_line(text, start) == (None if match is None else match.span()), (text, start)
+
+
+@hsettings(max_examples=2000, deadline=None)
+@given(
+    lines=st.lists(_BUILT_LINES | _LINES, max_size=12),
+    breaks=st.lists(st.sampled_from(["\n", "\n", "\n", "\n\n", "\n\n\n"]), min_size=12, max_size=12),
+    end=st.sampled_from(["", "\n", "\n\n"]),
+    start_line=st.integers(0, 14),
+)
+@example(lines=["---", "a: 1", "---"], breaks=["\n"] * 12, end="", start_line=1)  # closed at the end, no line feed
+@example(lines=["---", "a: 1", "--- \t "], breaks=["\n"] * 12, end="", start_line=1)
+@example(lines=["---", "a: ---", "b: -1", "...x", "...\t"], breaks=["\n"] * 12, end="\n", start_line=1)
+def test_the_closing_line_is_where_the_regex_finds_it_among_lines_of_every_shape(
+    lines: list[str], breaks: list[str], end: str, start_line: int
+) -> None:
+    text = "".join(line + brk for line, brk in zip(lines, breaks, strict=False))
+    text = (text.rstrip("\n") + end) if lines else end
+    starts = _line_starts(text)
+    start = starts[min(start_line, len(starts) - 1)]
+    match = reader._CLOSING_LINE.search(text, start)
+    assert reader._closing_line(text, start) == (None if match is None else match.span()), (text, start)
+
+
+def test_the_closing_line_is_where_the_regex_finds_it_in_the_real_corpus() -> None:
+    for path in find_article_files(require_shared(REAL_CORPUS)):
+        text, _ = reader.decode(path.read_bytes())
+        for start in _line_starts(text)[:8]:
+            match = reader._CLOSING_LINE.search(text, start)
+            assert reader._closing_line(text, start) == (None if match is None else match.span()), (path, start)
 
 
 _YAML_EDGES = [*"\x00\x08\t\n\x0b\r\x1f \x7e\x7f\x80\x85\x9f\xa0\xad", "\u2028", "\ud800", "\ue000", "\ufeff", "\ufffd",
