@@ -51,7 +51,12 @@ _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEX
 # [^\t\n\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff] matches, listed (the negated class took
 # ~4.5 ms to compile at every start, issue 20; tests/test_text.py holds them equal).
 _NOT_YAML = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]")
-_YAML_ASCII = b"\t\n" + bytes(range(0x20, 0x7F))  # the ASCII part of _NOT_YAML's complement
+# The bytes UTF-8 spells the characters YAML allows with: all but the ASCII controls (tab and line feed
+# allowed) and DEL. Of the others YAML refuses, UTF-8 spells the C1 controls \xc2\x80-\xc2\x9f and the
+# noncharacters U+FFFE, U+FFFF \xef\xbf\xbe, \xef\xbf\xbf; a lone surrogate it does not spell at all.
+_YAML_UTF8 = b"\t\n" + bytes(range(0x20, 0x7F)) + bytes(range(0x80, 0x100))
+_C1_UTF8 = re.compile(b"\xc2[\x80-\x84\x86-\x9f]")  # U+0085 is YAML's (a line break)
+_NONCHARACTER_UTF8 = re.compile(b"\xef\xbf[\xbe\xbf]")
 _C1 = re.compile("[\x80-\x9f]")
 _AROUND_C1 = re.compile("[^\x00-\x7f]{0,3}[\x80-\x9f][^\x00-\x7f]{0,3}")  # a mojibake sequence is 2-4 characters
 MAX_C1_REPAIRS = 1_000
@@ -132,15 +137,22 @@ def _closing_line(text: str, start: int) -> tuple[int, int] | None:
 def _yaml_printable(text: str) -> bool:
     """Whether ``text`` holds only characters YAML allows: ``_NOT_YAML.search(text) is None``, by quicker checks.
 
-    ASCII: deleting the allowed bytes leaves nothing, a C loop (~1 µs for 3 kB where the regex took ~10).
-    Other text: Python's printable characters, with tab and line feed read as spaces, are a subset of
-    YAML's, so ``isprintable()`` says yes for nearly all of it (~5 µs where the regex took ~20 for a
-    4 kB front matter of news text, issue 20); only a no is left to the regex (``\x85``, ``\xa0``,
-    private use and line separators are YAML's but not printable). tests/test_reader.py holds it to the regex.
+    On its UTF-8 bytes: deleting the bytes of allowed characters leaves nothing, a C loop (~1 µs for 3 kB
+    where the regex took ~10), and beyond ASCII, where a lead byte of a C1 control or of U+FFFE/U+FFFF is
+    there (memchr), a regex that opens with it finds none. Beyond ASCII that is ~5 µs for a 4 kB front
+    matter of news text where replacing tab and line feed by spaces and asking ``isprintable()`` took ~12
+    and the regex ~15 (issue 20). tests/test_reader.py holds it to the regex for every character.
     """
-    if text.isascii():
-        return not text.encode("ascii").translate(None, _YAML_ASCII)
-    return text.replace("\n", " ").replace("\t", " ").isprintable() or _NOT_YAML.search(text) is None
+    try:
+        data = text.encode()
+    except UnicodeEncodeError:  # a lone surrogate, which YAML refuses
+        return False
+    if data.translate(None, _YAML_UTF8):
+        return False
+    return text.isascii() or (
+        (b"\xc2" not in data or _C1_UTF8.search(data) is None)
+        and (b"\xef" not in data or _NONCHARACTER_UTF8.search(data) is None)
+    )
 
 
 def read_article(path: Path, settings: Settings, *, root: Path | None = None) -> ReadResult:
