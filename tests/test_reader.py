@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from feeds.config import Settings
 from feeds.model import Article, Problem, Severity
 from feeds.read import article_fields, reader
-from feeds.read.article_files import find_article_files
+from feeds.read.article_files import find_article_files, walk_article_files
 from feeds.read.dates import Rfc3339Datetime, format_rfc3339, parse_date
 from feeds.read.reader import (
     collect,
@@ -735,6 +735,37 @@ def test_the_shown_name_is_what_pathlib_gives(
             reader._relative_name(path, root)
         return
     assert reader._relative_name(path, root) == expected, (path, root)
+
+
+_NAME_PARTS = ["a.md", "b c.md", "\\x.md", "é.md", "...md", "a...md", "a.", "-x", "\udcff.md", "tab\there.md", "line\nfeed.md"]
+
+
+def test_a_walked_name_reads_as_its_path_under_the_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    outside = tmp_path / "outside"
+    _tree(outside, ["secret.md"])
+    for relative_root in ("root", "with space/root", "é/../root2"):
+        root = tmp_path / relative_root
+        root.mkdir(parents=True)
+        for folder in ("", "sub/", "sub/deeper/", "\udcfe/"):
+            for index, part in enumerate(_NAME_PARTS):
+                path = root / f"{folder}{part}"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(b"---\n" + BASE + b"---\n" if index % 3 else b"---\ntitle: [\n---\n")
+        (root / "in.md").symlink_to(root / "a.md")
+        (root / "out.md").symlink_to(outside / "secret.md")
+        (root / "fifo.md").write_bytes(b"")
+        walked = [name for name, _ in walk_article_files(root)]
+        assert len(walked) == 4 * (len(_NAME_PARTS) - 1) + 2  # "...md" is a dotfile, out.md leads out
+        (root / "fifo.md").unlink()
+        os.mkfifo(root / "fifo.md")  # swapped in after the walk
+        for shown_root in (root, Path(os.path.relpath(root))):  # absolute and relative to the current folder
+            for name in [*walked, "gone.md", "out.md"]:  # gone and swapped in since the walk
+                expected = read_article(shown_root / name, Settings(), root=shown_root)
+                assert reader.read_named(shown_root, name, Settings()) == expected, (shown_root, name)
+    monkeypatch.chdir(tmp_path)
+    root = Path("root")
+    for name in [name for name, _ in walk_article_files(root)]:
+        assert reader.read_named(root, name, Settings()) == read_article(root / name, Settings(), root=root), name
 
 
 def test_a_short_read_is_read_on_to_the_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

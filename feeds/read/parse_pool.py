@@ -24,7 +24,7 @@ from typing import NamedTuple
 from feeds.config import Settings
 from feeds.read.mojibake import prepare_repair
 from feeds.read.parsecache import ParseCache, is_settled, not_written, result_record
-from feeds.read.reader import read_article
+from feeds.read.reader import read_named
 
 PARALLEL_THRESHOLD = 400  # fewer misses than this are read in-process: a pool costs more
 # Files per batch: about four a worker, within these bounds. A batch is one write transaction, and its
@@ -65,7 +65,7 @@ def die_with_parent() -> None:
 def read_batch(job: tuple[Path, list[str], Settings]) -> list[tuple]:
     """The record of each named file under ``root``, in order (the reading alone, nothing stored)."""
     root, names, settings = job
-    return [result_record(read_article(root / name, settings, root=root)) for name in names]
+    return [result_record(read_named(root, name, settings)) for name in names]
 
 
 class _Job(NamedTuple):
