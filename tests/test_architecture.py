@@ -33,7 +33,7 @@ STAGES = [
     # read
     {"read.front_matter", "read.yaml_scalars"},
     {"read.mojibake", "read.yaml_problems"},
-    {"read.text", "read.safe_yaml", "read.dates", "read.cache_files", "read.cache_writes"},
+    {"read.text", "read.safe_yaml", "read.dates", "read.cache_files", "read.cache_writes", "read.file_text"},
     {"read.file_problems", "read.clean_shapes"},
     {"read.article_fields", "read.article_files"},
     {"read.reader"},

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from feeds.config import Settings
 from feeds.model import Article, Problem, Severity
-from feeds.read import article_fields, reader
+from feeds.read import article_fields, file_text, reader
 from feeds.read.article_files import find_article_files, walk_article_files
 from feeds.read.dates import Rfc3339Datetime, format_rfc3339, parse_date
 from feeds.read.reader import (
@@ -657,8 +657,8 @@ def test_the_closing_line_is_found_where_the_multiline_regex_finds_it(lines: lis
     text = "\n".join(lines)
     starts = _line_starts(text)  # every line's start
     start = starts[min(start_line, len(starts) - 1)]
-    match = reader._CLOSING_LINE.search(text, start)
-    assert reader._closing_line(text, start) == (None if match is None else match.span()), (text, start)
+    match = file_text._CLOSING_LINE.search(text, start)
+    assert file_text._closing_line(text, start) == (None if match is None else match.span()), (text, start)
 
 
 @hsettings(max_examples=2000, deadline=None)
@@ -678,21 +678,21 @@ def test_the_closing_line_is_where_the_regex_finds_it_among_lines_of_every_shape
     text = (text.rstrip("\n") + end) if lines else end
     starts = _line_starts(text)
     start = starts[min(start_line, len(starts) - 1)]
-    match = reader._CLOSING_LINE.search(text, start)
-    assert reader._closing_line(text, start) == (None if match is None else match.span()), (text, start)
+    match = file_text._CLOSING_LINE.search(text, start)
+    assert file_text._closing_line(text, start) == (None if match is None else match.span()), (text, start)
 
 
 def test_the_closing_line_is_where_the_regex_finds_it_in_the_real_corpus() -> None:
     for path in find_article_files(require_shared(REAL_CORPUS)):
-        text, _ = reader.decode(path.read_bytes())
+        text, _ = file_text.decode(path.read_bytes())
         for start in _line_starts(text)[:8]:
-            match = reader._CLOSING_LINE.search(text, start)
-            assert reader._closing_line(text, start) == (None if match is None else match.span()), (path, start)
+            match = file_text._CLOSING_LINE.search(text, start)
+            assert file_text._closing_line(text, start) == (None if match is None else match.span()), (path, start)
 
 
 _YAML_EDGES = [*"\x00\x08\t\n\x0b\r\x1f \x7e\x7f\x80\x85\x9f\xa0\xad", "\u2028", "\ud800", "\ue000", "\ufeff", "\ufffd",
                "\ufffe", "\uffff", "\U00010000", "\U0001f600", "\U0010ffff", "a", "é", "’",
-               # characters whose UTF-8 bytes hold those _yaml_printable looks for (\xc2, \xef, \xbf, \xbe) or
+               # characters whose UTF-8 bytes hold those yaml_printable looks for (\xc2, \xef, \xbf, \xbe) or
                # are near them: Â, ï, U+00BF, U+FFBE, U+FFC2, U+FFBF, U+0100, U+D7FF, U+DFFF, U+1FFFE, U+10FFFE
                "\xc2", "\xef", "\xbf", "\uffbe", "\uffc2", "\uffbf", "\u0100", "\ud7ff", "\udfff", "\U0001fffe",
                "\U0010fffe"]  # fmt: skip
@@ -701,14 +701,14 @@ _YAML_EDGES = [*"\x00\x08\t\n\x0b\r\x1f \x7e\x7f\x80\x85\x9f\xa0\xad", "\u2028",
 @hsettings(max_examples=3000, deadline=None)
 @given(st.text(st.sampled_from(_YAML_EDGES), max_size=20))
 def test_the_quick_yaml_check_says_what_the_regex_says(text: str) -> None:
-    assert reader._yaml_printable(text) == (reader._NOT_YAML.search(text) is None), repr(text)
+    assert file_text.yaml_printable(text) == (file_text._NOT_YAML.search(text) is None), repr(text)
 
 
 def test_the_quick_yaml_check_says_what_the_regex_says_for_every_character() -> None:
     for code in range(0x110000):
         character = chr(code)
         for text in (f"a\t{character}\n", f"’{character}\t"):  # an ASCII one and one beyond
-            assert reader._yaml_printable(text) == (reader._NOT_YAML.search(text) is None), (hex(code), text)
+            assert file_text.yaml_printable(text) == (file_text._NOT_YAML.search(text) is None), (hex(code), text)
 
 
 _PARTS = st.sampled_from(["a", "b", "ab", "..", ".", "é", "x y", "-", "a.md", "\udcff"])  # a name not UTF-8

@@ -458,7 +458,7 @@ LISTED_CLASSES = {
     "feeds.read.front_matter._OUTSIDE": (
         "[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
     ),
-    "feeds.read.reader._NOT_YAML": "[^\t\n\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]",
+    "feeds.read.file_text._NOT_YAML": "[^\t\n\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]",
 }
 
 
