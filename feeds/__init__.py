@@ -30,6 +30,7 @@ _SHAPING_LIBRARIES = (
 # edit elsewhere keeps it warm. A module the reader starts importing belongs here (a test checks it).
 READER_MODULES = (
     "read.reader",
+    "read.file_text",
     "read.article_files",
     "read.article_fields",
     "read.clean_shapes",

@@ -25,7 +25,13 @@ from feeds.read.text import (
     split_url,
 )
 
-XML_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]")
+# the noncharacters at the end of each astral plane (U+1FFFE, U+1FFFF ... U+10FFFF), spelled out here
+ASTRAL_NONCHARACTERS = "".join(chr(code) for code in range(0x1FFFE, 0x110000, 0x10000)) + "".join(
+    chr(code) for code in range(0x1FFFF, 0x110000, 0x10000)
+)
+XML_UNSAFE = re.compile(
+    f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff{ASTRAL_NONCHARACTERS}]"
+)
 
 
 @pytest.mark.parametrize(
@@ -454,7 +460,9 @@ def test_real_corpus_cleans_the_same_on_both_paths(real_corpus) -> None:
 # compile at every start, issue 20), with the negated class it must equal: the characters it allows.
 LISTED_CLASSES = {
     "feeds.config_values.NOT_XML_TEXT": "[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]",
-    "feeds.read.text._XML_ILLEGAL": "[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufdcf\ufdf0-\ufffd\U00010000-\U0010ffff]",
+    "feeds.read.text._XML_ILLEGAL": "[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufdcf\ufdf0-\ufffd"
+    + "".join(f"{chr(plane << 16)}-{chr(plane << 16 | 0xFFFD)}" for plane in range(1, 17))
+    + "]",
     "feeds.read.front_matter._OUTSIDE": (
         "[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
     ),
@@ -478,3 +486,10 @@ def test_a_listed_class_matches_exactly_what_its_negated_class_matches(name: str
         m.start() for m in reference.finditer(every_code_point)
     ]
     assert reference.search("a") is None and reference.search("\x00") is not None  # the reference is a real class
+
+
+@pytest.mark.parametrize("noncharacter", ["\ufdd0", "\ufffe", *ASTRAL_NONCHARACTERS])
+def test_noncharacters_of_every_plane_are_dropped_from_text(noncharacter: str) -> None:
+    # valid XML, but HTML parsers call each a parse error in the pages and feed validators flag them
+    assert clean_text(f"Rocket {noncharacter}launch", 100) == ("Rocket launch", False)
+    assert clean_text(f"Rocket\n{noncharacter}launch", 100, single_line=False) == ("Rocket\nlaunch", False)

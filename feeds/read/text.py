@@ -13,10 +13,13 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from feeds.read.mojibake import leaves_alone, repair_mojibake
 
-# Outside XML 1.0 §2.2 Char, or C1 controls and noncharacters, which feed validators flag and readers
-# mis-render: what [^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufdcf\ufdf0-\ufffd\U00010000-\U0010ffff] matches,
-# listed (the negated class took ~4.5 ms to compile at every start, issue 20; tests/test_text.py holds them equal).
-_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]")
+# Outside XML 1.0 §2.2 Char, or C1 controls and noncharacters (Unicode §23.7: U+FDD0-U+FDEF and the last two
+# code points of every plane), which feed validators flag, HTML parsers call errors and readers mis-render:
+# what [^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufdcf\ufdf0-\ufffd\U00010000-\U0010ffff] matches, and the astral
+# noncharacters, listed (the negated class took ~4.5 ms to compile at every start, issue 20; tests/test_text.py
+# holds them equal).
+_NONCHARACTERS = "\ufdd0-\ufdef" + "".join(chr(plane << 16 | last) for plane in range(17) for last in (0xFFFE, 0xFFFF))
+_XML_ILLEGAL = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff{_NONCHARACTERS}]")
 _TAG = re.compile(r"</?[A-Za-z][^<>]{0,2000}>")
 _SPACES = re.compile(r"\s+")
 _ANY_SPACE = re.compile(r"\s")
