@@ -66,13 +66,14 @@ def test_problem_is_one_line(problem: Problem, text: str) -> None:
     assert problem.is_error is (problem.severity is Severity.ERROR)
 
 
-# STYLE §1: model ← config ← reader (text, mojibake and safe_yaml are the reader's helpers; front_matter,
+# STYLE §1: model ← config ← reader (text, file_text, mojibake and safe_yaml are the reader's helpers; front_matter,
 # yaml_scalars and yaml_problems are safe_yaml's); nothing imports forwards. tests/test_architecture.py
 # checks the same for every module.
 ALLOWED = {
     "model": set(),
     "read.mojibake": set(),
     "read.text": {"read.mojibake"},
+    "read.file_text": {"read.mojibake"},
     "read.front_matter": set(),
     "read.yaml_scalars": set(),
     "read.yaml_problems": {"read.yaml_scalars"},
@@ -96,7 +97,7 @@ ALLOWED = {
         "model",
         "config",
         "read.text",
-        "read.mojibake",
+        "read.file_text",
         "read.safe_yaml",
         "read.article_fields",
         "read.article_files",
