@@ -131,12 +131,19 @@ CASES: list[tuple[str, bytes, tuple[P | F, ...]]] = [
     ("utf16le-bom", b"\xff\xfe" + doc("title: 'Café ☕'\n".encode()).decode().encode("utf-16-le"), (F("title", "Café ☕"), F("problems", ()))),
     ("utf16be-bom", b"\xfe\xff" + doc("title: 'Café'\n".encode()).decode().encode("utf-16-be"), (F("title", "Café"), F("problems", ()))),
     ("utf32le-bom", b"\xff\xfe\x00\x00" + doc("title: 'Café'\n".encode()).decode().encode("utf-32-le"), (F("title", "Café"), F("problems", ()))),
+    ("utf32be-bom", b"\x00\x00\xfe\xff" + doc("title: 'Café'\n".encode()).decode().encode("utf-32-be"), (F("title", "Café"), F("problems", ()))),
     ("utf16-bom-odd-byte", b"\xff\xfe" + doc().decode().encode("utf-16-le") + b"\x00", (P("warning", "not valid UTF-16"), F("title", "T"))),
     ("crlf", doc(b"excerpt: |\n  one\n  two\n").replace(b"\n", b"\r\n"), (F("summary", "one two"), F("problems", ()))),
     ("cr-only", doc().replace(b"\n", b"\r"), (F("title", "T"),)),
     # JSON writes an emoji as a UTF-16 surrogate pair (json.dumps' default); libyaml refused the whole file for it
     ("surrogate-pair-escape", doc(b'title: "Launch \\ud83d\\ude80 day"\n'), (F("title", "Launch \U0001f680 day"), F("problems", ()))),
     ("lone-surrogate-escape-in-optional-field", doc(b'topics: ["\\ud800", "AI"]\nexcerpt: "a\\udc00b \\U0000DBFF"\n'), (P("warning", "removed 3 lone UTF-16 surrogate"), F("topics", ("AI",)), F("summary", "ab"))),
+    ("surrogate-pair-escape-upper-case", doc(b'title: "Launch \\uD83D\\uDE80"\n'), (F("title", "Launch \U0001f680"), F("problems", ()))),
+    # only a double-quoted scalar holds escapes: the same text in any other style, or a comment, is left as written
+    ("surrogate-escapes-in-other-styles-kept", doc(b'title: "Rocket \\ud83d\\ude80"\nexcerpt: \'[\\ud800-\\udfff] \\ud83d\\ude80\'\n# \\ud800\nkind: x \\udc00\n'), (F("title", "Rocket \U0001f680"), F("summary", "[\\ud800-\\udfff] \\ud83d\\ude80"), F("problems", ()))),
+    ("surrogate-escapes-in-a-block-scalar-kept", doc(b'title: "\\ud83d\\ude80"\nexcerpt: |\n  {"e": "\\ud83d\\ude80", "lone": "\\udc00"}\n'), (F("title", "\U0001f680"), F("summary", '{"e": "\\ud83d\\ude80", "lone": "\\udc00"}'), F("problems", ()))),
+    # a front matter long enough to have its values counted first (libyaml, which refused the escape there too)
+    ("surrogate-pair-escape-in-a-long-front-matter", doc(b'title: "Launch \\ud83d\\ude80"\nsecured: "' + b"x" * 60_000 + b'"\n'), (F("title", "Launch \U0001f680"), F("problems", ()))),
     ("escaped-backslash-before-u-is-text", doc(b'title: "C:\\\\ud800 \\ud83d\\ude80"\n'), (F("title", "C:\\ud800 \U0001f680"),)),
     ("xml-illegal-escaped", doc(b'title: "a\\0b\\x0bc\\x1fd\\ufffee"\n'), (F("title", "abcde"),)),
     ("c1-control-as-cp1252", doc(b'title: "wait\\x85 \\x93quoted\\x94"\n'), (F("title", "wait… “quoted”"),)),
@@ -187,6 +194,7 @@ CASES: list[tuple[str, bytes, tuple[P | F, ...]]] = [
     # RFC 3339 §5.6 allows a leap second (time-second 60); the article was lost as "not a usable date"
     ("date-leap-second", doc(b"publishedDateTime: 2016-12-31T23:59:60Z\n"), (F("published_at", utc(2016, 12, 31, 23, 59, 59)), F("problems", ()))),
     ("date-leap-second-offset-rfc822", doc(b"publishedDateTime: 'Sat, 31 Dec 2016 18:59:60.5 EST'\n"), (F("published_at", datetime(2016, 12, 31, 23, 59, 59, 500000, tzinfo=UTC)),)),
+    ("date-second-60-not-ending-minute-59", doc(b"publishedDateTime: 2016-12-31T10:15:60Z\n"), (P("error", "not a usable date"), NO_ARTICLE)),
     ("date-garbage", doc(b"publishedDateTime: soon\n"), (P("error", "not a usable date: 'soon'", 4), NO_ARTICLE)),
     ("date-no-day", doc(b"publishedDateTime: March 2024\n"), (P("error", "not a usable date"),)),
     ("date-weekday", doc(b"publishedDateTime: Tuesday\n"), (P("error", "not a usable date"),)),
@@ -204,6 +212,8 @@ CASES: list[tuple[str, bytes, tuple[P | F, ...]]] = [
     ("key-given-twice", doc(b"title: First\nexcerpt: E\ntitle: Second\n"), (P("warning", "'title' is given more than once; the last value is kept", 6), F("title", "Second"), F("summary", "E"))),
     ("key-given-twice-nested", doc(b"provider: {name: A, domain: a.com, name: B}\n"), (P("warning", "'name' is given more than once; the last value is kept", 5), F("provider.name", "B"))),
     ("key-given-twice-under-a-tag", doc(b"extra: !!omap [a: 1]\ntopics: [x]\ntopics: [y]\n"), (P("warning", "'topics' is given more than once", 7), F("topics", ("y",)))),
+    # each repeat named up to ten, then counted: a file of 16,000 repeats gave 16,000 warnings
+    ("keys-given-twice-many-times", doc(b"k: 1\n" * 30), (P("warning", "'k' is given more than once", 7), P("warning", "19 more keys are given more than once"), F("title", "T"))),
     ("unknown-keys-ignored", doc(b"someFutureKey: {a: 1}\n"), (F("title", "T"), F("problems", ()))),
 ]
 

@@ -424,7 +424,6 @@ def test_entries_published_in_the_same_second_get_distinct_updated_never_after_t
     assert parsed.feed.updated == "2024-05-01T12:00:00.299+00:00"
 
 
-
 def _distinct_updated_loop(items) -> list[datetime]:
     """distinct_updated as it was before its no-tie shortcut: every feed through the loop."""
     used: set[datetime] = set()

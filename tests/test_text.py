@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 
 import pytest
@@ -477,8 +478,6 @@ def every_code_point() -> str:
 
 @pytest.mark.parametrize("name", sorted(LISTED_CLASSES))
 def test_a_listed_class_matches_exactly_what_its_negated_class_matches(name: str, every_code_point: str) -> None:
-    import importlib
-
     module, attribute = name.rsplit(".", 1)
     listed = getattr(importlib.import_module(module), attribute)
     reference = re.compile(LISTED_CLASSES[name])

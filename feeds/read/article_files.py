@@ -32,9 +32,9 @@ def walk_article_files(root: Path, unreadable: list[Problem] | None = None) -> I
 
     Dotfiles and dot-folders are skipped. Symlinks are followed only while they
     stay inside ``root``; each real folder is visited once, so a symlink cycle
-    cannot loop. A symlink out of ``root``, and an entry that is neither a
-    folder nor a regular file (a FIFO, a broken symlink), is added to
-    ``unreadable``. The entries carry their ``stat()`` (one system call, cached),
+    cannot loop. A symlink out of ``root`` is added to ``unreadable`` as a
+    warning, an entry that is neither a folder nor a regular file (a FIFO, a
+    broken or looping symlink) as an error. The entries carry their ``stat()`` (one system call, cached),
     which is all an identity check needs: no Path objects on the hot path.
     A folder that cannot be listed, or lies more than :data:`MAX_FOLDER_DEPTH`
     folders below ``root``, is added to ``unreadable`` as an error-level
@@ -65,7 +65,10 @@ def walk_article_files(root: Path, unreadable: list[Problem] | None = None) -> I
             continue
         try:
             if entry.is_symlink() and not inside(os.path.realpath(entry.path), real_root):
-                _report_folder(unreadable, prefix + entry.name, "is a symlink out of the articles folder; not read")
+                # a warning, not an error: the owner may have linked it on purpose, and cannot silence an error
+                # but by removing the link; the run's exit status stays what the articles make it
+                message = "is a symlink out of the articles folder; not read (articles are read only from inside it)"
+                _report(unreadable, prefix + entry.name, message, Severity.WARNING)
                 continue
             if entry.is_dir():
                 found = entry.stat()
@@ -75,7 +78,7 @@ def walk_article_files(root: Path, unreadable: list[Problem] | None = None) -> I
                 name = f"{prefix}{entry.name}/"
                 if len(stack) >= MAX_FOLDER_DEPTH:  # this folder would be MAX_FOLDER_DEPTH + 1 deep
                     message = f"folders nest more than {MAX_FOLDER_DEPTH} deep here; the articles below are left out"
-                    _report_folder(unreadable, name, message)
+                    _report(unreadable, name, message)
                     continue
                 listing = _listing(entry.path, name, unreadable)
                 if listing is not None:
@@ -84,14 +87,14 @@ def walk_article_files(root: Path, unreadable: list[Problem] | None = None) -> I
                 count += 1
                 if count > MAX_FILES:
                     message = f"more than {MAX_FILES:,} article files; this one and those after it are left out"
-                    _report_folder(unreadable, prefix + entry.name, message)
+                    _report(unreadable, prefix + entry.name, message)
                     return
                 yield prefix + entry.name, entry
             else:  # as the reader says of one swapped in after the walk: named, so no article vanishes unreported
-                _report_folder(unreadable, prefix + entry.name, _NOT_REGULAR)
+                _report(unreadable, prefix + entry.name, _NOT_REGULAR)
         except OSError as exc:  # a symlink loop (ELOOP), a name removed since the listing
             if not isinstance(exc, FileNotFoundError):
-                _report_folder(unreadable, prefix + entry.name, f"cannot be read ({exc.strerror or exc}); not read")
+                _report(unreadable, prefix + entry.name, f"cannot be read ({exc.strerror or exc}); not read")
             continue
 
 
@@ -102,13 +105,14 @@ def _listing(folder: str, prefix: str, unreadable: list[Problem] | None) -> Iter
             return iter(sorted(scan, key=lambda e: e.name))
     except OSError as exc:
         message = f"cannot list this folder ({exc.strerror or exc}); its articles are left out"
-        _report_folder(unreadable, prefix, message)
+        _report(unreadable, prefix, message)
         return None
 
 
-def _report_folder(unreadable: list[Problem] | None, prefix: str, message: str) -> None:
+def _report(unreadable: list[Problem] | None, prefix: str, message: str, severity: Severity = Severity.ERROR) -> None:
+    """Name a folder or file of the walk that no article comes from (an error unless told otherwise)."""
     if unreadable is not None:
-        unreadable.append(Problem(printable_path(prefix.rstrip("/") or "."), Severity.ERROR, message))
+        unreadable.append(Problem(printable_path(prefix.rstrip("/") or "."), severity, message))
 
 
 def inside(real_path: str, real_root: str) -> bool:

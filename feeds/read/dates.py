@@ -28,7 +28,8 @@ _ZONES = {
     "PST": -8,
     "PDT": -7,
 }
-_LEAP_SECOND = re.compile(r"((?<![0-9])[0-2][0-9]:[0-5][0-9]:)60(?![0-9])")
+# a leap second ends a minute 59 (RFC 3339 §5.6, Appendix D); "10:15:60" stays refused
+_LEAP_SECOND = re.compile(r"((?<![0-9])[0-2][0-9]:59:)60(?![0-9])")
 # two far-apart defaults: a field dateutil fills from a default differs between them
 _DEFAULTS = (datetime(2001, 1, 1), datetime(2002, 2, 2))
 

@@ -12,6 +12,7 @@ field rules; :mod:`feeds.read.reader` reads the file.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,7 @@ __all__ = ["MAX_PATH_CHARS", "REQUIRED_FIELDS", "FileProblems", "ReadResult", "w
 
 REQUIRED_FIELDS = ("title", "publishedDateTime")  # and a link: originalUrl or webUrl
 MAX_PATH_CHARS = 120  # a field's path in a message (images[0].url)
+MAX_REPEATS_SHOWN = 10  # keys given twice, named one by one in a file; the rest counted in one warning
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,10 +49,16 @@ class FileProblems:
             message = f"'{where}' cannot be read ({value}); ignored"
             self.items.append(Problem(self.shown, Severity.WARNING, message, value.line + self.offset))
 
-    def repeated_key(self, key: str, line: int) -> None:
-        """A key given again on ``line`` of the front matter (from 1): YAML keeps its last value."""
-        message = f"{key[:MAX_PATH_CHARS]!r} is given more than once; the last value is kept"
-        self.items.append(Problem(self.shown, Severity.WARNING, message, line + self.offset))
+    def repeated_keys(self, repeated: Sequence[tuple[str, int]]) -> None:
+        """A warning for each key given again, with its line in the front matter (from 1), in line order (YAML
+        keeps the last value): the first :data:`MAX_REPEATS_SHOWN`, then one saying how many more."""
+        in_order = sorted(repeated, key=lambda repeat: repeat[1])  # libyaml's two paths note them in other orders
+        for key, line in in_order[:MAX_REPEATS_SHOWN]:
+            message = f"{key[:MAX_PATH_CHARS]!r} is given more than once; the last value is kept"
+            self.items.append(Problem(self.shown, Severity.WARNING, message, line + self.offset))
+        if len(in_order) > MAX_REPEATS_SHOWN:
+            more = len(in_order) - MAX_REPEATS_SHOWN
+            self.warn(f"{more} more keys are given more than once; the last values are kept")
 
     def line_of(self, key: str) -> int | None:
         match = re.search(rf"^{re.escape(key)}\s*:", self.text, re.MULTILINE)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +51,9 @@ __all__ = [  # make_uid and ReadResult are part of the reader's interface, defin
 
 MAX_BODY_CHARS = 100_000  # the body is kept but not rendered; bound the cleaning work
 MAX_VALUES = 20_000  # YAML nodes in one front matter; real articles have about 100
+_DOUBLE_QUOTED_REST = re.compile(r'(?:[^"\\]|\\.)*', re.DOTALL)  # from inside a "..." scalar to its end
+# double-quoted scalars with surrogate escapes mended in one file, each costing libyaml another read of it
+_MAX_ESCAPE_REWRITES = 100
 _COUNT_VALUES_ABOVE = 50_000  # characters; fewer hold at most ~25,000 nodes, a few MB composed
 # Never follow a symlink at open time (the walk checked the name, a rename may have swapped it since) and
 # never block: a FIFO swapped in for an article would hold the reload thread in open() for good (issue 16).
@@ -158,9 +162,10 @@ def _read_text(raw: bytes, shown: str, settings: Settings, problems: FileProblem
             problems.warn(f"removed {count} control or non-character code point(s) YAML does not allow")
     problems.text = front
     try:
-        if len(front) > _COUNT_VALUES_ABOVE and _count_values(front) > MAX_VALUES:
+        loaded = _load(front, problems)
+        if loaded is None:
             return problems.error(f"front matter holds more than {MAX_VALUES} values; not read (an article has ~100)")
-        data, unreadable, repeated = _load(front, problems)
+        data, unreadable, repeated = loaded
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else None
@@ -173,8 +178,8 @@ def _read_text(raw: bytes, shown: str, settings: Settings, problems: FileProblem
         return problems.error(f"front matter cannot be read ({data})", line=data.line + 1)
     if not isinstance(data, dict):
         return problems.error(f"front matter must be a mapping of key: value, not {kind_of(data)}", line=2)
-    for key, line in repeated:
-        problems.repeated_key(key, line)
+    if repeated:
+        problems.repeated_keys(repeated)
     if unreadable:
         data = without_unreadable(data, problems)
     result = parse_article(data, shown, settings, problems)
@@ -184,18 +189,31 @@ def _read_text(raw: bytes, shown: str, settings: Settings, problems: FileProblem
     return result
 
 
-def _load(front: str, problems: FileProblems) -> tuple[object, int, tuple[tuple[str, int], ...]]:
-    """:func:`safe_yaml.load_reporting`, and once more with surrogate escapes rewritten when libyaml
-    refused one (:func:`~feeds.read.file_text.surrogate_escapes_rewritten`)."""
-    try:
-        return safe_yaml.load_reporting(front)
-    except yaml.YAMLError as exc:
-        if getattr(exc, "problem", None) != BAD_ESCAPE:
-            raise
-        fixed, lone = surrogate_escapes_rewritten(front)
-        if fixed == front:
-            raise
-        loaded = safe_yaml.load_reporting(fixed)
+def _load(front: str, problems: FileProblems) -> tuple[object, int, tuple[tuple[str, int], ...]] | None:
+    """:func:`safe_yaml.load_reporting` (None: more than MAX_VALUES values), with the JSON-style surrogate
+    escapes of each double-quoted scalar libyaml refuses rewritten (:func:`surrogate_escapes_rewritten`),
+    from the escape its mark points at to that scalar's end, so no other kind of scalar or comment changes."""
+    lone = 0
+    for _ in range(_MAX_ESCAPE_REWRITES + 1):
+        try:
+            if len(front) > _COUNT_VALUES_ABOVE and _count_values(front) > MAX_VALUES:
+                return None
+            loaded = safe_yaml.load_reporting(front)
+            break
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            if getattr(exc, "problem", None) != BAD_ESCAPE or mark is None:
+                raise
+            at = front.rfind("\\", 0, mark.index)  # libyaml marks the escape's hex digits (in characters)
+            if at < 0:
+                raise
+            end = _DOUBLE_QUOTED_REST.match(front, at).end()
+            fixed, dropped = surrogate_escapes_rewritten(front[at:end])
+            if fixed == front[at:end]:
+                raise
+            front, lone = front[:at] + fixed + front[end:], lone + dropped
+    else:
+        raise yaml.YAMLError(BAD_ESCAPE)
     if lone:
         problems.warn(f"removed {lone} lone UTF-16 surrogate escape(s) (\\ud800 to \\udfff), which are no characters")
     return loaded
