@@ -27,6 +27,7 @@ from feeds.config import Settings
 from feeds.index.catalog import Catalog, build_catalog
 from feeds.model import Article, Image, Provider, Related
 from feeds.read.reader import make_uid, read_article, read_folder
+from feeds.render import xmlfeed
 from feeds.render.feed import EMPTY_FEED_DATE, Format, content_html, image_type, over_budget, render_feed
 from feeds.render.xmlfeed import distinct_updated
 
@@ -424,21 +425,6 @@ def test_entries_published_in_the_same_second_get_distinct_updated_never_after_t
     assert parsed.feed.updated == "2024-05-01T12:00:00.299+00:00"
 
 
-def _distinct_updated_loop(items) -> list[datetime]:
-    """distinct_updated as it was before its no-tie shortcut: every feed through the loop."""
-    used: set[datetime] = set()
-    next_free: dict[datetime, datetime] = {}
-    stamps = []
-    for article in items:
-        stamp = next_free.get(article.published_at, article.published_at)
-        while stamp in used:
-            stamp += timedelta(milliseconds=1)
-        used.add(stamp)
-        next_free[article.published_at] = stamp + timedelta(milliseconds=1)
-        stamps.append(stamp)
-    return stamps
-
-
 # a few milliseconds apart, so ties and a tie moved onto another entry's date are common; the same
 # instant in another offset is a tie too
 _STAMPS = st.tuples(st.integers(0, 6), st.sampled_from([UTC, timezone(timedelta(hours=2))])).map(
@@ -451,13 +437,14 @@ def test_distinct_updated_gives_the_loops_stamps_and_objects(published: list[dat
     """Its shortcut for a feed without ties gives what the loop gives: equal stamps, each the article's own
     object where the loop left it (bulk's item store and the item templates tell a moved stamp by identity)."""
     items = tuple(SimpleNamespace(published_at=moment) for moment in published)
-    expected = _distinct_updated_loop(items)
+    expected = xmlfeed._spread_ties(items)
     stamps = distinct_updated(items)
     assert stamps == expected
     assert [s is a.published_at for s, a in zip(stamps, items, strict=True)] == [
         s is a.published_at for s, a in zip(expected, items, strict=True)
     ]
     assert [s.utcoffset() for s in stamps] == [s.utcoffset() for s in expected]
+
 
 @pytest.mark.parametrize(
     ("published", "atom", "json_date"),
