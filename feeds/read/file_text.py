@@ -48,6 +48,7 @@ _SURROGATE_ESCAPE = re.compile(
     r"|\\(?:u|U0000)[dD][89a-fA-F][0-9a-fA-F]{2}"
 )
 BAD_ESCAPE = "found invalid Unicode character escape code"  # libyaml's problem for it (scanner.c)
+_DOUBLE_QUOTED_REST = re.compile(r'(?:[^"\\]|\\.)*', re.DOTALL)  # from inside a "..." scalar to its end
 
 
 def decode(raw: bytes) -> tuple[str, str | None]:
@@ -129,10 +130,12 @@ def yaml_printable(text: str) -> bool:
     )
 
 
-def surrogate_escapes_rewritten(front: str) -> tuple[str, int]:
-    """``front`` with each JSON-style UTF-16 escape of a surrogate in it rewritten, for libyaml, which
-    refuses a document holding one (:data:`BAD_ESCAPE`): a pair as the ``\\U`` escape of the character it
-    encodes (JSON spells emoji so), a lone one dropped; and how many lone ones were dropped."""
+def surrogate_escapes_rewritten(front: str, at: int) -> tuple[str, int]:
+    """``front`` with the JSON-style UTF-16 escapes of a surrogate rewritten in the double-quoted scalar
+    that runs on from ``at`` (the backslash of the escape libyaml refused, :data:`BAD_ESCAPE`) to its
+    closing quote, and nowhere else (in any other kind of scalar, or a comment, the same text is no
+    escape): a pair as the ``\\U`` escape of the character it encodes (JSON spells emoji so), a lone one
+    dropped; and how many lone ones were dropped."""
     lone = 0
 
     def rewrite(match: re.Match) -> str:
@@ -145,7 +148,8 @@ def surrogate_escapes_rewritten(front: str) -> tuple[str, int]:
         lone += 1
         return ""
 
-    return _SURROGATE_ESCAPE.sub(rewrite, front), lone
+    end = _DOUBLE_QUOTED_REST.match(front, at).end()
+    return front[:at] + _SURROGATE_ESCAPE.sub(rewrite, front[at:end]) + front[end:], lone
 
 
 def _repaired(match: re.Match) -> str:

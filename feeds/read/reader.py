@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +50,6 @@ __all__ = [  # make_uid and ReadResult are part of the reader's interface, defin
 
 MAX_BODY_CHARS = 100_000  # the body is kept but not rendered; bound the cleaning work
 MAX_VALUES = 20_000  # YAML nodes in one front matter; real articles have about 100
-_DOUBLE_QUOTED_REST = re.compile(r'(?:[^"\\]|\\.)*', re.DOTALL)  # from inside a "..." scalar to its end
 # double-quoted scalars with surrogate escapes mended in one file, each costing libyaml another read of it
 _MAX_ESCAPE_REWRITES = 100
 _COUNT_VALUES_ABOVE = 50_000  # characters; fewer hold at most ~25,000 nodes, a few MB composed
@@ -191,8 +189,8 @@ def _read_text(raw: bytes, shown: str, settings: Settings, problems: FileProblem
 
 def _load(front: str, problems: FileProblems) -> tuple[object, int, tuple[tuple[str, int], ...]] | None:
     """:func:`safe_yaml.load_reporting` (None: more than MAX_VALUES values), with the JSON-style surrogate
-    escapes of each double-quoted scalar libyaml refuses rewritten (:func:`surrogate_escapes_rewritten`),
-    from the escape its mark points at to that scalar's end, so no other kind of scalar or comment changes."""
+    escapes of each double-quoted scalar libyaml refuses rewritten (:func:`surrogate_escapes_rewritten`,
+    from the escape its mark points at), so no other kind of scalar or comment changes."""
     lone = 0
     for _ in range(_MAX_ESCAPE_REWRITES + 1):
         try:
@@ -207,11 +205,10 @@ def _load(front: str, problems: FileProblems) -> tuple[object, int, tuple[tuple[
             at = front.rfind("\\", 0, mark.index)  # libyaml marks the escape's hex digits (in characters)
             if at < 0:
                 raise
-            end = _DOUBLE_QUOTED_REST.match(front, at).end()
-            fixed, dropped = surrogate_escapes_rewritten(front[at:end])
-            if fixed == front[at:end]:
+            fixed, dropped = surrogate_escapes_rewritten(front, at)
+            if fixed == front:
                 raise
-            front, lone = front[:at] + fixed + front[end:], lone + dropped
+            front, lone = fixed, lone + dropped
     else:
         raise yaml.YAMLError(BAD_ESCAPE)
     if lone:
